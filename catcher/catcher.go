@@ -405,10 +405,14 @@ func (c *Catcher) step(s *snapshot) *snapshot {
 		// At a chunk boundary (or near MaxBytes): take the output into
 		// scratch first, so that no chunk is allocated for a stream that
 		// has ended, and output past MaxBytes is seen before it is stored.
+		// The probe is no larger than the chunk it would go into, nor than
+		// the room left, but always takes a whole unit.
+		size := c.nextChunkSize()
+		probe := max(c.minSpace, int(min(int64(min(size, probeSize)), room)))
 		if f.scratch == nil {
-			f.scratch = make([]byte, max(c.minSpace, 4096))
+			f.scratch = make([]byte, max(c.minSpace, probeSize))
 		}
-		k, err = callTransform(f.t, f.scratch, &f.src, &f.empty)
+		k, err = callTransform(f.t, f.scratch[:probe], &f.src, &f.empty)
 		if int64(k) > room {
 			k, err = 0, fmt.Errorf("%w (%d bytes)", ErrTooLong, c.cfg.maxBytes)
 		}
@@ -416,7 +420,8 @@ func (c *Catcher) step(s *snapshot) *snapshot {
 			if len(spare) >= k {
 				copy(spare, f.scratch[:k])
 			} else {
-				ch := &chunk{start: n, buf: make([]byte, c.chunkSize(k, room))}
+				ch := &chunk{start: n, buf: make([]byte, min(int64(size), room))}
+				f.chunks++
 				copy(ch.buf, f.scratch[:k])
 				newChunk = true
 				chunks = append(chunks, ch)
@@ -456,15 +461,17 @@ func (c *Catcher) callState(st Stater, err *error, done *bool) (v any) {
 	return st.State()
 }
 
-// chunkSize is the size of the next chunk, which must hold at least k bytes
-// and need not hold more than room.
-func (c *Catcher) chunkSize(k int, room int64) int {
-	f := &c.f
+// probeSize bounds the output taken at a chunk boundary before a chunk is
+// allocated for it.
+const probeSize = 4096
+
+// nextChunkSize is the size of the next chunk to allocate (before MaxBytes
+// bounds it): at least MinSpace.
+func (c *Catcher) nextChunkSize() int {
 	var size int
-	if f.chunks == 0 && c.cfg.hint > 0 {
+	if i := c.f.chunks; c.cfg.hint > 0 && i == 0 {
 		size = int(min(c.cfg.hint, maxHintChunk))
 	} else {
-		i := f.chunks
 		if c.cfg.hint > 0 {
 			i--
 		}
@@ -473,12 +480,7 @@ func (c *Catcher) chunkSize(k int, room int64) int {
 	if w := c.cfg.window; w > 0 {
 		size = int(min(int64(size), max(w/4, 1)))
 	}
-	size = max(size, c.minSpace, k)
-	if int64(size) > room {
-		size = int(room) // room >= k: the caller checked
-	}
-	f.chunks++
-	return size
+	return max(size, c.minSpace)
 }
 
 // evict drops the chunks wholly before the window that ends at n.
