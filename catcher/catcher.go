@@ -118,9 +118,13 @@ func (c *Catcher) Err() error {
 	return s.err
 }
 
-// State returns the transform's state (see Stater) for exactly the bytes
-// cached so far, or nil. It never blocks.
-func (c *Catcher) State() any { return c.snap.Load().state }
+// State returns the transform's state (see Stater) and the number of bytes
+// it describes: exactly the bytes cached so far. The state is nil if the
+// transform is not a Stater. It never blocks and takes no lock.
+func (c *Catcher) State() (state any, n int64) {
+	s := c.snap.Load()
+	return s.state, s.n
+}
 
 // Stats describes a Catcher at one moment.
 type Stats struct {
