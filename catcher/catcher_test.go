@@ -56,7 +56,7 @@ func TestIOTestReader(t *testing.T) {
 			[]catcher.Option{catcher.WithGrowth(catcher.Constant(100))}},
 		{"half source", func() io.Reader { return iotest.HalfReader(bytes.NewReader(src)) }, nil},
 		{"data and EOF together", func() io.Reader { return iotest.DataErrReader(bytes.NewReader(src)) }, nil},
-		{"transform", nil, []catcher.Option{catcher.WithTransform(identity{unit: 5})}},
+		{"transform", nil, []catcher.Option{catcher.WithTransform(&unit{size: 5})}},
 		{"max bytes exactly", nil, []catcher.Option{catcher.WithMaxBytes(int64(len(src)))}},
 	}
 	for _, tc := range configs {
@@ -72,19 +72,6 @@ func TestIOTestReader(t *testing.T) {
 			assert.NoError(t, iotest.TestReader(io.NewSectionReader(c, 0, int64(len(src))), src))
 		})
 	}
-}
-
-// identity copies its source in units of unit bytes (the last may be
-// shorter), with MinSpace unit.
-type identity struct{ unit int }
-
-func (t identity) MinSpace() int { return t.unit }
-func (t identity) Transform(dst []byte, src io.Reader) (int, error) {
-	n, err := io.ReadFull(src, dst[:t.unit])
-	if err == io.ErrUnexpectedEOF {
-		err = io.EOF
-	}
-	return n, err
 }
 
 func TestFinalisedIsOneChunk(t *testing.T) {
@@ -450,13 +437,13 @@ func TestMaxBytesWholeUnits(t *testing.T) {
 	// With a transform of 100-byte units and room for 2.5 units, the third
 	// unit is not split: the stream holds 200 bytes, then ErrTooLong.
 	src := pattern(1000)
-	c := newCatcher(t, bytes.NewReader(src), catcher.WithTransform(identity{unit: 100}), catcher.WithMaxBytes(250))
+	c := newCatcher(t, bytes.NewReader(src), catcher.WithTransform(&unit{size: 100}), catcher.WithMaxBytes(250))
 	got, err := io.ReadAll(c.NewReader())
 	assert.ErrorIs(t, err, catcher.ErrTooLong)
 	assert.Equal(t, src[:200], got)
 
 	// A short last unit that fits is kept.
-	c = newCatcher(t, bytes.NewReader(src[:230]), catcher.WithTransform(identity{unit: 100}), catcher.WithMaxBytes(250))
+	c = newCatcher(t, bytes.NewReader(src[:230]), catcher.WithTransform(&unit{size: 100}), catcher.WithMaxBytes(250))
 	got, err = io.ReadAll(c.NewReader())
 	require.NoError(t, err)
 	assert.Equal(t, src[:230], got)
