@@ -1,0 +1,70 @@
+#!/bin/sh
+# make.sh regenerates the audio fixtures in this folder. The tests only read
+# the files; they never run this script nor need the tools it uses.
+#
+# Tools (Debian 12): apt-get install -y ffmpeg lame sox opus-tools perl
+# Versions used for the committed files: ffmpeg 5.1, LAME 3.100,
+# opus-tools 0.2 with libopus 1.3.1.
+#
+# Every step is deterministic (no dither, fixed Ogg serial number, garbage
+# from a fixed linear congruential generator), so running it again with the
+# same tool versions gives the same bytes. README.md describes each file.
+set -eu
+cd "$(dirname "$0")"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
+
+# The program: 3 s; silence [0, 0.5 s); a tone [0.5, 1.5 s) (440 Hz on the
+# left, 660 Hz on the right); silence [1.5, 2 s); a linear sweep from 200 Hz
+# to 4 kHz on both channels [2, 3 s). Amplitude 0.5 (-6 dBFS).
+L='if(lt(t,0.5),0,if(lt(t,1.5),0.5*sin(2*PI*440*(t-0.5)),if(lt(t,2),0,0.5*sin(2*PI*(200*(t-2)+1900*(t-2)*(t-2))))))'
+R='if(lt(t,0.5),0,if(lt(t,1.5),0.5*sin(2*PI*660*(t-0.5)),if(lt(t,2),0,0.5*sin(2*PI*(200*(t-2)+1900*(t-2)*(t-2))))))'
+prog() { # rate channels out
+	if [ "$2" = 2 ]; then e="$L|$R"; else e="$L"; fi
+	ff -f lavfi -i "aevalsrc=exprs='$e':s=$1:d=3" -c:a pcm_s16le "$3"
+}
+prog 44100 2 "$tmp/prog44.wav"
+prog 22050 1 "$tmp/prog22.wav"
+prog 48000 2 "$tmp/prog48.wav"
+
+# One-second tones: 440 Hz (left or mono) and 660 Hz (right), amplitude 0.5.
+tone() { # rate channels codec out
+	if [ "$2" = 2 ]; then e='0.5*sin(2*PI*440*t)|0.5*sin(2*PI*660*t)'; else e='0.5*sin(2*PI*440*t)'; fi
+	ff -f lavfi -i "aevalsrc=exprs='$e':s=$1:d=1" -c:a "$3" "$4"
+}
+ff -f lavfi -i "aevalsrc=exprs='0.5*sin(2*PI*1000*t)|0.5*sin(2*PI*1000*t)':s=48000:d=1" -c:a pcm_s16le tone1k_s16_48000_2.wav
+tone 44100 1 pcm_s16le tone_s16_44100_1.wav
+tone 48000 1 pcm_s24le tone_s24_48000_1.wav
+tone 44100 2 pcm_s24le tone_s24_44100_2.wav
+tone 48000 2 pcm_f32le tone_f32_48000_2.wav
+# sox writes 32-bit float as plain WAVE_FORMAT_IEEE_FLOAT (not extensible).
+tone 44100 1 pcm_f32le "$tmp/f32.wav"
+sox -D "$tmp/f32.wav" -e floating-point -b 32 tone_f32_44100_1.wav
+# ffmpeg writing to a pipe cannot seek back: its RIFF and data sizes stay
+# 0xFFFFFFFF.
+ff -f lavfi -i "aevalsrc=exprs='0.5*sin(2*PI*440*t)':s=48000:d=1" -c:a pcm_s16le -f wav pipe:1 > pipe_s16_48000_1.wav
+
+# MP3s of the program. LAME writes a Xing ("Info" for CBR) frame with its
+# LAME tag: encoder delay and padding.
+lame --quiet --noreplaygain -b 128 --cbr "$tmp/prog44.wav" prog_cbr128.mp3
+lame --quiet --noreplaygain -V 2 "$tmp/prog44.wav" prog_vbr.mp3
+lame --quiet --noreplaygain -b 128 --cbr --id3v2-only --tt "Known Title" --ta "Known Artist" --pad-id3v2-size 512 "$tmp/prog44.wav" prog_id3.mp3
+lame --quiet --noreplaygain -m m -b 64 --cbr "$tmp/prog22.wav" prog_22050_mono.mp3
+
+# Damaged MP3s, from prog_cbr128.mp3: cut mid-frame; 1500 bytes overwritten
+# with pseudo-random bytes from offset 20000 (about 1.2 s in).
+head -c 30001 prog_cbr128.mp3 > truncated.mp3
+perl -e '
+	open(my $f, "<:raw", $ARGV[0]) or die; local $/; my $d = <$f>;
+	my $x = 12345; my $g = "";
+	for (1..1500) { $x = (1103515245 * $x + 12345) % 2147483648; $g .= chr(($x >> 16) & 255) }
+	substr($d, 20000, 1500) = $g; print $d;
+' prog_cbr128.mp3 > garbage.mp3
+: > empty.mp3
+printf 'This is a plain text file, not audio.\nIt has no magic bytes of any format.\n' > notaudio.txt
+
+# Ogg Opus of the program at 48 kHz: 20 ms frames, 64 kbit/s, many packets
+# per page (opusenc's default one-second page delay), fixed serial number.
+opusenc --quiet --serial 1234 --bitrate 64 --comp 10 --framesize 20 "$tmp/prog48.wav" prog.opus
