@@ -1,0 +1,394 @@
+package codec
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// An Ogg page (RFC 3533, section 6), all fields little-endian:
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	| capture pattern "OggS"                                        |  0
+//	+---------------+---------------+-------------------------------+
+//	| version (0)   | header type   | granule position ...          |  4
+//	+---------------+---------------+                               |
+//	|                    ... (64 bits, -1: no packet ends here)     |  8
+//	+               +---------------+-------------------------------+
+//	|               | bitstream serial number ...                   | 12
+//	+---------------+---------------+-------------------------------+
+//	|               | page sequence number ...                      | 16
+//	+---------------+---------------+-------------------------------+
+//	|               | CRC-32 of the page, this field as zeros ...   | 20
+//	+---------------+---------------+-------------------------------+
+//	|               | segments (n)  | lacing values (n bytes) ...   | 24
+//	+---------------+---------------+-------------------------------+
+//	| body: the sum of the lacing values, in bytes ...              |
+//
+// Header type bits: 0x01 the first packet continues one from the previous
+// page; 0x02 first page of the stream (BOS); 0x04 last page (EOS). A packet
+// is the concatenation of lacing values of 255 ended by one below 255; a
+// page whose last lacing value is 255 leaves its last packet open.
+const (
+	oggHeaderSize = 27
+	oggMaxSegs    = 255
+	oggMaxBody    = oggMaxSegs * 255
+
+	oggContinued = 0x01
+	oggBOS       = 0x02
+	oggEOS       = 0x04
+
+	// MaxOggPacket bounds a packet read from an Ogg stream (a header packet
+	// with cover art can be large); a longer one is ErrBadPage.
+	MaxOggPacket = 16 << 20
+)
+
+// oggCRC is the table of the Ogg checksum: CRC-32 with polynomial
+// 0x04c11db7, not reflected, initial value 0, no final xor.
+var oggCRC = func() (t [256]uint32) {
+	for i := range t {
+		r := uint32(i) << 24
+		for range 8 {
+			if r&0x80000000 != 0 {
+				r = r<<1 ^ 0x04c11db7
+			} else {
+				r <<= 1
+			}
+		}
+		t[i] = r
+	}
+	return t
+}()
+
+func oggChecksum(crc uint32, b []byte) uint32 {
+	for _, v := range b {
+		crc = crc<<8 ^ oggCRC[byte(crc>>24)^v]
+	}
+	return crc
+}
+
+// OggPacket is one packet of an Ogg logical stream.
+type OggPacket struct {
+	// Data is the packet. It is valid until the next call to ReadPacket.
+	Data []byte
+	// Granule is the granule position of the page on which the packet
+	// ends if it is the last packet to end on that page, and -1 otherwise.
+	Granule int64
+	// Serial is the logical stream's serial number.
+	Serial uint32
+	// BOS is set on the first packet of the stream.
+	BOS bool
+	// EOS is set on the last packet of a page marked end of stream.
+	EOS bool
+}
+
+// OggReader reads the packets of an Ogg stream, checking each page's
+// checksum and sequence. It follows the first logical stream (the serial
+// number of the first page) and skips pages of others; it ends with io.EOF
+// after that stream's end-of-stream page, or at the end of the input after
+// a whole page. It is not safe for concurrent use.
+type OggReader struct {
+	r      io.Reader
+	hdr    [oggHeaderSize + oggMaxSegs]byte
+	body   [oggMaxBody]byte
+	segs   []byte // lacing values of the current page not yet consumed
+	pos    int    // offset in body of the next packet
+	page   pageInfo
+	pkt    []byte // the packet being assembled across pages
+	open   bool   // pkt continues on the next page
+	serial uint32
+	seq    uint32
+	pages  int64 // pages of our stream read so far
+	npk    int64 // packets returned so far
+	bos    bool  // the first page was marked BOS
+	eos    bool
+	offset int64 // bytes consumed from r
+}
+
+type pageInfo struct {
+	flags   byte
+	granule int64
+	serial  uint32
+	seq     uint32
+	nsegs   int
+	last    int // index of the last lacing value < 255, or -1
+}
+
+// NewOggReader returns a reader of the packets in r.
+func NewOggReader(r io.Reader) *OggReader { return &OggReader{r: r} }
+
+// ReadPacket returns the next packet of the stream. Errors: io.EOF at the
+// end; ErrTruncated, wrapped, when the input ends inside a page or a
+// packet; ErrBadPage, wrapped, for a damaged page.
+func (o *OggReader) ReadPacket() (OggPacket, error) {
+	if !o.open {
+		o.pkt = o.pkt[:0]
+	}
+	for {
+		for len(o.segs) > 0 {
+			n := 0
+			i := 0
+			for ; i < len(o.segs); i++ {
+				n += int(o.segs[i])
+				if o.segs[i] < 255 {
+					break
+				}
+			}
+			done := i < len(o.segs)
+			if done {
+				i++
+			}
+			if len(o.pkt)+n > MaxOggPacket {
+				return OggPacket{}, fmt.Errorf("%w: packet longer than %d bytes", ErrBadPage, MaxOggPacket)
+			}
+			o.pkt = append(o.pkt, o.body[o.pos:o.pos+n]...)
+			o.pos += n
+			idx := o.page.nsegs - len(o.segs) + i - 1
+			o.segs = o.segs[i:]
+			if !done {
+				o.open = true
+				break
+			}
+			o.open = false
+			p := OggPacket{Data: o.pkt, Granule: -1, Serial: o.serial, BOS: o.npk == 0 && o.bos}
+			o.npk++
+			if idx == o.page.last {
+				p.Granule = o.page.granule
+				p.EOS = o.page.flags&oggEOS != 0
+			}
+			return p, nil
+		}
+		if o.eos {
+			if o.open {
+				return OggPacket{}, fmt.Errorf("%w: last packet left open on the end-of-stream page", ErrBadPage)
+			}
+			return OggPacket{}, io.EOF
+		}
+		if err := o.readPage(); err != nil {
+			return OggPacket{}, err
+		}
+	}
+}
+
+// readPage reads the next page of our stream into hdr and body.
+func (o *OggReader) readPage() error {
+	for {
+		n, err := io.ReadFull(o.r, o.hdr[:oggHeaderSize])
+		o.offset += int64(n)
+		if err != nil {
+			if err == io.EOF {
+				if o.open {
+					return fmt.Errorf("%w: input ends inside a packet", ErrTruncated)
+				}
+				if o.pages == 0 {
+					return fmt.Errorf("%w: no Ogg page", ErrTruncated)
+				}
+				return io.EOF
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("%w: input ends inside a page header at %d", ErrTruncated, o.offset)
+			}
+			return err
+		}
+		h := o.hdr[:]
+		if string(h[:4]) != "OggS" {
+			return fmt.Errorf("%w: no capture pattern at offset %d", ErrBadPage, o.offset-int64(n))
+		}
+		if h[4] != 0 {
+			return fmt.Errorf("%w: version %d", ErrBadPage, h[4])
+		}
+		pi := pageInfo{
+			flags:   h[5],
+			granule: int64(binary.LittleEndian.Uint64(h[6:])),
+			serial:  binary.LittleEndian.Uint32(h[14:]),
+			seq:     binary.LittleEndian.Uint32(h[18:]),
+			nsegs:   int(h[26]),
+			last:    -1,
+		}
+		crc := binary.LittleEndian.Uint32(h[22:])
+		n, err = io.ReadFull(o.r, o.hdr[oggHeaderSize:oggHeaderSize+pi.nsegs])
+		o.offset += int64(n)
+		if err != nil {
+			return truncated(err, "lacing values")
+		}
+		size := 0
+		for i, v := range o.hdr[oggHeaderSize : oggHeaderSize+pi.nsegs] {
+			size += int(v)
+			if v < 255 {
+				pi.last = i
+			}
+		}
+		n, err = io.ReadFull(o.r, o.body[:size])
+		o.offset += int64(n)
+		if err != nil {
+			return truncated(err, "page body")
+		}
+		h[22], h[23], h[24], h[25] = 0, 0, 0, 0
+		sum := oggChecksum(oggChecksum(0, o.hdr[:oggHeaderSize+pi.nsegs]), o.body[:size])
+		if sum != crc {
+			return fmt.Errorf("%w: checksum %08x, want %08x (page %d of stream %d)", ErrBadPage, sum, crc, pi.seq, pi.serial)
+		}
+		if o.pages == 0 {
+			o.serial = pi.serial
+			o.bos = pi.flags&oggBOS != 0
+		} else if pi.serial != o.serial {
+			continue // another logical stream
+		} else if pi.seq != o.seq+1 {
+			return fmt.Errorf("%w: page %d follows page %d (pages lost)", ErrBadPage, pi.seq, o.seq)
+		}
+		cont := pi.flags&oggContinued != 0
+		if cont != o.open {
+			if o.open {
+				return fmt.Errorf("%w: page %d does not continue the open packet", ErrBadPage, pi.seq)
+			}
+			if o.pages > 0 {
+				return fmt.Errorf("%w: page %d continues a packet that was not open", ErrBadPage, pi.seq)
+			}
+			// The first page we see continues a packet begun before the
+			// input started: skip that part.
+			skip := 0
+			i := 0
+			for ; i < pi.nsegs; i++ {
+				skip += int(o.hdr[oggHeaderSize+i])
+				if o.hdr[oggHeaderSize+i] < 255 {
+					i++
+					break
+				}
+			}
+			o.segs, o.pos = o.hdr[oggHeaderSize+i:oggHeaderSize+pi.nsegs], skip
+		} else {
+			o.segs, o.pos = o.hdr[oggHeaderSize:oggHeaderSize+pi.nsegs], 0
+		}
+		o.page, o.seq = pi, pi.seq
+		o.pages++
+		o.eos = pi.flags&oggEOS != 0
+		return nil
+	}
+}
+
+func truncated(err error, what string) error {
+	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: input ends inside the %s of an Ogg page", ErrTruncated, what)
+	}
+	return err
+}
+
+// OggWriter writes packets into the pages of one Ogg logical stream. The
+// caller decides where pages end (Flush), except that a page is also
+// ended when its 255 lacing values are used up; a packet too long for the
+// rest of a page continues on the next. It is not safe for concurrent use.
+type OggWriter struct {
+	w       io.Writer
+	serial  uint32
+	seq     uint32
+	segs    []byte
+	body    []byte
+	granule int64 // of the last packet completed on the pending page, or -1
+	cont    bool  // the pending page starts inside a packet
+	started bool  // a page has been written (the next is not BOS)
+	ended   bool
+	err     error
+}
+
+// NewOggWriter returns a writer of a logical stream with the given serial
+// number into w.
+func NewOggWriter(w io.Writer, serial uint32) *OggWriter {
+	return &OggWriter{w: w, serial: serial, granule: -1, segs: make([]byte, 0, oggMaxSegs)}
+}
+
+// WritePacket adds p to the pending page; granule is the granule position
+// after it (the page's granule position if it is the last packet to end on
+// that page). p is copied.
+func (o *OggWriter) WritePacket(p []byte, granule int64) error {
+	if o.err != nil {
+		return o.err
+	}
+	if o.ended {
+		return errors.New("codec: OggWriter: packet written after End")
+	}
+	for {
+		room := oggMaxSegs - len(o.segs)
+		need := len(p)/255 + 1
+		if need <= room {
+			for range len(p) / 255 {
+				o.segs = append(o.segs, 255)
+			}
+			o.segs = append(o.segs, byte(len(p)%255))
+			o.body = append(o.body, p...)
+			o.granule = granule
+			return nil
+		}
+		for range room {
+			o.segs = append(o.segs, 255)
+		}
+		o.body = append(o.body, p[:room*255]...)
+		p = p[room*255:]
+		if err := o.flush(0); err != nil {
+			return err
+		}
+		o.cont = true
+	}
+}
+
+// Flush writes the pending page, if any.
+func (o *OggWriter) Flush() error {
+	if o.err != nil {
+		return o.err
+	}
+	if len(o.segs) == 0 {
+		return nil
+	}
+	return o.flush(0)
+}
+
+// SetGranule replaces the granule position of the pending page (as for
+// end trimming on the last page). It has no effect if no packet ends on
+// the pending page.
+func (o *OggWriter) SetGranule(g int64) {
+	if o.granule != -1 {
+		o.granule = g
+	}
+}
+
+// End writes the pending page marked end of stream (an empty one if
+// nothing is pending). Later writes fail.
+func (o *OggWriter) End() error {
+	if o.err != nil {
+		return o.err
+	}
+	if o.ended {
+		return nil
+	}
+	o.ended = true
+	return o.flush(oggEOS)
+}
+
+func (o *OggWriter) flush(flags byte) error {
+	if o.cont {
+		flags |= oggContinued
+	}
+	if !o.started {
+		flags |= oggBOS
+	}
+	page := make([]byte, oggHeaderSize+len(o.segs)+len(o.body))
+	copy(page, "OggS")
+	page[5] = flags
+	binary.LittleEndian.PutUint64(page[6:], uint64(o.granule))
+	binary.LittleEndian.PutUint32(page[14:], o.serial)
+	binary.LittleEndian.PutUint32(page[18:], o.seq)
+	page[26] = byte(len(o.segs))
+	copy(page[oggHeaderSize:], o.segs)
+	copy(page[oggHeaderSize+len(o.segs):], o.body)
+	binary.LittleEndian.PutUint32(page[22:], oggChecksum(0, page))
+	if _, err := o.w.Write(page); err != nil {
+		o.err = err
+		return err
+	}
+	o.seq++
+	o.started = true
+	o.segs, o.body, o.granule, o.cont = o.segs[:0], o.body[:0], -1, false
+	return nil
+}
