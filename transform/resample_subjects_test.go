@@ -1,0 +1,3 @@
+package transform_test
+
+func resamplerSubjects() []subject { return nil }
