@@ -3,8 +3,10 @@ module github.com/streamcatcher/streamcatcher
 go 1.26
 
 require (
+	github.com/hajimehoshi/go-mp3 v0.3.4
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
+	pgregory.net/rapid v1.3.0
 )
 
 require go.yaml.in/yaml/v3 v3.0.5 // indirect
