@@ -6,6 +6,8 @@ import (
 	"io"
 
 	mp3 "github.com/hajimehoshi/go-mp3"
+
+	"github.com/streamcatcher/streamcatcher/transform"
 )
 
 // mp3DecoderDelay is the delay, in samples, of go-mp3's output relative to
@@ -342,4 +344,10 @@ func (d *MP3Decoder) finish(err error) {
 	default:
 		d.final = errors.Join(errs...)
 	}
+}
+
+// Format returns the format of the MP3 decoder's output: stereo 16-bit at
+// the stream's rate (rate 0 until the first frame has been found).
+func (d *MP3Decoder) Format() transform.Format {
+	return transform.Format{Rate: d.info.SampleRate, Channels: 2, Encoding: transform.S16LE}
 }
