@@ -6,6 +6,7 @@ require (
 	github.com/hajimehoshi/go-mp3 v0.3.4
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
+	layeh.com/gopus v0.0.0-20210501142526-1ee02d434e32
 	pgregory.net/rapid v1.3.0
 )
 

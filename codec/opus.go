@@ -1,0 +1,332 @@
+package codec
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"layeh.com/gopus"
+
+	"github.com/streamcatcher/streamcatcher/transform"
+)
+
+// Application is the Opus encoder's tuning.
+type Application int
+
+const (
+	// AppAudio favours fidelity to the input, for music. It is the
+	// default.
+	AppAudio Application = iota
+	// AppVoIP favours intelligibility, for speech.
+	AppVoIP
+	// AppLowDelay ("restricted low delay") uses CELT only, for the least
+	// delay: 2.5 ms of lookahead instead of 6.5 ms.
+	AppLowDelay
+)
+
+// Pre-skip of the encoder at 48 kHz: its lookahead, which gopus does not
+// expose, is 6.5 ms (312 samples) in the AUDIO and VOIP applications and
+// 2.5 ms (120) in restricted low delay (libopus 1.1: Fs/400 plus 4 ms of
+// delay compensation unless low delay).
+const (
+	PreSkip         = 312
+	PreSkipLowDelay = 120
+)
+
+// OpusOption configures an OpusEncoder.
+type OpusOption func(*opusConfig)
+
+type opusConfig struct {
+	frame   int // samples at 48 kHz
+	bitrate int // bit/s; 0 leaves libopus's default
+	vbr     bool
+	app     Application
+}
+
+// WithFrameDuration sets the duration of each packet: 2.5, 5, 10, 20 (the
+// default), 40 or 60 ms. NewOpusEncoder rejects any other.
+func WithFrameDuration(d time.Duration) OpusOption {
+	return func(c *opusConfig) { c.frame = int(d * 48000 / time.Second) }
+}
+
+// WithBitrate sets the target bitrate in bit/s (500 to 512000). The
+// default is libopus's for the channel count (about 64 kbit/s a channel).
+func WithBitrate(bps int) OpusOption { return func(c *opusConfig) { c.bitrate = bps } }
+
+// WithVBR turns variable bitrate on (the default) or off.
+func WithVBR(on bool) OpusOption { return func(c *opusConfig) { c.vbr = on } }
+
+// WithApplication sets the encoder's application (AppAudio by default).
+func WithApplication(a Application) OpusOption { return func(c *opusConfig) { c.app = a } }
+
+// maxEncoded bounds one encoded packet of up to 60 ms: three frames of
+// 1275 bytes and a code 3 header.
+const maxEncoded = 3*MaxFrameSize + 7
+
+// OpusEncoder encodes 16-bit PCM at 48 kHz, mono or stereo, into Opus
+// packets, one per frame. It is a PacketSource for a Framer, which puts its
+// packets into a cache:
+//
+//	enc, _ := codec.NewOpusEncoder(transform.Opus)
+//	c := catcher.New(pcm, catcher.WithTransform(codec.NewFramer(enc)))
+//
+// The last frame, if partial, is padded with silence, and more silent
+// frames follow until the packets cover the pre-skip as well: the true
+// length (the input's) is kept in Length. It is not safe for concurrent
+// use.
+type OpusEncoder struct {
+	enc     *gopus.Encoder
+	cfg     opusConfig
+	ch      int
+	preskip int
+	frame   []int16
+	raw     []byte
+	in      int64 // samples read
+	out     int64 // samples encoded
+	ended   bool  // the input has ended
+	length  int64
+}
+
+// NewOpusEncoder returns an encoder of PCM in format f, which must be
+// 48 kHz, 1 or 2 channels, S16LE. Errors wrap transform.ErrFormat.
+func NewOpusEncoder(f transform.Format, opts ...OpusOption) (*OpusEncoder, error) {
+	cfg := opusConfig{frame: 960, vbr: true, app: AppAudio}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if f.Rate != 48000 || f.Channels < 1 || f.Channels > 2 || f.Encoding != transform.S16LE {
+		return nil, fmt.Errorf("%w: Opus encodes 48000 Hz, 1 or 2 ch, s16le, not %v", transform.ErrFormat, f)
+	}
+	switch cfg.frame {
+	case 120, 240, 480, 960, 1920, 2880:
+	default:
+		return nil, fmt.Errorf("%w: frame of %d samples (want 2.5, 5, 10, 20, 40 or 60 ms)", transform.ErrFormat, cfg.frame)
+	}
+	if cfg.bitrate != 0 && (cfg.bitrate < 500 || cfg.bitrate > 512000) {
+		return nil, fmt.Errorf("%w: bitrate %d", transform.ErrFormat, cfg.bitrate)
+	}
+	app := map[Application]gopus.Application{AppAudio: gopus.Audio, AppVoIP: gopus.Voip, AppLowDelay: gopus.RestrictedLowDelay}[cfg.app]
+	if app == 0 {
+		return nil, fmt.Errorf("%w: application %d", transform.ErrFormat, cfg.app)
+	}
+	enc, err := gopus.NewEncoder(48000, f.Channels, app)
+	if err != nil {
+		return nil, fmt.Errorf("codec: opus encoder: %w", err)
+	}
+	if cfg.bitrate != 0 {
+		enc.SetBitrate(cfg.bitrate)
+	}
+	enc.SetVbr(cfg.vbr)
+	e := &OpusEncoder{enc: enc, cfg: cfg, ch: f.Channels, preskip: PreSkip, length: -1,
+		frame: make([]int16, cfg.frame*f.Channels), raw: make([]byte, cfg.frame*f.Channels*2)}
+	if cfg.app == AppLowDelay {
+		e.preskip = PreSkipLowDelay
+	}
+	return e, nil
+}
+
+// PreSkip returns the encoder's pre-skip: PreSkip, or PreSkipLowDelay.
+func (e *OpusEncoder) PreSkip() int { return e.preskip }
+
+// Length returns the number of samples read once the input has ended
+// (NextPacket returned io.EOF), -1 before.
+func (e *OpusEncoder) Length() int64 {
+	if !e.ended {
+		return -1
+	}
+	return e.length
+}
+
+// FrameSamples returns the samples at 48 kHz in each packet.
+func (e *OpusEncoder) FrameSamples() int { return e.cfg.frame }
+
+// NextPacket reads one frame of PCM from src and returns its packet, valid
+// until the next call. Input that ends inside a frame is padded with
+// silence; an input that ends inside a sample is ErrTruncated. At the end,
+// once the packets cover the input and the pre-skip, it returns io.EOF.
+func (e *OpusEncoder) NextPacket(src io.Reader) ([]byte, error) {
+	if e.ended && e.out >= e.length+int64(e.preskip) {
+		return nil, io.EOF
+	}
+	n := 0
+	if !e.ended {
+		var err error
+		n, err = io.ReadFull(src, e.raw)
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			e.ended = true
+			if n%(2*e.ch) != 0 {
+				return nil, fmt.Errorf("%w: PCM ends inside a sample", ErrTruncated)
+			}
+		case err != nil:
+			return nil, err
+		}
+		e.in += int64(n / (2 * e.ch))
+		if e.ended {
+			e.length = e.in
+			if n == 0 && e.out >= e.length+int64(e.preskip) {
+				return nil, io.EOF
+			}
+		}
+	}
+	for i := range e.frame[:n/2] {
+		e.frame[i] = int16(binary.LittleEndian.Uint16(e.raw[2*i:]))
+	}
+	clear(e.frame[n/2:])
+	p, err := e.encode()
+	if err != nil {
+		return nil, err
+	}
+	e.out += int64(e.cfg.frame)
+	return p, nil
+}
+
+func (e *OpusEncoder) encode() (p []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("codec: opus encoder panicked: %v", r)
+		}
+	}()
+	p, err = e.enc.Encode(e.frame, e.cfg.frame, maxEncoded)
+	if err != nil {
+		return nil, fmt.Errorf("codec: opus encode: %w", err)
+	}
+	return p, nil
+}
+
+// OpusDecoderOption configures an OpusDecoder.
+type OpusDecoderOption func(*OpusDecoder)
+
+// WithPreSkip sets the samples dropped from the start of the decoded
+// stream (an Index's PreSkip). The default is 0.
+func WithPreSkip(n int) OpusDecoderOption { return func(d *OpusDecoder) { d.skip = int64(max(n, 0)) } }
+
+// WithLength sets the true length of the decoded stream in samples,
+// pre-skip excluded (an Index's Length once Done): the output stops there.
+// The default, -1, keeps everything.
+func WithLength(n int64) OpusDecoderOption { return func(d *OpusDecoder) { d.left = n } }
+
+// OpusDecoder decodes a framed packet stream (see PrefixSize), as a Framer
+// writes it, back to 16-bit PCM at 48 kHz. It is a catcher.Transform.
+//
+// A packet that is corrupt (invalid framing, or refused by libopus) is
+// concealed: libopus's packet-loss concealment fills its duration (from its
+// TOC if readable, else the previous packet's), and Concealed counts it. A
+// damaged framed stream (a bad length prefix) ends the output with
+// ErrCorruptPacket; one that ends inside a record, with ErrTruncated. It is
+// not safe for concurrent use.
+type OpusDecoder struct {
+	dec       *gopus.Decoder
+	ch        int
+	pr        *PacketReader
+	src       io.Reader
+	skip      int64 // samples still to drop
+	left      int64 // samples still to output; -1: no limit
+	last      int   // duration of the last packet
+	out       []byte
+	outR      int
+	concealed int
+	err       error
+}
+
+// NewOpusDecoder returns a decoder to the given number of channels (1 or
+// 2, whatever the packets code).
+func NewOpusDecoder(channels int, opts ...OpusDecoderOption) (*OpusDecoder, error) {
+	if channels < 1 || channels > 2 {
+		return nil, fmt.Errorf("%w: Opus decodes to 1 or 2 channels, not %d", transform.ErrFormat, channels)
+	}
+	dec, err := gopus.NewDecoder(48000, channels)
+	if err != nil {
+		return nil, fmt.Errorf("codec: opus decoder: %w", err)
+	}
+	d := &OpusDecoder{dec: dec, ch: channels, left: -1, last: 960}
+	for _, o := range opts {
+		o(d)
+	}
+	return d, nil
+}
+
+// Format returns the decoded format: 48 kHz, s16le, the decoder's channels.
+func (d *OpusDecoder) Format() transform.Format {
+	return transform.Format{Rate: 48000, Channels: d.ch, Encoding: transform.S16LE}
+}
+
+// Concealed returns the number of corrupt packets concealed so far.
+func (d *OpusDecoder) Concealed() int { return d.concealed }
+
+// MinSpace is one frame of PCM.
+func (d *OpusDecoder) MinSpace() int { return 2 * d.ch }
+
+// Transform writes decoded PCM into dst.
+func (d *OpusDecoder) Transform(dst []byte, src io.Reader) (int, error) {
+	if d.pr == nil || d.src != src {
+		d.pr, d.src = NewPacketReader(src), src
+	}
+	for {
+		if d.outR < len(d.out) {
+			n := copy(dst[:len(dst)/(2*d.ch)*(2*d.ch)], d.out[d.outR:])
+			d.outR += n
+			return n, nil
+		}
+		if d.err != nil {
+			return 0, d.err
+		}
+		if d.left == 0 {
+			d.err = io.EOF
+			continue
+		}
+		p, err := d.pr.ReadPacket()
+		if err != nil {
+			d.err = err
+			continue
+		}
+		pcm := d.decode(p)
+		d.out, d.outR = d.out[:0], 0
+		k := int64(len(pcm) / d.ch)
+		from := min(d.skip, k)
+		d.skip -= from
+		to := k
+		if d.left >= 0 {
+			to = min(k, from+d.left)
+			d.left -= to - from
+		}
+		for _, v := range pcm[from*int64(d.ch) : to*int64(d.ch)] {
+			d.out = binary.LittleEndian.AppendUint16(d.out, uint16(v))
+		}
+	}
+}
+
+// decode decodes one packet, concealing it if it is corrupt.
+func (d *OpusDecoder) decode(p []byte) []int16 {
+	n, perr := PacketSamples(p)
+	if perr == nil {
+		pcm, err := d.call(p, n)
+		if err == nil && len(pcm) == n*d.ch {
+			d.last = n
+			return pcm
+		}
+	} else {
+		n = d.last
+	}
+	d.concealed++
+	pcm, err := d.call(nil, n)
+	if err != nil || len(pcm) != n*d.ch {
+		return make([]int16, n*d.ch)
+	}
+	return pcm
+}
+
+// call is one fenced call into libopus; p nil asks for concealment.
+func (d *OpusDecoder) call(p []byte, n int) (pcm []int16, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pcm, err = nil, fmt.Errorf("%w: decoder panicked: %v", ErrCorruptPacket, r)
+		}
+	}()
+	if n <= 0 {
+		return nil, errors.New("codec: no duration")
+	}
+	return d.dec.Decode(p, n, false)
+}
