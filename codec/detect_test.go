@@ -1,0 +1,64 @@
+package codec_test
+
+import (
+	"bytes"
+	"io"
+	"testing"
+	"testing/iotest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamcatcher/streamcatcher/codec"
+)
+
+func TestDetectFixtures(t *testing.T) {
+	tests := []struct {
+		file string
+		kind codec.Kind
+		err  error
+	}{
+		{"prog_cbr128.mp3", codec.KindMP3, nil},
+		{"prog_vbr.mp3", codec.KindMP3, nil},
+		{"prog_id3.mp3", codec.KindMP3, nil},
+		{"prog_22050_mono.mp3", codec.KindMP3, nil},
+		{"truncated.mp3", codec.KindMP3, nil},
+		{"garbage.mp3", codec.KindMP3, nil},
+		{"prog.opus", codec.KindOggOpus, nil},
+		{"tone_s24_44100_2.wav", codec.KindWAV, nil},
+		{"pipe_s16_48000_1.wav", codec.KindWAV, nil},
+		{"empty.mp3", codec.KindUnknown, codec.ErrTruncated},
+		{"notaudio.txt", codec.KindUnknown, codec.ErrUnknownFormat},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			data := fixture(t, tt.file)
+			k, r, err := codec.DetectReader(iotest.HalfReader(bytes.NewReader(data)))
+			assert.Equal(t, tt.kind, k)
+			if tt.err != nil {
+				assert.ErrorIs(t, err, tt.err)
+			} else {
+				require.NoError(t, err)
+			}
+			all, err := io.ReadAll(r)
+			require.NoError(t, err)
+			assert.Equal(t, data, all, "the reader gives back the whole input")
+		})
+	}
+}
+
+func TestDetectOther(t *testing.T) {
+	// An MP3 without its Xing frame, starting after some junk.
+	mp3 := fixture(t, "prog_cbr128.mp3")
+	k, err := codec.Detect(append([]byte("junk"), mp3[417:]...))
+	require.NoError(t, err)
+	assert.Equal(t, codec.KindMP3, k)
+	// Ogg that is not Opus.
+	var buf bytes.Buffer
+	w := codec.NewOggWriter(&buf, 1)
+	require.NoError(t, w.WritePacket([]byte("\x01vorbis"), 0))
+	require.NoError(t, w.End())
+	_, err = codec.Detect(buf.Bytes())
+	assert.ErrorIs(t, err, codec.ErrNotOpus)
+	assert.Equal(t, "Ogg Opus", codec.KindOggOpus.String())
+}
