@@ -1,11 +1,14 @@
-// Package transform holds PCM transforms: sample encoding conversion, gain
-// and channel mixing. Each is a catcher.Transform (satisfied structurally),
-// so that inside a Catcher its output is computed once, however many readers
-// there are; catcher.Chain composes them and catcher.NewTransformReader runs
-// one without a cache.
+// Package transform holds PCM transforms: sample encoding conversion, gain,
+// channel mixing and a band-limited resampler. Each is a catcher.Transform
+// (satisfied structurally), so that inside a Catcher its output is computed
+// once, however many readers there are; catcher.Chain composes them and
+// catcher.NewTransformReader runs one without a cache.
 //
-//	c, _ := transform.NewConvert(transform.CD, transform.F32LE)
-//	cache := catcher.New(decoded, catcher.WithTransform(c))
+//	f32 := transform.Format{Rate: 44100, Channels: 2, Encoding: transform.F32LE}
+//	toFloat, _ := transform.NewConvert(transform.CD, transform.F32LE)
+//	resample, _ := transform.NewResampler(f32, 48000, transform.High)
+//	to16, _ := transform.NewConvert(resample.Out(), transform.S16LE, transform.WithDither(1))
+//	cache := catcher.New(decoded, catcher.WithTransform(catcher.Chain(toFloat, resample, to16)))
 //
 // # Formats
 //
@@ -26,4 +29,42 @@
 // transform panic: float NaN and infinities are clipped or zeroed as each
 // transform documents. Once running, a call allocates nothing: buffers are
 // sized at construction. A transform is used by one goroutine at a time.
+//
+// # Resampling
+//
+// The Resampler converts any rate to any other (up to MaxRatio either way)
+// with a polyphase windowed-sinc filter computed in float32. Its output is
+// aligned with its input (frame k is the input's value at time k/outRate,
+// the filter's delay compensated) and exactly ceil(n*outRate/inRate) frames
+// long for n input frames, the filter's tail flushed at the end.
+//
+// Each Quality is a Kaiser-windowed sinc whose -6 dB point is the lower of
+// the two Nyquist frequencies, so that its transition band straddles it:
+// passband up to pass, rejection from stop (as fractions of that Nyquist
+// frequency). Only input between pass and Nyquist can leave an alias, and it
+// lands between pass and Nyquist too, above the passband (above 20 kHz for
+// High at 44.1 kHz). When downsampling the filter is longer by the ratio
+// (taps per phase = taps / ratio), so that its bands keep their place
+// relative to the output's Nyquist frequency.
+//
+// The figures, measured by the package's tests on float output (a 16-bit
+// output would cap them near 98 dB): ripple is the largest gain error of
+// sines from 20 Hz to the pass edge, 44.1 to 48 kHz; rejection is the
+// smallest attenuation of sines from the stop edge to 24 kHz (every 50 Hz),
+// 48 to 16 kHz, where they would alias; SNR is that of a 1 kHz sine, 44.1
+// to 48 kHz, against the ideal sine at the output times. Speed is 44.1 to
+// 48 kHz stereo in times real time on one core (bench/README.md, where
+// soxr is timed on the same input); linear interpolation, the naive
+// resampler, is measured beside them for reference.
+//
+//	preset   taps  pass         ripple      stop   rejection  SNR 1 kHz  x-realtime
+//	Fast       16  0.70 (15.4)  0.006 dB    1.24    62 dB      72 dB      ~1000
+//	Medium     40  0.85 (18.7)  0.0004 dB   1.15    91 dB      96 dB       ~650
+//	High       76  0.907 (20)   0.00005 dB  1.09   101 dB     128 dB       ~430
+//	linear      2  0.907 (20)   6.3 dB      1.10     0 dB      54 dB      ~4000
+//
+// (pass in kHz at 44.1 kHz.) Ratios that reduce (by their greatest common
+// divisor) to more phases than a 2 MiB filter bank holds, such as 44100 to
+// 48001, interpolate linearly between the phases of a finer bank; the tests
+// hold such a ratio to the same SNR as the exact ones.
 package transform

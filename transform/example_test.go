@@ -5,11 +5,34 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/streamcatcher/streamcatcher/catcher"
 	"github.com/streamcatcher/streamcatcher/transform"
 )
+
+// A 44.1 kHz 16-bit stereo stream (an MP3 decoder's output, say) is
+// resampled to 48 kHz once, inside a Catcher, in float with dithered 16-bit
+// output; every listener reads the same cached bytes.
+func Example() {
+	f32 := transform.Format{Rate: 44100, Channels: 2, Encoding: transform.F32LE}
+	toFloat, _ := transform.NewConvert(transform.CD, transform.F32LE)
+	resample, _ := transform.NewResampler(f32, 48000, transform.High)
+	to16, _ := transform.NewConvert(resample.Out(), transform.S16LE, transform.WithDither(1))
+
+	decoded := bytes.NewReader(make([]byte, 2*44100*4)) // two seconds of silence
+	c := catcher.New(decoded, catcher.WithTransform(catcher.Chain(toFloat, resample, to16)))
+	defer c.Close()
+
+	a, _ := io.ReadAll(c.NewReader())
+	b, _ := io.ReadAll(c.NewReader())
+	fmt.Println(len(a)/transform.Opus.BytesPerFrame(), "frames at", to16.Out())
+	fmt.Println("same bytes for both readers:", bytes.Equal(a, b))
+	// Output:
+	// 96000 frames at 48000 Hz, 2 ch, s16le
+	// same bytes for both readers: true
+}
 
 func ExampleFormat() {
 	f := transform.Format{Rate: 48000, Channels: 2, Encoding: transform.S16LE}
@@ -67,6 +90,26 @@ func ExampleErrPartialFrame() {
 	fmt.Println(len(out), "bytes:", err)
 	// Output:
 	// 8 bytes: transform: input ends inside a frame: 1 trailing bytes, frame is 4
+}
+
+func ExampleNewResampler() {
+	in := transform.Format{Rate: 8000, Channels: 1, Encoding: transform.F32LE}
+	r, err := transform.NewResampler(in, 48000, transform.Fast)
+	if err != nil {
+		panic(err)
+	}
+	// An impulse: upsampled by a whole factor, the input samples come
+	// through at the output times that fall on them, with no delay.
+	out, err := io.ReadAll(catcher.NewTransformReader(bytes.NewReader(f32(1, 0, 0, 0)), r))
+	y := make([]string, len(out)/4)
+	for i := range y {
+		y[i] = fmt.Sprintf("%.2f", math.Float32frombits(binary.LittleEndian.Uint32(out[4*i:])))
+	}
+	fmt.Println(len(y), "frames for 4:", r.OutFrames(4), err)
+	fmt.Println(y[:7])
+	// Output:
+	// 24 frames for 4: 24 <nil>
+	// [1.00 0.95 0.82 0.63 0.41 0.19 0.00]
 }
 
 func samples16(b []byte) []int16 {

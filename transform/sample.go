@@ -57,10 +57,19 @@ func clipUnit(x float64) float64 {
 	return x
 }
 
-// finite32 returns x, or 0 if x is NaN or infinite.
-func finite32(x float32) float32 {
-	if x-x != 0 {
+// maxFloatIn bounds float input samples of the resampler: far beyond full
+// scale, yet small enough that no sum of its filter overflows.
+const maxFloatIn = 1 << 20
+
+// saneIn returns x clipped to [-maxFloatIn, maxFloatIn], or 0 if x is NaN.
+func saneIn(x float32) float32 {
+	switch {
+	case x != x:
 		return 0
+	case x > maxFloatIn:
+		return maxFloatIn
+	case x < -maxFloatIn:
+		return -maxFloatIn
 	}
 	return x
 }
