@@ -7,6 +7,8 @@ import (
 	"io"
 	"sort"
 	"time"
+
+	"github.com/streamcatcher/streamcatcher/transform"
 )
 
 // The framed packet stream, as a Framer writes it into a cache, is a
@@ -67,7 +69,7 @@ func (x Index) Len() int { return len(x.Offsets) }
 
 // Duration returns the true duration of the stream (so far, until Done).
 func (x Index) Duration() time.Duration {
-	return time.Duration(x.Length) * time.Second / 48000
+	return transform.Opus.Duration(x.Length)
 }
 
 // Find returns the packet that holds sample pos of the stream (pos counts
@@ -91,7 +93,7 @@ func (x Index) Find(pos int64) (packet int, skip int) {
 
 // FindTime is Find for a time from the start (after the pre-skip).
 func (x Index) FindTime(d time.Duration) (packet int, skip int) {
-	return x.Find(int64(d / (time.Second / 48000)))
+	return x.Find(transform.Opus.Frames(d))
 }
 
 // Framer is the Transform that puts Opus packets into a cache: it takes

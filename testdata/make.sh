@@ -52,6 +52,7 @@ lame --quiet --noreplaygain -b 128 --cbr "$tmp/prog44.wav" prog_cbr128.mp3
 lame --quiet --noreplaygain -V 2 "$tmp/prog44.wav" prog_vbr.mp3
 lame --quiet --noreplaygain -b 128 --cbr --id3v2-only --tt "Known Title" --ta "Known Artist" --pad-id3v2-size 512 "$tmp/prog44.wav" prog_id3.mp3
 lame --quiet --noreplaygain -m m -b 64 --cbr "$tmp/prog22.wav" prog_22050_mono.mp3
+lame --quiet --noreplaygain -b 128 --cbr "$tmp/prog48.wav" prog_48000.mp3
 
 # Damaged MP3s, from prog_cbr128.mp3: cut mid-frame; 1500 bytes overwritten
 # with pseudo-random bytes from offset 20000 (about 1.2 s in).
