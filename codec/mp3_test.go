@@ -5,6 +5,10 @@ import (
 	"encoding/binary"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"testing/iotest"
 
@@ -173,4 +177,37 @@ func TestMP3BadInput(t *testing.T) {
 	assert.ErrorIs(t, err, codec.ErrNotMP3)
 	_, err = decodeMP3(t, bytes.NewReader(fixture(t, "prog.opus")))
 	assert.ErrorIs(t, err, codec.ErrNotMP3)
+}
+
+// readSeed reads a []byte fuzz seed from testdata/fuzz.
+func readSeed(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "fuzz", path))
+	require.NoError(t, err)
+	lines := strings.SplitN(string(b), "\n", 3)
+	require.Len(t, lines, 3)
+	s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")"))
+	require.NoError(t, err)
+	return []byte(s)
+}
+
+func TestMP3DecoderPanicFenced(t *testing.T) {
+	// The 22.05 kHz fixture with bytes changed in its frames' main data, so
+	// that go-mp3 panics in its MPEG-2 scale-factor code (index out of
+	// range) on the frame at offset 4596; the input is also cut inside a
+	// frame. The panic is fenced, the frames before it decode as in the
+	// clean file, decoding goes on after it.
+	in := readSeed(t, "FuzzMP3/go-mp3-mpeg2-scalefactor-panic")
+	pcm, err := decodeMP3(t, bytes.NewReader(in))
+	assert.ErrorIs(t, err, codec.ErrDecoderPanic)
+	assert.ErrorIs(t, err, codec.ErrCorrupt)
+	assert.ErrorIs(t, err, codec.ErrTruncated)
+	d := codec.NewMP3Decoder()
+	clean, _ := io.ReadAll(catcher.NewTransformReader(bytes.NewReader(fixture(t, "prog_22050_mono.mp3")[:4596]), d))
+	require.NotEmpty(t, clean)
+	// The frames before the one that panicked can differ only where the
+	// changed bytes fell; the first 10 frames are untouched.
+	n := (10*576 - 576 - 529) * 4
+	assert.True(t, bytes.Equal(clean[:n], pcm[:n]))
+	assert.Greater(t, len(pcm), len(clean), "frames after the panic are decoded too")
 }
