@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Times the codec path (MP3 decode, Opus encode, MP3 -> Opus into a cache)
+# beside ffmpeg doing the same transcode on the same files. It installs
+# ffmpeg from Debian if it is missing (the tests never need it), makes a
+# 60-second version of the fixtures' program as MP3 at 44.1 and 48 kHz in a
+# temporary folder, runs ffmpeg on one thread REPS times, then the Go
+# benchmarks on those files with -cpu 1,2 -count COUNT.
+#
+# Environment (defaults in brackets):
+#   COUNT  runs of each Go benchmark [5]
+#   REPS   runs of each ffmpeg command [5]
+#   SECS   length of the test audio in seconds [60]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COUNT=${COUNT:-5}
+REPS=${REPS:-5}
+SECS=${SECS:-60}
+
+if ! command -v ffmpeg >/dev/null; then
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
+
+# The fixtures' program (testdata/README.md), repeated to SECS seconds.
+L='if(lt(mod(t,3),0.5),0,if(lt(mod(t,3),1.5),0.5*sin(2*PI*440*(mod(t,3)-0.5)),if(lt(mod(t,3),2),0,0.5*sin(2*PI*(200*(mod(t,3)-2)+1900*(mod(t,3)-2)*(mod(t,3)-2))))))'
+R='if(lt(mod(t,3),0.5),0,if(lt(mod(t,3),1.5),0.5*sin(2*PI*660*(mod(t,3)-0.5)),if(lt(mod(t,3),2),0,0.5*sin(2*PI*(200*(mod(t,3)-2)+1900*(mod(t,3)-2)*(mod(t,3)-2))))))'
+for rate in 44100 48000; do
+	ff -f lavfi -i "aevalsrc=exprs='$L|$R':s=$rate:d=$SECS" -c:a libmp3lame -b:a 128k "$tmp/prog$rate.mp3"
+done
+
+# timeit CMD...: the median wall time of REPS runs, in seconds.
+timeit() {
+	for _ in $(seq "$REPS"); do
+		s=$(date +%s.%N)
+		"$@"
+		e=$(date +%s.%N)
+		awk -v e="$e" -v s="$s" 'BEGIN {print e - s}'
+	done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+xrt() { awk -v n="$SECS" -v t="$1" 'BEGIN {printf "%.1f", n / t}'; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "ffmpeg $(ffmpeg -version | head -1 | cut -d' ' -f3), one thread, median of $REPS, ${SECS} s of audio:"
+t=$(timeit ff -threads 1 -i "$tmp/prog44100.mp3" -f null -)
+echo "  MP3 decode (44.1 kHz):                 $(xrt "$t")x real time"
+t=$(timeit ff -threads 1 -i "$tmp/prog44100.mp3" -ar 48000 -c:a libopus -b:a 128k -f ogg /dev/null)
+echo "  MP3 44.1 kHz -> 48 kHz -> Opus 128k:   $(xrt "$t")x real time"
+t=$(timeit ff -threads 1 -i "$tmp/prog48000.mp3" -c:a libopus -b:a 128k -f ogg /dev/null)
+echo "  MP3 48 kHz -> Opus 128k:               $(xrt "$t")x real time"
+
+echo "Go benchmarks (x-realtime), -count $COUNT:"
+CODEC_BENCH_MP3="$tmp/prog44100.mp3" CODEC_BENCH_MP3_48K="$tmp/prog48000.mp3" \
+	go test -run '^$' -bench '^BenchmarkCodec' -benchtime 1x -cpu 1,2 -count "$COUNT" ./bench |
+	tee "$tmp/go.txt" | grep -E '^Benchmark' |
+	awk '{for (i = 1; i <= NF; i++) if ($(i+1) == "x-realtime") v[$1] = v[$1] " " $i} END {for (k in v) print k, v[k]}' |
+	sort | while read -r name vals; do
+		echo "  $name: $(echo "$vals" | tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {printf "min %s  median %s  max %s", a[1], a[int((NR+1)/2)], a[NR]}')"
+	done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
