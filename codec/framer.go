@@ -91,6 +91,24 @@ func (x Index) Find(pos int64) (packet int, skip int) {
 	return i, int(s - x.Starts[i])
 }
 
+// PreRoll is the decoder pre-roll of RFC 7845 (section 4.6): after a seek,
+// decoding starts 80 ms earlier and that output is dropped, so that the
+// decoder has converged by the target.
+const PreRoll = 3840
+
+// Seek returns where to start decoding to play from sample pos (counted
+// after the pre-skip): the packet PreRoll samples earlier (or the first),
+// and how many decoded samples to drop from its start (pass them to
+// WithPreSkip of a fresh OpusDecoder). pos past the end gives Len() and 0.
+func (x Index) Seek(pos int64) (packet int, drop int64) {
+	s := max(pos, 0) + int64(x.PreSkip)
+	if len(x.Starts) == 0 || s >= x.Samples {
+		return len(x.Starts), 0
+	}
+	i, _ := x.Find(max(0, s-PreRoll) - int64(x.PreSkip))
+	return i, s - x.Starts[i]
+}
+
 // FindTime is Find for a time from the start (after the pre-skip).
 func (x Index) FindTime(d time.Duration) (packet int, skip int) {
 	return x.Find(transform.Opus.Frames(d))
