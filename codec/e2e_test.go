@@ -89,3 +89,53 @@ func TestMP3DecoderInCatcher(t *testing.T) {
 		assert.True(t, bytes.Equal(want, <-done))
 	}
 }
+
+// TestMP3ResampleOpusOggExact is the whole path for the common case: a
+// 44.1 kHz MP3 decoded, resampled to 48 kHz and Opus-encoded in one Catcher,
+// written as Ogg Opus and read back. 132300 samples at 44.1 kHz are exactly
+// 144000 at 48 kHz; the length is exact to the sample at every stage and the
+// program stays aligned.
+func TestMP3ResampleOpusOggExact(t *testing.T) {
+	data := fixture(t, "prog_cbr128.mp3")
+	src := bytes.NewReader(data)
+	dec := codec.NewMP3Decoder()
+	info, err := dec.ReadInfo(src) // the rate, before the chain is built
+	require.NoError(t, err)
+	require.Equal(t, 44100, info.SampleRate)
+	rs, err := transform.NewResampler(dec.Format(), 48000, transform.High)
+	require.NoError(t, err)
+	enc, err := codec.NewOpusEncoder(rs.Out(), codec.WithBitrate(128000))
+	require.NoError(t, err)
+	c := catcher.New(src, catcher.WithTransform(catcher.Chain(dec, rs, codec.NewFramer(enc))))
+	defer c.Close()
+	require.NoError(t, c.Load(context.Background()))
+	st, _ := c.State()
+	x := st.([]any)[2].(codec.Index)
+	assert.EqualValues(t, 144000, x.Length, "3 s at 48 kHz, exactly")
+
+	var ogg bytes.Buffer
+	w, err := codec.NewOggOpusWriter(&ogg, codec.OpusHead{Version: 1, Channels: 2, PreSkip: uint16(x.PreSkip), InputRate: 44100}, codec.OpusTags{Vendor: "streamcatcher"})
+	require.NoError(t, err)
+	rd := codec.NewPacketReader(c.NewReader())
+	for {
+		p, err := rd.ReadPacket()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		require.NoError(t, w.WritePacket(p))
+	}
+	require.NoError(t, w.Close(x.Length))
+	back := readOggOpus(t, bytes.NewReader(ogg.Bytes()))
+	assert.EqualValues(t, 144000, back.length)
+	c2, y := loadFramed(t, bytes.NewReader(ogg.Bytes()), codec.NewOggOpusDemuxer())
+	framed, err := io.ReadAll(c2.NewReader())
+	require.NoError(t, err)
+	out, _ := decode(t, framed, y, 2)
+	require.Len(t, out, 144000*4)
+	for ch := range 2 {
+		lag, corr := bestLag(program(48000, ch), channel(out, 2, ch), 96000, 144000, 8)
+		assert.Equal(t, 0, lag, "channel %d aligned to the sample", ch)
+		assert.Greater(t, corr, 0.98)
+	}
+}
