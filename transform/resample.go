@@ -59,12 +59,12 @@ type Resampler struct {
 	base int64
 	fill int
 
-	raw    []byte // input bytes; raw[:rawHave] is a partial frame
-	rawHav int
-	frames int64 // whole input frames read
-	eof    bool  // the input has ended (hist is padded)
-	end    error // what to return after the last output: io.EOF or why it ended
-	done   bool  // end has been returned
+	raw     []byte // input bytes; raw[:rawHave] is a partial frame
+	rawHave int
+	frames  int64 // whole input frames read
+	eof     bool  // the input has ended (hist is padded)
+	end     error // what to return after the last output: io.EOF or why it ended
+	done    bool  // end has been returned
 }
 
 // NewResampler returns a Resampler from in to the rate outRate, with the
@@ -196,14 +196,14 @@ func (r *Resampler) read(src io.Reader) error {
 	}
 	frames := min(len(r.hist[0])-r.fill-r.half, inBlock)
 	want := frames * r.inFrame
-	k, err := src.Read(r.raw[r.rawHav:want])
-	if k < 0 || k > want-r.rawHav {
-		k, err = 0, badCount(k, want-r.rawHav)
+	k, err := src.Read(r.raw[r.rawHave:want])
+	if k < 0 || k > want-r.rawHave {
+		k, err = 0, badCount(k, want-r.rawHave)
 	}
-	total := r.rawHav + k
+	total := r.rawHave + k
 	whole := total / r.inFrame
 	r.decode(r.raw[:whole*r.inFrame])
-	r.rawHav = copy(r.raw, r.raw[whole*r.inFrame:total])
+	r.rawHave = copy(r.raw, r.raw[whole*r.inFrame:total])
 	if err == nil {
 		return nil
 	}
@@ -215,8 +215,8 @@ func (r *Resampler) read(src io.Reader) error {
 	}
 	r.fill += r.half
 	r.eof, r.end = true, io.EOF
-	if r.rawHav > 0 {
-		r.end = partialFrame(r.rawHav, r.inFrame)
+	if r.rawHave > 0 {
+		r.end = partialFrame(r.rawHave, r.inFrame)
 	}
 	return nil
 }
