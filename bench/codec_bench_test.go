@@ -198,4 +198,3 @@ func BenchmarkCodecParallelTracks(b *testing.B) {
 	})
 	reportRealtime(b, secs)
 }
-

@@ -97,6 +97,7 @@ func TestMP3Fixtures(t *testing.T) {
 		{"prog_vbr.mp3", 44100, 2, 1, true},
 		{"prog_id3.mp3", 44100, 2, 1, false},
 		{"prog_22050_mono.mp3", 22050, 1, 2, false},
+		{"prog_48000.mp3", 48000, 2, 1, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
