@@ -96,11 +96,11 @@ func (x Index) Find(pos int64) (packet int, skip int) {
 // decoder has converged by the target.
 const PreRoll = 3840
 
-// Seek returns where to start decoding to play from sample pos (counted
+// DecodeFrom returns where to start decoding to play from sample pos (counted
 // after the pre-skip): the packet PreRoll samples earlier (or the first),
 // and how many decoded samples to drop from its start (pass them to
 // WithPreSkip of a fresh OpusDecoder). pos past the end gives Len() and 0.
-func (x Index) Seek(pos int64) (packet int, drop int64) {
+func (x Index) DecodeFrom(pos int64) (packet int, drop int64) {
 	s := max(pos, 0) + int64(x.PreSkip)
 	if len(x.Starts) == 0 || s >= x.Samples {
 		return len(x.Starts), 0

@@ -236,7 +236,7 @@ func TestOpusSeekWithPreRoll(t *testing.T) {
 	framed, x := encode(t, pcm, f, codec.WithBitrate(128000))
 	full, _ := decode(t, framed, x, 2)
 	for _, pos := range []int64{0, 100, 24000, 40000} {
-		i, drop := x.Seek(pos)
+		i, drop := x.DecodeFrom(pos)
 		assert.LessOrEqual(t, drop, int64(codec.PreRoll+960+x.PreSkip), "pos %d", pos)
 		d, err := codec.NewOpusDecoder(2, codec.WithPreSkip(int(drop)), codec.WithLength(x.Length-pos))
 		require.NoError(t, err)
