@@ -140,7 +140,10 @@ type Stats struct {
 // Stats returns the Catcher's statistics. It does not block readers.
 func (c *Catcher) Stats() Stats {
 	s := c.snap.Load()
-	st := Stats{Len: s.n, Oldest: s.rope.oldest(s.n), Chunks: len(s.rope.chunks), Finished: s.done, Err: c.Err()}
+	st := Stats{Len: s.n, Oldest: s.rope.oldest(s.n), Chunks: len(s.rope.chunks), Finished: s.done}
+	if s.done && s.err != io.EOF {
+		st.Err = s.err
+	}
 	for _, ch := range s.rope.chunks {
 		st.Allocated += int64(len(ch.buf))
 	}

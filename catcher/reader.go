@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 )
 
 // Reader is a handle on a Catcher with its own offset. It implements
@@ -135,10 +136,14 @@ func (r *Reader) Seek(offset int64, whence int) (int64, error) {
 	case io.SeekCurrent:
 		base = r.off
 	case io.SeekEnd:
-		if err := r.c.Wait(context.Background()); err == ErrClosed {
+		s, err := r.c.waitGlobal(context.Background(), math.MaxInt64)
+		if err == nil && s.err == ErrClosed {
+			err = ErrClosed
+		}
+		if err != nil {
 			return 0, err
 		}
-		base = r.c.Len()
+		base = s.n
 	default:
 		return 0, fmt.Errorf("%w: %d", ErrInvalidWhence, whence)
 	}
