@@ -110,7 +110,11 @@ func TestTransforms(t *testing.T) {
 }
 
 func TestStateReadDuringFill(t *testing.T) {
-	src := make([]byte, 200_000)
+	size := 200_000
+	if testing.Short() {
+		size = 30_000
+	}
+	src := make([]byte, size)
 	for i := range src {
 		src[i] = byte(i % 3) // a third are ones
 	}
