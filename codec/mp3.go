@@ -51,7 +51,10 @@ type MP3Info struct {
 // the next frame (its first frames, whose bit reservoir is lost, come out
 // as silence). The LAME/Xing frame is not audio and is not decoded; the
 // encoder delay and padding it records are trimmed, so a whole file
-// decodes to exactly its original length, sample-aligned.
+// decodes to exactly its original length, sample-aligned. Frames lost in
+// a damaged region are not replaced: the output is shorter by their
+// duration (a frame that go-mp3 fails on is replaced by silence of its
+// length).
 //
 // At the end of the stream Transform returns io.EOF, or, after everything
 // that could be decoded: ErrTruncated (wrapped) if the input ends inside a
