@@ -55,9 +55,9 @@
 // to 48 kHz, against the ideal sine at the output times. Speed is 44.1 to
 // 48 kHz stereo in times real time on one core of a 2-core virtual machine
 // ("Oxide Virtual Turin-like Processor"), Go 1.26, float or 16-bit alike.
-// bench/README.md has the runs, and soxr timed on the same input: 440, 387
-// and 351 times real time at its -m, -h and -v settings (95% band, 100, 125
-// and 175 dB, no aliasing), 580, 490 and 434 net of sox's own input and
+// bench/README.md has the runs, and soxr timed on the same input: 443, 386
+// and 353 times real time at its -m, -h and -v settings (95% band, 100, 125
+// and 175 dB, no aliasing), 579, 485 and 435 net of sox's own input and
 // output. Linear interpolation, the naive resampler, is measured beside the
 // presets for reference.
 //
