@@ -1,9 +1,35 @@
 package transform
 
+// The filter's sums. dot and dot2 run the vector code of the machine when
+// it has one (useVector, set by the file for each architecture), else the
+// portable code below; both take the same operands and differ only in the
+// rounding of their sums.
+
 // dot returns the sum of c[i]*x[i] for i < len(c) rounded down to a
 // multiple of 4 (the filters' taps are). len(x) must be at least len(c).
-// Four accumulators hide the latency of the additions.
 func dot(c, x []float32) float32 {
+	n := len(c) &^ 3
+	c, x = c[:n], x[:n]
+	if useVector {
+		return dotVector(c, x)
+	}
+	return dotGo(c, x)
+}
+
+// dot2 is dot over two channels at once, loading each coefficient once.
+// len(a) and len(b) must be at least len(c).
+func dot2(c, a, b []float32) (float32, float32) {
+	n := len(c) &^ 3
+	c, a, b = c[:n], a[:n], b[:n]
+	if useVector {
+		return dot2Vector(c, a, b)
+	}
+	return dot2Go(c, a, b)
+}
+
+// dotGo is dot in Go, for lengths that are a multiple of 4. Four
+// accumulators hide the latency of the additions.
+func dotGo(c, x []float32) float32 {
 	n := len(c) &^ 3
 	c, x = c[:n], x[:n]
 	var s0, s1, s2, s3 float32
@@ -17,12 +43,11 @@ func dot(c, x []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// dot2 is dot over two channels at once, loading each coefficient once.
-// Each step takes eight taps, summed by a tree into one accumulator a
-// channel: the sixteen vector registers hold a step's values without
-// spills. The slices are cut to one length first, so that the loop has no
-// bounds checks.
-func dot2(c, a, b []float32) (float32, float32) {
+// dot2Go is dot2 in Go, for lengths that are a multiple of 4. Each step
+// takes eight taps, summed by a tree into one accumulator a channel: the
+// sixteen vector registers hold a step's values without spills. The slices
+// are cut to one length first, so that the loop has no bounds checks.
+func dot2Go(c, a, b []float32) (float32, float32) {
 	n := len(c) &^ 3
 	c, a, b = c[:n:n], a[:n:n], b[:n:n]
 	var s, t float32

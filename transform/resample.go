@@ -24,11 +24,14 @@ const inBlock = 4096
 // aligned with the first input frame. The input before its start and after
 // its end is taken as silence.
 //
-// The filter is computed in float32. Integer output is rounded to the
-// nearest step and clipped; float output is not clipped (a band-limited
-// signal may exceed its samples' peak). Float input samples are read with
-// NaN as 0 and clipped to plus or minus 2^20, so that no input overflows
-// the filter.
+// The filter is computed in float32, in AVX2 and FMA vector instructions
+// on amd64 machines that have them (not with the build tag purego). Those
+// round differently, so that output can differ in its last bits from one
+// machine to another, never from one run to another on a machine. Integer
+// output is rounded to the nearest step and clipped; float output is not
+// clipped (a band-limited signal may exceed its samples' peak). Float input
+// samples are read with NaN as 0 and clipped to plus or minus 2^20, so that
+// no input overflows the filter.
 //
 // For a rate ratio out/in that reduces to L/M (by their greatest common
 // divisor), time steps exactly by M/L input frames, and the filter bank has
