@@ -17,10 +17,21 @@ import (
 // Reading cached bytes takes no lock and, once the Reader is warm, allocates
 // nothing.
 type Reader struct {
-	c      *Catcher
-	off    int64
-	ch     *chunk // the chunk the last read ended in, at index idx of its rope
-	idx    int
+	c   *Catcher
+	off int64
+
+	// view is the bytes of the chunk the last read ended in, as far as
+	// they were published then: stream offsets [start, start+len(view)).
+	// The chunk is ch, at index idx of its rope. n is the published length
+	// when view was taken: while it is still the published length, nothing
+	// has been added, evicted or closed since, so a read inside view is
+	// served from it at once.
+	view  []byte
+	start int64
+	n     int64
+	ch    *chunk
+	idx   int
+
 	w      waiter // reused by every wait of this Reader
 	closed bool
 }
@@ -31,13 +42,34 @@ type Reader struct {
 // stream ends (0, io.EOF), or the stream failed there (0, the error). It
 // does not keep p.
 func (r *Reader) Read(p []byte) (int, error) {
-	return r.ReadContext(context.Background(), p)
+	if n, ok := r.fast(p); ok {
+		return n, nil
+	}
+	return r.read(context.Background(), p)
 }
 
 // ReadContext is Read with a context that ends a wait for bytes not yet
 // cached: it then returns 0 and ctx's error, even while the source itself
 // is blocked. Cached bytes are returned whatever the state of ctx.
 func (r *Reader) ReadContext(ctx context.Context, p []byte) (int, error) {
+	if n, ok := r.fast(p); ok {
+		return n, nil
+	}
+	return r.read(ctx, p)
+}
+
+// fast serves a read from the view if it can.
+func (r *Reader) fast(p []byte) (int, bool) {
+	i := r.off - r.start
+	if i < 0 || i >= int64(len(r.view)) || r.c.snap.Load().n != r.n {
+		return 0, false
+	}
+	n := copy(p, r.view[i:])
+	r.off += int64(n)
+	return n, true
+}
+
+func (r *Reader) read(ctx context.Context, p []byte) (int, error) {
 	if r.closed {
 		return 0, ErrClosed
 	}
@@ -49,9 +81,17 @@ func (r *Reader) ReadContext(ctx context.Context, p []byte) (int, error) {
 		return 0, err
 	}
 	n, i := s.rope.copyAt(p, r.off, s.n, r.hint(s))
-	r.ch, r.idx = s.rope.chunks[i], i
 	r.off += int64(n)
+	r.setView(s, i)
 	return n, nil
+}
+
+// setView makes chunk i of s's rope the Reader's view.
+func (r *Reader) setView(s *snapshot, i int) {
+	ch := s.rope.chunks[i]
+	r.ch, r.idx = ch, i
+	r.view = ch.buf[:s.rope.end(i, s.n)-ch.start]
+	r.start, r.n = ch.start, s.n
 }
 
 // snapshotAt returns a snapshot with at least one byte at r.off, waiting
@@ -110,7 +150,7 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 			}
 			r.off += int64(n)
 			total += int64(n)
-			r.ch, r.idx = ch, i
+			r.setView(s, i)
 			if err == nil && n < len(seg) {
 				err = io.ErrShortWrite
 			}
@@ -174,7 +214,9 @@ func (r *Reader) Ready() <-chan struct{} { return r.c.Ready(r.off) }
 
 // Clone returns a new Reader at the same offset.
 func (r *Reader) Clone() *Reader {
-	return &Reader{c: r.c, off: r.off, ch: r.ch, idx: r.idx, w: newWaiter(), closed: r.closed}
+	c := *r
+	c.w = newWaiter()
+	return &c
 }
 
 // Catcher returns the Catcher the Reader reads.
@@ -183,7 +225,6 @@ func (r *Reader) Catcher() *Catcher { return r.c }
 // Close releases the Reader; later calls return ErrClosed. It does not
 // close the Catcher. It returns nil.
 func (r *Reader) Close() error {
-	r.closed = true
-	r.ch = nil
+	*r = Reader{c: r.c, off: r.off, closed: true}
 	return nil
 }
