@@ -33,7 +33,8 @@
 // # Resampling
 //
 // The Resampler converts any rate to any other (up to MaxRatio either way)
-// with a polyphase windowed-sinc filter computed in float32. Its output is
+// with a polyphase windowed-sinc filter computed in float32 (in AVX2 and
+// FMA instructions on amd64 machines that have them). Its output is
 // aligned with its input (frame k is the input's value at time k/outRate,
 // the filter's delay compensated) and exactly ceil(n*outRate/inRate) frames
 // long for n input frames, the filter's tail flushed at the end.
@@ -54,18 +55,20 @@
 // 48 to 16 kHz, where they would alias; SNR is that of a 1 kHz sine, 44.1
 // to 48 kHz, against the ideal sine at the output times. Speed is 44.1 to
 // 48 kHz stereo in times real time on one core of a 2-core virtual machine
-// ("Oxide Virtual Turin-like Processor"), Go 1.26, float or 16-bit alike.
-// bench/README.md has the runs, and soxr timed on the same input: 443, 386
-// and 353 times real time at its -m, -h and -v settings (95% band, 100, 125
-// and 175 dB, no aliasing), 579, 485 and 435 net of sox's own input and
-// output. Linear interpolation, the naive resampler, is measured beside the
-// presets for reference.
+// ("Oxide Virtual Turin-like Processor"), Go 1.26, float or 16-bit alike,
+// the filter's sums in AVX2 and FMA instructions (the Go code that other
+// machines run, as do builds with the tag purego, executes 2.6 times as
+// many instructions for High). bench/README.md has the runs, and soxr
+// timed on the same input: 434, 382 and 345 times real time at its -m, -h
+// and -v settings (95% band, 100, 125 and 175 dB, no aliasing), 572, 484
+// and 426 net of sox's own input and output. Linear interpolation, the
+// naive resampler, is measured beside the presets for reference.
 //
 //	preset   taps  pass         ripple      stop   rejection  SNR 1 kHz  x-realtime
-//	Fast       16  0.70 (15.4)  0.006 dB    1.24    62 dB      72 dB       1150
-//	Medium     40  0.85 (18.7)  0.0004 dB   1.15    91 dB      96 dB        730
-//	High       76  0.907 (20)   0.00005 dB  1.09   101 dB     128 dB        465
-//	linear      2  0.907 (20)   6.3 dB      1.10     0 dB      54 dB       4600
+//	Fast       16  0.70 (15.4)  0.006 dB    1.24    62 dB      72 dB       1370
+//	Medium     40  0.85 (18.7)  0.0004 dB   1.15    91 dB      96 dB       1240
+//	High       76  0.907 (20)   0.00005 dB  1.09   101 dB     128 dB       1020
+//	linear      2  0.907 (20)   6.3 dB      1.10     0 dB      54 dB       4450
 //
 // (pass in kHz at 44.1 kHz.) Ratios that reduce (by their greatest common
 // divisor) to more phases than a 2 MiB filter bank holds, such as 44100 to
