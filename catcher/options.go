@@ -160,8 +160,10 @@ func WithTransform(t Transform) Option { return func(c *config) { c.transform = 
 
 // WithFinalise copies the chunks into one contiguous store when the source
 // ends, so that random reads no longer search the chunk list. It costs one
-// copy of the stream and, for a moment, twice its memory. It has no effect in
-// window mode.
+// copy of the stream and, for a moment, twice its memory. It pays for random
+// access to a finished stream (ReadAt 1.5 times faster with the default
+// growth, 3 times with 4 KiB chunks, in bench/README.md), not for sequential
+// Readers, which remember their chunk. It has no effect in window mode.
 func WithFinalise() Option { return func(c *config) { c.finalise = true } }
 
 // WithPreload starts filling from the source at once, in the background,
