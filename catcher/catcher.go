@@ -34,6 +34,7 @@ type Catcher struct {
 	blocked int               // waits in waiters made by reads (not by Ready)
 	filling bool              // a fill goroutine is running; it owns f
 	loadAll bool              // fill to the end whether or not anyone waits
+	want    int64             // fill at least to here: the furthest wait plus the read-ahead
 	closed  bool
 
 	// f is the fill state. Only the running fill goroutine touches it; it is
@@ -69,6 +70,14 @@ func New(src io.Reader, opts ...Option) *Catcher {
 	c := &Catcher{src: src}
 	for _, o := range opts {
 		o(&c.cfg)
+	}
+	if !c.cfg.readAheadSet {
+		c.cfg.readAhead = defaultReadAhead
+	}
+	if w := c.cfg.window; w > 0 {
+		// Reading ahead must not evict what a reader that keeps up has
+		// yet to read.
+		c.cfg.readAhead = min(c.cfg.readAhead, w/2)
 	}
 	t := c.cfg.transform
 	if t == nil {
@@ -209,7 +218,7 @@ func (c *Catcher) Ready(off int64) <-chan struct{} {
 	w := &waiter{off: off, ch: make(chan struct{}), ready: true, idx: -1}
 	c.ready[off] = w
 	c.waiters.push(w)
-	c.startFillLocked()
+	c.demandLocked(off)
 	return w.ch
 }
 
@@ -278,7 +287,7 @@ func (c *Catcher) wait(ctx context.Context, w *waiter, off int64) (*snapshot, er
 		w.off = off
 		c.waiters.push(w)
 		c.blocked++
-		c.startFillLocked()
+		c.demandLocked(off)
 		c.mu.Unlock()
 
 		select {
@@ -297,6 +306,15 @@ func (c *Catcher) wait(ctx context.Context, w *waiter, off int64) (*snapshot, er
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// demandLocked records a wait for the byte at off, so that the fill goes
+// on to the read-ahead past it, and starts the fill. c.mu must be held.
+func (c *Catcher) demandLocked(off int64) {
+	if want := off + 1 + c.cfg.readAhead; want > c.want && want > off {
+		c.want = want
+	}
+	c.startFillLocked()
 }
 
 // startFillLocked starts a fill goroutine if none runs and there is
@@ -373,7 +391,7 @@ func (c *Catcher) fill() {
 			c.snap.Store(next)
 			c.wakeLocked(next)
 		}
-		if next.done || (len(c.waiters) == 0 && !c.loadAll) {
+		if next.done || (len(c.waiters) == 0 && !c.loadAll && next.n >= c.want) {
 			c.filling = false
 			c.mu.Unlock()
 			return
@@ -407,7 +425,9 @@ func (c *Catcher) step(s *snapshot) *snapshot {
 	var err error
 	newChunk := false
 	if len(spare) >= c.minSpace {
-		k, err = callTransform(f.t, spare, &f.src, &f.empty)
+		// Publish at least every maxStep bytes, so that readers work on
+		// what is in while the fill goes on.
+		k, err = callTransform(f.t, spare[:min(len(spare), max(maxStep, c.minSpace))], &f.src, &f.empty)
 	} else {
 		// At a chunk boundary (or near MaxBytes): take the output into
 		// scratch first, so that no chunk is allocated for a stream that
@@ -467,6 +487,12 @@ func (c *Catcher) callState(st Stater, err *error, done *bool) (v any) {
 	}()
 	return st.State()
 }
+
+// defaultReadAhead is the read-ahead without WithReadAhead.
+const defaultReadAhead = 1 << 20
+
+// maxStep bounds the output of one fill step between publishes.
+const maxStep = 64 << 10
 
 // probeSize bounds the output taken at a chunk boundary before a chunk is
 // allocated for it.

@@ -572,3 +572,30 @@ func TestStats(t *testing.T) {
 	st = c.Stats()
 	assert.Equal(t, catcher.Stats{Len: 1000, Allocated: 1200, Chunks: 4, Finished: true}, st)
 }
+
+func TestReadAhead(t *testing.T) {
+	src := pattern(4 << 20)
+	for _, tc := range []struct {
+		name      string
+		opts      []catcher.Option
+		ahead     int64
+		stepBound int64 // the most one fill step adds
+	}{
+		{"default", nil, 1 << 20, 64 << 10},
+		{"256 KiB", []catcher.Option{catcher.WithReadAhead(256 << 10)}, 256 << 10, 64 << 10},
+		{"none", []catcher.Option{catcher.WithReadAhead(0)}, 0, 4 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCatcher(t, bytes.NewReader(src), tc.opts...)
+			_, err := c.NewReader().Read(make([]byte, 1))
+			require.NoError(t, err)
+			want := 1 + tc.ahead
+			require.Eventually(t, func() bool { return c.Len() >= want }, 10*time.Second, time.Millisecond,
+				"the fill reads ahead of the reader")
+			require.Eventually(t, func() bool { return c.Stats().Waiting == 0 }, 10*time.Second, time.Millisecond)
+			assert.LessOrEqual(t, c.Len(), want+tc.stepBound, "and stops there")
+			assert.False(t, c.Finished())
+		})
+	}
+	assert.Panics(t, func() { catcher.WithReadAhead(-1) })
+}

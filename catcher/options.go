@@ -107,13 +107,15 @@ func (g Growth) String() string {
 type Option func(*config)
 
 type config struct {
-	growth    Growth
-	hint      int64
-	maxBytes  int64
-	window    int64
-	transform Transform
-	finalise  bool
-	preload   bool
+	growth       Growth
+	hint         int64
+	maxBytes     int64
+	window       int64
+	transform    Transform
+	finalise     bool
+	readAhead    int64
+	readAheadSet bool
+	preload      bool
 }
 
 // WithGrowth sets the chunk growth strategy. The default is
@@ -157,6 +159,18 @@ func WithWindow(n int64) Option {
 // WithTransform runs t inside the fill: the cache holds t's output, computed
 // once however many readers there are.
 func WithTransform(t Transform) Option { return func(c *config) { c.transform = t } }
+
+// WithReadAhead sets how far past the furthest byte a reader has waited for
+// the fill goes on reading before it stops, so that a reader that keeps up
+// seldom waits and a transform in the fill works ahead of its readers. The
+// default is 1 MiB; 0 reads only what readers wait for. In window mode it
+// is at most half the window. It panics if n < 0.
+func WithReadAhead(n int64) Option {
+	if n < 0 {
+		panic(fmt.Sprintf("catcher: negative read-ahead %d", n))
+	}
+	return func(c *config) { c.readAhead = n; c.readAheadSet = true }
+}
 
 // WithFinalise copies the chunks into one contiguous store when the source
 // ends, so that random reads no longer search the chunk list. It costs one
