@@ -12,7 +12,8 @@ import (
 // Catcher caches a one-way stream so that any number of Readers can read it,
 // each at its own position, seeking freely. The source is read once, on
 // demand, by a fill goroutine that the Catcher starts when a reader waits
-// for bytes not yet cached and that exits when no one waits.
+// for bytes not yet cached; it reads on to the read-ahead past the furthest
+// wait (see WithReadAhead), then exits.
 //
 // All methods are safe for concurrent use. Reading cached bytes takes no
 // lock: it loads the published snapshot atomically and copies. Only the fill

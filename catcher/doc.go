@@ -24,8 +24,8 @@
 // # Filling and waiting
 //
 // Bytes not yet cached are read by a fill goroutine that the Catcher starts
-// when someone waits for them and that exits when no one does; one fills at
-// a time. A reader waiting for bytes sleeps (no spinning, no goroutine of its
+// when someone waits for them; it reads on to the read-ahead past the
+// furthest wait, publishing as it goes, then exits. One fills at a time. A reader waiting for bytes sleeps (no spinning, no goroutine of its
 // own) and is woken only when its byte is published, and its context can
 // end the wait even while the source is blocked in Read. Catcher.Ready gives
 // a channel for callers that must never block; Preload and Load read ahead
