@@ -49,12 +49,9 @@ type snapshot struct {
 	n     int64 // bytes published
 	rope  *rope
 	done  bool  // the stream has ended; no more bytes will come
-	err   error // when done: io.EOF for a clean end, else why it ended
+	err   error // when done: what a read at the end returns: io.EOF for a clean end, else why it ended
 	state any   // the transform's State for exactly these n bytes
 }
-
-// finalErr is what a read at or past the end of a finished snapshot returns.
-func (s *snapshot) finalErr() error { return s.err }
 
 // filler is the state of the fill, owned by one fill goroutine at a time.
 type filler struct {
@@ -68,12 +65,9 @@ type filler struct {
 // New returns a Catcher over src. Nothing is read until a reader asks, or
 // until Preload or Load. It panics if an option is invalid.
 func New(src io.Reader, opts ...Option) *Catcher {
-	c := &Catcher{src: src}
+	c := &Catcher{src: src, cfg: config{readAhead: defaultReadAhead}}
 	for _, o := range opts {
 		o(&c.cfg)
-	}
-	if !c.cfg.readAheadSet {
-		c.cfg.readAhead = defaultReadAhead
 	}
 	if w := c.cfg.window; w > 0 {
 		// Reading ahead must not evict what a reader that keeps up has
@@ -247,7 +241,7 @@ func (c *Catcher) ReadAtContext(ctx context.Context, p []byte, off int64) (int, 
 			}
 		}
 		if off >= s.n {
-			return done, s.finalErr()
+			return done, s.err
 		}
 		if old := s.rope.oldest(s.n); off < old {
 			return done, evicted(off, old)

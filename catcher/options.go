@@ -107,15 +107,14 @@ func (g Growth) String() string {
 type Option func(*config)
 
 type config struct {
-	growth       Growth
-	hint         int64
-	maxBytes     int64
-	window       int64
-	transform    Transform
-	finalise     bool
-	readAhead    int64
-	readAheadSet bool
-	preload      bool
+	growth    Growth
+	hint      int64
+	maxBytes  int64
+	window    int64
+	transform Transform
+	finalise  bool
+	readAhead int64
+	preload   bool
 }
 
 // WithGrowth sets the chunk growth strategy. The default is
@@ -169,7 +168,7 @@ func WithReadAhead(n int64) Option {
 	if n < 0 {
 		panic(fmt.Sprintf("catcher: negative read-ahead %d", n))
 	}
-	return func(c *config) { c.readAhead = n; c.readAheadSet = true }
+	return func(c *config) { c.readAhead = n }
 }
 
 // WithFinalise copies the chunks into one contiguous store when the source

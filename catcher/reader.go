@@ -105,7 +105,7 @@ func (r *Reader) snapshotAt(ctx context.Context) (*snapshot, error) {
 		}
 	}
 	if r.off >= s.n {
-		return nil, s.finalErr()
+		return nil, s.err
 	}
 	if old := s.rope.oldest(s.n); r.off < old {
 		return nil, evicted(r.off, old)

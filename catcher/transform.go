@@ -1,7 +1,6 @@
 package catcher
 
 import (
-	"errors"
 	"fmt"
 	"io"
 )
@@ -155,31 +154,21 @@ func (tr *TransformReader) Read(p []byte) (int, error) {
 			}
 			dst = tr.buf
 		}
-		n, err := tr.step(dst)
+		n, err := callTransform(tr.t, dst, &tr.src, &tr.empty)
 		if err != nil {
 			tr.err = err
 		}
 		if direct {
-			if n > 0 || err != nil {
-				return n, tr.takeErr(n)
+			if n > 0 {
+				return n, nil
+			}
+			if err != nil {
+				return 0, err
 			}
 			continue
 		}
 		tr.r, tr.w = 0, n
 	}
-}
-
-// takeErr returns the sticky error now if no bytes accompany it.
-func (tr *TransformReader) takeErr(n int) error {
-	if n == 0 {
-		return tr.err
-	}
-	return nil
-}
-
-// step calls the transform once, checking its contract.
-func (tr *TransformReader) step(dst []byte) (int, error) {
-	return callTransform(tr.t, dst, &tr.src, &tr.empty)
 }
 
 // callTransform makes one call to t, turning a broken contract or a panic
@@ -224,6 +213,3 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
-
-// isEOF reports whether err ends the stream cleanly.
-func isEOF(err error) bool { return errors.Is(err, io.EOF) }
