@@ -36,20 +36,8 @@ func TestMP3OpusOggExact(t *testing.T) {
 	assert.Equal(t, (144000+312+959)/960, x.Len())
 
 	// To Ogg and back.
-	var ogg bytes.Buffer
-	w, err := codec.NewOggOpusWriter(&ogg, codec.OpusHead{Version: 1, Channels: 2, PreSkip: uint16(x.PreSkip), InputRate: 48000}, codec.OpusTags{Vendor: "streamcatcher"})
-	require.NoError(t, err)
-	rd := codec.NewPacketReader(c.NewReader())
-	for {
-		p, err := rd.ReadPacket()
-		if err == io.EOF {
-			break
-		}
-		require.NoError(t, err)
-		require.NoError(t, w.WritePacket(p))
-	}
-	require.NoError(t, w.Close(x.Length))
-	c2, y := loadFramed(t, bytes.NewReader(ogg.Bytes()), codec.NewOggOpusDemuxer())
+	ogg, _ := framedToOgg(t, c.NewReader(), x, 48000)
+	c2, y := loadFramed(t, bytes.NewReader(ogg), codec.NewOggOpusDemuxer())
 	assert.EqualValues(t, 144000, y.Length)
 	framed, err := io.ReadAll(c2.NewReader())
 	require.NoError(t, err)
@@ -113,22 +101,10 @@ func TestMP3ResampleOpusOggExact(t *testing.T) {
 	x := st.([]any)[2].(codec.Index)
 	assert.EqualValues(t, 144000, x.Length, "3 s at 48 kHz, exactly")
 
-	var ogg bytes.Buffer
-	w, err := codec.NewOggOpusWriter(&ogg, codec.OpusHead{Version: 1, Channels: 2, PreSkip: uint16(x.PreSkip), InputRate: 44100}, codec.OpusTags{Vendor: "streamcatcher"})
-	require.NoError(t, err)
-	rd := codec.NewPacketReader(c.NewReader())
-	for {
-		p, err := rd.ReadPacket()
-		if err == io.EOF {
-			break
-		}
-		require.NoError(t, err)
-		require.NoError(t, w.WritePacket(p))
-	}
-	require.NoError(t, w.Close(x.Length))
-	back := readOggOpus(t, bytes.NewReader(ogg.Bytes()))
+	ogg, _ := framedToOgg(t, c.NewReader(), x, 44100)
+	back := readOggOpus(t, bytes.NewReader(ogg))
 	assert.EqualValues(t, 144000, back.length)
-	c2, y := loadFramed(t, bytes.NewReader(ogg.Bytes()), codec.NewOggOpusDemuxer())
+	c2, y := loadFramed(t, bytes.NewReader(ogg), codec.NewOggOpusDemuxer())
 	framed, err := io.ReadAll(c2.NewReader())
 	require.NoError(t, err)
 	out, _ := decode(t, framed, y, 2)

@@ -236,3 +236,25 @@ func TestOpusHeadTagsRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, tg, gt)
 }
+
+// framedToOgg writes the framed packets read from r, described by x, as an
+// Ogg Opus file, and returns it with a copy of each packet.
+func framedToOgg(t testing.TB, r io.Reader, x codec.Index, inputRate uint32) ([]byte, [][]byte) {
+	t.Helper()
+	var ogg bytes.Buffer
+	w, err := codec.NewOggOpusWriter(&ogg, codec.OpusHead{Version: 1, Channels: 2, PreSkip: uint16(x.PreSkip), InputRate: inputRate}, codec.OpusTags{Vendor: "streamcatcher"})
+	require.NoError(t, err)
+	pr := codec.NewPacketReader(r)
+	var packets [][]byte
+	for {
+		p, err := pr.ReadPacket()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		packets = append(packets, bytes.Clone(p))
+		require.NoError(t, w.WritePacket(p))
+	}
+	require.NoError(t, w.Close(x.Length))
+	return ogg.Bytes(), packets
+}

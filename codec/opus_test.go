@@ -202,25 +202,11 @@ func TestWAVOpusOggExactLength(t *testing.T) {
 	// sample at every stage.
 	pcm, f := wavPCM(t, "tone1k_s16_48000_2.wav")
 	framed, x := encode(t, pcm, f)
-	var ogg bytes.Buffer
-	w, err := codec.NewOggOpusWriter(&ogg, codec.OpusHead{Version: 1, Channels: 2, PreSkip: uint16(x.PreSkip), InputRate: 48000}, codec.OpusTags{Vendor: "streamcatcher"})
-	require.NoError(t, err)
-	pr := codec.NewPacketReader(bytes.NewReader(framed))
-	var packets [][]byte
-	for {
-		p, err := pr.ReadPacket()
-		if err == io.EOF {
-			break
-		}
-		require.NoError(t, err)
-		packets = append(packets, bytes.Clone(p))
-		require.NoError(t, w.WritePacket(p))
-	}
-	require.NoError(t, w.Close(x.Length))
-	back := readOggOpus(t, bytes.NewReader(ogg.Bytes()))
+	ogg, packets := framedToOgg(t, bytes.NewReader(framed), x, 48000)
+	back := readOggOpus(t, bytes.NewReader(ogg))
 	assert.EqualValues(t, 48000, back.length)
 	assert.Equal(t, packets, back.packets)
-	c, y := loadFramed(t, bytes.NewReader(ogg.Bytes()), codec.NewOggOpusDemuxer())
+	c, y := loadFramed(t, bytes.NewReader(ogg), codec.NewOggOpusDemuxer())
 	assert.EqualValues(t, 48000, y.Length)
 	framed2, err := io.ReadAll(c.NewReader())
 	require.NoError(t, err)
