@@ -122,14 +122,7 @@ func BenchmarkCodecTranscode(b *testing.B) {
 			return dec, append(rest, codec.NewFramer(enc))
 		}
 		check := func(b *testing.B, c *catcher.Catcher) {
-			st, _ := c.State()
-			var x codec.Index
-			switch v := st.(type) {
-			case []any:
-				x = v[len(v)-1].(codec.Index)
-			case codec.Index:
-				x = v
-			}
+			x, _, _ := catcher.StateOf[codec.Index](c)
 			if want < 0 {
 				want = x.Length
 			}

@@ -13,30 +13,34 @@ import (
 // each at its own position, seeking freely. The source is read once, on
 // demand, by a fill goroutine that the Catcher starts when a reader waits
 // for bytes not yet cached; it reads on to the read-ahead past the furthest
-// wait (see WithReadAhead), then exits.
+// satisfied wait (see WithReadAhead), then exits.
 //
 // All methods are safe for concurrent use. Reading cached bytes takes no
-// lock: it loads the published snapshot atomically and copies. Only the fill
-// and the bookkeeping of waits take a mutex, never across a call into the
-// source.
+// lock: it loads the published snapshot atomically and copies (or, with
+// View, lends). Only the fill and the bookkeeping of waits take a mutex,
+// never across a call into the source or the transform.
 type Catcher struct {
 	// snap is the published state. It is replaced, never modified, by the
-	// filler (under mu) and by Close (under mu); readers load it without a
-	// lock. Bytes below snap.n are immutable.
+	// filler and by Close, both under mu; readers load it without a lock.
+	// Bytes below snap.n are immutable.
 	snap atomic.Pointer[snapshot]
 
-	src      io.Reader // immutable; closed by Close if it is an io.Closer
-	cfg      config    // immutable after New
-	minSpace int       // the transform's MinSpace; immutable
+	cfg      config        // immutable after New
+	minSpace int           // the transform's MinSpace; immutable
+	done     chan struct{} // closed when the stream ends; see Done
+	stop     atomic.Bool   // set by Close: no source Read starts once it is
 
-	mu      sync.Mutex        // guards the fields below
-	waiters waitHeap          // waits for bytes not yet published
-	ready   map[int64]*waiter // Ready waits by offset, so repeated calls share one
-	blocked int               // waits in waiters made by reads (not by Ready)
-	filling bool              // a fill goroutine is running; it owns f
-	loadAll bool              // fill to the end whether or not anyone waits
-	want    int64             // fill at least to here: the furthest wait plus the read-ahead
-	closed  bool
+	mu       sync.Mutex        // guards the fields below
+	waiters  waitHeap          // waits for bytes not yet published
+	ready    map[int64]*waiter // Ready waits by offset, so repeated calls share one
+	blocked  int               // reads among waiters (see Stats.Waiting)
+	filling  bool              // a fill goroutine is running; it owns f
+	stepping bool              // the fill goroutine is in a step: calling the transform or the source
+	idle     chan struct{}     // if not nil, closed when the step in progress ends (Close waits on it)
+	loadAll  bool              // fill to the end whether or not anyone waits
+	want     int64             // fill at least to here: the read-ahead past the furthest satisfied wait
+	closed   bool
+	src      io.Reader // the source, until it has been closed or released
 
 	// f is the fill state. Only the running fill goroutine touches it; it is
 	// handed from one fill goroutine to the next through mu (the filling
@@ -51,21 +55,15 @@ type snapshot struct {
 	done  bool  // the stream has ended; no more bytes will come
 	err   error // when done: what a read at the end returns: io.EOF for a clean end, else why it ended
 	state any   // the transform's State for exactly these n bytes
-}
-
-// filler is the state of the fill, owned by one fill goroutine at a time.
-type filler struct {
-	t       Transform
-	src     countingReader
-	chunks  int    // chunks allocated so far, for the Growth
-	scratch []byte // output at a chunk boundary, before a chunk is allocated for it
-	empty   int    // transform calls in a row that made no progress
+	extra int64 // bytes held beyond the chunks: fill scratch, the transform (or, once done, its state)
 }
 
 // New returns a Catcher over src. Nothing is read until a reader asks, or
-// until Preload or Load. It panics if an option is invalid.
+// until Preload or Load. If src is an io.Closer the Catcher owns it: it
+// closes it when the stream ends, or at Close. New panics if an option is
+// invalid (a programmer's mistake, such as a negative size).
 func New(src io.Reader, opts ...Option) *Catcher {
-	c := &Catcher{src: src, cfg: config{readAhead: defaultReadAhead}}
+	c := &Catcher{src: src, cfg: config{readAhead: defaultReadAhead}, done: make(chan struct{})}
 	for _, o := range opts {
 		o(&c.cfg)
 	}
@@ -79,8 +77,8 @@ func New(src io.Reader, opts ...Option) *Catcher {
 		t = plainSource{}
 	}
 	c.minSpace = checkMinSpace(t)
-	c.f = filler{t: t, src: countingReader{r: src}}
-	c.snap.Store(&snapshot{rope: &rope{}})
+	c.f = filler{t: t, src: countingReader{r: src, stop: &c.stop}}
+	c.snap.Store(&snapshot{rope: &rope{}, extra: sizeOf(t)})
 	if c.cfg.preload {
 		c.Preload()
 	}
@@ -95,7 +93,7 @@ func (plainSource) MinSpace() int                                    { return 1 
 
 // NewReader returns a new handle at offset 0.
 func (c *Catcher) NewReader() *Reader {
-	return &Reader{c: c, w: newWaiter()}
+	return &Reader{c: c, w: newReadWaiter()}
 }
 
 // Len returns the number of bytes cached so far (the stream's length once
@@ -112,6 +110,11 @@ func (c *Catcher) Oldest() int64 {
 // by Close).
 func (c *Catcher) Finished() bool { return c.snap.Load().done }
 
+// Done returns a channel that is closed when the stream has ended: cleanly,
+// with an error, or by Close. Err then says which. It is the same channel on
+// every call.
+func (c *Catcher) Done() <-chan struct{} { return c.done }
+
 // Err returns why the stream ended: nil while it has not, or if it ended
 // cleanly; the source's error; ErrTooLong; or ErrClosed.
 func (c *Catcher) Err() error {
@@ -124,10 +127,38 @@ func (c *Catcher) Err() error {
 
 // State returns the transform's state (see Stater) and the number of bytes
 // it describes: exactly the bytes cached so far. The state is nil if the
-// transform is not a Stater. It never blocks and takes no lock.
+// transform is not a Stater. It never blocks and takes no lock. StateOf is
+// the typed form.
 func (c *Catcher) State() (state any, n int64) {
 	s := c.snap.Load()
 	return s.state, s.n
+}
+
+// StateOf returns the state of type T published by c's transform, and the
+// number of bytes it describes, as State does. When the transform is a
+// Chain (or a Deferred one built as a Chain), it is the state of the last
+// stage whose state is a T. ok is false if there is none (yet).
+//
+//	x, n, ok := catcher.StateOf[framed.Index](c)
+func StateOf[T any](c *Catcher) (v T, n int64, ok bool) {
+	s := c.snap.Load()
+	v, ok = findState[T](s.state)
+	return v, s.n, ok
+}
+
+func findState[T any](st any) (T, bool) {
+	switch x := st.(type) {
+	case T:
+		return x, true
+	case ChainState:
+		for i := len(x) - 1; i >= 0; i-- {
+			if v, ok := findState[T](x[i]); ok {
+				return v, true
+			}
+		}
+	}
+	var zero T
+	return zero, false
 }
 
 // Stats describes a Catcher at one moment.
@@ -136,9 +167,17 @@ type Stats struct {
 	Oldest    int64 // first offset still held (window mode frees older ones)
 	Allocated int64 // bytes of chunk memory held
 	Chunks    int   // chunks held
-	Finished  bool  // the stream has ended
-	Err       error // as Catcher.Err
-	Waiting   int   // reads blocked waiting for bytes
+	// Resident is every byte the Catcher holds: the chunks, the fill's
+	// scratch buffer and, while the stream goes on, the transform's own
+	// memory as far as it reports it (see Sizer); once the stream has
+	// ended, the transform is released and only its state is counted.
+	Resident int64
+	Finished bool  // the stream has ended
+	Err      error // as Catcher.Err
+	// Waiting is the number of reads (by Readers and ReadAt) blocked
+	// waiting for bytes. Wait, Load, Seek from the end and Ready are not
+	// counted.
+	Waiting int
 }
 
 // Stats returns the Catcher's statistics. It does not block readers.
@@ -151,6 +190,7 @@ func (c *Catcher) Stats() Stats {
 	for _, ch := range s.rope.chunks {
 		st.Allocated += int64(len(ch.buf))
 	}
+	st.Resident = st.Allocated + s.extra
 	c.mu.Lock()
 	st.Waiting = c.blocked
 	c.mu.Unlock()
@@ -178,7 +218,7 @@ func (c *Catcher) Load(ctx context.Context) error {
 // Wait waits for the end of the stream, reading the source as needed. It
 // returns as Load does.
 func (c *Catcher) Wait(ctx context.Context) error {
-	s, err := c.waitGlobal(ctx, math.MaxInt64)
+	s, err := c.waitGlobal(ctx, math.MaxInt64, false)
 	if err != nil {
 		return err
 	}
@@ -186,35 +226,6 @@ func (c *Catcher) Wait(ctx context.Context) error {
 		return nil
 	}
 	return s.err
-}
-
-// closedChan is a channel that is always ready.
-var closedChan = func() chan struct{} { ch := make(chan struct{}); close(ch); return ch }()
-
-// Ready returns a channel that is closed once the byte at off is cached or
-// the stream has ended (so that reading at off will not block). It asks the
-// fill for that byte, and never blocks. Calls for the same offset while it is
-// pending share one channel.
-func (c *Catcher) Ready(off int64) <-chan struct{} {
-	if s := c.snap.Load(); off < s.n || s.done {
-		return closedChan
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s := c.snap.Load(); off < s.n || s.done {
-		return closedChan
-	}
-	if w := c.ready[off]; w != nil {
-		return w.ch
-	}
-	if c.ready == nil {
-		c.ready = make(map[int64]*waiter)
-	}
-	w := &waiter{off: off, ch: make(chan struct{}), ready: true, idx: -1}
-	c.ready[off] = w
-	c.waiters.push(w)
-	c.demandLocked(off)
-	return w.ch
 }
 
 // ReadAt reads len(p) bytes at offset off, waiting for them as needed. It
@@ -236,7 +247,7 @@ func (c *Catcher) ReadAtContext(ctx context.Context, p []byte, off int64) (int, 
 		s := c.snap.Load()
 		if off >= s.n && !s.done {
 			var err error
-			if s, err = c.waitGlobal(ctx, off); err != nil {
+			if s, err = c.waitGlobal(ctx, off, true); err != nil {
 				return done, err
 			}
 		}
@@ -253,105 +264,74 @@ func (c *Catcher) ReadAtContext(ctx context.Context, p []byte, off int64) (int, 
 	return done, nil
 }
 
-var waiterPool = sync.Pool{New: func() any { w := newWaiter(); return &w }}
-
-// waitGlobal waits with a pooled waiter, for callers that have no Reader.
-func (c *Catcher) waitGlobal(ctx context.Context, off int64) (*snapshot, error) {
-	w := waiterPool.Get().(*waiter)
-	s, err := c.wait(ctx, w, off)
-	waiterPool.Put(w)
-	return s, err
-}
-
-// wait blocks until the byte at off is published or the stream has ended,
-// and returns the snapshot that shows it; or until ctx ends. w must not be
-// queued; it is not queued on return.
-func (c *Catcher) wait(ctx context.Context, w *waiter, off int64) (*snapshot, error) {
-	for {
-		if s := c.snap.Load(); off < s.n || s.done {
-			return s, nil
-		}
-		c.mu.Lock()
-		// The filler and Close publish under mu, so this load is current
-		// until we unlock, and a publish after that will find w queued.
-		if s := c.snap.Load(); off < s.n || s.done {
-			c.mu.Unlock()
-			return s, nil
-		}
-		w.drain()
-		w.off = off
-		c.waiters.push(w)
-		c.blocked++
-		c.demandLocked(off)
-		c.mu.Unlock()
-
-		select {
-		case <-w.ch:
-		case <-ctx.Done():
-			c.mu.Lock()
-			if w.idx >= 0 {
-				c.waiters.remove(w.idx)
-				c.blocked--
-			}
-			c.mu.Unlock()
-			// Bytes that arrived meanwhile win over the cancellation.
-			if s := c.snap.Load(); off < s.n || s.done {
-				return s, nil
-			}
-			return nil, ctx.Err()
+// View lends the n cached bytes at [off, off+n) as a slice of the cache
+// itself, without copying. It never blocks and takes no lock.
+//
+// The slice stays valid for as long as the caller holds it, whatever
+// happens to the Catcher afterwards: chunks never move and bytes below the
+// published length never change, so even after eviction or Close the bytes
+// are those of the stream (holding the slice keeps its chunk's memory
+// alive). This is a stronger promise than bufio.Reader.Peek's, whose slice
+// is valid only until the next read. The caller must not modify the slice;
+// its capacity ends with it, so appending to it copies.
+//
+// The range must lie within one chunk: a Transform's units always do (see
+// MinSpace); a range of a plain stream may not, which is
+// ErrNotContiguous. Other errors: ErrNotCached while some of the bytes
+// have yet to come (Ready and Reader.Ready say when they have); at the end
+// of the stream, io.EOF for a range starting at the end, io.ErrUnexpectedEOF
+// for one running past it, or the stream's error if it failed; ErrEvicted
+// (wrapped) for a range before the window; ErrClosed after Close;
+// ErrNegativeOffset for a negative off or n.
+func (c *Catcher) View(off int64, n int) ([]byte, error) {
+	if off < 0 || n < 0 {
+		return nil, fmt.Errorf("%w: View(%d, %d)", ErrNegativeOffset, off, n)
+	}
+	s := c.snap.Load()
+	end := off + int64(n)
+	if end > s.n || end < off {
+		switch {
+		case !s.done:
+			return nil, ErrNotCached
+		case s.err != io.EOF:
+			return nil, s.err
+		case off >= s.n:
+			return nil, io.EOF
+		default:
+			return nil, io.ErrUnexpectedEOF
 		}
 	}
-}
-
-// demandLocked records a wait for the byte at off, so that the fill goes
-// on to the read-ahead past it, and starts the fill. c.mu must be held.
-func (c *Catcher) demandLocked(off int64) {
-	if want := off + 1 + c.cfg.readAhead; want > c.want && want > off {
-		c.want = want
+	if old := s.rope.oldest(s.n); off < old {
+		return nil, evicted(off, old)
 	}
-	c.startFillLocked()
-}
-
-// startFillLocked starts a fill goroutine if none runs and there is
-// anything left to fill. c.mu must be held.
-func (c *Catcher) startFillLocked() {
-	if c.filling || c.closed || c.snap.Load().done {
-		return
+	if n == 0 {
+		return []byte{}, nil
 	}
-	c.filling = true
-	go c.fill()
-}
-
-// wakeLocked signals every waiter that s satisfies: all of them once the
-// stream has ended. c.mu must be held.
-func (c *Catcher) wakeLocked(s *snapshot) {
-	if s.done {
-		for len(c.waiters) > 0 {
-			c.release(c.waiters.remove(len(c.waiters) - 1))
-		}
-		return
+	i := s.rope.find(off, -1)
+	ch := s.rope.chunks[i]
+	if end > s.rope.end(i, s.n) {
+		return nil, fmt.Errorf("%w: [%d, %d) crosses the chunk ending at %d", ErrNotContiguous, off, end, s.rope.end(i, s.n))
 	}
-	for w := c.waiters.popBelow(s.n); w != nil; w = c.waiters.popBelow(s.n) {
-		c.release(w)
-	}
-}
-
-// release signals a waiter just removed from the heap. c.mu must be held.
-func (c *Catcher) release(w *waiter) {
-	if w.ready {
-		delete(c.ready, w.off)
-	} else {
-		c.blocked--
-	}
-	w.signal()
+	lo, hi := off-ch.start, end-ch.start
+	return ch.buf[lo:hi:hi], nil
 }
 
 // Close ends the stream: waiting and later reads, on every Reader and on
-// ReadAt, return ErrClosed, and the cached memory is released. If the source
-// is an io.Closer it is closed, possibly while a fill goroutine is blocked in
-// its Read (os.File, net.Conn and io.Pipe allow that; the fill goroutine
-// exits when the Read returns). Close does not wait for the fill goroutine.
-// Calls after the first return nil.
+// ReadAt, return ErrClosed, and the cache's memory is released. If the
+// source is an io.Closer that the Catcher has not already closed at the end
+// of the stream, Close closes it, possibly while the fill goroutine is
+// blocked in its Read (os.File, net.Conn and io.Pipe allow that, and the
+// Read then returns).
+//
+// Once Close has begun, no new Read of the source starts (the transform's
+// reads get ErrClosed), and when Close returns, no call into the source or
+// the transform is in progress and none will be made: Close waits for a
+// step of the fill that is under way, closing the source first so that a
+// Read blocked in it returns. The source's Close must therefore be safe to
+// call while a Read is in progress, as os.File's, net.Conn's, io.Pipe's and
+// http.Response.Body's are. A source that blocks in Read and is not an
+// io.Closer, or ignores Close, blocks Close until that Read returns. Calls
+// after the first return nil.
 func (c *Catcher) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -359,183 +339,45 @@ func (c *Catcher) Close() error {
 		return nil
 	}
 	c.closed = true
-	s := &snapshot{rope: &rope{}, done: true, err: ErrClosed}
+	c.stop.Store(true)
+	c.publishLocked(&snapshot{rope: &rope{}, done: true, err: ErrClosed})
+	var idle chan struct{}
+	if c.stepping {
+		idle = make(chan struct{})
+		c.idle = idle
+	}
+	cl := c.takeSourceLocked()
+	c.mu.Unlock()
+	var err error
+	if cl != nil {
+		err = cl.Close()
+	}
+	if idle != nil {
+		<-idle
+	}
+	return err
+}
+
+// takeSourceLocked returns the source to close, if it is an io.Closer that
+// nobody has closed yet, and forgets it. c.mu must be held.
+func (c *Catcher) takeSourceLocked() io.Closer {
+	cl, _ := c.src.(io.Closer)
+	c.src = nil
+	return cl
+}
+
+// publishLocked makes s the published state and wakes the waits it
+// satisfies. c.mu must be held.
+func (c *Catcher) publishLocked(s *snapshot) {
 	c.snap.Store(s)
 	c.wakeLocked(s)
-	c.mu.Unlock()
-	if cl, ok := c.src.(io.Closer); ok {
-		return cl.Close()
-	}
-	return nil
-}
-
-// fill is the fill goroutine: it reads from the source and publishes, one
-// step at a time, while anyone waits (or loadAll), and exits when no one
-// does, when the stream ends, or on Close.
-func (c *Catcher) fill() {
-	for {
-		s := c.snap.Load()
-		next := c.step(s)
-		c.mu.Lock()
-		if c.closed {
-			c.filling = false
-			c.mu.Unlock()
-			return
-		}
-		if next != s {
-			c.snap.Store(next)
-			c.wakeLocked(next)
-		}
-		if next.done || (len(c.waiters) == 0 && !c.loadAll && next.n >= c.want) {
-			c.filling = false
-			c.mu.Unlock()
-			return
-		}
-		c.mu.Unlock()
-	}
-}
-
-// step makes one call to the transform (or one Read of the source) and
-// returns the snapshot to publish: s itself if nothing changed. Only the fill
-// goroutine calls it; s is the latest published snapshot, which only the
-// fill goroutine (or Close) replaces.
-func (c *Catcher) step(s *snapshot) *snapshot {
-	f := &c.f
-	n := s.n
-	chunks := s.rope.chunks
-	room := int64(math.MaxInt64) // bytes the stream may still grow by
-	if c.cfg.maxBytes > 0 {
-		room = c.cfg.maxBytes - n
-	}
-	var spare []byte
-	if len(chunks) > 0 {
-		last := chunks[len(chunks)-1]
-		spare = last.buf[n-last.start:]
-	}
-	if int64(len(spare)) > room {
-		spare = spare[:room]
-	}
-
-	var k int
-	var err error
-	newChunk := false
-	if len(spare) >= c.minSpace {
-		// Publish at least every maxStep bytes, so that readers work on
-		// what is in while the fill goes on.
-		k, err = callTransform(f.t, spare[:min(len(spare), max(maxStep, c.minSpace))], &f.src, &f.empty)
-	} else {
-		// At a chunk boundary (or near MaxBytes): take the output into
-		// scratch first, so that no chunk is allocated for a stream that
-		// has ended, and output past MaxBytes is seen before it is stored.
-		// The probe is no larger than the chunk it would go into, nor than
-		// the room left, but always takes a whole unit.
-		size := c.nextChunkSize()
-		probe := max(c.minSpace, int(min(int64(min(size, probeSize)), room)))
-		if f.scratch == nil {
-			f.scratch = make([]byte, max(c.minSpace, probeSize))
-		}
-		k, err = callTransform(f.t, f.scratch[:probe], &f.src, &f.empty)
-		if int64(k) > room {
-			k, err = 0, fmt.Errorf("%w (%d bytes)", ErrTooLong, c.cfg.maxBytes)
-		}
-		if k > 0 {
-			if len(spare) >= k {
-				copy(spare, f.scratch[:k])
-			} else {
-				ch := &chunk{start: n, buf: make([]byte, min(int64(size), room))}
-				f.chunks++
-				copy(ch.buf, f.scratch[:k])
-				newChunk = true
-				chunks = append(chunks, ch)
-			}
+	if s.done {
+		select {
+		case <-c.done:
+		default:
+			close(c.done)
 		}
 	}
-	if k == 0 && err == nil {
-		return s
-	}
-	next := &snapshot{n: n + int64(k), rope: s.rope, state: s.state}
-	if err != nil {
-		next.done, next.err = true, err
-	}
-	if newChunk {
-		next.rope = &rope{chunks: chunks}
-	}
-	if st, ok := f.t.(Stater); ok {
-		next.state = c.callState(st, &next.err, &next.done)
-	}
-	if c.cfg.window > 0 {
-		next.rope = c.evict(next.rope, next.n)
-	} else if next.done && c.cfg.finalise && len(next.rope.chunks) > 1 {
-		next.rope = finalise(next.rope, next.n)
-	}
-	return next
-}
-
-// callState calls st.State, turning a panic into the end of the stream.
-func (c *Catcher) callState(st Stater, err *error, done *bool) (v any) {
-	defer func() {
-		if r := recover(); r != nil {
-			v = nil
-			*err = fmt.Errorf("%w: %T.State panicked: %v", ErrBadSource, st, r)
-			*done = true
-		}
-	}()
-	return st.State()
-}
-
-// defaultReadAhead is the read-ahead without WithReadAhead.
-const defaultReadAhead = 1 << 20
-
-// maxStep bounds the output of one fill step between publishes.
-const maxStep = 64 << 10
-
-// probeSize bounds the output taken at a chunk boundary before a chunk is
-// allocated for it.
-const probeSize = 4096
-
-// nextChunkSize is the size of the next chunk to allocate (before MaxBytes
-// bounds it): at least MinSpace.
-func (c *Catcher) nextChunkSize() int {
-	var size int
-	if i := c.f.chunks; c.cfg.hint > 0 && i == 0 {
-		size = int(min(c.cfg.hint, maxHintChunk))
-	} else {
-		if c.cfg.hint > 0 {
-			i--
-		}
-		size = c.cfg.growth.Size(i)
-	}
-	if w := c.cfg.window; w > 0 {
-		size = int(min(int64(size), max(w/4, 1)))
-	}
-	return max(size, c.minSpace)
-}
-
-// evict drops the chunks wholly before the window that ends at n.
-func (c *Catcher) evict(r *rope, n int64) *rope {
-	low := n - c.cfg.window
-	drop := 0
-	for drop+1 < len(r.chunks) && r.chunks[drop+1].start <= low {
-		drop++
-	}
-	if drop == 0 {
-		return r
-	}
-	// A fresh slice, so that the dropped chunks are not kept alive by
-	// the backing array.
-	kept := make([]*chunk, len(r.chunks)-drop, len(r.chunks)-drop+4)
-	copy(kept, r.chunks[drop:])
-	return &rope{chunks: kept}
-}
-
-// finalise copies the rope of n bytes into one chunk.
-func finalise(r *rope, n int64) *rope {
-	start := r.chunks[0].start
-	buf := make([]byte, n-start)
-	for i, ch := range r.chunks {
-		copy(buf[ch.start-start:], ch.buf[:r.end(i, n)-ch.start])
-	}
-	return &rope{chunks: []*chunk{{start: start, buf: buf}}}
 }
 
 func evicted(off, oldest int64) error {

@@ -570,7 +570,7 @@ func TestStats(t *testing.T) {
 	assert.Equal(t, catcher.Stats{}, st)
 	require.NoError(t, c.Load(context.Background()))
 	st = c.Stats()
-	assert.Equal(t, catcher.Stats{Len: 1000, Allocated: 1200, Chunks: 4, Finished: true}, st)
+	assert.Equal(t, catcher.Stats{Len: 1000, Allocated: 1200, Chunks: 4, Resident: 1200, Finished: true}, st)
 }
 
 func TestReadAhead(t *testing.T) {

@@ -24,6 +24,13 @@ var (
 	// io.SeekStart, io.SeekCurrent or io.SeekEnd.
 	ErrInvalidWhence = errors.New("catcher: invalid whence")
 
+	// ErrNotCached is returned by View for bytes that have yet to come.
+	ErrNotCached = errors.New("catcher: bytes not cached yet")
+
+	// ErrNotContiguous is returned, wrapped with the offsets, by View for a
+	// range that crosses from one chunk of the cache into the next.
+	ErrNotContiguous = errors.New("catcher: range crosses a chunk boundary")
+
 	// ErrBadSource is returned, wrapped with the detail, when the source or a
 	// transform breaks its contract: a count out of range, or a panic.
 	ErrBadSource = errors.New("catcher: source broke its contract")

@@ -26,37 +26,40 @@ const (
 const (
 	defaultChunkStart = 4 << 10
 	defaultChunkMax   = 1 << 20
+	// MaxChunk is the largest chunk a Growth may allocate: 1 GiB.
+	MaxChunk = 1 << 30
 	// maxHintChunk caps the chunk allocated for a length hint, so that an
 	// absurd hint (a forged Content-Length, say) cannot cause an absurd
 	// allocation. Larger streams continue in chunks of the Growth.
 	maxHintChunk = 64 << 20
 )
 
-// Constant allocates every chunk with size bytes. It panics if size < 1.
+// Constant allocates every chunk with size bytes. It panics if size < 1 or
+// size > MaxChunk.
 func Constant(size int) Growth {
-	if size < 1 {
-		panic(fmt.Sprintf("catcher: Constant chunk size %d < 1", size))
+	if size < 1 || size > MaxChunk {
+		panic(fmt.Sprintf("catcher: Constant(%d): need 1 <= size <= MaxChunk", size))
 	}
 	return Growth{kind: growthConstant, start: size, max: size}
 }
 
 // Linear allocates chunks of start, 2*start, 3*start, ... bytes, each at
-// most max. It panics if start < 1 or max < start.
+// most max. It panics unless 1 <= start <= max <= MaxChunk.
 func Linear(start, max int) Growth {
 	checkGrowth("Linear", start, max)
 	return Growth{kind: growthLinear, start: start, max: max}
 }
 
 // Geometric allocates chunks of start, 2*start, 4*start, ... bytes, each at
-// most max. It panics if start < 1 or max < start.
+// most max. It panics unless 1 <= start <= max <= MaxChunk.
 func Geometric(start, max int) Growth {
 	checkGrowth("Geometric", start, max)
 	return Growth{kind: growthGeometric, start: start, max: max}
 }
 
 func checkGrowth(name string, start, max int) {
-	if start < 1 || max < start {
-		panic(fmt.Sprintf("catcher: %s(%d, %d): need 1 <= start <= max", name, start, max))
+	if start < 1 || max < start || max > MaxChunk {
+		panic(fmt.Sprintf("catcher: %s(%d, %d): need 1 <= start <= max <= MaxChunk", name, start, max))
 	}
 }
 
@@ -73,9 +76,9 @@ func (g Growth) Size(n int) int {
 	case growthGeometric:
 		s := g.start
 		for i := 0; i < n && s < g.max; i++ {
-			s *= 2
+			s = min(2*s, g.max) // no overflow: s < max <= MaxChunk
 		}
-		return min(s, g.max)
+		return s
 	default:
 		return Geometric(defaultChunkStart, defaultChunkMax).Size(n)
 	}
@@ -162,8 +165,10 @@ func WithTransform(t Transform) Option { return func(c *config) { c.transform = 
 // WithReadAhead sets how far past the furthest byte a reader has waited for
 // the fill goes on reading before it stops, so that a reader that keeps up
 // seldom waits and a transform in the fill works ahead of its readers. The
-// default is 1 MiB; 0 reads only what readers wait for. In window mode it
-// is at most half the window. It panics if n < 0.
+// default is 1 MiB; 0 reads only what readers wait for; math.MaxInt64
+// reads to the end once anyone has waited. In window mode it is at most
+// half the window. A wait that a context cancels leaves no read-ahead
+// behind. It panics if n < 0.
 func WithReadAhead(n int64) Option {
 	if n < 0 {
 		panic(fmt.Sprintf("catcher: negative read-ahead %d", n))

@@ -105,12 +105,22 @@ func (r *Reader) snapshotAt(ctx context.Context) (*snapshot, error) {
 		}
 	}
 	if r.off >= s.n {
+		if s.err == ErrClosed {
+			r.dropView()
+		}
 		return nil, s.err
 	}
 	if old := s.rope.oldest(s.n); r.off < old {
+		r.dropView()
 		return nil, evicted(r.off, old)
 	}
 	return s, nil
+}
+
+// dropView forgets the Reader's chunk, so that a Reader that can no longer
+// read it (after Close or eviction) does not keep its memory alive.
+func (r *Reader) dropView() {
+	r.view, r.ch, r.start, r.n, r.idx = nil, nil, 0, 0, 0
 }
 
 // hint returns the index in s's rope of the Reader's last chunk, or -1.
@@ -176,7 +186,7 @@ func (r *Reader) Seek(offset int64, whence int) (int64, error) {
 	case io.SeekCurrent:
 		base = r.off
 	case io.SeekEnd:
-		s, err := r.c.waitGlobal(context.Background(), math.MaxInt64)
+		s, err := r.c.waitGlobal(context.Background(), math.MaxInt64, false)
 		if err == nil && s.err == ErrClosed {
 			err = ErrClosed
 		}
@@ -215,7 +225,7 @@ func (r *Reader) Ready() <-chan struct{} { return r.c.Ready(r.off) }
 // Clone returns a new Reader at the same offset.
 func (r *Reader) Clone() *Reader {
 	c := *r
-	c.w = newWaiter()
+	c.w = newReadWaiter()
 	return &c
 }
 

@@ -3,6 +3,7 @@ package catcher
 import (
 	"fmt"
 	"io"
+	"sync/atomic"
 )
 
 // Transform is a stateful stream transform whose output the Catcher caches:
@@ -55,10 +56,48 @@ type Stater interface {
 // before a fill gives up with io.ErrNoProgress (as bufio does).
 const maxEmpty = 100
 
+// Sizer is implemented by a Transform, or a state, that reports the memory
+// it holds, in bytes, so that Stats.Resident counts it: buffers, decoder
+// state, tables. The Catcher asks a Transform after each fill step, and a
+// state once the stream has ended and the transform is released. Size must
+// be cheap and must not block.
+type Sizer interface {
+	Size() int64
+}
+
+// sizeOf returns v's Size if it is a Sizer, else 0; a panic counts as 0.
+func sizeOf(v any) (n int64) {
+	s, ok := v.(Sizer)
+	if !ok {
+		return 0
+	}
+	defer func() {
+		if recover() != nil {
+			n = 0
+		}
+	}()
+	return max(s.Size(), 0)
+}
+
+// progresser is implemented by the composite transforms of this package:
+// a count of the input their inner stages have consumed, so that a stage
+// that consumes buffered input and writes nothing yet is not taken for one
+// that makes no progress.
+type progresser interface {
+	progress() int64
+}
+
+func progressOf(t Transform) int64 {
+	if p, ok := t.(progresser); ok {
+		return p.progress()
+	}
+	return 0
+}
+
 // Chain returns a Transform that runs ts in order, each reading the output of
 // the one before it; the first reads the source. Its MinSpace is the last
-// stage's. Its State, if any stage is a Stater, is a []any with each stage's
-// state (nil for stages that are not).
+// stage's. Its State, if any stage is a Stater, is a ChainState; StateOf
+// finds a stage's state by its type. It is a Sizer if any stage is.
 func Chain(ts ...Transform) Transform {
 	if len(ts) == 0 {
 		panic("catcher: Chain of no transforms")
@@ -69,32 +108,63 @@ func Chain(ts ...Transform) Transform {
 	return &chain{stages: ts}
 }
 
+// ChainState is the State of a Chain: each stage's state, in the order of
+// the stages, nil for a stage that is not a Stater. Only the last stage's
+// state describes exactly the bytes published; an earlier stage's state
+// describes its own output, which may run ahead of them (by what the
+// stages after it hold in their buffers).
+type ChainState []any
+
+// Size is the sum of the stages' states' sizes (see Sizer).
+func (cs ChainState) Size() int64 {
+	var n int64
+	for _, s := range cs {
+		n += sizeOf(s)
+	}
+	return n
+}
+
 type chain struct {
 	stages []Transform
-	src    io.Reader // the src the readers below were built on
-	last   io.Reader // output of all stages but the last
+	src    io.Reader          // the src the readers below were built on
+	inner  []*TransformReader // readers of all stages but the last
+	last   countingReader     // output of all stages but the last, as the last stage reads it
 }
 
 func (c *chain) MinSpace() int { return c.stages[len(c.stages)-1].MinSpace() }
 
 func (c *chain) Transform(dst []byte, src io.Reader) (int, error) {
-	if c.last == nil || c.src != src {
+	if c.inner == nil || c.src != src {
 		c.src = src
+		c.inner = c.inner[:0]
 		r := src
 		for _, t := range c.stages[:len(c.stages)-1] {
-			r = NewTransformReader(r, t)
+			tr := NewTransformReader(r, t)
+			c.inner = append(c.inner, tr)
+			r = tr
 		}
-		c.last = r
+		c.last = countingReader{r: r, n: c.last.n}
 	}
-	return c.stages[len(c.stages)-1].Transform(dst, c.last)
+	return c.stages[len(c.stages)-1].Transform(dst, &c.last)
+}
+
+// progress counts the input the stages have consumed, each from the one
+// before it (the first from the source), and their own inner progress.
+// Only its changes matter.
+func (c *chain) progress() int64 {
+	n := c.last.n
+	for _, tr := range c.inner {
+		n += tr.src.n + progressOf(tr.t)
+	}
+	return n
 }
 
 func (c *chain) State() any {
-	var st []any
+	var st ChainState
 	for i, t := range c.stages {
 		if s, ok := t.(Stater); ok {
 			if st == nil {
-				st = make([]any, len(c.stages))
+				st = make(ChainState, len(c.stages))
 			}
 			st[i] = s.State()
 		}
@@ -104,6 +174,91 @@ func (c *chain) State() any {
 	}
 	return st
 }
+
+func (c *chain) Size() int64 {
+	var n int64
+	for _, t := range c.stages {
+		n += sizeOf(t)
+	}
+	for _, tr := range c.inner {
+		n += int64(cap(tr.buf))
+	}
+	return n
+}
+
+// Deferred returns a Transform that is built inside the fill, from the
+// source, on its first call: build reads what it needs first (a header, the
+// first frame) and returns the transform that goes on, and the reader that
+// transform reads from: src itself, or a reader that gives back what build
+// read before the rest of src (io.MultiReader). So a decoder that needs
+// the stream's format before it can set up its resampler never reads the
+// source in New, which returns at once.
+//
+// minSpace is the built transform's MinSpace, declared beforehand: the
+// Catcher needs it at New. The built transform's own MinSpace must not be
+// larger; if it is, the stream ends with ErrBadSource. A build error ends
+// the stream with that error. State, Size and progress are the built
+// transform's (nil and 0 before it is built). It panics if minSpace < 1 or
+// build is nil.
+func Deferred(minSpace int, build func(src io.Reader) (Transform, io.Reader, error)) Transform {
+	if minSpace < 1 || build == nil {
+		panic(fmt.Sprintf("catcher: Deferred(%d, %p): need minSpace >= 1 and a build function", minSpace, build))
+	}
+	return &deferred{minSpace: minSpace, build: build}
+}
+
+type deferred struct {
+	minSpace int
+	build    func(io.Reader) (Transform, io.Reader, error)
+	t        Transform
+	in       countingReader // what t reads
+	err      error          // the build's error, sticky
+}
+
+func (d *deferred) MinSpace() int { return d.minSpace }
+
+func (d *deferred) Transform(dst []byte, src io.Reader) (int, error) {
+	if d.err != nil {
+		return 0, d.err
+	}
+	if d.t == nil {
+		t, in, err := d.build(src)
+		switch {
+		case err != nil:
+			d.err = err
+		case t == nil:
+			d.err = fmt.Errorf("%w: Deferred build returned no transform", ErrBadSource)
+		case t.MinSpace() > d.minSpace || t.MinSpace() < 1:
+			d.err = fmt.Errorf("%w: built %T has MinSpace %d, Deferred declared %d", ErrBadSource, t, t.MinSpace(), d.minSpace)
+		}
+		if d.err != nil {
+			return 0, d.err
+		}
+		if in == nil {
+			in = src
+		}
+		d.t, d.in = t, countingReader{r: in}
+		return 0, nil // built: that is progress if build read anything
+	}
+	return d.t.Transform(dst, &d.in)
+}
+
+// progress counts the build once, then what the built transform reads.
+func (d *deferred) progress() int64 {
+	if d.t == nil {
+		return 0
+	}
+	return 1 + d.in.n + progressOf(d.t)
+}
+
+func (d *deferred) State() any {
+	if st, ok := d.t.(Stater); ok {
+		return st.State()
+	}
+	return nil
+}
+
+func (d *deferred) Size() int64 { return sizeOf(d.t) }
 
 func checkMinSpace(t Transform) int {
 	m := t.MinSpace()
@@ -154,7 +309,7 @@ func (tr *TransformReader) Read(p []byte) (int, error) {
 			}
 			dst = tr.buf
 		}
-		n, err := callTransform(tr.t, dst, &tr.src, &tr.empty)
+		n, err, _ := callTransform(tr.t, dst, &tr.src, &tr.empty)
 		if err != nil {
 			tr.err = err
 		}
@@ -173,39 +328,45 @@ func (tr *TransformReader) Read(p []byte) (int, error) {
 
 // callTransform makes one call to t, turning a broken contract or a panic
 // into an error and counting calls that make no progress.
-func callTransform(t Transform, dst []byte, src *countingReader, empty *int) (n int, err error) {
-	before := src.n
+// broken reports a broken contract or a panic: the output is refused.
+func callTransform(t Transform, dst []byte, src *countingReader, empty *int) (n int, err error, broken bool) {
+	before := src.n + progressOf(t)
 	defer func() {
 		if r := recover(); r != nil {
-			n, err = 0, fmt.Errorf("%w: %T panicked: %v", ErrBadSource, t, r)
+			n, err, broken = 0, fmt.Errorf("%w: %T panicked: %v", ErrBadSource, t, r), true
 		}
 	}()
 	n, err = t.Transform(dst, src)
 	if n < 0 || n > len(dst) {
-		return 0, fmt.Errorf("%w: %T wrote %d bytes into %d", ErrBadSource, t, n, len(dst))
+		return 0, fmt.Errorf("%w: %T wrote %d bytes into %d", ErrBadSource, t, n, len(dst)), true
 	}
 	if n == 0 && err == nil {
-		if src.n == before {
+		if src.n+progressOf(t) == before {
 			*empty++
 			if *empty >= maxEmpty {
-				return 0, io.ErrNoProgress
+				return 0, io.ErrNoProgress, false
 			}
 		} else {
 			*empty = 0
 		}
-		return 0, nil
+		return 0, nil, false
 	}
 	*empty = 0
-	return n, err
+	return n, err, false
 }
 
-// countingReader counts the bytes read through it.
+// countingReader counts the bytes read through it. If stop is set, no Read
+// starts once it is true.
 type countingReader struct {
-	r io.Reader
-	n int64
+	r    io.Reader
+	n    int64
+	stop *atomic.Bool
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	if c.stop != nil && c.stop.Load() {
+		return 0, ErrClosed
+	}
 	n, err := c.r.Read(p)
 	if n < 0 || n > len(p) {
 		return 0, fmt.Errorf("%w: %T.Read returned %d for %d bytes", ErrBadSource, c.r, n, len(p))

@@ -164,7 +164,12 @@ func TestChainState(t *testing.T) {
 	require.NoError(t, c.Load(context.Background()))
 	st, n := c.State()
 	assert.Equal(t, int64(6), n)
-	assert.Equal(t, []any{3, nil, 2}, st)
+	assert.Equal(t, catcher.ChainState{3, nil, 2}, st)
+	ones, _, ok := catcher.StateOf[int](c)
+	assert.True(t, ok)
+	assert.Equal(t, 2, ones, "StateOf finds the last stage's state of its type")
+	_, _, ok = catcher.StateOf[string](c)
+	assert.False(t, ok)
 }
 
 // unit writes whole units of size bytes and records the smallest dst it

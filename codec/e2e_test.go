@@ -30,8 +30,7 @@ func TestMP3OpusOggExact(t *testing.T) {
 	c := catcher.New(pr, catcher.WithTransform(catcher.Chain(codec.NewMP3Decoder(), codec.NewFramer(enc))))
 	defer c.Close()
 	require.NoError(t, c.Load(context.Background()))
-	st, _ := c.State()
-	x := st.([]any)[1].(codec.Index)
+	x, _, _ := catcher.StateOf[codec.Index](c)
 	assert.EqualValues(t, 144000, x.Length, "3 s at 48 kHz")
 	assert.Equal(t, (144000+312+959)/960, x.Len())
 
@@ -97,8 +96,7 @@ func TestMP3ResampleOpusOggExact(t *testing.T) {
 	c := catcher.New(src, catcher.WithTransform(catcher.Chain(dec, rs, codec.NewFramer(enc))))
 	defer c.Close()
 	require.NoError(t, c.Load(context.Background()))
-	st, _ := c.State()
-	x := st.([]any)[2].(codec.Index)
+	x, _, _ := catcher.StateOf[codec.Index](c)
 	assert.EqualValues(t, 144000, x.Length, "3 s at 48 kHz, exactly")
 
 	ogg, _ := framedToOgg(t, c.NewReader(), x, 44100)

@@ -27,8 +27,7 @@ func Example() {
 	if err := c.Load(context.Background()); err != nil {
 		panic(err)
 	}
-	st, _ := c.State()
-	x := st.([]any)[1].(codec.Index) // the Framer is the second stage
+	x, _, _ := catcher.StateOf[codec.Index](c)
 	fmt.Println(x.Len(), "packets of", x.Uniform, "samples;", x.Duration(), "exactly")
 
 	// Play from 1.5 s: find the packet, read from it.
