@@ -1,4 +1,4 @@
-package codec_test
+package ogg_test
 
 import (
 	"bytes"
@@ -10,20 +10,22 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/streamcatcher/streamcatcher/codec"
+	"github.com/streamcatcher/streamcatcher/codec/ogg"
+	"github.com/streamcatcher/streamcatcher/codec/opus"
+	"github.com/streamcatcher/streamcatcher/internal/testutil"
 )
 
 // oggFile is what readOggOpus finds in an Ogg Opus stream.
 type oggFile struct {
-	head    codec.OpusHead
-	tags    codec.OpusTags
+	head    ogg.OpusHead
+	tags    ogg.OpusTags
 	packets [][]byte
 	length  int64
 }
 
 func readOggOpus(t testing.TB, r io.Reader) oggFile {
 	t.Helper()
-	d := codec.NewOggOpusDemuxer()
+	d := ogg.NewOpusDemuxer()
 	var f oggFile
 	for {
 		p, err := d.NextPacket(r)
@@ -33,12 +35,14 @@ func readOggOpus(t testing.TB, r io.Reader) oggFile {
 		require.NoError(t, err)
 		f.packets = append(f.packets, bytes.Clone(p))
 	}
-	f.head, f.tags, f.length = d.Head(), d.Tags(), d.Length()
+	info, ok := d.Info()
+	require.True(t, ok)
+	f.head, f.tags, f.length = info.Head, info.Tags, d.Length()
 	return f
 }
 
 func TestOggOpusFixture(t *testing.T) {
-	data := fixture(t, "prog.opus")
+	data := testutil.Fixture(t, "prog.opus")
 	for name, r := range map[string]io.Reader{
 		"whole":    bytes.NewReader(data),
 		"one byte": iotest.OneByteReader(bytes.NewReader(data)),
@@ -53,9 +57,9 @@ func TestOggOpusFixture(t *testing.T) {
 			assert.EqualValues(t, 144000, f.length, "3 s at 48 kHz")
 			assert.Contains(t, f.tags.Vendor, "libopus")
 			for i, p := range f.packets {
-				n, err := codec.PacketSamples(p)
+				n, err := opus.PacketSamples(p)
 				require.NoError(t, err, "packet %d", i)
-				assert.Equal(t, 960, n, "packet %d", i)
+				assert.Equal(t, int64(960), n, "packet %d", i)
 			}
 		})
 	}
@@ -63,10 +67,10 @@ func TestOggOpusFixture(t *testing.T) {
 
 func TestOggManyPacketsPerPage(t *testing.T) {
 	// Count the pages of the fixture: far fewer pages than packets.
-	data := fixture(t, "prog.opus")
+	data := testutil.Fixture(t, "prog.opus")
 	pages := bytes.Count(data, []byte("OggS"))
 	assert.Less(t, pages, 10, "151 packets on %d pages", pages)
-	r := codec.NewOggReader(bytes.NewReader(data))
+	r := ogg.NewReader(bytes.NewReader(data))
 	ended := 0
 	for {
 		p, err := r.ReadPacket()
@@ -82,15 +86,16 @@ func TestOggManyPacketsPerPage(t *testing.T) {
 }
 
 func TestOggOpusRoundTrip(t *testing.T) {
-	orig := fixture(t, "prog.opus")
+	orig := testutil.Fixture(t, "prog.opus")
 	f := readOggOpus(t, bytes.NewReader(orig))
 	var out bytes.Buffer
-	w, err := codec.NewOggOpusWriter(&out, f.head, f.tags, codec.WithSerial(1234))
+	w, err := ogg.NewOpusWriter(&out, f.head, f.tags, ogg.WithSerial(1234))
 	require.NoError(t, err)
 	for _, p := range f.packets {
 		require.NoError(t, w.WritePacket(p))
 	}
-	require.NoError(t, w.Close(f.length))
+	w.SetLength(f.length)
+	require.NoError(t, w.Close())
 	g := readOggOpus(t, bytes.NewReader(out.Bytes()))
 	assert.Equal(t, f.head, g.head)
 	assert.Equal(t, f.tags, g.tags)
@@ -108,15 +113,15 @@ func TestOggPacketAcrossPages(t *testing.T) {
 	// a page (255*255 bytes) that must continue on the next.
 	sizes := []int{0, 1, 254, 255, 256, 510, 70000, 3, 255 * 255, 7}
 	var buf bytes.Buffer
-	w := codec.NewOggWriter(&buf, 42)
+	w := ogg.NewWriter(&buf, 42)
 	var want [][]byte
 	for i, n := range sizes {
 		p := bytes.Repeat([]byte{byte(i + 1)}, n)
 		want = append(want, p)
 		require.NoError(t, w.WritePacket(p, int64(i)))
 	}
-	require.NoError(t, w.End())
-	r := codec.NewOggReader(iotest.HalfReader(bytes.NewReader(buf.Bytes())))
+	require.NoError(t, w.Close())
+	r := ogg.NewReader(iotest.HalfReader(bytes.NewReader(buf.Bytes())))
 	for i := range want {
 		p, err := r.ReadPacket()
 		require.NoError(t, err, "packet %d", i)
@@ -164,7 +169,7 @@ func TestOggHandMadePages(t *testing.T) {
 	// Page 1 (continued, EOS): the open packet ends with "d".
 	p0 := page(0x02, 5, 0, []byte{2, 255}, append([]byte("ab"), bytes.Repeat([]byte("c"), 255)...))
 	p1 := page(0x01|0x04, 9, 1, []byte{1}, []byte("d"))
-	r := codec.NewOggReader(bytes.NewReader(append(p0, p1...)))
+	r := ogg.NewReader(bytes.NewReader(append(p0, p1...)))
 	p, err := r.ReadPacket()
 	require.NoError(t, err)
 	assert.Equal(t, "ab", string(p.Data))
@@ -180,7 +185,7 @@ func TestOggHandMadePages(t *testing.T) {
 }
 
 func TestOggErrors(t *testing.T) {
-	good := fixture(t, "prog.opus")
+	good := testutil.Fixture(t, "prog.opus")
 	badCRC := bytes.Clone(good)
 	badCRC[200] ^= 0xff
 	lost := page(0x02, 0, 0, []byte{1}, []byte("a"))
@@ -190,17 +195,17 @@ func TestOggErrors(t *testing.T) {
 		in   []byte
 		want error
 	}{
-		{"empty", nil, codec.ErrTruncated},
-		{"cut in a header", good[:10], codec.ErrTruncated},
-		{"cut in a body", good[:len(good)-100], codec.ErrTruncated},
-		{"bad checksum", badCRC, codec.ErrBadPage},
-		{"not Ogg", []byte("RIFF0000WAVEfmt 0000000000000000000000000"), codec.ErrBadPage},
-		{"page lost", lost, codec.ErrBadPage},
-		{"open packet at EOS", page(0x06, 0, 0, []byte{255}, make([]byte, 255)), codec.ErrBadPage},
+		{"empty", nil, io.ErrUnexpectedEOF},
+		{"cut in a header", good[:10], io.ErrUnexpectedEOF},
+		{"cut in a body", good[:len(good)-100], io.ErrUnexpectedEOF},
+		{"bad checksum", badCRC, ogg.ErrBadPage},
+		{"not Ogg", []byte("RIFF0000WAVEfmt 0000000000000000000000000"), ogg.ErrBadPage},
+		{"page lost", lost, ogg.ErrBadPage},
+		{"open packet at EOS", page(0x06, 0, 0, []byte{255}, make([]byte, 255)), ogg.ErrBadPage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := codec.NewOggReader(bytes.NewReader(tt.in))
+			r := ogg.NewReader(bytes.NewReader(tt.in))
 			var err error
 			for err == nil {
 				_, err = r.ReadPacket()
@@ -212,49 +217,28 @@ func TestOggErrors(t *testing.T) {
 
 func TestOggOpusNotOpus(t *testing.T) {
 	var buf bytes.Buffer
-	w := codec.NewOggWriter(&buf, 1)
+	w := ogg.NewWriter(&buf, 1)
 	require.NoError(t, w.WritePacket([]byte("\x80theora"), 0))
-	require.NoError(t, w.End())
-	_, err := codec.NewOggOpusDemuxer().NextPacket(&buf)
-	assert.ErrorIs(t, err, codec.ErrNotOpus)
+	require.NoError(t, w.Close())
+	_, err := ogg.NewOpusDemuxer().NextPacket(&buf)
+	assert.ErrorIs(t, err, ogg.ErrNotOpus)
 
-	_, err = codec.ParseOpusHead([]byte("OpusHead\x01\x00"))
-	assert.ErrorIs(t, err, codec.ErrNotOpus)
+	_, err = ogg.ParseOpusHead([]byte("OpusHead\x01\x00"))
+	assert.ErrorIs(t, err, ogg.ErrNotOpus)
 	// A comment count far beyond the bytes present.
 	tags := []byte("OpusTags\x00\x00\x00\x00\xff\xff\xff\xff")
-	_, err = codec.ParseOpusTags(tags)
-	assert.ErrorIs(t, err, codec.ErrNotOpus)
+	_, err = ogg.ParseOpusTags(tags)
+	assert.ErrorIs(t, err, ogg.ErrNotOpus)
 }
 
 func TestOpusHeadTagsRoundTrip(t *testing.T) {
-	h := codec.OpusHead{Version: 1, Channels: 3, PreSkip: 312, InputRate: 44100, OutputGain: -256, Family: 1, MappingTable: []byte{2, 1, 0, 2, 1}}
-	got, err := codec.ParseOpusHead(h.Marshal())
+	h := ogg.OpusHead{Version: 1, Channels: 3, PreSkip: 312, InputRate: 44100, OutputGain: -256, Family: 1, MappingTable: []byte{2, 1, 0, 2, 1}}
+	got, err := ogg.ParseOpusHead(h.Marshal())
 	require.NoError(t, err)
 	assert.Equal(t, h, got)
-	tg := codec.OpusTags{Vendor: "v", Comments: []string{"TITLE=x", "ARTIST=y"}, Extra: []byte{1, 2}}
-	gt, err := codec.ParseOpusTags(tg.Marshal())
+	tg := ogg.OpusTags{Vendor: "v", Comments: []string{"TITLE=x", "ARTIST=y"}, Extra: []byte{1, 2}}
+	gt, err := ogg.ParseOpusTags(tg.Marshal())
 	require.NoError(t, err)
 	assert.Equal(t, tg, gt)
 }
 
-// framedToOgg writes the framed packets read from r, described by x, as an
-// Ogg Opus file, and returns it with a copy of each packet.
-func framedToOgg(t testing.TB, r io.Reader, x codec.Index, inputRate uint32) ([]byte, [][]byte) {
-	t.Helper()
-	var ogg bytes.Buffer
-	w, err := codec.NewOggOpusWriter(&ogg, codec.OpusHead{Version: 1, Channels: 2, PreSkip: uint16(x.PreSkip), InputRate: inputRate}, codec.OpusTags{Vendor: "streamcatcher"})
-	require.NoError(t, err)
-	pr := codec.NewPacketReader(r)
-	var packets [][]byte
-	for {
-		p, err := pr.ReadPacket()
-		if err == io.EOF {
-			break
-		}
-		require.NoError(t, err)
-		packets = append(packets, bytes.Clone(p))
-		require.NoError(t, w.WritePacket(p))
-	}
-	require.NoError(t, w.Close(x.Length))
-	return ogg.Bytes(), packets
-}

@@ -1,4 +1,4 @@
-package codec
+package ogg
 
 import (
 	"encoding/binary"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/streamcatcher/streamcatcher/codec/opus"
 )
 
 // OpusHead is the identification header of an Ogg Opus stream (RFC 7845,
@@ -138,103 +140,139 @@ func (t OpusTags) Marshal() []byte {
 	return append(p, t.Extra...)
 }
 
-// PacketSource yields Opus packets for a Framer: an Opus encoder reading
-// PCM, or an Ogg Opus demuxer reading pages.
-type PacketSource interface {
-	// NextPacket reads what it needs from src and returns the next
-	// packet, valid until the next call. It returns io.EOF (and no
-	// packet) at the end of the stream, or another error. Every call
-	// passes the same src.
-	NextPacket(src io.Reader) ([]byte, error)
-
-	// PreSkip is the number of samples at 48 kHz to drop from the start
-	// of the decoded stream. It is valid once NextPacket has returned a
-	// packet or an error.
-	PreSkip() int
-
-	// Length is the true length of the decoded stream in samples at
-	// 48 kHz, pre-skip excluded. It is valid once NextPacket has returned
-	// io.EOF; -1 means unknown (the packets' total less the pre-skip).
-	Length() int64
+// OpusInfo is what an Ogg Opus stream's headers say: the State that an
+// OpusDemuxer publishes, through a framed.Framer, once it has read them.
+type OpusInfo struct {
+	Head OpusHead
+	Tags OpusTags
 }
 
-// OggOpusDemuxer reads an Ogg Opus stream and yields its audio packets,
-// exactly as they are in the pages. It is a PacketSource. Its zero value
-// is not usable; call NewOggOpusDemuxer. It is not safe for concurrent
-// use.
-type OggOpusDemuxer struct {
-	r       *OggReader
+// DefaultMaxPacket is the largest audio packet an OpusDemuxer accepts by
+// default: 8 KiB holds 120 ms at Opus's highest bitrate (510 kbit/s, 7650
+// bytes) with its framing; every encoder stays well below it.
+const DefaultMaxPacket = 8 << 10
+
+// DemuxOption configures an OpusDemuxer.
+type DemuxOption func(*demuxConfig)
+
+type demuxConfig struct{ maxPacket int }
+
+// WithMaxPacket sets the largest audio packet the demuxer accepts (and so
+// the Framer's MinSpace): DefaultMaxPacket by default, at most
+// opus.MaxPacketSize, the largest packet RFC 6716 allows. A larger packet
+// in the stream ends it with opus.ErrCorruptPacket. It panics if n is out
+// of range.
+func WithMaxPacket(n int) DemuxOption {
+	if n < 1 || n > opus.MaxPacketSize {
+		panic(fmt.Sprintf("ogg: WithMaxPacket(%d): want 1 to %d", n, opus.MaxPacketSize))
+	}
+	return func(c *demuxConfig) { c.maxPacket = n }
+}
+
+// OpusDemuxer reads an Ogg Opus stream and yields its audio packets,
+// exactly as they are in the pages. It is a framed.PacketSource and a
+// catcher.Stater (its state is an OpusInfo, once the headers are read).
+// It is not safe for concurrent use; State may be called by the goroutine
+// that drives it.
+type OpusDemuxer struct {
+	cfg     demuxConfig
+	r       *Reader
 	src     io.Reader
-	head    OpusHead
-	tags    OpusTags
-	headers bool  // head and tags have been read
-	total   int64 // samples of the packets returned so far
-	start   int64 // granule position of the stream's first sample (RFC 7845 4.0)
-	started bool  // start is known
-	last    int64 // the latest granule position seen, or -1
+	info    *OpusInfo // nil until the headers have been read
+	total   int64     // samples of the packets returned so far
+	start   int64     // granule position of the stream's first sample (RFC 7845 4.0)
+	started bool      // start is known
+	last    int64     // the latest granule position seen, or -1
 	length  int64
 	ended   bool
 }
 
-// NewOggOpusDemuxer returns a demuxer of the Ogg Opus stream it is given
-// in NextPacket.
-func NewOggOpusDemuxer() *OggOpusDemuxer { return &OggOpusDemuxer{last: -1, length: -1} }
+// NewOpusDemuxer returns a demuxer of the Ogg Opus stream it is given in
+// NextPacket.
+func NewOpusDemuxer(opts ...DemuxOption) *OpusDemuxer {
+	d := &OpusDemuxer{cfg: demuxConfig{maxPacket: DefaultMaxPacket}, last: -1, length: -1}
+	for _, o := range opts {
+		o(&d.cfg)
+	}
+	return d
+}
 
-// Head returns the stream's OpusHead, valid once NextPacket has returned a
-// packet (or ReadHeaders has returned).
-func (d *OggOpusDemuxer) Head() OpusHead { return d.head }
+// Info returns the stream's headers, and whether they have been read.
+func (d *OpusDemuxer) Info() (OpusInfo, bool) {
+	if d.info == nil {
+		return OpusInfo{}, false
+	}
+	return *d.info, true
+}
 
-// Tags returns the stream's OpusTags, valid as Head.
-func (d *OggOpusDemuxer) Tags() OpusTags { return d.tags }
+// State returns the OpusInfo once the headers have been read, else nil.
+// The value is never changed afterwards.
+func (d *OpusDemuxer) State() any {
+	if d.info == nil {
+		return nil
+	}
+	return *d.info
+}
 
 // PreSkip returns the OpusHead's pre-skip.
-func (d *OggOpusDemuxer) PreSkip() int { return int(d.head.PreSkip) }
+func (d *OpusDemuxer) PreSkip() int64 {
+	if d.info == nil {
+		return 0
+	}
+	return int64(d.info.Head.PreSkip)
+}
+
+// MaxPacketSize returns the largest audio packet accepted (WithMaxPacket).
+func (d *OpusDemuxer) MaxPacketSize() int { return d.cfg.maxPacket }
 
 // Length returns the stream's true length in samples (pre-skip excluded)
 // once NextPacket has returned io.EOF: the last granule position, less the
 // pre-skip and the starting granule position; -1 before that.
-func (d *OggOpusDemuxer) Length() int64 { return d.length }
+func (d *OpusDemuxer) Length() int64 { return d.length }
 
 // ReadHeaders reads the OpusHead and OpusTags from src, if they have not
-// been read yet. Errors wrap ErrNotOpus, ErrBadPage or ErrTruncated.
-func (d *OggOpusDemuxer) ReadHeaders(src io.Reader) error {
-	if d.headers {
+// been read yet. Errors wrap ErrNotOpus, ErrBadPage or io.ErrUnexpectedEOF.
+func (d *OpusDemuxer) ReadHeaders(src io.Reader) error {
+	if d.info != nil {
 		return nil
 	}
 	if d.r == nil || d.src != src {
-		d.r, d.src = NewOggReader(src), src
+		d.r, d.src = NewReader(src), src
 	}
 	p, err := d.r.ReadPacket()
 	if err != nil {
 		return notOpus(err)
 	}
-	if d.head, err = ParseOpusHead(p.Data); err != nil {
+	var info OpusInfo
+	if info.Head, err = ParseOpusHead(p.Data); err != nil {
 		return err
 	}
 	if p, err = d.r.ReadPacket(); err != nil {
 		return notOpus(err)
 	}
-	if d.tags, err = ParseOpusTags(p.Data); err != nil {
+	if info.Tags, err = ParseOpusTags(p.Data); err != nil {
 		return err
 	}
-	d.headers = true
+	d.info = &info
 	return nil
 }
 
 func notOpus(err error) error {
-	if err == io.EOF {
+	if err == io.EOF || errors.Is(err, ErrChained) {
 		return fmt.Errorf("%w: stream ends before its headers", ErrNotOpus)
 	}
-	if errors.Is(err, ErrBadPage) && !errors.Is(err, ErrTruncated) {
+	if errors.Is(err, ErrBadPage) {
 		return fmt.Errorf("%w: %w", ErrNotOpus, err)
 	}
 	return err
 }
 
 // NextPacket returns the next audio packet. Errors: io.EOF at the end;
-// ErrNotOpus, ErrBadPage or ErrTruncated, wrapped; ErrCorruptPacket for a
-// packet with invalid framing.
-func (d *OggOpusDemuxer) NextPacket(src io.Reader) ([]byte, error) {
+// ErrChained (wrapped) after the last packet when another logical stream
+// follows; ErrNotOpus, ErrBadPage or io.ErrUnexpectedEOF, wrapped;
+// opus.ErrCorruptPacket for a packet with invalid framing or over the size
+// limit.
+func (d *OpusDemuxer) NextPacket(src io.Reader) ([]byte, error) {
 	if d.ended {
 		return nil, io.EOF
 	}
@@ -242,21 +280,27 @@ func (d *OggOpusDemuxer) NextPacket(src io.Reader) ([]byte, error) {
 		return nil, err
 	}
 	p, err := d.r.ReadPacket()
-	if err == io.EOF {
-		d.ended = true
+	if err == io.EOF || errors.Is(err, ErrChained) {
 		if d.last >= 0 {
-			d.length = max(0, min(d.last-d.start, d.total)-int64(d.head.PreSkip))
+			d.length = max(0, min(d.last-d.start, d.total)-int64(d.info.Head.PreSkip))
 		}
-		return nil, io.EOF
+		if err == io.EOF {
+			d.ended = true
+		}
+		return nil, err
 	}
 	if err != nil {
 		return nil, err
 	}
-	n, err := PacketSamples(p.Data)
+	n, err := opus.PacketSamples(p.Data)
 	if err != nil {
-		return nil, fmt.Errorf("%w (packet %d of the Ogg stream)", err, d.r.npk)
+		return nil, fmt.Errorf("%w (packet %d of the Ogg stream)", err, d.r.Packets())
 	}
-	d.total += int64(n)
+	if len(p.Data) > d.cfg.maxPacket {
+		return nil, fmt.Errorf("%w: packet %d of the Ogg stream is %d bytes, more than the limit %d (WithMaxPacket)",
+			opus.ErrCorruptPacket, d.r.Packets(), len(p.Data), d.cfg.maxPacket)
+	}
+	d.total += n
 	if p.Granule >= 0 {
 		if !d.started {
 			d.start, d.started = max(0, p.Granule-d.total), true
@@ -266,73 +310,72 @@ func (d *OggOpusDemuxer) NextPacket(src io.Reader) ([]byte, error) {
 	return p.Data, nil
 }
 
-// OggOption configures an OggOpusWriter.
-type OggOption func(*oggConfig)
+// OpusWriterOption configures an OpusWriter.
+type OpusWriterOption func(*writerConfig)
 
-type oggConfig struct {
+type writerConfig struct {
 	serial   uint32
-	pageTime int // samples at 48 kHz
+	pageTime int64 // samples at 48 kHz
 }
 
 // WithSerial sets the Ogg stream's serial number. The default is
 // 0x53434f50.
-func WithSerial(s uint32) OggOption { return func(c *oggConfig) { c.serial = s } }
+func WithSerial(s uint32) OpusWriterOption { return func(c *writerConfig) { c.serial = s } }
 
 // WithPageDuration sets how much audio a page holds at most (a page ends
 // before the packet that would take it past d). The default is one second,
 // as opusenc does. Shorter pages let a listener start sooner. It panics if
 // d is not positive.
-func WithPageDuration(d time.Duration) OggOption {
+func WithPageDuration(d time.Duration) OpusWriterOption {
 	if d <= 0 {
-		panic(fmt.Sprintf("codec: page duration %v", d))
+		panic(fmt.Sprintf("ogg: page duration %v", d))
 	}
-	return func(c *oggConfig) { c.pageTime = max(1, int(d*48000/time.Second)) }
+	return func(c *writerConfig) { c.pageTime = max(1, opus.Samples(d)) }
 }
 
-// OggOpusWriter writes Opus packets as an Ogg Opus stream: the OpusHead and
+// OpusWriter writes Opus packets as an Ogg Opus stream: the OpusHead and
 // OpusTags pages, then the audio packets, several to a page, each page's
 // granule position the total samples of the packets ending on it or
 // before, and the last page marked end of stream with its granule position
-// trimmed to the true length. It is not safe for concurrent use.
-type OggOpusWriter struct {
-	w       *OggWriter
-	cfg     oggConfig
+// trimmed to the true length (SetLength). It is not safe for concurrent
+// use.
+type OpusWriter struct {
+	w       *Writer
+	cfg     writerConfig
 	preskip int64
 	total   int64 // samples of the packets written
-	inPage  int   // samples in the pending page
+	inPage  int64 // samples in the pending page
+	length  int64 // -1: untrimmed
 	closed  bool
+	err     error // the result of Close
 }
 
-// NewOggOpusWriter writes the header pages of an Ogg Opus stream with head
+// NewOpusWriter writes the header pages of an Ogg Opus stream with head
 // and tags to w and returns a writer of its packets.
-func NewOggOpusWriter(w io.Writer, head OpusHead, tags OpusTags, opts ...OggOption) (*OggOpusWriter, error) {
-	cfg := oggConfig{serial: 0x53434f50, pageTime: 48000}
+func NewOpusWriter(w io.Writer, head OpusHead, tags OpusTags, opts ...OpusWriterOption) (*OpusWriter, error) {
+	cfg := writerConfig{serial: 0x53434f50, pageTime: opus.SampleRate}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	ow := &OggOpusWriter{w: NewOggWriter(w, cfg.serial), cfg: cfg, preskip: int64(head.PreSkip)}
-	if err := ow.w.WritePacket(head.Marshal(), 0); err != nil {
-		return nil, err
-	}
-	if err := ow.w.Flush(); err != nil {
-		return nil, err
-	}
-	if err := ow.w.WritePacket(tags.Marshal(), 0); err != nil {
-		return nil, err
-	}
-	if err := ow.w.Flush(); err != nil {
-		return nil, err
+	ow := &OpusWriter{w: NewWriter(w, cfg.serial), cfg: cfg, preskip: int64(head.PreSkip), length: -1}
+	for _, p := range [][]byte{head.Marshal(), tags.Marshal()} {
+		if err := ow.w.WritePacket(p, 0); err != nil {
+			return nil, err
+		}
+		if err := ow.w.Flush(); err != nil {
+			return nil, err
+		}
 	}
 	return ow, nil
 }
 
 // WritePacket adds an audio packet. Its duration is read from its TOC; an
-// invalid packet is ErrCorruptPacket and is not written.
-func (ow *OggOpusWriter) WritePacket(p []byte) error {
+// invalid packet is opus.ErrCorruptPacket and is not written.
+func (ow *OpusWriter) WritePacket(p []byte) error {
 	if ow.closed {
-		return errors.New("codec: OggOpusWriter: write after Close")
+		return ErrClosed
 	}
-	n, err := PacketSamples(p)
+	n, err := opus.PacketSamples(p)
 	if err != nil {
 		return err
 	}
@@ -342,28 +385,35 @@ func (ow *OggOpusWriter) WritePacket(p []byte) error {
 		}
 		ow.inPage = 0
 	}
-	ow.total += int64(n)
+	ow.total += n
 	ow.inPage += n
 	return ow.w.WritePacket(p, ow.total)
 }
 
-// Close writes the last page, marked end of stream. length is the true
-// length in samples at 48 kHz, pre-skip excluded: the last granule
-// position becomes pre-skip plus length, which trims the end of the last
-// packet. A negative length trims nothing. A length longer than the
-// packets written allows is an error. Close does not close the underlying
+// SetLength sets the true length of the stream in samples at 48 kHz,
+// pre-skip excluded (a framed.Index's Length once Done): at Close the last
+// granule position becomes the pre-skip plus length, which trims the end
+// of the last packet. A negative length, the default, trims nothing.
+func (ow *OpusWriter) SetLength(n int64) { ow.length = n }
+
+// Close writes the last page, marked end of stream, with the length set by
+// SetLength. A length longer than the packets written allow is ErrLength
+// (wrapped); the last page is written all the same, untrimmed. Later calls
+// return what the first returned. Close does not close the underlying
 // writer.
-func (ow *OggOpusWriter) Close(length int64) error {
+func (ow *OpusWriter) Close() error {
 	if ow.closed {
-		return nil
+		return ow.err
 	}
 	ow.closed = true
-	if length >= 0 {
-		g := ow.preskip + length
-		if g > ow.total {
-			return fmt.Errorf("codec: length %d longer than the %d samples written after pre-skip", length, ow.total-ow.preskip)
+	var lerr error
+	if ow.length >= 0 {
+		if g := ow.preskip + ow.length; g > ow.total {
+			lerr = fmt.Errorf("%w: length %d, %d samples written after the pre-skip", ErrLength, ow.length, ow.total-ow.preskip)
+		} else {
+			ow.w.SetGranule(g)
 		}
-		ow.w.SetGranule(g)
 	}
-	return ow.w.End()
+	ow.err = errors.Join(ow.w.Close(), lerr)
+	return ow.err
 }

@@ -1,35 +1,36 @@
-package codec_test
+package opus_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/streamcatcher/streamcatcher/codec"
+	"github.com/streamcatcher/streamcatcher/codec/opus"
 )
 
 func TestTOCConfigs(t *testing.T) {
 	// RFC 6716, table 2: configuration number to mode, bandwidth, frame size.
 	tests := []struct {
 		config  int
-		mode    codec.Mode
-		bw      codec.Bandwidth
-		samples int
+		mode    opus.Mode
+		bw      opus.Bandwidth
+		samples int64
 	}{
-		{0, codec.ModeSILK, codec.Narrowband, 480},
-		{3, codec.ModeSILK, codec.Narrowband, 2880},
-		{5, codec.ModeSILK, codec.Mediumband, 960},
-		{11, codec.ModeSILK, codec.Wideband, 2880},
-		{12, codec.ModeHybrid, codec.SuperWideband, 480},
-		{15, codec.ModeHybrid, codec.Fullband, 960},
-		{16, codec.ModeCELT, codec.Narrowband, 120},
-		{21, codec.ModeCELT, codec.Wideband, 240},
-		{26, codec.ModeCELT, codec.SuperWideband, 480},
-		{31, codec.ModeCELT, codec.Fullband, 960},
+		{0, opus.ModeSILK, opus.Narrowband, 480},
+		{3, opus.ModeSILK, opus.Narrowband, 2880},
+		{5, opus.ModeSILK, opus.Mediumband, 960},
+		{11, opus.ModeSILK, opus.Wideband, 2880},
+		{12, opus.ModeHybrid, opus.SuperWideband, 480},
+		{15, opus.ModeHybrid, opus.Fullband, 960},
+		{16, opus.ModeCELT, opus.Narrowband, 120},
+		{21, opus.ModeCELT, opus.Wideband, 240},
+		{26, opus.ModeCELT, opus.SuperWideband, 480},
+		{31, opus.ModeCELT, opus.Fullband, 960},
 	}
 	for _, tt := range tests {
-		toc := codec.TOC(tt.config<<3 | 0x04 | 2)
+		toc := opus.TOC(tt.config<<3 | 0x04 | 2)
 		assert.Equal(t, tt.config, toc.Config())
 		assert.Equal(t, tt.mode, toc.Mode(), "config %d", tt.config)
 		assert.Equal(t, tt.bw, toc.Bandwidth(), "config %d", tt.config)
@@ -48,7 +49,7 @@ func TestParsePacket(t *testing.T) {
 		frames  int
 		sizes   []uint16
 		padding int
-		samples int
+		samples int64
 	}{
 		{"code 0", append([]byte{celt20}, make([]byte, 10)...), 1, []uint16{10}, 0, 960},
 		{"code 0 empty frame", []byte{celt20}, 1, []uint16{0}, 0, 960},
@@ -64,7 +65,7 @@ func TestParsePacket(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pi, err := codec.ParsePacket(tt.p)
+			pi, err := opus.ParsePacket(tt.p)
 			require.NoError(t, err)
 			assert.Equal(t, tt.frames, pi.Frames)
 			if tt.sizes != nil {
@@ -97,12 +98,12 @@ func TestParsePacketInvalid(t *testing.T) {
 		{"R7 code 3 VBR lengths past the end", append([]byte{celt20 | 3, 0x83, 200, 200}, make([]byte, 10)...)},
 		{"code 3 padding past the end", append([]byte{celt20 | 3, 0x41, 20}, make([]byte, 5)...)},
 		{"code 3 padding length runs off", []byte{celt20 | 3, 0x41, 255}},
-		{"larger than MaxPacketSize", make([]byte, codec.MaxPacketSize+1)},
+		{"larger than MaxPacketSize", make([]byte, opus.MaxPacketSize+1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := codec.ParsePacket(tt.p)
-			assert.ErrorIs(t, err, codec.ErrCorruptPacket)
+			_, err := opus.ParsePacket(tt.p)
+			assert.ErrorIs(t, err, opus.ErrCorruptPacket)
 		})
 	}
 }
@@ -115,11 +116,26 @@ func TestMaxPacketSize(t *testing.T) {
 		p = append(p, 255, 255) // 255 + 4*255 = 1275
 	}
 	p = append(p, make([]byte, 48*1275)...)
-	require.Len(t, p, codec.MaxPacketSize)
-	pi, err := codec.ParsePacket(p)
+	require.Len(t, p, opus.MaxPacketSize)
+	pi, err := opus.ParsePacket(p)
 	require.NoError(t, err)
 	assert.Equal(t, 48, pi.Frames)
 	for i := range 48 {
 		assert.EqualValues(t, 1275, pi.Sizes[i])
 	}
+}
+
+func TestDuration(t *testing.T) {
+	assert.Equal(t, 20*time.Millisecond, opus.Duration(960))
+	assert.Equal(t, int64(960), opus.Samples(20*time.Millisecond))
+	for _, n := range []int64{0, 1, 7, 47999, 48000, 1 << 40, -3} {
+		assert.Equal(t, n, opus.Samples(opus.Duration(n)), "round trip of %d", n)
+	}
+}
+
+func TestSilenceFrame(t *testing.T) {
+	pi, err := opus.ParsePacket([]byte(opus.SilenceFrame))
+	require.NoError(t, err)
+	assert.Equal(t, int64(960), pi.Samples, "20 ms")
+	assert.Equal(t, opus.ModeCELT, pi.TOC.Mode())
 }

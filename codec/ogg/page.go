@@ -1,4 +1,21 @@
-package codec
+// Package ogg reads and writes Ogg streams (RFC 3533) and carries Opus in
+// them (RFC 7845), packet for packet and exact to the sample.
+//
+// Reader and Writer are our own page reader and writer: CRC checked,
+// lacing, packets continued across pages, several packets a page, granule
+// positions. OpusDemuxer and OpusWriter add the OpusHead and OpusTags
+// headers, the pre-skip and end trimming by the last granule position, so
+// that an Ogg Opus file read and written back keeps every packet byte for
+// byte and its exact length. (pion's ogg packages join a page's packets and
+// ignore the pre-skip, so they cannot serve exact lengths.)
+//
+// A chained file (several logical streams one after another, as an
+// Icecast radio stream is at each change of song) is read to the end of
+// its first link; the Reader then returns ErrChained, naming the next
+// link, rather than io.EOF, so that the rest is never dropped silently.
+//
+// Truncated input gives errors that wrap io.ErrUnexpectedEOF.
+package ogg
 
 import (
 	"encoding/binary"
@@ -41,9 +58,9 @@ const (
 	oggBOS       = 0x02
 	oggEOS       = 0x04
 
-	// MaxOggPacket bounds a packet read from an Ogg stream (a header packet
+	// MaxPacket bounds a packet read from an Ogg stream (a header packet
 	// with cover art can be large); a longer one is ErrBadPage.
-	MaxOggPacket = 16 << 20
+	MaxPacket = 16 << 20
 )
 
 // oggCRC is the table of the Ogg checksum: CRC-32 with polynomial
@@ -70,8 +87,8 @@ func oggChecksum(crc uint32, b []byte) uint32 {
 	return crc
 }
 
-// OggPacket is one packet of an Ogg logical stream.
-type OggPacket struct {
+// Packet is one packet of an Ogg logical stream.
+type Packet struct {
 	// Data is the packet. It is valid until the next call to ReadPacket.
 	Data []byte
 	// Granule is the granule position of the page on which the packet
@@ -85,12 +102,14 @@ type OggPacket struct {
 	EOS bool
 }
 
-// OggReader reads the packets of an Ogg stream, checking each page's
-// checksum and sequence. It follows the first logical stream (the serial
-// number of the first page) and skips pages of others; it ends with io.EOF
-// after that stream's end-of-stream page, or at the end of the input after
-// a whole page. It is not safe for concurrent use.
-type OggReader struct {
+// Reader reads the packets of an Ogg stream, checking each page's checksum
+// and sequence. It follows the first logical stream (the serial number of
+// the first page) and skips the pages of others multiplexed with it; it
+// ends with io.EOF after that stream's end-of-stream page when the input
+// ends there, or at the end of the input after a whole page; with
+// ErrChained when another logical stream follows the end of its own. It is
+// not safe for concurrent use.
+type Reader struct {
 	r      io.Reader
 	hdr    [oggHeaderSize + oggMaxSegs]byte
 	body   [oggMaxBody]byte
@@ -105,6 +124,7 @@ type OggReader struct {
 	npk    int64 // packets returned so far
 	bos    bool  // the first page was marked BOS
 	eos    bool
+	end    error // once the end-of-stream page is consumed: what follows it (io.EOF or ErrChained)
 	offset int64 // bytes consumed from r
 }
 
@@ -114,16 +134,22 @@ type pageInfo struct {
 	serial  uint32
 	seq     uint32
 	nsegs   int
+	size    int // body bytes
 	last    int // index of the last lacing value < 255, or -1
+	at      int64
 }
 
-// NewOggReader returns a reader of the packets in r.
-func NewOggReader(r io.Reader) *OggReader { return &OggReader{r: r} }
+// NewReader returns a reader of the packets in r.
+func NewReader(r io.Reader) *Reader { return &Reader{r: r} }
+
+// Packets returns the number of packets returned so far.
+func (o *Reader) Packets() int64 { return o.npk }
 
 // ReadPacket returns the next packet of the stream. Errors: io.EOF at the
-// end; ErrTruncated, wrapped, when the input ends inside a page or a
+// end; ErrChained, wrapped, when another logical stream follows; an error
+// wrapping io.ErrUnexpectedEOF when the input ends inside a page or a
 // packet; ErrBadPage, wrapped, for a damaged page.
-func (o *OggReader) ReadPacket() (OggPacket, error) {
+func (o *Reader) ReadPacket() (Packet, error) {
 	if !o.open {
 		o.pkt = o.pkt[:0]
 	}
@@ -141,8 +167,8 @@ func (o *OggReader) ReadPacket() (OggPacket, error) {
 			if done {
 				i++
 			}
-			if len(o.pkt)+n > MaxOggPacket {
-				return OggPacket{}, fmt.Errorf("%w: packet longer than %d bytes", ErrBadPage, MaxOggPacket)
+			if len(o.pkt)+n > MaxPacket {
+				return Packet{}, fmt.Errorf("%w: packet longer than %d bytes", ErrBadPage, MaxPacket)
 			}
 			o.pkt = append(o.pkt, o.body[o.pos:o.pos+n]...)
 			o.pos += n
@@ -153,7 +179,7 @@ func (o *OggReader) ReadPacket() (OggPacket, error) {
 				break
 			}
 			o.open = false
-			p := OggPacket{Data: o.pkt, Granule: -1, Serial: o.serial, BOS: o.npk == 0 && o.bos}
+			p := Packet{Data: o.pkt, Granule: -1, Serial: o.serial, BOS: o.npk == 0 && o.bos}
 			o.npk++
 			if idx == o.page.last {
 				p.Granule = o.page.granule
@@ -163,79 +189,110 @@ func (o *OggReader) ReadPacket() (OggPacket, error) {
 		}
 		if o.eos {
 			if o.open {
-				return OggPacket{}, fmt.Errorf("%w: last packet left open on the end-of-stream page", ErrBadPage)
+				return Packet{}, fmt.Errorf("%w: last packet left open on the end-of-stream page", ErrBadPage)
 			}
-			return OggPacket{}, io.EOF
+			if o.end == nil {
+				o.end = o.afterEnd()
+			}
+			return Packet{}, o.end
 		}
 		if err := o.readPage(); err != nil {
-			return OggPacket{}, err
+			return Packet{}, err
 		}
 	}
 }
 
+// afterEnd looks at what follows the end-of-stream page: nothing (io.EOF),
+// the page of another logical stream (ErrChained), or bytes that are not a
+// page, which are ignored.
+func (o *Reader) afterEnd() error {
+	pi, err := o.readRawPage()
+	switch {
+	case err == io.EOF:
+		return io.EOF
+	case err != nil:
+		return io.EOF // trailing bytes that are not a page: not audio
+	case pi.serial == o.serial:
+		return fmt.Errorf("%w: page %d of stream %d after its end-of-stream page", ErrBadPage, pi.seq, pi.serial)
+	default:
+		return fmt.Errorf("%w: logical stream %d follows at offset %d, after the %d packets of stream %d", ErrChained, pi.serial, pi.at, o.npk, o.serial)
+	}
+}
+
+// readRawPage reads one page into hdr and body and checks its checksum.
+// It returns io.EOF if the input ends before the page starts.
+func (o *Reader) readRawPage() (pageInfo, error) {
+	at := o.offset
+	n, err := io.ReadFull(o.r, o.hdr[:oggHeaderSize])
+	o.offset += int64(n)
+	if err != nil {
+		if err == io.EOF {
+			return pageInfo{}, io.EOF
+		}
+		return pageInfo{}, truncated(err, "header")
+	}
+	h := o.hdr[:]
+	if string(h[:4]) != "OggS" {
+		return pageInfo{}, fmt.Errorf("%w: no capture pattern at offset %d", ErrBadPage, at)
+	}
+	if h[4] != 0 {
+		return pageInfo{}, fmt.Errorf("%w: version %d at offset %d", ErrBadPage, h[4], at)
+	}
+	pi := pageInfo{
+		flags:   h[5],
+		granule: int64(binary.LittleEndian.Uint64(h[6:])),
+		serial:  binary.LittleEndian.Uint32(h[14:]),
+		seq:     binary.LittleEndian.Uint32(h[18:]),
+		nsegs:   int(h[26]),
+		last:    -1,
+		at:      at,
+	}
+	crc := binary.LittleEndian.Uint32(h[22:])
+	n, err = io.ReadFull(o.r, o.hdr[oggHeaderSize:oggHeaderSize+pi.nsegs])
+	o.offset += int64(n)
+	if err != nil {
+		return pageInfo{}, truncated(err, "lacing values")
+	}
+	for i, v := range o.hdr[oggHeaderSize : oggHeaderSize+pi.nsegs] {
+		pi.size += int(v)
+		if v < 255 {
+			pi.last = i
+		}
+	}
+	n, err = io.ReadFull(o.r, o.body[:pi.size])
+	o.offset += int64(n)
+	if err != nil {
+		return pageInfo{}, truncated(err, "body")
+	}
+	h[22], h[23], h[24], h[25] = 0, 0, 0, 0
+	sum := oggChecksum(oggChecksum(0, o.hdr[:oggHeaderSize+pi.nsegs]), o.body[:pi.size])
+	if sum != crc {
+		return pageInfo{}, fmt.Errorf("%w: checksum %08x, want %08x (page %d of stream %d at offset %d)", ErrBadPage, sum, crc, pi.seq, pi.serial, at)
+	}
+	return pi, nil
+}
+
 // readPage reads the next page of our stream into hdr and body.
-func (o *OggReader) readPage() error {
+func (o *Reader) readPage() error {
 	for {
-		n, err := io.ReadFull(o.r, o.hdr[:oggHeaderSize])
-		o.offset += int64(n)
+		pi, err := o.readRawPage()
+		if err == io.EOF {
+			if o.open {
+				return fmt.Errorf("ogg: input ends inside a packet: %w", io.ErrUnexpectedEOF)
+			}
+			if o.pages == 0 {
+				return fmt.Errorf("ogg: no page: %w", io.ErrUnexpectedEOF)
+			}
+			return io.EOF
+		}
 		if err != nil {
-			if err == io.EOF {
-				if o.open {
-					return fmt.Errorf("%w: input ends inside a packet", ErrTruncated)
-				}
-				if o.pages == 0 {
-					return fmt.Errorf("%w: no Ogg page", ErrTruncated)
-				}
-				return io.EOF
-			}
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return fmt.Errorf("%w: input ends inside a page header at %d", ErrTruncated, o.offset)
-			}
 			return err
-		}
-		h := o.hdr[:]
-		if string(h[:4]) != "OggS" {
-			return fmt.Errorf("%w: no capture pattern at offset %d", ErrBadPage, o.offset-int64(n))
-		}
-		if h[4] != 0 {
-			return fmt.Errorf("%w: version %d", ErrBadPage, h[4])
-		}
-		pi := pageInfo{
-			flags:   h[5],
-			granule: int64(binary.LittleEndian.Uint64(h[6:])),
-			serial:  binary.LittleEndian.Uint32(h[14:]),
-			seq:     binary.LittleEndian.Uint32(h[18:]),
-			nsegs:   int(h[26]),
-			last:    -1,
-		}
-		crc := binary.LittleEndian.Uint32(h[22:])
-		n, err = io.ReadFull(o.r, o.hdr[oggHeaderSize:oggHeaderSize+pi.nsegs])
-		o.offset += int64(n)
-		if err != nil {
-			return truncated(err, "lacing values")
-		}
-		size := 0
-		for i, v := range o.hdr[oggHeaderSize : oggHeaderSize+pi.nsegs] {
-			size += int(v)
-			if v < 255 {
-				pi.last = i
-			}
-		}
-		n, err = io.ReadFull(o.r, o.body[:size])
-		o.offset += int64(n)
-		if err != nil {
-			return truncated(err, "page body")
-		}
-		h[22], h[23], h[24], h[25] = 0, 0, 0, 0
-		sum := oggChecksum(oggChecksum(0, o.hdr[:oggHeaderSize+pi.nsegs]), o.body[:size])
-		if sum != crc {
-			return fmt.Errorf("%w: checksum %08x, want %08x (page %d of stream %d)", ErrBadPage, sum, crc, pi.seq, pi.serial)
 		}
 		if o.pages == 0 {
 			o.serial = pi.serial
 			o.bos = pi.flags&oggBOS != 0
 		} else if pi.serial != o.serial {
-			continue // another logical stream
+			continue // another logical stream, multiplexed with ours
 		} else if pi.seq != o.seq+1 {
 			return fmt.Errorf("%w: page %d follows page %d (pages lost)", ErrBadPage, pi.seq, o.seq)
 		}
@@ -271,16 +328,17 @@ func (o *OggReader) readPage() error {
 
 func truncated(err error, what string) error {
 	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%w: input ends inside the %s of an Ogg page", ErrTruncated, what)
+		return fmt.Errorf("ogg: input ends inside the %s of a page: %w", what, io.ErrUnexpectedEOF)
 	}
 	return err
 }
 
-// OggWriter writes packets into the pages of one Ogg logical stream. The
+// Writer writes packets into the pages of one Ogg logical stream. The
 // caller decides where pages end (Flush), except that a page is also
 // ended when its 255 lacing values are used up; a packet too long for the
-// rest of a page continues on the next. It is not safe for concurrent use.
-type OggWriter struct {
+// rest of a page continues on the next. Close ends the stream. It is not
+// safe for concurrent use.
+type Writer struct {
 	w       io.Writer
 	serial  uint32
 	seq     uint32
@@ -289,28 +347,36 @@ type OggWriter struct {
 	granule int64 // of the last packet completed on the pending page, or -1
 	cont    bool  // the pending page starts inside a packet
 	started bool  // a page has been written (the next is not BOS)
-	ended   bool
-	err     error
+	closed  bool
+	err     error // sticky: the first write error, or the result of Close
 }
 
-// NewOggWriter returns a writer of a logical stream with the given serial
+// NewWriter returns a writer of a logical stream with the given serial
 // number into w.
-func NewOggWriter(w io.Writer, serial uint32) *OggWriter {
-	return &OggWriter{w: w, serial: serial, granule: -1, segs: make([]byte, 0, oggMaxSegs)}
+func NewWriter(w io.Writer, serial uint32) *Writer {
+	return &Writer{w: w, serial: serial, granule: -1, segs: make([]byte, 0, oggMaxSegs)}
 }
 
 // WritePacket adds p to the pending page; granule is the granule position
 // after it (the page's granule position if it is the last packet to end on
 // that page). p is copied.
-func (o *OggWriter) WritePacket(p []byte, granule int64) error {
+func (o *Writer) WritePacket(p []byte, granule int64) error {
 	if o.err != nil {
 		return o.err
 	}
-	if o.ended {
-		return errors.New("codec: OggWriter: packet written after End")
+	if o.closed {
+		return ErrClosed
 	}
 	for {
 		room := oggMaxSegs - len(o.segs)
+		if room == 0 {
+			// The page is full at a packet's end: the next page starts
+			// with a new packet.
+			if err := o.flush(0); err != nil {
+				return err
+			}
+			continue
+		}
 		need := len(p)/255 + 1
 		if need <= room {
 			for range len(p) / 255 {
@@ -334,9 +400,12 @@ func (o *OggWriter) WritePacket(p []byte, granule int64) error {
 }
 
 // Flush writes the pending page, if any.
-func (o *OggWriter) Flush() error {
+func (o *Writer) Flush() error {
 	if o.err != nil {
 		return o.err
+	}
+	if o.closed {
+		return ErrClosed
 	}
 	if len(o.segs) == 0 {
 		return nil
@@ -347,26 +416,25 @@ func (o *OggWriter) Flush() error {
 // SetGranule replaces the granule position of the pending page (as for
 // end trimming on the last page). It has no effect if no packet ends on
 // the pending page.
-func (o *OggWriter) SetGranule(g int64) {
+func (o *Writer) SetGranule(g int64) {
 	if o.granule != -1 {
 		o.granule = g
 	}
 }
 
-// End writes the pending page marked end of stream (an empty one if
-// nothing is pending). Later writes fail.
-func (o *OggWriter) End() error {
-	if o.err != nil {
+// Close writes the pending page marked end of stream (an empty one if
+// nothing is pending). Later writes return ErrClosed; later calls to Close
+// return what the first returned. It does not close the underlying writer.
+func (o *Writer) Close() error {
+	if o.closed || o.err != nil {
+		o.closed = true
 		return o.err
 	}
-	if o.ended {
-		return nil
-	}
-	o.ended = true
+	o.closed = true
 	return o.flush(oggEOS)
 }
 
-func (o *OggWriter) flush(flags byte) error {
+func (o *Writer) flush(flags byte) error {
 	if o.cont {
 		flags |= oggContinued
 	}

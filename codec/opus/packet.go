@@ -1,4 +1,4 @@
-package codec
+package opus
 
 import "fmt"
 
@@ -124,14 +124,14 @@ func (t TOC) Bandwidth() Bandwidth {
 
 // FrameSamples is the duration of each frame of the packet in samples at
 // 48 kHz: 120 (2.5 ms), 240, 480, 960, 1920 or 2880 (60 ms).
-func (t TOC) FrameSamples() int {
+func (t TOC) FrameSamples() int64 {
 	switch c := t.Config(); {
 	case c < 12:
-		return [4]int{480, 960, 1920, 2880}[c%4]
+		return [4]int64{480, 960, 1920, 2880}[c%4]
 	case c < 16:
-		return [2]int{480, 960}[c%2]
+		return [2]int64{480, 960}[c%2]
 	default:
-		return [4]int{120, 240, 480, 960}[c%4]
+		return [4]int64{120, 240, 480, 960}[c%4]
 	}
 }
 
@@ -141,7 +141,7 @@ type PacketInfo struct {
 	Frames  int               // number of frames, 1 to 48
 	Sizes   [MaxFrames]uint16 // Sizes[:Frames] are the compressed frame sizes in bytes
 	Padding int               // bytes of padding (code 3 only)
-	Samples int               // duration in samples at 48 kHz: Frames * TOC.FrameSamples()
+	Samples int64             // duration in samples at 48 kHz: Frames * TOC.FrameSamples()
 }
 
 // ParsePacket parses and validates the framing of an Opus packet (RFC 6716,
@@ -188,7 +188,7 @@ func ParsePacket(p []byte) (PacketInfo, error) {
 		if m == 0 {
 			return pi, fmt.Errorf("%w: code 3 with 0 frames", ErrCorruptPacket)
 		}
-		if m*pi.TOC.FrameSamples() > MaxPacketSamples {
+		if int64(m)*pi.TOC.FrameSamples() > MaxPacketSamples {
 			return pi, fmt.Errorf("%w: %d frames of %d samples exceed 120 ms", ErrCorruptPacket, m, pi.TOC.FrameSamples())
 		}
 		if padded {
@@ -240,7 +240,7 @@ func ParsePacket(p []byte) (PacketInfo, error) {
 			return pi, fmt.Errorf("%w: frame %d is %d bytes, more than %d", ErrCorruptPacket, i, pi.Sizes[i], MaxFrameSize)
 		}
 	}
-	pi.Samples = pi.Frames * pi.TOC.FrameSamples()
+	pi.Samples = int64(pi.Frames) * pi.TOC.FrameSamples()
 	return pi, nil
 }
 
@@ -261,7 +261,7 @@ func frameLength(b []byte) (n, k int, err error) {
 
 // PacketSamples returns the duration of an Opus packet in samples at
 // 48 kHz, validating its framing as ParsePacket does.
-func PacketSamples(p []byte) (int, error) {
+func PacketSamples(p []byte) (int64, error) {
 	pi, err := ParsePacket(p)
 	return pi.Samples, err
 }

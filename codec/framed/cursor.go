@@ -1,0 +1,120 @@
+package framed
+
+import (
+	"context"
+	"io"
+
+	"github.com/streamcatcher/streamcatcher/catcher"
+)
+
+// Packet is one packet as a Cursor lends it.
+type Packet struct {
+	// Data is the Opus packet, lent from the cache without a copy. It is
+	// valid for as long as it is held (see catcher.Catcher.View) and must
+	// not be modified.
+	Data []byte
+	// Index is the packet's number in the stream.
+	Index int
+	// Start is its first sample, pre-skip included; Samples its duration.
+	Start, Samples int64
+}
+
+// Cursor is one listener's position in a framed stream cached by a
+// catcher.Catcher with a Framer: the number of the next packet, and
+// nothing else, so that ten thousand listeners of one track cost ten
+// thousand small cursors and one cache. Packets are lent from the cache
+// (catcher.Catcher.View), not copied.
+//
+// A Cursor belongs to one goroutine at a time; any number of Cursors of one
+// Catcher may be used in parallel. Its zero value is not usable: call
+// NewCursor.
+type Cursor struct {
+	c    *catcher.Catcher
+	next int
+}
+
+// NewCursor returns a Cursor at the first packet of c, whose transform must
+// publish an Index (a Framer, alone or as the last stage of a Chain).
+func NewCursor(c *catcher.Catcher) *Cursor { return &Cursor{c: c} }
+
+// Catcher returns the cache the Cursor reads.
+func (cur *Cursor) Catcher() *catcher.Catcher { return cur.c }
+
+// Pos returns the number of the packet the next Next returns.
+func (cur *Cursor) Pos() int { return cur.next }
+
+// Seek sets the number of the packet the next Next returns. A packet not
+// encoded yet is allowed: Next then waits for it (or says so); one past the
+// end of a finished stream makes Next return io.EOF. A negative packet is
+// 0.
+func (cur *Cursor) Seek(packet int) { cur.next = max(packet, 0) }
+
+// Index returns the Index as published now, and whether there is one yet.
+func (cur *Cursor) Index() (Index, bool) {
+	x, _, ok := catcher.StateOf[Index](cur.c)
+	return x, ok
+}
+
+// Next returns the next packet and moves past it, without blocking. When
+// the packet has not been encoded yet it returns ErrNotReady and does not
+// move: try again later (Ready says when). At the end of the stream it
+// returns io.EOF; if the stream failed, its error once the packets before
+// the failure have been read; catcher.ErrClosed after the Catcher's
+// Close; catcher.ErrEvicted (wrapped) for a packet that has left a
+// window's cache.
+func (cur *Cursor) Next() (Packet, error) {
+	x, ok := cur.Index()
+	if !ok || cur.next >= x.Len() {
+		if !cur.c.Finished() {
+			return Packet{}, ErrNotReady
+		}
+		// The stream has ended, so the Index is final: load it again, in
+		// case packets were published since the first load.
+		if x, ok = cur.Index(); !ok || cur.next >= x.Len() {
+			if err := cur.c.Err(); err != nil {
+				return Packet{}, err
+			}
+			return Packet{}, io.EOF
+		}
+	}
+	e := x.Entry(cur.next)
+	data, err := cur.c.View(e.Offset+PrefixSize, e.Size)
+	if err != nil {
+		return Packet{}, err
+	}
+	p := Packet{Data: data, Index: cur.next, Start: e.Start, Samples: e.Samples}
+	cur.next++
+	return p, nil
+}
+
+// Ready returns a channel that is closed once Next will not return
+// ErrNotReady: the next packet is cached or the stream has ended.
+func (cur *Cursor) Ready() <-chan struct{} {
+	x, ok := cur.Index()
+	if ok && cur.next < x.Len() {
+		return cur.c.Ready(0) // already there
+	}
+	// The record after the last one indexed is published with its entry,
+	// or the stream ends.
+	var end int64
+	if ok {
+		end = x.End()
+	}
+	return cur.c.Ready(end)
+}
+
+// NextContext is Next that waits for a packet not encoded yet, until ctx
+// ends (it then returns ctx's error).
+func (cur *Cursor) NextContext(ctx context.Context) (Packet, error) {
+	for {
+		p, err := cur.Next()
+		if err != ErrNotReady {
+			return p, err
+		}
+		select {
+		case <-cur.Ready():
+		case <-ctx.Done():
+			return Packet{}, ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,125 @@
+package framed
+
+import (
+	"sort"
+	"time"
+
+	"github.com/streamcatcher/streamcatcher/codec/opus"
+)
+
+// Index is the state of a Framer: where each packet of the framed stream
+// starts, in bytes and in samples, with the pre-skip and the true length. A
+// Catcher publishes it with the bytes it describes
+// (catcher.StateOf[framed.Index] returns it), so it can be read without a
+// lock while encoding goes on.
+//
+// An Index is an immutable value: its arrays are views of append-only
+// arrays, never written below their length after it was published, and are
+// reached only through its methods. It is safe for concurrent use; copying
+// it is cheap.
+type Index struct {
+	offsets []int64 // offsets[i]: byte offset of packet i's record
+	starts  []int64 // starts[i]: first sample of packet i, pre-skip included
+	end     int64
+	samples int64
+	preSkip int64
+	length  int64
+	done    bool
+	uniform int64
+}
+
+// Entry describes one packet of an Index.
+type Entry struct {
+	Offset  int64 // byte offset of the packet's record (its length prefix)
+	Size    int   // the packet's size in bytes, prefix excluded
+	Start   int64 // first sample, pre-skip included
+	Samples int64 // duration
+}
+
+// Len returns the number of packets.
+func (x Index) Len() int { return len(x.offsets) }
+
+// Entry returns packet i's entry. It panics if i is out of range, as an
+// index into a slice does.
+func (x Index) Entry(i int) Entry {
+	e := Entry{Offset: x.offsets[i], Start: x.starts[i]}
+	if i+1 < len(x.offsets) {
+		e.Size = int(x.offsets[i+1]-e.Offset) - PrefixSize
+		e.Samples = x.starts[i+1] - e.Start
+	} else {
+		e.Size = int(x.end-e.Offset) - PrefixSize
+		e.Samples = x.samples - e.Start
+	}
+	return e
+}
+
+// End returns the byte offset just past the last record.
+func (x Index) End() int64 { return x.end }
+
+// Samples returns the total duration of the packets, pre-skip included.
+func (x Index) Samples() int64 { return x.samples }
+
+// PreSkip returns the number of samples to drop from the start of the
+// decoded stream.
+func (x Index) PreSkip() int64 { return x.preSkip }
+
+// Length returns the true length of the stream in samples, pre-skip
+// excluded: exact once Done (the encoder's or the Ogg file's end trimming
+// applied), the packets' duration less the pre-skip before that.
+func (x Index) Length() int64 { return x.length }
+
+// Done reports that the stream has ended cleanly: no packet will be added.
+func (x Index) Done() bool { return x.done }
+
+// Uniform returns the duration of every packet if they all have the same
+// (every packet but a shorter last one, once Done), else 0.
+func (x Index) Uniform() int64 { return x.uniform }
+
+// Duration returns the true duration of the stream (so far, until Done).
+func (x Index) Duration() time.Duration { return opus.Duration(x.length) }
+
+// Size is the memory of the Index's arrays (see catcher.Sizer).
+func (x Index) Size() int64 { return int64(cap(x.offsets)+cap(x.starts)) * 8 }
+
+// packetAt returns the packet holding decoded sample s (pre-skip included),
+// which must be in [0, samples).
+func (x Index) packetAt(s int64) int {
+	if x.uniform > 0 {
+		return min(int(s/x.uniform), len(x.starts)-1)
+	}
+	return sort.Search(len(x.starts), func(i int) bool { return x.starts[i] > s }) - 1
+}
+
+// Find returns the packet that holds position pos (a sample counted from 0
+// after the pre-skip) and how many samples of that packet's decoded output
+// come before pos. A negative pos is 0; pos past the packets gives Len()
+// and 0. It is O(1) when packets are uniform, O(log n) otherwise.
+func (x Index) Find(pos int64) (packet int, skip int64) {
+	s := max(pos, 0) + x.preSkip
+	if len(x.starts) == 0 || s >= x.samples {
+		return len(x.starts), 0
+	}
+	i := x.packetAt(s)
+	return i, s - x.starts[i]
+}
+
+// FindTime is Find for a time from the start (after the pre-skip).
+func (x Index) FindTime(d time.Duration) (packet int, skip int64) {
+	return x.Find(opus.Samples(d))
+}
+
+// DecodeFrom returns where to start decoding to play from position pos:
+// the packet opus.PreRoll samples earlier in the decoded stream (the
+// pre-skip region counts, so a stream's first packets serve as the
+// pre-roll of a position near its start), or the first packet; and how
+// many decoded samples to drop from that packet's start to reach pos (pass
+// them to a fresh decoder as its pre-skip). pos past the packets gives
+// Len() and 0.
+func (x Index) DecodeFrom(pos int64) (packet int, drop int64) {
+	s := max(pos, 0) + x.preSkip
+	if len(x.starts) == 0 || s >= x.samples {
+		return len(x.starts), 0
+	}
+	i := x.packetAt(max(0, s-opus.PreRoll))
+	return i, s - x.starts[i]
+}

@@ -1,0 +1,45 @@
+// Package opus knows Opus packets without decoding them (RFC 6716,
+// section 3): the TOC byte, the framing of one to 48 frames, durations,
+// limits, and the silence frame that senders put at the end of a stream.
+// It has no cgo: encoding and decoding are in package libopus.
+//
+// Durations are in samples per channel at 48 kHz, the rate every Opus
+// stream is timed in whatever its coded bandwidth, as int64.
+package opus
+
+import "time"
+
+// SampleRate is the rate in Hz at which Opus packets are timed and decoded.
+const SampleRate = 48000
+
+// PreRoll is the decoder pre-roll of RFC 7845 (section 4.6), in samples:
+// after a seek, decoding starts 80 ms earlier and that output is dropped,
+// so that the decoder has converged by the target.
+const PreRoll = 3840
+
+// SilenceFrame is the Opus packet of 20 ms of silence (a CELT frame with
+// no payload) that senders send five of at the end of a stream, so that the
+// receiver's decoder does not interpolate into the gap. It is a string so
+// that it cannot be changed: []byte(opus.SilenceFrame) is the packet.
+const SilenceFrame = "\xf8\xff\xfe"
+
+// SilenceFrames is how many silence frames end a stream (Discord's
+// documentation asks for five).
+const SilenceFrames = 5
+
+// Duration is the time n samples at 48 kHz last, rounded up to the
+// nanosecond, so that Samples(Duration(n)) == n.
+func Duration(n int64) time.Duration {
+	if n < 0 {
+		return -Duration(-n)
+	}
+	return time.Duration(n/SampleRate)*time.Second + time.Duration((n%SampleRate*int64(time.Second)+SampleRate-1)/SampleRate)
+}
+
+// Samples is the number of whole samples at 48 kHz in d, rounded down.
+func Samples(d time.Duration) int64 {
+	if d < 0 {
+		return -Samples(-d)
+	}
+	return int64(d)/int64(time.Second)*SampleRate + int64(d)%int64(time.Second)*SampleRate/int64(time.Second)
+}
