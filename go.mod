@@ -1,6 +1,6 @@
 module github.com/streamcatcher/streamcatcher
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/hajimehoshi/go-mp3 v0.3.4
@@ -10,4 +10,7 @@ require (
 	pgregory.net/rapid v1.3.0
 )
 
-require go.yaml.in/yaml/v3 v3.0.5 // indirect
+require (
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)

@@ -114,7 +114,7 @@ func BenchmarkTransformResample44to48(b *testing.B) {
 	s16 := runOnce(b, must(transform.NewConvert(f32, transform.S16LE)), in)
 	for _, q := range []transform.Quality{transform.Fast, transform.Medium, transform.High} {
 		b.Run(q.String()+"-s16", func(b *testing.B) {
-			r, err := transform.NewResampler(transform.CD, resampleOut, q)
+			r, err := transform.NewResampler(transform.Format{Rate: 44100, Channels: 2}, resampleOut, q)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -147,18 +147,16 @@ func StateOf[T any](c *Catcher) (v T, n int64, ok bool) {
 }
 
 func findState[T any](st any) (T, bool) {
-	switch x := st.(type) {
-	case T:
-		return x, true
-	case ChainState:
-		for i := len(x) - 1; i >= 0; i-- {
-			if v, ok := findState[T](x[i]); ok {
+	// ChainState first: a static type assertion is cheaper than one to T.
+	if cs, ok := st.(ChainState); ok {
+		for i := len(cs) - 1; i >= 0; i-- {
+			if v, ok := findState[T](cs[i]); ok {
 				return v, true
 			}
 		}
 	}
-	var zero T
-	return zero, false
+	v, ok := st.(T)
+	return v, ok
 }
 
 // Stats describes a Catcher at one moment.

@@ -186,6 +186,34 @@ func (c *chain) Size() int64 {
 	return n
 }
 
+// Annotate returns t with v published beside its state: its State is the
+// ChainState{v, t's state}, so that StateOf finds either, and it is t in
+// every other way. v must never change afterwards. It suits what is known
+// of a stream once, such as the format a decoder found.
+func Annotate(t Transform, v any) Transform {
+	checkMinSpace(t)
+	return &annotated{t: t, v: v}
+}
+
+type annotated struct {
+	t Transform
+	v any
+}
+
+func (a *annotated) MinSpace() int { return a.t.MinSpace() }
+func (a *annotated) Transform(dst []byte, src io.Reader) (int, error) {
+	return a.t.Transform(dst, src)
+}
+func (a *annotated) progress() int64 { return progressOf(a.t) }
+func (a *annotated) Size() int64     { return sizeOf(a.t) }
+func (a *annotated) State() any {
+	var st any
+	if s, ok := a.t.(Stater); ok {
+		st = s.State()
+	}
+	return ChainState{a.v, st}
+}
+
 // Deferred returns a Transform that is built inside the fill, from the
 // source, on its first call: build reads what it needs first (a header, the
 // first frame) and returns the transform that goes on, and the reader that

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/streamcatcher/streamcatcher/codec/mp3"
 )
 
 // Kind is a kind of audio input that Detect recognises.
@@ -34,13 +36,14 @@ func (k Kind) String() string {
 const DetectSize = 8 << 10
 
 // Detect recognises an input by its first bytes (up to DetectSize of
-// them; fewer if the input is shorter). It returns ErrTruncated (wrapped)
-// for no bytes, ErrNotOpus for an Ogg stream that is not Opus, and
-// ErrUnknownFormat otherwise.
+// them; fewer if the input is shorter). Errors: io.ErrUnexpectedEOF
+// (wrapped) for no bytes; ErrUnsupported (wrapped) for Ogg that is not
+// Opus and for MPEG-2.5, which the MP3 decoder refuses; ErrUnknownFormat
+// otherwise.
 func Detect(head []byte) (Kind, error) {
 	switch {
 	case len(head) == 0:
-		return KindUnknown, fmt.Errorf("%w: empty input", ErrTruncated)
+		return KindUnknown, fmt.Errorf("codec: empty input: %w", io.ErrUnexpectedEOF)
 	case len(head) >= 12 && string(head[:4]) == "RIFF" && string(head[8:12]) == "WAVE":
 		return KindWAV, nil
 	case len(head) >= 4 && string(head[:4]) == "OggS":
@@ -50,40 +53,45 @@ func Detect(head []byte) (Kind, error) {
 				return KindOggOpus, nil
 			}
 		}
-		return KindUnknown, fmt.Errorf("%w: Ogg stream without an OpusHead on its first page", ErrNotOpus)
+		return KindUnknown, fmt.Errorf("%w: Ogg stream without an OpusHead on its first page", ErrUnsupported)
 	case len(head) >= 10 && string(head[:3]) == "ID3":
 		return KindMP3, nil
 	}
-	// Two chained Layer III frames within the first bytes.
-	for i := 0; i+4 <= len(head); i++ {
-		if head[i] != 0xff {
-			continue
-		}
-		h, ok := parseMP3Header(head[i:])
-		if !ok {
-			continue
-		}
-		if j := i + h.size; j+4 <= len(head) {
-			if h2, ok := parseMP3Header(head[j:]); ok && h2.sameStream(h) {
-				return KindMP3, nil
-			}
-		} else if i == 0 && j >= len(head) {
-			return KindMP3, nil // one frame, all there is
-		}
+	switch v := mp3.Sniff(head); v {
+	case 0:
+		return KindUnknown, ErrUnknownFormat
+	case 25:
+		return KindUnknown, fmt.Errorf("%w: MPEG-2.5 audio, which the MP3 decoder does not decode", ErrUnsupported)
+	default:
+		return KindMP3, nil
 	}
-	return KindUnknown, ErrUnknownFormat
 }
 
 // DetectReader reads up to DetectSize bytes of r, detects the kind of
-// input, and returns a reader of the whole input (the bytes it read, then
-// the rest of r).
-func DetectReader(r io.Reader) (Kind, io.Reader, error) {
+// input, and returns a reader of the whole input: the bytes it read, then
+// the rest of r. Closing that reader closes r if r is an io.Closer, so a
+// Catcher (or anyone) given it still releases the source.
+func DetectReader(r io.Reader) (Kind, io.ReadCloser, error) {
 	head := make([]byte, DetectSize)
 	n, err := io.ReadFull(r, head)
 	head = head[:n]
+	rc := &rejoined{Reader: io.MultiReader(bytes.NewReader(head), r), src: r}
 	if err != nil && err != io.EOF && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return KindUnknown, nil, err
+		return KindUnknown, rc, err
 	}
 	k, derr := Detect(head)
-	return k, io.MultiReader(bytes.NewReader(head), r), derr
+	return k, rc, derr
+}
+
+// rejoined is the reader DetectReader returns.
+type rejoined struct {
+	io.Reader
+	src io.Reader
+}
+
+func (r *rejoined) Close() error {
+	if c, ok := r.src.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }

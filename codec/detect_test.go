@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamcatcher/streamcatcher/codec"
+	"github.com/streamcatcher/streamcatcher/codec/ogg"
+	"github.com/streamcatcher/streamcatcher/internal/testutil"
 )
 
 func TestDetectFixtures(t *testing.T) {
@@ -27,12 +29,16 @@ func TestDetectFixtures(t *testing.T) {
 		{"prog.opus", codec.KindOggOpus, nil},
 		{"tone_s24_44100_2.wav", codec.KindWAV, nil},
 		{"pipe_s16_48000_1.wav", codec.KindWAV, nil},
-		{"empty.mp3", codec.KindUnknown, codec.ErrTruncated},
+		{"prog_crc.mp3", codec.KindMP3, nil},
+		{"prog_notag.mp3", codec.KindMP3, nil},
+		{"prog_2500us.opus", codec.KindOggOpus, nil},
+		{"tone_u8_22050_1.wav", codec.KindWAV, nil},
+		{"empty.mp3", codec.KindUnknown, io.ErrUnexpectedEOF},
 		{"notaudio.txt", codec.KindUnknown, codec.ErrUnknownFormat},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			data := fixture(t, tt.file)
+			data := testutil.Fixture(t, tt.file)
 			k, r, err := codec.DetectReader(iotest.HalfReader(bytes.NewReader(data)))
 			assert.Equal(t, tt.kind, k)
 			if tt.err != nil {
@@ -43,22 +49,47 @@ func TestDetectFixtures(t *testing.T) {
 			all, err := io.ReadAll(r)
 			require.NoError(t, err)
 			assert.Equal(t, data, all, "the reader gives back the whole input")
+			assert.NoError(t, r.Close())
 		})
 	}
 }
 
 func TestDetectOther(t *testing.T) {
 	// An MP3 without its Xing frame, starting after some junk.
-	mp3 := fixture(t, "prog_cbr128.mp3")
+	mp3 := testutil.Fixture(t, "prog_cbr128.mp3")
 	k, err := codec.Detect(append([]byte("junk"), mp3[417:]...))
 	require.NoError(t, err)
 	assert.Equal(t, codec.KindMP3, k)
 	// Ogg that is not Opus.
 	var buf bytes.Buffer
-	w := codec.NewOggWriter(&buf, 1)
+	w := ogg.NewWriter(&buf, 1)
 	require.NoError(t, w.WritePacket([]byte("\x01vorbis"), 0))
-	require.NoError(t, w.End())
+	require.NoError(t, w.Close())
 	_, err = codec.Detect(buf.Bytes())
-	assert.ErrorIs(t, err, codec.ErrNotOpus)
+	assert.ErrorIs(t, err, codec.ErrUnsupported)
 	assert.Equal(t, "Ogg Opus", codec.KindOggOpus.String())
+	// MPEG-2.5, which the decoder refuses, is not called MP3.
+	f := append([]byte{0xff, 0xe3, 0x18, 0xc4}, make([]byte, 68)...)
+	k, err = codec.Detect(append(bytes.Clone(f), f...))
+	assert.ErrorIs(t, err, codec.ErrUnsupported)
+	assert.Equal(t, codec.KindUnknown, k)
+}
+
+// DetectReader keeps the source's Close.
+func TestDetectReaderCloses(t *testing.T) {
+	src := &closer{Reader: bytes.NewReader(testutil.Fixture(t, "prog_cbr128.mp3"))}
+	_, r, err := codec.DetectReader(src)
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	assert.True(t, src.closed)
+}
+
+type closer struct {
+	io.Reader
+	closed bool
+}
+
+func (c *closer) Close() error {
+	c.closed = true
+	return nil
 }

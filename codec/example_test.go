@@ -4,47 +4,31 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/streamcatcher/streamcatcher/catcher"
 	"github.com/streamcatcher/streamcatcher/codec"
 	"github.com/streamcatcher/streamcatcher/transform"
 )
 
-// An MP3 is decoded and encoded to Opus once, inside a Catcher; the
-// published index maps time to packets while readers read them.
-func Example() {
-	f, err := os.Open("../testdata/prog_48000.mp3")
+// A decoder for whatever the input turns out to be, converted to the
+// format wanted; it is built inside the fill, so New reads nothing.
+func ExampleNewDecoder() {
+	f, err := os.Open("../testdata/prog_cbr128.mp3")
 	if err != nil {
 		panic(err)
 	}
-	enc, err := codec.NewOpusEncoder(transform.Opus, codec.WithBitrate(96000))
+	d, err := codec.NewDecoder(transform.Format{Rate: 48000, Channels: 2, Encoding: transform.S16LE})
 	if err != nil {
 		panic(err)
 	}
-	c := catcher.New(f, catcher.WithTransform(catcher.Chain(codec.NewMP3Decoder(), codec.NewFramer(enc))))
-	defer c.Close() // closes f
+	c := catcher.New(f, catcher.WithTransform(d))
+	defer c.Close() // closes f, if the end of the stream has not already
 	if err := c.Load(context.Background()); err != nil {
 		panic(err)
 	}
-	x, _, _ := catcher.StateOf[codec.Index](c)
-	fmt.Println(x.Len(), "packets of", x.Uniform, "samples;", x.Duration(), "exactly")
-
-	// Play from 1.5 s: find the packet, read from it.
-	i, skip := x.FindTime(1500 * time.Millisecond)
-	r := codec.NewPacketReader(c.NewReader())
-	if err := r.SeekPacket(x.Offsets[i]); err != nil {
-		panic(err)
-	}
-	p, err := r.ReadPacket()
-	if err != nil {
-		panic(err)
-	}
-	n, _ := codec.PacketSamples(p)
-	fmt.Printf("packet %d, drop %d of its %d samples\n", i, skip, n)
-	// Output:
-	// 151 packets of 960 samples; 3s exactly
-	// packet 75, drop 312 of its 960 samples
+	src, _, _ := catcher.StateOf[codec.Source](c)
+	fmt.Printf("%v at %v, decoded to %d bytes: 3 s at 48 kHz\n", src.Kind, src.Format, c.Len())
+	// Output: MP3 at 44100 Hz, 2 ch, s16le, decoded to 576000 bytes: 3 s at 48 kHz
 }
 
 // Detect tells the kind of an input from its first bytes.

@@ -42,6 +42,9 @@ tone 48000 2 pcm_f32le tone_f32_48000_2.wav
 # sox writes 32-bit float as plain WAVE_FORMAT_IEEE_FLOAT (not extensible).
 tone 44100 1 pcm_f32le "$tmp/f32.wav"
 sox -D "$tmp/f32.wav" -e floating-point -b 32 tone_f32_44100_1.wav
+# Unsigned 8-bit and 64-bit float, as ffmpeg writes them.
+tone 22050 1 pcm_u8 tone_u8_22050_1.wav
+tone 8000 2 pcm_f64le tone_f64_8000_2.wav
 # ffmpeg writing to a pipe cannot seek back: its RIFF and data sizes stay
 # 0xFFFFFFFF.
 ff -f lavfi -i "aevalsrc=exprs='0.5*sin(2*PI*440*t)':s=48000:d=1" -c:a pcm_s16le -f wav pipe:1 > pipe_s16_48000_1.wav
@@ -53,6 +56,14 @@ lame --quiet --noreplaygain -V 2 "$tmp/prog44.wav" prog_vbr.mp3
 lame --quiet --noreplaygain -b 128 --cbr --id3v2-only --tt "Known Title" --ta "Known Artist" --pad-id3v2-size 512 "$tmp/prog44.wav" prog_id3.mp3
 lame --quiet --noreplaygain -m m -b 64 --cbr "$tmp/prog22.wav" prog_22050_mono.mp3
 lame --quiet --noreplaygain -b 128 --cbr "$tmp/prog48.wav" prog_48000.mp3
+# CRC-protected frames: the Xing header still starts right after the side
+# information (the CRC's two bytes are not counted).
+lame --quiet --noreplaygain -b 128 --cbr -p "$tmp/prog44.wav" prog_crc.mp3
+# No Xing/LAME frame at all: the encoder delay and padding are unknown.
+lame --quiet --noreplaygain -b 128 --cbr -t "$tmp/prog44.wav" prog_notag.mp3
+# MPEG-2 at 22.05 kHz, 32 kbit/s: about half the frames carry the padding
+# bit, and go-mp3 sizes those one byte short.
+lame --quiet --noreplaygain -m m -b 32 --cbr "$tmp/prog22.wav" prog_22050_32k.mp3
 
 # Damaged MP3s, from prog_cbr128.mp3: cut mid-frame; 1500 bytes overwritten
 # with pseudo-random bytes from offset 20000 (about 1.2 s in).
@@ -69,3 +80,5 @@ printf 'This is a plain text file, not audio.\nIt has no magic bytes of any form
 # Ogg Opus of the program at 48 kHz: 20 ms frames, 64 kbit/s, many packets
 # per page (opusenc's default one-second page delay), fixed serial number.
 opusenc --quiet --serial 1234 --bitrate 64 --comp 10 --framesize 20 "$tmp/prog48.wav" prog.opus
+# The same with 2.5 ms packets: pages fill their 255 lacing values.
+opusenc --quiet --serial 1235 --bitrate 64 --comp 10 --framesize 2.5 "$tmp/prog48.wav" prog_2500us.opus

@@ -52,7 +52,7 @@ func subjects() []subject {
 	one := func(name string, in transform.Format, mk func() catcher.Transform) {
 		ss = append(ss, subject{name, in.BytesPerFrame(), func() pcm { return oneToOne{mk()} }})
 	}
-	st16 := transform.CD
+	st16 := transform.Format{Rate: 44100, Channels: 2}
 	st24 := transform.Format{Rate: 48000, Channels: 2, Encoding: transform.S24LE}
 	mono32 := transform.Format{Rate: 22050, Channels: 1, Encoding: transform.F32LE}
 	six32 := transform.Format{Rate: 48000, Channels: 6, Encoding: transform.F32LE}

@@ -138,7 +138,7 @@ func TestConvertDitherOnlyReducesTo16(t *testing.T) {
 func TestConvertErrors(t *testing.T) {
 	_, err := transform.NewConvert(transform.Format{Rate: 48000}, transform.F32LE)
 	assert.ErrorIs(t, err, transform.ErrFormat)
-	_, err = transform.NewConvert(transform.Opus, 7)
+	_, err = transform.NewConvert(transform.Format{Rate: 48000, Channels: 2}, 7)
 	assert.ErrorIs(t, err, transform.ErrFormat)
 }
 

@@ -5,7 +5,7 @@
 // catcher.NewTransformReader runs one without a cache.
 //
 //	f32 := transform.Format{Rate: 44100, Channels: 2, Encoding: transform.F32LE}
-//	toFloat, _ := transform.NewConvert(transform.CD, transform.F32LE)
+//	toFloat, _ := transform.NewConvert(transform.Format{Rate: 44100, Channels: 2}, transform.F32LE)
 //	resample, _ := transform.NewResampler(f32, 48000, transform.High)
 //	to16, _ := transform.NewConvert(resample.Out(), transform.S16LE, transform.WithDither(1))
 //	cache := catcher.New(decoded, catcher.WithTransform(catcher.Chain(toFloat, resample, to16)))

@@ -17,7 +17,7 @@ import (
 // output; every listener reads the same cached bytes.
 func Example() {
 	f32 := transform.Format{Rate: 44100, Channels: 2, Encoding: transform.F32LE}
-	toFloat, _ := transform.NewConvert(transform.CD, transform.F32LE)
+	toFloat, _ := transform.NewConvert(transform.Format{Rate: 44100, Channels: 2}, transform.F32LE)
 	resample, _ := transform.NewResampler(f32, 48000, transform.High)
 	to16, _ := transform.NewConvert(resample.Out(), transform.S16LE, transform.WithDither(1))
 
@@ -27,7 +27,7 @@ func Example() {
 
 	a, _ := io.ReadAll(c.NewReader())
 	b, _ := io.ReadAll(c.NewReader())
-	fmt.Println(len(a)/transform.Opus.BytesPerFrame(), "frames at", to16.Out())
+	fmt.Println(len(a)/transform.Format{Rate: 48000, Channels: 2}.BytesPerFrame(), "frames at", to16.Out())
 	fmt.Println("same bytes for both readers:", bytes.Equal(a, b))
 	// Output:
 	// 96000 frames at 48000 Hz, 2 ch, s16le
@@ -61,7 +61,7 @@ func ExampleNewConvert() {
 }
 
 func ExampleNewGain() {
-	g, err := transform.NewGain(transform.CD, transform.DB(-20)) // a tenth
+	g, err := transform.NewGain(transform.Format{Rate: 44100, Channels: 2}, transform.DB(-20)) // a tenth
 	if err != nil {
 		panic(err)
 	}
@@ -72,7 +72,7 @@ func ExampleNewGain() {
 }
 
 func ExampleStereoToMono() {
-	m, err := transform.StereoToMono(transform.CD)
+	m, err := transform.StereoToMono(transform.Format{Rate: 44100, Channels: 2})
 	if err != nil {
 		panic(err)
 	}
@@ -85,7 +85,7 @@ func ExampleStereoToMono() {
 // A stream whose input ends inside a frame gives its whole frames, then an
 // error that says so.
 func ExampleErrPartialFrame() {
-	c, _ := transform.NewConvert(transform.CD, transform.F32LE)
+	c, _ := transform.NewConvert(transform.Format{Rate: 44100, Channels: 2}, transform.F32LE)
 	out, err := io.ReadAll(catcher.NewTransformReader(bytes.NewReader([]byte{0, 0x40, 0, 0xc0, 1}), c))
 	fmt.Println(len(out), "bytes:", err)
 	// Output:

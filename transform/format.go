@@ -77,14 +77,6 @@ type Format struct {
 	Encoding Encoding
 }
 
-// Common formats.
-var (
-	// CD is 44.1 kHz stereo 16-bit: what an MP3 decoder usually gives.
-	CD = Format{Rate: 44100, Channels: 2, Encoding: S16LE}
-	// Opus is 48 kHz stereo 16-bit: what an Opus encoder takes.
-	Opus = Format{Rate: 48000, Channels: 2, Encoding: S16LE}
-)
-
 // Validate returns nil if f describes a stream the transforms accept (the
 // rate may be 0), and an error wrapping ErrFormat that names the bad field
 // otherwise.

@@ -16,7 +16,7 @@ func TestFormatSizes(t *testing.T) {
 		frame int
 		str   string
 	}{
-		{transform.CD, 4, "44100 Hz, 2 ch, s16le"},
+		{transform.Format{Rate: 44100, Channels: 2}, 4, "44100 Hz, 2 ch, s16le"},
 		{transform.Format{Rate: 48000, Channels: 1, Encoding: transform.S24LE}, 3, "48000 Hz, 1 ch, s24le"},
 		{transform.Format{Rate: 96000, Channels: 6, Encoding: transform.F32LE}, 24, "96000 Hz, 6 ch, f32le"},
 		{transform.Format{Channels: 2}, 4, "0 Hz, 2 ch, s16le"},

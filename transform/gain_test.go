@@ -51,7 +51,7 @@ func TestDB(t *testing.T) {
 	assert.InDelta(t, 1, transform.DB(0), 1e-15)
 	assert.InDelta(t, 0.5011872336, transform.DB(-6), 1e-9)
 	assert.InDelta(t, 10, transform.DB(20), 1e-12)
-	g, err := transform.NewGain(transform.CD, transform.DB(-20))
+	g, err := transform.NewGain(transform.Format{Rate: 44100, Channels: 2}, transform.DB(-20))
 	require.NoError(t, err)
 	assert.InDelta(t, 0.1, g.Factor(), 1e-15)
 	got, err := run(g, s16(10000, -10000))
@@ -61,7 +61,7 @@ func TestDB(t *testing.T) {
 
 func TestGainErrors(t *testing.T) {
 	for _, gain := range []float64{-1, math.NaN(), math.Inf(1)} {
-		_, err := transform.NewGain(transform.CD, gain)
+		_, err := transform.NewGain(transform.Format{Rate: 44100, Channels: 2}, gain)
 		assert.ErrorIs(t, err, transform.ErrFormat, "gain %v", gain)
 	}
 	_, err := transform.NewGain(transform.Format{}, 1)

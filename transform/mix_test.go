@@ -61,13 +61,21 @@ func TestMixErrors(t *testing.T) {
 		name string
 		mix  func() (*transform.Mix, error)
 	}{
-		{"mono to stereo of stereo", func() (*transform.Mix, error) { return transform.MonoToStereo(transform.CD) }},
+		{"mono to stereo of stereo", func() (*transform.Mix, error) {
+			return transform.MonoToStereo(transform.Format{Rate: 44100, Channels: 2})
+		}},
 		{"stereo to mono of mono", func() (*transform.Mix, error) {
 			return transform.StereoToMono(transform.Format{Rate: 8000, Channels: 1})
 		}},
-		{"no rows", func() (*transform.Mix, error) { return transform.NewMix(transform.CD, nil) }},
-		{"short row", func() (*transform.Mix, error) { return transform.NewMix(transform.CD, [][]float64{{1}}) }},
-		{"NaN weight", func() (*transform.Mix, error) { return transform.NewMix(transform.CD, [][]float64{{1, math.NaN()}}) }},
+		{"no rows", func() (*transform.Mix, error) {
+			return transform.NewMix(transform.Format{Rate: 44100, Channels: 2}, nil)
+		}},
+		{"short row", func() (*transform.Mix, error) {
+			return transform.NewMix(transform.Format{Rate: 44100, Channels: 2}, [][]float64{{1}})
+		}},
+		{"NaN weight", func() (*transform.Mix, error) {
+			return transform.NewMix(transform.Format{Rate: 44100, Channels: 2}, [][]float64{{1, math.NaN()}})
+		}},
 		{"bad format", func() (*transform.Mix, error) { return transform.NewMix(transform.Format{}, [][]float64{{1}}) }},
 	}
 	for _, tc := range tests {

@@ -22,7 +22,7 @@ func resamplerSubjects() []subject {
 		{"96k to 48k stereo s16 high", transform.Format{Rate: 96000, Channels: 2}, 48000, transform.High},
 		{"22.05k to 48k 3 ch f32 medium", transform.Format{Rate: 22050, Channels: 3, Encoding: transform.F32LE}, 48000, transform.Medium},
 		{"44.1k to 48001 stereo s16 interpolated", transform.Format{Rate: 44100, Channels: 2}, 48001, transform.Medium},
-		{"48k to 48k stereo s16", transform.Opus, 48000, transform.Fast},
+		{"48k to 48k stereo s16", transform.Format{Rate: 48000, Channels: 2}, 48000, transform.Fast},
 	}
 	ss := make([]subject, len(cases))
 	for i, c := range cases {

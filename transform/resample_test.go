@@ -254,7 +254,7 @@ func TestResampleEncodings(t *testing.T) {
 
 func TestResampleSameRate(t *testing.T) {
 	in := noise(4*5000, 21)
-	r := must(transform.NewResampler(transform.Opus, 48000, transform.High))
+	r := must(transform.NewResampler(transform.Format{Rate: 48000, Channels: 2}, 48000, transform.High))
 	assert.Equal(t, in, runAll(t, r, in), "s16 through the filter at the same rate is unchanged")
 }
 
@@ -263,7 +263,9 @@ func TestResampleSameRate(t *testing.T) {
 func TestResampleChain(t *testing.T) {
 	in := runAll(t, must(transform.NewConvert(transform.Format{Rate: 44100, Channels: 2, Encoding: transform.F32LE}, transform.S16LE)),
 		tone(44100, 2, 44100, 440, 0.5))
-	toFloat := func() catcher.Transform { return must(transform.NewConvert(transform.CD, transform.F32LE)) }
+	toFloat := func() catcher.Transform {
+		return must(transform.NewConvert(transform.Format{Rate: 44100, Channels: 2}, transform.F32LE))
+	}
 	rs := func() catcher.Transform {
 		return must(transform.NewResampler(transform.Format{Rate: 44100, Channels: 2, Encoding: transform.F32LE}, 48000, transform.High))
 	}
@@ -290,11 +292,11 @@ func TestResamplerErrors(t *testing.T) {
 		q    transform.Quality
 	}{
 		{"unknown input rate", transform.Format{Channels: 2}, 48000, transform.High},
-		{"no output rate", transform.CD, 0, transform.High},
-		{"output rate too high", transform.CD, transform.MaxRate + 1, transform.High},
+		{"no output rate", transform.Format{Rate: 44100, Channels: 2}, 0, transform.High},
+		{"output rate too high", transform.Format{Rate: 44100, Channels: 2}, transform.MaxRate + 1, transform.High},
 		{"ratio too high", transform.Format{Rate: 300000, Channels: 1}, 1000, transform.High},
 		{"ratio too low", transform.Format{Rate: 100, Channels: 1}, 30000, transform.High},
-		{"unknown quality", transform.CD, 48000, 4},
+		{"unknown quality", transform.Format{Rate: 44100, Channels: 2}, 48000, 4},
 		{"bad format", transform.Format{Rate: 44100}, 48000, transform.High},
 	}
 	for _, tc := range tests {
@@ -306,13 +308,13 @@ func TestResamplerErrors(t *testing.T) {
 }
 
 func TestQuality(t *testing.T) {
-	r := must(transform.NewResampler(transform.CD, 48000, 0))
+	r := must(transform.NewResampler(transform.Format{Rate: 44100, Channels: 2}, 48000, 0))
 	assert.Equal(t, transform.Medium, r.Quality(), "the zero Quality is Medium")
 	assert.Equal(t, "high", transform.High.String())
 	assert.Equal(t, "Quality(9)", transform.Quality(9).String())
 	taps := map[transform.Quality]int{transform.Fast: 16, transform.Medium: 40, transform.High: 76}
 	for q, n := range taps {
-		assert.Equal(t, n, must(transform.NewResampler(transform.CD, 48000, q)).Taps(), "%v upsampling", q)
-		assert.Equal(t, 3*n, must(transform.NewResampler(transform.Opus, 16000, q)).Taps(), "%v downsampling by 3", q)
+		assert.Equal(t, n, must(transform.NewResampler(transform.Format{Rate: 44100, Channels: 2}, 48000, q)).Taps(), "%v upsampling", q)
+		assert.Equal(t, 3*n, must(transform.NewResampler(transform.Format{Rate: 48000, Channels: 2}, 16000, q)).Taps(), "%v downsampling by 3", q)
 	}
 }

@@ -169,7 +169,7 @@ func (f *Framer) Size() int64 { return int64(cap(f.offsets)+cap(f.starts)) * 8 }
 // Index returns the Index of the records written so far.
 func (f *Framer) Index() Index {
 	k := len(f.offsets)
-	x := Index{
+	x := &index{
 		offsets: f.offsets[:k:k],
 		starts:  f.starts[:k:k],
 		end:     f.end,
@@ -187,5 +187,5 @@ func (f *Framer) Index() Index {
 	if f.done && f.length >= 0 {
 		x.length = min(f.length, x.length)
 	}
-	return x
+	return Index{x}
 }

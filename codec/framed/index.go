@@ -16,8 +16,12 @@ import (
 // An Index is an immutable value: its arrays are views of append-only
 // arrays, never written below their length after it was published, and are
 // reached only through its methods. It is safe for concurrent use; copying
-// it is cheap.
+// it copies a pointer. The zero Index has no packets.
 type Index struct {
+	*index
+}
+
+type index struct {
 	offsets []int64 // offsets[i]: byte offset of packet i's record
 	starts  []int64 // starts[i]: first sample of packet i, pre-skip included
 	end     int64
@@ -36,58 +40,73 @@ type Entry struct {
 	Samples int64 // duration
 }
 
+// empty is the zero Index's data.
+var empty = &index{}
+
+func (x Index) data() *index {
+	if x.index == nil {
+		return empty
+	}
+	return x.index
+}
+
 // Len returns the number of packets.
-func (x Index) Len() int { return len(x.offsets) }
+func (x Index) Len() int { return len(x.data().offsets) }
 
 // Entry returns packet i's entry. It panics if i is out of range, as an
 // index into a slice does.
 func (x Index) Entry(i int) Entry {
-	e := Entry{Offset: x.offsets[i], Start: x.starts[i]}
-	if i+1 < len(x.offsets) {
-		e.Size = int(x.offsets[i+1]-e.Offset) - PrefixSize
-		e.Samples = x.starts[i+1] - e.Start
+	d := x.data()
+	e := Entry{Offset: d.offsets[i], Start: d.starts[i]}
+	if i+1 < len(d.offsets) {
+		e.Size = int(d.offsets[i+1]-e.Offset) - PrefixSize
+		e.Samples = d.starts[i+1] - e.Start
 	} else {
-		e.Size = int(x.end-e.Offset) - PrefixSize
-		e.Samples = x.samples - e.Start
+		e.Size = int(d.end-e.Offset) - PrefixSize
+		e.Samples = d.samples - e.Start
 	}
 	return e
 }
 
 // End returns the byte offset just past the last record.
-func (x Index) End() int64 { return x.end }
+func (x Index) End() int64 { return x.data().end }
 
 // Samples returns the total duration of the packets, pre-skip included.
-func (x Index) Samples() int64 { return x.samples }
+func (x Index) Samples() int64 { return x.data().samples }
 
 // PreSkip returns the number of samples to drop from the start of the
 // decoded stream.
-func (x Index) PreSkip() int64 { return x.preSkip }
+func (x Index) PreSkip() int64 { return x.data().preSkip }
 
 // Length returns the true length of the stream in samples, pre-skip
 // excluded: exact once Done (the encoder's or the Ogg file's end trimming
 // applied), the packets' duration less the pre-skip before that.
-func (x Index) Length() int64 { return x.length }
+func (x Index) Length() int64 { return x.data().length }
 
 // Done reports that the stream has ended cleanly: no packet will be added.
-func (x Index) Done() bool { return x.done }
+func (x Index) Done() bool { return x.data().done }
 
 // Uniform returns the duration of every packet if they all have the same
 // (every packet but a shorter last one, once Done), else 0.
-func (x Index) Uniform() int64 { return x.uniform }
+func (x Index) Uniform() int64 { return x.data().uniform }
 
 // Duration returns the true duration of the stream (so far, until Done).
-func (x Index) Duration() time.Duration { return opus.Duration(x.length) }
+func (x Index) Duration() time.Duration { return opus.Duration(x.data().length) }
 
 // Size is the memory of the Index's arrays (see catcher.Sizer).
-func (x Index) Size() int64 { return int64(cap(x.offsets)+cap(x.starts)) * 8 }
+func (x Index) Size() int64 {
+	d := x.data()
+	return int64(cap(d.offsets)+cap(d.starts))*8 + 80
+}
 
 // packetAt returns the packet holding decoded sample s (pre-skip included),
 // which must be in [0, samples).
 func (x Index) packetAt(s int64) int {
-	if x.uniform > 0 {
-		return min(int(s/x.uniform), len(x.starts)-1)
+	d := x.data()
+	if d.uniform > 0 {
+		return min(int(s/d.uniform), len(d.starts)-1)
 	}
-	return sort.Search(len(x.starts), func(i int) bool { return x.starts[i] > s }) - 1
+	return sort.Search(len(d.starts), func(i int) bool { return d.starts[i] > s }) - 1
 }
 
 // Find returns the packet that holds position pos (a sample counted from 0
@@ -95,12 +114,13 @@ func (x Index) packetAt(s int64) int {
 // come before pos. A negative pos is 0; pos past the packets gives Len()
 // and 0. It is O(1) when packets are uniform, O(log n) otherwise.
 func (x Index) Find(pos int64) (packet int, skip int64) {
-	s := max(pos, 0) + x.preSkip
-	if len(x.starts) == 0 || s >= x.samples {
-		return len(x.starts), 0
+	d := x.data()
+	s := max(pos, 0) + d.preSkip
+	if len(d.starts) == 0 || s >= d.samples {
+		return len(d.starts), 0
 	}
 	i := x.packetAt(s)
-	return i, s - x.starts[i]
+	return i, s - d.starts[i]
 }
 
 // FindTime is Find for a time from the start (after the pre-skip).
@@ -116,10 +136,11 @@ func (x Index) FindTime(d time.Duration) (packet int, skip int64) {
 // them to a fresh decoder as its pre-skip). pos past the packets gives
 // Len() and 0.
 func (x Index) DecodeFrom(pos int64) (packet int, drop int64) {
-	s := max(pos, 0) + x.preSkip
-	if len(x.starts) == 0 || s >= x.samples {
-		return len(x.starts), 0
+	d := x.data()
+	s := max(pos, 0) + d.preSkip
+	if len(d.starts) == 0 || s >= d.samples {
+		return len(d.starts), 0
 	}
 	i := x.packetAt(max(0, s-opus.PreRoll))
-	return i, s - x.starts[i]
+	return i, s - d.starts[i]
 }

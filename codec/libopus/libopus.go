@@ -1,4 +1,14 @@
-package codec
+// Package libopus encodes and decodes Opus through libopus (the C library,
+// by way of layeh.com/gopus, which bundles libopus 1.1.2 and builds it with
+// cgo). It is the only package of this module that needs a C compiler:
+// everything else, the Ogg and framed-packet packages included, builds
+// with CGO_ENABLED=0.
+//
+// Encoder is a framed.PacketSource: inside a Catcher with a framed.Framer,
+// a track is encoded once however many listeners it has. Decoder turns a
+// framed stream back into PCM, dropping the pre-skip, stopping at the true
+// length and concealing corrupt packets.
+package libopus
 
 import (
 	"encoding/binary"
@@ -9,8 +19,16 @@ import (
 
 	"layeh.com/gopus"
 
+	"github.com/streamcatcher/streamcatcher/codec/framed"
+	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/transform"
 )
+
+// Format returns the PCM format the Encoder takes and the Decoder gives:
+// 48 kHz s16le with the given number of channels.
+func Format(channels int) transform.Format {
+	return transform.Format{Rate: opus.SampleRate, Channels: channels, Encoding: transform.S16LE}
+}
 
 // Application is the Opus encoder's tuning.
 type Application int
@@ -35,10 +53,10 @@ const (
 	PreSkipLowDelay = 120
 )
 
-// OpusOption configures an OpusEncoder.
-type OpusOption func(*opusConfig)
+// Option configures an Encoder.
+type Option func(*config)
 
-type opusConfig struct {
+type config struct {
 	frame   int // samples at 48 kHz
 	bitrate int // bit/s; 0 leaves libopus's default
 	vbr     bool
@@ -46,41 +64,53 @@ type opusConfig struct {
 }
 
 // WithFrameDuration sets the duration of each packet: 2.5, 5, 10, 20 (the
-// default), 40 or 60 ms. NewOpusEncoder rejects any other.
-func WithFrameDuration(d time.Duration) OpusOption {
-	return func(c *opusConfig) { c.frame = int(d * 48000 / time.Second) }
+// default), 40 or 60 ms. NewEncoder rejects any other.
+func WithFrameDuration(d time.Duration) Option {
+	return func(c *config) { c.frame = int(opus.Samples(d)) }
 }
 
 // WithBitrate sets the target bitrate in bit/s (500 to 512000). The
 // default is libopus's for the channel count (about 64 kbit/s a channel).
-func WithBitrate(bps int) OpusOption { return func(c *opusConfig) { c.bitrate = bps } }
+func WithBitrate(bps int) Option { return func(c *config) { c.bitrate = bps } }
 
 // WithVBR turns variable bitrate on (the default) or off.
-func WithVBR(on bool) OpusOption { return func(c *opusConfig) { c.vbr = on } }
+func WithVBR(on bool) Option { return func(c *config) { c.vbr = on } }
 
 // WithApplication sets the encoder's application (AppAudio by default).
-func WithApplication(a Application) OpusOption { return func(c *opusConfig) { c.app = a } }
+func WithApplication(a Application) Option { return func(c *config) { c.app = a } }
 
-// maxEncoded bounds one encoded packet of up to 60 ms: three frames of
-// 1275 bytes and a code 3 header.
-const maxEncoded = 3*MaxFrameSize + 7
+// maxPacket is the largest packet the encoder makes for frames of n
+// samples: libopus codes up to 20 ms as one frame of at most 1275 bytes
+// after the TOC byte, 40 ms as two (code 1 or 2), 60 ms as three (code 3,
+// with two frame lengths).
+func maxPacket(n int) int {
+	switch {
+	case n <= 960:
+		return 1 + opus.MaxFrameSize
+	case n <= 1920:
+		return 3 + 2*opus.MaxFrameSize
+	default:
+		return 2 + 4 + 3*opus.MaxFrameSize
+	}
+}
 
-// OpusEncoder encodes 16-bit PCM at 48 kHz, mono or stereo, into Opus
-// packets, one per frame. It is a PacketSource for a Framer, which puts its
-// packets into a cache:
+// Encoder encodes 16-bit PCM at 48 kHz, mono or stereo, into Opus packets,
+// one per frame. It is a framed.PacketSource, for a framed.Framer that puts
+// its packets into a cache:
 //
-//	enc, _ := codec.NewOpusEncoder(transform.Opus)
-//	c := catcher.New(pcm, catcher.WithTransform(codec.NewFramer(enc)))
+//	enc, _ := libopus.NewEncoder(libopus.Format(2))
+//	c := catcher.New(pcm, catcher.WithTransform(framed.NewFramer(enc)))
 //
 // The last frame, if partial, is padded with silence, and more silent
 // frames follow until the packets cover the pre-skip as well: the true
 // length (the input's) is kept in Length. It is not safe for concurrent
 // use.
-type OpusEncoder struct {
+type Encoder struct {
 	enc     *gopus.Encoder
-	cfg     opusConfig
+	cfg     config
 	ch      int
-	preskip int
+	max     int
+	preskip int64
 	frame   []int16
 	raw     []byte
 	in      int64 // samples read
@@ -89,10 +119,11 @@ type OpusEncoder struct {
 	length  int64
 }
 
-// NewOpusEncoder returns an encoder of PCM in format f, which must be
-// 48 kHz, 1 or 2 channels, S16LE. Errors wrap transform.ErrFormat.
-func NewOpusEncoder(f transform.Format, opts ...OpusOption) (*OpusEncoder, error) {
-	cfg := opusConfig{frame: 960, vbr: true, app: AppAudio}
+// NewEncoder returns an encoder of PCM in format f, which must be 48 kHz,
+// 1 or 2 channels, S16LE. The format and the options are checked here;
+// errors wrap transform.ErrFormat.
+func NewEncoder(f transform.Format, opts ...Option) (*Encoder, error) {
+	cfg := config{frame: 960, vbr: true, app: AppAudio}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -113,13 +144,13 @@ func NewOpusEncoder(f transform.Format, opts ...OpusOption) (*OpusEncoder, error
 	}
 	enc, err := gopus.NewEncoder(48000, f.Channels, app)
 	if err != nil {
-		return nil, fmt.Errorf("codec: opus encoder: %w", err)
+		return nil, fmt.Errorf("libopus: encoder: %w", err)
 	}
 	if cfg.bitrate != 0 {
 		enc.SetBitrate(cfg.bitrate)
 	}
 	enc.SetVbr(cfg.vbr)
-	e := &OpusEncoder{enc: enc, cfg: cfg, ch: f.Channels, preskip: PreSkip, length: -1,
+	e := &Encoder{enc: enc, cfg: cfg, ch: f.Channels, max: maxPacket(cfg.frame), preskip: PreSkip, length: -1,
 		frame: make([]int16, cfg.frame*f.Channels), raw: make([]byte, cfg.frame*f.Channels*2)}
 	if cfg.app == AppLowDelay {
 		e.preskip = PreSkipLowDelay
@@ -128,11 +159,15 @@ func NewOpusEncoder(f transform.Format, opts ...OpusOption) (*OpusEncoder, error
 }
 
 // PreSkip returns the encoder's pre-skip: PreSkip, or PreSkipLowDelay.
-func (e *OpusEncoder) PreSkip() int { return e.preskip }
+func (e *Encoder) PreSkip() int64 { return e.preskip }
+
+// MaxPacketSize returns the largest packet the encoder makes: 1276 bytes
+// for frames of up to 20 ms, 2553 for 40 ms, 3831 for 60 ms.
+func (e *Encoder) MaxPacketSize() int { return e.max }
 
 // Length returns the number of samples read once the input has ended
 // (NextPacket returned io.EOF), -1 before.
-func (e *OpusEncoder) Length() int64 {
+func (e *Encoder) Length() int64 {
 	if !e.ended {
 		return -1
 	}
@@ -140,14 +175,19 @@ func (e *OpusEncoder) Length() int64 {
 }
 
 // FrameSamples returns the samples at 48 kHz in each packet.
-func (e *OpusEncoder) FrameSamples() int { return e.cfg.frame }
+func (e *Encoder) FrameSamples() int64 { return int64(e.cfg.frame) }
+
+// Size is the memory the encoder holds: its buffers and libopus's state
+// (about 30 KB for stereo; see catcher.Sizer).
+func (e *Encoder) Size() int64 { return int64(2*len(e.frame)+len(e.raw)) + 30<<10 }
 
 // NextPacket reads one frame of PCM from src and returns its packet, valid
 // until the next call. Input that ends inside a frame is padded with
-// silence; an input that ends inside a sample is ErrTruncated. At the end,
+// silence; an input that ends inside a sample is transform.ErrPartialFrame
+// (wrapped). At the end,
 // once the packets cover the input and the pre-skip, it returns io.EOF.
-func (e *OpusEncoder) NextPacket(src io.Reader) ([]byte, error) {
-	if e.ended && e.out >= e.length+int64(e.preskip) {
+func (e *Encoder) NextPacket(src io.Reader) ([]byte, error) {
+	if e.ended && e.out >= e.length+e.preskip {
 		return nil, io.EOF
 	}
 	n := 0
@@ -158,7 +198,7 @@ func (e *OpusEncoder) NextPacket(src io.Reader) ([]byte, error) {
 		case err == io.EOF || err == io.ErrUnexpectedEOF:
 			e.ended = true
 			if n%(2*e.ch) != 0 {
-				return nil, fmt.Errorf("%w: PCM ends inside a sample", ErrTruncated)
+				return nil, fmt.Errorf("%w: PCM ends inside a frame of %d bytes", transform.ErrPartialFrame, 2*e.ch)
 			}
 		case err != nil:
 			return nil, err
@@ -166,7 +206,7 @@ func (e *OpusEncoder) NextPacket(src io.Reader) ([]byte, error) {
 		e.in += int64(n / (2 * e.ch))
 		if e.ended {
 			e.length = e.in
-			if n == 0 && e.out >= e.length+int64(e.preskip) {
+			if n == 0 && e.out >= e.length+e.preskip {
 				return nil, io.EOF
 			}
 		}
@@ -183,86 +223,95 @@ func (e *OpusEncoder) NextPacket(src io.Reader) ([]byte, error) {
 	return p, nil
 }
 
-func (e *OpusEncoder) encode() (p []byte, err error) {
+func (e *Encoder) encode() (p []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("codec: opus encoder panicked: %v", r)
+			err = fmt.Errorf("libopus: encoder panicked: %v", r)
 		}
 	}()
-	p, err = e.enc.Encode(e.frame, e.cfg.frame, maxEncoded)
+	p, err = e.enc.Encode(e.frame, e.cfg.frame, e.max)
 	if err != nil {
-		return nil, fmt.Errorf("codec: opus encode: %w", err)
+		return nil, fmt.Errorf("libopus: encode: %w", err)
 	}
 	return p, nil
 }
 
-// OpusDecoderOption configures an OpusDecoder.
-type OpusDecoderOption func(*OpusDecoder)
+// DecoderOption configures a Decoder.
+type DecoderOption func(*decoderConfig)
+
+type decoderConfig struct{ skip, length int64 }
 
 // WithPreSkip sets the samples dropped from the start of the decoded
-// stream (an Index's PreSkip). The default is 0.
-func WithPreSkip(n int) OpusDecoderOption { return func(d *OpusDecoder) { d.skip = int64(max(n, 0)) } }
+// stream (an Index's PreSkip, or the drop of Index.DecodeFrom). The default
+// is 0. It panics if n < 0.
+func WithPreSkip(n int64) DecoderOption {
+	if n < 0 {
+		panic(fmt.Sprintf("libopus: WithPreSkip(%d)", n))
+	}
+	return func(c *decoderConfig) { c.skip = n }
+}
 
 // WithLength sets the true length of the decoded stream in samples,
 // pre-skip excluded (an Index's Length once Done): the output stops there.
 // The default, -1, keeps everything.
-func WithLength(n int64) OpusDecoderOption { return func(d *OpusDecoder) { d.left = n } }
+func WithLength(n int64) DecoderOption { return func(c *decoderConfig) { c.length = n } }
 
-// OpusDecoder decodes a framed packet stream (see PrefixSize), as a Framer
-// writes it, back to 16-bit PCM at 48 kHz. It is a catcher.Transform.
+// Decoder decodes a framed packet stream (see package framed), as a
+// framed.Framer writes it, back to 16-bit PCM at 48 kHz. It is a
+// catcher.Transform.
 //
 // A packet that is corrupt (invalid framing, or refused by libopus) is
 // concealed: libopus's packet-loss concealment fills its duration (from its
 // TOC if readable, else the previous packet's), and Concealed counts it. A
 // damaged framed stream (a bad length prefix) ends the output with
-// ErrCorruptPacket; one that ends inside a record, with ErrTruncated. It is
-// not safe for concurrent use.
-type OpusDecoder struct {
+// framed.ErrCorrupt; one that ends inside a record, with an error wrapping
+// io.ErrUnexpectedEOF. It is not safe for concurrent use.
+type Decoder struct {
 	dec       *gopus.Decoder
 	ch        int
-	pr        *PacketReader
+	pr        *framed.Reader
 	src       io.Reader
 	skip      int64 // samples still to drop
 	left      int64 // samples still to output; -1: no limit
-	last      int   // duration of the last packet
+	last      int64 // duration of the last packet
 	out       []byte
 	outR      int
 	concealed int
 	err       error
 }
 
-// NewOpusDecoder returns a decoder to the given number of channels (1 or
-// 2, whatever the packets code).
-func NewOpusDecoder(channels int, opts ...OpusDecoderOption) (*OpusDecoder, error) {
+// NewDecoder returns a decoder to the given number of channels (1 or 2,
+// whatever the packets code). Errors wrap transform.ErrFormat.
+func NewDecoder(channels int, opts ...DecoderOption) (*Decoder, error) {
+	cfg := decoderConfig{length: -1}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	if channels < 1 || channels > 2 {
 		return nil, fmt.Errorf("%w: Opus decodes to 1 or 2 channels, not %d", transform.ErrFormat, channels)
 	}
 	dec, err := gopus.NewDecoder(48000, channels)
 	if err != nil {
-		return nil, fmt.Errorf("codec: opus decoder: %w", err)
+		return nil, fmt.Errorf("libopus: decoder: %w", err)
 	}
-	d := &OpusDecoder{dec: dec, ch: channels, left: -1, last: 960}
-	for _, o := range opts {
-		o(d)
-	}
-	return d, nil
+	return &Decoder{dec: dec, ch: channels, skip: cfg.skip, left: cfg.length, last: 960}, nil
 }
 
 // Format returns the decoded format: 48 kHz, s16le, the decoder's channels.
-func (d *OpusDecoder) Format() transform.Format {
+func (d *Decoder) Format() transform.Format {
 	return transform.Format{Rate: 48000, Channels: d.ch, Encoding: transform.S16LE}
 }
 
 // Concealed returns the number of corrupt packets concealed so far.
-func (d *OpusDecoder) Concealed() int { return d.concealed }
+func (d *Decoder) Concealed() int { return d.concealed }
 
 // MinSpace is one frame of PCM.
-func (d *OpusDecoder) MinSpace() int { return 2 * d.ch }
+func (d *Decoder) MinSpace() int { return 2 * d.ch }
 
 // Transform writes decoded PCM into dst.
-func (d *OpusDecoder) Transform(dst []byte, src io.Reader) (int, error) {
+func (d *Decoder) Transform(dst []byte, src io.Reader) (int, error) {
 	if d.pr == nil || d.src != src {
-		d.pr, d.src = NewPacketReader(src), src
+		d.pr, d.src = framed.NewReader(src), src
 	}
 	for {
 		if d.outR < len(d.out) {
@@ -299,11 +348,11 @@ func (d *OpusDecoder) Transform(dst []byte, src io.Reader) (int, error) {
 }
 
 // decode decodes one packet, concealing it if it is corrupt.
-func (d *OpusDecoder) decode(p []byte) []int16 {
-	n, perr := PacketSamples(p)
+func (d *Decoder) decode(p []byte) []int16 {
+	n, perr := opus.PacketSamples(p)
 	if perr == nil {
 		pcm, err := d.call(p, n)
-		if err == nil && len(pcm) == n*d.ch {
+		if err == nil && int64(len(pcm)) == n*int64(d.ch) {
 			d.last = n
 			return pcm
 		}
@@ -312,21 +361,21 @@ func (d *OpusDecoder) decode(p []byte) []int16 {
 	}
 	d.concealed++
 	pcm, err := d.call(nil, n)
-	if err != nil || len(pcm) != n*d.ch {
-		return make([]int16, n*d.ch)
+	if err != nil || int64(len(pcm)) != n*int64(d.ch) {
+		return make([]int16, n*int64(d.ch))
 	}
 	return pcm
 }
 
 // call is one fenced call into libopus; p nil asks for concealment.
-func (d *OpusDecoder) call(p []byte, n int) (pcm []int16, err error) {
+func (d *Decoder) call(p []byte, n int64) (pcm []int16, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			pcm, err = nil, fmt.Errorf("%w: decoder panicked: %v", ErrCorruptPacket, r)
+			pcm, err = nil, fmt.Errorf("%w: decoder panicked: %v", opus.ErrCorruptPacket, r)
 		}
 	}()
 	if n <= 0 {
-		return nil, errors.New("codec: no duration")
+		return nil, errors.New("libopus: no duration")
 	}
-	return d.dec.Decode(p, n, false)
+	return d.dec.Decode(p, int(n), false)
 }

@@ -1,24 +1,47 @@
-package codec
+// Package mp3 decodes MP3 (MPEG-1 and MPEG-2 Layer III) to PCM, exact to
+// the sample, through github.com/hajimehoshi/go-mp3, fenced.
+//
+// go-mp3 is unmaintained: it panics on some corrupt frames, scans its whole
+// input when it can seek, and mis-sizes some padded MPEG-2 frames. So our
+// own frame walker finds the frames (skipping ID3v2, ID3v1 and APE tags,
+// trailing zeros and damaged regions, resynchronising on a chain of valid
+// headers) and hands go-mp3 one validated frame at a time through a reader
+// without Seek; every call into it is fenced, a panic becoming
+// ErrDecoderPanic. The LAME/Xing frame is parsed and not decoded: the
+// encoder delay it records, and go-mp3's own decoder delay, are trimmed
+// from the start and the padding from the end, so a whole file decodes to
+// exactly its original length, sample-aligned. Without a LAME tag only the
+// decoder's own delay is trimmed, and the length is unknown.
+//
+// Padded MPEG-2 frames whose size go-mp3 computes one byte short (22.05
+// kHz at 8, 16, 24, 32, 80, 96, 144 or 160 kbit/s, and VBR streams that
+// use those) would decode to near silence; the decoder refuses them at the
+// first such frame with ErrUnsupported instead. MPEG-2.5 is refused too.
+//
+// Truncated input gives errors that wrap io.ErrUnexpectedEOF.
+package mp3
 
 import (
 	"errors"
 	"fmt"
 	"io"
 
-	mp3 "github.com/hajimehoshi/go-mp3"
+	gomp3 "github.com/hajimehoshi/go-mp3"
 
 	"github.com/streamcatcher/streamcatcher/transform"
 )
 
-// mp3DecoderDelay is the delay, in samples, of go-mp3's output relative to
+// decoderDelay is the delay, in samples, of go-mp3's output relative to
 // the encoder's input beyond the encoder delay that the LAME tag records:
 // 528 samples of synthesis filter delay plus one, the convention LAME's
 // tag assumes (measured against the fixtures: the program starts at
 // exactly encoder delay + 529 in go-mp3's output).
-const mp3DecoderDelay = 529
+const decoderDelay = 529
 
-// MP3Info describes an MP3 stream, as far as its first frames tell.
-type MP3Info struct {
+// Info describes an MP3 stream, as far as its first frames tell. It is the
+// State that a Decoder publishes once it has found the first audio frame
+// (catcher.StateOf[mp3.Info]).
+type Info struct {
 	// SampleRate is the stream's rate in Hz. The decoded PCM has this rate.
 	SampleRate int
 	// Channels is the number of channels coded in the file (1 or 2). The
@@ -30,9 +53,12 @@ type MP3Info struct {
 	Frames int64
 	// EncoderDelay and Padding are the samples the LAME tag says the
 	// encoder added at the start and the end, or -1 without a LAME tag.
-	EncoderDelay, Padding int
+	EncoderDelay, Padding int64
 	// Length is the exact number of samples (per channel) the stream
-	// decodes to when whole, or -1 if the file does not say (no LAME tag).
+	// decodes to when whole, or -1 if the file does not say (no LAME tag
+	// with a frame count). Without a LAME tag, the decoded stream keeps the
+	// encoder's delay (576 samples for LAME) at its start, since only the
+	// tag records it.
 	Length int64
 	// VBR reports a Xing (rather than Info) header.
 	VBR bool
@@ -40,39 +66,33 @@ type MP3Info struct {
 	Encoder string
 }
 
-// MP3Decoder decodes MP3 (MPEG-1 and MPEG-2 Layer III) to PCM: 16-bit
-// little-endian stereo at the stream's rate. It is a catcher.Transform.
+// Decoder decodes MP3 to PCM: 16-bit little-endian stereo at the stream's
+// rate. It is a catcher.Transform, a catcher.Stater (its state is an Info,
+// once the first audio frame is found) and a catcher.Sizer.
 //
-// Our own frame walker finds the frames (skipping ID3 and APE tags and any
-// damaged region, resynchronising on a chain of valid headers) and hands
-// go-mp3 one frame at a time through a reader without Seek, so go-mp3
-// never scans ahead. Every call into go-mp3 is fenced: a panic becomes
-// ErrDecoderPanic, that decoder is dropped and a new one takes over with
-// the next frame (its first frames, whose bit reservoir is lost, come out
-// as silence). The LAME/Xing frame is not audio and is not decoded; the
-// encoder delay and padding it records are trimmed, so a whole file
-// decodes to exactly its original length, sample-aligned. Frames lost in
-// a damaged region are not replaced: the output is shorter by their
-// duration (a frame that go-mp3 fails on is replaced by silence of its
-// length).
+// Frames lost in a damaged region are not replaced: the output is shorter
+// by their duration; a frame that go-mp3 fails on is replaced by silence
+// of its length, as are the first frames after a gap, whose bit reservoir
+// is lost.
 //
 // At the end of the stream Transform returns io.EOF, or, after everything
-// that could be decoded: ErrTruncated (wrapped) if the input ends inside a
-// frame or before the frames the Xing header announces; ErrCorrupt
-// (wrapped, with the offsets of the damage) if damaged regions were
-// skipped; ErrNotMP3 if there is no Layer III stream at all.
+// that could be decoded: an error wrapping io.ErrUnexpectedEOF if the input
+// ends inside a frame or before the frames the Xing header announces;
+// ErrCorrupt (wrapped, with the offsets of the damage) if damaged regions
+// were skipped; ErrUnsupported for a stream go-mp3 cannot decode; ErrNotMP3
+// if there is no Layer III stream at all.
 //
-// An MP3Decoder is not safe for concurrent use.
-type MP3Decoder struct {
-	walk mp3Walker
-	info MP3Info
+// A Decoder is not safe for concurrent use.
+type Decoder struct {
+	walk walker
+	info Info
 	// infoReady is set once the first audio frame has been found.
 	infoReady bool
 	xing      xingInfo
-	pending   *mp3Frame // the first audio frame, found by ReadInfo, not yet decoded
-	pendBuf   [mp3MaxFrame]byte
+	pending   *frame // the first audio frame, found by ReadInfo, not yet decoded
+	pendBuf   [maxFrame]byte
 
-	dec   *mp3.Decoder // nil when dropped
+	dec   *gomp3.Decoder // nil when dropped
 	feed  frameFeeder
 	avail int // main data bytes go-mp3 holds from earlier frames
 
@@ -90,11 +110,11 @@ type MP3Decoder struct {
 	final     error
 }
 
-// NewMP3Decoder returns an MP3 decoder.
-func NewMP3Decoder() *MP3Decoder { return &MP3Decoder{} }
+// NewDecoder returns an MP3 decoder.
+func NewDecoder() *Decoder { return &Decoder{} }
 
 // MinSpace is 4: one stereo 16-bit sample.
-func (d *MP3Decoder) MinSpace() int { return 4 }
+func (d *Decoder) MinSpace() int { return 4 }
 
 // frameFeeder is the reader go-mp3 reads from: it holds one frame.
 type frameFeeder struct{ cur []byte }
@@ -110,8 +130,9 @@ func (f *frameFeeder) Read(p []byte) (int, error) {
 
 // ReadInfo reads src up to the first audio frame and returns what the
 // stream's first frames say. Transform goes on from there with the same
-// source. Errors: ErrNotMP3, ErrTruncated (wrapped) or the source's error.
-func (d *MP3Decoder) ReadInfo(src io.Reader) (MP3Info, error) {
+// source. Errors: ErrNotMP3, ErrUnsupported, io.ErrUnexpectedEOF (wrapped)
+// or the source's error.
+func (d *Decoder) ReadInfo(src io.Reader) (Info, error) {
 	d.walk.src = src
 	if d.infoReady {
 		return d.info, nil
@@ -124,17 +145,32 @@ func (d *MP3Decoder) ReadInfo(src io.Reader) (MP3Info, error) {
 		d.finish(err)
 		return d.info, d.final
 	}
-	d.pending = &mp3Frame{h: f.h, off: f.off, data: d.pendBuf[:copy(d.pendBuf[:], f.data)]}
+	d.pending = &frame{h: f.h, off: f.off, data: d.pendBuf[:copy(d.pendBuf[:], f.data)]}
 	return d.info, nil
 }
 
 // Info returns what ReadInfo returns, once Transform or ReadInfo has found
-// the first audio frame (the zero MP3Info before that).
-func (d *MP3Decoder) Info() MP3Info { return d.info }
+// the first audio frame (the zero Info before that). It is for the
+// goroutine that drives the decoder; others read the published state.
+func (d *Decoder) Info() Info { return d.info }
+
+// State returns the Info once the first audio frame has been found, else
+// nil.
+func (d *Decoder) State() any {
+	if !d.infoReady {
+		return nil
+	}
+	return d.info
+}
+
+// Size is the memory the decoder holds (see catcher.Sizer).
+func (d *Decoder) Size() int64 {
+	return int64(cap(d.walk.buf)+cap(d.out)+len(d.pcm)+len(d.pendBuf)) + 32<<10 // go-mp3's own state, about
+}
 
 // nextAudio returns the next audio frame, handling the Xing frame and
 // recording damage.
-func (d *MP3Decoder) nextAudio() (mp3Frame, error) {
+func (d *Decoder) nextAudio() (frame, error) {
 	for {
 		f, junk, at, err := d.walk.next()
 		if junk > 0 && d.infoReady {
@@ -146,7 +182,7 @@ func (d *MP3Decoder) nextAudio() (mp3Frame, error) {
 		}
 		if !d.infoReady {
 			if f.h.version == 25 {
-				return f, fmt.Errorf("%w: MPEG-2.5 (%d Hz) is not supported by the decoder", ErrNotMP3, f.h.rate)
+				return f, fmt.Errorf("%w: MPEG-2.5 (%d Hz)", ErrUnsupported, f.h.rate)
 			}
 			if x, ok := parseXing(f.h, f.data); ok {
 				d.xing = x
@@ -155,23 +191,37 @@ func (d *MP3Decoder) nextAudio() (mp3Frame, error) {
 			}
 			d.xing = xingInfo{frames: -1, delay: -1, padding: -1}
 			d.setInfo(f.h)
+			if !d.xing.vbr && f.h.misSizedWhenPadded() && f.h.padsSometimes() {
+				return f, misSized(f)
+			}
+		}
+		if f.h.padding && f.h.misSizedWhenPadded() {
+			return f, misSized(f)
 		}
 		return f, nil
 	}
 }
 
-func (d *MP3Decoder) setInfo(h mp3Header) {
+func misSized(f frame) error {
+	return fmt.Errorf("%w: padded MPEG-2 frames at %d Hz and %d kbit/s (first at offset %d), which go-mp3 reads one byte short",
+		ErrUnsupported, f.h.rate, f.h.bitrate/1000, f.off)
+}
+
+func (d *Decoder) setInfo(h header) {
 	x := d.xing
-	d.info = MP3Info{SampleRate: h.rate, Channels: h.channels, Version: h.version, Frames: x.frames,
+	d.info = Info{SampleRate: h.rate, Channels: h.channels, Version: h.version, Frames: x.frames,
 		EncoderDelay: x.delay, Padding: x.padding, Length: -1, VBR: x.vbr, Encoder: x.encoder}
-	if x.delay >= 0 && x.frames >= 0 {
-		d.info.Length = max(0, x.frames*int64(h.samples())-int64(x.delay)-int64(x.padding))
-		d.skip = int64(x.delay) + mp3DecoderDelay
+	d.skip = decoderDelay
+	if x.delay >= 0 {
+		d.skip += x.delay
+		if x.frames >= 0 {
+			d.info.Length = max(0, x.frames*int64(h.samples())-x.delay-x.padding)
+		}
 	}
 	d.infoReady = true
 }
 
-func (d *MP3Decoder) noteDamage(s string) {
+func (d *Decoder) noteDamage(s string) {
 	if len(d.damage) < 8 {
 		d.damage = append(d.damage, s)
 	} else if len(d.damage) == 8 {
@@ -180,13 +230,13 @@ func (d *MP3Decoder) noteDamage(s string) {
 }
 
 // drop forgets the go-mp3 decoder.
-func (d *MP3Decoder) drop() {
+func (d *Decoder) drop() {
 	d.dec = nil
 	d.avail = 0
 }
 
 // Transform writes decoded PCM into dst. See the type's doc for its ends.
-func (d *MP3Decoder) Transform(dst []byte, src io.Reader) (int, error) {
+func (d *Decoder) Transform(dst []byte, src io.Reader) (int, error) {
 	d.walk.src = src
 	for {
 		if k := d.ready(); k > 0 {
@@ -197,7 +247,7 @@ func (d *MP3Decoder) Transform(dst []byte, src io.Reader) (int, error) {
 		if d.ended {
 			return 0, d.final
 		}
-		var f mp3Frame
+		var f frame
 		var err error
 		if d.pending != nil {
 			f, d.pending = *d.pending, nil
@@ -214,15 +264,15 @@ func (d *MP3Decoder) Transform(dst []byte, src io.Reader) (int, error) {
 
 // hold is how many bytes at the end of the output are kept back until the
 // end of the stream, for the end trimming.
-func (d *MP3Decoder) hold() int {
-	if d.ended || d.info.Length < 0 {
+func (d *Decoder) hold() int {
+	if d.ended || d.xing.padding < 0 {
 		return 0
 	}
-	return max(0, d.xing.padding-mp3DecoderDelay) * 4
+	return int(max(0, d.xing.padding-decoderDelay)) * 4
 }
 
 // ready is how many bytes of out can be returned now.
-func (d *MP3Decoder) ready() int {
+func (d *Decoder) ready() int {
 	k := len(d.out) - d.outR - d.hold()
 	if k <= 0 && d.outR > 0 {
 		d.out = append(d.out[:0], d.out[d.outR:]...)
@@ -232,7 +282,7 @@ func (d *MP3Decoder) ready() int {
 }
 
 // decode decodes one frame into out.
-func (d *MP3Decoder) decode(f mp3Frame) {
+func (d *Decoder) decode(f frame) {
 	d.frames++
 	n := f.h.samples()
 	pcm, err := d.decodeFenced(f.data)
@@ -257,7 +307,7 @@ func (d *MP3Decoder) decode(f mp3Frame) {
 }
 
 // emit appends decoded stereo PCM to out, dropping the start delay.
-func (d *MP3Decoder) emit(pcm []byte) {
+func (d *Decoder) emit(pcm []byte) {
 	if d.skip > 0 {
 		k := min(d.skip, int64(len(pcm)/4))
 		d.skip -= k
@@ -269,7 +319,7 @@ func (d *MP3Decoder) emit(pcm []byte) {
 
 // decodeFenced hands one frame to go-mp3 and returns its PCM, turning a
 // panic into an error.
-func (d *MP3Decoder) decodeFenced(frame []byte) (pcm []byte, err error) {
+func (d *Decoder) decodeFenced(frame []byte) (pcm []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			pcm, err = nil, fmt.Errorf("%w: %v", ErrDecoderPanic, r)
@@ -277,7 +327,7 @@ func (d *MP3Decoder) decodeFenced(frame []byte) (pcm []byte, err error) {
 	}()
 	d.feed.cur = frame
 	if d.dec == nil {
-		if d.dec, err = mp3.NewDecoder(&d.feed); err != nil {
+		if d.dec, err = gomp3.NewDecoder(&d.feed); err != nil {
 			d.dec = nil
 			return nil, err
 		}
@@ -293,39 +343,41 @@ func (d *MP3Decoder) decodeFenced(frame []byte) (pcm []byte, err error) {
 }
 
 // finish ends the stream: trims or pads the end and sets the final error.
-func (d *MP3Decoder) finish(err error) {
+func (d *Decoder) finish(err error) {
 	d.ended = true
 	var errs []error
 	switch {
 	case err == io.EOF:
-	case errors.Is(err, ErrTruncated):
+	case errors.Is(err, io.ErrUnexpectedEOF):
 		d.truncErr = err
 	default:
-		if !d.infoReady && !errors.Is(err, ErrNotMP3) && d.walk.err == nil {
+		if !d.infoReady && !errors.Is(err, ErrNotMP3) && !errors.Is(err, ErrUnsupported) && d.walk.err == nil {
 			err = fmt.Errorf("%w: %w", ErrNotMP3, err)
 		}
 		d.final = err
 		return
 	}
 	if !d.walk.started {
-		if d.walk.off == 0 {
-			d.final = fmt.Errorf("%w: empty input", ErrTruncated)
+		if d.walk.off == 0 && d.truncErr == nil {
+			d.final = fmt.Errorf("mp3: empty input: %w", io.ErrUnexpectedEOF)
+		} else if d.truncErr != nil {
+			d.final = d.truncErr
 		} else {
 			d.final = fmt.Errorf("%w: no Layer III frame in %d bytes", ErrNotMP3, d.walk.off)
 		}
 		return
 	}
 	if d.truncErr == nil && d.xing.frames >= 0 && d.frames < d.xing.frames && len(d.damage) == 0 {
-		d.truncErr = fmt.Errorf("%w: %d audio frames of the %d announced", ErrTruncated, d.frames, d.xing.frames)
+		d.truncErr = fmt.Errorf("mp3: %d audio frames of the %d announced: %w", d.frames, d.xing.frames, io.ErrUnexpectedEOF)
 	}
-	if d.info.Length >= 0 && d.truncErr == nil {
+	if d.xing.padding >= 0 && d.truncErr == nil {
 		// Exact end: drop the padding beyond the decoder delay, or, when
 		// the padding is shorter than that delay, add the samples go-mp3
 		// cannot flush.
-		if short := mp3DecoderDelay - d.xing.padding; short > 0 {
+		if short := decoderDelay - d.xing.padding; short > 0 {
 			d.out = append(d.out, make([]byte, short*4)...)
 		} else {
-			d.out = d.out[:max(d.outR, len(d.out)+short*4)]
+			d.out = d.out[:max(d.outR, len(d.out)+int(short)*4)]
 		}
 	}
 	if d.truncErr != nil {
@@ -349,8 +401,8 @@ func (d *MP3Decoder) finish(err error) {
 	}
 }
 
-// Format returns the format of the MP3 decoder's output: stereo 16-bit at
-// the stream's rate (rate 0 until the first frame has been found).
-func (d *MP3Decoder) Format() transform.Format {
+// Format returns the format of the decoder's output: stereo 16-bit at the
+// stream's rate (rate 0 until the first frame has been found).
+func (d *Decoder) Format() transform.Format {
 	return transform.Format{Rate: d.info.SampleRate, Channels: 2, Encoding: transform.S16LE}
 }

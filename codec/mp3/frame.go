@@ -1,8 +1,7 @@
-package codec
+package mp3
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 )
@@ -17,7 +16,7 @@ import (
 //
 // Only Layer III is walked (go-mp3 decodes nothing else); MPEG-2.5 frames
 // are recognised so that they can be refused with a clear error.
-type mp3Header struct {
+type header struct {
 	version  int // 1, 2, or 25 for MPEG-2.5
 	crc      bool
 	bitrate  int // bit/s
@@ -28,17 +27,17 @@ type mp3Header struct {
 }
 
 var (
-	mp3BitratesV1 = [16]int{0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0}
-	mp3BitratesV2 = [16]int{0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0}
-	mp3Rates      = map[int][3]int{1: {44100, 48000, 32000}, 2: {22050, 24000, 16000}, 25: {11025, 12000, 8000}}
+	bitratesV1 = [16]int{0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0}
+	bitratesV2 = [16]int{0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0}
+	rates      = map[int][3]int{1: {44100, 48000, 32000}, 2: {22050, 24000, 16000}, 25: {11025, 12000, 8000}}
 )
 
-// parseMP3Header parses 4 bytes as a Layer III frame header.
-func parseMP3Header(b []byte) (mp3Header, bool) {
+// parseHeader parses 4 bytes as a Layer III frame header.
+func parseHeader(b []byte) (header, bool) {
 	if len(b) < 4 || b[0] != 0xff || b[1]&0xe0 != 0xe0 {
-		return mp3Header{}, false
+		return header{}, false
 	}
-	var h mp3Header
+	var h header
 	switch (b[1] >> 3) & 3 {
 	case 0:
 		h.version = 25
@@ -58,11 +57,11 @@ func parseMP3Header(b []byte) (mp3Header, bool) {
 		return h, false // free format, bad bitrate, reserved rate or emphasis
 	}
 	if h.version == 1 {
-		h.bitrate = mp3BitratesV1[bi] * 1000
+		h.bitrate = bitratesV1[bi] * 1000
 	} else {
-		h.bitrate = mp3BitratesV2[bi] * 1000
+		h.bitrate = bitratesV2[bi] * 1000
 	}
-	h.rate = mp3Rates[h.version][ri]
+	h.rate = rates[h.version][ri]
 	h.padding = b[2]&2 != 0
 	h.channels = 2
 	if b[3]>>6 == 3 {
@@ -81,16 +80,49 @@ func parseMP3Header(b []byte) (mp3Header, bool) {
 }
 
 // samples is the number of samples per channel a frame decodes to.
-func (h mp3Header) samples() int {
+func (h header) samples() int {
 	if h.version == 1 {
 		return 1152
 	}
 	return 576
 }
 
+// goMP3Size is the size go-mp3 gives the frame: for MPEG-2 it halves
+// 144·bitrate/rate + padding, which is one byte short of
+// 72·bitrate/rate + padding for some bitrates and rates.
+func (h header) goMP3Size() int {
+	pad := 0
+	if h.padding {
+		pad = 1
+	}
+	if h.version == 1 {
+		return 144*h.bitrate/h.rate + pad
+	}
+	return (144*h.bitrate/h.rate + pad) >> 1
+}
+
+// misSizedWhenPadded reports whether go-mp3 mis-sizes this stream's frames
+// of h's bitrate and rate that carry the padding bit.
+func (h header) misSizedWhenPadded() bool {
+	p := h
+	p.padding = true
+	p.size = 72*h.bitrate/h.rate + 1
+	return h.version != 1 && p.goMP3Size() != p.size
+}
+
+// padsSometimes reports whether frames of h's bitrate and rate need the
+// padding bit now and then (their exact size is not a whole number of
+// bytes).
+func (h header) padsSometimes() bool {
+	if h.version == 1 {
+		return 144*h.bitrate%h.rate != 0
+	}
+	return 72*h.bitrate%h.rate != 0
+}
+
 // sideInfoSize is the size of the side information after the header (and
 // CRC).
-func (h mp3Header) sideInfoSize() int {
+func (h header) sideInfoSize() int {
 	switch {
 	case h.version == 1 && h.channels == 1:
 		return 17
@@ -103,7 +135,7 @@ func (h mp3Header) sideInfoSize() int {
 	}
 }
 
-func (h mp3Header) sideInfoOffset() int {
+func (h header) sideInfoOffset() int {
 	if h.crc {
 		return 6
 	}
@@ -113,7 +145,7 @@ func (h mp3Header) sideInfoOffset() int {
 // mainDataBegin is how many bytes of main data the frame takes from
 // earlier frames (the bit reservoir): 9 bits (MPEG-1) or 8 bits after the
 // header.
-func (h mp3Header) mainDataBegin(frame []byte) int {
+func (h header) mainDataBegin(frame []byte) int {
 	o := h.sideInfoOffset()
 	if len(frame) < o+2 {
 		return 0
@@ -125,12 +157,12 @@ func (h mp3Header) mainDataBegin(frame []byte) int {
 }
 
 // mainDataSize is the number of main data bytes the frame itself carries.
-func (h mp3Header) mainDataSize() int {
+func (h header) mainDataSize() int {
 	return max(0, h.size-h.sideInfoOffset()-h.sideInfoSize())
 }
 
 // sameStream reports whether h can follow first in one stream.
-func (h mp3Header) sameStream(first mp3Header) bool {
+func (h header) sameStream(first header) bool {
 	return h.version == first.version && h.rate == first.rate
 }
 
@@ -138,17 +170,20 @@ func (h mp3Header) sameStream(first mp3Header) bool {
 // the stream: the Xing or Info header and the LAME tag.
 type xingInfo struct {
 	frames   int64 // audio frames after this one, or -1
-	delay    int   // encoder delay in samples, or -1 without a LAME tag
-	padding  int   // padding in samples at the end, or -1
+	delay    int64 // encoder delay in samples, or -1 without a LAME tag
+	padding  int64 // padding in samples at the end, or -1
 	vbr      bool  // "Xing" (VBR) rather than "Info" (CBR)
 	encoder  string
 	vbriOnly bool // a Fraunhofer VBRI header: not audio, no delay known
 }
 
-// parseXing looks for a Xing, Info or VBRI header in a frame.
-func parseXing(h mp3Header, frame []byte) (xingInfo, bool) {
+// parseXing looks for a Xing, Info or VBRI header in a frame. The Xing
+// header starts right after the side information, counted from the end of
+// the 4-byte header whether or not the frame has a CRC (as LAME writes it
+// and ffmpeg reads it: the CRC's 2 bytes are not added).
+func parseXing(h header, frame []byte) (xingInfo, bool) {
 	x := xingInfo{frames: -1, delay: -1, padding: -1}
-	o := h.sideInfoOffset() + h.sideInfoSize()
+	o := 4 + h.sideInfoSize()
 	if len(frame) >= 36+18 && string(frame[36:40]) == "VBRI" {
 		x.vbriOnly = true
 		x.frames = int64(binary.BigEndian.Uint32(frame[36+14:]))
@@ -170,7 +205,9 @@ func parseXing(h mp3Header, frame []byte) (xingInfo, bool) {
 		if len(frame) < p+4 {
 			return x, true
 		}
-		x.frames = int64(binary.BigEndian.Uint32(frame[p:]))
+		if n := int64(binary.BigEndian.Uint32(frame[p:])); n > 0 {
+			x.frames = n // 0, as some streaming encoders write, is unknown
+		}
 		p += 4
 	}
 	if flags&2 != 0 {
@@ -193,38 +230,38 @@ func parseXing(h mp3Header, frame []byte) (xingInfo, bool) {
 	}
 	x.encoder = enc
 	d := frame[p+21:]
-	x.delay = int(d[0])<<4 | int(d[1])>>4
-	x.padding = int(d[1]&0x0f)<<8 | int(d[2])
+	x.delay = int64(d[0])<<4 | int64(d[1])>>4
+	x.padding = int64(d[1]&0x0f)<<8 | int64(d[2])
 	return x, true
 }
 
-// mp3Walker finds the frames of an MPEG audio stream in a byte stream: it
-// skips ID3v2 tags, checks that each frame is followed by another of the
-// same stream (or by a tag, or the end), and resynchronises after damage.
-type mp3Walker struct {
+// walker finds the frames of an MPEG audio stream in a byte stream: it
+// skips tags, checks that a frame met after damage is followed by another
+// of the same stream, and resynchronises after damage.
+type walker struct {
 	src     io.Reader
 	buf     []byte
 	r, w    int
 	off     int64 // stream offset of buf[r]
 	eof     bool
 	err     error // read error other than io.EOF
-	first   mp3Header
+	first   header
 	started bool // a frame has been accepted; first is set
 }
 
 const (
-	mp3BufSize  = 32 << 10
-	mp3MaxJunk  = 256 << 10 // junk before the first frame before giving up
-	mp3MaxFrame = 1441      // largest Layer III frame
+	bufSize  = 32 << 10
+	maxJunk  = 256 << 10 // junk before the first frame before giving up
+	maxFrame = 1441      // largest Layer III frame
 )
 
 // fill makes n bytes available at buf[r:] if the stream has them.
-func (m *mp3Walker) fill(n int) bool {
+func (m *walker) fill(n int) bool {
 	if m.w-m.r >= n {
 		return true
 	}
 	if m.buf == nil {
-		m.buf = make([]byte, mp3BufSize)
+		m.buf = make([]byte, bufSize)
 	}
 	if m.r > 0 {
 		copy(m.buf, m.buf[m.r:m.w])
@@ -234,7 +271,7 @@ func (m *mp3Walker) fill(n int) bool {
 	for m.w < n && !m.eof && m.err == nil {
 		k, err := m.src.Read(m.buf[m.w:])
 		if k < 0 || k > len(m.buf)-m.w {
-			m.err = fmt.Errorf("codec: %T.Read returned %d", m.src, k)
+			m.err = fmt.Errorf("mp3: %T.Read returned %d", m.src, k)
 			break
 		}
 		m.w += k
@@ -247,13 +284,13 @@ func (m *mp3Walker) fill(n int) bool {
 	return m.w-m.r >= n
 }
 
-func (m *mp3Walker) advance(n int) {
+func (m *walker) advance(n int) {
 	m.r += n
 	m.off += int64(n)
 }
 
 // skip discards n bytes; it reports whether they were all there.
-func (m *mp3Walker) skip(n int64) bool {
+func (m *walker) skip(n int64) bool {
 	for n > 0 {
 		if !m.fill(1) {
 			return false
@@ -265,14 +302,25 @@ func (m *mp3Walker) skip(n int64) bool {
 	return true
 }
 
-// tagAt reports the size of a tag (ID3v2, ID3v1, APE) at buf[r:], or 0.
-func (m *mp3Walker) tagAt() int64 {
+// tag kinds
+const (
+	noTag = iota
+	id3v2Tag
+	id3v1Tag
+	apeHeader
+	apeFooter
+)
+
+// tagAt reports the kind and size of a tag at buf[r:].
+func (m *walker) tagAt() (int, int64) {
 	m.fill(32)
 	return tagSize(m.buf[m.r:m.w])
 }
 
-// tagSize reports the size of a tag at the start of b, or 0.
-func tagSize(b []byte) int64 {
+// tagSize reports the kind and size of a tag (ID3v2, ID3v1, APE) at the
+// start of b. For an APE footer the size is that of its items and the
+// footer, which end where the footer does.
+func tagSize(b []byte) (int, int64) {
 	switch {
 	case len(b) >= 10 && string(b[:3]) == "ID3" && b[6]|b[7]|b[8]|b[9] < 0x80:
 		size := int64(b[6])<<21 | int64(b[7])<<14 | int64(b[8])<<7 | int64(b[9])
@@ -280,32 +328,38 @@ func tagSize(b []byte) int64 {
 		if b[5]&0x10 != 0 {
 			size += 10 // footer
 		}
-		return size
+		return id3v2Tag, size
 	case len(b) >= 3 && string(b[:3]) == "TAG":
-		return 128
+		return id3v1Tag, 128
 	case len(b) >= 32 && string(b[:8]) == "APETAGEX":
-		size := int64(binary.LittleEndian.Uint32(b[12:]))
+		size := int64(binary.LittleEndian.Uint32(b[12:])) // items and footer
 		if binary.LittleEndian.Uint32(b[20:])&(1<<29) != 0 {
-			size += 32 // a header: the size excludes it
+			return apeHeader, size + 32 // the header, the items, the footer
 		}
-		return max(size, 32)
+		return apeFooter, max(size, 32)
 	}
-	return 0
+	return noTag, 0
 }
 
-// mp3Frame is a frame found by the walker.
-type mp3Frame struct {
-	h    mp3Header
+// frame is a frame found by the walker.
+type frame struct {
+	h    header
 	data []byte // valid until the next call to next
 	off  int64
 }
 
-var errMP3Unsupported = errors.New("unsupported MPEG version")
-
 // next returns the next frame, and the bytes of damage skipped before it
-// (junk that was neither frames nor tags). At the end it returns io.EOF,
-// or ErrTruncated (wrapped) when the stream ends inside a frame.
-func (m *mp3Walker) next() (f mp3Frame, junk int64, junkAt int64, err error) {
+// (junk that was neither frames nor tags, nor zeros at the very end). At
+// the end it returns io.EOF, or an error wrapping io.ErrUnexpectedEOF when
+// the stream ends inside a frame or a tag.
+//
+// A frame that starts where the one before it (or a tag after it) ended is
+// accepted if its header belongs to the stream, so that the last frame is
+// kept whatever follows it. A frame met after junk (or the first) must be
+// followed by another of the stream, or a tag, or the end: that is how the
+// walker resynchronises after damage without taking noise for a frame.
+func (m *walker) next() (f frame, junk int64, junkAt int64, err error) {
+	zeros := true // the junk so far is zero bytes (padding at the end)
 	for {
 		if m.err != nil {
 			return f, junk, junkAt, m.err
@@ -314,43 +368,61 @@ func (m *mp3Walker) next() (f mp3Frame, junk int64, junkAt int64, err error) {
 			if m.err != nil {
 				continue
 			}
-			if m.w-m.r > 0 && junk == 0 {
-				junkAt = m.off
+			for _, b := range m.buf[m.r:m.w] {
+				if junk == 0 {
+					junkAt = m.off
+				}
+				junk++
+				zeros = zeros && b == 0
+				m.advance(1)
 			}
-			junk += int64(m.w - m.r)
-			m.advance(m.w - m.r)
+			if zeros && m.started {
+				junk = 0 // zero padding after the last frame is not damage
+			}
 			return f, junk, junkAt, io.EOF
 		}
-		if size := m.tagAt(); size > 0 && (m.started || junk == 0) {
+		if kind, size := m.tagAt(); kind != noTag && (m.started || junk == 0) {
+			if kind == apeFooter {
+				// The tag's items are behind us, taken for junk: when the
+				// junk is exactly them (and perhaps zeros), it is none.
+				if items := size - 32; junk >= items && m.off-junk == junkAt {
+					junk -= items
+				}
+				m.advance(32)
+				continue
+			}
+			at := m.off
 			if !m.skip(size) {
-				return f, junk, junkAt, io.EOF // a tag cut short at the end
+				return f, 0, 0, fmt.Errorf("mp3: a %d-byte tag at offset %d runs past the end of the input: %w", size, at, io.ErrUnexpectedEOF)
+			}
+			if junk > 0 && zeros {
+				junk = 0 // zeros before a tag: padding
 			}
 			continue
 		}
-		h, ok := parseMP3Header(m.buf[m.r : m.r+4])
+		h, ok := parseHeader(m.buf[m.r : m.r+4])
 		if ok && (!m.started || h.sameStream(m.first)) {
+			inSync := m.started && junk == 0
 			if m.fill(h.size + 4) {
-				h2, ok2 := parseMP3Header(m.buf[m.r+h.size : m.r+h.size+4])
-				if ok2 && h2.sameStream(h) {
+				h2, ok2 := parseHeader(m.buf[m.r+h.size : m.r+h.size+4])
+				if inSync || ok2 && h2.sameStream(h) {
 					return m.accept(h), junk, junkAt, nil
 				}
-				if m.started {
-					m.fill(h.size + 32)
-					if tagSize(m.buf[m.r+h.size:m.w]) > 0 {
-						return m.accept(h), junk, junkAt, nil
-					}
+				m.fill(h.size + 32)
+				if kind, _ := tagSize(m.buf[m.r+h.size : m.w]); kind != noTag {
+					return m.accept(h), junk, junkAt, nil
 				}
 			} else if m.err == nil {
 				avail := m.w - m.r
 				switch {
-				case avail >= h.size && (m.started || avail == h.size):
+				case avail >= h.size && (inSync || avail == h.size):
 					// The last frame, perhaps with fewer than 4 bytes
 					// after it.
 					return m.accept(h), junk, junkAt, nil
-				case m.started && junk == 0:
+				case inSync:
 					// A frame of our stream cut by the end of input.
 					m.advance(avail)
-					return f, 0, 0, fmt.Errorf("%w: the input ends %d bytes into a %d-byte frame at offset %d", ErrTruncated, avail, h.size, m.off-int64(avail))
+					return f, 0, 0, fmt.Errorf("mp3: the input ends %d bytes into a %d-byte frame at offset %d: %w", avail, h.size, m.off-int64(avail), io.ErrUnexpectedEOF)
 				}
 			}
 		}
@@ -358,18 +430,43 @@ func (m *mp3Walker) next() (f mp3Frame, junk int64, junkAt int64, err error) {
 			junkAt = m.off
 		}
 		junk++
+		zeros = zeros && m.buf[m.r] == 0
 		m.advance(1)
-		if !m.started && junk > mp3MaxJunk {
-			return f, junk, junkAt, fmt.Errorf("%w: no frame in the first %d bytes", ErrNotMP3, mp3MaxJunk)
+		if !m.started && junk > maxJunk {
+			return f, junk, junkAt, fmt.Errorf("%w: no frame in the first %d bytes", ErrNotMP3, maxJunk)
 		}
 	}
 }
 
-func (m *mp3Walker) accept(h mp3Header) mp3Frame {
+func (m *walker) accept(h header) frame {
 	if !m.started {
 		m.first, m.started = h, true
 	}
-	f := mp3Frame{h: h, data: m.buf[m.r : m.r+h.size], off: m.off}
+	f := frame{h: h, data: m.buf[m.r : m.r+h.size], off: m.off}
 	m.advance(h.size)
 	return f
+}
+
+// Sniff looks for MPEG Layer III audio in the first bytes of an input:
+// two chained frames of one stream (or a single frame that is all of
+// head). It returns the MPEG version of the first (1, 2, or 25 for
+// MPEG-2.5, which Decoder refuses), or 0 if there is none.
+func Sniff(head []byte) int {
+	for i := 0; i+4 <= len(head); i++ {
+		if head[i] != 0xff {
+			continue
+		}
+		h, ok := parseHeader(head[i:])
+		if !ok {
+			continue
+		}
+		if j := i + h.size; j+4 <= len(head) {
+			if h2, ok := parseHeader(head[j:]); ok && h2.sameStream(h) {
+				return h.version
+			}
+		} else if i == 0 && j >= len(head) {
+			return h.version // one frame, all there is
+		}
+	}
+	return 0
 }

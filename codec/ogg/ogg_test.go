@@ -241,4 +241,3 @@ func TestOpusHeadTagsRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, tg, gt)
 }
-

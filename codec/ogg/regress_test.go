@@ -291,4 +291,3 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
-

@@ -3,12 +3,18 @@
 package testutil
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/streamcatcher/streamcatcher/catcher"
+	"github.com/streamcatcher/streamcatcher/codec/framed"
+	"github.com/streamcatcher/streamcatcher/codec/ogg"
 	"github.com/streamcatcher/streamcatcher/transform"
 )
 
@@ -172,3 +178,40 @@ func BestLag(ref, got []float64, from, to, maxLag int) (int, float64) {
 
 // DB is 20·log10(x).
 func DB(x float64) float64 { return 20 * math.Log10(x) }
+
+// FramedToOgg writes the packets of a loaded framed stream as an Ogg Opus
+// file (two channels, trimmed to the Index's length) and returns it with a
+// copy of each packet.
+func FramedToOgg(t testing.TB, c *catcher.Catcher, inputRate uint32) ([]byte, [][]byte) {
+	t.Helper()
+	x, _, ok := catcher.StateOf[framed.Index](c)
+	if !ok {
+		t.Fatal("testutil: no framed.Index")
+	}
+	var out bytes.Buffer
+	w, err := ogg.NewOpusWriter(&out, ogg.OpusHead{Version: 1, Channels: 2, PreSkip: uint16(x.PreSkip()), InputRate: inputRate},
+		ogg.OpusTags{Vendor: "streamcatcher"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var packets [][]byte
+	cur := framed.NewCursor(c)
+	for {
+		p, err := cur.NextContext(context.Background())
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		packets = append(packets, bytes.Clone(p.Data))
+		if err := w.WritePacket(p.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.SetLength(x.Length())
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes(), packets
+}

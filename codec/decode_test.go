@@ -1,0 +1,109 @@
+package codec_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"testing"
+	"testing/iotest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamcatcher/streamcatcher/catcher"
+	"github.com/streamcatcher/streamcatcher/codec"
+	"github.com/streamcatcher/streamcatcher/codec/mp3"
+	"github.com/streamcatcher/streamcatcher/codec/wav"
+	"github.com/streamcatcher/streamcatcher/internal/testutil"
+	"github.com/streamcatcher/streamcatcher/transform"
+)
+
+var opusIn = transform.Format{Rate: 48000, Channels: 2, Encoding: transform.S16LE}
+
+// refusing is a source that fails the test if it is read.
+type refusing struct{ t *testing.T }
+
+func (r refusing) Read([]byte) (int, error) {
+	r.t.Error("the source was read")
+	return 0, io.EOF
+}
+
+func TestDecoderReadsNothingInNew(t *testing.T) {
+	d, err := codec.NewDecoder(opusIn)
+	require.NoError(t, err)
+	c := catcher.New(refusing{t}, catcher.WithTransform(d))
+	require.NoError(t, c.Close())
+}
+
+// A 44.1 kHz MP3 becomes 48 kHz PCM, exactly 3 s long and aligned to the
+// program; the source and the decoder's facts are published.
+func TestDecodeMP3To48k(t *testing.T) {
+	d, err := codec.NewDecoder(opusIn)
+	require.NoError(t, err)
+	c := catcher.New(iotest.HalfReader(bytes.NewReader(testutil.Fixture(t, "prog_cbr128.mp3"))), catcher.WithTransform(d))
+	defer c.Close()
+	pcm, err := io.ReadAll(c.NewReader())
+	require.NoError(t, err)
+	require.Len(t, pcm, 144000*4, "132300 samples at 44.1 kHz are 144000 at 48 kHz")
+	for ch := range 2 {
+		lag, corr := testutil.BestLag(testutil.Program(48000, ch), testutil.Channel(pcm, transform.S16LE, 2, ch), 96000, 140000, 8)
+		assert.Equal(t, 0, lag, "channel %d", ch)
+		assert.Greater(t, corr, 0.99)
+	}
+	src, _, ok := catcher.StateOf[codec.Source](c)
+	require.True(t, ok)
+	assert.Equal(t, codec.Source{Kind: codec.KindMP3, Format: transform.Format{Rate: 44100, Channels: 2}}, src)
+	info, _, ok := catcher.StateOf[mp3.Info](c)
+	require.True(t, ok)
+	assert.Equal(t, int64(132300), info.Length)
+}
+
+func TestDecodeWAV(t *testing.T) {
+	for _, tc := range []struct {
+		file   string
+		frames int
+	}{
+		{"tone_s16_44100_1.wav", 48000}, // mono to stereo, 44.1 to 48 kHz
+		{"tone_u8_22050_1.wav", 48000},  // u8 to s16, mono to stereo, 22.05 to 48 kHz
+		{"tone_f64_8000_2.wav", 48000},
+		{"tone1k_s16_48000_2.wav", 48000}, // as it is
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			d, err := codec.NewDecoder(opusIn)
+			require.NoError(t, err)
+			c := catcher.New(bytes.NewReader(testutil.Fixture(t, tc.file)), catcher.WithTransform(d))
+			defer c.Close()
+			pcm, err := io.ReadAll(c.NewReader())
+			require.NoError(t, err)
+			assert.Len(t, pcm, tc.frames*4)
+			_, _, ok := catcher.StateOf[wav.Info](c)
+			assert.True(t, ok)
+			freq := 440.0
+			if tc.file[:6] == "tone1k" {
+				freq = 1000
+			}
+			left := testutil.Channel(pcm, transform.S16LE, 2, 0)
+			assert.InDelta(t, 0.5, testutil.Amplitude(left, 48000, freq, 4800, 43200), 0.02)
+		})
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want error
+	}{
+		{"prog.opus", codec.ErrUnsupported},
+		{"notaudio.txt", codec.ErrUnknownFormat},
+		{"empty.mp3", io.ErrUnexpectedEOF},
+		{"prog_22050_32k.mp3", mp3.ErrUnsupported},
+	} {
+		d, err := codec.NewDecoder(opusIn)
+		require.NoError(t, err)
+		c := catcher.New(bytes.NewReader(testutil.Fixture(t, tc.file)), catcher.WithTransform(d))
+		assert.ErrorIs(t, c.Load(context.Background()), tc.want, tc.file)
+		c.Close()
+	}
+	_, err := codec.NewDecoder(transform.Format{Channels: 2})
+	assert.ErrorIs(t, err, transform.ErrFormat, "no rate")
+}

@@ -1,0 +1,26 @@
+package mp3
+
+import "errors"
+
+var (
+	// ErrNotMP3 is returned, wrapped with the detail, when the input holds
+	// no MPEG Layer III frame (no frame sync, or only other layers).
+	ErrNotMP3 = errors.New("mp3: not an MP3 stream")
+
+	// ErrUnsupported is returned, wrapped with the detail, for a stream
+	// that the decoder recognises but cannot decode correctly: MPEG-2.5,
+	// and padded MPEG-2 frames that go-mp3 mis-sizes. Nothing is decoded
+	// as silence in their place.
+	ErrUnsupported = errors.New("mp3: unsupported stream")
+
+	// ErrCorrupt is returned, wrapped with the byte offsets of the damage,
+	// at the end of a stream in which damaged regions were skipped: every
+	// frame that could be decoded before and after them has been.
+	ErrCorrupt = errors.New("mp3: damaged data skipped")
+
+	// ErrDecoderPanic is returned, wrapped with the panic value, when
+	// go-mp3 panicked on a frame. That decoder is dropped and a new one
+	// continues after the frame; the error is reported inside ErrCorrupt
+	// at the end of the stream.
+	ErrDecoderPanic = errors.New("mp3: decoder panicked on corrupt input")
+)

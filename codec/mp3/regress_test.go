@@ -1,0 +1,133 @@
+package mp3_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamcatcher/streamcatcher/catcher"
+	"github.com/streamcatcher/streamcatcher/codec/mp3"
+	"github.com/streamcatcher/streamcatcher/internal/testutil"
+	"github.com/streamcatcher/streamcatcher/transform"
+)
+
+// apeFooterOnly is an APEv2 tag without a header: one item, then the
+// footer, whose size counts the item and the footer.
+func apeFooterOnly() []byte {
+	item := binary.LittleEndian.AppendUint32(nil, 5) // value length
+	item = binary.LittleEndian.AppendUint32(item, 0) // flags
+	item = append(item, "Title\x00Hello"...)
+	f := []byte("APETAGEX")
+	f = binary.LittleEndian.AppendUint32(f, 2000)                 // version
+	f = binary.LittleEndian.AppendUint32(f, uint32(len(item)+32)) // size: items and footer
+	f = binary.LittleEndian.AppendUint32(f, 1)                    // items
+	f = binary.LittleEndian.AppendUint32(f, 0)                    // flags: a footer, no header
+	f = append(f, make([]byte, 8)...)                             // reserved
+	return append(item, f...)
+}
+
+// The last frame is kept whatever follows it, and what follows is damage
+// only when it is neither zeros nor a tag.
+func TestLastFrameKept(t *testing.T) {
+	clean := testutil.Fixture(t, "prog_cbr128.mp3")
+	want, err := decodeMP3(t, bytes.NewReader(clean))
+	require.NoError(t, err)
+	require.Len(t, want, 132300*4)
+	id3v1 := append([]byte("TAG"), make([]byte, 125)...)
+	for _, tc := range []struct {
+		name    string
+		trailer []byte
+		damaged bool
+	}{
+		{"100 zero bytes", make([]byte, 100), false},
+		{"3 zero bytes", make([]byte, 3), false},
+		{"an APE footer-only tag", apeFooterOnly(), false},
+		{"an APE footer then ID3v1", append(apeFooterOnly(), id3v1...), false},
+		{"zeros then ID3v1", append(make([]byte, 40), id3v1...), false},
+		{"garbage", bytes.Repeat([]byte{0x5a, 0x13}, 50), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := decodeMP3(t, bytes.NewReader(append(bytes.Clone(clean), tc.trailer...)))
+			if tc.damaged {
+				assert.ErrorIs(t, err, mp3.ErrCorrupt)
+			} else {
+				assert.NoError(t, err)
+			}
+			require.Len(t, got, len(want), "every frame, exactly trimmed")
+			assert.True(t, bytes.Equal(want, got))
+		})
+	}
+}
+
+// Without a LAME tag, the decoder's own delay is trimmed; the encoder's
+// (576 samples, which only the tag records) stays.
+func TestNoTag(t *testing.T) {
+	d := mp3.NewDecoder()
+	c := catcher.New(bytes.NewReader(testutil.Fixture(t, "prog_notag.mp3")), catcher.WithTransform(d))
+	defer c.Close()
+	require.NoError(t, c.Load(context.Background()))
+	info, _, ok := catcher.StateOf[mp3.Info](c)
+	require.True(t, ok, "the Info is published")
+	assert.Equal(t, int64(-1), info.Length, "length unknown")
+	assert.Equal(t, int64(-1), info.EncoderDelay)
+	assert.Equal(t, int64(-1), info.Frames)
+	pcm, err := io.ReadAll(c.NewReader())
+	require.NoError(t, err)
+	assert.Len(t, pcm, (116*1152-529)*4, "every frame less the decoder's delay")
+	for ch := range 2 {
+		ref := testutil.Program(44100, ch)
+		got := testutil.Channel(pcm, transform.S16LE, 2, ch)[576:]
+		lag, corr := testutil.BestLag(ref, got, 2*44100, 3*44100-2000, 8)
+		assert.Equal(t, 0, lag, "channel %d starts exactly 576 samples late", ch)
+		assert.Greater(t, corr, 0.99)
+	}
+}
+
+// A Xing frame count of 0 is unknown, not an empty stream.
+func TestXingZeroFrames(t *testing.T) {
+	data := bytes.Clone(testutil.Fixture(t, "prog_22050_mono.mp3"))
+	// MPEG-2 mono: 4 bytes of header, 9 of side information, "Info",
+	// 4 bytes of flags, then the frame count.
+	require.Equal(t, "Info", string(data[13:17]))
+	binary.BigEndian.PutUint32(data[21:], 0)
+	d := mp3.NewDecoder()
+	info, err := d.ReadInfo(bytes.NewReader(data))
+	require.NoError(t, err)
+	assert.Equal(t, int64(-1), info.Frames)
+	assert.Equal(t, int64(-1), info.Length)
+	pcm, err := decodeMP3(t, bytes.NewReader(data))
+	require.NoError(t, err)
+	assert.Len(t, pcm, 66150*4, "the delay and the padding are still trimmed")
+}
+
+// Padded MPEG-2 frames that go-mp3 mis-sizes are refused at once, with an
+// error that names them, never decoded to silence.
+func TestMisSizedMPEG2(t *testing.T) {
+	pcm, err := decodeMP3(t, bytes.NewReader(testutil.Fixture(t, "prog_22050_32k.mp3")))
+	assert.ErrorIs(t, err, mp3.ErrUnsupported)
+	assert.Contains(t, err.Error(), "22050 Hz and 32 kbit/s")
+	assert.Empty(t, pcm)
+}
+
+// A tag that runs past the end of the input is a truncation.
+func TestTagPastEnd(t *testing.T) {
+	in := append([]byte("ID3\x03\x00\x00\x00\x10\x00\x00"), make([]byte, 100)...) // a 256 KiB tag
+	_, err := decodeMP3(t, bytes.NewReader(in))
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	assert.NotErrorIs(t, err, mp3.ErrNotMP3)
+}
+
+// MPEG-2.5 is refused as unsupported.
+func TestMPEG25(t *testing.T) {
+	// Two MPEG-2.5 Layer III frames, 8 kHz, 8 kbit/s: 72*8000/8000 = 72
+	// bytes each.
+	h := []byte{0xff, 0xe3, 0x18, 0xc4}
+	f := append(h, make([]byte, 68)...)
+	_, err := decodeMP3(t, bytes.NewReader(append(bytes.Clone(f), f...)))
+	assert.ErrorIs(t, err, mp3.ErrUnsupported)
+}
