@@ -68,6 +68,10 @@ func (c *Convert) Out() Format { return c.out }
 // MinSpace is one output frame.
 func (c *Convert) MinSpace() int { return c.f.out }
 
+// Size is the memory the Convert holds, for catcher.Stats (see
+// catcher.Sizer).
+func (c *Convert) Size() int64 { return int64(cap(c.f.buf)) }
+
 // Transform reads frames of c.In() from src and writes them as c.Out() into
 // dst, following the catcher.Transform contract. Input that ends inside a
 // frame ends the stream with an error wrapping ErrPartialFrame, after the

@@ -43,6 +43,9 @@ func (g *Gain) Factor() float64 { return g.gain }
 // MinSpace is one frame.
 func (g *Gain) MinSpace() int { return g.f.out }
 
+// Size is the memory the Gain holds (see catcher.Sizer).
+func (g *Gain) Size() int64 { return int64(cap(g.f.buf)) }
+
 // Transform reads frames from src and writes them, scaled, into dst,
 // following the catcher.Transform contract. Input that ends inside a frame
 // ends the stream with an error wrapping ErrPartialFrame, after the whole

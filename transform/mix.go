@@ -76,6 +76,9 @@ func (m *Mix) Out() Format { return m.out }
 // MinSpace is one output frame.
 func (m *Mix) MinSpace() int { return m.f.out }
 
+// Size is the memory the Mix holds (see catcher.Sizer).
+func (m *Mix) Size() int64 { return int64(cap(m.f.buf) + 8*(cap(m.m)+cap(m.x))) }
+
 // Transform reads frames of m.In() from src and writes them mixed into dst,
 // following the catcher.Transform contract. Input that ends inside a frame
 // ends the stream with an error wrapping ErrPartialFrame, after the whole

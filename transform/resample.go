@@ -156,6 +156,16 @@ func (r *Resampler) OutFrames(n int64) int64 {
 // MinSpace is one output frame.
 func (r *Resampler) MinSpace() int { return r.outFrame }
 
+// Size is the memory the Resampler holds, its filter bank above all (up
+// to 2 MiB; see catcher.Sizer).
+func (r *Resampler) Size() int64 {
+	n := int64(4*(cap(r.bank)+cap(r.coef)) + cap(r.raw))
+	for _, h := range r.hist {
+		n += int64(4 * cap(h))
+	}
+	return n
+}
+
 // Transform reads frames of r.In() from src and writes the resampled frames
 // of r.Out() into dst, following the catcher.Transform contract: it writes
 // what the input read so far allows, reading from src at most once a call;

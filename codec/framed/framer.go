@@ -163,8 +163,15 @@ func (f *Framer) State() any {
 	return f.Index()
 }
 
-// Size is the memory of the Index's arrays (see catcher.Sizer).
-func (f *Framer) Size() int64 { return int64(cap(f.offsets)+cap(f.starts)) * 8 }
+// Size is the memory of the Index's arrays, and of the source if it is a
+// catcher.Sizer (see catcher.Sizer).
+func (f *Framer) Size() int64 {
+	n := int64(cap(f.offsets)+cap(f.starts)) * 8
+	if s, ok := f.src.(catcher.Sizer); ok {
+		n += s.Size()
+	}
+	return n
+}
 
 // Index returns the Index of the records written so far.
 func (f *Framer) Index() Index {

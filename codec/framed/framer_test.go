@@ -285,3 +285,20 @@ func TestReaderRoundTrip(t *testing.T) {
 		assert.Equal(t, packets[i], p, "packet %d after a seek", i)
 	}
 }
+
+// With MaxBytes, the Index lists exactly the packets cached.
+func TestIndexExactAtMaxBytes(t *testing.T) {
+	var packets [][]byte
+	for i := range 20 {
+		packets = append(packets, celtPacket(960, 100, byte(i)))
+	}
+	c := catcher.New(nil, catcher.WithTransform(framed.NewFramer(&cannedSource{packets: packets, length: -1, max: 200})),
+		catcher.WithMaxBytes(906))
+	defer c.Close()
+	assert.ErrorIs(t, c.Load(context.Background()), catcher.ErrTooLong)
+	x, n, ok := catcher.StateOf[framed.Index](c)
+	require.True(t, ok)
+	assert.Equal(t, n, x.End(), "the Index ends where the cached bytes do")
+	assert.Equal(t, 8, x.Len(), "8 records of 103 bytes fit in 906")
+	assert.Equal(t, int64(8*103), c.Len())
+}

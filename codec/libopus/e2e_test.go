@@ -93,3 +93,25 @@ func TestMP3DecoderInCatcher(t *testing.T) {
 		assert.True(t, bytes.Equal(want, <-done))
 	}
 }
+
+// Stats.Resident counts the encoder, the decoder and the resampler while
+// the track encodes, and only the chunks and the Index once it is done.
+func TestTrackResidentBytes(t *testing.T) {
+	pr, pw := io.Pipe()
+	data := testutil.Fixture(t, "prog_cbr128.mp3")
+	c := track(t, pr)
+	go pw.Write(data[:20000])
+	cur := framed.NewCursor(c)
+	_, err := cur.NextContext(context.Background())
+	require.NoError(t, err)
+	st := c.Stats()
+	assert.Greater(t, st.Resident-st.Allocated, int64(100<<10), "decoder, resampler and encoder are counted while they run")
+	go func() {
+		pw.Write(data[20000:])
+		pw.Close()
+	}()
+	require.NoError(t, c.Wait(context.Background()))
+	st = c.Stats()
+	x, _, _ := catcher.StateOf[framed.Index](c)
+	assert.Equal(t, st.Allocated+x.Size(), st.Resident, "the chunks and the Index, nothing else")
+}

@@ -302,6 +302,10 @@ func (d *Decoder) Format() transform.Format {
 	return transform.Format{Rate: 48000, Channels: d.ch, Encoding: transform.S16LE}
 }
 
+// Size is the memory the decoder holds: its buffers and libopus's state
+// (about 20 KB for stereo; see catcher.Sizer).
+func (d *Decoder) Size() int64 { return int64(cap(d.out)) + 20<<10 }
+
 // Concealed returns the number of corrupt packets concealed so far.
 func (d *Decoder) Concealed() int { return d.concealed }
 

@@ -225,6 +225,15 @@ func (d *OpusDemuxer) PreSkip() int64 {
 // MaxPacketSize returns the largest audio packet accepted (WithMaxPacket).
 func (d *OpusDemuxer) MaxPacketSize() int { return d.cfg.maxPacket }
 
+// Size is the memory the demuxer holds: its page buffer above all (see
+// catcher.Sizer).
+func (d *OpusDemuxer) Size() int64 {
+	if d.r == nil {
+		return 0
+	}
+	return d.r.size()
+}
+
 // Length returns the stream's true length in samples (pre-skip excluded)
 // once NextPacket has returned io.EOF: the last granule position, less the
 // pre-skip and the starting granule position; -1 before that.
@@ -379,7 +388,10 @@ func (ow *OpusWriter) WritePacket(p []byte) error {
 	if err != nil {
 		return err
 	}
-	if ow.inPage > 0 && ow.inPage+n > ow.cfg.pageTime {
+	// A page ends before a packet that would take it past the page
+	// duration, or that its lacing values cannot hold whole (as libopusenc
+	// does: a packet split across pages reaches a listener a page later).
+	if ow.inPage > 0 && (ow.inPage+n > ow.cfg.pageTime || len(p)/255+1 > oggMaxSegs-len(ow.w.segs)) {
 		if err := ow.w.Flush(); err != nil {
 			return err
 		}

@@ -142,6 +142,9 @@ type pageInfo struct {
 // NewReader returns a reader of the packets in r.
 func NewReader(r io.Reader) *Reader { return &Reader{r: r} }
 
+// size is the memory the Reader holds.
+func (o *Reader) size() int64 { return int64(len(o.hdr) + len(o.body) + cap(o.pkt)) }
+
 // Packets returns the number of packets returned so far.
 func (o *Reader) Packets() int64 { return o.npk }
 

@@ -93,6 +93,9 @@ func NewDecoder() *Decoder { return &Decoder{} }
 // samples of 4 bytes.
 func (d *Decoder) MinSpace() int { return transform.MaxChannels * 4 }
 
+// Size is the memory the decoder holds (see catcher.Sizer).
+func (d *Decoder) Size() int64 { return d.body.memory() }
+
 // Format returns the output's format, once ReadHeader or Transform has read
 // the header (the zero Format before).
 func (d *Decoder) Format() transform.Format { return d.info.Format }
@@ -291,6 +294,9 @@ func (r *Raw) Format() transform.Format { return r.f }
 // MinSpace is one frame.
 func (r *Raw) MinSpace() int { return r.f.BytesPerFrame() }
 
+// Size is the memory Raw holds (see catcher.Sizer).
+func (r *Raw) Size() int64 { return r.body.memory() }
+
 // Transform copies whole frames from src into dst.
 func (r *Raw) Transform(dst []byte, src io.Reader) (int, error) { return r.body.read(dst, src) }
 
@@ -316,6 +322,8 @@ func newBody(in, out int, left int64, conv func(dst, src []byte)) body {
 	}
 	return b
 }
+
+func (b *body) memory() int64 { return int64(cap(b.stage) + cap(b.partial)) }
 
 // read is one call of the Transform contract.
 func (b *body) read(dst []byte, src io.Reader) (int, error) {
