@@ -73,6 +73,7 @@ func New(src io.Reader, opts ...Option) *Catcher {
 		c.cfg.readAhead = min(c.cfg.readAhead, w/2)
 	}
 	t := c.cfg.transform
+	c.cfg.transform = nil // the filler holds it, until the end or Close
 	if t == nil {
 		t = plainSource{}
 	}
@@ -172,9 +173,9 @@ type Stats struct {
 	Resident int64
 	Finished bool  // the stream has ended
 	Err      error // as Catcher.Err
-	// Waiting is the number of reads (by Readers and ReadAt) blocked
-	// waiting for bytes. Wait, Load, Seek from the end and Ready are not
-	// counted.
+	// Waiting is the number of reads (by Readers, ReadAt and WaitFor)
+	// blocked waiting for bytes. Wait, Load, Seek from the end and Ready
+	// are not counted.
 	Waiting int
 }
 
@@ -262,6 +263,19 @@ func (c *Catcher) ReadAtContext(ctx context.Context, p []byte, off int64) (int, 
 	return done, nil
 }
 
+// WaitFor waits until the byte at off is cached or the stream has ended
+// (cleanly, with an error, or by Close), reading the source as needed, and
+// returns nil; or until ctx ends, and returns ctx's error. Unlike Ready's,
+// its demand ends with it: a wait that ctx ends leaves the fill nothing to
+// do for it.
+func (c *Catcher) WaitFor(ctx context.Context, off int64) error {
+	if off < 0 {
+		return fmt.Errorf("%w: WaitFor(%d)", ErrNegativeOffset, off)
+	}
+	_, err := c.waitGlobal(ctx, off, true)
+	return err
+}
+
 // View lends the n cached bytes at [off, off+n) as a slice of the cache
 // itself, without copying. It never blocks and takes no lock.
 //
@@ -286,6 +300,9 @@ func (c *Catcher) View(off int64, n int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: View(%d, %d)", ErrNegativeOffset, off, n)
 	}
 	s := c.snap.Load()
+	if s.done && s.err == ErrClosed {
+		return nil, ErrClosed
+	}
 	end := off + int64(n)
 	if end > s.n || end < off {
 		switch {
@@ -328,21 +345,31 @@ func (c *Catcher) View(off int64, n int) ([]byte, error) {
 // Read blocked in it returns. The source's Close must therefore be safe to
 // call while a Read is in progress, as os.File's, net.Conn's, io.Pipe's and
 // http.Response.Body's are. A source that blocks in Read and is not an
-// io.Closer, or ignores Close, blocks Close until that Read returns. Calls
-// after the first return nil.
+// io.Closer, or ignores Close, blocks Close until that Read returns. Close
+// must not be called from inside the fill (from the source's Read or
+// Close, or the transform): it would wait for itself. Calls after the
+// first wait as the first does and return nil.
 func (c *Catcher) Close() error {
 	c.mu.Lock()
 	if c.closed {
+		// Another Close is done or under way: wait as it does.
+		idle := c.idle
 		c.mu.Unlock()
+		if idle != nil {
+			<-idle
+		}
 		return nil
 	}
 	c.closed = true
 	c.stop.Store(true)
 	c.publishLocked(&snapshot{rope: &rope{}, done: true, err: ErrClosed})
 	var idle chan struct{}
-	if c.stepping {
+	switch {
+	case c.stepping:
 		idle = make(chan struct{})
 		c.idle = idle
+	case !c.filling:
+		c.f = filler{} // the transform and scratch; a running fill drops them as it exits
 	}
 	cl := c.takeSourceLocked()
 	c.mu.Unlock()

@@ -16,8 +16,8 @@ var (
 	// source that goes on past it. The bytes before the limit stay readable.
 	ErrTooLong = errors.New("catcher: stream longer than MaxBytes")
 
-	// ErrNegativeOffset is returned by Seek and ReadAt for a position before
-	// the start of the stream.
+	// ErrNegativeOffset is returned by Seek, ReadAt, View and WaitFor for a
+	// position before the start of the stream.
 	ErrNegativeOffset = errors.New("catcher: negative offset")
 
 	// ErrInvalidWhence is returned by Seek for a whence other than

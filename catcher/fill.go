@@ -53,6 +53,9 @@ func (c *Catcher) fill() {
 	for {
 		s := c.snap.Load()
 		if c.closed || !c.needFillLocked(s) {
+			if c.closed {
+				c.f = filler{} // release the transform and the scratch
+			}
 			c.filling = false
 			c.mu.Unlock()
 			return

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+	"weak"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -190,7 +191,9 @@ func (c *closeCounter) Close() error {
 func TestReleaseAtEnd(t *testing.T) {
 	src := &closeCounter{Reader: iotest.OneByteReader(bytes.NewReader(pattern(10_000)))}
 	tr := &heavy{}
+	wp := weak.Make(tr)
 	c := catcher.New(src, catcher.WithTransform(tr), catcher.WithGrowth(catcher.Constant(4096)), catcher.WithReadAhead(0))
+	tr = nil
 	r := c.NewReader()
 	_, err := io.ReadFull(r, make([]byte, 100))
 	require.NoError(t, err)
@@ -204,6 +207,8 @@ func TestReleaseAtEnd(t *testing.T) {
 	st = c.Stats()
 	assert.Equal(t, st.Allocated+stateSize, st.Resident, "the chunks and the state, nothing else")
 	assert.Equal(t, int32(1), src.closes.Load(), "the source is closed at the end")
+	runtime.GC()
+	assert.Nil(t, wp.Value(), "the transform is released at the end")
 	require.NoError(t, c.Close())
 	assert.Equal(t, int32(1), src.closes.Load(), "and not again by Close")
 	assert.Zero(t, c.Stats().Resident, "Close releases everything")
@@ -298,4 +303,84 @@ func (f *flakyState) State() any {
 		panic("state bug")
 	}
 	return f.n
+}
+
+// blockingSrc blocks in Read until released, saying when it is inside.
+type blockingSrc struct {
+	entered chan struct{}
+	release chan struct{}
+	inRead  atomic.Bool
+}
+
+func (b *blockingSrc) Read(p []byte) (int, error) {
+	b.inRead.Store(true)
+	close(b.entered)
+	<-b.release
+	b.inRead.Store(false)
+	return 0, io.EOF
+}
+
+// Every Close, not only the first, returns only once no call into the
+// source is in progress.
+func TestSecondCloseWaits(t *testing.T) {
+	src := &blockingSrc{entered: make(chan struct{}), release: make(chan struct{})}
+	c := catcher.New(src)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.NewReader().ReadContext(ctx, make([]byte, 1))
+	<-src.entered
+	closed := make(chan bool, 2)
+	for range 2 {
+		go func() {
+			c.Close()
+			closed <- src.inRead.Load()
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	select {
+	case <-closed:
+		t.Fatal("a Close returned while the source's Read was in progress")
+	default:
+	}
+	close(src.release)
+	assert.False(t, <-closed)
+	assert.False(t, <-closed)
+}
+
+// Close releases the transform, so that Readers kept by listeners do not
+// keep its memory alive.
+func TestCloseReleasesTransform(t *testing.T) {
+	tr := &heavy{}
+	wp := weak.Make(tr)
+	c := catcher.New(bytes.NewReader(pattern(100_000)), catcher.WithTransform(tr), catcher.WithReadAhead(0))
+	tr = nil
+	r := c.NewReader()
+	_, err := r.Read(make([]byte, 10))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return c.Stats().Waiting == 0 }, 10*time.Second, time.Millisecond)
+	require.NoError(t, c.Close())
+	runtime.GC()
+	assert.Nil(t, wp.Value(), "the transform is unreachable after Close")
+	assert.Zero(t, c.Stats().Resident)
+	_, err = c.View(0, 0)
+	assert.ErrorIs(t, err, catcher.ErrClosed)
+	runtime.KeepAlive(r)
+}
+
+// WaitFor ends with its context, leaving no demand behind.
+func TestWaitFor(t *testing.T) {
+	g := &guarded{}
+	c := newCatcher(t, g, catcher.WithGrowth(catcher.Constant(64<<10)), catcher.WithReadAhead(0))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, c.WaitFor(ctx, 400<<20), context.DeadlineExceeded)
+	require.Eventually(t, func() bool {
+		n := c.Len()
+		time.Sleep(5 * time.Millisecond)
+		return c.Len() == n
+	}, 10*time.Second, time.Millisecond, "the fill stops")
+	assert.Less(t, c.Len(), int64(400<<20))
+	require.NoError(t, c.WaitFor(context.Background(), 1000))
+	assert.Greater(t, c.Len(), int64(1000))
+	assert.ErrorIs(t, c.WaitFor(context.Background(), -1), catcher.ErrNegativeOffset)
 }

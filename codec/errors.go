@@ -9,7 +9,7 @@ var (
 
 	// ErrUnsupported is returned, wrapped with the detail, by Detect for
 	// input it recognises but this module cannot decode (MPEG-2.5, Ogg
-	// that is not Opus), and by Decode for input it cannot decode to PCM
-	// itself (Ogg Opus, which takes libopus).
+	// that is not Opus), and at the end of a NewDecoder stream whose input
+	// it cannot decode to PCM itself (Ogg Opus, which takes libopus).
 	ErrUnsupported = errors.New("codec: unsupported input")
 )

@@ -87,34 +87,38 @@ func (cur *Cursor) Next() (Packet, error) {
 	return p, nil
 }
 
-// Ready returns a channel that is closed once Next will not return
-// ErrNotReady: the next packet is cached or the stream has ended.
+// Ready returns a channel that is closed once Next may have something new
+// to say: the next packet indexed, or the stream ended. (After a Seek past
+// the packets indexed, it is closed at each new packet until the one
+// sought.) Its demand on the fill lasts until then (see
+// catcher.Catcher.Ready); NextContext's does not.
 func (cur *Cursor) Ready() <-chan struct{} {
 	x, ok := cur.Index()
 	if ok && cur.next < x.Len() {
 		return cur.c.Ready(0) // already there
 	}
-	// The record after the last one indexed is published with its entry,
-	// or the stream ends.
-	var end int64
-	if ok {
-		end = x.End()
-	}
-	return cur.c.Ready(end)
+	return cur.c.Ready(x.End())
 }
 
 // NextContext is Next that waits for a packet not encoded yet, until ctx
-// ends (it then returns ctx's error).
+// ends (it then returns ctx's error). A wait that ctx ends leaves no demand
+// on the fill behind (catcher.Catcher.WaitFor), so a listener that leaves
+// does not keep the encoder running.
 func (cur *Cursor) NextContext(ctx context.Context) (Packet, error) {
 	for {
 		p, err := cur.Next()
 		if err != ErrNotReady {
 			return p, err
 		}
-		select {
-		case <-cur.Ready():
-		case <-ctx.Done():
-			return Packet{}, ctx.Err()
+		if err := cur.c.WaitFor(ctx, cur.end()); err != nil {
+			return Packet{}, err
 		}
 	}
+}
+
+// end is the offset of the record after the last one indexed now: it is
+// published with its entry, or the stream ends.
+func (cur *Cursor) end() int64 {
+	x, _ := cur.Index()
+	return x.End()
 }

@@ -142,3 +142,28 @@ func TestCursorWindow(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, packets[1990], p.Data)
 }
+
+// A NextContext that its context ends leaves the encoder nothing to do
+// for it.
+func TestCursorCancelLeavesNoDemand(t *testing.T) {
+	var packets [][]byte
+	for i := range 100_000 {
+		packets = append(packets, celtPacket(960, 50, byte(i)))
+	}
+	c := catcher.New(bytes.NewReader(make([]byte, len(packets))),
+		catcher.WithTransform(framed.NewFramer(&cannedSource{packets: packets, length: -1, read: true})),
+		catcher.WithReadAhead(0))
+	defer c.Close()
+	cur := framed.NewCursor(c)
+	cur.Seek(len(packets) - 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	_, err := cur.NextContext(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Eventually(t, func() bool {
+		n := c.Len()
+		time.Sleep(5 * time.Millisecond)
+		return c.Len() == n
+	}, 10*time.Second, time.Millisecond, "the fill stops")
+	assert.False(t, c.Finished(), "nobody waits: the rest is not encoded")
+}

@@ -64,8 +64,9 @@ type PacketSource interface {
 	PreSkip() int64
 
 	// Length is the true length of the decoded stream in samples,
-	// pre-skip excluded. It is valid once NextPacket has returned io.EOF;
-	// -1 means unknown (the packets' total less the pre-skip).
+	// pre-skip excluded. It is valid once NextPacket has returned io.EOF
+	// (or an error after which the source still knows it); -1 means
+	// unknown (the packets' total less the pre-skip).
 	Length() int64
 
 	// MaxPacketSize is the largest packet the source yields, at most
@@ -120,12 +121,11 @@ func (f *Framer) Transform(dst []byte, src io.Reader) (int, error) {
 		return 0, io.EOF
 	}
 	p, err := f.src.NextPacket(src)
-	if err == io.EOF {
-		f.done = true
-		f.length = f.src.Length()
-		return 0, io.EOF
-	}
 	if err != nil {
+		// The source may know the true length even when it stops with an
+		// error (an Ogg link followed by another, say).
+		f.length = f.src.Length()
+		f.done = err == io.EOF
 		return 0, err
 	}
 	n, err := opus.PacketSamples(p)
@@ -191,7 +191,7 @@ func (f *Framer) Index() Index {
 		x.uniform = 0
 	}
 	x.length = max(0, f.samples-x.preSkip)
-	if f.done && f.length >= 0 {
+	if f.length >= 0 {
 		x.length = min(f.length, x.length)
 	}
 	return Index{x}

@@ -349,17 +349,29 @@ type frame struct {
 }
 
 // next returns the next frame, and the bytes of damage skipped before it
-// (junk that was neither frames nor tags, nor zeros at the very end). At
-// the end it returns io.EOF, or an error wrapping io.ErrUnexpectedEOF when
-// the stream ends inside a frame or a tag.
+// (junk that was neither frames nor tags, nor zeros at the very end or
+// before a tag). At the end it returns io.EOF, or an error wrapping
+// io.ErrUnexpectedEOF when the stream ends inside a frame or a tag.
 //
-// A frame that starts where the one before it (or a tag after it) ended is
-// accepted if its header belongs to the stream, so that the last frame is
-// kept whatever follows it. A frame met after junk (or the first) must be
-// followed by another of the stream, or a tag, or the end: that is how the
-// walker resynchronises after damage without taking noise for a frame.
+// A frame met after junk (or the first) must be followed by another of the
+// stream, or a tag, or the end: that is how the walker resynchronises
+// after damage without taking noise for a frame. A frame that starts where
+// the one before it (or a tag after it) ended needs less: it is kept if it
+// is followed by zeros, or by damage in which no chain of frames starts
+// inside its own span (else it was cut short, by a splice or a lost
+// block, and the frames after it are the ones to keep).
 func (m *walker) next() (f frame, junk int64, junkAt int64, err error) {
-	zeros := true // the junk so far is zero bytes (padding at the end)
+	firstNZ := int64(-1) // offset of the first non-zero byte of the junk, or -1
+	note := func(b byte) {
+		if junk == 0 {
+			junkAt = m.off
+		}
+		if b != 0 && firstNZ < 0 {
+			firstNZ = m.off
+		}
+		junk++
+		m.advance(1)
+	}
 	for {
 		if m.err != nil {
 			return f, junk, junkAt, m.err
@@ -368,35 +380,35 @@ func (m *walker) next() (f frame, junk int64, junkAt int64, err error) {
 			if m.err != nil {
 				continue
 			}
-			for _, b := range m.buf[m.r:m.w] {
-				if junk == 0 {
-					junkAt = m.off
-				}
-				junk++
-				zeros = zeros && b == 0
-				m.advance(1)
+			for m.r < m.w {
+				note(m.buf[m.r])
 			}
-			if zeros && m.started {
+			if firstNZ < 0 && m.started {
 				junk = 0 // zero padding after the last frame is not damage
 			}
 			return f, junk, junkAt, io.EOF
 		}
-		if kind, size := m.tagAt(); kind != noTag && (m.started || junk == 0) {
+		if kind, size := m.tagAt(); kind != noTag && (junk == 0 || m.started && m.tagInJunk(kind, size)) {
 			if kind == apeFooter {
 				// The tag's items are behind us, taken for junk: when the
-				// junk is exactly them (and perhaps zeros), it is none.
-				if items := size - 32; junk >= items && m.off-junk == junkAt {
+				// junk is zeros and the items, it is none.
+				items := size - 32
+				itemsAt := m.off - items
+				switch {
+				case junk > 0 && junkAt <= itemsAt && (firstNZ < 0 || firstNZ >= itemsAt):
+					junk = 0
+				case junk >= items:
 					junk -= items
 				}
 				m.advance(32)
 				continue
 			}
+			if junk > 0 && firstNZ < 0 {
+				junk = 0 // zeros before a tag: padding
+			}
 			at := m.off
 			if !m.skip(size) {
-				return f, 0, 0, fmt.Errorf("mp3: a %d-byte tag at offset %d runs past the end of the input: %w", size, at, io.ErrUnexpectedEOF)
-			}
-			if junk > 0 && zeros {
-				junk = 0 // zeros before a tag: padding
+				return f, junk, junkAt, fmt.Errorf("mp3: a %d-byte tag at offset %d runs past the end of the input: %w", size, at, io.ErrUnexpectedEOF)
 			}
 			continue
 		}
@@ -405,11 +417,15 @@ func (m *walker) next() (f frame, junk int64, junkAt int64, err error) {
 			inSync := m.started && junk == 0
 			if m.fill(h.size + 4) {
 				h2, ok2 := parseHeader(m.buf[m.r+h.size : m.r+h.size+4])
-				if inSync || ok2 && h2.sameStream(h) {
+				if ok2 && h2.sameStream(h) {
 					return m.accept(h), junk, junkAt, nil
 				}
 				m.fill(h.size + 32)
-				if kind, _ := tagSize(m.buf[m.r+h.size : m.w]); kind != noTag {
+				rest := m.buf[m.r+h.size : m.w]
+				if kind, _ := tagSize(rest); kind != noTag {
+					return m.accept(h), junk, junkAt, nil
+				}
+				if inSync && (allZero(rest[:min(len(rest), 32)]) || !m.chainInside(h)) {
 					return m.accept(h), junk, junkAt, nil
 				}
 			} else if m.err == nil {
@@ -426,16 +442,80 @@ func (m *walker) next() (f frame, junk int64, junkAt int64, err error) {
 				}
 			}
 		}
-		if junk == 0 {
-			junkAt = m.off
-		}
-		junk++
-		zeros = zeros && m.buf[m.r] == 0
-		m.advance(1)
+		note(m.buf[m.r])
 		if !m.started && junk > maxJunk {
 			return f, junk, junkAt, fmt.Errorf("%w: no frame in the first %d bytes", ErrNotMP3, maxJunk)
 		}
 	}
+}
+
+func allZero(b []byte) bool {
+	for _, v := range b {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// chainInside reports whether two chained frames of the stream start
+// inside the span of the frame with header h at buf[r:]: then that frame
+// was cut short and the chain is the stream going on.
+func (m *walker) chainInside(h header) bool {
+	m.fill(h.size + 2*maxFrame)
+	b := m.buf[m.r:m.w]
+	for i := 1; i < h.size && i+4 <= len(b); i++ {
+		if b[i] != 0xff {
+			continue
+		}
+		h1, ok := parseHeader(b[i:])
+		if !ok || !h1.sameStream(m.first) || i+h1.size+4 > len(b) {
+			continue
+		}
+		if h2, ok := parseHeader(b[i+h1.size:]); ok && h2.sameStream(h1) {
+			return true
+		}
+	}
+	return false
+}
+
+// tagInJunk reports whether a tag of the kind and size found inside junk
+// is one: well formed, and (but for an APE footer, which ends its tag) so
+// placed that a frame of the stream, another tag or the end of the input
+// follows it. Bytes of damage or of cover art that spell "TAG" or "ID3"
+// are not taken for a tag, which would skip what follows them.
+func (m *walker) tagInJunk(kind int, size int64) bool {
+	b := m.buf[m.r:m.w]
+	switch kind {
+	case id3v1Tag:
+		m.fill(129)
+		return m.w-m.r == 128 && m.eof // only as the last 128 bytes
+	case id3v2Tag:
+		if b[3] < 2 || b[3] > 4 || b[4] == 0xff || b[5]&0x0f != 0 {
+			return false
+		}
+	case apeHeader, apeFooter:
+		v := binary.LittleEndian.Uint32(b[8:])
+		if v != 1000 && v != 2000 || !allZero(b[24:32]) {
+			return false
+		}
+		if kind == apeFooter {
+			return true
+		}
+	}
+	if size > bufSize-8 {
+		return false // cannot be checked; the walker goes on byte by byte
+	}
+	n := int(size)
+	if !m.fill(n + 4) {
+		return m.eof && m.err == nil && m.w-m.r == n // the tag ends the input
+	}
+	after := m.buf[m.r+n : m.w]
+	if h, ok := parseHeader(after); ok && h.sameStream(m.first) {
+		return true
+	}
+	kindAfter, _ := tagSize(after)
+	return kindAfter != noTag
 }
 
 func (m *walker) accept(h header) frame {

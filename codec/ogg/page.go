@@ -18,6 +18,7 @@
 package ogg
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -205,22 +206,34 @@ func (o *Reader) ReadPacket() (Packet, error) {
 	}
 }
 
-// afterEnd looks at what follows the end-of-stream page: nothing (io.EOF),
-// the page of another logical stream (ErrChained), or bytes that are not a
-// page, which are ignored.
+// afterEnd looks at what follows the end-of-stream page: nothing (io.EOF);
+// the first page of another logical stream (ErrChained); pages of a stream
+// multiplexed with ours that goes on after it, which are skipped; bytes
+// that are not a page at all, which are not audio and are ignored. A page
+// that is damaged or cut short is an error.
 func (o *Reader) afterEnd() error {
-	pi, err := o.readRawPage()
-	switch {
-	case err == io.EOF:
-		return io.EOF
-	case err != nil:
-		return io.EOF // trailing bytes that are not a page: not audio
-	case pi.serial == o.serial:
-		return fmt.Errorf("%w: page %d of stream %d after its end-of-stream page", ErrBadPage, pi.seq, pi.serial)
-	default:
-		return fmt.Errorf("%w: logical stream %d follows at offset %d, after the %d packets of stream %d", ErrChained, pi.serial, pi.at, o.npk, o.serial)
+	for {
+		pi, err := o.readRawPage()
+		switch {
+		case err == io.EOF || errors.Is(err, errNotPage):
+			return io.EOF
+		case err != nil:
+			return err
+		case pi.serial == o.serial:
+			return fmt.Errorf("%w: page %d of stream %d after its end-of-stream page", ErrBadPage, pi.seq, pi.serial)
+		case pi.flags&oggBOS != 0:
+			return o.chained(pi)
+		}
 	}
 }
+
+func (o *Reader) chained(pi pageInfo) error {
+	return fmt.Errorf("%w: logical stream %d starts at offset %d, after the %d packets of stream %d", ErrChained, pi.serial, pi.at, o.npk, o.serial)
+}
+
+// errNotPage is the error of bytes that do not start with a capture
+// pattern.
+var errNotPage = fmt.Errorf("%w: no capture pattern", ErrBadPage)
 
 // readRawPage reads one page into hdr and body and checks its checksum.
 // It returns io.EOF if the input ends before the page starts.
@@ -228,6 +241,9 @@ func (o *Reader) readRawPage() (pageInfo, error) {
 	at := o.offset
 	n, err := io.ReadFull(o.r, o.hdr[:oggHeaderSize])
 	o.offset += int64(n)
+	if !bytes.HasPrefix(o.hdr[:min(n, 4)], []byte("OggS")[:min(n, 4)]) || n >= 4 && string(o.hdr[:4]) != "OggS" {
+		return pageInfo{}, fmt.Errorf("%w at offset %d", errNotPage, at)
+	}
 	if err != nil {
 		if err == io.EOF {
 			return pageInfo{}, io.EOF
@@ -235,9 +251,6 @@ func (o *Reader) readRawPage() (pageInfo, error) {
 		return pageInfo{}, truncated(err, "header")
 	}
 	h := o.hdr[:]
-	if string(h[:4]) != "OggS" {
-		return pageInfo{}, fmt.Errorf("%w: no capture pattern at offset %d", ErrBadPage, at)
-	}
 	if h[4] != 0 {
 		return pageInfo{}, fmt.Errorf("%w: version %d at offset %d", ErrBadPage, h[4], at)
 	}
@@ -295,7 +308,18 @@ func (o *Reader) readPage() error {
 			o.serial = pi.serial
 			o.bos = pi.flags&oggBOS != 0
 		} else if pi.serial != o.serial {
-			continue // another logical stream, multiplexed with ours
+			if pi.flags&oggBOS == 0 || o.pages < 2 {
+				continue // another logical stream, multiplexed with ours
+			}
+			// The first page of a stream after ours has had pages past
+			// its first: every stream of a group begins before that
+			// (RFC 3533), so this is the next link of a chain, and ours
+			// ended without its end-of-stream page.
+			if o.open {
+				return fmt.Errorf("%w: logical stream %d starts at offset %d inside a packet of stream %d", ErrBadPage, pi.serial, pi.at, o.serial)
+			}
+			o.eos, o.end = true, o.chained(pi)
+			return nil
 		} else if pi.seq != o.seq+1 {
 			return fmt.Errorf("%w: page %d follows page %d (pages lost)", ErrBadPage, pi.seq, o.seq)
 		}
