@@ -384,3 +384,21 @@ func TestWaitFor(t *testing.T) {
 	assert.Greater(t, c.Len(), int64(1000))
 	assert.ErrorIs(t, c.WaitFor(context.Background(), -1), catcher.ErrNegativeOffset)
 }
+
+// A Reader left behind a window's eviction does not keep its chunk alive.
+func TestEvictedReaderReleasesChunk(t *testing.T) {
+	c := newCatcher(t, bytes.NewReader(pattern(200_000)), catcher.WithWindow(20_000), catcher.WithGrowth(catcher.Constant(5000)))
+	r := c.NewReader()
+	_, err := io.ReadFull(r, make([]byte, 100))
+	require.NoError(t, err)
+	v, err := c.View(0, 1)
+	require.NoError(t, err)
+	first := weak.Make(&v[0]) // the first chunk, which r is reading
+	v = nil
+	require.NoError(t, c.Load(context.Background()))
+	_, err = r.Read(make([]byte, 1))
+	require.ErrorIs(t, err, catcher.ErrEvicted)
+	runtime.GC()
+	assert.Nil(t, first.Value(), "the evicted chunk is freed though the Reader is alive")
+	runtime.KeepAlive(r)
+}
