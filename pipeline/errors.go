@@ -1,0 +1,23 @@
+package pipeline
+
+import "errors"
+
+var (
+	// ErrChanged is returned, wrapped with the detail, by an HTTP source
+	// when a resumed request shows that the resource changed, or that the
+	// server does not serve ranges: resuming would splice two files.
+	ErrChanged = errors.New("pipeline: source changed since it was opened")
+
+	// ErrHTTP is returned, wrapped with the status and the URL, for an
+	// HTTP response that is neither the resource nor a transient failure
+	// (a 404, say), and for one a source cannot use.
+	ErrHTTP = errors.New("pipeline: HTTP request failed")
+
+	// ErrCommand is returned, wrapped with the exit status and the end of
+	// the command's standard error, when a command source's process exits
+	// with a failure.
+	ErrCommand = errors.New("pipeline: command failed")
+
+	// ErrClosed is returned by a source's Read after its Close.
+	ErrClosed = errors.New("pipeline: source closed")
+)

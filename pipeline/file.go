@@ -1,0 +1,167 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// FileSource is a file as an io.ReadCloser that opens it on the first Read
+// (so that a Track made from it never blocks when it is created) and, on a
+// read error, reopens it and goes on from the same offset, a bounded
+// number of times, so that a transient failure (a network file system's)
+// loses and repeats nothing. Read and Close may be called concurrently.
+type FileSource struct {
+	path  string
+	retry retryConfig
+
+	mu     sync.Mutex // guards f and closed
+	f      *os.File
+	closed bool
+
+	off   int64 // bytes read; only the reading goroutine touches it
+	fails int
+}
+
+// OpenFile returns a source of the file at path. Nothing is opened yet.
+func OpenFile(path string, opts ...RetryOption) *FileSource {
+	s := &FileSource{path: path, retry: defaultRetry}
+	for _, o := range opts {
+		o(&s.retry)
+	}
+	return s
+}
+
+// Read reads the file, opening it on the first call.
+func (s *FileSource) Read(p []byte) (int, error) {
+	for {
+		f, err := s.file()
+		if err != nil {
+			return 0, err
+		}
+		n, err := f.Read(p)
+		s.off += int64(n)
+		if n > 0 {
+			s.fails = 0
+		}
+		if err == nil || err == io.EOF || n > 0 {
+			if err != nil && err != io.EOF {
+				err = nil // the error comes back at the next Read, if it stays
+			}
+			return n, err
+		}
+		if rerr := s.reopen(err); rerr != nil {
+			return 0, rerr
+		}
+	}
+}
+
+// file returns the open file, opening it at the offset reached.
+func (s *FileSource) file() (*os.File, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if s.f != nil {
+		return s.f, nil
+	}
+	f, err := os.Open(s.path)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	if s.off > 0 {
+		if _, err := f.Seek(s.off, io.SeekStart); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("pipeline: resuming %s at %d: %w", s.path, s.off, err)
+		}
+	}
+	s.f = f
+	return f, nil
+}
+
+// reopen closes the file after a read error and waits before the next
+// try, or gives up with the error.
+func (s *FileSource) reopen(readErr error) error {
+	s.mu.Lock()
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
+	}
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	s.fails++
+	if s.fails > s.retry.attempts {
+		return fmt.Errorf("pipeline: reading %s at %d, after %d attempts: %w", s.path, s.off, s.fails, readErr)
+	}
+	return s.retry.sleep(context.Background(), s.fails)
+}
+
+// Close closes the file; later Reads return ErrClosed. Later calls do
+// nothing.
+func (s *FileSource) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.f != nil {
+		err := s.f.Close()
+		s.f = nil
+		return err
+	}
+	return nil
+}
+
+// RetryOption configures how a resumable source retries.
+type RetryOption func(*retryConfig)
+
+type retryConfig struct {
+	attempts int           // tries in a row without progress before giving up
+	base     time.Duration // the first wait; each next doubles, up to max
+	max      time.Duration
+	clock    func(context.Context, time.Duration) error // waits d, or until ctx ends
+}
+
+var defaultRetry = retryConfig{attempts: 5, base: 100 * time.Millisecond, max: 5 * time.Second, clock: sleepContext}
+
+// WithRetry sets how many times in a row a resumable source tries again
+// after a failure that made no progress (5 by default), and the first
+// wait between tries (100 ms by default; each next wait doubles, up to 5
+// s). It panics if attempts < 0 or base < 0.
+func WithRetry(attempts int, base time.Duration) RetryOption {
+	if attempts < 0 || base < 0 {
+		panic(fmt.Sprintf("pipeline: WithRetry(%d, %v)", attempts, base))
+	}
+	return func(c *retryConfig) { c.attempts, c.base = attempts, base }
+}
+
+// sleep waits before try n (from 1), or returns ctx's error.
+func (c retryConfig) sleep(ctx context.Context, n int) error {
+	d := c.base
+	for i := 1; i < n && d < c.max; i++ {
+		d *= 2
+	}
+	return c.clock(ctx, min(d, c.max))
+}
+
+func sleepContext(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

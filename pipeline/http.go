@@ -1,0 +1,335 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// HTTPSource is an HTTP(S) resource as an io.ReadCloser that resumes after
+// a dropped connection without losing or repeating a byte, or fails with a
+// clear error: never a splice of two different files.
+//
+// The first Read sends the request (nothing is sent before, so that a
+// Track made from it never blocks when it is created). Every request asks
+// for Accept-Encoding: identity: Go's Transport asks for gzip only when
+// there is no Range header, so the offsets of a gzipped first response
+// would not line up with those of a resumed one; a response with any other
+// Content-Encoding is refused. When the body fails before its end (a
+// dropped connection, a reset, a body shorter than its Content-Length),
+// the source asks for the rest with Range: bytes=N- and If-Range (the
+// resource's strong ETag, else its Last-Modified), and takes only a 206
+// whose Content-Range starts at N. A 200 in answer means the resource
+// changed or the server does not serve ranges: ErrChanged. A 416 at the
+// known end is the end. Without a validator the source does not resume
+// (it cannot tell a changed file), and the failure is the stream's.
+// Retries are bounded (WithRetry), with a backoff that doubles, and end
+// with the source's context or Close.
+//
+// Read and Close may be called concurrently (Close ends a Read blocked on
+// the network).
+type HTTPSource struct {
+	url    string
+	client *http.Client
+	retry  retryConfig
+	header http.Header
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu     sync.Mutex // guards body and closed, so that Close can close it
+	body   io.ReadCloser
+	closed bool
+
+	// Only the reading goroutine touches these.
+	off       int64  // bytes delivered
+	size      int64  // the resource's length, -1 if unknown
+	validator string // If-Range value: a strong ETag or Last-Modified; "" if none
+	fails     int    // failures in a row without progress
+	requests  int    // requests sent
+	err       error  // the end, sticky
+}
+
+// HTTPOption configures an HTTPSource.
+type HTTPOption func(*HTTPSource)
+
+// WithHTTPClient sets the client (http.DefaultClient by default).
+func WithHTTPClient(c *http.Client) HTTPOption { return func(s *HTTPSource) { s.client = c } }
+
+// WithHTTPHeader adds header fields to every request (authorisation, a
+// user agent). Range, If-Range and Accept-Encoding are the source's own.
+func WithHTTPHeader(h http.Header) HTTPOption {
+	return func(s *HTTPSource) {
+		for k, v := range h {
+			s.header[k] = append(s.header[k], v...)
+		}
+	}
+}
+
+// WithHTTPRetry is WithRetry for an HTTPSource.
+func WithHTTPRetry(o RetryOption) HTTPOption { return func(s *HTTPSource) { o(&s.retry) } }
+
+// OpenHTTP returns a source of the resource at url. Its requests are made
+// with ctx: ending ctx ends them, and the retries. Nothing is sent yet.
+func OpenHTTP(ctx context.Context, url string, opts ...HTTPOption) *HTTPSource {
+	s := &HTTPSource{url: url, client: http.DefaultClient, retry: defaultRetry, header: http.Header{}, size: -1}
+	for _, o := range opts {
+		o(s)
+	}
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	return s
+}
+
+// Requests returns the number of requests sent so far, the first and the
+// resumes. It is for the goroutine that reads.
+func (s *HTTPSource) Requests() int { return s.requests }
+
+// Size returns the resource's length once known (after the first Read),
+// or -1.
+func (s *HTTPSource) Size() int64 { return s.size }
+
+// Read reads the resource, resuming it as needed.
+func (s *HTTPSource) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for s.err == nil {
+		body, err := s.open()
+		if err != nil {
+			s.fail(err)
+			continue
+		}
+		n, err := body.Read(p)
+		s.off += int64(n)
+		if n > 0 {
+			s.fails = 0
+		}
+		switch {
+		case err == nil:
+			return n, nil
+		case err == io.EOF && (s.size < 0 || s.off >= s.size):
+			s.closeBody()
+			s.err = io.EOF
+		case err == io.EOF:
+			// A body that ended short of the length: the connection was
+			// dropped between responses' bytes.
+			s.closeBody()
+			s.transient(fmt.Errorf("body ended at %d of %d bytes: %w", s.off, s.size, io.ErrUnexpectedEOF))
+		default:
+			s.closeBody()
+			s.transient(err)
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+	return 0, s.err
+}
+
+// open returns the body being read, sending a request for it if there is
+// none.
+func (s *HTTPSource) open() (io.Reader, error) {
+	s.mu.Lock()
+	body := s.body
+	s.mu.Unlock()
+	if body != nil {
+		return body, nil
+	}
+	if err := s.ctx.Err(); err != nil {
+		return nil, s.closedErr(err)
+	}
+	if s.size >= 0 && s.off >= s.size {
+		return nil, io.EOF
+	}
+	req, err := http.NewRequestWithContext(s.ctx, http.MethodGet, s.url, nil)
+	if err != nil {
+		return nil, permanent(fmt.Errorf("%w: %w", ErrHTTP, err))
+	}
+	for k, v := range s.header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Accept-Encoding", "identity")
+	if s.off > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", s.off))
+		req.Header.Set("If-Range", s.validator)
+	}
+	s.requests++
+	resp, err := s.client.Do(req)
+	if err != nil {
+		if s.ctx.Err() != nil {
+			return nil, s.closedErr(s.ctx.Err())
+		}
+		return nil, err // transient: the network
+	}
+	if err := s.accept(resp); err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil { // closed meanwhile
+		resp.Body.Close()
+		return nil, s.closedErr(s.ctx.Err())
+	}
+	s.body = resp.Body
+	return resp.Body, nil
+}
+
+// accept checks a response against what the source expects: the whole
+// resource first, then only its rest from the offset reached.
+func (s *HTTPSource) accept(resp *http.Response) error {
+	if enc := resp.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		return permanent(fmt.Errorf("%w: %s sent Content-Encoding %q to a request for identity: its offsets cannot be resumed", ErrHTTP, s.url, enc))
+	}
+	if s.off == 0 {
+		switch {
+		case resp.StatusCode == http.StatusOK:
+		case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+			return fmt.Errorf("%w: %s: %s", ErrHTTP, s.url, resp.Status) // transient
+		default:
+			return permanent(fmt.Errorf("%w: %s: %s", ErrHTTP, s.url, resp.Status))
+		}
+		s.size = resp.ContentLength
+		if et := resp.Header.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
+			s.validator = et
+		} else {
+			s.validator = resp.Header.Get("Last-Modified")
+		}
+		return nil
+	}
+	switch resp.StatusCode {
+	case http.StatusPartialContent:
+		start, total, ok := parseContentRange(resp.Header.Get("Content-Range"))
+		if !ok || start != s.off {
+			return permanent(fmt.Errorf("%w: %s answered the resume at %d with Content-Range %q", ErrChanged, s.url, s.off, resp.Header.Get("Content-Range")))
+		}
+		if s.size >= 0 && total >= 0 && total != s.size {
+			return permanent(fmt.Errorf("%w: %s is %d bytes now, %d before", ErrChanged, s.url, total, s.size))
+		}
+		return nil
+	case http.StatusOK:
+		return permanent(fmt.Errorf("%w: %s answered the resume at %d with the whole resource (it changed, or ranges are not served)", ErrChanged, s.url, s.off))
+	case http.StatusRequestedRangeNotSatisfiable:
+		if s.size >= 0 && s.off == s.size {
+			return io.EOF
+		}
+		return permanent(fmt.Errorf("%w: %s refused the range from %d: %s", ErrChanged, s.url, s.off, resp.Status))
+	default:
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			return fmt.Errorf("%w: %s: %s", ErrHTTP, s.url, resp.Status)
+		}
+		return permanent(fmt.Errorf("%w: %s: %s", ErrHTTP, s.url, resp.Status))
+	}
+}
+
+// parseContentRange parses "bytes START-END/TOTAL" (TOTAL may be "*", -1).
+func parseContentRange(v string) (start, total int64, ok bool) {
+	rest, found := strings.CutPrefix(v, "bytes ")
+	if !found {
+		return 0, 0, false
+	}
+	rng, tot, found := strings.Cut(rest, "/")
+	if !found {
+		return 0, 0, false
+	}
+	first, _, found := strings.Cut(rng, "-")
+	if !found {
+		return 0, 0, false
+	}
+	start, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || start < 0 {
+		return 0, 0, false
+	}
+	total = -1
+	if tot != "*" {
+		if total, err = strconv.ParseInt(tot, 10, 64); err != nil {
+			return 0, 0, false
+		}
+	}
+	return start, total, true
+}
+
+// permanentError marks an error that no retry can help.
+type permanentError struct{ error }
+
+func (e permanentError) Unwrap() error { return e.error }
+
+func permanent(err error) error { return permanentError{err} }
+
+// fail ends the stream or waits before the next try, after a request
+// failed.
+func (s *HTTPSource) fail(err error) {
+	var p permanentError
+	switch {
+	case err == io.EOF:
+		s.err = io.EOF
+	case errors.As(err, &p):
+		s.err = p.error
+	case s.ctx.Err() != nil:
+		s.err = s.closedErr(s.ctx.Err())
+	default:
+		s.transient(err)
+	}
+}
+
+// transient handles a failure that a retry may mend: it waits before the
+// next try, or ends the stream with it.
+func (s *HTTPSource) transient(err error) {
+	if s.ctx.Err() != nil {
+		s.err = s.closedErr(s.ctx.Err())
+		return
+	}
+	if s.off > 0 && s.validator == "" {
+		s.err = fmt.Errorf("pipeline: %s failed at %d and cannot be resumed (no ETag or Last-Modified to tell a changed file): %w", s.url, s.off, err)
+		return
+	}
+	s.fails++
+	if s.fails > s.retry.attempts {
+		s.err = fmt.Errorf("pipeline: %s at %d, after %d attempts: %w", s.url, s.off, s.fails, err)
+		return
+	}
+	if werr := s.retry.sleep(s.ctx, s.fails); werr != nil {
+		s.err = s.closedErr(werr)
+	}
+}
+
+// closedErr is the error of a source whose context ended: ErrClosed after
+// Close, else the context's error.
+func (s *HTTPSource) closedErr(err error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return err
+}
+
+func (s *HTTPSource) closeBody() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.body != nil {
+		s.body.Close()
+		s.body = nil
+	}
+}
+
+// Close ends the source: a request or Read in progress ends, and later
+// Reads return ErrClosed. Later calls do nothing.
+func (s *HTTPSource) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.cancel()
+	if s.body != nil {
+		s.body.Close()
+		s.body = nil
+	}
+	return nil
+}
