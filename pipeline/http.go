@@ -25,8 +25,10 @@ import (
 // the source asks for the rest with Range: bytes=N- and If-Range (the
 // resource's strong ETag, else its Last-Modified), and takes only a 206
 // whose Content-Range starts at N. A 200 in answer means the resource
-// changed or the server does not serve ranges: ErrChanged. A 416 at the
-// known end is the end. Without a validator the source does not resume
+// changed or the server does not serve ranges: ErrChanged. A failure
+// after the last byte of a known length is the end, and no request is sent
+// for nothing (so a 416 to a resume means the resource shrank: ErrChanged).
+// Without a validator the source does not resume
 // (it cannot tell a changed file), and the failure is the stream's.
 // Retries are bounded (WithRetry), with a backoff that doubles, and end
 // with the source's context or Close.
@@ -214,9 +216,7 @@ func (s *HTTPSource) accept(resp *http.Response) error {
 	case http.StatusOK:
 		return permanent(fmt.Errorf("%w: %s answered the resume at %d with the whole resource (it changed, or ranges are not served)", ErrChanged, s.url, s.off))
 	case http.StatusRequestedRangeNotSatisfiable:
-		if s.size >= 0 && s.off == s.size {
-			return io.EOF
-		}
+		// Never at the known end: the source does not ask for nothing.
 		return permanent(fmt.Errorf("%w: %s refused the range from %d: %s", ErrChanged, s.url, s.off, resp.Status))
 	default:
 		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
