@@ -23,6 +23,13 @@ type DecodeOption func(*decodeConfig)
 type decodeConfig struct {
 	quality transform.Quality
 	dither  uint64
+	raw     *transform.Format
+}
+
+// WithRawInput says that the input is raw PCM of format f (see wav.Raw),
+// which cannot be detected: it is taken as it is, and converted.
+func WithRawInput(f transform.Format) DecodeOption {
+	return func(c *decodeConfig) { c.raw = &f }
 }
 
 // WithQuality sets the resampler's preset (transform.High by default: it
@@ -68,6 +75,14 @@ func NewDecoder(to transform.Format, opts ...DecodeOption) (catcher.Transform, e
 	if to.Rate == 0 {
 		return nil, fmt.Errorf("%w: decoding needs the output rate", transform.ErrFormat)
 	}
+	if cfg.raw != nil {
+		if err := cfg.raw.Validate(); err != nil {
+			return nil, err
+		}
+		if cfg.raw.Rate == 0 {
+			return nil, fmt.Errorf("%w: raw input needs its rate", transform.ErrFormat)
+		}
+	}
 	return catcher.Deferred(decodeMinSpace, func(src io.Reader) (catcher.Transform, io.Reader, error) {
 		return buildDecoder(src, to, cfg)
 	}), nil
@@ -76,13 +91,22 @@ func NewDecoder(to transform.Format, opts ...DecodeOption) (catcher.Transform, e
 // buildDecoder detects the input, reads its header and returns the chain
 // that decodes and converts it.
 func buildDecoder(src io.Reader, to transform.Format, cfg decodeConfig) (catcher.Transform, io.Reader, error) {
-	kind, in, err := DetectReader(src)
-	if err != nil {
-		return nil, nil, err
-	}
 	var dec catcher.Transform
 	var from transform.Format
+	var kind Kind
+	in := src
+	if cfg.raw != nil {
+		r, _ := wav.NewRaw(*cfg.raw) // validated by NewDecoder
+		dec, from, kind = r, *cfg.raw, KindRaw
+	} else {
+		var err error
+		if kind, in, err = DetectReader(src); err != nil {
+			return nil, nil, err
+		}
+	}
+	var err error
 	switch kind {
+	case KindRaw:
 	case KindMP3:
 		d := mp3.NewDecoder()
 		if _, err := d.ReadInfo(in); err != nil {

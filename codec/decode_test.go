@@ -107,3 +107,19 @@ func TestDecodeErrors(t *testing.T) {
 	_, err := codec.NewDecoder(transform.Format{Channels: 2})
 	assert.ErrorIs(t, err, transform.ErrFormat, "no rate")
 }
+
+// Raw PCM, stated, is converted like any other input.
+func TestDecodeRaw(t *testing.T) {
+	in := transform.Format{Rate: 24000, Channels: 1, Encoding: transform.F32LE}
+	d, err := codec.NewDecoder(opusIn, codec.WithRawInput(in))
+	require.NoError(t, err)
+	c := catcher.New(bytes.NewReader(testutil.Tone(24000, 1, 24000, 1000, 0.5)), catcher.WithTransform(d))
+	defer c.Close()
+	pcm, err := io.ReadAll(c.NewReader())
+	require.NoError(t, err)
+	assert.Len(t, pcm, 48000*4, "one second at 48 kHz, stereo s16")
+	src, _, _ := catcher.StateOf[codec.Source](c)
+	assert.Equal(t, codec.Source{Kind: codec.KindRaw, Format: in}, src)
+	_, err = codec.NewDecoder(opusIn, codec.WithRawInput(transform.Format{Channels: 1}))
+	assert.ErrorIs(t, err, transform.ErrFormat)
+}

@@ -17,6 +17,7 @@ const (
 	KindMP3          // MPEG-1 or MPEG-2 Layer III, with or without an ID3v2 tag
 	KindWAV          // RIFF WAVE
 	KindOggOpus      // Ogg whose first stream is Opus
+	KindRaw          // raw PCM of a stated format (never detected)
 )
 
 func (k Kind) String() string {
@@ -27,6 +28,8 @@ func (k Kind) String() string {
 		return "WAV"
 	case KindOggOpus:
 		return "Ogg Opus"
+	case KindRaw:
+		return "raw PCM"
 	}
 	return "unknown"
 }

@@ -64,6 +64,9 @@ type Info struct {
 	VBR bool
 	// Encoder is the LAME tag's encoder string, as "LAME3.100".
 	Encoder string
+	// Title and Artist are those of an ID3v2 tag before the audio (its
+	// TIT2 and TPE1 frames, in the first 32 KiB of the tag), or "".
+	Title, Artist string
 }
 
 // Decoder decodes MP3 to PCM: 16-bit little-endian stereo at the stream's
@@ -210,7 +213,8 @@ func misSized(f frame) error {
 func (d *Decoder) setInfo(h header) {
 	x := d.xing
 	d.info = Info{SampleRate: h.rate, Channels: h.channels, Version: h.version, Frames: x.frames,
-		EncoderDelay: x.delay, Padding: x.padding, Length: -1, VBR: x.vbr, Encoder: x.encoder}
+		EncoderDelay: x.delay, Padding: x.padding, Length: -1, VBR: x.vbr, Encoder: x.encoder,
+		Title: d.walk.title, Artist: d.walk.artist}
 	d.skip = decoderDelay
 	if x.delay >= 0 {
 		d.skip += x.delay

@@ -239,6 +239,8 @@ func parseXing(h header, frame []byte) (xingInfo, bool) {
 // skips tags, checks that a frame met after damage is followed by another
 // of the same stream, and resynchronises after damage.
 type walker struct {
+	title   string // of the ID3v2 tag before the first frame
+	artist  string
 	src     io.Reader
 	buf     []byte
 	r, w    int
@@ -405,6 +407,10 @@ func (m *walker) next() (f frame, junk int64, junkAt int64, err error) {
 			}
 			if junk > 0 && firstNZ < 0 {
 				junk = 0 // zeros before a tag: padding
+			}
+			if kind == id3v2Tag && !m.started {
+				m.fill(int(min(size, bufSize)))
+				m.title, m.artist = id3Text(m.buf[m.r:m.w])
 			}
 			at := m.off
 			if !m.skip(size) {

@@ -131,3 +131,30 @@ func TestMPEG25(t *testing.T) {
 	_, err := decodeMP3(t, bytes.NewReader(append(bytes.Clone(f), f...)))
 	assert.ErrorIs(t, err, mp3.ErrUnsupported)
 }
+
+// The ID3v2 tag's title and artist are published in the Info.
+func TestID3Text(t *testing.T) {
+	d := mp3.NewDecoder()
+	info, err := d.ReadInfo(bytes.NewReader(testutil.Fixture(t, "prog_id3.mp3")))
+	require.NoError(t, err)
+	assert.Equal(t, "Known Title", info.Title)
+	assert.Equal(t, "Known Artist", info.Artist)
+	info, err = mp3.NewDecoder().ReadInfo(bytes.NewReader(testutil.Fixture(t, "prog_cbr128.mp3")))
+	require.NoError(t, err)
+	assert.Empty(t, info.Title)
+
+	// UTF-16 with a BOM, ID3v2.4 syncsafe frame sizes, an extended header.
+	frame := func(id string, body []byte) []byte {
+		n := len(body)
+		return append(append([]byte(id), byte(n>>21&0x7f), byte(n>>14&0x7f), byte(n>>7&0x7f), byte(n&0x7f), 0, 0), body...)
+	}
+	utf16le := []byte{1, 0xff, 0xfe, 'Z', 0, 0xfc, 0, 'r', 0, 'i', 0, 'c', 0, 'h', 0} // "Zürich"
+	body := append([]byte{0, 0, 0, 6, 0, 0}, frame("TIT2", utf16le)...)               // a 6-byte extended header
+	body = append(body, frame("TPE1", []byte("\x03Caf\xc3\xa9\x00"))...)
+	n := len(body)
+	tag := append([]byte{'I', 'D', '3', 4, 0, 0x40, byte(n >> 21 & 0x7f), byte(n >> 14 & 0x7f), byte(n >> 7 & 0x7f), byte(n & 0x7f)}, body...)
+	info, err = mp3.NewDecoder().ReadInfo(bytes.NewReader(append(tag, testutil.Fixture(t, "prog_cbr128.mp3")...)))
+	require.NoError(t, err)
+	assert.Equal(t, "Zürich", info.Title)
+	assert.Equal(t, "Café", info.Artist)
+}
