@@ -196,6 +196,15 @@ func (c *Catcher) Stats() Stats {
 	return st
 }
 
+// Waiters returns the number of waits, of every kind (reads, WaitFor,
+// Ready), for bytes not cached yet: whether anyone is waiting on the fill
+// now, as a scheduler of fills wants to know.
+func (c *Catcher) Waiters() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}
+
 // Preload starts reading the whole source into the cache in the background,
 // without waiting for readers to ask. It returns at once.
 func (c *Catcher) Preload() {

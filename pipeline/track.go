@@ -1,0 +1,326 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/streamcatcher/streamcatcher/catcher"
+	"github.com/streamcatcher/streamcatcher/codec"
+	"github.com/streamcatcher/streamcatcher/codec/framed"
+	"github.com/streamcatcher/streamcatcher/codec/libopus"
+	"github.com/streamcatcher/streamcatcher/codec/mp3"
+	"github.com/streamcatcher/streamcatcher/codec/ogg"
+	"github.com/streamcatcher/streamcatcher/codec/opus"
+	"github.com/streamcatcher/streamcatcher/codec/wav"
+	"github.com/streamcatcher/streamcatcher/transform"
+)
+
+// Track is one piece of audio encoded once, as Opus packets in a cache,
+// for any number of listeners: each reads it through a framed.Cursor of
+// its own (NewCursor), at its own position, while the encoding goes on.
+//
+// A Track is made from a source (an io.Reader: a file, a CommandSource,
+// an HTTPSource, ...). Its input is detected (MP3, WAV, Ogg Opus; raw PCM
+// when WithRawPCM says so), decoded, resampled to 48 kHz, Opus-encoded and
+// framed; Ogg Opus is framed as it is, without re-encoding. NewTrack reads
+// nothing: the work is done in the background, a packet at a time, in
+// turn with the other tracks of its Pool. A source error ends the track at
+// the point where it happened: every packet before it stays playable, and
+// readers get the error after them.
+//
+// A Track is safe for concurrent use.
+type Track struct {
+	c      *catcher.Catcher
+	cfg    trackConfig
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+type trackConfig struct {
+	bitrate  int
+	frame    time.Duration
+	channels int
+	quality  transform.Quality
+	app      libopus.Application
+	raw      *transform.Format
+	live     time.Duration // the window of a live track; 0 if not live
+	pool     *Pool
+	name     string
+}
+
+// TrackOption configures a Track.
+type TrackOption func(*trackConfig)
+
+// WithBitrate sets the Opus bitrate in bit/s, 500 to 512000 (128000 by
+// default). It has no effect on Ogg Opus input, which is not re-encoded.
+func WithBitrate(bps int) TrackOption { return func(c *trackConfig) { c.bitrate = bps } }
+
+// WithFrameDuration sets the duration of each packet: 2.5, 5, 10, 20 (the
+// default: what Discord and browsers take), 40 or 60 ms.
+func WithFrameDuration(d time.Duration) TrackOption { return func(c *trackConfig) { c.frame = d } }
+
+// WithChannels sets the channels encoded: 2 (the default) or 1.
+func WithChannels(n int) TrackOption { return func(c *trackConfig) { c.channels = n } }
+
+// WithQuality sets the resampler's preset, for input not at 48 kHz. The
+// default is transform.High: it resamples 44.1 kHz stereo at about 1000
+// times real time on one core (bench/README.md), a thousandth of a core
+// for a track played in real time and well under a tenth of the encoder's
+// cost, so the cheaper presets would save almost nothing.
+func WithQuality(q transform.Quality) TrackOption { return func(c *trackConfig) { c.quality = q } }
+
+// WithApplication sets the encoder's tuning (libopus.AppAudio by default).
+func WithApplication(a libopus.Application) TrackOption { return func(c *trackConfig) { c.app = a } }
+
+// WithRawPCM says that the source is raw PCM of format f, which cannot be
+// detected.
+func WithRawPCM(f transform.Format) TrackOption { return func(c *trackConfig) { c.raw = &f } }
+
+// WithPool sets the pool that bounds how many tracks encode at once. The
+// default is one pool of GOMAXPROCS slots shared by every Track made
+// without this option.
+func WithPool(p *Pool) TrackOption { return func(c *trackConfig) { c.pool = p } }
+
+// WithName names the track's source in its Metadata and errors (a path,
+// a URL).
+func WithName(name string) TrackOption { return func(c *trackConfig) { c.name = name } }
+
+// WithLive makes a live track, for an endless source (a radio stream, a
+// live command): the cache keeps only about the last window of encoded
+// audio (at the track's bitrate; more when the audio codes smaller), so
+// memory stays bounded however long it runs. It has no duration; a reader
+// that falls behind the window gets catcher.ErrEvicted and can jump to the
+// oldest packet (framed.Cursor.SkipToOldest). A live track encodes in real
+// time whether or not anyone listens, and goes before preloading tracks in
+// the pool. It panics if window <= 0.
+func WithLive(window time.Duration) TrackOption {
+	if window <= 0 {
+		panic(fmt.Sprintf("pipeline: WithLive(%v)", window))
+	}
+	return func(c *trackConfig) { c.live = window }
+}
+
+// NewTrack returns a Track of src, which it owns: it is closed when the
+// track ends or is closed, if it is an io.Closer. NewTrack reads nothing
+// and returns at once; the encoding starts in the background. Errors (a
+// bad option) wrap transform.ErrFormat.
+func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
+	cfg := trackConfig{bitrate: 128000, frame: 20 * time.Millisecond, channels: 2, quality: transform.High, app: libopus.AppAudio}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.pool == nil {
+		cfg.pool = defaultPool()
+	}
+	if cfg.channels != 1 && cfg.channels != 2 {
+		return nil, fmt.Errorf("%w: %d channels (want 1 or 2)", transform.ErrFormat, cfg.channels)
+	}
+	// The encoder is made here, so that its settings are checked before
+	// anything runs; it is used only if the input is not Ogg Opus.
+	enc, err := libopus.NewEncoder(libopus.Format(cfg.channels), libopus.WithBitrate(cfg.bitrate),
+		libopus.WithFrameDuration(cfg.frame), libopus.WithApplication(cfg.app))
+	if err != nil {
+		return nil, err
+	}
+	dec, err := codec.NewDecoder(libopus.Format(cfg.channels), decodeOptions(cfg)...)
+	if err != nil {
+		return nil, err
+	}
+	t := &Track{cfg: cfg}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	minSpace := framed.PrefixSize + max(enc.MaxPacketSize(), ogg.DefaultMaxPacket)
+	build := func(src io.Reader) (catcher.Transform, io.Reader, error) {
+		return t.build(src, enc, dec)
+	}
+	copts := []catcher.Option{catcher.WithTransform(catcher.Deferred(minSpace, build)), catcher.WithPreload()}
+	if cfg.live > 0 {
+		copts = append(copts, catcher.WithWindow(liveWindowBytes(cfg)))
+	}
+	t.c = catcher.New(src, copts...)
+	return t, nil
+}
+
+func decodeOptions(cfg trackConfig) []codec.DecodeOption {
+	opts := []codec.DecodeOption{codec.WithQuality(cfg.quality)}
+	if cfg.raw != nil {
+		opts = append(opts, codec.WithRawInput(*cfg.raw))
+	}
+	return opts
+}
+
+// liveWindowBytes is the cache window of a live track: its window of audio
+// at its bitrate, with the records' prefixes, and at least 64 KiB.
+func liveWindowBytes(cfg trackConfig) int64 {
+	packets := int64(cfg.live/cfg.frame) + 1
+	return max(64<<10, int64(cfg.live.Seconds()*float64(cfg.bitrate)/8)+packets*framed.PrefixSize)
+}
+
+// build makes the track's transform inside the fill, once the input's
+// first bytes tell what it is.
+func (t *Track) build(src io.Reader, enc *libopus.Encoder, dec catcher.Transform) (catcher.Transform, io.Reader, error) {
+	if t.cfg.raw == nil {
+		kind, in, err := codec.DetectReader(src)
+		if kind == codec.KindOggOpus {
+			// Framed as it is: no decoding, no encoding, no pool slot.
+			f := framed.NewFramer(ogg.NewOpusDemuxer())
+			return catcher.Annotate(f, codec.Source{Kind: kind}), in, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		src = in
+	}
+	g := &gated{PacketSource: enc, pool: t.cfg.pool, ctx: t.ctx, urgent: t.urgent}
+	return catcher.Chain(dec, framed.NewFramer(g)), src, nil
+}
+
+// urgent reports whether the track should go before preloading ones: a
+// listener waits for it, or it is live.
+func (t *Track) urgent() bool { return t.cfg.live > 0 || t.c.Waiters() > 0 }
+
+// gated is the encoder of a track, taking a slot of the pool for each
+// packet it makes: the decoding, resampling and encoding behind it.
+type gated struct {
+	framed.PacketSource
+	pool   *Pool
+	ctx    context.Context
+	urgent func() bool
+}
+
+func (g *gated) NextPacket(src io.Reader) ([]byte, error) {
+	if err := g.pool.acquire(g.ctx, g.urgent); err != nil {
+		return nil, err
+	}
+	defer g.pool.release()
+	return g.PacketSource.NextPacket(src)
+}
+
+func (g *gated) Size() int64 {
+	if s, ok := g.PacketSource.(catcher.Sizer); ok {
+		return s.Size()
+	}
+	return 0
+}
+
+// Catcher returns the cache of the track's framed packets.
+func (t *Track) Catcher() *catcher.Catcher { return t.c }
+
+// NewCursor returns a listener's position at the track's first packet.
+func (t *Track) NewCursor() *framed.Cursor { return framed.NewCursor(t.c) }
+
+// Index returns the packet index as published now, and whether there is
+// one yet.
+func (t *Track) Index() (framed.Index, bool) {
+	x, _, ok := catcher.StateOf[framed.Index](t.c)
+	return x, ok
+}
+
+// Ready returns a channel that is closed once the first packet is
+// encoded, or the track has ended (Err then says why).
+func (t *Track) Ready() <-chan struct{} { return t.c.Ready(0) }
+
+// Done returns a channel that is closed once the track has ended:
+// finished, failed or closed. Err says which.
+func (t *Track) Done() <-chan struct{} { return t.c.Done() }
+
+// Err returns why the track ended: nil while it goes on or if it finished
+// cleanly; the source's or the decoder's error; catcher.ErrClosed.
+func (t *Track) Err() error { return t.c.Err() }
+
+// Finished reports whether the track has been encoded to its end, cleanly.
+func (t *Track) Finished() bool {
+	x, ok := t.Index()
+	return ok && x.Done()
+}
+
+// Progress returns the duration encoded so far.
+func (t *Track) Progress() time.Duration {
+	x, _ := t.Index()
+	return x.Duration()
+}
+
+// Duration returns the track's duration and whether it is exact. Once the
+// track is finished it is exact to the sample (the MP3 encoder's delay
+// and padding, the Opus pre-skip and end trimming honoured). Before, it
+// is an estimate: what the MP3's LAME tag or the WAV header announces, or
+// else the duration encoded so far. A live track has no duration: it
+// returns the duration encoded so far, not exact.
+func (t *Track) Duration() (time.Duration, bool) {
+	x, ok := t.Index()
+	if ok && x.Done() {
+		return x.Duration(), true
+	}
+	if t.cfg.live == 0 {
+		if info, _, ok := catcher.StateOf[mp3.Info](t.c); ok && info.Length >= 0 && info.SampleRate > 0 {
+			return time.Duration(info.Length) * time.Second / time.Duration(info.SampleRate), false
+		}
+		if info, _, ok := catcher.StateOf[wav.Info](t.c); ok && info.Length >= 0 && info.Format.Rate > 0 {
+			return time.Duration(info.Length) * time.Second / time.Duration(info.Format.Rate), false
+		}
+	}
+	return x.Duration(), false
+}
+
+// Metadata describes a track: its source, what its input turned out to
+// be, and how it is encoded.
+type Metadata struct {
+	Name          string // WithName's
+	Title, Artist string // from an ID3v2 tag or the OpusTags, where present
+	// Kind and Format are the input's kind and PCM format (the Format is
+	// zero for Ogg Opus, which is not decoded); Kind is KindUnknown until
+	// the input's first bytes have been read.
+	Kind   codec.Kind
+	Format transform.Format
+	// Bitrate, Frame and Channels are the encoder's settings; for Ogg Opus
+	// input, Bitrate is 0 and Channels the stream's.
+	Bitrate  int
+	Frame    time.Duration
+	Channels int
+	Live     bool
+}
+
+// Metadata returns what is known of the track now.
+func (t *Track) Metadata() Metadata {
+	m := Metadata{Name: t.cfg.name, Bitrate: t.cfg.bitrate, Frame: t.cfg.frame, Channels: t.cfg.channels, Live: t.cfg.live > 0}
+	if src, _, ok := catcher.StateOf[codec.Source](t.c); ok {
+		m.Kind, m.Format = src.Kind, src.Format
+	}
+	if info, _, ok := catcher.StateOf[mp3.Info](t.c); ok {
+		m.Title, m.Artist = info.Title, info.Artist
+	}
+	if info, _, ok := catcher.StateOf[ogg.OpusInfo](t.c); ok {
+		m.Bitrate, m.Channels = 0, int(info.Head.Channels)
+		m.Title, m.Artist = comment(info.Tags, "TITLE"), comment(info.Tags, "ARTIST")
+		if x, ok := t.Index(); ok && x.Len() > 0 {
+			m.Frame = opus.Duration(x.Entry(0).Samples)
+		}
+	}
+	return m
+}
+
+// comment returns the value of the first comment named name, or "".
+func comment(t ogg.OpusTags, name string) string {
+	for _, c := range t.Comments {
+		if k, v, ok := strings.Cut(c, "="); ok && strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// Resident returns the bytes the track holds: its packets' cache and index
+// and, while it encodes, the decoder, resampler and encoder (see
+// catcher.Stats.Resident).
+func (t *Track) Resident() int64 { return t.c.Stats().Resident }
+
+// Close stops the encoding and releases the track: its cache, its
+// encoder, its source (a command's process group is killed). Listeners
+// then get catcher.ErrClosed. It returns the source's Close error, if
+// any; later calls return nil.
+func (t *Track) Close() error {
+	t.cancel() // ends a wait for the pool
+	return t.c.Close()
+}

@@ -1,0 +1,267 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamcatcher/streamcatcher/catcher"
+	"github.com/streamcatcher/streamcatcher/codec"
+	"github.com/streamcatcher/streamcatcher/codec/framed"
+	"github.com/streamcatcher/streamcatcher/codec/ogg"
+	"github.com/streamcatcher/streamcatcher/internal/testutil"
+	"github.com/streamcatcher/streamcatcher/pipeline"
+	"github.com/streamcatcher/streamcatcher/transform"
+)
+
+// counting counts the bytes read through it.
+type counting struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *counting) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func newTrack(t *testing.T, src io.Reader, opts ...pipeline.TrackOption) *pipeline.Track {
+	t.Helper()
+	tr, err := pipeline.NewTrack(src, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}
+
+// packets reads every packet of a track through a new cursor.
+func packets(t testing.TB, tr *pipeline.Track) [][]byte {
+	t.Helper()
+	cur := tr.NewCursor()
+	var out [][]byte
+	for {
+		p, err := cur.NextContext(context.Background())
+		if err == io.EOF {
+			return out
+		}
+		require.NoError(t, err)
+		out = append(out, p.Data)
+	}
+}
+
+func TestTrackFixtures(t *testing.T) {
+	for _, tc := range []struct {
+		file    string
+		samples int64
+		kind    codec.Kind
+		title   string
+	}{
+		{"prog_cbr128.mp3", 144000, codec.KindMP3, ""},
+		{"prog_vbr.mp3", 144000, codec.KindMP3, ""},
+		{"prog_id3.mp3", 144000, codec.KindMP3, "Known Title"},
+		{"prog_22050_mono.mp3", 144000, codec.KindMP3, ""},
+		{"prog_48000.mp3", 144000, codec.KindMP3, ""},
+		{"prog_crc.mp3", 144000, codec.KindMP3, ""},
+		{"prog.opus", 144000, codec.KindOggOpus, ""},
+		{"tone_s16_44100_1.wav", 48000, codec.KindWAV, ""},
+		{"tone_s24_44100_2.wav", 48000, codec.KindWAV, ""},
+		{"tone_f32_48000_2.wav", 48000, codec.KindWAV, ""},
+		{"pipe_s16_48000_1.wav", 48000, codec.KindWAV, ""},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			tr := newTrack(t, bytes.NewReader(testutil.Fixture(t, tc.file)), pipeline.WithName(tc.file))
+			<-tr.Done()
+			require.NoError(t, tr.Err())
+			require.True(t, tr.Finished())
+			x, _ := tr.Index()
+			assert.Equal(t, tc.samples, x.Length(), "exact to the sample")
+			d, exact := tr.Duration()
+			assert.True(t, exact)
+			assert.Equal(t, time.Duration(tc.samples)*time.Second/48000, d)
+			m := tr.Metadata()
+			assert.Equal(t, tc.kind, m.Kind)
+			assert.Equal(t, tc.file, m.Name)
+			assert.Equal(t, tc.title, m.Title)
+			assert.Equal(t, 2, m.Channels)
+			assert.Equal(t, 20*time.Millisecond, m.Frame)
+		})
+	}
+}
+
+// Ogg Opus is framed as it is: the packets are the file's, byte for byte.
+func TestTrackOggOpusAsItIs(t *testing.T) {
+	data := testutil.Fixture(t, "prog.opus")
+	d := ogg.NewOpusDemuxer()
+	src := bytes.NewReader(data)
+	var want [][]byte
+	for {
+		p, err := d.NextPacket(src)
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		want = append(want, bytes.Clone(p))
+	}
+	tr := newTrack(t, bytes.NewReader(data))
+	assert.Equal(t, want, packets(t, tr))
+	m := tr.Metadata()
+	assert.Zero(t, m.Bitrate, "not re-encoded")
+}
+
+func TestTrackRawPCM(t *testing.T) {
+	f := transform.Format{Rate: 16000, Channels: 1, Encoding: transform.F32LE}
+	tr := newTrack(t, bytes.NewReader(testutil.Tone(16000, 1, 16000, 440, 0.5)), pipeline.WithRawPCM(f), pipeline.WithChannels(1))
+	<-tr.Done()
+	require.NoError(t, tr.Err())
+	x, _ := tr.Index()
+	assert.Equal(t, int64(48000), x.Length())
+	assert.Equal(t, codec.KindRaw, tr.Metadata().Kind)
+}
+
+// One encode, a hundred listeners reading while it goes on, each getting
+// every packet.
+func TestTrackManyReadersOneEncode(t *testing.T) {
+	data := testutil.Fixture(t, "prog_cbr128.mp3")
+	src := &counting{r: iotest.HalfReader(bytes.NewReader(data))}
+	tr := newTrack(t, src)
+	const readers = 100
+	got := make([][][]byte, readers)
+	var wg sync.WaitGroup
+	for i := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i] = packets(t, tr)
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, tr.Err())
+	want := packets(t, tr)
+	require.Len(t, want, (144000+312+959)/960)
+	for i := range readers {
+		require.Equal(t, want, got[i], "reader %d", i)
+	}
+	assert.Equal(t, int64(len(data)), src.n.Load(), "the source is read once: one decode, one encode")
+}
+
+// A source that fails mid-track: every packet before the failure is
+// there, and the error comes after them, not before.
+func TestTrackSourceFailsMidway(t *testing.T) {
+	data := testutil.Fixture(t, "prog_48000.mp3")
+	whole := newTrack(t, bytes.NewReader(data))
+	all := packets(t, whole)
+
+	boom := errors.New("network down")
+	tr := newTrack(t, io.MultiReader(bytes.NewReader(data[:len(data)/2]), iotest.ErrReader(boom)))
+	cur := tr.NewCursor()
+	var got [][]byte
+	var err error
+	for {
+		var p framed.Packet
+		p, err = cur.NextContext(context.Background())
+		if err != nil {
+			break
+		}
+		got = append(got, p.Data)
+	}
+	assert.ErrorIs(t, err, boom)
+	assert.Greater(t, len(got), len(all)/3, "the first half plays")
+	assert.Less(t, len(got), len(all))
+	for i := range got[:len(got)-3] { // the encoder's last packets before the cut may differ
+		assert.Equal(t, all[i], got[i], "packet %d", i)
+	}
+	d, exact := tr.Duration()
+	assert.False(t, exact)
+	assert.Positive(t, d)
+}
+
+// Through an HTTP source that drops the connection, the track is the same
+// as from the bytes.
+func TestTrackHTTPResume(t *testing.T) {
+	data := testutil.Fixture(t, "prog_vbr.mp3")
+	want := packets(t, newTrack(t, bytes.NewReader(data)))
+	f := &flaky{content: func(int) ([]byte, string) { return data, `"v1"` }, drop: 5_000, drops: 3}
+	s := pipeline.OpenHTTP(context.Background(), serve(t, f), fastRetry)
+	tr := newTrack(t, s)
+	assert.Equal(t, want, packets(t, tr), "no lost or repeated audio")
+	n, _, _ := f.stats()
+	assert.Equal(t, 4, n)
+}
+
+// Close while encoding stops the work: the command is killed, its process
+// group is gone, no goroutine is left (goleak, in TestMain).
+func TestTrackCloseWhileEncoding(t *testing.T) {
+	// A command that writes PCM forever (an endless live source).
+	cmd := exec.Command("sh", "-c", "while :; do head -c 192000 /dev/zero; done")
+	tr := newTrack(t, pipeline.NewCommandSource(cmd), pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}),
+		pipeline.WithLive(2*time.Second))
+	cur := tr.NewCursor()
+	_, err := cur.NextContext(context.Background())
+	require.NoError(t, err)
+	pgid := cmd.Process.Pid
+	require.NoError(t, tr.Close())
+	_, err = cur.Next()
+	assert.ErrorIs(t, err, catcher.ErrClosed)
+	require.Eventually(t, func() bool { return errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH) }, 10*time.Second, 10*time.Millisecond)
+}
+
+// A command that fails carries its stderr to the track's readers.
+func TestTrackCommandFails(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "head -c 19200 /dev/zero; echo 'decoder: invalid data found' >&2; exit 1")
+	tr := newTrack(t, pipeline.NewCommandSource(cmd), pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}))
+	got := 0
+	cur := tr.NewCursor()
+	var err error
+	for {
+		if _, err = cur.NextContext(context.Background()); err != nil {
+			break
+		}
+		got++
+	}
+	assert.ErrorIs(t, err, pipeline.ErrCommand)
+	assert.Contains(t, err.Error(), "invalid data found")
+	assert.Equal(t, 5, got, "the 100 ms it wrote first, in 20 ms packets")
+}
+
+func TestTrackOptions(t *testing.T) {
+	for _, opt := range []pipeline.TrackOption{pipeline.WithChannels(3), pipeline.WithBitrate(1), pipeline.WithFrameDuration(7 * time.Millisecond)} {
+		_, err := pipeline.NewTrack(bytes.NewReader(nil), opt)
+		assert.ErrorIs(t, err, transform.ErrFormat)
+	}
+	assert.Panics(t, func() { pipeline.WithLive(0) })
+}
+
+// With the pool saturated by tracks that only preload, a track a listener
+// waits for goes first.
+func TestPoolListenerFirst(t *testing.T) {
+	pool := pipeline.NewPool(1)
+	long := testutil.Tone(48000, 2, 48000*30, 440, 0.5) // 30 s each
+	f := transform.Format{Rate: 48000, Channels: 2, Encoding: transform.F32LE}
+	var preloading []*pipeline.Track
+	for range 3 {
+		preloading = append(preloading, newTrack(t, bytes.NewReader(long), pipeline.WithPool(pool), pipeline.WithRawPCM(f)))
+	}
+	require.Eventually(t, func() bool { return pool.Stats().Waiting >= 2 }, 10*time.Second, time.Millisecond)
+
+	start := time.Now()
+	wanted := newTrack(t, bytes.NewReader(long), pipeline.WithPool(pool), pipeline.WithRawPCM(f))
+	_, err := wanted.NewCursor().NextContext(context.Background())
+	require.NoError(t, err)
+	first := time.Since(start)
+	for _, tr := range preloading {
+		assert.False(t, tr.Finished(), "the listener's track got its packet before the preloads finished")
+	}
+	assert.Positive(t, pool.Stats().Jumped, "it went ahead of tracks that came before it")
+	t.Logf("first packet after %v with the pool saturated", first)
+}
