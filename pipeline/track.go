@@ -165,7 +165,7 @@ func (t *Track) build(src io.Reader, enc *libopus.Encoder, dec catcher.Transform
 		kind, in, err := codec.DetectReader(src)
 		if kind == codec.KindOggOpus {
 			// Framed as it is: no decoding, no encoding, no pool slot.
-			f := framed.NewFramer(ogg.NewOpusDemuxer())
+			f := framed.NewFramer(ogg.NewOpusDemuxer(), t.framerOptions()...)
 			return catcher.Annotate(f, codec.Source{Kind: kind}), in, nil
 		}
 		if err != nil {
@@ -174,7 +174,17 @@ func (t *Track) build(src io.Reader, enc *libopus.Encoder, dec catcher.Transform
 		src = in
 	}
 	g := &gated{PacketSource: enc, pool: t.cfg.pool, ctx: t.ctx, urgent: t.urgent}
-	return catcher.Chain(dec, framed.NewFramer(g)), src, nil
+	return catcher.Chain(dec, framed.NewFramer(g, t.framerOptions()...)), src, nil
+}
+
+// framerOptions bound a live track's index: twice the packets of its
+// window, since quiet audio codes smaller than the bitrate and the window
+// then holds more of it.
+func (t *Track) framerOptions() []framed.FramerOption {
+	if t.cfg.live == 0 {
+		return nil
+	}
+	return []framed.FramerOption{framed.WithIndexWindow(2 * int(t.cfg.live/t.cfg.frame+1))}
 }
 
 // urgent reports whether the track should go before preloading ones: a

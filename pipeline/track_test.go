@@ -265,3 +265,62 @@ func TestPoolListenerFirst(t *testing.T) {
 	assert.Positive(t, pool.Stats().Jumped, "it went ahead of tracks that came before it")
 	t.Logf("first packet after %v with the pool saturated", first)
 }
+
+// endless is a source of PCM that never ends: a 440 Hz tone, s16 stereo.
+type endless struct{ i int64 }
+
+func (e *endless) Read(p []byte) (int, error) {
+	n := len(p) &^ 3
+	for k := 0; k < n; k += 4 {
+		v := int16(16000 * sinTable[e.i%109])
+		p[k], p[k+1], p[k+2], p[k+3] = byte(v), byte(v>>8), byte(v), byte(v>>8)
+		e.i++
+	}
+	return n, nil
+}
+
+var sinTable = func() (t [109]float64) {
+	for i := range t {
+		t[i] = float64(i%54) / 54 // a sawtooth: cheap, not silent
+	}
+	return t
+}()
+
+// A live track runs for a long time with bounded memory; a reader left
+// behind is told and skips to the oldest packet.
+func TestLiveTrackBoundedMemory(t *testing.T) {
+	run := 3 * time.Minute
+	if testing.Short() {
+		run = 40 * time.Second
+	}
+	tr := newTrack(t, &endless{}, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}), pipeline.WithLive(5*time.Second),
+		pipeline.WithPool(pipeline.NewPool(1)))
+	cur := tr.NewCursor()
+	var maxResident int64
+	skips := 0
+	for tr.Progress() < run {
+		_, err := cur.NextContext(context.Background())
+		if errors.Is(err, catcher.ErrEvicted) {
+			skips++
+			cur.SkipToOldest()
+			continue
+		}
+		require.NoError(t, err)
+		if cur.Pos()%500 == 0 {
+			maxResident = max(maxResident, tr.Resident())
+			// Fall behind now and then, as a slow listener does.
+			if cur.Pos()%1000 == 0 {
+				time.Sleep(300 * time.Millisecond)
+			}
+		}
+	}
+	x, _ := tr.Index()
+	t.Logf("%v encoded, %d packets, index from %d, max resident %d bytes, %d skips", tr.Progress(), x.Len(), x.First(), maxResident, skips)
+	assert.Less(t, maxResident, int64(512<<10), "bounded")
+	assert.Positive(t, x.First(), "the index forgets")
+	assert.Positive(t, skips, "the listener fell behind the window and skipped ahead")
+	d, exact := tr.Duration()
+	assert.False(t, exact, "a live track has no duration")
+	assert.Positive(t, d)
+	assert.True(t, tr.Metadata().Live)
+}

@@ -2,6 +2,7 @@ package framed
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/streamcatcher/streamcatcher/catcher"
@@ -77,6 +78,9 @@ func (cur *Cursor) Next() (Packet, error) {
 			return Packet{}, io.EOF
 		}
 	}
+	if cur.next < x.First() {
+		return Packet{}, fmt.Errorf("%w: packet %d, first indexed %d", catcher.ErrEvicted, cur.next, x.First())
+	}
 	e := x.Entry(cur.next)
 	data, err := cur.c.View(e.Offset+PrefixSize, e.Size)
 	if err != nil {
@@ -85,6 +89,20 @@ func (cur *Cursor) Next() (Packet, error) {
 	p := Packet{Data: data, Index: cur.next, Start: e.Start, Samples: e.Samples}
 	cur.next++
 	return p, nil
+}
+
+// SkipToOldest moves a Cursor left behind a window's eviction (Next
+// returned catcher.ErrEvicted) to the oldest packet still cached, and
+// returns how many packets it skipped (0 if it was not behind).
+func (cur *Cursor) SkipToOldest() int {
+	x, _ := cur.Index()
+	to := max(x.FindOffset(cur.c.Oldest()), x.First())
+	if to <= cur.next {
+		return 0
+	}
+	skipped := to - cur.next
+	cur.next = to
+	return skipped
 }
 
 // Ready returns a channel that is closed once Next may have something new

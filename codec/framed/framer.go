@@ -88,6 +88,8 @@ type PacketSource interface {
 type Framer struct {
 	src     PacketSource
 	max     int     // src.MaxPacketSize()
+	window  int     // packets kept in the index at least; 0: all
+	first   int     // the number of the packet at offsets[0]
 	offsets []int64 // append-only; published views never see writes
 	starts  []int64 // append-only
 	end     int64
@@ -98,14 +100,32 @@ type Framer struct {
 	done    bool
 }
 
+// FramerOption configures a Framer.
+type FramerOption func(*Framer)
+
+// WithIndexWindow makes the Index keep only about the last n packets (at
+// least n, at most 2n), for an endless stream cached in a window: its
+// memory stays bounded however long the stream runs. Index.First says
+// which packet it starts at. It panics if n < 1.
+func WithIndexWindow(n int) FramerOption {
+	if n < 1 {
+		panic(fmt.Sprintf("framed: WithIndexWindow(%d)", n))
+	}
+	return func(f *Framer) { f.window = n }
+}
+
 // NewFramer returns a Framer of the packets of src. It panics if src's
 // MaxPacketSize is out of range (a programmer's mistake).
-func NewFramer(src PacketSource) *Framer {
+func NewFramer(src PacketSource, opts ...FramerOption) *Framer {
 	m := src.MaxPacketSize()
 	if m < 1 || m > opus.MaxPacketSize {
 		panic(fmt.Sprintf("framed: %T.MaxPacketSize() = %d, want 1 to %d", src, m, opus.MaxPacketSize))
 	}
-	return &Framer{src: src, max: m, uniform: -1, length: -1}
+	f := &Framer{src: src, max: m, uniform: -1, length: -1}
+	for _, o := range opts {
+		o(f)
+	}
+	return f
 }
 
 // MinSpace is the largest record: PrefixSize plus the source's
@@ -130,16 +150,24 @@ func (f *Framer) Transform(dst []byte, src io.Reader) (int, error) {
 	}
 	n, err := opus.PacketSamples(p)
 	if err != nil {
-		return 0, fmt.Errorf("%w (packet %d)", err, len(f.offsets))
+		return 0, fmt.Errorf("%w (packet %d)", err, f.first+len(f.offsets))
 	}
 	if len(p) > f.max {
-		return 0, fmt.Errorf("%w: packet %d is %d bytes, more than the source's limit %d", opus.ErrCorruptPacket, len(f.offsets), len(p), f.max)
+		return 0, fmt.Errorf("%w: packet %d is %d bytes, more than the source's limit %d", opus.ErrCorruptPacket, f.first+len(f.offsets), len(p), f.max)
 	}
 	if len(dst) < PrefixSize+len(p) {
 		return 0, fmt.Errorf("framed: Framer given %d bytes, less than MinSpace", len(dst))
 	}
 	binary.LittleEndian.PutUint16(dst, uint16(len(p)))
 	copy(dst[PrefixSize:], p)
+	if f.window > 0 && len(f.offsets) >= 2*f.window {
+		// Forget the older half, into fresh arrays: published Indexes
+		// keep the old ones for as long as they are held.
+		drop := len(f.offsets) - f.window
+		f.offsets = append(make([]int64, 0, 2*f.window), f.offsets[drop:]...)
+		f.starts = append(make([]int64, 0, 2*f.window), f.starts[drop:]...)
+		f.first += drop
+	}
 	f.offsets = append(f.offsets, f.end)
 	f.starts = append(f.starts, f.samples)
 	f.end += int64(PrefixSize + len(p))
@@ -177,6 +205,7 @@ func (f *Framer) Size() int64 {
 func (f *Framer) Index() Index {
 	k := len(f.offsets)
 	x := &index{
+		first:   f.first,
 		offsets: f.offsets[:k:k],
 		starts:  f.starts[:k:k],
 		end:     f.end,

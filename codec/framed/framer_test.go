@@ -302,3 +302,40 @@ func TestIndexExactAtMaxBytes(t *testing.T) {
 	assert.Equal(t, 8, x.Len(), "8 records of 103 bytes fit in 906")
 	assert.Equal(t, int64(8*103), c.Len())
 }
+
+// With an index window, the Index forgets older packets, and its memory is
+// bounded however many packets pass.
+func TestIndexWindow(t *testing.T) {
+	var packets [][]byte
+	for i := range 10_000 {
+		packets = append(packets, celtPacket(960, 10, byte(i)))
+	}
+	c := catcher.New(nil, catcher.WithTransform(framed.NewFramer(&cannedSource{packets: packets, length: -1, max: 100},
+		framed.WithIndexWindow(100))), catcher.WithWindow(5000))
+	defer c.Close()
+	require.NoError(t, c.Load(context.Background()))
+	x, _, _ := catcher.StateOf[framed.Index](c)
+	assert.Equal(t, 10_000, x.Len())
+	assert.GreaterOrEqual(t, x.First(), 10_000-200)
+	assert.LessOrEqual(t, x.First(), 10_000-100)
+	assert.Less(t, x.Size(), int64(4*200*8+200), "bounded")
+	e := x.Entry(9999)
+	assert.Equal(t, int64(9999*960), e.Start)
+	i, skip := x.Find(9998 * 960)
+	assert.Equal(t, 9998, i)
+	assert.Zero(t, skip)
+	i, _ = x.Find(0)
+	assert.Equal(t, x.First(), i, "a position forgotten maps to the first packet indexed")
+
+	// A cursor left behind is told, and skips to the oldest packet cached.
+	cur := framed.NewCursor(c)
+	_, err := cur.Next()
+	assert.ErrorIs(t, err, catcher.ErrEvicted)
+	skipped := cur.SkipToOldest()
+	assert.Positive(t, skipped)
+	p, err := cur.Next()
+	require.NoError(t, err)
+	assert.Equal(t, packets[p.Index], p.Data)
+	assert.Zero(t, cur.SkipToOldest(), "not behind")
+	assert.Panics(t, func() { framed.WithIndexWindow(0) })
+}

@@ -22,8 +22,9 @@ type Index struct {
 }
 
 type index struct {
-	offsets []int64 // offsets[i]: byte offset of packet i's record
-	starts  []int64 // starts[i]: first sample of packet i, pre-skip included
+	first   int     // the number of the packet at offsets[0]
+	offsets []int64 // offsets[i]: byte offset of packet first+i's record
+	starts  []int64 // starts[i]: first sample of packet first+i, pre-skip included
 	end     int64
 	samples int64
 	preSkip int64
@@ -50,17 +51,25 @@ func (x Index) data() *index {
 	return x.index
 }
 
-// Len returns the number of packets.
-func (x Index) Len() int { return len(x.data().offsets) }
+// Len returns the number of packets, since the first of the stream.
+func (x Index) Len() int {
+	d := x.data()
+	return d.first + len(d.offsets)
+}
 
-// Entry returns packet i's entry. It panics if i is out of range, as an
-// index into a slice does.
+// First returns the number of the first packet still indexed: 0, except
+// for a Framer with WithIndexWindow, which forgets older packets.
+func (x Index) First() int { return x.data().first }
+
+// Entry returns packet i's entry. It panics if i is not in [First(),
+// Len()), as an index into a slice does.
 func (x Index) Entry(i int) Entry {
 	d := x.data()
-	e := Entry{Offset: d.offsets[i], Start: d.starts[i]}
-	if i+1 < len(d.offsets) {
-		e.Size = int(d.offsets[i+1]-e.Offset) - PrefixSize
-		e.Samples = d.starts[i+1] - e.Start
+	j := i - d.first
+	e := Entry{Offset: d.offsets[j], Start: d.starts[j]}
+	if j+1 < len(d.offsets) {
+		e.Size = int(d.offsets[j+1]-e.Offset) - PrefixSize
+		e.Samples = d.starts[j+1] - e.Start
 	} else {
 		e.Size = int(d.end-e.Offset) - PrefixSize
 		e.Samples = d.samples - e.Start
@@ -99,28 +108,38 @@ func (x Index) Size() int64 {
 	return int64(cap(d.offsets)+cap(d.starts))*8 + 80
 }
 
-// packetAt returns the packet holding decoded sample s (pre-skip included),
-// which must be in [0, samples).
+// packetAt returns the local index of the packet holding decoded sample s
+// (pre-skip included), which must be below samples; 0 for a sample before
+// the first packet indexed.
 func (x Index) packetAt(s int64) int {
 	d := x.data()
 	if d.uniform > 0 {
-		return min(int(s/d.uniform), len(d.starts)-1)
+		return max(0, min(int(s/d.uniform)-d.first, len(d.starts)-1))
 	}
-	return sort.Search(len(d.starts), func(i int) bool { return d.starts[i] > s }) - 1
+	return max(0, sort.Search(len(d.starts), func(i int) bool { return d.starts[i] > s })-1)
+}
+
+// FindOffset returns the first packet indexed whose record starts at or
+// after byte offset off (Len() if none): where a reader left behind a
+// window's eviction can go on.
+func (x Index) FindOffset(off int64) int {
+	d := x.data()
+	return d.first + sort.Search(len(d.offsets), func(i int) bool { return d.offsets[i] >= off })
 }
 
 // Find returns the packet that holds position pos (a sample counted from 0
 // after the pre-skip) and how many samples of that packet's decoded output
 // come before pos. A negative pos is 0; pos past the packets gives Len()
-// and 0. It is O(1) when packets are uniform, O(log n) otherwise.
+// and 0; pos before the first packet indexed gives First() and 0. It is
+// O(1) when packets are uniform, O(log n) otherwise.
 func (x Index) Find(pos int64) (packet int, skip int64) {
 	d := x.data()
 	s := max(pos, 0) + d.preSkip
 	if len(d.starts) == 0 || s >= d.samples {
-		return len(d.starts), 0
+		return x.Len(), 0
 	}
-	i := x.packetAt(s)
-	return i, s - d.starts[i]
+	j := x.packetAt(s)
+	return d.first + j, max(0, s-d.starts[j])
 }
 
 // FindTime is Find for a time from the start (after the pre-skip).
@@ -139,8 +158,8 @@ func (x Index) DecodeFrom(pos int64) (packet int, drop int64) {
 	d := x.data()
 	s := max(pos, 0) + d.preSkip
 	if len(d.starts) == 0 || s >= d.samples {
-		return len(d.starts), 0
+		return x.Len(), 0
 	}
-	i := x.packetAt(max(0, s-opus.PreRoll))
-	return i, s - d.starts[i]
+	j := x.packetAt(max(0, s-opus.PreRoll))
+	return d.first + j, max(0, s-d.starts[j])
 }
