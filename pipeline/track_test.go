@@ -20,6 +20,7 @@ import (
 	"github.com/streamcatcher/streamcatcher/codec"
 	"github.com/streamcatcher/streamcatcher/codec/framed"
 	"github.com/streamcatcher/streamcatcher/codec/ogg"
+	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/internal/testutil"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 	"github.com/streamcatcher/streamcatcher/transform"
@@ -323,4 +324,64 @@ func TestLiveTrackBoundedMemory(t *testing.T) {
 	assert.False(t, exact, "a live track has no duration")
 	assert.Positive(t, d)
 	assert.True(t, tr.Metadata().Live)
+}
+
+// PCM from a track: from the start, exactly the track's length; from a
+// seek, with the pre-roll done, it matches decoding from the start.
+func TestPCMReader(t *testing.T) {
+	tr := newTrack(t, bytes.NewReader(testutil.Fixture(t, "tone1k_s16_48000_2.wav")), pipeline.WithBitrate(128000))
+	r, err := tr.NewPCMReader()
+	require.NoError(t, err)
+	full, err := io.ReadAll(r) // read while encoding: it waits
+	require.NoError(t, err)
+	require.Len(t, full, 48000*4, "one second exactly")
+	ref := testutil.Channel(full, transform.S16LE, 2, 0)
+	assert.InDelta(t, 0.5, testutil.Amplitude(ref, 48000, 1000, 4800, 43200), 0.05)
+
+	for _, at := range []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 990 * time.Millisecond} {
+		r.Seek(at)
+		got, err := io.ReadAll(r)
+		require.NoError(t, err)
+		from := int(opus.Samples(at))
+		require.Len(t, got, len(full)-from*4, "seek to %v", at)
+		g := testutil.Channel(got, transform.S16LE, 2, 0)
+		if at < 900*time.Millisecond { // the last 10 ms are too short a window to measure
+			snr := testutil.SNR(ref[from:], g, 0, len(g))
+			t.Logf("seek to %v: SNR %.1f dB", at, snr)
+			assert.GreaterOrEqual(t, snr, 25.0, "after a seek to %v, the same audio", at)
+		}
+	}
+	r.Seek(2 * time.Second)
+	n, err := r.Read(make([]byte, 64))
+	assert.Zero(t, n)
+	assert.Equal(t, io.EOF, err)
+
+	// Float at the source's rate.
+	r, err = tr.NewPCMReader(pipeline.WithPCMFormat(transform.Format{Rate: 44100, Channels: 2, Encoding: transform.F32LE}))
+	require.NoError(t, err)
+	f, err := io.ReadAll(r)
+	require.NoError(t, err)
+	assert.Len(t, f, 44100*8)
+	_, err = tr.NewPCMReader(pipeline.WithPCMFormat(transform.Format{Rate: 48000, Channels: 3}))
+	assert.ErrorIs(t, err, transform.ErrFormat)
+}
+
+// PCM read while the track is still being encoded ends exactly at the
+// track's end, learnt only when the encoding finishes.
+func TestPCMReaderWhileEncoding(t *testing.T) {
+	data := testutil.Fixture(t, "tone1k_s16_48000_2.wav")
+	pr, pw := io.Pipe()
+	go func() {
+		for off := 0; off < len(data); off += 19200 {
+			pw.Write(data[off:min(off+19200, len(data))])
+			time.Sleep(5 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	tr := newTrack(t, pr)
+	r, err := tr.NewPCMReader()
+	require.NoError(t, err)
+	got, err := io.ReadAll(r)
+	require.NoError(t, err)
+	assert.Len(t, got, 48000*4)
 }
