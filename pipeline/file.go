@@ -47,14 +47,13 @@ func (s *FileSource) Read(p []byte) (int, error) {
 		if n > 0 {
 			s.fails = 0
 		}
-		if err == nil || err == io.EOF || n > 0 {
-			if err != nil && err != io.EOF {
-				err = nil // the error comes back at the next Read, if it stays
-			}
+		if err == nil || err == io.EOF {
 			return n, err
 		}
-		if rerr := s.reopen(err); rerr != nil {
-			return 0, rerr
+		// The offset of the file is not to be trusted after a failure:
+		// reopen it at the offset reached, now or at the next Read.
+		if rerr := s.reopen(err); rerr != nil || n > 0 {
+			return n, rerr
 		}
 	}
 }
@@ -116,6 +115,69 @@ func (s *FileSource) Close() error {
 		err := s.f.Close()
 		s.f = nil
 		return err
+	}
+	return nil
+}
+
+// SeekerSource is an io.ReadSeeker as a source that, on a read error,
+// seeks back to the offset reached and reads again, a bounded number of
+// times, so that a transient failure loses and repeats nothing. It is
+// Closed with the track if the ReadSeeker is an io.Closer. It is not safe
+// for concurrent use, but for Close.
+type SeekerSource struct {
+	rs    io.ReadSeeker
+	retry retryConfig
+	off   int64
+	fails int
+	lost  bool // the offset of rs is not to be trusted: seek before reading
+}
+
+// NewSeekerSource returns a resumable source of rs, read from its current
+// offset.
+func NewSeekerSource(rs io.ReadSeeker, opts ...RetryOption) *SeekerSource {
+	s := &SeekerSource{rs: rs, retry: defaultRetry}
+	for _, o := range opts {
+		o(&s.retry)
+	}
+	s.off, _ = rs.Seek(0, io.SeekCurrent)
+	return s
+}
+
+// Read reads rs, seeking back and trying again after a failure.
+func (s *SeekerSource) Read(p []byte) (int, error) {
+	for {
+		if s.lost {
+			if _, err := s.rs.Seek(s.off, io.SeekStart); err != nil {
+				return 0, fmt.Errorf("pipeline: resuming at %d: %w", s.off, err)
+			}
+			s.lost = false
+		}
+		n, err := s.rs.Read(p)
+		s.off += int64(n)
+		if n > 0 {
+			s.fails = 0
+		}
+		if err == nil || err == io.EOF {
+			return n, err
+		}
+		s.lost = true
+		if n > 0 {
+			return n, nil // the rest at the next Read, from the offset reached
+		}
+		s.fails++
+		if s.fails > s.retry.attempts {
+			return 0, fmt.Errorf("pipeline: reading at %d, after %d attempts: %w", s.off, s.fails, err)
+		}
+		if werr := s.retry.sleep(context.Background(), s.fails); werr != nil {
+			return 0, werr
+		}
+	}
+}
+
+// Close closes rs if it is an io.Closer.
+func (s *SeekerSource) Close() error {
+	if c, ok := s.rs.(io.Closer); ok {
+		return c.Close()
 	}
 	return nil
 }

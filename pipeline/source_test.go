@@ -404,3 +404,39 @@ func TestFileSource(t *testing.T) {
 	_, err = s.Read(make([]byte, 1))
 	assert.ErrorIs(t, err, pipeline.ErrClosed)
 }
+
+// hiccup is a ReadSeeker that fails once at each of the offsets given, as
+// a network file system's might, and reads again after a seek.
+type hiccup struct {
+	*bytes.Reader
+	at    map[int64]bool
+	seeks int
+}
+
+func (h *hiccup) Read(p []byte) (int, error) {
+	off, _ := h.Reader.Seek(0, io.SeekCurrent)
+	for a := range h.at {
+		if off <= a && a < off+int64(len(p)) {
+			delete(h.at, a)
+			n, _ := h.Reader.Read(p[:a-off])
+			h.Reader.Seek(int64(len(p)), io.SeekCurrent) // the failure leaves the offset anywhere
+			return n, errors.New("stale file handle")
+		}
+	}
+	return h.Reader.Read(p)
+}
+
+func (h *hiccup) Seek(off int64, whence int) (int64, error) {
+	h.seeks++
+	return h.Reader.Seek(off, whence)
+}
+
+func TestSeekerSourceResumes(t *testing.T) {
+	data := testutil.Fixture(t, "prog_cbr128.mp3")
+	h := &hiccup{Reader: bytes.NewReader(data), at: map[int64]bool{1000: true, 20_000: true, 40_001: true}}
+	s := pipeline.NewSeekerSource(h, pipeline.WithRetry(3, time.Millisecond))
+	got, err := io.ReadAll(s)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(data, got), "no lost or repeated byte")
+	assert.GreaterOrEqual(t, h.seeks, 3)
+}

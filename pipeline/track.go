@@ -45,6 +45,7 @@ type trackConfig struct {
 	channels int
 	quality  transform.Quality
 	app      libopus.Application
+	cbr      bool
 	raw      *transform.Format
 	live     time.Duration // the window of a live track; 0 if not live
 	pool     *Pool
@@ -71,6 +72,9 @@ func WithChannels(n int) TrackOption { return func(c *trackConfig) { c.channels 
 // for a track played in real time and well under a tenth of the encoder's
 // cost, so the cheaper presets would save almost nothing.
 func WithQuality(q transform.Quality) TrackOption { return func(c *trackConfig) { c.quality = q } }
+
+// WithVBR turns the encoder's variable bitrate on (the default) or off.
+func WithVBR(on bool) TrackOption { return func(c *trackConfig) { c.cbr = !on } }
 
 // WithApplication sets the encoder's tuning (libopus.AppAudio by default).
 func WithApplication(a libopus.Application) TrackOption { return func(c *trackConfig) { c.app = a } }
@@ -121,7 +125,7 @@ func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
 	// The encoder is made here, so that its settings are checked before
 	// anything runs; it is used only if the input is not Ogg Opus.
 	enc, err := libopus.NewEncoder(libopus.Format(cfg.channels), libopus.WithBitrate(cfg.bitrate),
-		libopus.WithFrameDuration(cfg.frame), libopus.WithApplication(cfg.app))
+		libopus.WithFrameDuration(cfg.frame), libopus.WithApplication(cfg.app), libopus.WithVBR(!cfg.cbr))
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +142,9 @@ func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
 	copts := []catcher.Option{catcher.WithTransform(catcher.Deferred(minSpace, build)), catcher.WithPreload()}
 	if cfg.live > 0 {
 		copts = append(copts, catcher.WithWindow(liveWindowBytes(cfg)))
+	} else {
+		// One contiguous store once encoded: no chunk left part empty.
+		copts = append(copts, catcher.WithFinalise())
 	}
 	t.c = catcher.New(src, copts...)
 	return t, nil
@@ -321,9 +328,14 @@ func comment(t ogg.OpusTags, name string) string {
 	return ""
 }
 
-// Resident returns the bytes the track holds: its packets' cache and index
-// and, while it encodes, the decoder, resampler and encoder (see
-// catcher.Stats.Resident).
+// Resident returns the bytes the track holds (see catcher.Stats.Resident).
+// Once encoded, that is its packets, each with a 2-byte prefix, in one
+// store (a 3-minute track at 128 kbit/s: about 2.9 MB), and its index (16
+// bytes a packet: 144 KB). While it encodes, it is also the cache's chunks
+// as they grow (the last one partly empty), the fill's 8 KiB scratch, and
+// the decoder, resampler and encoder (about 150 KB for MP3 at 44.1 kHz);
+// when it ends, those are released and the chunks copied into one store.
+// A live track holds its window and its index window instead.
 func (t *Track) Resident() int64 { return t.c.Stats().Resident }
 
 // Close stops the encoding and releases the track: its cache, its

@@ -385,3 +385,30 @@ func TestPCMReaderWhileEncoding(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, got, 48000*4)
 }
+
+// A track's resident bytes: its packets and index once encoded, in one
+// store; the encoder and the rest while it encodes.
+func TestTrackResident(t *testing.T) {
+	secs := 180
+	if testing.Short() {
+		secs = 30
+	}
+	pcm := io.LimitReader(&endless{}, int64(secs*48000*4))
+	tr := newTrack(t, pcm, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}), pipeline.WithVBR(false))
+	_, err := tr.NewCursor().NextContext(context.Background())
+	require.NoError(t, err)
+	st := tr.Catcher().Stats()
+	if !st.Finished {
+		assert.Greater(t, st.Resident-st.Allocated, int64(30<<10), "the encoder is counted while it runs")
+	}
+	<-tr.Done()
+	require.NoError(t, tr.Err())
+	st = tr.Catcher().Stats()
+	x, _ := tr.Index()
+	assert.Equal(t, 1, st.Chunks, "one store once encoded")
+	assert.Equal(t, st.Len, st.Allocated, "no chunk left part empty")
+	assert.Equal(t, st.Len+x.Size(), tr.Resident(), "the packets and the index, nothing else")
+	perSecond := float64(st.Len) / float64(secs)
+	t.Logf("%d s at 128 kbit/s: %d bytes of packets (%.0f a second), index %d bytes", secs, st.Len, perSecond, x.Size())
+	assert.InDelta(t, 128000/8+50*2, perSecond, 1000, "128 kbit/s and the prefixes")
+}
