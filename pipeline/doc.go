@@ -1,0 +1,45 @@
+// Package pipeline turns sources into tracks that are encoded once and
+// played to any number of listeners.
+//
+// # Sources
+//
+// A Track reads an io.Reader, which it owns (closing it when it ends, if
+// it is an io.Closer). Beside any reader, the package has sources that
+// open nothing until their first Read, so that NewTrack never blocks:
+//
+//   - OpenFile: a file, reopened at the offset reached after a read error;
+//   - NewSeekerSource: any io.ReadSeeker, sought back after a read error;
+//   - NewCommandSource: a command's output (ffmpeg, a downloader), its
+//     process group killed on Close, its standard error quoted when it
+//     fails;
+//   - OpenHTTP: an HTTP(S) resource, resumed after a dropped connection
+//     with Range and If-Range, identity encoding only, and never spliced
+//     with a changed file (ErrChanged).
+//
+// # Tracks
+//
+// NewTrack detects the input (MP3, WAV, Ogg Opus; raw PCM when told),
+// decodes, resamples to 48 kHz, encodes to Opus (20 ms stereo 128 kbit/s
+// by default) and frames the packets into a catcher.Catcher, in the
+// background; Ogg Opus is framed as it is. Listeners read it through
+// framed.Cursors (Track.NewCursor): a packet number each, the packets lent
+// from the cache, so that a hundred listeners cost one encode and a
+// hundred small cursors. A listener at the head waits only for the next
+// packet. The duration is exact to the sample once the track is finished
+// (the MP3 encoder's delay and padding, the Opus pre-skip and end trimming
+// honoured), an estimate before.
+//
+// Encoding competes with real-time sending, so it runs in a Pool that
+// bounds how many tracks encode at once (GOMAXPROCS by default), a packet
+// at a time, a track a listener waits for (or a live one) going first.
+//
+// A live track (WithLive) is for an endless source: the cache and the
+// packet index keep only a window, so memory stays bounded however long
+// it runs, and a listener that falls behind is told and skips ahead.
+//
+// A PCMReader (Track.NewPCMReader) decodes a track back to samples from
+// any position, with the Opus pre-roll done, for local playback or mixing.
+//
+// Mixing several tracks, or a volume per listener, is not done on the
+// encoded path: it needs a decode per listener (a PCMReader each).
+package pipeline

@@ -1,0 +1,48 @@
+package pipeline_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/streamcatcher/streamcatcher/pipeline"
+)
+
+// A track encoded once, in the background, and read by two listeners, one
+// from the start and one from a second in.
+func Example() {
+	tr, err := pipeline.NewTrack(pipeline.OpenFile("../testdata/prog_id3.mp3"))
+	if err != nil {
+		panic(err)
+	}
+	defer tr.Close()
+
+	listen := func(from time.Duration) int {
+		cur := tr.NewCursor()
+		if from > 0 {
+			<-tr.Done() // the index must reach the position; here, simply wait for the end
+			x, _ := tr.Index()
+			i, _ := x.FindTime(from)
+			cur.Seek(i)
+		}
+		n := 0
+		for {
+			_, err := cur.NextContext(context.Background())
+			if err == io.EOF {
+				return n
+			}
+			if err != nil {
+				panic(err)
+			}
+			n++
+		}
+	}
+	fmt.Println(listen(0), "packets from the start,", listen(time.Second), "from 1 s")
+	d, exact := tr.Duration()
+	m := tr.Metadata()
+	fmt.Println(d, exact, m.Kind, m.Title)
+	// Output:
+	// 151 packets from the start, 101 from 1 s
+	// 3s true MP3 Known Title
+}
