@@ -4,35 +4,44 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
+	"time"
 )
 
 // StderrLimit bounds how much of a command's standard error a
 // CommandSource keeps: its last 8 KiB.
 const StderrLimit = 8 << 10
 
+// commandWaitDelay bounds how long the copy of a command's standard error
+// may go on after it exits (a child that keeps the pipe open).
+const commandWaitDelay = time.Second
+
 // CommandSource is the standard output of a command (an ffmpeg or
 // downloader pipeline, say) as an io.ReadCloser. The command is started by
 // the first Read, not before, so that a Track made from it never blocks
 // when it is created; it runs in a process group of its own, and Close
-// kills the whole group. Its standard error is kept, the last StderrLimit
-// bytes of it, and quoted in the error when the command fails.
+// kills the whole group, children included. Its standard error is kept,
+// the last StderrLimit bytes of it, and quoted in the error when the
+// command fails.
 //
 // Read follows io.Reader; at the end of the output it waits for the
-// command and returns io.EOF if it exited with status 0, else an error
-// wrapping ErrCommand. Read and Close may be called concurrently (Close
-// unblocks a Read).
+// command to exit and returns io.EOF if it exited with status 0, else an
+// error wrapping ErrCommand. Read and Close may be called concurrently:
+// Close kills the group, which ends a Read blocked on the output or on the
+// exit, and returns once the command has been reaped.
 type CommandSource struct {
 	cmd *exec.Cmd
 
 	mu      sync.Mutex // guards the fields below
-	stdout  io.ReadCloser
+	out     *os.File   // the read end of the command's standard output
 	started bool
 	closed  bool
-	waited  bool
-	err     error // the end: io.EOF or why it failed; sticky
+	err     error         // the end: io.EOF or why it failed; sticky
+	exited  chan struct{} // closed by the reaper once the command is reaped
+	exitErr error         // Wait's result, set before exited is closed
 	stderr  tail
 }
 
@@ -43,9 +52,12 @@ func NewCommandSource(cmd *exec.Cmd) *CommandSource {
 	if cmd.Process != nil || cmd.Stdout != nil {
 		panic("pipeline: NewCommandSource needs a command not started, with no Stdout")
 	}
-	s := &CommandSource{cmd: cmd}
+	s := &CommandSource{cmd: cmd, exited: make(chan struct{})}
 	if cmd.Stderr == nil {
 		cmd.Stderr = &s.stderr
+	}
+	if cmd.WaitDelay == 0 {
+		cmd.WaitDelay = commandWaitDelay
 	}
 	setProcessGroup(cmd)
 	return s
@@ -64,7 +76,7 @@ func (s *CommandSource) Read(p []byte) (int, error) {
 	return n, s.end(err)
 }
 
-func (s *CommandSource) start() (io.Reader, error) {
+func (s *CommandSource) start() (*os.File, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -73,53 +85,55 @@ func (s *CommandSource) start() (io.Reader, error) {
 	case s.closed:
 		return nil, ErrClosed
 	case s.started:
-		return s.stdout, nil
+		return s.out, nil
 	}
 	s.started = true
-	out, err := s.cmd.StdoutPipe()
+	// Our own pipe rather than StdoutPipe: Wait, run by the reaper, must
+	// not close the read end while the output is still being read.
+	pr, pw, err := os.Pipe()
 	if err != nil {
-		s.err = fmt.Errorf("%w: %v: %w", ErrCommand, s.cmd, err)
-		return nil, s.err
-	}
-	if err := s.cmd.Start(); err != nil {
 		s.err = fmt.Errorf("%w: %s: %w", ErrCommand, s.name(), err)
+		close(s.exited)
 		return nil, s.err
 	}
-	s.stdout = out
-	return out, nil
+	s.cmd.Stdout = pw
+	err = s.cmd.Start()
+	pw.Close() // the command has its own copy
+	if err != nil {
+		pr.Close()
+		s.err = fmt.Errorf("%w: %s: %w", ErrCommand, s.name(), err)
+		close(s.exited)
+		return nil, s.err
+	}
+	s.out = pr
+	go func() {
+		err := s.cmd.Wait()
+		s.mu.Lock()
+		s.exitErr = err
+		s.mu.Unlock()
+		close(s.exited)
+	}()
+	return pr, nil
 }
 
-// end waits for the command once its output has ended (or failed) and
-// returns the stream's end.
+// end waits for the command once its output has ended (or failed), with
+// no lock held, and returns the stream's end.
 func (s *CommandSource) end(readErr error) error {
+	<-s.exited
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	if s.closed {
-		s.err = ErrClosed
-		return s.err
-	}
-	werr := s.wait()
 	switch {
-	case werr != nil:
-		s.err = fmt.Errorf("%w: %s: %w%s", ErrCommand, s.name(), werr, s.stderr.quote())
+	case s.err != nil:
+	case s.closed:
+		s.err = ErrClosed
+	case s.exitErr != nil:
+		s.err = fmt.Errorf("%w: %s: %w%s", ErrCommand, s.name(), s.exitErr, s.stderr.quote())
 	case readErr != io.EOF:
 		s.err = fmt.Errorf("%w: %s: reading its output: %w", ErrCommand, s.name(), readErr)
 	default:
 		s.err = io.EOF
 	}
 	return s.err
-}
-
-// wait reaps the command once. s.mu must be held.
-func (s *CommandSource) wait() error {
-	if s.waited {
-		return nil
-	}
-	s.waited = true
-	return s.cmd.Wait()
 }
 
 func (s *CommandSource) name() string {
@@ -133,9 +147,10 @@ func (s *CommandSource) name() string {
 // far (the last StderrLimit bytes), if the source keeps it.
 func (s *CommandSource) Stderr() string { return s.stderr.String() }
 
-// Close kills the command's process group (if it was started and has not
-// been waited for) and reaps the command. Later Reads return ErrClosed. It
-// returns nil; later calls do nothing.
+// Close kills the command's process group, whether or not the command
+// itself has exited (children it left behind are killed too), waits until
+// it has been reaped, and closes the output. Later Reads return ErrClosed.
+// It returns nil; later calls do nothing.
 func (s *CommandSource) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -143,15 +158,17 @@ func (s *CommandSource) Close() error {
 		return nil
 	}
 	s.closed = true
-	started, waited := s.started && s.cmd.Process != nil, s.waited
+	started := s.started && s.cmd.Process != nil
+	out := s.out
 	s.mu.Unlock()
-	if !started || waited {
+	if !started {
 		return nil
 	}
+	// The group's id is the command's pid, which is not reused while the
+	// group has members; once it has none, the kill finds nothing.
 	killGroup(s.cmd)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_ = s.wait() // killed: its status says so
+	<-s.exited
+	out.Close()
 	return nil
 }
 

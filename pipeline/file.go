@@ -15,8 +15,10 @@ import (
 // number of times, so that a transient failure (a network file system's)
 // loses and repeats nothing. Read and Close may be called concurrently.
 type FileSource struct {
-	path  string
-	retry retryConfig
+	path   string
+	retry  retryConfig
+	ctx    context.Context // ended by Close, which ends a wait between tries
+	cancel context.CancelFunc
 
 	mu     sync.Mutex // guards f and closed
 	f      *os.File
@@ -32,6 +34,7 @@ func OpenFile(path string, opts ...RetryOption) *FileSource {
 	for _, o := range opts {
 		o(&s.retry)
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }
 
@@ -51,9 +54,14 @@ func (s *FileSource) Read(p []byte) (int, error) {
 			return n, err
 		}
 		// The offset of the file is not to be trusted after a failure:
-		// reopen it at the offset reached, now or at the next Read.
-		if rerr := s.reopen(err); rerr != nil || n > 0 {
-			return n, rerr
+		// reopen it at the offset reached, at the next Read if this one
+		// brought bytes.
+		s.closeFile()
+		if n > 0 {
+			return n, nil
+		}
+		if rerr := s.backoff(err); rerr != nil {
+			return 0, rerr
 		}
 	}
 }
@@ -82,29 +90,32 @@ func (s *FileSource) file() (*os.File, error) {
 	return f, nil
 }
 
-// reopen closes the file after a read error and waits before the next
-// try, or gives up with the error.
-func (s *FileSource) reopen(readErr error) error {
+// closeFile closes the file after a read error, to be opened again.
+func (s *FileSource) closeFile() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.f != nil {
 		s.f.Close()
 		s.f = nil
 	}
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		return ErrClosed
-	}
+}
+
+// backoff waits before the next try, or gives up with the error.
+func (s *FileSource) backoff(readErr error) error {
 	s.fails++
 	if s.fails > s.retry.attempts {
 		return fmt.Errorf("pipeline: reading %s at %d, after %d attempts: %w", s.path, s.off, s.fails, readErr)
 	}
-	return s.retry.sleep(context.Background(), s.fails)
+	if s.retry.sleep(s.ctx, s.fails) != nil {
+		return ErrClosed
+	}
+	return nil
 }
 
-// Close closes the file; later Reads return ErrClosed. Later calls do
-// nothing.
+// Close closes the file, and ends a wait between tries; later Reads return
+// ErrClosed. Later calls do nothing.
 func (s *FileSource) Close() error {
+	s.cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -125,11 +136,14 @@ func (s *FileSource) Close() error {
 // Closed with the track if the ReadSeeker is an io.Closer. It is not safe
 // for concurrent use, but for Close.
 type SeekerSource struct {
-	rs    io.ReadSeeker
-	retry retryConfig
-	off   int64
-	fails int
-	lost  bool // the offset of rs is not to be trusted: seek before reading
+	rs     io.ReadSeeker
+	retry  retryConfig
+	ctx    context.Context // ended by Close
+	cancel context.CancelFunc
+	off    int64
+	fails  int
+	lost   bool  // the offset of rs is not to be trusted: seek before reading
+	err    error // why it cannot be read at all
 }
 
 // NewSeekerSource returns a resumable source of rs, read from its current
@@ -139,13 +153,23 @@ func NewSeekerSource(rs io.ReadSeeker, opts ...RetryOption) *SeekerSource {
 	for _, o := range opts {
 		o(&s.retry)
 	}
-	s.off, _ = rs.Seek(0, io.SeekCurrent)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	var err error
+	if s.off, err = rs.Seek(0, io.SeekCurrent); err != nil {
+		s.err = fmt.Errorf("pipeline: the source cannot tell its offset: %w", err)
+	}
 	return s
 }
 
 // Read reads rs, seeking back and trying again after a failure.
 func (s *SeekerSource) Read(p []byte) (int, error) {
 	for {
+		if s.err != nil {
+			return 0, s.err
+		}
+		if s.ctx.Err() != nil {
+			return 0, ErrClosed
+		}
 		if s.lost {
 			if _, err := s.rs.Seek(s.off, io.SeekStart); err != nil {
 				return 0, fmt.Errorf("pipeline: resuming at %d: %w", s.off, err)
@@ -168,14 +192,16 @@ func (s *SeekerSource) Read(p []byte) (int, error) {
 		if s.fails > s.retry.attempts {
 			return 0, fmt.Errorf("pipeline: reading at %d, after %d attempts: %w", s.off, s.fails, err)
 		}
-		if werr := s.retry.sleep(context.Background(), s.fails); werr != nil {
-			return 0, werr
+		if s.retry.sleep(s.ctx, s.fails) != nil {
+			return 0, ErrClosed
 		}
 	}
 }
 
-// Close closes rs if it is an io.Closer.
+// Close ends a wait between tries and closes rs if it is an io.Closer;
+// later Reads return ErrClosed.
 func (s *SeekerSource) Close() error {
+	s.cancel()
 	if c, ok := s.rs.(io.Closer); ok {
 		return c.Close()
 	}

@@ -212,11 +212,29 @@ func (s *HTTPSource) accept(resp *http.Response) error {
 		if s.size >= 0 && total >= 0 && total != s.size {
 			return permanent(fmt.Errorf("%w: %s is %d bytes now, %d before", ErrChanged, s.url, total, s.size))
 		}
+		// A server or cache that ignores If-Range would splice: the part
+		// must carry the validator it was asked for, where it says one.
+		if et := resp.Header.Get("ETag"); et != "" && strings.HasPrefix(s.validator, `"`) && et != s.validator {
+			return permanent(fmt.Errorf("%w: %s answered the resume with ETag %s, not %s", ErrChanged, s.url, et, s.validator))
+		}
+		if lm := resp.Header.Get("Last-Modified"); lm != "" && !strings.HasPrefix(s.validator, `"`) && lm != s.validator {
+			return permanent(fmt.Errorf("%w: %s was modified %s, not %s", ErrChanged, s.url, lm, s.validator))
+		}
+		if s.size < 0 && total >= 0 {
+			s.size = total // the first response did not say
+		}
 		return nil
 	case http.StatusOK:
 		return permanent(fmt.Errorf("%w: %s answered the resume at %d with the whole resource (it changed, or ranges are not served)", ErrChanged, s.url, s.off))
 	case http.StatusRequestedRangeNotSatisfiable:
-		// Never at the known end: the source does not ask for nothing.
+		// Never at a known end: the source does not ask for nothing. At
+		// an unknown one, "bytes */N" with N the offset reached is the end.
+		if s.size < 0 {
+			if cr := resp.Header.Get("Content-Range"); cr == fmt.Sprintf("bytes */%d", s.off) {
+				s.size = s.off
+				return io.EOF
+			}
+		}
 		return permanent(fmt.Errorf("%w: %s refused the range from %d: %s", ErrChanged, s.url, s.off, resp.Status))
 	default:
 		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/streamcatcher/streamcatcher/catcher"
+	"github.com/streamcatcher/streamcatcher/codec"
 	"github.com/streamcatcher/streamcatcher/codec/framed"
 	"github.com/streamcatcher/streamcatcher/codec/libopus"
 	"github.com/streamcatcher/streamcatcher/codec/opus"
@@ -38,6 +39,7 @@ type PCMReader struct {
 	read    int64
 	total   int64
 	err     error // the chain's end, once it has ended
+	closed  bool
 }
 
 // PCMOption configures a PCMReader.
@@ -100,34 +102,47 @@ func (r *PCMReader) drop() {
 }
 
 // holdback is how many samples at 48 kHz the reader keeps back while the
-// track's length is unknown: the most that its end trimming can cut (a
-// packet of 120 ms, and the encoder's pre-skip and padding).
+// length of a track it encodes is unknown: the most that its end trimming
+// can cut (a packet of 120 ms, the encoder's pre-skip and padding).
 const holdback = opus.MaxPacketSamples + 960 + 312
+
+// oggHoldback is the same for Ogg Opus input, framed as it is, whose end
+// trimming cuts within its last page: a second (what opusenc and
+// libopusenc put on a page at most) and a packet. An Ogg file with longer
+// pages, trimmed by more than that, can be read past its true end while
+// it is being loaded; read after the load, it is exact.
+const oggHoldback = opus.SampleRate + opus.MaxPacketSamples
 
 // Read reads samples: whole frames of Format. It follows io.Reader. While
 // the track is being encoded, the last 140 ms decoded are kept back until
 // the track's exact end is known.
 func (r *PCMReader) Read(p []byte) (int, error) {
+	bpf := r.f.BytesPerFrame()
+	switch {
+	case r.closed:
+		return 0, ErrClosed
+	case len(p) < bpf:
+		return 0, io.ErrShortBuffer
+	}
 	if r.r == nil {
 		if err := r.open(); err != nil {
 			return 0, err
 		}
 	}
-	bpf := r.f.BytesPerFrame()
 	for {
 		have := int64(len(r.pending) / bpf)
 		allowed := have
 		switch {
 		case r.total >= 0:
-			allowed = min(have, r.total-r.read)
+			allowed = max(0, min(have, r.total-r.read))
 		case r.err == nil:
-			allowed = max(0, have-r.outFrames(holdback))
+			allowed = max(0, have-r.outFrames(r.holdback()))
 		}
 		if allowed > 0 || r.err != nil {
 			n := copy(p[:len(p)/bpf*bpf], r.pending[:allowed*int64(bpf)])
 			r.pending = r.pending[:copy(r.pending, r.pending[n:])]
 			r.read += int64(n / bpf)
-			if n > 0 || len(p) < bpf {
+			if n > 0 {
 				return n, nil
 			}
 			return 0, r.err
@@ -158,6 +173,13 @@ func (r *PCMReader) decodeMore() error {
 		}
 	}
 	return nil
+}
+
+func (r *PCMReader) holdback() int64 {
+	if src, _, ok := catcher.StateOf[codec.Source](r.t.c); ok && src.Kind == codec.KindOggOpus {
+		return oggHoldback
+	}
+	return holdback
 }
 
 // outFrames is the output frames of n samples at 48 kHz.
@@ -192,8 +214,9 @@ func (r *PCMReader) open() error {
 		r.r = eofReader{}
 		return nil
 	}
-	if i < x.First() {
-		return fmt.Errorf("%w: position %v", catcher.ErrEvicted, opus.Duration(r.pos))
+	if x.First() > 0 && r.pos+x.PreSkip() < x.Entry(x.First()).Start {
+		return fmt.Errorf("%w: position %v, the oldest kept %v", catcher.ErrEvicted, opus.Duration(r.pos),
+			opus.Duration(x.Entry(x.First()).Start-x.PreSkip()))
 	}
 	opts := []libopus.DecoderOption{libopus.WithPreSkip(drop)}
 	if x.Done() {
@@ -204,17 +227,18 @@ func (r *PCMReader) open() error {
 	if err != nil {
 		return err
 	}
-	r.cr = c.NewReader()
-	if _, err := r.cr.Seek(x.Entry(i).Offset, io.SeekStart); err != nil {
+	cr := c.NewReader()
+	if _, err := cr.Seek(x.Entry(i).Offset, io.SeekStart); err != nil {
 		return err
 	}
-	var src io.Reader = ctxReader{r.ctx, r.cr}
+	var src io.Reader = ctxReader{r.ctx, cr}
 	stages := []catcher.Transform{dec}
 	f48 := libopus.Format(r.f.Channels)
 	if r.f.Rate != opus.SampleRate {
 		toF, _ := transform.NewConvert(f48, transform.F32LE)
 		rs, err := transform.NewResampler(toF.Out(), r.f.Rate, r.q)
 		if err != nil {
+			cr.Close()
 			return err
 		}
 		stages = append(stages, toF, rs)
@@ -226,13 +250,15 @@ func (r *PCMReader) open() error {
 		toF, _ := transform.NewConvert(f48, transform.F32LE)
 		stages = append(stages, toF)
 	}
+	r.cr = cr
 	r.r = catcher.NewTransformReader(src, catcher.Chain(stages...))
 	return nil
 }
 
-// Close releases the reader.
+// Close releases the reader; later Reads return ErrClosed.
 func (r *PCMReader) Close() error {
 	r.drop()
+	r.closed = true
 	return nil
 }
 

@@ -386,7 +386,7 @@ func TestCommandCloseKillsGroup(t *testing.T) {
 	}()
 	require.NoError(t, s.Close())
 	assert.Error(t, <-blocked, "the blocked Read returns")
-	require.Eventually(t, func() bool { return errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH) }, 10*time.Second, 10*time.Millisecond,
+	require.Eventually(t, func() bool { return groupGone(pgid) }, 10*time.Second, 10*time.Millisecond,
 		"every process of the group is gone")
 }
 
@@ -439,4 +439,29 @@ func TestSeekerSourceResumes(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(data, got), "no lost or repeated byte")
 	assert.GreaterOrEqual(t, h.seeks, 3)
+}
+
+// A resource of unknown length: its length is learnt from a 206's
+// Content-Range, and a 416 "bytes */N" at N is its end.
+func TestHTTPUnknownLength(t *testing.T) {
+	data := []byte("0123456789abcdefghij")
+	reset := errors.New("connection reset")
+	rt := &roundTrips{responses: []func(*http.Request) (*http.Response, error){
+		response(200, map[string]string{"ETag": `"x"`}, &failingBody{r: bytes.NewReader(data[:8]), err: reset}, -1),
+		response(206, map[string]string{"Content-Range": "bytes 8-19/20", "ETag": `"x"`}, io.NopCloser(bytes.NewReader(data[8:])), 12),
+	}}
+	s := pipeline.OpenHTTP(context.Background(), "http://example.invalid/x", pipeline.WithHTTPClient(&http.Client{Transport: rt}), fastRetry)
+	got, err := io.ReadAll(s)
+	require.NoError(t, err)
+	assert.Equal(t, data, got)
+	assert.Equal(t, int64(20), s.Size())
+
+	rt = &roundTrips{responses: []func(*http.Request) (*http.Response, error){
+		response(200, map[string]string{"ETag": `"x"`}, &failingBody{r: bytes.NewReader(data), err: reset}, -1),
+		response(416, map[string]string{"Content-Range": "bytes */20"}, nil, 0),
+	}}
+	s = pipeline.OpenHTTP(context.Background(), "http://example.invalid/x", pipeline.WithHTTPClient(&http.Client{Transport: rt}), fastRetry)
+	got, err = io.ReadAll(s)
+	require.NoError(t, err, "the end of a resource of unknown length")
+	assert.Equal(t, data, got)
 }

@@ -33,10 +33,11 @@ import (
 //
 // A Track is safe for concurrent use.
 type Track struct {
-	c      *catcher.Catcher
+	c      *catcher.Catcher // set before the fill starts
 	cfg    trackConfig
 	ctx    context.Context
 	cancel context.CancelFunc
+	slot   slot // the pool slot of the track's fill; only the fill touches it
 }
 
 type trackConfig struct {
@@ -94,8 +95,11 @@ func WithName(name string) TrackOption { return func(c *trackConfig) { c.name = 
 
 // WithLive makes a live track, for an endless source (a radio stream, a
 // live command): the cache keeps only about the last window of encoded
-// audio (at the track's bitrate; more when the audio codes smaller), so
-// memory stays bounded however long it runs. It has no duration; a reader
+// audio, so memory stays bounded however long it runs. The window is
+// sized for the track's bitrate when the source is raw PCM, and for Opus's
+// highest, 512 kbit/s, otherwise, since Ogg Opus input is framed as it is
+// (so a live MP3 at 128 kbit/s keeps about four windows: 320 KB for 5 s);
+// quiet audio codes smaller and keeps more. It has no duration; a reader
 // that falls behind the window gets catcher.ErrEvicted and can jump to the
 // oldest packet (framed.Cursor.SkipToOldest). A live track encodes in real
 // time whether or not anyone listens, and goes before preloading tracks in
@@ -135,18 +139,20 @@ func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
 	}
 	t := &Track{cfg: cfg}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.slot = slot{pool: cfg.pool, ctx: t.ctx, urgent: t.urgent}
 	minSpace := framed.PrefixSize + max(enc.MaxPacketSize(), ogg.DefaultMaxPacket)
 	build := func(src io.Reader) (catcher.Transform, io.Reader, error) {
 		return t.build(src, enc, dec)
 	}
-	copts := []catcher.Option{catcher.WithTransform(catcher.Deferred(minSpace, build)), catcher.WithPreload()}
+	copts := []catcher.Option{catcher.WithTransform(catcher.Deferred(minSpace, build))}
 	if cfg.live > 0 {
 		copts = append(copts, catcher.WithWindow(liveWindowBytes(cfg)))
 	} else {
 		// One contiguous store once encoded: no chunk left part empty.
 		copts = append(copts, catcher.WithFinalise())
 	}
-	t.c = catcher.New(src, copts...)
+	t.c = catcher.New(yielding(src, &t.slot), copts...)
+	t.c.Preload() // only now: the fill (and the pool, through urgent) may read t.c
 	return t, nil
 }
 
@@ -158,11 +164,21 @@ func decodeOptions(cfg trackConfig) []codec.DecodeOption {
 	return opts
 }
 
+// liveBitrate is the bitrate a live track's window is sized for: its own,
+// for PCM it encodes; else the highest Opus uses, since Ogg Opus input,
+// framed as it is, may come at any bitrate.
+func liveBitrate(cfg trackConfig) int {
+	if cfg.raw != nil {
+		return cfg.bitrate
+	}
+	return max(cfg.bitrate, 512000)
+}
+
 // liveWindowBytes is the cache window of a live track: its window of audio
-// at its bitrate, with the records' prefixes, and at least 64 KiB.
+// at liveBitrate, with the records' prefixes, and at least 64 KiB.
 func liveWindowBytes(cfg trackConfig) int64 {
-	packets := int64(cfg.live/cfg.frame) + 1
-	return max(64<<10, int64(cfg.live.Seconds()*float64(cfg.bitrate)/8)+packets*framed.PrefixSize)
+	packets := int64(cfg.live/(2500*time.Microsecond)) + 1
+	return max(64<<10, int64(cfg.live.Seconds()*float64(liveBitrate(cfg))/8)+packets*framed.PrefixSize)
 }
 
 // build makes the track's transform inside the fill, once the input's
@@ -180,38 +196,65 @@ func (t *Track) build(src io.Reader, enc *libopus.Encoder, dec catcher.Transform
 		}
 		src = in
 	}
-	g := &gated{PacketSource: enc, pool: t.cfg.pool, ctx: t.ctx, urgent: t.urgent}
+	g := &gated{PacketSource: enc, slot: &t.slot}
 	return catcher.Chain(dec, framed.NewFramer(g, t.framerOptions()...)), src, nil
 }
 
-// framerOptions bound a live track's index: twice the packets of its
-// window, since quiet audio codes smaller than the bitrate and the window
-// then holds more of it.
+// framerOptions bound a live track's index: as many packets as its cache
+// window can hold (2.5 ms ones for Ogg input, which may use them; the
+// track's own frames else), twice over, since quiet audio codes smaller
+// than the bitrate and the window then holds more of it.
 func (t *Track) framerOptions() []framed.FramerOption {
 	if t.cfg.live == 0 {
 		return nil
 	}
-	return []framed.FramerOption{framed.WithIndexWindow(2 * int(t.cfg.live/t.cfg.frame+1))}
+	frame := t.cfg.frame
+	if t.cfg.raw == nil {
+		frame = 2500 * time.Microsecond
+	}
+	return []framed.FramerOption{framed.WithIndexWindow(2 * int(t.cfg.live/frame+1))}
 }
 
 // urgent reports whether the track should go before preloading ones: a
 // listener waits for it, or it is live.
 func (t *Track) urgent() bool { return t.cfg.live > 0 || t.c.Waiters() > 0 }
 
-// gated is the encoder of a track, taking a slot of the pool for each
-// packet it makes: the decoding, resampling and encoding behind it.
-type gated struct {
-	framed.PacketSource
+// slot is a track's hold on a slot of its pool.
+type slot struct {
 	pool   *Pool
 	ctx    context.Context
 	urgent func() bool
+	held   bool
+}
+
+func (s *slot) take() error {
+	if err := s.pool.acquire(s.ctx, s.urgent); err != nil {
+		return err
+	}
+	s.held = true
+	return nil
+}
+
+func (s *slot) give() {
+	if s.held {
+		s.held = false
+		s.pool.release()
+	}
+}
+
+// gated is the encoder of a track, holding a slot of the pool while it
+// makes a packet: the decoding, resampling and encoding behind it, but
+// not the source's reads (see yielding).
+type gated struct {
+	framed.PacketSource
+	slot *slot
 }
 
 func (g *gated) NextPacket(src io.Reader) ([]byte, error) {
-	if err := g.pool.acquire(g.ctx, g.urgent); err != nil {
+	if err := g.slot.take(); err != nil {
 		return nil, err
 	}
-	defer g.pool.release()
+	defer g.slot.give()
 	return g.PacketSource.NextPacket(src)
 }
 
@@ -220,6 +263,39 @@ func (g *gated) Size() int64 {
 		return s.Size()
 	}
 	return 0
+}
+
+// yielding returns src, reading which gives the track's pool slot back
+// for as long as the Read takes (a network read, a command's output, a
+// retry's wait), and takes it again after. It is an io.Closer if src is.
+func yielding(src io.Reader, s *slot) io.Reader {
+	y := yieldReader{r: src, slot: s}
+	if c, ok := src.(io.Closer); ok {
+		return yieldReadCloser{y, c}
+	}
+	return y
+}
+
+type yieldReader struct {
+	r    io.Reader
+	slot *slot
+}
+
+func (y yieldReader) Read(p []byte) (int, error) {
+	if !y.slot.held {
+		return y.r.Read(p)
+	}
+	y.slot.give()
+	n, err := y.r.Read(p)
+	if terr := y.slot.take(); terr != nil && err == nil {
+		err = terr
+	}
+	return n, err
+}
+
+type yieldReadCloser struct {
+	yieldReader
+	io.Closer
 }
 
 // Catcher returns the cache of the track's framed packets.
@@ -311,8 +387,8 @@ func (t *Track) Metadata() Metadata {
 	if info, _, ok := catcher.StateOf[ogg.OpusInfo](t.c); ok {
 		m.Bitrate, m.Channels = 0, int(info.Head.Channels)
 		m.Title, m.Artist = comment(info.Tags, "TITLE"), comment(info.Tags, "ARTIST")
-		if x, ok := t.Index(); ok && x.Len() > 0 {
-			m.Frame = opus.Duration(x.Entry(0).Samples)
+		if x, ok := t.Index(); ok && x.Len() > x.First() {
+			m.Frame = opus.Duration(x.Entry(x.First()).Samples)
 		}
 	}
 	return m

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -214,7 +213,7 @@ func TestTrackCloseWhileEncoding(t *testing.T) {
 	require.NoError(t, tr.Close())
 	_, err = cur.Next()
 	assert.ErrorIs(t, err, catcher.ErrClosed)
-	require.Eventually(t, func() bool { return errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH) }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return groupGone(pgid) }, 10*time.Second, 10*time.Millisecond)
 }
 
 // A command that fails carries its stderr to the track's readers.

@@ -153,7 +153,8 @@ func (x Index) FindTime(d time.Duration) (packet int, skip int64) {
 // pre-roll of a position near its start), or the first packet; and how
 // many decoded samples to drop from that packet's start to reach pos (pass
 // them to a fresh decoder as its pre-skip). pos past the packets gives
-// Len() and 0.
+// Len() and 0; pos before the first packet still indexed (see First)
+// gives First() and 0.
 func (x Index) DecodeFrom(pos int64) (packet int, drop int64) {
 	d := x.data()
 	s := max(pos, 0) + d.preSkip
