@@ -1,0 +1,143 @@
+package pipeline_test
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamcatcher/streamcatcher/pipeline"
+	"github.com/streamcatcher/streamcatcher/transform"
+)
+
+// A paced listener joins at the live point, with no burst; a buffered one
+// gets a burst; a buffered listener that does not keep up skips ahead and
+// is counted, or is dropped.
+func TestBroadcast(t *testing.T) {
+	tr, all := loaded(t)
+	s, clock := fakeScheduler(t)
+	tick := func(n int) {
+		for range n {
+			clock.Advance(20 * time.Millisecond)
+			settle(t, clock)
+		}
+	}
+	b := pipeline.NewBroadcast(s, tr, pipeline.WithBurst(4000), pipeline.WithQueueBound(8000, false))
+	tick(50) // the broadcast has sent packets 0 to 49
+
+	rec := &recorder{clock: clock}
+	pl := b.JoinPaced(rec.send)
+	slow := b.JoinBuffered() // never read: it skips ahead
+	tick(1)
+	require.Equal(t, 1, rec.count())
+	assert.Equal(t, all[50], rec.got[0].Data, "the live point: the next packet, no burst")
+	tick(9)
+	assert.Equal(t, 10, rec.count())
+
+	// A buffered listener joining now gets the last 4000 bytes first.
+	bl := b.JoinBuffered()
+	var burst [][]byte
+	for {
+		p, err := bl.Next()
+		if err == pipeline.ErrUnderrun {
+			break
+		}
+		require.NoError(t, err)
+		burst = append(burst, p.Data)
+	}
+	size := 0
+	for _, p := range burst {
+		size += len(p)
+	}
+	assert.GreaterOrEqual(t, size, 4000-len(burst[0]), "a burst of about WithBurst bytes")
+	assert.Equal(t, all[60-len(burst):60], burst, "the packets just sent, in order")
+
+	tick(60)
+	assert.Positive(t, slow.Skipped(), "the slow listener skipped ahead")
+	assert.LessOrEqual(t, slow.Queued(), 8000)
+	st := b.Stats()
+	assert.Positive(t, st.Slow)
+	assert.Equal(t, 1, st.Paced)
+	// What the slow listener kept is the newest packets, contiguous.
+	var kept [][]byte
+	for {
+		p, err := slow.Next()
+		if err != nil {
+			break
+		}
+		kept = append(kept, p.Data)
+	}
+	assert.Equal(t, all[120-len(kept):120], kept)
+
+	pl.Leave()
+	tick(1)
+	<-pl.Done()
+	assert.Equal(t, 0, b.Stats().Paced)
+
+	// To the end: every listener ends.
+	tick(40)
+	<-b.Done()
+	assert.NoError(t, b.Err())
+	_, err := bl.NextContext(context.Background())
+	for err == nil {
+		_, err = bl.NextContext(context.Background())
+	}
+	assert.Equal(t, io.EOF, err)
+}
+
+func TestBroadcastDropsSlow(t *testing.T) {
+	tr, _ := loaded(t)
+	s, clock := fakeScheduler(t)
+	b := pipeline.NewBroadcast(s, tr, pipeline.WithBurst(0), pipeline.WithQueueBound(3000, true))
+	slow := b.JoinBuffered()
+	for range 40 {
+		clock.Advance(20 * time.Millisecond)
+		settle(t, clock)
+	}
+	_, err := slow.Next()
+	assert.ErrorIs(t, err, pipeline.ErrSlowListener)
+	assert.Equal(t, int64(1), b.Stats().Dropped)
+	b.Close()
+}
+
+// Two broadcasts of one track, at their own positions; a broadcast of a
+// live track starts at its live edge.
+func TestBroadcastsCoexistAndLive(t *testing.T) {
+	tr, all := loaded(t)
+	s, clock := fakeScheduler(t)
+	tick := func(n int) {
+		for range n {
+			clock.Advance(20 * time.Millisecond)
+			settle(t, clock)
+		}
+	}
+	b1 := pipeline.NewBroadcast(s, tr)
+	tick(30)
+	b2 := pipeline.NewBroadcast(s, tr)
+	r1, r2 := &recorder{clock: clock}, &recorder{clock: clock}
+	b1.JoinPaced(r1.send)
+	b2.JoinPaced(r2.send)
+	tick(1)
+	require.Equal(t, 1, r1.count())
+	require.Equal(t, 1, r2.count())
+	assert.Equal(t, all[30], r1.got[0].Data)
+	assert.Equal(t, all[0], r2.got[0].Data, "the second started at the start")
+	b1.Close()
+	b2.Close()
+
+	live := newTrack(t, &endless{}, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}), pipeline.WithLive(5*time.Second),
+		pipeline.WithPool(pipeline.NewPool(1)))
+	_, err := live.NewCursor().NextContext(context.Background())
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return live.Progress() > 8*time.Second }, 20*time.Second, time.Millisecond)
+	bl := pipeline.NewBroadcast(s, live)
+	r := &recorder{clock: clock}
+	bl.JoinPaced(r.send)
+	tick(1)
+	require.Equal(t, 1, r.count())
+	assert.Greater(t, r.got[0].Position, int64(7*48000), "at the live edge (past 8 s), not the window's start (3 s)")
+	bl.Close()
+}

@@ -1,0 +1,312 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/streamcatcher/streamcatcher/catcher"
+	"github.com/streamcatcher/streamcatcher/codec/framed"
+	"github.com/streamcatcher/streamcatcher/codec/opus"
+)
+
+// Errors of a Player.
+var (
+	// ErrUnderrun is returned by Player.Next when the next packet is not
+	// encoded yet: the driver sends nothing this time (the player counts
+	// it) and asks again at its next deadline.
+	ErrUnderrun = errors.New("pipeline: next packet not encoded yet")
+
+	// ErrPaused is returned by Player.Next while the player is paused,
+	// once it has given its silence frames.
+	ErrPaused = errors.New("pipeline: player paused")
+
+	// ErrSeekPastEnd is returned, wrapped with the positions, by a seek
+	// past the end of a finished track.
+	ErrSeekPastEnd = errors.New("pipeline: seek past the end of the track")
+)
+
+// Packet is one packet as a Player gives it.
+type Packet struct {
+	// Data is the Opus packet, lent from the track's cache (valid for as
+	// long as it is held; not to be modified), or opus.SilenceFrame.
+	Data []byte
+	// Timestamp is the player's clock at the packet's start, in samples
+	// at 48 kHz: what it has played before it, continuous across seeks,
+	// loops and pauses (an RTP sender adds the time a pause lasted).
+	Timestamp int64
+	// Samples is the packet's duration.
+	Samples int64
+	// Position is the packet's place in the track: its first sample,
+	// counted after the pre-skip (negative for the packet that holds the
+	// pre-skip). Silence frames have the position they follow.
+	Position int64
+	// Silence marks one of the silence frames a player gives at a pause
+	// or at the end, so that the receiver's decoder does not interpolate
+	// into the gap.
+	Silence bool
+}
+
+// silence is opus.SilenceFrame as bytes, shared by every player: senders
+// must not modify what they are lent.
+var silence = []byte(opus.SilenceFrame)
+
+// Player states.
+const (
+	playing uint8 = iota
+	paused
+	ended
+)
+
+// Player is one listener's cursor on a Track: the next packet, its
+// timestamp and duration, borrowed from the cache; seek by time; pause and
+// resume; loops of the whole track or of a section, packet-continuous.
+// Next never blocks: when the next packet is not encoded yet it says so
+// (ErrUnderrun) and counts it, so that a scheduler driving ten thousand
+// players is never held by one. A player on a live track that falls out of
+// its window jumps to the oldest packet kept, and counts the skip.
+//
+// A Player is about 80 bytes beyond the Track it shares. It belongs to one
+// goroutine at a time (its driver); Stats may be read from others only
+// with the driver's care.
+type Player struct {
+	t   *Track
+	cur framed.Cursor
+
+	ts      int64 // the player's clock: samples given
+	from    int64 // loop section, positions after the pre-skip; to < 0: the end
+	to      int64
+	loops   int32 // loops left: -1 forever
+	state   uint8
+	silence int8  // silence frames still to give before the pause or end takes effect
+	err     error // why the player ended, if not the track's end
+	stats   PlayerStats
+}
+
+// PlayerStats counts what a Player did.
+type PlayerStats struct {
+	Packets   int64 // packets of the track given (silence frames not counted)
+	Underruns int64 // Next called while the next packet was not encoded yet
+	Skips     int64 // packets lost to a live track's window
+	Loops     int64 // loops made
+	Silence   int64 // silence frames given
+}
+
+// NewPlayer returns a player at the track's start (for a live track, at
+// the oldest packet kept; see SkipToLive to join at the live edge).
+func (t *Track) NewPlayer() *Player {
+	return &Player{t: t, cur: *framed.NewCursor(t.c), to: -1}
+}
+
+// Track returns the track the player plays.
+func (p *Player) Track() *Track { return p.t }
+
+// Stats returns the player's counts.
+func (p *Player) Stats() PlayerStats { return p.stats }
+
+// Next returns the next packet to send, and moves past it. It never
+// blocks. Errors: ErrUnderrun when the next packet is not encoded yet
+// (try again at the next deadline); ErrPaused while paused; io.EOF after
+// the last packet and the silence frames; the track's error (after the
+// packets before it and the silence frames); catcher.ErrClosed.
+func (p *Player) Next() (Packet, error) {
+	if p.silence > 0 {
+		p.silence--
+		p.stats.Silence++
+		pk := Packet{Data: silence, Timestamp: p.ts, Samples: 960, Position: p.position(), Silence: true}
+		p.ts += 960
+		return pk, nil
+	}
+	switch p.state {
+	case paused:
+		return Packet{}, ErrPaused
+	case ended:
+		if p.err != nil {
+			return Packet{}, p.err
+		}
+		return Packet{}, io.EOF
+	}
+	for {
+		pk, err := p.cur.Next()
+		switch {
+		case err == nil:
+		case errors.Is(err, framed.ErrNotReady):
+			p.stats.Underruns++
+			return Packet{}, ErrUnderrun
+		case errors.Is(err, catcher.ErrEvicted):
+			if n := p.cur.SkipToOldest(); n > 0 {
+				p.stats.Skips += int64(n)
+				continue
+			}
+			return Packet{}, p.end(err)
+		case err == io.EOF:
+			if p.loops != 0 && p.loopBack() {
+				continue
+			}
+			return p.endPacket(io.EOF)
+		default:
+			return p.endPacket(err)
+		}
+		pre := p.preSkip()
+		pos := pk.Start - pre
+		if p.to >= 0 && pos >= p.to && p.loops != 0 && p.loopBack() {
+			continue // the section's end: back to its start, this packet not played
+		}
+		out := Packet{Data: pk.Data, Timestamp: p.ts, Samples: pk.Samples, Position: pos}
+		p.ts += pk.Samples
+		p.stats.Packets++
+		return out, nil
+	}
+}
+
+// endPacket ends the player and gives the first of its silence frames.
+func (p *Player) endPacket(err error) (Packet, error) {
+	p.end(err)
+	return p.Next()
+}
+
+// end ends the player, with silence frames to give first.
+func (p *Player) end(err error) error {
+	p.state = ended
+	if err != io.EOF {
+		p.err = err
+	}
+	if !errors.Is(err, catcher.ErrClosed) {
+		p.silence = opus.SilenceFrames
+	}
+	if p.err != nil {
+		return p.err
+	}
+	return io.EOF
+}
+
+// loopBack moves to the start of the loop, if there are loops left.
+func (p *Player) loopBack() bool {
+	x, ok := p.t.Index()
+	if !ok {
+		return false
+	}
+	i, _ := x.Find(p.from)
+	if i >= x.Len() && x.Done() {
+		return false
+	}
+	if p.loops > 0 {
+		p.loops--
+	}
+	p.stats.Loops++
+	p.cur.Seek(i)
+	return true
+}
+
+func (p *Player) preSkip() int64 {
+	x, _ := p.t.Index()
+	return x.PreSkip()
+}
+
+// position is the track position of the next packet.
+func (p *Player) position() int64 {
+	x, ok := p.t.Index()
+	if !ok {
+		return 0
+	}
+	if i := p.cur.Pos(); i >= x.First() && i < x.Len() {
+		return x.Entry(i).Start - x.PreSkip()
+	}
+	return x.Samples() - x.PreSkip()
+}
+
+// Position returns the track position of the next packet.
+func (p *Player) Position() time.Duration { return opus.Duration(max(0, p.position())) }
+
+// Timestamp returns the player's clock: the samples it has given.
+func (p *Player) Timestamp() int64 { return p.ts }
+
+// Seek moves the player to the packet that holds position d of the track,
+// waiting, until ctx ends, for the encoding to reach it. A seek past the
+// end of a finished track is ErrSeekPastEnd (the player does not move). A
+// seek ends a pause's silence and a finished player's end: the player
+// plays again from d, with its loop settings.
+func (p *Player) Seek(ctx context.Context, d time.Duration) error {
+	target := opus.Samples(max(d, 0))
+	for {
+		x, ok := p.t.Index()
+		if ok && x.Samples()-x.PreSkip() > target {
+			i, _ := x.Find(target)
+			return p.seekTo(i)
+		}
+		if ok && x.Done() || p.t.c.Finished() {
+			if err := p.t.c.Err(); err != nil {
+				return err
+			}
+			x, _ = p.t.Index()
+			return fmt.Errorf("%w: %v, the track is %v", ErrSeekPastEnd, d, x.Duration())
+		}
+		if err := p.t.c.WaitFor(ctx, x.End()); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *Player) seekTo(i int) error {
+	p.cur.Seek(i)
+	if p.state == ended && !errors.Is(p.err, catcher.ErrClosed) {
+		p.state, p.err, p.silence = playing, nil, 0
+	}
+	return nil
+}
+
+// SkipToLive moves a player of a live track to the newest packet encoded
+// (the live edge), and returns the packets it skipped. A player joining a
+// live track there has no latency but the encoder's.
+func (p *Player) SkipToLive() int {
+	x, ok := p.t.Index()
+	if !ok || x.Len() == 0 || p.cur.Pos() >= x.Len()-1 {
+		return 0
+	}
+	n := x.Len() - 1 - p.cur.Pos()
+	p.cur.Seek(x.Len() - 1)
+	return n
+}
+
+// Pause pauses the player: Next gives five silence frames, then ErrPaused
+// until Resume. Pausing a paused or finished player does nothing.
+func (p *Player) Pause() {
+	if p.state == playing {
+		p.state = paused
+		p.silence = opus.SilenceFrames
+	}
+}
+
+// Resume resumes a paused player where it was. Its clock goes on from
+// where it stopped: a sender adds the time the pause lasted to its own.
+func (p *Player) Resume() {
+	if p.state == paused {
+		p.state = playing
+		p.silence = 0
+	}
+}
+
+// Paused reports whether the player is paused.
+func (p *Player) Paused() bool { return p.state == paused }
+
+// Loop makes the player play the whole track n more times after this one
+// (-1: forever; 0: no loop), packet-continuous: after the last packet
+// comes the first, with the clock going on.
+func (p *Player) Loop(n int) {
+	p.from, p.to, p.loops = 0, -1, int32(max(n, -1))
+}
+
+// LoopSection makes the player play the section [from, to) of the track n
+// more times once it reaches its end (-1: forever), at packet boundaries:
+// the last packet played is the one before the first that starts at or
+// after to; the next is the one that holds from. It returns an error if
+// the section is empty.
+func (p *Player) LoopSection(from, to time.Duration, n int) error {
+	if to <= from || from < 0 {
+		return fmt.Errorf("pipeline: loop section [%v, %v) is empty", from, to)
+	}
+	p.from, p.to, p.loops = opus.Samples(from), opus.Samples(to), int32(max(n, -1))
+	return nil
+}

@@ -1,0 +1,230 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamcatcher/streamcatcher/codec/opus"
+	"github.com/streamcatcher/streamcatcher/internal/testutil"
+	"github.com/streamcatcher/streamcatcher/pipeline"
+	"github.com/streamcatcher/streamcatcher/transform"
+)
+
+// loaded returns a finished track of the MP3 fixture (151 packets of 20
+// ms) and its packets.
+func loaded(t *testing.T) (*pipeline.Track, [][]byte) {
+	t.Helper()
+	tr := newTrack(t, bytes.NewReader(testutil.Fixture(t, "prog_48000.mp3")))
+	all := packets(t, tr)
+	require.Len(t, all, 151)
+	return tr, all
+}
+
+// drain plays p to its end, returning the packets (silence frames apart)
+// and the silence frames seen after the last.
+func drain(t *testing.T, p *pipeline.Player) (got []pipeline.Packet, silence int, err error) {
+	t.Helper()
+	for {
+		pk, err := p.Next()
+		if errors.Is(err, pipeline.ErrUnderrun) {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if err != nil {
+			return got, silence, err
+		}
+		if pk.Silence {
+			silence++
+			continue
+		}
+		require.Zero(t, silence, "no packet after the silence frames")
+		got = append(got, pk)
+	}
+}
+
+func TestPlayerSize(t *testing.T) {
+	size := unsafe.Sizeof(pipeline.Player{})
+	t.Logf("a Player is %d bytes", size)
+	assert.LessOrEqual(t, size, uintptr(128), "about a hundred bytes beyond the track")
+}
+
+// Every player gets exactly its packets, each at its own position, while
+// the track encodes: 1000 of them, under -race.
+func TestThousandPlayers(t *testing.T) {
+	data := testutil.Fixture(t, "prog_48000.mp3")
+	_, all := loaded(t)
+	tr := newTrack(t, bytes.NewReader(data))
+	n := 1000
+	if testing.Short() {
+		n = 200
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := tr.NewPlayer()
+			at := time.Duration(i%150) * 20 * time.Millisecond
+			if at > 0 {
+				if err := p.Seek(context.Background(), at); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			got, silence, err := drain(t, p)
+			if err != io.EOF {
+				t.Errorf("player %d: %v", i, err)
+				return
+			}
+			first := int((opus.Samples(at) + 312) / 960)
+			if len(got) != 151-first || silence != 5 {
+				t.Errorf("player %d from %v: %d packets, %d silence; want %d, 5", i, at, len(got), silence, 151-first)
+				return
+			}
+			for j, pk := range got {
+				if !bytes.Equal(all[first+j], pk.Data) || pk.Timestamp != int64(j)*960 {
+					t.Errorf("player %d: packet %d differs", i, j)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// Seeks land on the packet that holds the position, to the packet, and a
+// seek past the end of a finished track is an error.
+func TestPlayerSeek(t *testing.T) {
+	tr, all := loaded(t)
+	p := tr.NewPlayer()
+	for _, at := range []time.Duration{0, 10 * time.Millisecond, time.Second, 2*time.Second + 999*time.Millisecond} {
+		require.NoError(t, p.Seek(context.Background(), at))
+		pk, err := p.Next()
+		require.NoError(t, err)
+		want := int((opus.Samples(at) + 312) / 960)
+		assert.Equal(t, all[want], pk.Data, "seek to %v", at)
+		assert.LessOrEqual(t, pk.Position, opus.Samples(at))
+		assert.Greater(t, pk.Position+pk.Samples, opus.Samples(at), "the packet holds the position")
+	}
+	err := p.Seek(context.Background(), 3*time.Second+20*time.Millisecond)
+	assert.ErrorIs(t, err, pipeline.ErrSeekPastEnd)
+}
+
+// A seek into the part not encoded yet waits for it, cancellably.
+func TestPlayerSeekWhileEncoding(t *testing.T) {
+	pr, pw := io.Pipe()
+	data := testutil.Fixture(t, "prog_48000.mp3")
+	tr := newTrack(t, pr)
+	p := tr.NewPlayer()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, p.Seek(ctx, 2*time.Second), context.DeadlineExceeded, "nothing encoded: the wait ends with ctx")
+	go func() {
+		for off := 0; off < len(data); off += 4096 {
+			pw.Write(data[off:min(off+4096, len(data))])
+			time.Sleep(2 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	require.NoError(t, p.Seek(context.Background(), 2*time.Second))
+	pk, err := p.Next()
+	require.NoError(t, err)
+	assert.LessOrEqual(t, pk.Position, int64(96000))
+	assert.Greater(t, pk.Position+pk.Samples, int64(96000), "the packet that holds 2 s")
+}
+
+// Loops are packet-continuous: no packet missing, timestamps continuous.
+func TestPlayerLoops(t *testing.T) {
+	tr, all := loaded(t)
+	p := tr.NewPlayer()
+	p.Loop(2)
+	got, silence, err := drain(t, p)
+	require.Equal(t, io.EOF, err)
+	assert.Equal(t, 5, silence)
+	require.Len(t, got, 3*151, "the track three times")
+	for i, pk := range got {
+		assert.Equal(t, all[i%151], pk.Data, "packet %d", i)
+		assert.Equal(t, int64(i)*960, pk.Timestamp, "continuous timestamps")
+	}
+	assert.Equal(t, int64(2), p.Stats().Loops)
+
+	// A section: from 1 s to 1.5 s, looped twice more.
+	p = tr.NewPlayer()
+	require.NoError(t, p.LoopSection(time.Second, 1500*time.Millisecond, 2))
+	got, _, err = drain(t, p)
+	require.Equal(t, io.EOF, err)
+	from, to := int((48000+312)/960), int((72000+312+959)/960) // the packet holding 1 s; the first starting at or after 1.5 s
+	want := append(append(append([][]byte{}, all[:to]...), all[from:to]...), all[from:]...)
+	require.Len(t, got, len(want))
+	for i := range got {
+		assert.Equal(t, want[i], got[i].Data, "packet %d", i)
+		assert.Equal(t, int64(i)*960, got[i].Timestamp)
+	}
+	assert.Error(t, p.LoopSection(time.Second, time.Second, 1))
+}
+
+func TestPlayerPause(t *testing.T) {
+	tr, all := loaded(t)
+	p := tr.NewPlayer()
+	for range 10 {
+		_, err := p.Next()
+		require.NoError(t, err)
+	}
+	p.Pause()
+	assert.True(t, p.Paused())
+	for range 5 {
+		pk, err := p.Next()
+		require.NoError(t, err)
+		assert.True(t, pk.Silence)
+		assert.Equal(t, []byte{0xf8, 0xff, 0xfe}, pk.Data)
+	}
+	_, err := p.Next()
+	assert.ErrorIs(t, err, pipeline.ErrPaused)
+	p.Resume()
+	pk, err := p.Next()
+	require.NoError(t, err)
+	assert.Equal(t, all[10], pk.Data, "it goes on where it was")
+	assert.Equal(t, int64(15*960), pk.Timestamp, "the silence frames count in the clock")
+	assert.Equal(t, int64(5), p.Stats().Silence)
+}
+
+// A player that is ahead of the encoding says so, and counts it.
+func TestPlayerUnderrun(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	tr := newTrack(t, pr, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}))
+	p := tr.NewPlayer()
+	_, err := p.Next()
+	assert.ErrorIs(t, err, pipeline.ErrUnderrun)
+	_, err = p.Next()
+	assert.ErrorIs(t, err, pipeline.ErrUnderrun)
+	assert.Equal(t, int64(2), p.Stats().Underruns)
+	pw.Write(make([]byte, 3840*2))
+	require.Eventually(t, func() bool { _, err := p.Next(); return err == nil }, 10*time.Second, time.Millisecond)
+}
+
+// A player of a live track left behind its window jumps to the oldest
+// packet kept, and counts the skip.
+func TestPlayerLiveSkip(t *testing.T) {
+	tr := newTrack(t, &endless{}, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}), pipeline.WithLive(2*time.Second),
+		pipeline.WithPool(pipeline.NewPool(1)))
+	p := tr.NewPlayer()
+	_, err := tr.NewCursor().NextContext(context.Background())
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { x, _ := tr.Index(); return x.First() > 0 }, 20*time.Second, time.Millisecond)
+	pk, err := p.Next()
+	require.NoError(t, err)
+	assert.Positive(t, p.Stats().Skips)
+	x, _ := tr.Index()
+	assert.GreaterOrEqual(t, pk.Position+312, x.Entry(x.First()).Start)
+	assert.Positive(t, p.SkipToLive(), "to the live edge")
+}

@@ -1,0 +1,405 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/streamcatcher/streamcatcher/codec/opus"
+)
+
+// Scheduler drives many players in real time: each of its shards (at most
+// GOMAXPROCS) is one goroutine that wakes at absolute deadlines, start +
+// k·20 ms (never a chain of sleeps, which drifts), and gives each of its
+// listeners the packets whose time has come, each packet moving that
+// listener's own clock on by the packet's duration. There is no goroutine
+// or timer per listener. A listener that has fallen behind (its callback
+// was slow, or its shard was) catches up by at most a few packets a
+// deadline; further behind, it resynchronises to the present, and that is
+// counted, as disgo's sender does. A player whose next packet is not
+// encoded yet (an underrun) or that is paused leaves a gap: its clock goes
+// on, so it does not burst afterwards.
+//
+// A listener is a callback that borrows each packet: it must not keep the
+// Packet's Data past its return (copy it if need be), must not block, and
+// must not call the Scheduler but for its own Listener's Remove.
+//
+// A Scheduler is safe for concurrent use. Its measures (packets, lateness
+// percentiles, underruns, skips, resynchronisations, silence frames, time
+// to first packet) are kept by listener and by shard, with atomic counters
+// and fixed histograms: cheap enough to leave on.
+type Scheduler struct {
+	clock   Clock
+	frame   time.Duration
+	catchUp int
+	shards  []*shard
+	next    atomic.Uint32 // the shard of the next listener added
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// SchedulerOption configures a Scheduler.
+type SchedulerOption func(*Scheduler)
+
+// WithClock sets the clock (SystemClock by default; a FakeClock in tests).
+func WithClock(c Clock) SchedulerOption { return func(s *Scheduler) { s.clock = c } }
+
+// WithShards sets the number of shards, at most GOMAXPROCS (the default).
+func WithShards(n int) SchedulerOption {
+	return func(s *Scheduler) { s.shards = make([]*shard, min(max(n, 1), runtime.GOMAXPROCS(0))) }
+}
+
+// WithCatchUp sets how many packets a listener that has fallen behind may
+// be given at one deadline (3 by default), and so how far behind it may be
+// before it is resynchronised: that many frames.
+func WithCatchUp(packets int) SchedulerOption {
+	return func(s *Scheduler) { s.catchUp = max(packets, 1) }
+}
+
+// NewScheduler returns a running Scheduler; Close stops it.
+func NewScheduler(opts ...SchedulerOption) *Scheduler {
+	s := &Scheduler{clock: SystemClock{}, frame: 20 * time.Millisecond, catchUp: 3}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.shards == nil {
+		s.shards = make([]*shard, runtime.GOMAXPROCS(0))
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	start := s.clock.Now()
+	for i := range s.shards {
+		sh := &shard{s: s, start: start}
+		s.shards[i] = sh
+		s.wg.Add(1)
+		go sh.run()
+	}
+	return s
+}
+
+// Close stops the scheduler: its shards return, and every listener left
+// ends with ErrStopped. It returns once they have.
+func (s *Scheduler) Close() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+// ErrStopped is a listener's error when its Scheduler was closed.
+var ErrStopped = errors.New("pipeline: scheduler closed")
+
+// Listener is a player driven by a Scheduler, and what it measured.
+type Listener struct {
+	p     *Player
+	send  func(Packet) error
+	shard *shard
+	added time.Time
+
+	// Only the shard's goroutine touches these.
+	next  time.Time // the deadline of the listener's next packet; zero until its first
+	first bool      // a packet has been sent
+
+	removed atomic.Bool
+	done    chan struct{}
+	err     error // why it ended; set before done is closed
+
+	sent, underruns, resyncs, late int64Counter
+	firstPacket                    atomic.Int64 // nanoseconds from Add to the first packet sent, or 0
+	lateness                       histogram
+}
+
+// Add adds a listener: the player p, its packets given to send at their
+// deadlines from the next one on. When the player ends (io.EOF after its
+// silence frames, or an error), when send returns an error, or on Remove,
+// the listener is dropped and its Done channel closed.
+func (s *Scheduler) Add(p *Player, send func(Packet) error) *Listener {
+	sh := s.shards[int(s.next.Add(1))%len(s.shards)]
+	l := &Listener{p: p, send: send, shard: sh, added: s.clock.Now(), done: make(chan struct{})}
+	sh.mu.Lock()
+	sh.pending = append(sh.pending, l)
+	sh.mu.Unlock()
+	return l
+}
+
+// Remove drops the listener at its shard's next deadline. It is safe to
+// call from its own callback, and more than once.
+func (l *Listener) Remove() { l.removed.Store(true) }
+
+// Done returns a channel closed once the listener has been dropped.
+func (l *Listener) Done() <-chan struct{} { return l.done }
+
+// Err returns why the listener was dropped, once Done is closed: nil at
+// the end of its track, or after Remove; the player's error; send's; or
+// ErrStopped.
+func (l *Listener) Err() error {
+	select {
+	case <-l.done:
+		return l.err
+	default:
+		return nil
+	}
+}
+
+// Player returns the listener's player. Only its callback may use it
+// while the listener is driven.
+func (l *Listener) Player() *Player { return l.p }
+
+// ListenerStats is what a Scheduler measured of one listener.
+type ListenerStats struct {
+	Packets   int64         // packets sent (silence frames included)
+	Underruns int64         // deadlines at which the next packet was not encoded yet
+	Resyncs   int64         // times it fell too far behind and was resynchronised
+	Late      int64         // packets sent more than one frame after their deadline
+	First     time.Duration // from Add to its first packet; 0 until then
+	Lateness  Percentiles   // of its packets' sending after their deadlines
+}
+
+// Percentiles are quantiles of lateness, as measured into a histogram of
+// about 9% resolution (four buckets an octave from 1 µs).
+type Percentiles struct {
+	P50, P99, P999, Max time.Duration
+	Count              int64
+}
+
+// Stats returns what was measured of the listener. It is safe to call at
+// any time, from any goroutine, but its counts may be a moment apart.
+func (l *Listener) Stats() ListenerStats {
+	return ListenerStats{
+		Packets: l.sent.Load(), Underruns: l.underruns.Load(), Resyncs: l.resyncs.Load(), Late: l.late.Load(),
+		First: time.Duration(l.firstPacket.Load()), Lateness: l.lateness.percentiles(),
+	}
+}
+
+// ShardStats is what a Scheduler measured of one shard.
+type ShardStats struct {
+	Listeners int
+	Ticks     int64 // deadlines it woke for
+	Overruns  int64 // deadlines it reached late by more than a frame (it skipped ticks)
+	Packets   int64
+	Underruns int64
+	Resyncs   int64
+	Lateness  Percentiles
+}
+
+// Stats returns each shard's measures.
+func (s *Scheduler) Stats() []ShardStats {
+	out := make([]ShardStats, len(s.shards))
+	for i, sh := range s.shards {
+		sh.mu.Lock()
+		n := len(sh.listeners) + len(sh.pending)
+		sh.mu.Unlock()
+		out[i] = ShardStats{Listeners: n, Ticks: sh.ticks.Load(), Overruns: sh.overruns.Load(), Packets: sh.sent.Load(),
+			Underruns: sh.underruns.Load(), Resyncs: sh.resyncs.Load(), Lateness: sh.lateness.percentiles()}
+	}
+	return out
+}
+
+// shard is one goroutine's share of the listeners.
+type shard struct {
+	s     *Scheduler
+	start time.Time
+
+	mu        sync.Mutex // guards pending and listeners' length for Stats
+	pending   []*Listener
+	listeners []*Listener // only the shard's goroutine changes it, under mu
+
+	ticks, overruns, sent, underruns, resyncs int64Counter
+	lateness                                  histogram
+}
+
+type int64Counter = atomic.Int64
+
+// run is the shard's loop: one deadline after another, on the absolute
+// grid start + k·frame.
+func (sh *shard) run() {
+	defer sh.s.wg.Done()
+	s := sh.s
+	k := int64(0)
+	for {
+		deadline := sh.start.Add(time.Duration(k) * s.frame)
+		if err := s.clock.Wait(s.ctx, deadline); err != nil {
+			sh.stop()
+			return
+		}
+		now := s.clock.Now()
+		sh.ticks.Add(1)
+		sh.tick(deadline, now)
+		// The next deadline on the grid after now: ticks missed by a slow
+		// shard are skipped, not run in a burst.
+		next := int64(now.Sub(sh.start)/s.frame) + 1
+		if next > k+2 {
+			sh.overruns.Add(1)
+		}
+		k = max(k+1, next)
+	}
+}
+
+// tick gives every listener the packets whose time has come.
+func (sh *shard) tick(deadline, now time.Time) {
+	sh.mu.Lock()
+	sh.listeners = append(sh.listeners, sh.pending...)
+	clear(sh.pending)
+	sh.pending = sh.pending[:0]
+	sh.mu.Unlock()
+
+	kept := sh.listeners[:0]
+	for _, l := range sh.listeners {
+		if l.removed.Load() {
+			l.finish(nil)
+			continue
+		}
+		if l.next.IsZero() {
+			l.next = deadline // its first packet goes now
+		}
+		if err := sh.serve(l, now); err != nil {
+			l.finish(err)
+			continue
+		}
+		kept = append(kept, l)
+	}
+	clear(sh.listeners[len(kept):])
+	sh.mu.Lock()
+	sh.listeners = kept
+	sh.mu.Unlock()
+}
+
+// serve sends l the packets due by now: at most catchUp of them; a
+// listener further behind than that is resynchronised. It returns why l
+// ends, if it does.
+func (sh *shard) serve(l *Listener, now time.Time) error {
+	s := sh.s
+	if behind := now.Sub(l.next); behind > time.Duration(s.catchUp)*s.frame {
+		l.next = now.Add(-behind % s.frame) // back on the grid, at the present
+		l.resyncs.Add(1)
+		sh.resyncs.Add(1)
+	}
+	for n := 0; n < s.catchUp && !l.next.After(now); n++ {
+		pk, err := l.p.Next()
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrUnderrun):
+			l.underruns.Add(1)
+			sh.underruns.Add(1)
+			l.next = l.next.Add(s.frame) // a gap, not a burst later
+			return nil
+		case errors.Is(err, ErrPaused):
+			l.next = l.next.Add(s.frame)
+			return nil
+		case err == io.EOF:
+			return io.EOF
+		default:
+			return err
+		}
+		late := now.Sub(l.next)
+		if err := l.send(pk); err != nil {
+			return fmt.Errorf("pipeline: listener's send: %w", err)
+		}
+		if !l.first {
+			l.first = true
+			l.firstPacket.Store(int64(max(s.clock.Now().Sub(l.added), 1)))
+		}
+		l.sent.Add(1)
+		sh.sent.Add(1)
+		l.lateness.add(late)
+		sh.lateness.add(late)
+		if late > s.frame {
+			l.late.Add(1)
+		}
+		l.next = l.next.Add(opus.Duration(pk.Samples))
+	}
+	return nil
+}
+
+// finish drops a listener: the end of its track is no error.
+func (l *Listener) finish(err error) {
+	if err == io.EOF {
+		err = nil
+	}
+	l.err = err
+	close(l.done)
+}
+
+// stop ends the shard's listeners when the scheduler closes.
+func (sh *shard) stop() {
+	sh.mu.Lock()
+	all := append(sh.listeners, sh.pending...)
+	sh.listeners, sh.pending = nil, nil
+	sh.mu.Unlock()
+	for _, l := range all {
+		l.finish(ErrStopped)
+	}
+}
+
+// histogram counts durations in buckets of a quarter octave from 1 µs: a
+// fixed 288 bytes, added to with one atomic increment.
+type histogram struct {
+	buckets [72]atomic.Uint32
+	max     atomic.Int64
+}
+
+func bucketOf(d time.Duration) int {
+	us := uint64(max(d, 0) / time.Microsecond)
+	if us < 1 {
+		return 0
+	}
+	// 4 buckets an octave: the octave, then the two bits below the top.
+	o := bits.Len64(us) - 1
+	sub := 0
+	if o >= 2 {
+		sub = int(us>>(o-2)) & 3
+	} else {
+		sub = int(us<<(2-o)) & 3
+	}
+	return min(1+4*o+sub, 71)
+}
+
+// bucketTop is the upper bound of bucket i.
+func bucketTop(i int) time.Duration {
+	if i == 0 {
+		return time.Microsecond
+	}
+	o, sub := (i-1)/4, (i-1)%4
+	top := (uint64(4+sub+1) << o) >> 2 // (1 + (sub+1)/4) · 2^o microseconds
+	return time.Duration(top) * time.Microsecond
+}
+
+func (h *histogram) add(d time.Duration) {
+	h.buckets[bucketOf(d)].Add(1)
+	for {
+		m := h.max.Load()
+		if int64(d) <= m || h.max.CompareAndSwap(m, int64(d)) {
+			return
+		}
+	}
+}
+
+func (h *histogram) percentiles() Percentiles {
+	var counts [72]uint32
+	var total int64
+	for i := range counts {
+		counts[i] = h.buckets[i].Load()
+		total += int64(counts[i])
+	}
+	p := Percentiles{Count: total, Max: time.Duration(h.max.Load())}
+	if total == 0 {
+		return p
+	}
+	at := func(q float64) time.Duration {
+		want := int64(q*float64(total) + 0.999999)
+		var c int64
+		for i, n := range counts {
+			c += int64(n)
+			if c >= want {
+				return min(bucketTop(i), p.Max)
+			}
+		}
+		return p.Max
+	}
+	p.P50, p.P99, p.P999 = at(0.50), at(0.99), at(0.999)
+	return p
+}

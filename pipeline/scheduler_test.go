@@ -1,0 +1,231 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamcatcher/streamcatcher/pipeline"
+	"github.com/streamcatcher/streamcatcher/transform"
+)
+
+// fakeScheduler is a scheduler of one shard on a fake clock, waiting for
+// its next deadline.
+func fakeScheduler(t *testing.T, opts ...pipeline.SchedulerOption) (*pipeline.Scheduler, *pipeline.FakeClock) {
+	t.Helper()
+	clock := pipeline.NewFakeClock(time.Unix(1_000_000, 0))
+	s := pipeline.NewScheduler(append([]pipeline.SchedulerOption{pipeline.WithClock(clock), pipeline.WithShards(1)}, opts...)...)
+	t.Cleanup(s.Close)
+	settle(t, clock)
+	return s, clock
+}
+
+// settle waits until the shard has done what the time asked.
+func settle(t *testing.T, clock *pipeline.FakeClock) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, clock.BlockUntilWaiting(ctx, 1))
+}
+
+// recorder is a listener's callback that keeps what it was given, and
+// when.
+type recorder struct {
+	mu    sync.Mutex
+	clock pipeline.Clock
+	got   []pipeline.Packet
+	at    []time.Time
+}
+
+func (r *recorder) send(p pipeline.Packet) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, p)
+	r.at = append(r.at, r.clock.Now())
+	return nil
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got)
+}
+
+// On a fake clock: one packet a deadline, on the absolute grid; a shard
+// that wakes late catches up by at most three packets; further behind, the
+// listener is resynchronised and it is counted.
+func TestSchedulerDeadlines(t *testing.T) {
+	tr, all := loaded(t)
+	s, clock := fakeScheduler(t)
+	rec := &recorder{clock: clock}
+	l := s.Add(tr.NewPlayer(), rec.send)
+	start := clock.Now()
+	for k := 1; k <= 10; k++ {
+		clock.Advance(20 * time.Millisecond)
+		settle(t, clock)
+		require.Equal(t, k, rec.count(), "one packet at deadline %d", k)
+	}
+	for i, at := range rec.at {
+		assert.Equal(t, start.Add(time.Duration(i+1)*20*time.Millisecond), at, "packet %d at its deadline", i)
+		assert.Equal(t, all[i], rec.got[i].Data)
+	}
+	st := l.Stats()
+	assert.Equal(t, int64(10), st.Packets)
+	assert.Zero(t, st.Lateness.Max, "on time, exactly")
+	assert.Equal(t, 20*time.Millisecond, st.First, "from Add to the first deadline")
+
+	// The shard wakes 60 ms late: three packets at once, caught up.
+	clock.Advance(60 * time.Millisecond)
+	settle(t, clock)
+	assert.Equal(t, 13, rec.count())
+	assert.Zero(t, l.Stats().Resyncs)
+	clock.Advance(20 * time.Millisecond)
+	settle(t, clock)
+	assert.Equal(t, 14, rec.count(), "back to one a deadline")
+
+	// 200 ms late: too far behind; resynchronised, one packet now.
+	clock.Advance(200 * time.Millisecond)
+	settle(t, clock)
+	assert.Equal(t, 15, rec.count())
+	assert.Equal(t, int64(1), l.Stats().Resyncs)
+	clock.Advance(20 * time.Millisecond)
+	settle(t, clock)
+	assert.Equal(t, 16, rec.count())
+	for i, pk := range rec.got {
+		assert.Equal(t, all[i], pk.Data, "no packet lost or repeated by catching up or resynchronising")
+	}
+	sh := s.Stats()[0]
+	assert.Equal(t, int64(16), sh.Packets)
+	assert.Equal(t, int64(1), sh.Resyncs)
+	assert.Equal(t, int64(2), sh.Overruns, "the shard woke late twice")
+}
+
+// A player ahead of its encoding underruns: a gap, counted, and no burst
+// after it. A paused one sends nothing. At the end: five silence frames,
+// then the listener is done.
+func TestSchedulerUnderrunPauseEnd(t *testing.T) {
+	pr, pw := io.Pipe()
+	tr := newTrack(t, pr, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}))
+	s, clock := fakeScheduler(t)
+	rec := &recorder{clock: clock}
+	p := tr.NewPlayer()
+	l := s.Add(p, rec.send)
+	for range 3 {
+		clock.Advance(20 * time.Millisecond)
+		settle(t, clock)
+	}
+	assert.Zero(t, rec.count())
+	assert.Equal(t, int64(3), l.Stats().Underruns)
+
+	// 100 ms of PCM: five packets, one a deadline from now on.
+	_, err := pw.Write(make([]byte, 5*3840))
+	require.NoError(t, err)
+	pw.Close()
+	<-tr.Done()
+	for k := 1; k <= 5; k++ {
+		clock.Advance(20 * time.Millisecond)
+		settle(t, clock)
+		assert.Equal(t, k, rec.count(), "no burst after the underruns")
+	}
+	// The last packet is the encoder's flush of its lookahead; then the
+	// five silence frames, one a deadline, then the end.
+	x, _ := tr.Index()
+	// x.Len()-5 packets left, five silence frames, then the end is seen at
+	// the deadline after them.
+	for range x.Len() - 5 + 5 + 1 {
+		clock.Advance(20 * time.Millisecond)
+		settle(t, clock)
+	}
+	select {
+	case <-l.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the listener did not end")
+	}
+	require.NoError(t, l.Err())
+	silence := 0
+	for _, pk := range rec.got {
+		if pk.Silence {
+			silence++
+		}
+	}
+	assert.Equal(t, 5, silence)
+	assert.Equal(t, x.Len()+5, rec.count())
+}
+
+func TestSchedulerPausedSendsNothing(t *testing.T) {
+	tr, _ := loaded(t)
+	s, clock := fakeScheduler(t)
+	rec := &recorder{clock: clock}
+	p := tr.NewPlayer()
+	p.Pause()
+	l := s.Add(p, rec.send)
+	for range 20 {
+		clock.Advance(20 * time.Millisecond)
+		settle(t, clock)
+	}
+	assert.Equal(t, 5, rec.count(), "the five silence frames, then nothing")
+	assert.Zero(t, l.Stats().Underruns)
+	l.Remove()
+	clock.Advance(20 * time.Millisecond)
+	settle(t, clock)
+	<-l.Done()
+	assert.NoError(t, l.Err())
+}
+
+// A listener whose send fails is dropped with the error; Close ends the
+// others with ErrStopped.
+func TestSchedulerSendFailsAndClose(t *testing.T) {
+	tr, _ := loaded(t)
+	clock := pipeline.NewFakeClock(time.Unix(0, 0))
+	s := pipeline.NewScheduler(pipeline.WithClock(clock), pipeline.WithShards(1))
+	settle(t, clock)
+	boom := errors.New("connection reset")
+	bad := s.Add(tr.NewPlayer(), func(pipeline.Packet) error { return boom })
+	good := s.Add(tr.NewPlayer(), func(pipeline.Packet) error { return nil })
+	clock.Advance(20 * time.Millisecond)
+	settle(t, clock)
+	<-bad.Done()
+	assert.ErrorIs(t, bad.Err(), boom)
+	s.Close()
+	<-good.Done()
+	assert.ErrorIs(t, good.Err(), pipeline.ErrStopped)
+}
+
+// With the system clock, many listeners over a few shards all get every
+// packet, in order.
+func TestSchedulerRealClock(t *testing.T) {
+	tr, all := loaded(t)
+	s := pipeline.NewScheduler()
+	defer s.Close()
+	var listeners []*pipeline.Listener
+	var recs []*recorder
+	for range 50 {
+		rec := &recorder{clock: pipeline.SystemClock{}}
+		p := tr.NewPlayer()
+		require.NoError(t, p.Seek(context.Background(), 2800*time.Millisecond))
+		recs = append(recs, rec)
+		listeners = append(listeners, s.Add(p, rec.send))
+	}
+	for i, l := range listeners {
+		<-l.Done()
+		require.NoError(t, l.Err())
+		got := recs[i].got
+		require.Len(t, got, 151-(134400+312)/960+5)
+		for j, pk := range got[:len(got)-5] {
+			assert.Equal(t, all[(134400+312)/960+j], pk.Data)
+		}
+	}
+	var sent atomic.Int64
+	for _, st := range s.Stats() {
+		sent.Add(st.Packets)
+	}
+	assert.Equal(t, int64(50*len(recs[0].got)), sent.Load())
+}
+
