@@ -49,7 +49,9 @@ type BroadcastOption func(*broadcastConfig)
 
 // WithBurst sets the bytes of packets a buffered listener gets on joining
 // (64 KiB by default; 0 for none).
-func WithBurst(bytes int) BroadcastOption { return func(c *broadcastConfig) { c.burst = max(bytes, 0) } }
+func WithBurst(bytes int) BroadcastOption {
+	return func(c *broadcastConfig) { c.burst = max(bytes, 0) }
+}
 
 // WithQueueBound sets how many bytes of packets a buffered listener may
 // have waiting before it is a slow listener (256 KiB by default, at least

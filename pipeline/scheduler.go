@@ -163,7 +163,7 @@ type ListenerStats struct {
 // about 9% resolution (four buckets an octave from 1 µs).
 type Percentiles struct {
 	P50, P99, P999, Max time.Duration
-	Count              int64
+	Count               int64
 }
 
 // Stats returns what was measured of the listener. It is safe to call at

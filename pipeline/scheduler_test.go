@@ -228,4 +228,3 @@ func TestSchedulerRealClock(t *testing.T) {
 	}
 	assert.Equal(t, int64(50*len(recs[0].got)), sent.Load())
 }
-
