@@ -149,8 +149,7 @@ func (p *Player) Next() (Packet, error) {
 		default:
 			return p.endPacket(err)
 		}
-		pre := p.preSkip()
-		pos := pk.Start - pre
+		pos := pk.Start - pk.PreSkip
 		if p.to >= 0 && pos >= p.to && p.loops != 0 && p.loopBack() {
 			continue // the section's end: back to its start, this packet not played
 		}
@@ -198,11 +197,6 @@ func (p *Player) loopBack() bool {
 	p.stats.Loops++
 	p.cur.Seek(i)
 	return true
-}
-
-func (p *Player) preSkip() int64 {
-	x, _ := p.t.Index()
-	return x.PreSkip()
 }
 
 // position is the track position of the next packet.

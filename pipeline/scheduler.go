@@ -101,8 +101,9 @@ type Listener struct {
 	added time.Time
 
 	// Only the shard's goroutine touches these.
-	next  time.Time // the deadline of the listener's next packet; zero until its first
-	first bool      // a packet has been sent
+	next    time.Duration // the deadline of the listener's next packet, from the shard's start
+	started bool          // next is set: the listener has had its first deadline
+	first   bool          // a packet has been sent
 
 	removed atomic.Bool
 	done    chan struct{}
@@ -226,12 +227,12 @@ func (sh *shard) run() {
 			sh.stop()
 			return
 		}
-		now := s.clock.Now()
+		now := s.clock.Now().Sub(sh.start)
 		sh.ticks.Add(1)
-		sh.tick(deadline, now)
+		sh.tick(deadline.Sub(sh.start), now)
 		// The next deadline on the grid after now: ticks missed by a slow
 		// shard are skipped, not run in a burst.
-		next := int64(now.Sub(sh.start)/s.frame) + 1
+		next := int64(now/s.frame) + 1
 		if next > k+2 {
 			sh.overruns.Add(1)
 		}
@@ -239,8 +240,18 @@ func (sh *shard) run() {
 	}
 }
 
-// tick gives every listener the packets whose time has come.
-func (sh *shard) tick(deadline, now time.Time) {
+// tickStats is what a tick measured, added to the shard's counters once at
+// its end rather than a packet at a time.
+type tickStats struct {
+	sent, underruns, resyncs int64
+	lateness                 [72]uint32
+	max                      time.Duration
+}
+
+// tick gives every listener the packets whose time has come. Times are
+// durations since the shard's start.
+func (sh *shard) tick(deadline, now time.Duration) {
+	var ts tickStats
 	sh.mu.Lock()
 	sh.listeners = append(sh.listeners, sh.pending...)
 	clear(sh.pending)
@@ -253,10 +264,10 @@ func (sh *shard) tick(deadline, now time.Time) {
 			l.finish(nil)
 			continue
 		}
-		if l.next.IsZero() {
-			l.next = deadline // its first packet goes now
+		if !l.started {
+			l.next, l.started = deadline, true // its first packet goes now
 		}
-		if err := sh.serve(l, now); err != nil {
+		if err := sh.serve(l, now, &ts); err != nil {
 			l.finish(err)
 			continue
 		}
@@ -266,36 +277,40 @@ func (sh *shard) tick(deadline, now time.Time) {
 	sh.mu.Lock()
 	sh.listeners = kept
 	sh.mu.Unlock()
+	sh.sent.Add(ts.sent)
+	sh.underruns.Add(ts.underruns)
+	sh.resyncs.Add(ts.resyncs)
+	sh.lateness.merge(&ts.lateness, ts.max)
 }
 
 // serve sends l the packets due by now: at most catchUp of them; a
 // listener further behind than that is resynchronised. It returns why l
 // ends, if it does.
-func (sh *shard) serve(l *Listener, now time.Time) error {
+func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 	s := sh.s
-	if behind := now.Sub(l.next); behind > time.Duration(s.catchUp)*s.frame {
-		l.next = now.Add(-behind % s.frame) // back on the grid, at the present
+	if behind := now - l.next; behind > time.Duration(s.catchUp)*s.frame {
+		l.next = now - behind%s.frame // back on the grid, at the present
 		l.resyncs.Add(1)
-		sh.resyncs.Add(1)
+		ts.resyncs++
 	}
-	for n := 0; n < s.catchUp && !l.next.After(now); n++ {
+	for n := 0; n < s.catchUp && l.next <= now; n++ {
 		pk, err := l.p.Next()
 		switch {
 		case err == nil:
-		case errors.Is(err, ErrUnderrun):
+		case err == ErrUnderrun:
 			l.underruns.Add(1)
-			sh.underruns.Add(1)
-			l.next = l.next.Add(s.frame) // a gap, not a burst later
+			ts.underruns++
+			l.next += s.frame // a gap, not a burst later
 			return nil
-		case errors.Is(err, ErrPaused):
-			l.next = l.next.Add(s.frame)
+		case err == ErrPaused:
+			l.next += s.frame
 			return nil
 		case err == io.EOF:
 			return io.EOF
 		default:
 			return err
 		}
-		late := now.Sub(l.next)
+		late := now - l.next
 		if err := l.send(pk); err != nil {
 			return fmt.Errorf("pipeline: listener's send: %w", err)
 		}
@@ -304,13 +319,14 @@ func (sh *shard) serve(l *Listener, now time.Time) error {
 			l.firstPacket.Store(int64(max(s.clock.Now().Sub(l.added), 1)))
 		}
 		l.sent.Add(1)
-		sh.sent.Add(1)
 		l.lateness.add(late)
-		sh.lateness.add(late)
+		ts.sent++
+		ts.lateness[bucketOf(late)]++
+		ts.max = max(ts.max, late)
 		if late > s.frame {
 			l.late.Add(1)
 		}
-		l.next = l.next.Add(opus.Duration(pk.Samples))
+		l.next += opus.Duration(pk.Samples)
 	}
 	return nil
 }
@@ -370,12 +386,26 @@ func bucketTop(i int) time.Duration {
 
 func (h *histogram) add(d time.Duration) {
 	h.buckets[bucketOf(d)].Add(1)
+	h.setMax(d)
+}
+
+func (h *histogram) setMax(d time.Duration) {
 	for {
 		m := h.max.Load()
 		if int64(d) <= m || h.max.CompareAndSwap(m, int64(d)) {
 			return
 		}
 	}
+}
+
+// merge adds counts measured elsewhere.
+func (h *histogram) merge(counts *[72]uint32, max time.Duration) {
+	for i, n := range counts {
+		if n > 0 {
+			h.buckets[i].Add(n)
+		}
+	}
+	h.setMax(max)
 }
 
 func (h *histogram) percentiles() Percentiles {

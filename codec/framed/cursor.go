@@ -18,6 +18,9 @@ type Packet struct {
 	Index int
 	// Start is its first sample, pre-skip included; Samples its duration.
 	Start, Samples int64
+	// PreSkip is the stream's pre-skip (Start - PreSkip is the packet's
+	// place in the decoded stream).
+	PreSkip int64
 }
 
 // Cursor is one listener's position in a framed stream cached by a
@@ -86,7 +89,7 @@ func (cur *Cursor) Next() (Packet, error) {
 	if err != nil {
 		return Packet{}, err
 	}
-	p := Packet{Data: data, Index: cur.next, Start: e.Start, Samples: e.Samples}
+	p := Packet{Data: data, Index: cur.next, Start: e.Start, Samples: e.Samples, PreSkip: x.PreSkip()}
 	cur.next++
 	return p, nil
 }
