@@ -16,13 +16,18 @@ import (
 
 // Scheduler drives many players in real time: each of its shards (at most
 // GOMAXPROCS) is one goroutine that wakes at absolute deadlines, start +
-// k·20 ms (never a chain of sleeps, which drifts), and gives each of its
-// listeners the packets whose time has come, each packet moving that
-// listener's own clock on by the packet's duration. There is no goroutine
+// k·2 ms (never a chain of sleeps, which drifts), and gives the listeners
+// of the phase whose deadline it is the packets whose time has come, each
+// packet moving that listener's own clock on by the packet's duration:
+// each listener is on an absolute 20 ms grid of its own, offset by its
+// phase (WithPhases), so that a shard's listeners are served spread over
+// the frame rather than all at one deadline. There is no goroutine
 // or timer per listener. A listener that has fallen behind (its callback
 // was slow, or its shard was) catches up by at most a few packets a
 // deadline; further behind, it resynchronises to the present, and that is
-// counted, as disgo's sender does. A player whose next packet is not
+// counted, as disgo's sender does. Lateness is measured when each packet
+// is sent, so it is the clock's waking late and the callbacks before it in
+// the same deadline. A player whose next packet is not
 // encoded yet (an underrun) or that is paused leaves a gap: its clock goes
 // on, so it does not burst afterwards.
 //
@@ -37,6 +42,7 @@ import (
 type Scheduler struct {
 	clock   Clock
 	frame   time.Duration
+	phases  int
 	catchUp int
 	shards  []*shard
 	next    atomic.Uint32 // the shard of the next listener added
@@ -56,6 +62,15 @@ func WithShards(n int) SchedulerOption {
 	return func(s *Scheduler) { s.shards = make([]*shard, min(max(n, 1), runtime.GOMAXPROCS(0))) }
 }
 
+// WithPhases sets how many phases a shard spreads its listeners over (10
+// by default, from 1 to 20): the shard wakes every frame/phases and serves
+// one phase's listeners each time, so that ten thousand listeners are not
+// all served at one deadline, the last of them a tick's work late. Each
+// listener keeps an absolute 20 ms grid of its own, offset by its phase.
+func WithPhases(n int) SchedulerOption {
+	return func(s *Scheduler) { s.phases = min(max(n, 1), 20) }
+}
+
 // WithCatchUp sets how many packets a listener that has fallen behind may
 // be given at one deadline (3 by default), and so how far behind it may be
 // before it is resynchronised: that many frames.
@@ -65,7 +80,7 @@ func WithCatchUp(packets int) SchedulerOption {
 
 // NewScheduler returns a running Scheduler; Close stops it.
 func NewScheduler(opts ...SchedulerOption) *Scheduler {
-	s := &Scheduler{clock: SystemClock{}, frame: 20 * time.Millisecond, catchUp: 3}
+	s := &Scheduler{clock: SystemClock{}, frame: 20 * time.Millisecond, phases: 10, catchUp: 3}
 	for _, o := range opts {
 		o(s)
 	}
@@ -75,7 +90,7 @@ func NewScheduler(opts ...SchedulerOption) *Scheduler {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	start := s.clock.Now()
 	for i := range s.shards {
-		sh := &shard{s: s, start: start}
+		sh := &shard{s: s, start: start, slots: make([]slotList, s.phases)}
 		s.shards[i] = sh
 		s.wg.Add(1)
 		go sh.run()
@@ -119,10 +134,12 @@ type Listener struct {
 // silence frames, or an error), when send returns an error, or on Remove,
 // the listener is dropped and its Done channel closed.
 func (s *Scheduler) Add(p *Player, send func(Packet) error) *Listener {
-	sh := s.shards[int(s.next.Add(1))%len(s.shards)]
+	sh := s.shards[int(s.next.Add(1)-1)%len(s.shards)]
 	l := &Listener{p: p, send: send, shard: sh, added: s.clock.Now(), done: make(chan struct{})}
 	sh.mu.Lock()
-	sh.pending = append(sh.pending, l)
+	slot := &sh.slots[sh.nextSlot]
+	sh.nextSlot = (sh.nextSlot + 1) % len(sh.slots)
+	slot.pending = append(slot.pending, l)
 	sh.mu.Unlock()
 	return l
 }
@@ -179,8 +196,8 @@ func (l *Listener) Stats() ListenerStats {
 // ShardStats is what a Scheduler measured of one shard.
 type ShardStats struct {
 	Listeners int
-	Ticks     int64 // deadlines it woke for
-	Overruns  int64 // deadlines it reached late by more than a frame (it skipped ticks)
+	Ticks     int64 // deadlines it served (a phase each)
+	Overruns  int64 // wakes later than a whole frame (it skipped deadlines)
 	Packets   int64
 	Underruns int64
 	Resyncs   int64
@@ -192,7 +209,10 @@ func (s *Scheduler) Stats() []ShardStats {
 	out := make([]ShardStats, len(s.shards))
 	for i, sh := range s.shards {
 		sh.mu.Lock()
-		n := len(sh.listeners) + len(sh.pending)
+		n := 0
+		for _, sl := range sh.slots {
+			n += len(sl.listeners) + len(sl.pending)
+		}
 		sh.mu.Unlock()
 		out[i] = ShardStats{Listeners: n, Ticks: sh.ticks.Load(), Overruns: sh.overruns.Load(), Packets: sh.sent.Load(),
 			Underruns: sh.underruns.Load(), Resyncs: sh.resyncs.Load(), Lateness: sh.lateness.percentiles()}
@@ -205,9 +225,9 @@ type shard struct {
 	s     *Scheduler
 	start time.Time
 
-	mu        sync.Mutex // guards pending and listeners' length for Stats
-	pending   []*Listener
-	listeners []*Listener // only the shard's goroutine changes it, under mu
+	mu       sync.Mutex // guards the slots' pending lists, and their lengths for Stats
+	slots    []slotList // a phase each
+	nextSlot int        // the slot of the next listener added
 
 	ticks, overruns, sent, underruns, resyncs int64Counter
 	lateness                                  histogram
@@ -215,28 +235,37 @@ type shard struct {
 
 type int64Counter = atomic.Int64
 
+// slotList is the listeners of one phase.
+type slotList struct {
+	pending   []*Listener // added, not yet taken in; guarded by shard.mu
+	listeners []*Listener // only the shard's goroutine changes it, under shard.mu
+}
+
 // run is the shard's loop: one deadline after another, on the absolute
-// grid start + k·frame.
+// grid start + k·step (step = frame/phases), deadline k serving the
+// listeners of phase k mod phases. Woken late, it serves every phase whose
+// deadline has passed, each once, at its latest deadline; later than a
+// whole frame, it counts an overrun.
 func (sh *shard) run() {
 	defer sh.s.wg.Done()
 	s := sh.s
+	step := s.frame / time.Duration(s.phases)
 	k := int64(0)
 	for {
-		deadline := sh.start.Add(time.Duration(k) * s.frame)
-		if err := s.clock.Wait(s.ctx, deadline); err != nil {
+		if err := s.clock.Wait(s.ctx, sh.start.Add(time.Duration(k)*step)); err != nil {
 			sh.stop()
 			return
 		}
 		now := s.clock.Now().Sub(sh.start)
-		sh.ticks.Add(1)
-		sh.tick(deadline.Sub(sh.start), now)
-		// The next deadline on the grid after now: ticks missed by a slow
-		// shard are skipped, not run in a burst.
-		next := int64(now/s.frame) + 1
-		if next > k+2 {
+		last := int64(now / step) // the latest deadline passed
+		if last-k >= int64(s.phases) {
 			sh.overruns.Add(1)
+			k = last - int64(s.phases) + 1
 		}
-		k = max(k+1, next)
+		for ; k <= last; k++ {
+			sh.ticks.Add(1)
+			sh.tick(&sh.slots[k%int64(s.phases)], time.Duration(k)*step, now)
+		}
 	}
 }
 
@@ -246,20 +275,26 @@ type tickStats struct {
 	sent, underruns, resyncs int64
 	lateness                 [72]uint32
 	max                      time.Duration
+	clock                    time.Duration // the time, read every sendsPerRead packets
 }
+
+// sendsPerRead is how many packets a shard sends between two readings of
+// the clock, for their lateness: the time of a send is known within that
+// many callbacks' time (a few microseconds).
+const sendsPerRead = 32
 
 // tick gives every listener the packets whose time has come. Times are
 // durations since the shard's start.
-func (sh *shard) tick(deadline, now time.Duration) {
-	var ts tickStats
+func (sh *shard) tick(sl *slotList, deadline, now time.Duration) {
+	ts := tickStats{clock: now}
 	sh.mu.Lock()
-	sh.listeners = append(sh.listeners, sh.pending...)
-	clear(sh.pending)
-	sh.pending = sh.pending[:0]
+	sl.listeners = append(sl.listeners, sl.pending...)
+	clear(sl.pending)
+	sl.pending = sl.pending[:0]
 	sh.mu.Unlock()
 
-	kept := sh.listeners[:0]
-	for _, l := range sh.listeners {
+	kept := sl.listeners[:0]
+	for _, l := range sl.listeners {
 		if l.removed.Load() {
 			l.finish(nil)
 			continue
@@ -273,9 +308,9 @@ func (sh *shard) tick(deadline, now time.Duration) {
 		}
 		kept = append(kept, l)
 	}
-	clear(sh.listeners[len(kept):])
+	clear(sl.listeners[len(kept):])
 	sh.mu.Lock()
-	sh.listeners = kept
+	sl.listeners = kept
 	sh.mu.Unlock()
 	sh.sent.Add(ts.sent)
 	sh.underruns.Add(ts.underruns)
@@ -310,7 +345,10 @@ func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 		default:
 			return err
 		}
-		late := now - l.next
+		if ts.sent%sendsPerRead == sendsPerRead-1 {
+			ts.clock = s.clock.Now().Sub(sh.start)
+		}
+		late := max(ts.clock, now) - l.next // when it is sent, not when the shard woke
 		if err := l.send(pk); err != nil {
 			return fmt.Errorf("pipeline: listener's send: %w", err)
 		}
@@ -343,8 +381,11 @@ func (l *Listener) finish(err error) {
 // stop ends the shard's listeners when the scheduler closes.
 func (sh *shard) stop() {
 	sh.mu.Lock()
-	all := append(sh.listeners, sh.pending...)
-	sh.listeners, sh.pending = nil, nil
+	var all []*Listener
+	for i := range sh.slots {
+		all = append(append(all, sh.slots[i].listeners...), sh.slots[i].pending...)
+		sh.slots[i] = slotList{}
+	}
 	sh.mu.Unlock()
 	for _, l := range all {
 		l.finish(ErrStopped)
