@@ -125,6 +125,7 @@ type Listener struct {
 	err     error // why it ended; set before done is closed
 
 	sent, underruns, resyncs, late int64Counter
+	skips, silence                 int64Counter // the player's, copied after each deadline
 	firstPacket                    atomic.Int64 // nanoseconds from Add to the first packet sent, or 0
 	lateness                       histogram
 }
@@ -173,6 +174,8 @@ type ListenerStats struct {
 	Underruns int64         // deadlines at which the next packet was not encoded yet
 	Resyncs   int64         // times it fell too far behind and was resynchronised
 	Late      int64         // packets sent more than one frame after their deadline
+	Skips     int64         // packets its player lost to a live track's window
+	Silence   int64         // silence frames sent (at pauses and the end)
 	First     time.Duration // from Add to its first packet; 0 until then
 	Lateness  Percentiles   // of its packets' sending after their deadlines
 }
@@ -189,6 +192,7 @@ type Percentiles struct {
 func (l *Listener) Stats() ListenerStats {
 	return ListenerStats{
 		Packets: l.sent.Load(), Underruns: l.underruns.Load(), Resyncs: l.resyncs.Load(), Late: l.late.Load(),
+		Skips: l.skips.Load(), Silence: l.silence.Load(),
 		First: time.Duration(l.firstPacket.Load()), Lateness: l.lateness.percentiles(),
 	}
 }
@@ -201,6 +205,8 @@ type ShardStats struct {
 	Packets   int64
 	Underruns int64
 	Resyncs   int64
+	Skips     int64 // packets lost to live tracks' windows
+	Silence   int64 // silence frames sent
 	Lateness  Percentiles
 }
 
@@ -215,7 +221,8 @@ func (s *Scheduler) Stats() []ShardStats {
 		}
 		sh.mu.Unlock()
 		out[i] = ShardStats{Listeners: n, Ticks: sh.ticks.Load(), Overruns: sh.overruns.Load(), Packets: sh.sent.Load(),
-			Underruns: sh.underruns.Load(), Resyncs: sh.resyncs.Load(), Lateness: sh.lateness.percentiles()}
+			Underruns: sh.underruns.Load(), Resyncs: sh.resyncs.Load(), Skips: sh.skips.Load(), Silence: sh.silence.Load(),
+			Lateness: sh.lateness.percentiles()}
 	}
 	return out
 }
@@ -229,8 +236,8 @@ type shard struct {
 	slots    []slotList // a phase each
 	nextSlot int        // the slot of the next listener added
 
-	ticks, overruns, sent, underruns, resyncs int64Counter
-	lateness                                  histogram
+	ticks, overruns, sent, underruns, resyncs, skips, silence int64Counter
+	lateness                                                  histogram
 }
 
 type int64Counter = atomic.Int64
@@ -272,10 +279,10 @@ func (sh *shard) run() {
 // tickStats is what a tick measured, added to the shard's counters once at
 // its end rather than a packet at a time.
 type tickStats struct {
-	sent, underruns, resyncs int64
-	lateness                 [72]uint32
-	max                      time.Duration
-	clock                    time.Duration // the time, read every sendsPerRead packets
+	sent, underruns, resyncs, skips, silence int64
+	lateness                                 [72]uint32
+	max                                      time.Duration
+	clock                                    time.Duration // the time, read every sendsPerRead packets
 }
 
 // sendsPerRead is how many packets a shard sends between two readings of
@@ -302,7 +309,15 @@ func (sh *shard) tick(sl *slotList, deadline, now time.Duration) {
 		if !l.started {
 			l.next, l.started = deadline, true // its first packet goes now
 		}
-		if err := sh.serve(l, now, &ts); err != nil {
+		err := sh.serve(l, now, &ts)
+		// The player's counts, for readers of the listener's: its own
+		// are the driver's alone.
+		ps := l.p.stats
+		ts.skips += ps.Skips - l.skips.Load()
+		ts.silence += ps.Silence - l.silence.Load()
+		l.skips.Store(ps.Skips)
+		l.silence.Store(ps.Silence)
+		if err != nil {
 			l.finish(err)
 			continue
 		}
@@ -315,6 +330,8 @@ func (sh *shard) tick(sl *slotList, deadline, now time.Duration) {
 	sh.sent.Add(ts.sent)
 	sh.underruns.Add(ts.underruns)
 	sh.resyncs.Add(ts.resyncs)
+	sh.skips.Add(ts.skips)
+	sh.silence.Add(ts.silence)
 	sh.lateness.merge(&ts.lateness, ts.max)
 }
 

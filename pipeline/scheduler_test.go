@@ -157,6 +157,8 @@ func TestSchedulerUnderrunPauseEnd(t *testing.T) {
 	}
 	assert.Equal(t, 5, silence)
 	assert.Equal(t, x.Len()+5, rec.count())
+	assert.Equal(t, int64(5), l.Stats().Silence)
+	assert.Equal(t, int64(5), s.Stats()[0].Silence)
 }
 
 func TestSchedulerPausedSendsNothing(t *testing.T) {
