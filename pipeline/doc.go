@@ -40,6 +40,26 @@
 // A PCMReader (Track.NewPCMReader) decodes a track back to samples from
 // any position, with the Opus pre-roll done, for local playback or mixing.
 //
+// # Players, the scheduler, broadcasts
+//
+// A Player (Track.NewPlayer) is one listener's cursor, about a hundred
+// bytes: the next packet with its timestamp and duration, borrowed from
+// the cache; seek by time; pause and resume; loops of the whole track or a
+// section, packet-continuous; five silence frames at a pause and at the
+// end. Its Next never blocks: a packet not encoded yet is ErrUnderrun.
+//
+// A Scheduler drives many players in real time on a few goroutines (at
+// most GOMAXPROCS shards), each listener on an absolute 20 ms grid, a
+// listener being a callback that borrows each packet. Catch-up is bounded
+// and resynchronisation counted; lateness, underruns, skips and the time
+// to the first packet are measured per listener and per shard. Its Clock
+// is injectable: a FakeClock makes its tests exact and sleepless.
+//
+// A Broadcast is a live session of a track that many listeners join:
+// paced ones (voice, WebRTC) at the live point, buffered ones (an HTTP
+// stream) with a burst and a bounded queue, slow ones skipping ahead or
+// dropped.
+//
 // Mixing several tracks, or a volume per listener, is not done on the
 // encoded path: it needs a decode per listener (a PCMReader each).
 package pipeline
