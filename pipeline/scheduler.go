@@ -71,11 +71,12 @@ func WithPhases(n int) SchedulerOption {
 	return func(s *Scheduler) { s.phases = min(max(n, 1), 20) }
 }
 
-// WithCatchUp sets how many packets a listener that has fallen behind may
-// be given at one deadline (3 by default), and so how far behind it may be
-// before it is resynchronised: that many frames.
-func WithCatchUp(packets int) SchedulerOption {
-	return func(s *Scheduler) { s.catchUp = max(packets, 1) }
+// WithCatchUp sets how many frames (of 20 ms) a listener that has fallen
+// behind may catch up by, in one deadline, before it is resynchronised to
+// the present instead (3 by default): the packets of that time, whatever
+// their duration.
+func WithCatchUp(frames int) SchedulerOption {
+	return func(s *Scheduler) { s.catchUp = max(frames, 1) }
 }
 
 // NewScheduler returns a running Scheduler; Close stops it.
@@ -124,6 +125,10 @@ type Listener struct {
 	done    chan struct{}
 	err     error // why it ended; set before done is closed
 
+	hasOps atomic.Bool
+	opsMu  sync.Mutex // guards ops
+	ops    []func(*Player)
+
 	sent, underruns, resyncs, late int64Counter
 	skips, silence                 int64Counter // the player's, copied after each deadline
 	firstPacket                    atomic.Int64 // nanoseconds from Add to the first packet sent, or 0
@@ -138,6 +143,11 @@ func (s *Scheduler) Add(p *Player, send func(Packet) error) *Listener {
 	sh := s.shards[int(s.next.Add(1)-1)%len(s.shards)]
 	l := &Listener{p: p, send: send, shard: sh, added: s.clock.Now(), done: make(chan struct{})}
 	sh.mu.Lock()
+	if sh.stopped {
+		sh.mu.Unlock()
+		l.finish(ErrStopped)
+		return l
+	}
 	slot := &sh.slots[sh.nextSlot]
 	sh.nextSlot = (sh.nextSlot + 1) % len(sh.slots)
 	slot.pending = append(slot.pending, l)
@@ -148,6 +158,19 @@ func (s *Scheduler) Add(p *Player, send func(Packet) error) *Listener {
 // Remove drops the listener at its shard's next deadline. It is safe to
 // call from its own callback, and more than once.
 func (l *Listener) Remove() { l.removed.Store(true) }
+
+// Do runs f with the listener's player on the listener's shard, at its
+// next deadline (within a frame, paused or not), before its packets are
+// given: the way to pause, resume, seek or loop a player the scheduler
+// drives, from any goroutine, without a race. f must not block (a Seek
+// into the part not encoded yet should be given a context already done,
+// or be made before Add). Functions run in the order given.
+func (l *Listener) Do(f func(*Player)) {
+	l.opsMu.Lock()
+	l.ops = append(l.ops, f)
+	l.opsMu.Unlock()
+	l.hasOps.Store(true)
+}
 
 // Done returns a channel closed once the listener has been dropped.
 func (l *Listener) Done() <-chan struct{} { return l.done }
@@ -164,8 +187,8 @@ func (l *Listener) Err() error {
 	}
 }
 
-// Player returns the listener's player. Only its callback may use it
-// while the listener is driven.
+// Player returns the listener's player. While the listener is driven,
+// only its callback, or a function given to Do, may use it.
 func (l *Listener) Player() *Player { return l.p }
 
 // ListenerStats is what a Scheduler measured of one listener.
@@ -181,7 +204,8 @@ type ListenerStats struct {
 }
 
 // Percentiles are quantiles of lateness, as measured into a histogram of
-// about 9% resolution (four buckets an octave from 1 µs).
+// four buckets an octave from 1 µs: each is the top of the bucket that
+// holds it, at most 25% above the true value.
 type Percentiles struct {
 	P50, P99, P999, Max time.Duration
 	Count               int64
@@ -235,9 +259,10 @@ type shard struct {
 	mu       sync.Mutex // guards the slots' pending lists, and their lengths for Stats
 	slots    []slotList // a phase each
 	nextSlot int        // the slot of the next listener added
+	stopped  bool       // the scheduler closed: Add ends new listeners at once (guarded by mu)
 
 	ticks, overruns, sent, underruns, resyncs, skips, silence int64Counter
-	lateness                                                  histogram
+	lateness                                                  bigHistogram
 }
 
 type int64Counter = atomic.Int64
@@ -256,31 +281,49 @@ type slotList struct {
 func (sh *shard) run() {
 	defer sh.s.wg.Done()
 	s := sh.s
-	step := s.frame / time.Duration(s.phases)
 	k := int64(0)
 	for {
-		if err := s.clock.Wait(s.ctx, sh.start.Add(time.Duration(k)*step)); err != nil {
+		if err := s.clock.Wait(s.ctx, sh.start.Add(sh.deadline(k))); err != nil {
 			sh.stop()
 			return
 		}
 		now := s.clock.Now().Sub(sh.start)
-		last := int64(now / step) // the latest deadline passed
+		last := sh.latest(now)
 		if last-k >= int64(s.phases) {
 			sh.overruns.Add(1)
 			k = last - int64(s.phases) + 1
 		}
 		for ; k <= last; k++ {
 			sh.ticks.Add(1)
-			sh.tick(&sh.slots[k%int64(s.phases)], time.Duration(k)*step, now)
+			sh.tick(&sh.slots[k%int64(s.phases)], sh.deadline(k), now)
 		}
 	}
+}
+
+// deadline is the time of deadline k from the shard's start: frame k/phases,
+// phase k mod phases, each phase at the same offset in every frame, so that
+// a phase's deadlines are exactly a frame apart whatever the division's
+// rounding.
+func (sh *shard) deadline(k int64) time.Duration {
+	s := sh.s
+	p := int64(s.phases)
+	return time.Duration(k/p)*s.frame + time.Duration(k%p)*(s.frame/time.Duration(p))
+}
+
+// latest is the last deadline at or before now.
+func (sh *shard) latest(now time.Duration) int64 {
+	s := sh.s
+	p := int64(s.phases)
+	f := int64(now / s.frame)
+	j := min(int64(now%s.frame/(s.frame/time.Duration(p))), p-1)
+	return f*p + j
 }
 
 // tickStats is what a tick measured, added to the shard's counters once at
 // its end rather than a packet at a time.
 type tickStats struct {
 	sent, underruns, resyncs, skips, silence int64
-	lateness                                 [72]uint32
+	lateness                                 [buckets]uint32
 	max                                      time.Duration
 	clock                                    time.Duration // the time, read every sendsPerRead packets
 }
@@ -335,17 +378,32 @@ func (sh *shard) tick(sl *slotList, deadline, now time.Duration) {
 	sh.lateness.merge(&ts.lateness, ts.max)
 }
 
-// serve sends l the packets due by now: at most catchUp of them; a
-// listener further behind than that is resynchronised. It returns why l
-// ends, if it does.
+// maxPerDeadline bounds the packets a listener is given at one deadline:
+// catch-up is bounded in time (catchUp frames), and this guards against
+// packets of no duration.
+const maxPerDeadline = 64
+
+// serve sends l the packets due by now: those of at most catchUp frames
+// behind; a listener further behind than that is resynchronised. It
+// returns why l ends, if it does.
 func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 	s := sh.s
+	if l.hasOps.Load() {
+		l.opsMu.Lock()
+		ops := l.ops
+		l.ops = nil
+		l.hasOps.Store(false)
+		l.opsMu.Unlock()
+		for _, f := range ops {
+			f(l.p)
+		}
+	}
 	if behind := now - l.next; behind > time.Duration(s.catchUp)*s.frame {
 		l.next = now - behind%s.frame // back on the grid, at the present
 		l.resyncs.Add(1)
 		ts.resyncs++
 	}
-	for n := 0; n < s.catchUp && l.next <= now; n++ {
+	for n := 0; n < maxPerDeadline && l.next <= now; n++ {
 		pk, err := l.p.Next()
 		switch {
 		case err == nil:
@@ -398,6 +456,7 @@ func (l *Listener) finish(err error) {
 // stop ends the shard's listeners when the scheduler closes.
 func (sh *shard) stop() {
 	sh.mu.Lock()
+	sh.stopped = true
 	var all []*Listener
 	for i := range sh.slots {
 		all = append(append(all, sh.slots[i].listeners...), sh.slots[i].pending...)
@@ -409,80 +468,103 @@ func (sh *shard) stop() {
 	}
 }
 
-// histogram counts durations in buckets of a quarter octave from 1 µs: a
-// fixed 288 bytes, added to with one atomic increment.
+// histogram counts durations in buckets of a quarter octave from 1 µs (a
+// bucket's width is 14% to 25% of its bottom), added to with one atomic
+// increment; the listener's kind has 32-bit counts (288 bytes: it wraps
+// after 2^32 packets, 2.7 years of one listener), a shard's 64-bit ones.
 type histogram struct {
-	buckets [72]atomic.Uint32
+	buckets [buckets]atomic.Uint32
 	max     atomic.Int64
 }
 
-func bucketOf(d time.Duration) int {
-	us := uint64(max(d, 0) / time.Microsecond)
-	if us < 1 {
-		return 0
-	}
-	// 4 buckets an octave: the octave, then the two bits below the top.
-	o := bits.Len64(us) - 1
-	sub := 0
-	if o >= 2 {
-		sub = int(us>>(o-2)) & 3
-	} else {
-		sub = int(us<<(2-o)) & 3
-	}
-	return min(1+4*o+sub, 71)
+type bigHistogram struct {
+	buckets [buckets]atomic.Uint64
+	max     atomic.Int64
 }
 
-// bucketTop is the upper bound of bucket i.
+const buckets = 72
+
+// bucketOf is the bucket of d: 0 below 1 µs; then, from 1 µs, four a
+// doubling.
+func bucketOf(d time.Duration) int {
+	ns := uint64(max(d, 0))
+	if ns < 1000 {
+		return 0
+	}
+	o := bits.Len64(ns/1000) - 1           // the octave: 2^o µs <= d < 2^(o+1) µs
+	sub := int(ns*4/(uint64(1000)<<o)) - 4 // the quarter within it, 0 to 3
+	return min(1+4*o+min(max(sub, 0), 3), buckets-1)
+}
+
+// bucketTop is the upper bound of bucket i (the last bucket has none).
 func bucketTop(i int) time.Duration {
 	if i == 0 {
 		return time.Microsecond
 	}
 	o, sub := (i-1)/4, (i-1)%4
-	top := (uint64(4+sub+1) << o) >> 2 // (1 + (sub+1)/4) · 2^o microseconds
-	return time.Duration(top) * time.Microsecond
+	return time.Duration(uint64(5+sub) * (uint64(1000) << o) / 4)
 }
 
-func (h *histogram) add(d time.Duration) {
-	h.buckets[bucketOf(d)].Add(1)
-	h.setMax(d)
-}
-
-func (h *histogram) setMax(d time.Duration) {
+func setMax(m *atomic.Int64, d time.Duration) {
 	for {
-		m := h.max.Load()
-		if int64(d) <= m || h.max.CompareAndSwap(m, int64(d)) {
+		v := m.Load()
+		if int64(d) <= v || m.CompareAndSwap(v, int64(d)) {
 			return
 		}
 	}
 }
 
-// merge adds counts measured elsewhere.
-func (h *histogram) merge(counts *[72]uint32, max time.Duration) {
-	for i, n := range counts {
-		if n > 0 {
-			h.buckets[i].Add(n)
-		}
-	}
-	h.setMax(max)
+func (h *histogram) add(d time.Duration) {
+	h.buckets[bucketOf(d)].Add(1)
+	setMax(&h.max, d)
 }
 
 func (h *histogram) percentiles() Percentiles {
-	var counts [72]uint32
-	var total int64
+	var counts [buckets]uint64
+	for i := range counts {
+		counts[i] = uint64(h.buckets[i].Load())
+	}
+	return percentilesOf(&counts, time.Duration(h.max.Load()))
+}
+
+// merge adds counts measured elsewhere.
+func (h *bigHistogram) merge(counts *[buckets]uint32, max time.Duration) {
+	for i, n := range counts {
+		if n > 0 {
+			h.buckets[i].Add(uint64(n))
+		}
+	}
+	setMax(&h.max, max)
+}
+
+func (h *bigHistogram) percentiles() Percentiles {
+	var counts [buckets]uint64
 	for i := range counts {
 		counts[i] = h.buckets[i].Load()
-		total += int64(counts[i])
 	}
-	p := Percentiles{Count: total, Max: time.Duration(h.max.Load())}
+	return percentilesOf(&counts, time.Duration(h.max.Load()))
+}
+
+// percentilesOf reads quantiles off bucket counts: the top of the bucket
+// that holds each (the maximum, for the last bucket, which has no top).
+func percentilesOf(counts *[buckets]uint64, maxSeen time.Duration) Percentiles {
+	var total uint64
+	for _, n := range counts {
+		total += n
+	}
+	p := Percentiles{Count: int64(total), Max: maxSeen}
 	if total == 0 {
 		return p
 	}
 	at := func(q float64) time.Duration {
-		want := int64(q*float64(total) + 0.999999)
-		var c int64
+		want := uint64(q*float64(total) + 0.999999)
+		var c uint64
 		for i, n := range counts {
-			c += int64(n)
+			c += n
 			if c >= want {
+				if i == buckets-1 {
+					return p.Max
+				}
 				return min(bucketTop(i), p.Max)
 			}
 		}
