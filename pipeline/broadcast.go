@@ -27,10 +27,13 @@ type Broadcast struct {
 	cfg      broadcastConfig
 	listener *Listener
 
+	sending []*paced      // deliver's snapshot of paced, sent outside mu
+	done    chan struct{} // closed once every listener has been ended
+
 	mu       sync.Mutex // guards the fields below
 	paced    []*paced
 	buffered []*BufferedListener
-	history  []Packet // the last packets, for bursts: at most cfg.burst bytes
+	history  []Packet // the last packets sent, for bursts: at most cfg.burst bytes
 	histSize int
 	ended    bool
 	err      error
@@ -54,8 +57,9 @@ func WithBurst(bytes int) BroadcastOption {
 }
 
 // WithQueueBound sets how many bytes of packets a buffered listener may
-// have waiting before it is a slow listener (256 KiB by default, at least
-// the burst), and whether a slow listener skips ahead (the default: its
+// have waiting before it is a slow listener (256 KiB by default; at least
+// twice the burst, so that a listener that has just joined has as long
+// again to read its burst), and whether a slow listener skips ahead (the default: its
 // oldest packets are dropped until it is back within the bound) or is
 // dropped (ErrSlowListener).
 func WithQueueBound(bytes int, drop bool) BroadcastOption {
@@ -73,8 +77,8 @@ func NewBroadcast(s *Scheduler, t *Track, opts ...BroadcastOption) *Broadcast {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	cfg.bound = max(cfg.bound, cfg.burst)
-	b := &Broadcast{cfg: cfg}
+	cfg.bound = max(cfg.bound, 2*cfg.burst)
+	b := &Broadcast{cfg: cfg, done: make(chan struct{})}
 	p := t.NewPlayer()
 	if t.Metadata().Live {
 		p.SkipToLive()
@@ -87,37 +91,60 @@ func NewBroadcast(s *Scheduler, t *Track, opts ...BroadcastOption) *Broadcast {
 	return b
 }
 
-// Done returns a channel closed when the broadcast has ended.
-func (b *Broadcast) Done() <-chan struct{} { return b.listener.Done() }
+// Done returns a channel closed when the broadcast has ended, after each
+// of its listeners has: buffered listeners then read what is queued and
+// io.EOF (or the broadcast's error); paced listeners' Done is closed.
+func (b *Broadcast) Done() <-chan struct{} { return b.done }
 
-// Err returns why the broadcast ended, once Done is closed (nil at the end
-// of its track).
-func (b *Broadcast) Err() error { return b.listener.Err() }
+// Err returns why the broadcast ended, once Done is closed: nil at the end
+// of its track or after Close; the track's error; ErrStopped if its
+// scheduler was closed.
+func (b *Broadcast) Err() error {
+	select {
+	case <-b.done:
+		return b.err
+	default:
+		return nil
+	}
+}
 
 // Close ends the broadcast at the scheduler's next deadline.
 func (b *Broadcast) Close() { b.listener.Remove() }
 
 // deliver gives a packet of the broadcast's player to every listener. It
-// runs on the scheduler's shard.
+// runs on the scheduler's shard. Paced listeners are sent to outside b.mu,
+// so that their send may call the broadcast (Stats, JoinPaced, Leave).
 func (b *Broadcast) deliver(p Packet) error {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	kept := b.paced[:0]
-	for _, l := range b.paced {
-		if l.left.Load() {
-			l.finish(nil)
-			b.stats.left.Add(1)
+	b.sending = append(b.sending[:0], b.paced...)
+	b.mu.Unlock()
+	gone := false
+	for _, l := range b.sending {
+		if l.finished() {
+			gone = true
 			continue
 		}
 		if err := l.send(p); err != nil {
-			l.finish(err)
-			b.stats.left.Add(1)
-			continue
+			if l.finish(err) {
+				b.stats.left.Add(1)
+			}
+			gone = true
 		}
-		kept = append(kept, l)
 	}
-	clear(b.paced[len(kept):])
-	b.paced = kept
+	clear(b.sending)
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if gone {
+		kept := b.paced[:0]
+		for _, l := range b.paced {
+			if !l.finished() {
+				kept = append(kept, l)
+			}
+		}
+		clear(b.paced[len(kept):])
+		b.paced = kept
+	}
 
 	keptB := b.buffered[:0]
 	for _, l := range b.buffered {
@@ -131,7 +158,7 @@ func (b *Broadcast) deliver(p Packet) error {
 	if b.cfg.burst > 0 && !p.Silence {
 		b.history = append(b.history, p)
 		b.histSize += len(p.Data)
-		for len(b.history) > 1 && b.histSize-len(b.history[0].Data) >= b.cfg.burst {
+		for len(b.history) > 0 && b.histSize > b.cfg.burst {
 			b.histSize -= len(b.history[0].Data)
 			b.history[0] = Packet{}
 			b.history = b.history[1:]
@@ -140,44 +167,55 @@ func (b *Broadcast) deliver(p Packet) error {
 	return nil
 }
 
-// end ends every listener when the broadcast ends.
+// end ends every listener when the broadcast ends, then the broadcast.
 func (b *Broadcast) end(err error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.ended, b.err = true, err
-	for _, l := range b.paced {
+	paced, buffered := b.paced, b.buffered
+	b.paced, b.buffered = nil, nil
+	b.history, b.histSize = nil, 0
+	b.mu.Unlock()
+	for _, l := range paced {
 		l.finish(err)
 	}
-	b.paced = nil
-	for _, l := range b.buffered {
+	for _, l := range buffered {
 		l.close(err)
 	}
-	b.buffered = nil
+	close(b.done)
 }
 
 // paced is a listener that is given each packet as it comes.
 type paced struct {
+	b    *Broadcast
 	send func(Packet) error
-	left atomic.Bool
-	once sync.Once
+	over atomic.Bool // finish has been called
 	done chan struct{}
 	err  error // set before done is closed
 }
 
-func (l *paced) finish(err error) {
-	l.once.Do(func() {
-		l.err = err
-		close(l.done)
-	})
+// finish ends the listener with err, reporting whether this call did.
+func (l *paced) finish(err error) bool {
+	if !l.over.CompareAndSwap(false, true) {
+		return false
+	}
+	l.err = err
+	close(l.done)
+	return true
 }
+
+func (l *paced) finished() bool { return l.over.Load() }
 
 // PacedListener is a listener of a broadcast that is given each packet at
 // its deadline.
 type PacedListener struct{ p *paced }
 
-// Leave removes the listener; it gets no packet after the deadline in
-// progress.
-func (l PacedListener) Leave() { l.p.left.Store(true) }
+// Leave removes the listener: it gets no packet after the one being sent,
+// if any, and its Done is closed.
+func (l PacedListener) Leave() {
+	if l.p.finish(nil) {
+		l.p.b.stats.left.Add(1)
+	}
+}
 
 // Done returns a channel closed when the listener has left or the
 // broadcast has ended; Err then says why.
@@ -199,7 +237,7 @@ func (l PacedListener) Err() error {
 // Scheduler's listener does: it must not keep it, nor block); an error
 // from it removes the listener.
 func (b *Broadcast) JoinPaced(send func(Packet) error) PacedListener {
-	l := &paced{send: send, done: make(chan struct{})}
+	l := &paced{b: b, send: send, done: make(chan struct{})}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.stats.joined.Add(1)
@@ -280,17 +318,20 @@ func (l *BufferedListener) wakeLocked() {
 	l.ready = make(chan struct{})
 }
 
-func (l *BufferedListener) close(err error) {
+// close ends the listener with err, reporting whether this call did.
+func (l *BufferedListener) close(err error) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.closeLocked(err)
+	return l.closeLocked(err)
 }
 
-func (l *BufferedListener) closeLocked(err error) {
-	if !l.closed {
-		l.closed, l.err = true, err
-		l.wakeLocked()
+func (l *BufferedListener) closeLocked(err error) bool {
+	if l.closed {
+		return false
 	}
+	l.closed, l.err = true, err
+	l.wakeLocked()
+	return true
 }
 
 // Next returns the next packet queued, without blocking: ErrUnderrun if
@@ -299,6 +340,10 @@ func (l *BufferedListener) closeLocked(err error) {
 func (l *BufferedListener) Next() (Packet, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.nextLocked()
+}
+
+func (l *BufferedListener) nextLocked() (Packet, error) {
 	if len(l.queue) > 0 && !errors.Is(l.err, ErrSlowListener) {
 		p := l.queue[0]
 		l.queue[0] = Packet{}
@@ -318,13 +363,13 @@ func (l *BufferedListener) Next() (Packet, error) {
 // NextContext is Next that waits for a packet, until ctx ends.
 func (l *BufferedListener) NextContext(ctx context.Context) (Packet, error) {
 	for {
-		p, err := l.Next()
+		l.mu.Lock()
+		p, err := l.nextLocked()
+		ready := l.ready // read with the queue: a packet after this closes it
+		l.mu.Unlock()
 		if err != ErrUnderrun {
 			return p, err
 		}
-		l.mu.Lock()
-		ready := l.ready
-		l.mu.Unlock()
 		select {
 		case <-ready:
 		case <-ctx.Done():
@@ -350,8 +395,9 @@ func (l *BufferedListener) Queued() int {
 // Leave removes the listener; later reads return what is queued, then
 // io.EOF.
 func (l *BufferedListener) Leave() {
-	l.close(nil)
-	l.b.stats.left.Add(1)
+	if l.close(nil) {
+		l.b.stats.left.Add(1)
+	}
 }
 
 // BroadcastStats counts a broadcast's listeners.

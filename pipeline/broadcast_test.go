@@ -141,3 +141,125 @@ func TestBroadcastsCoexistAndLive(t *testing.T) {
 	assert.Greater(t, r.got[0].Position, int64(7*48000), "at the live edge (past 8 s), not the window's start (3 s)")
 	bl.Close()
 }
+
+// A paced listener's send may call its broadcast (Stats, JoinPaced, a
+// Leave of its own): the broadcast does not hold its lock while sending.
+func TestBroadcastPacedSendMayCallBroadcast(t *testing.T) {
+	tr, _ := loaded(t)
+	s, clock := fakeScheduler(t)
+	b := pipeline.NewBroadcast(s, tr)
+	var self pipeline.PacedListener
+	var joined []pipeline.PacedListener
+	n := 0
+	self = b.JoinPaced(func(pipeline.Packet) error {
+		n++
+		_ = b.Stats()
+		if n == 2 {
+			joined = append(joined, b.JoinPaced(func(pipeline.Packet) error { return nil }))
+		}
+		if n == 3 {
+			self.Leave()
+		}
+		return nil
+	})
+	for range 5 {
+		clock.Advance(20 * time.Millisecond)
+		settle(t, clock) // would time out with the shard stuck on the broadcast's lock
+	}
+	<-self.Done()
+	require.NoError(t, self.Err())
+	assert.Equal(t, 3, n, "no packet after its Leave")
+	require.Len(t, joined, 1)
+	st := b.Stats()
+	assert.Equal(t, 1, st.Paced, "the listener it joined listens on")
+	assert.Equal(t, int64(2), st.Joined)
+	assert.Equal(t, int64(1), st.Left)
+	self.Leave()
+	assert.Equal(t, int64(1), b.Stats().Left, "a second Leave is not counted")
+	b.Close()
+}
+
+// A buffered listener that has just joined has time to read its burst,
+// even when the bound asked for is no larger than the burst; the burst
+// itself is at most the bytes asked for.
+func TestBroadcastBurstWithinBound(t *testing.T) {
+	tr, _ := loaded(t)
+	s, clock := fakeScheduler(t)
+	b := pipeline.NewBroadcast(s, tr, pipeline.WithBurst(4000), pipeline.WithQueueBound(4000, true))
+	for range 50 {
+		clock.Advance(20 * time.Millisecond)
+		settle(t, clock)
+	}
+	bl := b.JoinBuffered()
+	queued := bl.Queued()
+	assert.Positive(t, queued)
+	assert.LessOrEqual(t, queued, 4000, "the burst is within the bytes asked for")
+	clock.Advance(20 * time.Millisecond)
+	settle(t, clock)
+	got := 0
+	for {
+		p, err := bl.Next()
+		if err == pipeline.ErrUnderrun {
+			break
+		}
+		require.NoError(t, err, "a listener that has just joined is not dropped")
+		got += len(p.Data)
+	}
+	assert.Greater(t, got, queued, "its burst and the packet after it")
+	assert.Zero(t, b.Stats().Dropped)
+	bl.Leave()
+	bl.Leave()
+	assert.Equal(t, int64(1), b.Stats().Left, "a second Leave is not counted")
+	b.Close()
+}
+
+// Once a broadcast's Done is closed, each of its listeners has been ended.
+func TestBroadcastDoneAfterListeners(t *testing.T) {
+	tr, _ := loaded(t)
+	s, clock := fakeScheduler(t)
+	b := pipeline.NewBroadcast(s, tr)
+	bl := b.JoinBuffered()
+	pl := b.JoinPaced(func(pipeline.Packet) error { return nil })
+	clock.Advance(20 * time.Millisecond)
+	settle(t, clock)
+	for {
+		if _, err := bl.Next(); err != nil {
+			break
+		}
+	}
+	b.Close()
+	clock.Advance(20 * time.Millisecond)
+	settle(t, clock)
+	<-b.Done()
+	require.NoError(t, b.Err())
+	_, err := bl.Next()
+	assert.Equal(t, io.EOF, err)
+	select {
+	case <-pl.Done():
+	default:
+		t.Fatal("a paced listener not ended when its broadcast's Done is closed")
+	}
+	assert.NoError(t, pl.Err())
+	st := b.Stats()
+	assert.Zero(t, st.Paced+st.Buffered)
+}
+
+// A broadcast on a closed scheduler ends at once, as its listeners do.
+func TestBroadcastOnClosedScheduler(t *testing.T) {
+	tr, _ := loaded(t)
+	s, _ := fakeScheduler(t)
+	s.Close()
+	b := pipeline.NewBroadcast(s, tr)
+	select {
+	case <-b.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a broadcast on a closed scheduler did not end")
+	}
+	assert.ErrorIs(t, b.Err(), pipeline.ErrStopped)
+	bl := b.JoinBuffered()
+	_, err := bl.Next()
+	assert.ErrorIs(t, err, pipeline.ErrStopped)
+	pl := b.JoinPaced(func(pipeline.Packet) error { return nil })
+	<-pl.Done()
+	assert.ErrorIs(t, pl.Err(), pipeline.ErrStopped)
+}

@@ -68,7 +68,7 @@ const (
 // players is never held by one. A player on a live track that falls out of
 // its window jumps to the oldest packet kept, and counts the skip.
 //
-// A Player is about 80 bytes beyond the Track it shares. It belongs to one
+// A Player is about 112 bytes beyond the Track it shares. It belongs to one
 // goroutine at a time (its driver); Stats may be read from others only
 // with the driver's care.
 type Player struct {
@@ -97,7 +97,9 @@ type PlayerStats struct {
 // NewPlayer returns a player at the track's start (for a live track, at
 // the oldest packet kept; see SkipToLive to join at the live edge).
 func (t *Track) NewPlayer() *Player {
-	return &Player{t: t, cur: *framed.NewCursor(t.c), to: -1}
+	p := &Player{t: t, cur: *framed.NewCursor(t.c), to: -1}
+	p.cur.SkipToOldest() // what a live track has let go is no skip of this player's
+	return p
 }
 
 // Track returns the track the player plays.
@@ -128,6 +130,7 @@ func (p *Player) Next() (Packet, error) {
 		}
 		return Packet{}, io.EOF
 	}
+	looped := false // one loop back a call: a section that left a live window is not spun on
 	for {
 		pk, err := p.cur.Next()
 		switch {
@@ -142,7 +145,8 @@ func (p *Player) Next() (Packet, error) {
 			}
 			return Packet{}, p.end(err)
 		case err == io.EOF:
-			if p.loops != 0 && p.loopBack() {
+			if p.loops != 0 && !looped && p.loopBack() {
+				looped = true
 				continue
 			}
 			return p.endPacket(io.EOF)
@@ -150,8 +154,14 @@ func (p *Player) Next() (Packet, error) {
 			return p.endPacket(err)
 		}
 		pos := pk.Start - pk.PreSkip
-		if p.to >= 0 && pos >= p.to && p.loops != 0 && p.loopBack() {
-			continue // the section's end: back to its start, this packet not played
+		if p.to >= 0 && pos >= p.to && p.loops != 0 {
+			if !looped && p.loopBack() {
+				looped = true
+				continue // the section's end: back to its start, this packet not played
+			}
+			if looped {
+				p.loops = 0 // the section has left a live track's window: play on
+			}
 		}
 		out := Packet{Data: pk.Data, Timestamp: p.ts, Samples: pk.Samples, Position: pos}
 		p.ts += pk.Samples
@@ -218,23 +228,26 @@ func (p *Player) Position() time.Duration { return opus.Duration(max(0, p.positi
 func (p *Player) Timestamp() int64 { return p.ts }
 
 // Seek moves the player to the packet that holds position d of the track,
-// waiting, until ctx ends, for the encoding to reach it. A seek past the
-// end of a finished track is ErrSeekPastEnd (the player does not move). A
-// seek ends a pause's silence and a finished player's end: the player
-// plays again from d, with its loop settings.
+// waiting, until ctx ends, for the encoding to reach it. A seek at or past
+// the end of a finished track (its Duration) is ErrSeekPastEnd, and the
+// player does not move. A seek ends a finished player's end: it plays
+// again from d, with its loop settings. It does not end a pause: a paused
+// player stays paused (its silence frames still to come, if any), and
+// plays from d on Resume.
 func (p *Player) Seek(ctx context.Context, d time.Duration) error {
 	target := opus.Samples(max(d, 0))
 	for {
+		finished := p.t.c.Finished() // before the index: once finished, the index read after is whole
 		x, ok := p.t.Index()
-		if ok && x.Samples()-x.PreSkip() > target {
+		done := finished || ok && x.Done()
+		if ok && x.Samples()-x.PreSkip() > target && (!done || target < x.Length()) {
 			i, _ := x.Find(target)
 			return p.seekTo(i)
 		}
-		if ok && x.Done() || p.t.c.Finished() {
+		if done {
 			if err := p.t.c.Err(); err != nil {
 				return err
 			}
-			x, _ = p.t.Index()
 			return fmt.Errorf("%w: %v, the track is %v", ErrSeekPastEnd, d, x.Duration())
 		}
 		if err := p.t.c.WaitFor(ctx, x.End()); err != nil {

@@ -228,3 +228,107 @@ func TestPlayerLiveSkip(t *testing.T) {
 	assert.GreaterOrEqual(t, pk.Position+312, x.Entry(x.First()).Start)
 	assert.Positive(t, p.SkipToLive(), "to the live edge")
 }
+
+// A seek does not end a pause: the player gives its silence frames, stays
+// paused, and plays from where it was sent on Resume.
+func TestPlayerSeekWhilePaused(t *testing.T) {
+	tr, _ := loaded(t)
+	p := tr.NewPlayer()
+	_, err := p.Next()
+	require.NoError(t, err)
+	p.Pause()
+	for range 2 {
+		pk, err := p.Next()
+		require.NoError(t, err)
+		require.True(t, pk.Silence)
+	}
+	require.NoError(t, p.Seek(context.Background(), time.Second))
+	assert.True(t, p.Paused())
+	for range opus.SilenceFrames - 2 {
+		pk, err := p.Next()
+		require.NoError(t, err)
+		assert.True(t, pk.Silence, "the pause's silence frames go on")
+	}
+	_, err = p.Next()
+	assert.ErrorIs(t, err, pipeline.ErrPaused)
+	p.Resume()
+	pk, err := p.Next()
+	require.NoError(t, err)
+	assert.False(t, pk.Silence)
+	assert.InDelta(t, 48000, pk.Position, 960, "from the position sought")
+}
+
+// A seek at or past a finished track's duration is ErrSeekPastEnd, even
+// within the padding of its last packet; just before it is a seek.
+func TestPlayerSeekAtDuration(t *testing.T) {
+	tr, _ := loaded(t)
+	d, exact := tr.Duration()
+	require.True(t, exact)
+	p := tr.NewPlayer()
+	for _, past := range []time.Duration{d, d + time.Millisecond, d + 10*time.Millisecond, d + time.Hour} {
+		assert.ErrorIs(t, p.Seek(context.Background(), past), pipeline.ErrSeekPastEnd, "%v", past)
+	}
+	require.NoError(t, p.Seek(context.Background(), d-5*time.Millisecond))
+	pk, err := p.Next()
+	require.NoError(t, err)
+	assert.False(t, pk.Silence)
+}
+
+// slide waits until a live track has let go of its first n packets.
+func slide(t *testing.T, tr *pipeline.Track, n int) {
+	t.Helper()
+	_, err := tr.NewCursor().NextContext(context.Background())
+	require.NoError(t, err)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if x, _ := tr.Index(); x.First() > n {
+			return
+		}
+		require.False(t, time.Now().After(deadline), "the live window did not move")
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A loop over a section that a live track's window has let go of is not
+// spun on: one Next loops back once at most, and the player plays on.
+func TestPlayerLoopSectionLeftLiveWindow(t *testing.T) {
+	tr := newTrack(t, &endless{}, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}),
+		pipeline.WithLive(2*time.Second), pipeline.WithPool(pipeline.NewPool(1)))
+	p := tr.NewPlayer()
+	slide(t, tr, 200)
+	for _, loops := range []int{100000, -1} {
+		q := tr.NewPlayer()
+		require.NoError(t, q.LoopSection(0, 100*time.Millisecond, loops))
+		done := make(chan error, 1)
+		go func() {
+			_, err := q.Next()
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("LoopSection(%d): Next did not return", loops) // the goroutine spins on
+		}
+		assert.LessOrEqual(t, q.Stats().Loops, int64(1), "loops: %d", loops)
+	}
+	require.NoError(t, p.LoopSection(0, 100*time.Millisecond, -1))
+	for range 3 {
+		_, err := p.Next()
+		require.NoError(t, err)
+	}
+	assert.LessOrEqual(t, p.Stats().Loops, int64(1))
+}
+
+// A new player of a live track starts at the oldest packet kept, and what
+// the window let go of before it came is not counted as its skips.
+func TestPlayerLiveStartsAtOldest(t *testing.T) {
+	tr := newTrack(t, &endless{}, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}),
+		pipeline.WithLive(2*time.Second), pipeline.WithPool(pipeline.NewPool(1)))
+	slide(t, tr, 200)
+	p := tr.NewPlayer()
+	pk, err := p.Next()
+	require.NoError(t, err)
+	assert.Positive(t, pk.Position)
+	assert.Less(t, p.Stats().Skips, int64(100), "the packets before it came are not its skips (200 or more)")
+}

@@ -1,6 +1,10 @@
 package pipeline
 
 import (
+	"context"
+	"io"
+	"math"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -31,5 +35,64 @@ func TestHistogramBuckets(t *testing.T) {
 	}
 	if p.P50 < 500*time.Microsecond || p.P50 > 630*time.Microsecond || p.P99 < 990*time.Microsecond {
 		t.Fatalf("percentiles %+v", p)
+	}
+}
+
+// A quantile is never reported above the largest duration seen, and the
+// last bucket (which has no top) reports the largest.
+func TestHistogramQuantilesWithinMax(t *testing.T) {
+	var h histogram
+	for range 100 {
+		h.add(time.Second)
+	}
+	if p := h.percentiles(); p.P50 != time.Second || p.P999 != time.Second || p.Max != time.Second {
+		t.Fatalf("100 × 1 s: %+v", p)
+	}
+	var g histogram
+	for range 100 {
+		g.add(1900 * time.Nanosecond)
+	}
+	if p := g.percentiles(); p.P50 != 1900*time.Nanosecond || p.Max != 1900*time.Nanosecond {
+		t.Fatalf("100 × 1.9 µs: %+v", p)
+	}
+	var far histogram
+	far.add(time.Hour)
+	if p := far.percentiles(); bucketOf(time.Hour) != buckets-1 || p.P50 != time.Hour {
+		t.Fatalf("1 h: bucket %d, %+v", bucketOf(time.Hour), p)
+	}
+}
+
+// A shard's histogram counts past 2^32 packets.
+func TestShardHistogramDoesNotWrap(t *testing.T) {
+	var h bigHistogram
+	var c [buckets]uint32
+	c[bucketOf(500*time.Microsecond)] = math.MaxUint32
+	h.merge(&c, 500*time.Microsecond)
+	var two [buckets]uint32
+	two[bucketOf(500*time.Microsecond)] = 2
+	h.merge(&two, 500*time.Microsecond)
+	if p := h.percentiles(); p.Count != math.MaxUint32+2 || p.P50 != 500*time.Microsecond {
+		t.Fatalf("%+v", p)
+	}
+}
+
+// NextContext sees a close that comes between its look at the queue and
+// its wait: the channel it waits on is read under the same lock.
+func TestNextContextSeesClose(t *testing.T) {
+	b := &Broadcast{cfg: broadcastConfig{bound: 1 << 20}}
+	for i := range 5000 {
+		l := &BufferedListener{b: b, ready: make(chan struct{})}
+		res := make(chan error, 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		go func() { _, err := l.NextContext(ctx); res <- err }()
+		if i%2 == 0 {
+			runtime.Gosched()
+		}
+		l.close(nil)
+		err := <-res
+		cancel()
+		if err != io.EOF {
+			t.Fatalf("iteration %d: NextContext after close: %v", i, err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamcatcher/streamcatcher/codec/opus"
+	"github.com/streamcatcher/streamcatcher/internal/testutil"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 	"github.com/streamcatcher/streamcatcher/transform"
 )
@@ -229,4 +232,99 @@ func TestSchedulerRealClock(t *testing.T) {
 		sent.Add(st.Packets)
 	}
 	assert.Equal(t, int64(50*len(recs[0].got)), sent.Load())
+}
+
+// With a number of phases that does not divide the frame, each listener
+// is still served on its exact 20 ms grid: advanced to each deadline in
+// turn, the clock finds every packet on time.
+func TestSchedulerUnevenPhases(t *testing.T) {
+	tr, _ := loaded(t)
+	s, clock := fakeScheduler(t, pipeline.WithPhases(3))
+	rec := &recorder{clock: clock}
+	l := s.Add(tr.NewPlayer(), rec.send)
+	step := 20 * time.Millisecond / 3
+	for k := 1; k <= 60; k++ {
+		// deadline k: frame k/3, at the phase's offset within it
+		next := time.Duration(k/3)*20*time.Millisecond + time.Duration(k%3)*step
+		prev := time.Duration((k-1)/3)*20*time.Millisecond + time.Duration((k-1)%3)*step
+		clock.Advance(next - prev)
+		settle(t, clock)
+	}
+	st := l.Stats()
+	assert.InDelta(t, 20, rec.count(), 1, "a packet a frame")
+	assert.Zero(t, st.Lateness.Max, "each served at its deadline")
+	assert.Zero(t, st.Late)
+}
+
+// Packets shorter than the frame are sent as their time comes: a second
+// of clock sends a second of audio, 5 ms or 10 ms packets alike.
+func TestSchedulerShortPackets(t *testing.T) {
+	for _, frame := range []time.Duration{5 * time.Millisecond, 10 * time.Millisecond} {
+		t.Run(frame.String(), func(t *testing.T) {
+			tr := newTrack(t, bytes.NewReader(testutil.Fixture(t, "prog_48000.mp3")), pipeline.WithFrameDuration(frame))
+			<-tr.Done()
+			s, clock := fakeScheduler(t)
+			rec := &recorder{clock: clock}
+			l := s.Add(tr.NewPlayer(), rec.send)
+			for range 50 {
+				clock.Advance(20 * time.Millisecond)
+				settle(t, clock)
+			}
+			var samples int64
+			for _, p := range rec.got {
+				samples += p.Samples
+			}
+			st := l.Stats()
+			assert.InDelta(t, 48000, samples, float64(2*opus.Samples(frame)+960), "a second of audio in a second")
+			assert.Zero(t, st.Resyncs)
+			assert.Less(t, st.Lateness.Max, 20*time.Millisecond, "within the clock's step")
+		})
+	}
+}
+
+// A listener added to a closed scheduler ends at once, with ErrStopped.
+func TestSchedulerAddAfterClose(t *testing.T) {
+	tr, _ := loaded(t)
+	s, _ := fakeScheduler(t)
+	s.Close()
+	l := s.Add(tr.NewPlayer(), func(pipeline.Packet) error { return nil })
+	select {
+	case <-l.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a listener added after Close never ended")
+	}
+	assert.ErrorIs(t, l.Err(), pipeline.ErrStopped)
+}
+
+// Do is how another goroutine resumes a player the scheduler drives (its
+// callback is not called while it is paused): it runs on the shard, with
+// no race.
+func TestListenerDoResumes(t *testing.T) {
+	tr, _ := loaded(t)
+	s, clock := fakeScheduler(t)
+	var real atomic.Int64
+	var l *pipeline.Listener
+	l = s.Add(tr.NewPlayer(), func(p pipeline.Packet) error {
+		if !p.Silence && real.Add(1) == 3 {
+			l.Player().Pause()
+		}
+		return nil
+	})
+	for range 20 {
+		clock.Advance(20 * time.Millisecond)
+		settle(t, clock)
+	}
+	require.Equal(t, int64(3), real.Load(), "paused after three packets")
+	ran := make(chan struct{})
+	l.Do(func(p *pipeline.Player) {
+		assert.True(t, p.Paused())
+		p.Resume()
+		close(ran)
+	})
+	for range 10 {
+		clock.Advance(20 * time.Millisecond)
+		settle(t, clock)
+	}
+	<-ran
+	assert.InDelta(t, 13, real.Load(), 1, "playing again from the next deadline")
 }
