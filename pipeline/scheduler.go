@@ -122,17 +122,17 @@ type Listener struct {
 	first   bool          // a packet has been sent
 
 	removed atomic.Bool
+	hasOps  atomic.Bool // ops is not empty
 	done    chan struct{}
 	err     error // why it ended; set before done is closed
-
-	hasOps atomic.Bool
-	opsMu  sync.Mutex // guards ops
-	ops    []func(*Player)
 
 	sent, underruns, resyncs, late int64Counter
 	skips, silence                 int64Counter // the player's, copied after each deadline
 	firstPacket                    atomic.Int64 // nanoseconds from Add to the first packet sent, or 0
 	lateness                       histogram
+
+	opsMu sync.Mutex // guards ops (cold: after the fields every deadline reads)
+	ops   []func(*Player)
 }
 
 // Add adds a listener: the player p, its packets given to send at their
@@ -432,9 +432,10 @@ func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 			l.firstPacket.Store(int64(max(s.clock.Now().Sub(l.added), 1)))
 		}
 		l.sent.Add(1)
-		l.lateness.add(late)
+		b := bucketOf(late)
+		l.lateness.addIn(b, late)
 		ts.sent++
-		ts.lateness[bucketOf(late)]++
+		ts.lateness[b]++
 		ts.max = max(ts.max, late)
 		if late > s.frame {
 			l.late.Add(1)
@@ -486,14 +487,17 @@ const buckets = 72
 
 // bucketOf is the bucket of d: 0 below 1 µs; then, from 1 µs, four a
 // doubling.
+// In quarters of a microsecond, q = d/250ns, bucket 1+4o+s holds
+// (4+s)·2^o <= q < (5+s)·2^o: the octave is q's top bit, the quarter the
+// two bits below it (a division by a constant, and shifts: it is on every
+// packet's path).
 func bucketOf(d time.Duration) int {
-	ns := uint64(max(d, 0))
-	if ns < 1000 {
+	q := uint64(max(d, 0)) / 250
+	if q < 4 {
 		return 0
 	}
-	o := bits.Len64(ns/1000) - 1           // the octave: 2^o µs <= d < 2^(o+1) µs
-	sub := int(ns*4/(uint64(1000)<<o)) - 4 // the quarter within it, 0 to 3
-	return min(1+4*o+min(max(sub, 0), 3), buckets-1)
+	o := bits.Len64(q) - 3 // the octave: 2^o µs <= d < 2^(o+1) µs
+	return min(1+4*o+int(q>>o)-4, buckets-1)
 }
 
 // bucketTop is the upper bound of bucket i (the last bucket has none).
@@ -514,8 +518,11 @@ func setMax(m *atomic.Int64, d time.Duration) {
 	}
 }
 
-func (h *histogram) add(d time.Duration) {
-	h.buckets[bucketOf(d)].Add(1)
+func (h *histogram) add(d time.Duration) { h.addIn(bucketOf(d), d) }
+
+// addIn adds d, whose bucket is i.
+func (h *histogram) addIn(i int, d time.Duration) {
+	h.buckets[i].Add(1)
 	setMax(&h.max, d)
 }
 
