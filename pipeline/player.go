@@ -68,7 +68,7 @@ const (
 // players is never held by one. A player on a live track that falls out of
 // its window jumps to the oldest packet kept, and counts the skip.
 //
-// A Player is about 112 bytes beyond the Track it shares. It belongs to one
+// A Player is about 120 bytes beyond the Track it shares. It belongs to one
 // goroutine at a time (its driver); Stats may be read from others only
 // with the driver's care.
 type Player struct {
@@ -82,6 +82,7 @@ type Player struct {
 	state   uint8
 	silence int8  // silence frames still to give before the pause or end takes effect
 	err     error // why the player ended, if not the track's end
+	hold    *Hold // its Library hold, given back by Close; nil if none
 	stats   PlayerStats
 }
 
@@ -102,6 +103,21 @@ func (t *Track) NewPlayer() *Player {
 	return p
 }
 
+// ErrPlayerClosed is returned by Next after the player's Close.
+var ErrPlayerClosed = errors.New("pipeline: player closed")
+
+// Close ends the player: Next then returns ErrPlayerClosed. A player made
+// from a Library's Hold (or by Library.Play) gives back its hold on the
+// track, which may then be evicted. Close is idempotent.
+func (p *Player) Close() error {
+	if p.hold != nil {
+		p.hold.Release()
+		p.hold = nil
+	}
+	p.state, p.err, p.silence = ended, ErrPlayerClosed, 0
+	return nil
+}
+
 // Track returns the track the player plays.
 func (p *Player) Track() *Track { return p.t }
 
@@ -112,7 +128,8 @@ func (p *Player) Stats() PlayerStats { return p.stats }
 // blocks. Errors: ErrUnderrun when the next packet is not encoded yet
 // (try again at the next deadline); ErrPaused while paused; io.EOF after
 // the last packet and the silence frames; the track's error (after the
-// packets before it and the silence frames); catcher.ErrClosed.
+// packets before it and the silence frames); catcher.ErrClosed;
+// ErrPlayerClosed.
 func (p *Player) Next() (Packet, error) {
 	if p.silence > 0 {
 		p.silence--
@@ -258,7 +275,7 @@ func (p *Player) Seek(ctx context.Context, d time.Duration) error {
 
 func (p *Player) seekTo(i int) error {
 	p.cur.Seek(i)
-	if p.state == ended && !errors.Is(p.err, catcher.ErrClosed) {
+	if p.state == ended && !errors.Is(p.err, catcher.ErrClosed) && p.err != ErrPlayerClosed {
 		p.state, p.err, p.silence = playing, nil, 0
 	}
 	return nil

@@ -37,7 +37,8 @@ type Track struct {
 	cfg    trackConfig
 	ctx    context.Context
 	cancel context.CancelFunc
-	slot   slot // the pool slot of the track's fill; only the fill touches it
+	slot   slot      // the pool slot of the track's fill; only the fill touches it
+	stored *Metadata // a stored track's, read from its file; nil for others
 }
 
 type trackConfig struct {
@@ -51,6 +52,7 @@ type trackConfig struct {
 	live     time.Duration // the window of a live track; 0 if not live
 	pool     *Pool
 	name     string
+	maxBytes int64
 }
 
 // TrackOption configures a Track.
@@ -92,6 +94,12 @@ func WithPool(p *Pool) TrackOption { return func(c *trackConfig) { c.pool = p } 
 // WithName names the track's source in its Metadata and errors (a path,
 // a URL).
 func WithName(name string) TrackOption { return func(c *trackConfig) { c.name = name } }
+
+// WithMaxBytes bounds a track's encoded size: a track that would grow
+// past n bytes of packets ends with catcher.ErrTooLong after them (about
+// 17 minutes a MiB at 128 kbit/s; 0, the default, means no bound). It has
+// no effect on a live track, whose window bounds it.
+func WithMaxBytes(n int64) TrackOption { return func(c *trackConfig) { c.maxBytes = max(n, 0) } }
 
 // WithLive makes a live track, for an endless source (a radio stream, a
 // live command): the cache keeps only about the last window of encoded
@@ -149,7 +157,7 @@ func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
 		copts = append(copts, catcher.WithWindow(liveWindowBytes(cfg)))
 	} else {
 		// One contiguous store once encoded: no chunk left part empty.
-		copts = append(copts, catcher.WithFinalise())
+		copts = append(copts, catcher.WithFinalise(), catcher.WithMaxBytes(cfg.maxBytes))
 	}
 	t.c = catcher.New(yielding(src, &t.slot), copts...)
 	t.c.Preload() // only now: the fill (and the pool, through urgent) may read t.c
@@ -377,6 +385,9 @@ type Metadata struct {
 
 // Metadata returns what is known of the track now.
 func (t *Track) Metadata() Metadata {
+	if t.stored != nil {
+		return *t.stored
+	}
 	m := Metadata{Name: t.cfg.name, Bitrate: t.cfg.bitrate, Frame: t.cfg.frame, Channels: t.cfg.channels, Live: t.cfg.live > 0}
 	if src, _, ok := catcher.StateOf[codec.Source](t.c); ok {
 		m.Kind, m.Format = src.Kind, src.Format

@@ -114,6 +114,19 @@ func WithIndexWindow(n int) FramerOption {
 	return func(f *Framer) { f.window = n }
 }
 
+// WithCapacity sizes the Index's arrays for n packets, for a stream whose
+// packets are counted beforehand (a stored one): they grow by appending
+// otherwise, and may hold up to twice what they use.
+func WithCapacity(n int) FramerOption {
+	return func(f *Framer) {
+		n = max(n, 0)
+		if f.window > 0 {
+			n = min(n, 2*f.window)
+		}
+		f.offsets, f.starts = make([]int64, 0, n), make([]int64, 0, n)
+	}
+}
+
 // NewFramer returns a Framer of the packets of src. It panics if src's
 // MaxPacketSize is out of range (a programmer's mistake).
 func NewFramer(src PacketSource, opts ...FramerOption) *Framer {

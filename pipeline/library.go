@@ -1,0 +1,689 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/streamcatcher/streamcatcher/catcher"
+	"github.com/streamcatcher/streamcatcher/codec/libopus"
+	"github.com/streamcatcher/streamcatcher/transform"
+)
+
+// Key identifies a track of a Library: its source and the settings it is
+// encoded with, so that two encodings of one file are two tracks. Zero
+// settings are the Track defaults, and a Key that states a default is the
+// same track as one that leaves it zero.
+type Key struct {
+	Source      string              // what the Library's opener opens: a path or a URL by default
+	Bitrate     int                 // bit/s; 0: 128000
+	Frame       time.Duration       // 0: 20 ms
+	Channels    int                 // 0: 2
+	Quality     transform.Quality   // the resampler's preset; 0: transform.High
+	CBR         bool                // constant bitrate; false: VBR
+	Application libopus.Application // the encoder's tuning; 0: libopus.AppAudio
+}
+
+// normal returns k with its defaults stated.
+func (k Key) normal() Key {
+	if k.Bitrate == 0 {
+		k.Bitrate = 128000
+	}
+	if k.Frame == 0 {
+		k.Frame = 20 * time.Millisecond
+	}
+	if k.Channels == 0 {
+		k.Channels = 2
+	}
+	if k.Quality == 0 {
+		k.Quality = transform.High
+	}
+	return k
+}
+
+// String returns the key in a canonical form: what a stored track
+// records, and what its name is a hash of.
+func (k Key) String() string {
+	k = k.normal()
+	return fmt.Sprintf("source=%q bitrate=%d frame=%v channels=%d quality=%v cbr=%t application=%d",
+		k.Source, k.Bitrate, k.Frame, k.Channels, k.Quality, k.CBR, k.Application)
+}
+
+// StoreName returns the name the key's encoding has in a Store: a hash of
+// its canonical form.
+func (k Key) StoreName() string {
+	sum := sha256.Sum256([]byte(k.String()))
+	return hex.EncodeToString(sum[:16])
+}
+
+func (k Key) trackOptions() []TrackOption {
+	return []TrackOption{WithBitrate(k.Bitrate), WithFrameDuration(k.Frame), WithChannels(k.Channels),
+		WithQuality(k.Quality), WithVBR(!k.CBR), WithApplication(k.Application), WithName(k.Source)}
+}
+
+// Errors of a Library.
+var (
+	// ErrOverBudget is returned by Get when a track must be loaded but
+	// the tracks held already fill the memory budget (see Library).
+	ErrOverBudget = errors.New("pipeline: library's memory budget is full of tracks in use")
+	// ErrLibraryClosed is returned by Get after Close.
+	ErrLibraryClosed = errors.New("pipeline: library closed")
+)
+
+// Library is a set of tracks by Key, shared by every listener of the
+// process:
+//
+//   - Loads collapsed: any number of concurrent Gets of one key make one
+//     load, which runs on the Library's own context: a caller whose context
+//     ends stops only its own wait. A load that fails is forgotten, and the
+//     next Get tries again.
+//   - Held, counted: a Get returns a Hold, and the track is not evicted
+//     while a Hold or a Player made from one is open (Release, Close).
+//     There is no finaliser: a Hold never released keeps its track.
+//   - A memory budget counting every byte of every track in memory (the
+//     tracks' own accounting, Track.Resident), including tracks evicted
+//     from the index that players still hold. Tracks no one holds are
+//     evicted, the least recently used first, to stay within it. The
+//     policy when the budget is full of tracks in use: a Get that must
+//     load refuses with ErrOverBudget, and counts the refusal; tracks
+//     already loaded are still served. Tracks grow while they encode, so
+//     the budget can be passed by what the loads in flight add (each is
+//     bounded by WithTrackBound, if set), until the next eviction.
+//   - A Store (WithStore): each track encoded to its end is written there,
+//     and a later load of its key, in this process or another, reads it
+//     back without decoding or encoding. A stored track that fails its
+//     checks is reported (WithErrorLog), removed, and encoded again.
+//     Eviction from memory keeps the stored copy.
+//
+// A Library is safe for concurrent use.
+type Library struct {
+	cfg    libraryConfig
+	ctx    context.Context // the loads'
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // loads and writes in progress
+	tick   atomic.Int64   // the clock of last use
+
+	mu     sync.RWMutex        // guards the fields below; Get's hit takes it to read
+	index  map[Key]*entry      // the tracks by key
+	live   map[*entry]struct{} // every entry with a track in memory, indexed or not
+	closed bool
+
+	stats struct {
+		hits, diskHits, misses, loads, encodes, evictions, refusals, failures, corrupt, writes atomic.Int64
+	}
+}
+
+type libraryConfig struct {
+	budget   int64
+	store    Store
+	open     func(ctx context.Context, source string) (io.Reader, error)
+	opts     []TrackOption
+	bound    int64
+	errorLog func(Key, error)
+}
+
+// LibraryOption configures a Library.
+type LibraryOption func(*libraryConfig)
+
+// WithBudget sets the bytes of tracks a Library keeps in memory (256 MiB
+// by default: about four hours of music at 128 kbit/s; 0 for no bound).
+func WithBudget(bytes int64) LibraryOption {
+	return func(c *libraryConfig) { c.budget = max(bytes, 0) }
+}
+
+// WithStore keeps the library's finished encodings in s (none by default).
+func WithStore(s Store) LibraryOption { return func(c *libraryConfig) { c.store = s } }
+
+// WithOpener sets how a Key's Source is opened: by default, an http:// or
+// https:// URL with OpenHTTP, anything else as a path with OpenFile. The
+// context is the Library's, which Close ends. The reader is closed with
+// its track if it is an io.Closer.
+func WithOpener(open func(ctx context.Context, source string) (io.Reader, error)) LibraryOption {
+	return func(c *libraryConfig) { c.open = open }
+}
+
+// WithTrackOptions adds options to every track the library encodes (a
+// Pool, say), before the Key's own settings.
+func WithTrackOptions(opts ...TrackOption) LibraryOption {
+	return func(c *libraryConfig) { c.opts = append(c.opts, opts...) }
+}
+
+// WithTrackBound bounds each track's encoded size (WithMaxBytes): a
+// source longer than that fails with catcher.ErrTooLong, and is not
+// kept. It bounds by how much loads in flight can pass the budget.
+func WithTrackBound(bytes int64) LibraryOption {
+	return func(c *libraryConfig) { c.bound = max(bytes, 0) }
+}
+
+// WithErrorLog sets a function told of errors no caller sees: a stored
+// track found corrupt, a write to the store that failed.
+func WithErrorLog(f func(Key, error)) LibraryOption {
+	return func(c *libraryConfig) { c.errorLog = f }
+}
+
+func defaultOpen(ctx context.Context, source string) (io.Reader, error) {
+	if strings.HasPrefix(source, "http://") || strings.HasPrefix(source, "https://") {
+		return OpenHTTP(ctx, source), nil
+	}
+	return OpenFile(source), nil
+}
+
+// NewLibrary returns an empty Library; Close releases it.
+func NewLibrary(opts ...LibraryOption) *Library {
+	cfg := libraryConfig{budget: 256 << 20, open: defaultOpen}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	lib := &Library{cfg: cfg, index: map[Key]*entry{}, live: map[*entry]struct{}{}}
+	lib.ctx, lib.cancel = context.WithCancel(context.Background())
+	return lib
+}
+
+// entry is one load of a key.
+type entry struct {
+	key    Key
+	loaded chan struct{} // closed once track or err is set
+	track  *Track
+	err    error
+	disk   bool // read from the store
+
+	holds  atomic.Int64
+	used   atomic.Int64 // the library's tick at the last Get
+	failed atomic.Bool  // its failure counted
+
+	// Guarded by the library's mu.
+	indexed bool
+	closed  bool // its track closed (evicted and released, or the library closed)
+}
+
+func (e *entry) isLoaded() bool {
+	select {
+	case <-e.loaded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Hold is a hold on a Library's track: the track is not evicted while it
+// is held. Release it when done; Release is idempotent.
+type Hold struct {
+	lib  *Library
+	e    *entry
+	done atomic.Bool
+}
+
+// Track returns the held track.
+func (h *Hold) Track() *Track { return h.e.track }
+
+// Release gives the hold back. The track may be evicted once no hold on
+// it is left; a track evicted while held is closed, and its memory
+// freed, when its last hold is released.
+func (h *Hold) Release() {
+	if h.done.CompareAndSwap(false, true) {
+		h.lib.release(h.e)
+	}
+}
+
+// NewPlayer returns a player of the held track that holds it too, until
+// the player's Close: the Hold may be released at once.
+func (h *Hold) NewPlayer() *Player {
+	p := h.e.track.NewPlayer()
+	if !h.done.Load() {
+		h.e.holds.Add(1) // h's hold keeps the entry from being closed meanwhile
+		p.hold = &Hold{lib: h.lib, e: h.e}
+	}
+	return p
+}
+
+// Get returns a hold on the track of key, loading it if it is not in
+// memory: from the store if it is there, else by opening and encoding
+// its source. It waits until the track's first packet is ready (or ctx
+// ends: the load goes on), and returns the load's error if it failed
+// before that; a track that fails later fails for its players, and is
+// forgotten by the Library. Errors: ErrOverBudget; ErrLibraryClosed;
+// the source's, the decoder's; ctx's.
+func (lib *Library) Get(ctx context.Context, key Key) (*Hold, error) {
+	key = key.normal()
+	e, err := lib.hold(key, true)
+	if err != nil {
+		return nil, err
+	}
+	h := &Hold{lib: lib, e: e}
+	select {
+	case <-e.loaded:
+	case <-ctx.Done():
+		h.Release()
+		return nil, ctx.Err()
+	}
+	if e.err != nil {
+		h.Release()
+		return nil, e.err
+	}
+	select {
+	case <-e.track.Ready():
+	case <-ctx.Done():
+		h.Release()
+		return nil, ctx.Err()
+	}
+	if x, _ := e.track.Index(); x.Len() == 0 {
+		if err := e.track.Err(); err != nil {
+			lib.failed(e) // at once, not when the load hears of it: a Get after this one loads again
+			h.Release()
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// Play returns a player of the track of key (Get, then Hold.NewPlayer):
+// its Close releases the track.
+func (lib *Library) Play(ctx context.Context, key Key) (*Player, error) {
+	h, err := lib.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Release()
+	return h.NewPlayer(), nil
+}
+
+// Preload starts loading each key not in memory, in the background, as
+// tracks no one holds (so the first to be evicted, and encoded after
+// tracks that a listener waits for). Keys refused by the budget are
+// counted and skipped.
+func (lib *Library) Preload(keys ...Key) {
+	for _, k := range keys {
+		if _, err := lib.hold(k.normal(), false); err != nil {
+			continue
+		}
+	}
+}
+
+// hold finds or starts the entry of key, and holds it if asked.
+func (lib *Library) hold(key Key, held bool) (*entry, error) {
+	lib.mu.RLock()
+	if lib.closed {
+		lib.mu.RUnlock()
+		return nil, ErrLibraryClosed
+	}
+	e := lib.index[key]
+	if e != nil && held {
+		e.holds.Add(1)
+		e.used.Store(lib.tick.Add(1))
+	}
+	lib.mu.RUnlock()
+	if e != nil {
+		if held {
+			lib.stats.hits.Add(1)
+		}
+		return e, nil
+	}
+
+	lib.mu.Lock()
+	defer lib.mu.Unlock()
+	if lib.closed {
+		return nil, ErrLibraryClosed
+	}
+	if e = lib.index[key]; e != nil {
+		if held {
+			e.holds.Add(1)
+			e.used.Store(lib.tick.Add(1))
+			lib.stats.hits.Add(1)
+		}
+		return e, nil
+	}
+	if !lib.admitLocked() {
+		lib.stats.refusals.Add(1)
+		return nil, fmt.Errorf("%w: %d bytes resident, the budget is %d", ErrOverBudget, lib.residentLocked(), lib.cfg.budget)
+	}
+	e = &entry{key: key, loaded: make(chan struct{}), indexed: true}
+	if held {
+		e.holds.Add(1)
+		lib.stats.misses.Add(1)
+	}
+	e.used.Store(lib.tick.Add(1))
+	lib.index[key] = e
+	lib.live[e] = struct{}{}
+	lib.stats.loads.Add(1)
+	lib.wg.Add(1)
+	go lib.load(e)
+	return e, nil
+}
+
+// load loads e's track and watches it to its end: a failed track is
+// forgotten, a finished one stored.
+func (lib *Library) load(e *entry) {
+	defer lib.wg.Done()
+	t, err := lib.open(e)
+	e.track, e.err = t, err
+	if err != nil {
+		lib.stats.failures.Add(1)
+		lib.drop(e) // before its waiters hear: a Get after them loads again
+		close(e.loaded)
+		return
+	}
+	close(e.loaded)
+	select {
+	case <-t.Done():
+	case <-lib.ctx.Done():
+		return
+	}
+	switch err := t.Err(); {
+	case errors.Is(err, catcher.ErrClosed):
+	case err != nil:
+		lib.failed(e)
+	case !e.disk && lib.cfg.store != nil:
+		lib.write(e)
+	}
+	lib.mu.Lock()
+	lib.trimLocked()
+	lib.mu.Unlock()
+}
+
+// open makes e's track: from the store if it holds a sound copy, else
+// from its source.
+func (lib *Library) open(e *entry) (*Track, error) {
+	if s := lib.cfg.store; s != nil {
+		t, err := lib.openStored(e)
+		switch {
+		case err == nil:
+			e.disk = true
+			lib.stats.diskHits.Add(1)
+			return t, nil
+		case errors.Is(err, ErrCorruptTrack):
+			lib.stats.corrupt.Add(1)
+			lib.logError(e.key, err)
+			if rerr := s.Remove(lib.ctx, e.key.StoreName()); rerr != nil {
+				lib.logError(e.key, rerr)
+			}
+		case !errors.Is(err, fs.ErrNotExist):
+			lib.logError(e.key, err) // a store that fails is no reason not to encode
+		}
+	}
+	if err := lib.ctx.Err(); err != nil {
+		return nil, ErrLibraryClosed
+	}
+	src, err := lib.cfg.open(lib.ctx, e.key.Source)
+	if err != nil {
+		return nil, err
+	}
+	opts := append(slices.Clip(lib.cfg.opts), e.key.trackOptions()...)
+	if lib.cfg.bound > 0 {
+		opts = append(opts, WithMaxBytes(lib.cfg.bound))
+	}
+	t, err := NewTrack(src, opts...)
+	if err != nil {
+		if c, ok := src.(io.Closer); ok {
+			c.Close()
+		}
+		return nil, err
+	}
+	lib.stats.encodes.Add(1)
+	return t, nil
+}
+
+func (lib *Library) openStored(e *entry) (*Track, error) {
+	b, err := lib.cfg.store.Open(lib.ctx, e.key.StoreName())
+	if err != nil {
+		return nil, err
+	}
+	st, err := readStored(lib.ctx, b, b.Size(), e.key.String())
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	return openStoredTrack(st, b, b, lib.cfg.bound)
+}
+
+// write stores e's finished track, holding it meanwhile.
+func (lib *Library) write(e *entry) {
+	lib.mu.Lock()
+	if e.closed {
+		lib.mu.Unlock()
+		return // evicted, and closed, since it finished
+	}
+	e.holds.Add(1)
+	lib.mu.Unlock()
+	defer lib.release(e)
+	err := lib.writeStored(e)
+	if err != nil {
+		lib.logError(e.key, fmt.Errorf("pipeline: storing the track: %w", err))
+		return
+	}
+	lib.stats.writes.Add(1)
+}
+
+func (lib *Library) writeStored(e *entry) error {
+	w, err := lib.cfg.store.Create(lib.ctx, e.key.StoreName())
+	if err != nil {
+		return err
+	}
+	if err := writeTrack(w, e.track, e.key.String()); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Commit()
+}
+
+func (lib *Library) logError(k Key, err error) {
+	if lib.cfg.errorLog != nil {
+		lib.cfg.errorLog(k, err)
+	}
+}
+
+// release gives back one hold on e.
+func (lib *Library) release(e *entry) {
+	if e.holds.Add(-1) > 0 {
+		return
+	}
+	lib.mu.Lock()
+	defer lib.mu.Unlock()
+	if !e.indexed && e.holds.Load() == 0 {
+		lib.closeLocked(e)
+	}
+	lib.trimLocked()
+}
+
+// drop removes a failed load from the index.
+func (lib *Library) drop(e *entry) {
+	lib.mu.Lock()
+	defer lib.mu.Unlock()
+	lib.unindexLocked(e)
+	delete(lib.live, e)
+	e.closed = true
+}
+
+// failed forgets e, a track that failed, counting it once.
+func (lib *Library) failed(e *entry) {
+	if e.failed.CompareAndSwap(false, true) {
+		lib.stats.failures.Add(1)
+	}
+	lib.forget(e)
+}
+
+// forget removes e from the index (a failed track: the next Get loads
+// it again); its holders keep it.
+func (lib *Library) forget(e *entry) {
+	lib.mu.Lock()
+	defer lib.mu.Unlock()
+	lib.unindexLocked(e)
+	if e.holds.Load() == 0 {
+		lib.closeLocked(e)
+	}
+}
+
+func (lib *Library) unindexLocked(e *entry) {
+	if e.indexed {
+		e.indexed = false
+		if lib.index[e.key] == e {
+			delete(lib.index, e.key)
+		}
+	}
+}
+
+// closeLocked closes e's track and stops counting it.
+func (lib *Library) closeLocked(e *entry) {
+	if e.closed || !e.isLoaded() {
+		return
+	}
+	e.closed = true
+	delete(lib.live, e)
+	if e.track != nil {
+		e.track.Close()
+	}
+}
+
+// Evict removes the track of key from the index, as the budget does: it
+// is closed at once if no one holds it, else when its last holder lets
+// go; a later Get loads it again (from the store, if it is there). It
+// reports whether the key was in the index.
+func (lib *Library) Evict(key Key) bool {
+	key = key.normal()
+	lib.mu.Lock()
+	defer lib.mu.Unlock()
+	e := lib.index[key]
+	if e == nil {
+		return false
+	}
+	lib.evictLocked(e)
+	return true
+}
+
+func (lib *Library) evictLocked(e *entry) {
+	lib.unindexLocked(e)
+	lib.stats.evictions.Add(1)
+	if e.holds.Load() == 0 {
+		lib.closeLocked(e)
+	}
+}
+
+// residentLocked is the bytes of every track in memory.
+func (lib *Library) residentLocked() int64 {
+	var n int64
+	for e := range lib.live {
+		if e.isLoaded() && e.track != nil {
+			n += e.track.Resident()
+		}
+	}
+	return n
+}
+
+// trimLocked evicts tracks no one holds, the least recently used first,
+// until the tracks in memory are within the budget.
+func (lib *Library) trimLocked() {
+	if lib.cfg.budget > 0 {
+		lib.evictToLocked(lib.cfg.budget, false)
+	}
+}
+
+// admitLocked makes room for a load: it evicts as trimLocked does, until
+// the resident bytes are below the budget, and reports whether they are.
+func (lib *Library) admitLocked() bool {
+	if lib.cfg.budget == 0 {
+		return true
+	}
+	return lib.evictToLocked(lib.cfg.budget, true)
+}
+
+// evictToLocked evicts idle tracks until the resident bytes are at most
+// (below, if strict) limit, and reports whether they are.
+func (lib *Library) evictToLocked(limit int64, strict bool) bool {
+	n := lib.residentLocked()
+	within := func() bool { return n < limit || !strict && n == limit }
+	if within() {
+		return true
+	}
+	var idle []*entry
+	for _, e := range lib.index {
+		if e.holds.Load() == 0 && e.isLoaded() {
+			idle = append(idle, e)
+		}
+	}
+	slices.SortFunc(idle, func(a, b *entry) int { return int(a.used.Load() - b.used.Load()) })
+	for _, e := range idle {
+		if within() {
+			break
+		}
+		if e.holds.Load() != 0 {
+			continue
+		}
+		if e.track != nil {
+			n -= e.track.Resident()
+		}
+		lib.evictLocked(e)
+	}
+	return within()
+}
+
+// LibraryStats describes a Library at one moment.
+type LibraryStats struct {
+	Tracks   int   // tracks in the index (loading ones included)
+	Evicted  int   // tracks evicted from the index that are still held
+	Holders  int64 // holds open: Holds and Players
+	Resident int64 // bytes of every track in memory, evicted ones included
+	Budget   int64
+	Stored   int64 // bytes in the store, if it says (DirStore does)
+
+	Hits      int64 // Gets of a track in memory (or loading)
+	DiskHits  int64 // loads served by the store
+	Misses    int64 // Gets that had to load
+	Loads     int64 // loads started (Gets' and Preload's)
+	Encodes   int64 // loads that encoded their source
+	Evictions int64
+	Refusals  int64 // loads refused by the budget
+	Failures  int64 // loads or tracks that failed
+	Corrupt   int64 // stored tracks that failed their checks
+	Writes    int64 // tracks written to the store
+}
+
+// Stats returns the library's counts.
+func (lib *Library) Stats() LibraryStats {
+	lib.mu.RLock()
+	defer lib.mu.RUnlock()
+	st := LibraryStats{Tracks: len(lib.index), Resident: lib.residentLocked(), Budget: lib.cfg.budget}
+	for e := range lib.live {
+		st.Holders += e.holds.Load()
+		if !e.indexed {
+			st.Evicted++
+		}
+	}
+	if b, ok := lib.cfg.store.(interface{ Bytes() int64 }); ok {
+		st.Stored = b.Bytes()
+	}
+	s := &lib.stats
+	st.Hits, st.DiskHits, st.Misses, st.Loads = s.hits.Load(), s.diskHits.Load(), s.misses.Load(), s.loads.Load()
+	st.Encodes, st.Evictions, st.Refusals, st.Failures = s.encodes.Load(), s.evictions.Load(), s.refusals.Load(), s.failures.Load()
+	st.Corrupt, st.Writes = s.corrupt.Load(), s.writes.Load()
+	return st
+}
+
+// Close closes every track of the library, held or not (their players
+// get catcher.ErrClosed), ends the loads and writes in progress, and
+// waits for them. Later Gets return ErrLibraryClosed.
+func (lib *Library) Close() error {
+	lib.mu.Lock()
+	if lib.closed {
+		lib.mu.Unlock()
+		return nil
+	}
+	lib.closed = true
+	lib.cancel()
+	lib.mu.Unlock()
+	lib.wg.Wait() // the loads have set their tracks, and stopped watching
+	lib.mu.Lock()
+	defer lib.mu.Unlock()
+	for e := range lib.live {
+		lib.unindexLocked(e)
+		lib.closeLocked(e)
+	}
+	return nil
+}
