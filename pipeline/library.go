@@ -111,11 +111,16 @@ type Library struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // loads and writes in progress
 	tick   atomic.Int64   // the clock of last use
+	over   atomic.Bool    // the last trim left the budget passed: releases trim
 
-	mu     sync.RWMutex        // guards the fields below; Get's hit takes it to read
-	index  map[Key]*entry      // the tracks by key
-	live   map[*entry]struct{} // every entry with a track in memory, indexed or not
-	closed bool
+	mu    sync.RWMutex        // guards the fields below; Get's hit takes it to read
+	index map[Key]*entry      // the tracks by key
+	live  map[*entry]struct{} // every entry with a track in memory, indexed or not
+	// The bytes of live entries: settled is the sum of those whose track
+	// has ended (its size is then fixed), read at its end; the others'
+	// are read when asked.
+	settled int64
+	closed  bool
 
 	stats struct {
 		hits, diskHits, misses, loads, encodes, evictions, refusals, failures, corrupt, writes atomic.Int64
@@ -200,9 +205,13 @@ type entry struct {
 	used   atomic.Int64 // the library's tick at the last Get
 	failed atomic.Bool  // its failure counted
 
+	indexed  atomic.Bool // in the index; written under the library's mu
+	playable atomic.Bool // its first packet has been seen: Get need not wait
+
 	// Guarded by the library's mu.
-	indexed bool
 	closed  bool // its track closed (evicted and released, or the library closed)
+	settled bool // its track has ended, and size is its resident bytes
+	size    int64
 }
 
 func (e *entry) isLoaded() bool {
@@ -259,6 +268,9 @@ func (lib *Library) Get(ctx context.Context, key Key) (*Hold, error) {
 		return nil, err
 	}
 	h := &Hold{lib: lib, e: e}
+	if e.playable.Load() {
+		return h, nil
+	}
 	select {
 	case <-e.loaded:
 	case <-ctx.Done():
@@ -282,6 +294,7 @@ func (lib *Library) Get(ctx context.Context, key Key) (*Hold, error) {
 			return nil, err
 		}
 	}
+	e.playable.Store(true)
 	return h, nil
 }
 
@@ -345,7 +358,8 @@ func (lib *Library) hold(key Key, held bool) (*entry, error) {
 		lib.stats.refusals.Add(1)
 		return nil, fmt.Errorf("%w: %d bytes resident, the budget is %d", ErrOverBudget, lib.residentLocked(), lib.cfg.budget)
 	}
-	e = &entry{key: key, loaded: make(chan struct{}), indexed: true}
+	e = &entry{key: key, loaded: make(chan struct{})}
+	e.indexed.Store(true)
 	if held {
 		e.holds.Add(1)
 		lib.stats.misses.Add(1)
@@ -385,6 +399,10 @@ func (lib *Library) load(e *entry) {
 		lib.write(e)
 	}
 	lib.mu.Lock()
+	if !e.closed {
+		e.settled, e.size = true, t.Resident()
+		lib.settled += e.size
+	}
 	lib.trimLocked()
 	lib.mu.Unlock()
 }
@@ -481,13 +499,21 @@ func (lib *Library) logError(k Key, err error) {
 }
 
 // release gives back one hold on e.
+//
+// The last hold of a track in the index takes no lock unless the library
+// is over its budget: evicting (or forgetting) stores indexed before it
+// reads holds, and a trim that finds the budget passed stores over before
+// it reads them, so that a release they did not see the end of sees them.
 func (lib *Library) release(e *entry) {
 	if e.holds.Add(-1) > 0 {
 		return
 	}
+	if e.indexed.Load() && !lib.over.Load() {
+		return
+	}
 	lib.mu.Lock()
 	defer lib.mu.Unlock()
-	if !e.indexed && e.holds.Load() == 0 {
+	if !e.indexed.Load() && e.holds.Load() == 0 {
 		lib.closeLocked(e)
 	}
 	lib.trimLocked()
@@ -522,8 +548,8 @@ func (lib *Library) forget(e *entry) {
 }
 
 func (lib *Library) unindexLocked(e *entry) {
-	if e.indexed {
-		e.indexed = false
+	if e.indexed.Load() {
+		e.indexed.Store(false)
 		if lib.index[e.key] == e {
 			delete(lib.index, e.key)
 		}
@@ -537,6 +563,9 @@ func (lib *Library) closeLocked(e *entry) {
 	}
 	e.closed = true
 	delete(lib.live, e)
+	if e.settled {
+		lib.settled -= e.size
+	}
 	if e.track != nil {
 		e.track.Close()
 	}
@@ -568,9 +597,9 @@ func (lib *Library) evictLocked(e *entry) {
 
 // residentLocked is the bytes of every track in memory.
 func (lib *Library) residentLocked() int64 {
-	var n int64
+	n := lib.settled
 	for e := range lib.live {
-		if e.isLoaded() && e.track != nil {
+		if !e.settled && e.isLoaded() && e.track != nil {
 			n += e.track.Resident()
 		}
 	}
@@ -600,8 +629,10 @@ func (lib *Library) evictToLocked(limit int64, strict bool) bool {
 	n := lib.residentLocked()
 	within := func() bool { return n < limit || !strict && n == limit }
 	if within() {
+		lib.over.Store(false)
 		return true
 	}
+	lib.over.Store(true) // before holds are read: see release
 	var idle []*entry
 	for _, e := range lib.index {
 		if e.holds.Load() == 0 && e.isLoaded() {
@@ -621,12 +652,14 @@ func (lib *Library) evictToLocked(limit int64, strict bool) bool {
 		}
 		lib.evictLocked(e)
 	}
+	lib.over.Store(!within())
 	return within()
 }
 
 // LibraryStats describes a Library at one moment.
 type LibraryStats struct {
 	Tracks   int   // tracks in the index (loading ones included)
+	Loading  int   // tracks being loaded or encoded
 	Evicted  int   // tracks evicted from the index that are still held
 	Holders  int64 // holds open: Holds and Players
 	Resident int64 // bytes of every track in memory, evicted ones included
@@ -652,7 +685,10 @@ func (lib *Library) Stats() LibraryStats {
 	st := LibraryStats{Tracks: len(lib.index), Resident: lib.residentLocked(), Budget: lib.cfg.budget}
 	for e := range lib.live {
 		st.Holders += e.holds.Load()
-		if !e.indexed {
+		if !e.settled {
+			st.Loading++
+		}
+		if !e.indexed.Load() {
 			st.Evicted++
 		}
 	}

@@ -256,6 +256,8 @@ func TestLibraryEvictionOrder(t *testing.T) {
 		h, err := lib.Get(context.Background(), pipeline.Key{Source: s})
 		require.NoError(t, err)
 		finished(t, h)
+		// The budget is kept once the load has ended.
+		eventually(t, func() bool { return lib.Stats().Loading == 0 }, "the load ended")
 		return h
 	}
 	get("a").Release()
@@ -274,7 +276,7 @@ func TestLibraryEvictionOrder(t *testing.T) {
 	// Now a and b, c evicted when b came back. c's load evicts a (b is
 	// more recent); c is held, so d's load evicts b, not c.
 	held := get("c")
-	eventually(t, func() bool { return lib.Stats().Evictions == 3 }, "a evicted once c is loaded")
+	assert.Equal(t, int64(3), lib.Stats().Evictions, "a evicted once c is loaded")
 	get("d").Release()
 	st = lib.Stats()
 	assert.Equal(t, int64(4), st.Evictions)
@@ -671,6 +673,7 @@ func TestLibraryConcurrentChurn(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	eventually(t, func() bool { return lib.Stats().Loading == 0 }, "the loads ended")
 	st := lib.Stats()
 	t.Logf("%+v, refused %d", st, refused.Load())
 	assert.Zero(t, st.Holders)
