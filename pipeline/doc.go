@@ -60,6 +60,22 @@
 // stream) with a burst and a bounded queue, slow ones skipping ahead or
 // dropped.
 //
+// # The library
+//
+// A Library holds a process's tracks by Key (a source and its encoding
+// settings): concurrent Gets of one key make one load, which a caller's
+// cancelled context does not stop; a failed load is forgotten, and tried
+// again; tracks no one holds are evicted, the least recently used first,
+// under a memory budget that counts every byte of every track in memory,
+// and a Get that must load while the budget is full of tracks in use is
+// refused (ErrOverBudget). A Hold, or a Player made from one, keeps its
+// track until its Release or Close. With a Store (a DirStore: a directory
+// under a byte budget of its own), each finished encoding is written in a
+// checksummed format (see trackfile.go) and read back, by this process
+// after an eviction or by another after a restart, without decoding or
+// encoding; a stored track that fails its checks is removed and encoded
+// again.
+//
 // Mixing several tracks, or a volume per listener, is not done on the
 // encoded path: it needs a decode per listener (a PCMReader each).
 package pipeline

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/streamcatcher/streamcatcher/pipeline"
@@ -75,4 +76,53 @@ func ExampleScheduler() {
 	st := l.Stats()
 	fmt.Println(sent, "packets in a second,", st.Underruns, "underruns, lateness", st.Lateness.Max)
 	// Output: 50 packets in a second, 0 underruns, lateness 0s
+}
+
+// A Library loads a track once for everyone who asks, keeps it under a
+// memory budget, and keeps its encoding on disk: a second Library (a
+// restarted process) plays it from there, without encoding it.
+func ExampleLibrary() {
+	dir, err := os.MkdirTemp("", "tracks")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	key := pipeline.Key{Source: "../testdata/prog_48000.mp3", Bitrate: 96000}
+	ctx := context.Background()
+
+	for run := range 2 {
+		store, err := pipeline.NewDirStore(dir, 1<<30)
+		if err != nil {
+			panic(err)
+		}
+		lib := pipeline.NewLibrary(pipeline.WithStore(store), pipeline.WithBudget(64<<20))
+		p, err := lib.Play(ctx, key) // a player that holds the track until its Close
+		if err != nil {
+			panic(err)
+		}
+		n := 0
+		for {
+			pk, err := p.Next()
+			if err == pipeline.ErrUnderrun {
+				time.Sleep(time.Millisecond) // a Scheduler would try again at the next deadline
+				continue
+			}
+			if err != nil {
+				break
+			}
+			if !pk.Silence {
+				n++
+			}
+		}
+		p.Close()
+		for run == 0 && lib.Stats().Writes == 0 {
+			time.Sleep(time.Millisecond) // the encoding is stored in the background
+		}
+		st := lib.Stats()
+		fmt.Printf("run %d: %d packets; encoded %d, read from the store %d\n", run+1, n, st.Encodes, st.DiskHits)
+		lib.Close()
+	}
+	// Output:
+	// run 1: 151 packets; encoded 1, read from the store 0
+	// run 2: 151 packets; encoded 0, read from the store 1
 }
