@@ -28,26 +28,9 @@ var (
 	ErrSeekPastEnd = errors.New("pipeline: seek past the end of the track")
 )
 
-// Packet is one packet as a Player gives it.
-type Packet struct {
-	// Data is the Opus packet, lent from the track's cache (valid for as
-	// long as it is held; not to be modified), or opus.SilenceFrame.
-	Data []byte
-	// Timestamp is the player's clock at the packet's start, in samples
-	// at 48 kHz: what it has played before it, continuous across seeks,
-	// loops and pauses (an RTP sender adds the time a pause lasted).
-	Timestamp int64
-	// Samples is the packet's duration.
-	Samples int64
-	// Position is the packet's place in the track: its first sample,
-	// counted after the pre-skip (negative for the packet that holds the
-	// pre-skip). Silence frames have the position they follow.
-	Position int64
-	// Silence marks one of the silence frames a player gives at a pause
-	// or at the end, so that the receiver's decoder does not interpolate
-	// into the gap.
-	Silence bool
-}
+// Packet is one packet as a Player gives it: an opus.Packet, defined
+// there so that packages without cgo (pipeline/sink) take it too.
+type Packet = opus.Packet
 
 // silence is opus.SilenceFrame as bytes, shared by every player: senders
 // must not modify what they are lent.

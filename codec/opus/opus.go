@@ -43,3 +43,25 @@ func Samples(d time.Duration) int64 {
 	}
 	return int64(d)/int64(time.Second)*SampleRate + int64(d)%int64(time.Second)*SampleRate/int64(time.Second)
 }
+
+// Packet is one Opus packet on a player's clock, as a Player or a
+// Broadcast gives it to a sender.
+type Packet struct {
+	// Data is the Opus packet, lent from the track's cache (valid for as
+	// long as it is held; not to be modified), or SilenceFrame.
+	Data []byte
+	// Timestamp is the player's clock at the packet's start, in samples
+	// at 48 kHz: what it has played before it, continuous across seeks,
+	// loops and pauses (an RTP sender adds the time a pause lasted).
+	Timestamp int64
+	// Samples is the packet's duration.
+	Samples int64
+	// Position is the packet's place in the track: its first sample,
+	// counted after the pre-skip (negative for the packet that holds the
+	// pre-skip). Silence frames have the position they follow.
+	Position int64
+	// Silence marks one of the silence frames a player gives at a pause
+	// or at the end, so that the receiver's decoder does not interpolate
+	// into the gap.
+	Silence bool
+}

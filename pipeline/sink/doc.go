@@ -1,0 +1,14 @@
+// Package sink sends a player's Opus packets to where listeners are: RTP
+// over UDP, RTP encrypted the way Discord's voice transport does it, and
+// the writers and adapters built on them.
+//
+// The cache holds plain Opus packets, shared by every listener. Every
+// transport's ciphertext is unique to its connection, so a sink encrypts
+// per connection, per packet, after the cache. The package has no cgo: it
+// takes opus.Packet values, which a pipeline.Player gives through Next and
+// a pipeline.Broadcast through JoinPaced.
+//
+// Discord's end-to-end layer (DAVE) is out of scope; a FrameEncryptor
+// hook, shaped like disgo's DAVE session, lets one be plugged in before
+// transport encryption.
+package sink

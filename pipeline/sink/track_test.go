@@ -1,0 +1,167 @@
+//go:build cgo
+
+// The tests that play real tracks: they encode with libopus, so they need
+// cgo, which the package itself does not.
+
+package sink_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"layeh.com/gopus"
+
+	"github.com/streamcatcher/streamcatcher/codec/opus"
+	"github.com/streamcatcher/streamcatcher/pipeline"
+	"github.com/streamcatcher/streamcatcher/pipeline/sink"
+)
+
+func loadTrack(t *testing.T) *pipeline.Track {
+	f, err := os.Open("../../testdata/prog_48000.mp3")
+	require.NoError(t, err)
+	tr, err := pipeline.NewTrack(f)
+	require.NoError(t, err)
+	t.Cleanup(func() { tr.Close() })
+	<-tr.Done()
+	require.NoError(t, tr.Err())
+	return tr
+}
+
+// TestSenderLoopback plays a track over real UDP on loopback, encrypted,
+// through a seek, a loop and a pause, and checks every packet: sequence,
+// timestamp, SSRC, marker, and that Opus decodes it.
+func TestSenderLoopback(t *testing.T) {
+	for _, mode := range []string{"", sink.ModeAES256GCM, sink.ModeXChaCha20Poly1305} {
+		t.Run("mode="+mode, func(t *testing.T) {
+			tr := loadTrack(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var opts []sink.SenderOption
+			var r *sink.Receiver
+			if mode != "" {
+				c, err := sink.NewCipher(mode, make([]byte, 32))
+				require.NoError(t, err)
+				opts = append(opts, sink.WithCipher(c))
+				r = sink.NewReceiver(c)
+			}
+			conn, got := listen(t, ctx, r)
+			out, err := net.DialUDP("udp4", nil, conn.LocalAddr().(*net.UDPAddr))
+			require.NoError(t, err)
+			defer out.Close()
+
+			clk := &fakeClock{t: time.Unix(100, 0)}
+			s := sink.NewSender(out, sink.NewPacketizer(0xdeadbeef, sink.WithClock(clk.now)), opts...)
+			p := tr.NewPlayer()
+			defer p.Close()
+			var sent []opus.Packet
+			play := func(n int) error {
+				for i := 0; n < 0 || i < n; i++ {
+					pkt, err := p.Next()
+					if err != nil {
+						return err
+					}
+					require.NoError(t, s.Send(pkt))
+					sent = append(sent, pkt)
+					clk.add(20 * time.Millisecond)
+				}
+				return nil
+			}
+			require.NoError(t, play(20))
+			require.NoError(t, p.Seek(ctx, 2*time.Second))
+			require.NoError(t, play(10))
+			p.Pause()
+			assert.ErrorIs(t, play(-1), pipeline.ErrPaused)
+			clk.add(time.Second)
+			p.Resume()
+			p.Loop(1)
+			assert.ErrorIs(t, play(-1), io.EOF)
+
+			require.Eventually(t, func() bool { return len(got()) == len(sent) }, 5*time.Second, 10*time.Millisecond, "every datagram arrives")
+			cancel()
+			rs := got()
+			dec, err := gopus.NewDecoder(48000, 2)
+			require.NoError(t, err)
+			jumps := 0
+			for i, rc := range rs {
+				assert.Equal(t, uint32(0xdeadbeef), rc.h.SSRC)
+				assert.Equal(t, sent[i].Data, rc.payload, "packet %d", i)
+				pcm, err := dec.Decode(rc.payload, 5760, false)
+				require.NoError(t, err, "packet %d decodes", i)
+				assert.Equal(t, int(sent[i].Samples)*2, len(pcm))
+				if i == 0 {
+					assert.True(t, rc.h.Marker)
+					continue
+				}
+				prev := rs[i-1]
+				assert.Equal(t, prev.h.Sequence+1, rc.h.Sequence, "packet %d", i)
+				d := rc.h.Timestamp - prev.h.Timestamp
+				if rc.h.Marker {
+					jumps++
+					assert.True(t, sent[i-1].Silence, "a marker only after silence")
+					assert.Equal(t, uint32(opus.Samples(time.Second+20*time.Millisecond)), d, "the pause's wall time")
+					continue
+				}
+				assert.Equal(t, uint32(sent[i-1].Samples), d, "packet %d: advance by exactly the samples", i)
+			}
+			assert.Equal(t, 1, jumps, "one pause")
+			assert.Equal(t, int64(len(sent)), s.Sent())
+		})
+	}
+}
+
+func TestDCARoundTrip(t *testing.T) {
+	tr := loadTrack(t)
+	for _, meta := range []*sink.DCAMetadata{nil, sink.NewDCAMetadata(2, 128000, true)} {
+		var buf bytes.Buffer
+		w := sink.NewDCAWriter(&buf, meta)
+		p := tr.NewPlayer()
+		var want [][]byte
+		for {
+			pkt, err := p.Next()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
+			if pkt.Silence {
+				continue
+			}
+			want = append(want, pkt.Data)
+			_, err = w.Write(pkt.Data)
+			require.NoError(t, err)
+		}
+		p.Close()
+		require.NoError(t, w.Flush())
+		if meta == nil {
+			assert.Equal(t, int(binary.LittleEndian.Uint16(buf.Bytes())), len(want[0]), "DCA0 starts with a frame")
+		} else {
+			assert.Equal(t, "DCA1", buf.String()[:4])
+		}
+		r, err := sink.NewDCAReader(&buf)
+		require.NoError(t, err)
+		if meta != nil {
+			require.NotNil(t, r.Metadata())
+			assert.Equal(t, 2, r.Metadata().Opus.Channels)
+			assert.Equal(t, 128, r.Metadata().Opus.Bitrate)
+		} else {
+			assert.Nil(t, r.Metadata())
+		}
+		var got [][]byte
+		for {
+			b, err := r.ReadPacket()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
+			got = append(got, append([]byte(nil), b...))
+		}
+		assert.Equal(t, want, got, "exact packets and length")
+	}
+}
