@@ -125,24 +125,34 @@ func clearLen(p []byte) (clear, ext int, err error) {
 // otherwise dst and p must not overlap. A counter must not be used twice
 // with one key.
 func (c *Cipher) Seal(dst, p []byte, counter uint32) ([]byte, error) {
+	return c.seal(dst, p, counter, new(nonce))
+}
+
+// nonce is the largest nonce of the two modes; a Sender keeps one so that
+// sealing allocates nothing.
+type nonce [chacha20poly1305.NonceSizeX]byte
+
+func (c *Cipher) seal(dst, p []byte, counter uint32, n *nonce) ([]byte, error) {
 	clear, _, err := clearLen(p)
 	if err != nil {
 		return nil, err
 	}
-	var nonce [chacha20poly1305.NonceSizeX]byte
-	c.order.PutUint32(nonce[:], counter)
-	n := len(dst)
+	c.order.PutUint32(n[:], counter)
+	start := len(dst)
 	dst = append(dst, p[:clear]...)
-	dst = c.aead.Seal(dst, nonce[:c.aead.NonceSize()], p[clear:], dst[n:n+clear])
-	var tail [4]byte
-	c.order.PutUint32(tail[:], counter)
-	return append(dst, tail[:]...), nil
+	dst = c.aead.Seal(dst, n[:c.aead.NonceSize()], p[clear:], dst[start:start+clear])
+	dst = append(dst, n[:4]...)
+	return dst, nil
 }
 
 // Open decrypts the packet p in place and returns its clear header, the
 // payload with any extension body stripped, and the counter. The slices
 // alias p. It never panics, whatever p holds.
 func (c *Cipher) Open(p []byte) (header, payload []byte, counter uint32, err error) {
+	return c.open(p, new(nonce))
+}
+
+func (c *Cipher) open(p []byte, n *nonce) (header, payload []byte, counter uint32, err error) {
 	clear, ext, err := clearLen(p)
 	if err != nil {
 		return nil, nil, 0, err
@@ -152,9 +162,8 @@ func (c *Cipher) Open(p []byte) (header, payload []byte, counter uint32, err err
 	}
 	tail := len(p) - 4
 	counter = c.order.Uint32(p[tail:])
-	var nonce [chacha20poly1305.NonceSizeX]byte
-	copy(nonce[:4], p[tail:])
-	body, err := c.aead.Open(p[clear:clear], nonce[:c.aead.NonceSize()], p[clear:tail], p[:clear])
+	copy(n[:4], p[tail:])
+	body, err := c.aead.Open(p[clear:clear], n[:c.aead.NonceSize()], p[clear:tail], p[:clear])
 	if err != nil {
 		return nil, nil, 0, ErrAuth
 	}
@@ -206,6 +215,7 @@ func (w *ReplayWindow) Check(counter uint32) bool {
 type Receiver struct {
 	c      *Cipher
 	window ReplayWindow
+	nonce  nonce
 }
 
 // NewReceiver returns a Receiver for packets sealed by c's mode and key.
@@ -213,7 +223,7 @@ func NewReceiver(c *Cipher) *Receiver { return &Receiver{c: c} }
 
 // Open decrypts p in place and returns its header and Opus payload.
 func (r *Receiver) Open(p []byte) (Header, []byte, error) {
-	hdr, payload, counter, err := r.c.Open(p)
+	hdr, payload, counter, err := r.c.open(p, &r.nonce)
 	if err != nil {
 		return Header{}, nil, err
 	}

@@ -37,6 +37,7 @@ type Sender struct {
 	c       *Cipher
 	fe      FrameEncryptor
 	counter uint32
+	nonce   nonce
 	buf     []byte
 	frame   []byte
 	sent    int64
@@ -101,7 +102,7 @@ func (s *Sender) Build(pkt opus.Packet) ([]byte, error) {
 	b = append(b, frame...)
 	if s.c != nil {
 		var err error
-		if b, err = s.c.Seal(b[:0], b, s.counter); err != nil {
+		if b, err = s.c.seal(b[:0], b, s.counter, &s.nonce); err != nil {
 			return nil, err
 		}
 		s.counter++
