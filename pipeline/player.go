@@ -17,11 +17,11 @@ var (
 	// ErrUnderrun is returned by Player.Next when the next packet is not
 	// encoded yet: the driver sends nothing this time (the player counts
 	// it) and asks again at its next deadline.
-	ErrUnderrun = errors.New("pipeline: next packet not encoded yet")
+	ErrUnderrun = opus.ErrUnderrun
 
 	// ErrPaused is returned by Player.Next while the player is paused,
 	// once it has given its silence frames.
-	ErrPaused = errors.New("pipeline: player paused")
+	ErrPaused = opus.ErrPaused
 
 	// ErrSeekPastEnd is returned, wrapped with the positions, by a seek
 	// past the end of a finished track.

@@ -165,3 +165,6 @@ func TestDCARoundTrip(t *testing.T) {
 		assert.Equal(t, want, got, "exact packets and length")
 	}
 }
+
+// A Player is a Source.
+var _ sink.Source = (*pipeline.Player)(nil)
