@@ -11,4 +11,12 @@
 // Discord's end-to-end layer (DAVE) is out of scope; a FrameEncryptor
 // hook, shaped like disgo's DAVE session, lets one be plugged in before
 // transport encryption.
+//
+// Adapters take a Source (a Player) to the Go voice libraries' inputs
+// without importing them: FrameProvider for disgo, Copy to an io.Writer
+// for arikawa, Feed to a channel for discordgo. Of these, only disgo
+// reaches Discord today: it speaks the rtpsize modes and DAVE (through
+// godave), which voice channels require since 2026-03-01. arikawa v3 and
+// discordgo's release ask for the xsalsa20 modes, which Discord refuses;
+// discordgo's master has moved to AES-GCM rtpsize but has no DAVE.
 package sink
