@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"layeh.com/gopus"
 
+	"github.com/streamcatcher/streamcatcher/codec/ogg"
 	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 	"github.com/streamcatcher/streamcatcher/pipeline/sink"
@@ -168,3 +169,65 @@ func TestDCARoundTrip(t *testing.T) {
 
 // A Player is a Source.
 var _ sink.Source = (*pipeline.Player)(nil)
+
+func TestWriteOgg(t *testing.T) {
+	tr := loadTrack(t)
+	x, _ := tr.Index()
+	var want [][]byte
+	p := tr.NewPlayer()
+	for {
+		pkt, err := p.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		if !pkt.Silence {
+			want = append(want, bytes.Clone(pkt.Data))
+		}
+	}
+	p.Close()
+
+	for _, length := range []int64{x.Length(), -1} {
+		var buf bytes.Buffer
+		head := ogg.OpusHead{Version: 1, Channels: uint8(tr.Metadata().Channels), PreSkip: uint16(x.PreSkip()), InputRate: 48000}
+		p := tr.NewPlayer()
+		n, err := sink.WriteOgg(context.Background(), &buf, p, head, length)
+		p.Close()
+		require.NoError(t, err)
+		assert.Equal(t, int64(len(want)), n)
+
+		r := ogg.NewReader(&buf)
+		var got [][]byte
+		var granule int64
+		eos := false
+		for i := 0; ; i++ {
+			pk, err := r.ReadPacket()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
+			switch i {
+			case 0:
+				h, err := ogg.ParseOpusHead(pk.Data)
+				require.NoError(t, err)
+				assert.Equal(t, head.PreSkip, h.PreSkip)
+			case 1:
+				_, err := ogg.ParseOpusTags(pk.Data)
+				require.NoError(t, err)
+			default:
+				got = append(got, bytes.Clone(pk.Data))
+			}
+			if pk.Granule >= 0 {
+				granule = pk.Granule
+			}
+			eos = pk.EOS
+		}
+		assert.Equal(t, want, got, "exact packets")
+		assert.True(t, eos, "the stream is ended")
+		if length >= 0 {
+			assert.Equal(t, x.PreSkip()+x.Length(), granule, "the exact length")
+		} else {
+			assert.Equal(t, int64(len(want))*960, granule, "the samples written")
+		}
+	}
+}

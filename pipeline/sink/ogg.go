@@ -1,0 +1,53 @@
+package sink
+
+import (
+	"context"
+	"io"
+
+	"github.com/streamcatcher/streamcatcher/codec/ogg"
+	"github.com/streamcatcher/streamcatcher/codec/opus"
+)
+
+// WriteOgg writes every sound packet of src to w as an Ogg Opus file with
+// head (its channels and pre-skip: a track's own) and ends the stream when
+// src does. length is the file's length in samples after the pre-skip, the
+// end trimmed to it (a whole track's exact length); -1 takes the samples
+// written less the pre-skip. Silence frames (a player's at a pause or the
+// end) are transport, not audio, and are left out. It waits a frame after
+// an underrun or while src is paused, and returns the packets written.
+func WriteOgg(ctx context.Context, w io.Writer, src Source, head ogg.OpusHead, length int64) (int64, error) {
+	ow, err := ogg.NewOpusWriter(w, head, ogg.OpusTags{Vendor: "streamcatcher"})
+	if err != nil {
+		return 0, err
+	}
+	var samples int64
+	n, err := pump(ctx, skipSilence{src, &samples}, ow.WritePacket)
+	if err != nil {
+		ow.Close() // the stream ends either way; the first error is the one to report
+		return n, err
+	}
+	if length < 0 {
+		length = max(0, samples-int64(head.PreSkip))
+	}
+	ow.SetLength(length)
+	return n, ow.Close()
+}
+
+// skipSilence is src without its silence frames, counting the samples it
+// gives.
+type skipSilence struct {
+	src     Source
+	samples *int64
+}
+
+func (s skipSilence) Next() (p opus.Packet, err error) {
+	for {
+		p, err = s.src.Next()
+		if err != nil || !p.Silence {
+			if err == nil {
+				*s.samples += p.Samples
+			}
+			return p, err
+		}
+	}
+}
