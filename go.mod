@@ -3,6 +3,7 @@ module github.com/streamcatcher/streamcatcher
 go 1.26.0
 
 require (
+	github.com/disgoorg/disgo v0.18.15
 	github.com/hajimehoshi/go-mp3 v0.3.4
 	github.com/pion/rtp v1.10.6
 	github.com/stretchr/testify v1.12.1
@@ -15,6 +16,10 @@ require (
 )
 
 require (
+	github.com/disgoorg/json v1.2.0 // indirect
+	github.com/disgoorg/snowflake/v2 v2.0.3 // indirect
+	github.com/gorilla/websocket v1.5.3 // indirect
 	github.com/pion/randutil v0.1.0 // indirect
+	github.com/sasha-s/go-csync v0.0.0-20240107134140-fcbab37b09ad // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )
