@@ -32,13 +32,16 @@ func NewFrameProvider(src Source) *FrameProvider { return &FrameProvider{src: sr
 // the end.
 func (f *FrameProvider) ProvideOpusFrame() ([]byte, error) {
 	pkt, err := f.src.Next()
-	switch {
-	case err == nil:
-		return pkt.Data, nil
-	case errors.Is(err, opus.ErrUnderrun), errors.Is(err, opus.ErrPaused):
+	if notYet(err) {
 		return nil, nil
 	}
-	return nil, err
+	return pkt.Data, err
+}
+
+// notYet reports whether err says only that src has no packet now: an
+// underrun or a pause.
+func notYet(err error) bool {
+	return errors.Is(err, opus.ErrUnderrun) || errors.Is(err, opus.ErrPaused)
 }
 
 // Close closes the source if it is an io.Closer (a Player releases its
@@ -56,11 +59,10 @@ const retry = 20 * time.Millisecond
 // pump gives every packet of src to send until src ends (nil at io.EOF),
 // send fails or ctx is done; it waits a frame after an underrun or while
 // paused.
-func pump(ctx context.Context, src Source, send func([]byte) error) (int64, error) {
+func pump(ctx context.Context, src Source, send func(opus.Packet) error) (int64, error) {
 	var n int64
-	t := time.NewTimer(0)
-	defer t.Stop()
-	<-t.C
+	t := time.NewTimer(retry)
+	t.Stop()
 	for {
 		if err := ctx.Err(); err != nil {
 			return n, err
@@ -68,15 +70,14 @@ func pump(ctx context.Context, src Source, send func([]byte) error) (int64, erro
 		pkt, err := src.Next()
 		switch {
 		case err == nil:
-			if err := send(pkt.Data); err != nil {
+			if err := send(pkt); err != nil {
 				return n, err
 			}
 			n++
 			continue
-		case errors.Is(err, opus.ErrUnderrun), errors.Is(err, opus.ErrPaused):
 		case err == io.EOF:
 			return n, nil
-		default:
+		case !notYet(err):
 			return n, err
 		}
 		t.Reset(retry)
@@ -92,16 +93,16 @@ func pump(ctx context.Context, src Source, send func([]byte) error) (int64, erro
 // voice Session takes them (it paces inside Write), until src ends; it
 // returns the packets written.
 func Copy(ctx context.Context, w io.Writer, src Source) (int64, error) {
-	return pump(ctx, src, func(b []byte) error { _, err := w.Write(b); return err })
+	return pump(ctx, src, func(p opus.Packet) error { _, err := w.Write(p.Data); return err })
 }
 
 // Feed sends every packet of src on ch, as discordgo's OpusSend takes them
 // (a 20 ms ticker drains it), until src ends or ctx is done; the slices are
 // the cache's own and must not be modified.
 func Feed(ctx context.Context, ch chan<- []byte, src Source) (int64, error) {
-	return pump(ctx, src, func(b []byte) error {
+	return pump(ctx, src, func(p opus.Packet) error {
 		select {
-		case ch <- b:
+		case ch <- p.Data:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()

@@ -20,8 +20,17 @@ func WriteOgg(ctx context.Context, w io.Writer, src Source, head ogg.OpusHead, l
 	if err != nil {
 		return 0, err
 	}
-	var samples int64
-	n, err := pump(ctx, skipSilence{src, &samples}, ow.WritePacket)
+	var n, samples int64
+	_, err = pump(ctx, src, func(p opus.Packet) error {
+		if p.Silence {
+			return nil
+		}
+		if err := ow.WritePacket(p.Data); err != nil {
+			return err
+		}
+		n, samples = n+1, samples+p.Samples
+		return nil
+	})
 	if err != nil {
 		ow.Close() // the stream ends either way; the first error is the one to report
 		return n, err
@@ -31,23 +40,4 @@ func WriteOgg(ctx context.Context, w io.Writer, src Source, head ogg.OpusHead, l
 	}
 	ow.SetLength(length)
 	return n, ow.Close()
-}
-
-// skipSilence is src without its silence frames, counting the samples it
-// gives.
-type skipSilence struct {
-	src     Source
-	samples *int64
-}
-
-func (s skipSilence) Next() (p opus.Packet, err error) {
-	for {
-		p, err = s.src.Next()
-		if err != nil || !p.Silence {
-			if err == nil {
-				*s.samples += p.Samples
-			}
-			return p, err
-		}
-	}
 }

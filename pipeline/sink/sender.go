@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
+	"sync/atomic"
 
 	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"golang.org/x/net/ipv4"
@@ -126,24 +126,24 @@ func (s *Sender) Send(pkt opus.Packet) error {
 // Batch sends many datagrams, to many addresses, from one UDP socket in
 // as few system calls as the platform allows (sendmmsg on Linux, through
 // golang.org/x/net; one call per datagram elsewhere). Datagrams are
-// copied in and go out at Flush or when the batch is full. A Batch is safe
-// for concurrent use.
+// copied in and go out at Flush or when the batch is full. A Batch is used
+// by one goroutine (a scheduler shard's, whose listeners share its
+// socket), so no lock is held across the system call; Stats may be read
+// from any goroutine.
 type Batch struct {
-	mu   sync.Mutex
-	conn *net.UDPConn
 	v4   *ipv4.PacketConn
 	v6   *ipv6.PacketConn
 	msgs []ipv4.Message // ipv6.Message is the same type
 	bufs [][]byte
 	n    int
-	sys  int64 // system calls made
-	sent int64
+	sys  atomic.Int64 // system calls made
+	sent atomic.Int64 // datagrams sent
 }
 
 // NewBatch returns a Batch of up to size datagrams on conn.
 func NewBatch(conn *net.UDPConn, size int) *Batch {
 	size = max(size, 1)
-	b := &Batch{conn: conn, msgs: make([]ipv4.Message, size), bufs: make([][]byte, size)}
+	b := &Batch{msgs: make([]ipv4.Message, size), bufs: make([][]byte, size)}
 	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil && a.IP != nil && !a.IP.IsUnspecified() {
 		b.v6 = ipv6.NewPacketConn(conn)
 	} else {
@@ -158,13 +158,11 @@ func NewBatch(conn *net.UDPConn, size int) *Batch {
 
 // WriteTo queues a copy of p for addr, flushing first if the batch is full.
 func (b *Batch) WriteTo(p []byte, addr *net.UDPAddr) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	if len(p) > MaxPacket+Overhead {
 		return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(p))
 	}
 	if b.n == len(b.msgs) {
-		if err := b.flush(); err != nil {
+		if err := b.Flush(); err != nil {
 			return err
 		}
 	}
@@ -175,14 +173,9 @@ func (b *Batch) WriteTo(p []byte, addr *net.UDPAddr) error {
 	return nil
 }
 
-// Flush sends what is queued.
+// Flush sends what is queued; after an error, what was not sent is
+// dropped, as a lost datagram would be.
 func (b *Batch) Flush() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.flush()
-}
-
-func (b *Batch) flush() error {
 	msgs := b.msgs[:b.n]
 	b.n = 0
 	for len(msgs) > 0 {
@@ -193,14 +186,14 @@ func (b *Batch) flush() error {
 		} else {
 			k, err = b.v4.WriteBatch(msgs, 0)
 		}
-		b.sys++
+		b.sys.Add(1)
 		if err != nil {
 			return fmt.Errorf("sink: batch send: %w", err)
 		}
 		if k <= 0 {
 			return fmt.Errorf("sink: batch send wrote nothing")
 		}
-		b.sent += int64(k)
+		b.sent.Add(int64(k))
 		msgs = msgs[k:]
 	}
 	return nil
@@ -208,9 +201,7 @@ func (b *Batch) flush() error {
 
 // Stats returns the datagrams sent and the system calls that sent them.
 func (b *Batch) Stats() (datagrams, calls int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sent, b.sys
+	return b.sent.Load(), b.sys.Load()
 }
 
 // To returns a PacketWriter that queues every datagram for addr.
