@@ -6,6 +6,8 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+
+	"github.com/streamcatcher/streamcatcher/codec/opus"
 )
 
 // Broadcast is a live session of a Track: one player, driven in real time
@@ -68,7 +70,7 @@ func WithQueueBound(bytes int, drop bool) BroadcastOption {
 
 // ErrSlowListener ends a buffered listener that fell behind its bound, when
 // the broadcast drops slow listeners.
-var ErrSlowListener = errors.New("pipeline: listener too slow for the broadcast")
+var ErrSlowListener = opus.ErrSlowListener
 
 // NewBroadcast starts a broadcast of t on s, from the start of the track,
 // or from its live edge for a live track. It ends at the end of the track.

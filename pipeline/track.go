@@ -319,6 +319,23 @@ func (t *Track) Index() (framed.Index, bool) {
 	return x, ok
 }
 
+// OpusHead returns the Ogg Opus identification header of the track's
+// packets (its channels, pre-skip and input rate), for writing them as Ogg
+// Opus (sink.WriteOgg, sink.HTTPStream), and whether it is known yet: it is
+// once the track is Ready with a packet.
+func (t *Track) OpusHead() (ogg.OpusHead, bool) {
+	x, ok := t.Index()
+	if !ok {
+		return ogg.OpusHead{}, false
+	}
+	m := t.Metadata()
+	rate := uint32(48000)
+	if m.Format.Rate > 0 {
+		rate = uint32(m.Format.Rate)
+	}
+	return ogg.OpusHead{Version: 1, Channels: uint8(m.Channels), PreSkip: uint16(x.PreSkip()), InputRate: rate}, true
+}
+
 // Ready returns a channel that is closed once the first packet is
 // encoded, or the track has ended (Err then says why).
 func (t *Track) Ready() <-chan struct{} { return t.c.Ready(0) }

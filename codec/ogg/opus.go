@@ -402,6 +402,17 @@ func (ow *OpusWriter) WritePacket(p []byte) error {
 	return ow.w.WritePacket(p, ow.total)
 }
 
+// Flush ends the pending page now, if any packet is on it, and writes it:
+// a live stream's writer flushes when it has nothing more to send, so that
+// its listener hears each packet as soon as it comes.
+func (ow *OpusWriter) Flush() error {
+	if ow.closed {
+		return ErrClosed
+	}
+	ow.inPage = 0
+	return ow.w.Flush()
+}
+
 // SetLength sets the true length of the stream in samples at 48 kHz,
 // pre-skip excluded (a framed.Index's Length once Done): at Close the last
 // granule position becomes the pre-skip plus length, which trims the end

@@ -371,9 +371,10 @@ type Writer struct {
 	seq     uint32
 	segs    []byte
 	body    []byte
-	granule int64 // of the last packet completed on the pending page, or -1
-	cont    bool  // the pending page starts inside a packet
-	started bool  // a page has been written (the next is not BOS)
+	page    []byte // the page being written, reused
+	granule int64  // of the last packet completed on the pending page, or -1
+	cont    bool   // the pending page starts inside a packet
+	started bool   // a page has been written (the next is not BOS)
 	closed  bool
 	err     error // sticky: the first write error, or the result of Close
 }
@@ -468,7 +469,12 @@ func (o *Writer) flush(flags byte) error {
 	if !o.started {
 		flags |= oggBOS
 	}
-	page := make([]byte, oggHeaderSize+len(o.segs)+len(o.body))
+	n := oggHeaderSize + len(o.segs) + len(o.body)
+	if cap(o.page) < n {
+		o.page = make([]byte, n)
+	}
+	page := o.page[:n]
+	clear(page[:oggHeaderSize])
 	copy(page, "OggS")
 	page[5] = flags
 	binary.LittleEndian.PutUint64(page[6:], uint64(o.granule))

@@ -16,4 +16,7 @@ var (
 	// ErrPaused is returned by a paused source, once it has given its
 	// silence frames.
 	ErrPaused = errors.New("opus: source paused")
+	// ErrSlowListener ends a listener of a live source that fell too far
+	// behind it (a pipeline.Broadcast's buffered listener).
+	ErrSlowListener = errors.New("opus: listener too slow for the live source")
 )

@@ -11,7 +11,10 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,10 +28,10 @@ import (
 	"github.com/streamcatcher/streamcatcher/pipeline/sink"
 )
 
-func loadTrack(t *testing.T) *pipeline.Track {
+func loadTrack(t *testing.T, opts ...pipeline.TrackOption) *pipeline.Track {
 	f, err := os.Open("../../testdata/prog_48000.mp3")
 	require.NoError(t, err)
-	tr, err := pipeline.NewTrack(f)
+	tr, err := pipeline.NewTrack(f, opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { tr.Close() })
 	<-tr.Done()
@@ -230,4 +233,115 @@ func TestWriteOgg(t *testing.T) {
 			assert.Equal(t, int64(len(want))*960, granule, "the samples written")
 		}
 	}
+}
+
+// trackPackets returns the sound packets of a whole track, copied.
+func trackPackets(t *testing.T, tr *pipeline.Track) [][]byte {
+	p := tr.NewPlayer()
+	defer p.Close()
+	var want [][]byte
+	for {
+		pkt, err := p.Next()
+		if err == io.EOF {
+			return want
+		}
+		require.NoError(t, err)
+		if !pkt.Silence {
+			want = append(want, bytes.Clone(pkt.Data))
+		}
+	}
+}
+
+// runOf returns where got starts in want, failing unless got is want's
+// packets from there on, each exactly, in order, with none lost.
+func runOf(t *testing.T, want, got [][]byte) int {
+	t.Helper()
+	require.NotEmpty(t, got)
+	for i := range want {
+		if bytes.Equal(want[i], got[0]) && len(want)-i == len(got) {
+			assert.Equal(t, want[i:], got, "every packet from the join on, exactly, to the end")
+			return i
+		}
+	}
+	t.Fatalf("the %d packets received are not the end of the track", len(got))
+	return -1
+}
+
+func TestHTTPStreamBroadcast(t *testing.T) {
+	tr := loadTrack(t, pipeline.WithBitrate(256000)) // a fast stream fills a stalled client's socket soon
+	want := trackPackets(t, tr)
+	sched := pipeline.NewScheduler()
+	defer sched.Close()
+	b := pipeline.NewBroadcast(sched, tr, pipeline.WithBurst(4<<10), pipeline.WithQueueBound(8<<10, true))
+	head, ok := tr.OpusHead()
+	require.True(t, ok)
+	hs := sink.NewHTTPStream(func() sink.Queue { return b.JoinBuffered() }, head, sink.WithWriteTimeout(time.Second))
+	srv := httptest.NewUnstartedServer(hs)
+	srv.Listener = smallBuffers{srv.Listener}
+	srv.Start()
+	defer srv.Close()
+	defer hs.Close()
+
+	// A client that never reads, behind small socket buffers: its queue
+	// passes the bound and the broadcast drops it.
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	stalled, err := d.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer stalled.Close()
+	_, err = io.WriteString(stalled, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	require.NoError(t, err)
+
+	listen := func(delay time.Duration) <-chan [][]byte {
+		ch := make(chan [][]byte, 1)
+		go func() {
+			time.Sleep(delay)
+			resp, err := http.Get(srv.URL)
+			if !assert.NoError(t, err) {
+				ch <- nil
+				return
+			}
+			defer resp.Body.Close()
+			assert.Equal(t, "audio/ogg", resp.Header.Get("Content-Type"))
+			or := ogg.NewReader(resp.Body) // checks every page's sequence and checksum
+			var got [][]byte
+			eos := false
+			for i := 0; ; i++ {
+				p, err := or.ReadPacket()
+				if err == io.EOF {
+					break
+				}
+				if !assert.NoError(t, err) {
+					break
+				}
+				switch i {
+				case 0:
+					h, err := ogg.ParseOpusHead(p.Data)
+					assert.NoError(t, err)
+					assert.Equal(t, head, h)
+				case 1:
+				default:
+					got = append(got, bytes.Clone(p.Data))
+					eos = p.EOS
+				}
+			}
+			assert.True(t, eos, "the stream ends with its end-of-stream page")
+			ch <- got
+		}()
+		return ch
+	}
+	early, late := listen(0), listen(time.Second)
+	start := runOf(t, want, <-early)
+	assert.Zero(t, start, "a client that joins at the start hears it all")
+	start = runOf(t, want, <-late)
+	assert.Positive(t, start, "a client that joins late hears a burst, not the whole track")
+	assert.Less(t, start, len(want)/3+10)
+
+	<-b.Done()
+	require.Eventually(t, func() bool { return hs.Stats().Clients == 0 }, 10*time.Second, time.Millisecond)
+	assert.Equal(t, int64(1), b.Stats().Dropped, "the stalled client was dropped at its bound")
+	st := hs.Stats()
+	assert.Equal(t, int64(3), st.Served)
+	assert.Equal(t, int64(1), st.Slow)
 }
