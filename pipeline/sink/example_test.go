@@ -60,7 +60,11 @@ func ExampleHTTPStream() {
 	srv := httptest.NewServer(hs)
 	defer srv.Close()
 
-	resp, _ := http.Get(srv.URL)
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer resp.Body.Close()
 	r := ogg.NewReader(resp.Body)
 	for {
