@@ -1,9 +1,16 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/pipeline/sink"
@@ -110,3 +117,143 @@ type udpTo struct {
 }
 
 func (u udpTo) Write(p []byte) (int, error) { return u.c.WriteToUDP(p, u.addr) }
+
+// BenchmarkWebRTCWrite sends one packet to 16 pion peers on loopback, on
+// one goroutine: through our Peers (each its own lock-free track, the
+// write a Fanout's shard makes) and through one pion TrackLocalStaticRTP
+// bound to every peer, pion's own way to send one track to many. An
+// operation is one packet to every peer; the SRTP encryption per peer is
+// most of it. The receivers do not read their tracks.
+func BenchmarkWebRTCWrite(b *testing.B) {
+	const peers = 16
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := sink.NewWebRTC(conn, sink.WithLoopback())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	var ours []*sink.Peer
+	for range peers {
+		r := newBenchReceiver(b)
+		defer r.Close()
+		p, answer, err := w.Answer(context.Background(), *r.LocalDescription())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := r.SetRemoteDescription(answer); err != nil {
+			b.Fatal(err)
+		}
+		ours = append(ours, p)
+	}
+
+	// pion's way: a static track, added to peers of a plain pion API.
+	static, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "pion")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var connected []chan struct{}
+	for range peers {
+		srv := newBenchPC(b) // a pion peer that sends
+		defer srv.Close()
+		if _, err := srv.AddTrack(static); err != nil {
+			b.Fatal(err)
+		}
+		up := make(chan struct{})
+		var once sync.Once
+		srv.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+			if s == webrtc.PeerConnectionStateConnected {
+				once.Do(func() { close(up) })
+			}
+		})
+		connected = append(connected, up)
+		r := newBenchReceiver(b)
+		defer r.Close()
+		if err := srv.SetRemoteDescription(*r.LocalDescription()); err != nil {
+			b.Fatal(err)
+		}
+		answer, err := srv.CreateAnswer(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		gathered := webrtc.GatheringCompletePromise(srv)
+		if err := srv.SetLocalDescription(answer); err != nil {
+			b.Fatal(err)
+		}
+		<-gathered
+		if err := r.SetRemoteDescription(*srv.LocalDescription()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, p := range ours {
+		<-p.Connected()
+	}
+	for _, up := range connected {
+		<-up
+	}
+	time.Sleep(100 * time.Millisecond) // SRTP starts just after
+
+	payload := make([]byte, benchPayload)
+	b.Run("design=peers", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			for _, p := range ours {
+				if err := p.Send(opus.Packet{Data: payload, Samples: 960, Timestamp: int64(i) * 960}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.N*peers)/b.Elapsed().Seconds(), "pkts/s")
+	})
+	b.Run("design=pion-static-track", func(b *testing.B) {
+		b.ReportAllocs()
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2}, Payload: payload}
+		for i := 0; b.Loop(); i++ {
+			pkt.SequenceNumber++
+			pkt.Timestamp += 960
+			if err := static.WriteRTP(pkt); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*peers)/b.Elapsed().Seconds(), "pkts/s")
+	})
+}
+
+// newBenchReceiver is a pion peer on loopback with a recvonly audio
+// transceiver and its offer set.
+func newBenchReceiver(b *testing.B) *webrtc.PeerConnection {
+	pc := newBenchPC(b)
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		b.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		b.Fatal(err)
+	}
+	<-gathered
+	return pc
+}
+
+// newBenchPC is a pion PeerConnection on loopback UDP.
+func newBenchPC(b *testing.B) *webrtc.PeerConnection {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		b.Fatal(err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pc
+}
