@@ -370,6 +370,10 @@ func (p *Peer) write(h Header, payload []byte) error {
 // to all its bindings in series, under its lock).
 type audioTrack struct {
 	b atomic.Pointer[trackBinding]
+	// hdr is the header of the packet being written, kept here so that
+	// writing does not allocate it; used by the one goroutine that sends
+	// to the peer at a time (pion does not keep it past WriteRTP).
+	hdr rtp.Header
 }
 
 type trackBinding struct {
@@ -412,8 +416,8 @@ func (t *audioTrack) write(h Header, payload []byte) error {
 	if b == nil {
 		return nil
 	}
-	hdr := rtp.Header{Version: 2, Marker: h.Marker, PayloadType: b.pt, SequenceNumber: h.Sequence, Timestamp: h.Timestamp, SSRC: b.ssrc}
-	_, err := b.write.WriteRTP(&hdr, payload)
+	t.hdr = rtp.Header{Version: 2, Marker: h.Marker, PayloadType: b.pt, SequenceNumber: h.Sequence, Timestamp: h.Timestamp, SSRC: b.ssrc}
+	_, err := b.write.WriteRTP(&t.hdr, payload)
 	return err
 }
 
