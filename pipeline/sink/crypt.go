@@ -149,28 +149,33 @@ func (c *Cipher) seal(dst, p []byte, counter uint32, n *nonce) ([]byte, error) {
 // payload with any extension body stripped, and the counter. The slices
 // alias p. It never panics, whatever p holds.
 func (c *Cipher) Open(p []byte) (header, payload []byte, counter uint32, err error) {
-	return c.open(p, new(nonce))
+	header, _, payload, counter, err = c.open(p, new(nonce))
+	return header, payload, counter, err
 }
 
-func (c *Cipher) open(p []byte, n *nonce) (header, payload []byte, counter uint32, err error) {
+// open is Open, also returning the decrypted extension body.
+func (c *Cipher) open(p []byte, n *nonce) (header, extBody, payload []byte, counter uint32, err error) {
 	clear, ext, err := clearLen(p)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, nil, 0, err
 	}
 	if len(p) < clear+Overhead {
-		return nil, nil, 0, ErrShortPacket
+		return nil, nil, nil, 0, ErrShortPacket
 	}
 	tail := len(p) - 4
 	counter = c.order.Uint32(p[tail:])
 	copy(n[:4], p[tail:])
 	body, err := c.aead.Open(p[clear:clear], n[:c.aead.NonceSize()], p[clear:tail], p[:clear])
 	if err != nil {
-		return nil, nil, 0, ErrAuth
+		return nil, nil, nil, 0, ErrAuth
 	}
 	if ext > len(body) {
-		return nil, nil, 0, fmt.Errorf("%w: extension of %d bytes in %d", ErrShortPacket, ext, len(body))
+		return nil, nil, nil, 0, fmt.Errorf("%w: extension of %d bytes in %d", ErrShortPacket, ext, len(body))
 	}
-	return p[:clear], body[ext:], counter, nil
+	if p[0]&0x10 != 0 {
+		extBody = body[:ext:ext]
+	}
+	return p[:clear], extBody, body[ext:], counter, nil
 }
 
 // ReplayWindow rejects counters already seen or older than its window of
@@ -223,20 +228,45 @@ func NewReceiver(c *Cipher) *Receiver { return &Receiver{c: c} }
 
 // Open decrypts p in place and returns its header and Opus payload.
 func (r *Receiver) Open(p []byte) (Header, []byte, error) {
-	hdr, payload, counter, err := r.c.open(p, &r.nonce)
+	o, err := r.OpenPacket(p)
+	return o.Header, o.Payload, err
+}
+
+// Opened is a packet opened by a Receiver. Its slices alias the datagram.
+type Opened struct {
+	Header
+	// ExtProfile and Ext are the header extension's profile and decrypted
+	// body (whole words, padding included); Ext is nil without one.
+	ExtProfile uint16
+	Ext        []byte
+	// Payload is the Opus frame, after the extension body.
+	Payload []byte
+}
+
+// OpenPacket is Open, also returning the packet's header extension.
+func (r *Receiver) OpenPacket(p []byte) (Opened, error) {
+	hdr, ext, payload, counter, err := r.c.open(p, &r.nonce)
 	if err != nil {
-		return Header{}, nil, err
+		return Opened{}, err
 	}
 	if !r.window.Check(counter) {
-		return Header{}, nil, fmt.Errorf("%w: counter %d", ErrReplay, counter)
+		return Opened{}, fmt.Errorf("%w: counter %d", ErrReplay, counter)
 	}
-	return Header{
-		PayloadType: hdr[1] & 0x7f,
-		Marker:      hdr[1]&0x80 != 0,
-		Sequence:    binary.BigEndian.Uint16(hdr[2:]),
-		Timestamp:   binary.BigEndian.Uint32(hdr[4:]),
-		SSRC:        binary.BigEndian.Uint32(hdr[8:]),
-	}, payload, nil
+	o := Opened{
+		Header: Header{
+			PayloadType: hdr[1] & 0x7f,
+			Marker:      hdr[1]&0x80 != 0,
+			Sequence:    binary.BigEndian.Uint16(hdr[2:]),
+			Timestamp:   binary.BigEndian.Uint32(hdr[4:]),
+			SSRC:        binary.BigEndian.Uint32(hdr[8:]),
+		},
+		Ext:     ext,
+		Payload: payload,
+	}
+	if ext != nil {
+		o.ExtProfile = binary.BigEndian.Uint16(hdr[len(hdr)-4:])
+	}
+	return o, nil
 }
 
 // FrameEncryptor encrypts each Opus frame end to end before transport

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"testing"
 
+	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -187,9 +188,62 @@ func FuzzReceiver(f *testing.F) {
 		}
 		c, err := NewCipher(mode, vectorKey)
 		require.NoError(t, err)
-		_, payload, err := NewReceiver(c).Open(p)
+		n := len(p)
+		o, err := NewReceiver(c).OpenPacket(p)
 		if err == nil {
-			require.LessOrEqual(t, len(payload), len(p))
+			require.LessOrEqual(t, HeaderSize+len(o.Ext)+len(o.Payload)+Overhead, n)
+			require.Equal(t, o.Ext != nil, p[0]&0x10 != 0)
 		}
+	})
+}
+
+// TestSenderExtension builds the vectors' packets with a Sender that adds
+// a header extension, and opens them with a Receiver that returns it.
+func TestSenderExtension(t *testing.T) {
+	for _, v := range vectors {
+		if v.ext == "" {
+			continue
+		}
+		t.Run(v.mode, func(t *testing.T) {
+			c, err := NewCipher(v.mode, vectorKey)
+			require.NoError(t, err)
+			// The vector is a second packet: the first has the marker.
+			pz := NewPacketizer(42, WithStart(1, 0x780-960), WithPayloadType(120))
+			body := unhex(t, v.ext)
+			s := NewSender(nil, pz, WithCipher(c), WithCounter(6), WithExtension(0xbede, func(dst []byte, _ opus.Packet) []byte {
+				return append(dst, body[:2]...) // padded to a word by the Sender
+			}))
+			_, err = s.Build(opus.Packet{Data: vectorPayload, Samples: 960})
+			require.NoError(t, err)
+			got, err := s.Build(opus.Packet{Data: vectorPayload, Samples: 960, Timestamp: 960})
+			require.NoError(t, err)
+			assert.Equal(t, v.want, hex.EncodeToString(got))
+
+			o, err := NewReceiver(c).OpenPacket(got)
+			require.NoError(t, err)
+			assert.Equal(t, uint16(0xbede), o.ExtProfile)
+			assert.Equal(t, body, o.Ext)
+			assert.Equal(t, vectorPayload, o.Payload)
+			assert.Equal(t, uint16(2), o.Sequence)
+			assert.Equal(t, uint32(42), o.SSRC)
+		})
+	}
+	t.Run("too large", func(t *testing.T) {
+		s := NewSender(nil, NewPacketizer(1), WithExtension(1, func(dst []byte, _ opus.Packet) []byte {
+			return append(dst, make([]byte, MaxPacket)...)
+		}))
+		_, err := s.Build(opus.Packet{Data: vectorPayload, Samples: 960})
+		assert.ErrorIs(t, err, ErrTooLarge)
+	})
+	t.Run("none", func(t *testing.T) {
+		c, err := NewCipher(ModeAES256GCM, vectorKey)
+		require.NoError(t, err)
+		s := NewSender(nil, NewPacketizer(1), WithCipher(c))
+		p, err := s.Build(opus.Packet{Data: vectorPayload, Samples: 960})
+		require.NoError(t, err)
+		o, err := NewReceiver(c).OpenPacket(p)
+		require.NoError(t, err)
+		assert.Nil(t, o.Ext)
+		assert.Equal(t, vectorPayload, o.Payload)
 	})
 }

@@ -41,6 +41,8 @@ type Sender struct {
 	buf     []byte
 	frame   []byte
 	sent    int64
+	profile uint16
+	ext     func(dst []byte, pkt opus.Packet) []byte
 }
 
 // SenderOption configures a Sender.
@@ -52,6 +54,16 @@ func WithCipher(c *Cipher) SenderOption { return func(s *Sender) { s.c = c } }
 // WithFrameEncryptor encrypts every frame with fe before transport
 // encryption (an end-to-end layer such as DAVE).
 func WithFrameEncryptor(fe FrameEncryptor) SenderOption { return func(s *Sender) { s.fe = fe } }
+
+// WithExtension adds a header extension to every packet (RFC 3550's X
+// bit): ext appends the extension's body for pkt to dst and returns it,
+// and the Sender pads it to whole 32-bit words; profile is its 16-bit
+// profile (0xBEDE for RFC 8285's one-byte elements, as Discord's clients
+// send). In the rtpsize modes the body is encrypted with the frame, and a
+// Receiver's OpenPacket returns it.
+func WithExtension(profile uint16, ext func(dst []byte, pkt opus.Packet) []byte) SenderOption {
+	return func(s *Sender) { s.profile, s.ext = profile, ext }
+}
 
 // WithCounter sets the first encryption counter (default 0).
 func WithCounter(n uint32) SenderOption { return func(s *Sender) { s.counter = n } }
@@ -89,16 +101,33 @@ func (s *Sender) Build(pkt opus.Packet) ([]byte, error) {
 		}
 		frame = s.frame[:m]
 	}
-	size := HeaderSize + len(frame)
+	b := s.buf[:HeaderSize]
+	if s.ext != nil {
+		b = append(b, byte(s.profile>>8), byte(s.profile), 0, 0)
+		b = s.ext(b, pkt)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+		words := (len(b) - HeaderSize - 4) / 4
+		if words > 0xffff {
+			return nil, fmt.Errorf("%w: extension of %d words", ErrTooLarge, words)
+		}
+		b[HeaderSize+2], b[HeaderSize+3] = byte(words>>8), byte(words)
+	}
+	size := len(b) + len(frame)
 	if s.c != nil {
 		size += Overhead
 	}
 	if size > MaxPacket {
+		s.buf = b[:0]
 		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, size)
 	}
+	s.buf = b[:0]
 	h := s.pz.Next(pkt)
-	b := s.buf[:HeaderSize]
 	h.Marshal(b)
+	if s.ext != nil {
+		b[0] |= 0x10
+	}
 	b = append(b, frame...)
 	if s.c != nil {
 		var err error
