@@ -1,0 +1,843 @@
+package voice
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/streamcatcher/streamcatcher/pipeline/sink"
+)
+
+// Server is a voice server in the style of Discord's: a WebSocket control
+// channel (ServeHTTP) after gateway version 8, and one UDP socket that
+// answers IP discovery and takes every session's encrypted RTP. Each
+// session is a user in a voice channel (Identify's server_id); the server
+// hands every packet it authenticates to the packet handler. It is safe
+// for concurrent use.
+type Server struct {
+	cfg  serverConfig
+	udp  *net.UDPConn
+	addr netip.AddrPort // the UDP address given in Ready
+
+	mu       sync.Mutex // guards the fields below
+	sessions map[string]*Session
+	channels map[string]map[*Session]struct{} // by server ID
+	conns    map[*websocket.Conn]struct{}
+	closed   bool
+
+	bySSRC   sync.Map // uint32 → *Session; read per packet by the UDP goroutine
+	nextSSRC atomic.Uint32
+	wg       sync.WaitGroup
+	stats    serverCounters
+}
+
+type serverConfig struct {
+	modes     []string
+	heartbeat time.Duration
+	resume    time.Duration
+	dave      bool
+	auth      func(Identify) error
+	onPacket  func(*Session, sink.Opened, time.Time)
+	onSession func(*Session, error)
+	rate      int
+}
+
+// ServerOption configures a Server.
+type ServerOption func(*serverConfig)
+
+// WithModes sets the encryption modes offered, in order of preference
+// (default: AES-256-GCM, then XChaCha20-Poly1305, as Discord offers).
+func WithModes(modes ...string) ServerOption {
+	return func(c *serverConfig) { c.modes = modes }
+}
+
+// WithHeartbeatInterval sets the interval given in Hello (default
+// 13.75 s, Discord's). A connection with no heartbeat for 1.5 intervals is
+// closed with 4009.
+func WithHeartbeatInterval(d time.Duration) ServerOption {
+	return func(c *serverConfig) { c.heartbeat = d }
+}
+
+// WithResumeWindow sets how long a session whose connection dropped waits
+// to be resumed before it ends (default 30 s).
+func WithResumeWindow(d time.Duration) ServerOption {
+	return func(c *serverConfig) { c.resume = d }
+}
+
+// WithRequireDAVE makes the server require end-to-end encryption: an
+// Identify without a DAVE version is closed with 4017. DAVE itself is not
+// implemented, so every client is refused; it shows the error path.
+func WithRequireDAVE() ServerOption { return func(c *serverConfig) { c.dave = true } }
+
+// WithAuthenticate checks each Identify and Resume: a non-nil error closes
+// the connection with 4004, or with the code of a *CloseError it is.
+func WithAuthenticate(f func(Identify) error) ServerOption {
+	return func(c *serverConfig) { c.auth = f }
+}
+
+// WithPacketHandler sets the function given each authenticated audio
+// packet, with its arrival time. It runs on the server's UDP goroutine:
+// the packet's slices are valid only during the call, and a slow handler
+// delays every session's packets.
+func WithPacketHandler(f func(s *Session, p sink.Opened, at time.Time)) ServerOption {
+	return func(c *serverConfig) { c.onPacket = f }
+}
+
+// WithSessionHandler sets the function called when a session ends, with
+// why (nil when its client left).
+func WithSessionHandler(f func(s *Session, err error)) ServerOption {
+	return func(c *serverConfig) { c.onSession = f }
+}
+
+// WithRateLimit sets how many control messages a connection may send per
+// minute, after a burst of as many (default 120); more are closed with
+// 4021.
+func WithRateLimit(perMinute int) ServerOption {
+	return func(c *serverConfig) { c.rate = perMinute }
+}
+
+// NewServer returns a server taking RTP on udp, whose local address is
+// what Ready announces (so it must not be unspecified). It reads udp
+// until Close, which closes it.
+func NewServer(udp *net.UDPConn, opts ...ServerOption) (*Server, error) {
+	cfg := serverConfig{
+		modes:     []string{ModeAES256GCM, ModeXChaCha20Poly1305},
+		heartbeat: 13750 * time.Millisecond,
+		resume:    30 * time.Second,
+		rate:      120,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	for _, m := range cfg.modes {
+		if _, err := sink.NewCipher(m, make([]byte, 32)); err != nil {
+			return nil, fmt.Errorf("voice: mode %q: %w", m, err)
+		}
+	}
+	addr := udp.LocalAddr().(*net.UDPAddr).AddrPort()
+	if !addr.Addr().IsValid() || addr.Addr().IsUnspecified() {
+		return nil, fmt.Errorf("voice: the UDP socket's address %v is not one clients can reach", addr)
+	}
+	s := &Server{
+		cfg:      cfg,
+		udp:      udp,
+		addr:     netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()),
+		sessions: make(map[string]*Session),
+		channels: make(map[string]map[*Session]struct{}),
+		conns:    make(map[*websocket.Conn]struct{}),
+	}
+	_ = udp.SetReadBuffer(4 << 20)
+	s.wg.Add(1)
+	go s.readUDP()
+	return s, nil
+}
+
+// UDPAddr returns the address of the server's UDP socket.
+func (s *Server) UDPAddr() netip.AddrPort { return s.addr }
+
+// ServerStats are a Server's counters.
+type ServerStats struct {
+	Sessions  int   // open now
+	Opened    int64 // sessions identified
+	Resumed   int64 // resumes accepted
+	Closed    map[int]int64
+	Packets   int64 // audio packets authenticated
+	Rejected  int64 // datagrams that failed: unknown SSRC, no key yet, bad tag, replay, malformed
+	Discovery int64 // IP discovery requests answered
+	// Unannounced counts packets from a session that had not sent Speaking.
+	Unannounced int64
+}
+
+type serverCounters struct {
+	opened, resumed, packets, rejected, discovery, unannounced atomic.Int64
+	mu                                                         sync.Mutex
+	closed                                                     map[int]int64
+}
+
+func (c *serverCounters) close(code int) {
+	c.mu.Lock()
+	if c.closed == nil {
+		c.closed = make(map[int]int64)
+	}
+	c.closed[code]++
+	c.mu.Unlock()
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() ServerStats {
+	s.mu.Lock()
+	n := len(s.sessions)
+	s.mu.Unlock()
+	st := ServerStats{
+		Sessions:    n,
+		Opened:      s.stats.opened.Load(),
+		Resumed:     s.stats.resumed.Load(),
+		Packets:     s.stats.packets.Load(),
+		Rejected:    s.stats.rejected.Load(),
+		Discovery:   s.stats.discovery.Load(),
+		Unannounced: s.stats.unannounced.Load(),
+		Closed:      make(map[int]int64),
+	}
+	s.stats.mu.Lock()
+	for k, v := range s.stats.closed {
+		st.Closed[k] = v
+	}
+	s.stats.mu.Unlock()
+	return st
+}
+
+// Close closes every connection with 4022 (call terminated), ends every
+// session, closes the UDP socket and waits for the server's goroutines.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	conns := make([]*websocket.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	sessions := make([]*Session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.stats.close(CloseCallTerminated)
+			_ = c.Close(CloseCallTerminated, "the server is shutting down")
+		}()
+	}
+	wg.Wait()
+	for _, ss := range sessions {
+		s.end(ss, &CloseError{Code: CloseCallTerminated})
+	}
+	err := s.udp.Close()
+	s.wg.Wait()
+	return err
+}
+
+// Disconnect removes the session from its channel: its connection is
+// closed with 4014, after which the client must not reconnect.
+func (s *Server) Disconnect(sessionID string) bool {
+	s.mu.Lock()
+	ss := s.sessions[sessionID]
+	s.mu.Unlock()
+	if ss == nil {
+		return false
+	}
+	ss.mu.Lock()
+	c := ss.conn
+	ss.mu.Unlock()
+	if c != nil {
+		s.stats.close(CloseDisconnected)
+		go c.Close(CloseDisconnected, "removed from the channel")
+	}
+	s.end(ss, &CloseError{Code: CloseDisconnected})
+	return true
+}
+
+// Session is one user in a voice channel, across the connections that
+// resume it. Its methods are safe for concurrent use.
+type Session struct {
+	srv       *Server
+	ID        string // Identify's session_id
+	ServerID  string // the guild: the voice channel's server
+	UserID    string
+	SSRC      uint32
+	token     string
+	connected time.Time
+
+	speaking atomic.Int32
+	udp      atomic.Pointer[udpState] // set by Select Protocol
+
+	mu      sync.Mutex // guards the fields below
+	conn    *websocket.Conn
+	out     chan []byte // the connection's writer's queue; nil while disconnected
+	seq     int64       // the last sequence number sent
+	backlog []Message   // sequenced messages not yet acknowledged, for a resume
+	key     *SecretKey
+	mode    string
+	timer   *time.Timer // ends the session if no resume comes
+	ended   bool
+}
+
+// udpState is what the UDP goroutine needs of a session: its receiver,
+// used by that goroutine only, and the address discovery found.
+type udpState struct {
+	recv *sink.Receiver
+	mode string
+}
+
+// backlogSize bounds the messages kept for a resume; a client further
+// behind must identify anew.
+const backlogSize = 256
+
+// Mode returns the encryption mode selected, or "" before Select Protocol.
+func (ss *Session) Mode() string {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.mode
+}
+
+// Speaking returns the speaking flags the session last sent.
+func (ss *Session) Speaking() int { return int(ss.speaking.Load()) }
+
+// Connected returns when the session identified.
+func (ss *Session) Connected() time.Time { return ss.connected }
+
+// send queues m on the session's connection; sequenced messages are
+// numbered and kept for a resume. It never blocks: a connection whose
+// queue is full is dropped (it may resume).
+func (ss *Session) send(m Message, sequenced bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.sendLocked(m, sequenced)
+}
+
+func (ss *Session) sendLocked(m Message, sequenced bool) {
+	if ss.ended {
+		return
+	}
+	if sequenced {
+		ss.seq++
+		m.Seq = ss.seq
+		ss.backlog = append(ss.backlog, m)
+		if len(ss.backlog) > backlogSize {
+			ss.backlog = slices.Delete(ss.backlog, 0, len(ss.backlog)-backlogSize)
+		}
+	}
+	if ss.out == nil {
+		return
+	}
+	select {
+	case ss.out <- m.Marshal():
+	default:
+		ss.conn.CloseNow() // too far behind: let it resume
+		ss.out = nil
+	}
+}
+
+// ack drops the backlog up to seq.
+func (ss *Session) ack(seq int64) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	i := 0
+	for i < len(ss.backlog) && ss.backlog[i].Seq <= seq {
+		i++
+	}
+	ss.backlog = slices.Delete(ss.backlog, 0, i)
+}
+
+// conn is one WebSocket connection's state, owned by its ServeHTTP.
+type conn struct {
+	s       *Server
+	ws      *websocket.Conn
+	out     chan []byte
+	session *Session
+	version int
+	watch   *time.Timer // closes with 4009 when no heartbeat comes
+	tokens  float64
+	last    time.Time
+}
+
+// ServeHTTP upgrades the request to the voice gateway's WebSocket and
+// serves it until it closes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	version := Version
+	if v := r.URL.Query().Get("v"); v != "" { // discordgo sends none
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			http.Error(w, "voice: bad gateway version "+strconv.Quote(v), http.StatusBadRequest)
+			return
+		}
+		version = n
+	}
+	ws, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return // Accept has answered
+	}
+	ws.SetReadLimit(MaxMessage)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = ws.Close(CloseCallTerminated, "the server is shutting down")
+		return
+	}
+	s.conns[ws] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, ws)
+		s.mu.Unlock()
+		s.wg.Done()
+	}()
+
+	if version < MinVersion {
+		s.closeConn(ws, CloseBadRequest, fmt.Sprintf("gateway version %d is no longer supported", version))
+		return
+	}
+	c := &conn{s: s, ws: ws, out: make(chan []byte, backlogSize+64), version: version, tokens: float64(s.cfg.rate), last: time.Now()}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop, writerDone := make(chan struct{}), make(chan struct{})
+	go c.write(stop, writerDone)
+	c.watch = time.AfterFunc(s.cfg.heartbeat*3/2, func() {
+		s.closeConn(ws, CloseSessionTimeout, "no heartbeat in time")
+	})
+	defer c.watch.Stop()
+
+	c.out <- NewMessage(OpHello, Hello{HeartbeatInterval: float64(s.cfg.heartbeat) / float64(time.Millisecond)}).Marshal()
+	code, reason, err := c.serve(ctx)
+	close(stop) // the writer sends what is queued, then returns
+	<-writerDone
+	if code != 0 {
+		s.closeConn(ws, code, reason)
+	} else {
+		ws.CloseNow()
+	}
+	if ss := c.session; ss != nil {
+		ss.detach(c, err)
+	}
+}
+
+// closeConn closes ws with code, counted.
+func (s *Server) closeConn(ws *websocket.Conn, code int, reason string) {
+	s.stats.close(code)
+	_ = ws.Close(websocket.StatusCode(code), reason)
+}
+
+// write sends the connection's queue until stop is closed, and then what
+// is still queued, so that a close code follows the messages before it.
+func (c *conn) write(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	send := func(b []byte) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
+			c.ws.CloseNow()
+			return false
+		}
+		return true
+	}
+	for {
+		select {
+		case b := <-c.out:
+			if !send(b) {
+				return
+			}
+		case <-stop:
+			for {
+				select {
+				case b := <-c.out:
+					if !send(b) {
+						return
+					}
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// errClientLeft ends a session whose client closed normally.
+var errClientLeft = errors.New("client left")
+
+// serve reads the connection's messages until it ends, returning the
+// close code to send (0 for none: the client closed or vanished) and the
+// error that ended it.
+func (c *conn) serve(ctx context.Context) (code int, reason string, err error) {
+	for {
+		_, b, err := c.ws.Read(ctx)
+		if err != nil {
+			if ce := closeError(err); ce != nil && (ce.Code == int(websocket.StatusNormalClosure) || ce.Code == int(websocket.StatusGoingAway)) {
+				return 0, "", errClientLeft
+			}
+			return 0, "", err // lost: the session waits for a resume
+		}
+		if !c.allow() {
+			return CloseRateLimited, "too many messages", &CloseError{Code: CloseRateLimited}
+		}
+		m, err := ParseMessage(b)
+		if err != nil {
+			return CloseDecodeError, "malformed message", err
+		}
+		if code, reason := c.handle(m); code != 0 {
+			return code, reason, &CloseError{Code: code, Reason: reason}
+		}
+	}
+}
+
+// allow takes a token from the connection's rate limit.
+func (c *conn) allow() bool {
+	now := time.Now()
+	per := float64(c.s.cfg.rate)
+	c.tokens = min(per, c.tokens+now.Sub(c.last).Minutes()*per)
+	c.last = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+// handle acts on one message, returning a close code when it ends the
+// connection.
+func (c *conn) handle(m Message) (code int, reason string) {
+	s := c.s
+	switch m.Op {
+	case OpHeartbeat:
+		var h Heartbeat
+		if err := m.Decode(&h); err != nil {
+			return CloseDecodeError, "bad heartbeat"
+		}
+		c.watch.Reset(s.cfg.heartbeat * 3 / 2)
+		if c.session != nil && h.SeqAck >= 0 {
+			c.session.ack(h.SeqAck)
+		}
+		var ack any = HeartbeatACK{T: h.T}
+		if c.version < 8 {
+			ack = h.T
+		}
+		c.enqueue(NewMessage(OpHeartbeatACK, ack))
+		return 0, ""
+	case OpIdentify:
+		if c.session != nil {
+			return CloseAlreadyAuthenticated, "already identified"
+		}
+		var id Identify
+		if err := m.Decode(&id); err != nil {
+			return CloseDecodeError, "bad identify"
+		}
+		if id.ServerID == "" || id.UserID == "" || id.SessionID == "" {
+			return CloseDecodeError, "identify lacks server_id, user_id or session_id"
+		}
+		if s.cfg.dave && id.MaxDAVEProtocolVersion < 1 {
+			return CloseE2EERequired, "this channel requires the DAVE protocol"
+		}
+		if code, reason := s.authenticate(id); code != 0 {
+			return code, reason
+		}
+		ss, code, reason := s.open(id, c)
+		if code != 0 {
+			return code, reason
+		}
+		c.session = ss
+		return 0, ""
+	case OpResume:
+		if c.session != nil {
+			return CloseAlreadyAuthenticated, "already identified"
+		}
+		var r Resume
+		if err := m.Decode(&r); err != nil {
+			return CloseDecodeError, "bad resume"
+		}
+		ss, code, reason := s.resume(r, c)
+		if code != 0 {
+			return code, reason
+		}
+		c.session = ss
+		return 0, ""
+	case OpSelectProtocol, OpSpeaking:
+		if c.session == nil {
+			return CloseNotAuthenticated, "identify first"
+		}
+		if m.Op == OpSpeaking {
+			var sp Speaking
+			if err := m.Decode(&sp); err != nil {
+				return CloseDecodeError, "bad speaking"
+			}
+			c.session.speaking.Store(int32(sp.Speaking & 7))
+			s.relay(c.session, NewMessage(OpSpeaking, Speaking{Speaking: sp.Speaking & 7, SSRC: c.session.SSRC, UserID: c.session.UserID}))
+			return 0, ""
+		}
+		var sp SelectProtocol
+		if err := m.Decode(&sp); err != nil {
+			return CloseDecodeError, "bad select protocol"
+		}
+		return c.session.selectProtocol(sp)
+	case OpReady, OpSessionDescription, OpHeartbeatACK, OpHello, OpResumed, OpClientsConnect, OpClientDisconnect:
+		return CloseDecodeError, fmt.Sprintf("op %d is the server's", m.Op)
+	}
+	return CloseUnknownOpcode, fmt.Sprintf("unknown op %d", m.Op)
+}
+
+// enqueue queues a message on this connection alone (unsequenced: Hello's
+// and the heartbeat ACK's kind).
+func (c *conn) enqueue(m Message) {
+	select {
+	case c.out <- m.Marshal():
+	default:
+		c.ws.CloseNow()
+	}
+}
+
+func (s *Server) authenticate(id Identify) (int, string) {
+	if s.cfg.auth == nil {
+		return 0, ""
+	}
+	if err := s.cfg.auth(id); err != nil {
+		var ce *CloseError
+		if errors.As(err, &ce) {
+			return ce.Code, ce.Reason
+		}
+		return CloseAuthenticationFailed, "authentication failed"
+	}
+	return 0, ""
+}
+
+// open starts a session for id on c and sends Ready, then tells the
+// channel.
+func (s *Server) open(id Identify, c *conn) (*Session, int, string) {
+	ss := &Session{
+		srv:       s,
+		ID:        id.SessionID,
+		ServerID:  id.ServerID,
+		UserID:    id.UserID,
+		SSRC:      s.nextSSRC.Add(1),
+		token:     id.Token,
+		connected: time.Now(),
+		conn:      c.ws,
+		out:       c.out,
+	}
+	s.mu.Lock()
+	if _, dup := s.sessions[id.SessionID]; dup {
+		s.mu.Unlock()
+		return nil, CloseSessionInvalid, "session_id in use"
+	}
+	s.sessions[ss.ID] = ss
+	ch := s.channels[ss.ServerID]
+	if ch == nil {
+		ch = make(map[*Session]struct{})
+		s.channels[ss.ServerID] = ch
+	}
+	var others []string
+	for o := range ch {
+		others = append(others, o.UserID)
+	}
+	ch[ss] = struct{}{}
+	s.mu.Unlock()
+	s.bySSRC.Store(ss.SSRC, ss)
+	s.stats.opened.Add(1)
+
+	ss.send(NewMessage(OpReady, Ready{SSRC: ss.SSRC, IP: s.addr.Addr().String(), Port: int(s.addr.Port()), Modes: s.cfg.modes}), true)
+	if len(others) > 0 {
+		ss.send(NewMessage(OpClientsConnect, ClientsConnect{UserIDs: others}), true)
+	}
+	s.relay(ss, NewMessage(OpClientsConnect, ClientsConnect{UserIDs: []string{ss.UserID}}))
+	return ss, 0, ""
+}
+
+// resume attaches c to the session r names and replays what it missed.
+func (s *Server) resume(r Resume, c *conn) (*Session, int, string) {
+	s.mu.Lock()
+	ss := s.sessions[r.SessionID]
+	s.mu.Unlock()
+	if ss == nil || ss.ServerID != r.ServerID || ss.token != r.Token {
+		return nil, CloseSessionInvalid, "no such session"
+	}
+	if code, reason := s.authenticate(Identify{ServerID: r.ServerID, UserID: ss.UserID, SessionID: r.SessionID, Token: r.Token}); code != 0 {
+		return nil, code, reason
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.ended {
+		return nil, CloseSessionInvalid, "session ended"
+	}
+	if len(ss.backlog) > 0 && r.SeqAck >= 0 && r.SeqAck+1 < ss.backlog[0].Seq {
+		return nil, CloseSessionInvalid, "too far behind to resume"
+	}
+	if old := ss.conn; old != nil {
+		old.CloseNow() // a half-dead connection the client gave up on
+	}
+	if ss.timer != nil {
+		ss.timer.Stop()
+		ss.timer = nil
+	}
+	ss.conn, ss.out = c.ws, c.out
+	ss.out <- NewMessage(OpResumed, nil).Marshal()
+	for _, m := range ss.backlog {
+		if m.Seq > r.SeqAck {
+			ss.sendLocked(m, false)
+		}
+	}
+	s.stats.resumed.Add(1)
+	return ss, 0, ""
+}
+
+// detach is called when c, this session's connection, has ended: a
+// client that left or was refused ends the session; a lost one has the
+// resume window to come back.
+func (ss *Session) detach(c *conn, err error) {
+	ss.mu.Lock()
+	if ss.conn != c.ws || ss.ended {
+		ss.mu.Unlock()
+		return // resumed on another connection meanwhile, or gone
+	}
+	ss.conn, ss.out = nil, nil
+	var ce *CloseError
+	if errors.Is(err, errClientLeft) || (errors.As(err, &ce) && !ce.Resumable()) {
+		ss.mu.Unlock()
+		ss.srv.end(ss, err)
+		return
+	}
+	ss.timer = time.AfterFunc(ss.srv.cfg.resume, func() {
+		ss.srv.end(ss, fmt.Errorf("voice: session not resumed within %v: %w", ss.srv.cfg.resume, err))
+	})
+	ss.mu.Unlock()
+}
+
+// end removes the session and tells its channel.
+func (s *Server) end(ss *Session, why error) {
+	ss.mu.Lock()
+	if ss.ended {
+		ss.mu.Unlock()
+		return
+	}
+	ss.ended = true
+	if ss.timer != nil {
+		ss.timer.Stop()
+	}
+	ss.mu.Unlock()
+	s.mu.Lock()
+	delete(s.sessions, ss.ID)
+	if ch := s.channels[ss.ServerID]; ch != nil {
+		delete(ch, ss)
+		if len(ch) == 0 {
+			delete(s.channels, ss.ServerID)
+		}
+	}
+	s.mu.Unlock()
+	s.bySSRC.Delete(ss.SSRC)
+	s.relay(ss, NewMessage(OpClientDisconnect, ClientDisconnect{UserID: ss.UserID}))
+	if errors.Is(why, errClientLeft) {
+		why = nil
+	}
+	if s.cfg.onSession != nil {
+		s.cfg.onSession(ss, why)
+	}
+}
+
+// relay sends m to every other session in ss's channel.
+func (s *Server) relay(ss *Session, m Message) {
+	s.mu.Lock()
+	var to []*Session
+	for o := range s.channels[ss.ServerID] {
+		if o != ss {
+			to = append(to, o)
+		}
+	}
+	s.mu.Unlock()
+	for _, o := range to {
+		o.send(m, true)
+	}
+}
+
+// selectProtocol sets up the session's UDP transport: one key per
+// session, so that a client that selects again (after its socket was
+// lost) keeps its packets' counters; then the Session Description.
+func (ss *Session) selectProtocol(sp SelectProtocol) (int, string) {
+	if sp.Protocol != "udp" {
+		return CloseUnknownProtocol, fmt.Sprintf("unknown protocol %q", sp.Protocol)
+	}
+	if !slices.Contains(ss.srv.cfg.modes, sp.Data.Mode) {
+		return CloseUnknownEncryptionMode, fmt.Sprintf("unknown encryption mode %q", sp.Data.Mode)
+	}
+	if _, err := netip.ParseAddr(sp.Data.Address); err != nil || sp.Data.Port <= 0 || sp.Data.Port > 65535 {
+		return CloseBadRequest, "bad address or port"
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.key == nil {
+		ss.key = new(SecretKey)
+		_, _ = rand.Read(ss.key[:])
+	}
+	if st := ss.udp.Load(); st == nil || st.mode != sp.Data.Mode {
+		c, err := sink.NewCipher(sp.Data.Mode, ss.key[:])
+		if err != nil {
+			return CloseUnknownEncryptionMode, err.Error()
+		}
+		ss.udp.Store(&udpState{recv: sink.NewReceiver(c), mode: sp.Data.Mode})
+	}
+	ss.mode = sp.Data.Mode
+	ss.sendLocked(NewMessage(OpSessionDescription, SessionDescription{Mode: sp.Data.Mode, SecretKey: *ss.key}), true)
+	return 0, ""
+}
+
+// readUDP serves the UDP socket: IP discovery, and audio from sessions.
+func (s *Server) readUDP() {
+	defer s.wg.Done()
+	buf := make([]byte, 2048)
+	var reply []byte
+	for {
+		n, from, err := s.udp.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		s.handleDatagram(buf[:n], from, &reply)
+	}
+}
+
+// handleDatagram acts on one datagram; it never panics, whatever p holds.
+func (s *Server) handleDatagram(p []byte, from netip.AddrPort, reply *[]byte) {
+	if IsDiscovery(p) {
+		ssrc, err := ParseDiscoveryRequest(p)
+		if _, ok := s.bySSRC.Load(ssrc); err != nil || !ok {
+			s.stats.rejected.Add(1) // no reflection for strangers
+			return
+		}
+		*reply = DiscoveryResponse((*reply)[:0], ssrc, from)
+		if _, err := s.udp.WriteToUDPAddrPort(*reply, from); err == nil {
+			s.stats.discovery.Add(1)
+		}
+		return
+	}
+	if len(p) < sink.HeaderSize {
+		s.stats.rejected.Add(1)
+		return
+	}
+	v, ok := s.bySSRC.Load(binary.BigEndian.Uint32(p[8:]))
+	if !ok {
+		s.stats.rejected.Add(1)
+		return
+	}
+	ss := v.(*Session)
+	st := ss.udp.Load()
+	if st == nil {
+		s.stats.rejected.Add(1)
+		return
+	}
+	o, err := st.recv.OpenPacket(p)
+	if err != nil {
+		s.stats.rejected.Add(1)
+		return
+	}
+	s.stats.packets.Add(1)
+	if ss.speaking.Load() == 0 {
+		s.stats.unannounced.Add(1)
+	}
+	if s.cfg.onPacket != nil {
+		s.cfg.onPacket(ss, o, time.Now())
+	}
+}

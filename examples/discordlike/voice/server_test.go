@@ -1,0 +1,373 @@
+package voice_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/streamcatcher/streamcatcher/codec/opus"
+	"github.com/streamcatcher/streamcatcher/examples/discordlike/voice"
+	"github.com/streamcatcher/streamcatcher/pipeline/sink"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// heard is what a server's packet handler received.
+type heard struct {
+	mu   sync.Mutex
+	pkts []heardPacket
+}
+
+type heardPacket struct {
+	session string
+	seq     uint16
+	ts      uint32
+	marker  bool
+	payload string
+}
+
+func (h *heard) handle(s *voice.Session, p sink.Opened, _ time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.pkts = append(h.pkts, heardPacket{s.ID, p.Sequence, p.Timestamp, p.Marker, string(p.Payload)})
+}
+
+func (h *heard) get() []heardPacket {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]heardPacket(nil), h.pkts...)
+}
+
+// newServer starts a voice server on loopback and returns it with its
+// gateway URL.
+func newServer(t *testing.T, opts ...voice.ServerOption) (*voice.Server, string) {
+	t.Helper()
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	srv, err := voice.NewServer(udp, opts...)
+	require.NoError(t, err)
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		srv.Close()
+		hs.Close()
+	})
+	return srv, "ws" + strings.TrimPrefix(hs.URL, "http") + "/voice"
+}
+
+func config(url, guild, user string) voice.Config {
+	return voice.Config{URL: url, ServerID: guild, UserID: user, SessionID: "session-" + guild + "-" + user, Token: "token-" + user}
+}
+
+func frame(i int) opus.Packet {
+	return opus.Packet{Data: []byte(fmt.Sprintf("frame %04d", i)), Samples: 960, Timestamp: int64(i) * 960}
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// checkRun checks that the server heard frames [0, n) in order, numbered
+// contiguously from one session.
+func checkRun(t *testing.T, got []heardPacket, n int) {
+	t.Helper()
+	require.Len(t, got, n)
+	for i, p := range got {
+		assert.Equal(t, fmt.Sprintf("frame %04d", i), p.payload)
+		assert.Equal(t, got[0].seq+uint16(i), p.seq, "packet %d", i)
+		assert.Equal(t, got[0].ts+uint32(960*i), p.ts, "packet %d", i)
+		assert.Equal(t, i == 0, p.marker, "packet %d", i)
+	}
+}
+
+func TestHandshakeAndAudio(t *testing.T) {
+	for _, mode := range []string{voice.ModeAES256GCM, voice.ModeXChaCha20Poly1305} {
+		t.Run(mode, func(t *testing.T) {
+			var h heard
+			srv, url := newServer(t, voice.WithPacketHandler(h.handle))
+			cfg := config(url, "guild", "bot")
+			cfg.Modes = []string{mode}
+			c, err := voice.Connect(context.Background(), cfg)
+			require.NoError(t, err)
+			defer c.Close()
+			assert.Equal(t, mode, c.Mode())
+			require.NoError(t, c.Speaking(voice.SpeakingMicrophone))
+			waitFor(t, "speaking", func() bool { return srv.Stats().Sessions == 1 })
+			time.Sleep(20 * time.Millisecond) // Speaking is read before the packets come
+			for i := range 50 {
+				require.NoError(t, c.Send(frame(i)))
+			}
+			waitFor(t, "50 packets", func() bool { return len(h.get()) == 50 })
+			checkRun(t, h.get(), 50)
+			st := srv.Stats()
+			assert.Equal(t, int64(50), st.Packets)
+			assert.Zero(t, st.Rejected)
+			assert.Zero(t, st.Unannounced)
+			assert.Equal(t, int64(1), st.Discovery)
+		})
+	}
+}
+
+// TestResume drops the control connection: the client resumes, audio
+// goes on meanwhile, and a message sent while it was away is replayed.
+func TestResume(t *testing.T) {
+	var h heard
+	srv, url := newServer(t, voice.WithPacketHandler(h.handle), voice.WithHeartbeatInterval(100*time.Millisecond))
+	joined := make(chan []string, 4)
+	cfg := config(url, "guild", "bot")
+	cfg.OnMessage = func(m voice.Message) {
+		var cc voice.ClientsConnect
+		if m.Op == voice.OpClientsConnect && m.Decode(&cc) == nil {
+			joined <- cc.UserIDs
+		}
+	}
+	c, err := voice.Connect(context.Background(), cfg)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Speaking(voice.SpeakingMicrophone))
+
+	for i := range 20 {
+		require.NoError(t, c.Send(frame(i)))
+	}
+	c.DropControl()
+	// While the bot is away, someone joins its channel.
+	other, err := voice.Connect(context.Background(), config(url, "guild", "listener"))
+	require.NoError(t, err)
+	defer other.Close()
+	for i := 20; i < 40; i++ {
+		require.NoError(t, c.Send(frame(i)))
+	}
+	select {
+	case ids := <-joined:
+		assert.Equal(t, []string{"listener"}, ids)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the join was not replayed after the resume")
+	}
+	waitFor(t, "the resume", func() bool { return c.Stats().Resumes == 1 })
+	assert.Equal(t, int64(1), srv.Stats().Resumed)
+	waitFor(t, "40 packets", func() bool { return len(h.get()) == 40 })
+	checkRun(t, h.get(), 40)
+	waitFor(t, "heartbeats", func() bool { return c.Stats().Heartbeats >= 2 })
+	assert.Positive(t, c.Stats().RTT)
+}
+
+// TestUDPReopen closes the client's UDP socket mid-stream: the next send
+// reopens it, and not a packet is lost.
+func TestUDPReopen(t *testing.T) {
+	var h heard
+	srv, url := newServer(t, voice.WithPacketHandler(h.handle))
+	c, err := voice.Connect(context.Background(), config(url, "guild", "bot"))
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Speaking(voice.SpeakingMicrophone))
+	for i := range 60 {
+		if i == 30 {
+			c.DropUDP()
+		}
+		require.NoError(t, c.Send(frame(i)))
+	}
+	waitFor(t, "60 packets", func() bool { return len(h.get()) == 60 })
+	checkRun(t, h.get(), 60)
+	assert.Equal(t, int64(1), c.Stats().Reopened)
+	assert.Equal(t, int64(2), srv.Stats().Discovery)
+}
+
+// TestSessionEvents: a second user's join and leave reach the first, and
+// a client's Close ends its session at once.
+func TestSessionEvents(t *testing.T) {
+	ended := make(chan error, 2)
+	srv, url := newServer(t, voice.WithSessionHandler(func(_ *voice.Session, err error) { ended <- err }))
+	msgs := make(chan voice.Message, 8)
+	cfg := config(url, "guild", "a")
+	cfg.OnMessage = func(m voice.Message) { msgs <- m }
+	a, err := voice.Connect(context.Background(), cfg)
+	require.NoError(t, err)
+	defer a.Close()
+	b, err := voice.Connect(context.Background(), config(url, "guild", "b"))
+	require.NoError(t, err)
+	require.NoError(t, b.Speaking(voice.SpeakingSoundshare))
+	require.NoError(t, b.Close())
+	assert.NoError(t, <-ended)
+
+	want := []int{voice.OpClientsConnect, voice.OpSpeaking, voice.OpClientDisconnect}
+	for _, op := range want {
+		select {
+		case m := <-msgs:
+			require.Equal(t, op, m.Op)
+			if op == voice.OpSpeaking {
+				var sp voice.Speaking
+				require.NoError(t, m.Decode(&sp))
+				assert.Equal(t, voice.Speaking{Speaking: voice.SpeakingSoundshare, SSRC: b.SSRC(), UserID: "b"}, sp)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no op %d", op)
+		}
+	}
+	assert.Equal(t, 1, srv.Stats().Sessions)
+}
+
+// raw is a bare WebSocket client for sending what a client should not.
+func raw(t *testing.T, url string) *websocket.Conn {
+	t.Helper()
+	ws, _, err := websocket.Dial(context.Background(), url, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { ws.CloseNow() })
+	_, b, err := ws.Read(context.Background())
+	require.NoError(t, err)
+	m, err := voice.ParseMessage(b)
+	require.NoError(t, err)
+	require.Equal(t, voice.OpHello, m.Op)
+	return ws
+}
+
+func send(t *testing.T, ws *websocket.Conn, s string) {
+	t.Helper()
+	require.NoError(t, ws.Write(context.Background(), websocket.MessageText, []byte(s)))
+}
+
+// closedWith reads until the connection closes and returns its code.
+func closedWith(t *testing.T, ws *websocket.Conn) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		_, _, err := ws.Read(ctx)
+		if err != nil {
+			var ce websocket.CloseError
+			require.True(t, errors.As(err, &ce), "not a close: %v", err)
+			return int(ce.Code)
+		}
+	}
+}
+
+const identify = `{"op":0,"d":{"server_id":"g","user_id":"u","session_id":"s","token":"t"}}`
+
+func TestCloseCodes(t *testing.T) {
+	cases := []struct {
+		name string
+		opts []voice.ServerOption
+		path string
+		msgs []string
+		code int
+	}{
+		{"garbage", nil, "", []string{`{"op":`}, voice.CloseDecodeError},
+		{"unknown op", nil, "", []string{`{"op":99,"d":{}}`}, voice.CloseUnknownOpcode},
+		{"server's op", nil, "", []string{`{"op":2,"d":{}}`}, voice.CloseDecodeError},
+		{"before identify", nil, "", []string{`{"op":1,"d":{"protocol":"udp","data":{"address":"127.0.0.1","port":1,"mode":"aead_aes256_gcm_rtpsize"}}}`}, voice.CloseNotAuthenticated},
+		{"identify twice", nil, "", []string{identify, identify}, voice.CloseAlreadyAuthenticated},
+		{"identify without ids", nil, "", []string{`{"op":0,"d":{"token":"t"}}`}, voice.CloseDecodeError},
+		{"wrong token", []voice.ServerOption{voice.WithAuthenticate(func(id voice.Identify) error { return errors.New("no") })}, "", []string{identify}, voice.CloseAuthenticationFailed},
+		{"unknown server", []voice.ServerOption{voice.WithAuthenticate(func(id voice.Identify) error { return &voice.CloseError{Code: voice.CloseServerNotFound} })}, "", []string{identify}, voice.CloseServerNotFound},
+		{"DAVE required", []voice.ServerOption{voice.WithRequireDAVE()}, "", []string{identify}, voice.CloseE2EERequired},
+		{"unknown protocol", nil, "", []string{identify, `{"op":1,"d":{"protocol":"webrtc","data":{"address":"127.0.0.1","port":1,"mode":"aead_aes256_gcm_rtpsize"}}}`}, voice.CloseUnknownProtocol},
+		{"xsalsa20", nil, "", []string{identify, `{"op":1,"d":{"protocol":"udp","data":{"address":"127.0.0.1","port":1,"mode":"xsalsa20_poly1305"}}}`}, voice.CloseUnknownEncryptionMode},
+		{"plain aes-gcm", nil, "", []string{identify, `{"op":1,"d":{"protocol":"udp","data":{"address":"127.0.0.1","port":1,"mode":"aead_aes256_gcm"}}}`}, voice.CloseUnknownEncryptionMode},
+		{"bad address", nil, "", []string{identify, `{"op":1,"d":{"protocol":"udp","data":{"address":"nowhere","port":1,"mode":"aead_aes256_gcm_rtpsize"}}}`}, voice.CloseBadRequest},
+		{"resume unknown", nil, "", []string{`{"op":7,"d":{"server_id":"g","session_id":"nope","token":"t","seq_ack":1}}`}, voice.CloseSessionInvalid},
+		{"old version", nil, "?v=3", nil, voice.CloseBadRequest},
+		{"no heartbeat", []voice.ServerOption{voice.WithHeartbeatInterval(50 * time.Millisecond)}, "", []string{identify}, voice.CloseSessionTimeout},
+		{"rate limited", []voice.ServerOption{voice.WithRateLimit(5)}, "", strings.Split(strings.Repeat(`{"op":3,"d":{"t":1,"seq_ack":-1}}|`, 8), "|")[:8], voice.CloseRateLimited},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, url := newServer(t, tc.opts...)
+			var ws *websocket.Conn
+			if tc.path != "" { // refused before Hello
+				var err error
+				ws, _, err = websocket.Dial(context.Background(), url+tc.path, nil)
+				require.NoError(t, err)
+				defer ws.CloseNow()
+			} else {
+				ws = raw(t, url)
+			}
+			for _, m := range tc.msgs {
+				send(t, ws, m)
+			}
+			assert.Equal(t, tc.code, closedWith(t, ws))
+		})
+	}
+}
+
+func TestConnectErrors(t *testing.T) {
+	t.Run("DAVE required", func(t *testing.T) {
+		_, url := newServer(t, voice.WithRequireDAVE())
+		_, err := voice.Connect(context.Background(), config(url, "g", "u"))
+		var ce *voice.CloseError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, voice.CloseE2EERequired, ce.Code)
+	})
+	t.Run("no common mode", func(t *testing.T) {
+		_, url := newServer(t, voice.WithModes(voice.ModeXChaCha20Poly1305))
+		cfg := config(url, "g", "u")
+		cfg.Modes = []string{voice.ModeAES256GCM}
+		_, err := voice.Connect(context.Background(), cfg)
+		assert.ErrorIs(t, err, voice.ErrNoMode)
+	})
+	t.Run("nobody there", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		url := "ws://" + l.Addr().String()
+		l.Close()
+		_, err = voice.Connect(context.Background(), config(url, "g", "u"))
+		assert.ErrorIs(t, err, voice.ErrHandshake)
+	})
+}
+
+// TestDisconnect: a session removed by the server ends its client for
+// good, with 4014.
+func TestDisconnect(t *testing.T) {
+	srv, url := newServer(t)
+	cfg := config(url, "g", "u")
+	c, err := voice.Connect(context.Background(), cfg)
+	require.NoError(t, err)
+	defer c.Close()
+	require.True(t, srv.Disconnect(cfg.SessionID))
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client did not end")
+	}
+	var ce *voice.CloseError
+	require.ErrorAs(t, c.Err(), &ce)
+	assert.Equal(t, voice.CloseDisconnected, ce.Code)
+	assert.ErrorIs(t, c.Send(frame(0)), c.Err())
+}
+
+// TestUDPGarbage sends the server's UDP socket what is not a session's
+// packet: all rejected, none handed on.
+func TestUDPGarbage(t *testing.T) {
+	var h heard
+	srv, url := newServer(t, voice.WithPacketHandler(h.handle))
+	c, err := voice.Connect(context.Background(), config(url, "g", "u"))
+	require.NoError(t, err)
+	defer c.Close()
+	u, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(srv.UDPAddr()))
+	require.NoError(t, err)
+	defer u.Close()
+	forged := make([]byte, 40)
+	forged[0], forged[1] = 0x80, 0x78
+	forged[11] = byte(c.SSRC()) // the right SSRC, the wrong key
+	for _, p := range [][]byte{{1}, make([]byte, 11), voice.DiscoveryRequest(12345), forged, append([]byte{0x90}, forged[1:]...)} {
+		_, err := u.Write(p)
+		require.NoError(t, err)
+	}
+	waitFor(t, "the rejections", func() bool { return srv.Stats().Rejected == 5 })
+	assert.Empty(t, h.get())
+}
