@@ -47,11 +47,11 @@ type Config struct {
 // Send is called by one goroutine at a time; the rest is safe for
 // concurrent use.
 type Conn struct {
-	cfg      Config
-	ssrc     uint32
-	mode     string
-	server   netip.AddrPort
-	sender   *sink.Sender // used by Send's goroutine
+	cfg    Config
+	ssrc   uint32
+	mode   string
+	server netip.AddrPort
+	sender *sink.Sender // used by Send's goroutine
 
 	ws  atomic.Pointer[websocket.Conn]
 	udp atomic.Pointer[net.UDPConn]

@@ -187,12 +187,24 @@ func TestDiscovery(t *testing.T) {
 	}
 
 	bad := map[string][]byte{
-		"short":          req[:73],
-		"long":           append(append([]byte{}, req...), 0),
-		"wrong type":     voice.DiscoveryRequest(1),
-		"wrong length":   func() []byte { b := voice.DiscoveryResponse(nil, 1, netip.MustParseAddrPort("1.2.3.4:5")); b[3] = 71; return b }(),
-		"no terminator":  func() []byte { b := voice.DiscoveryResponse(nil, 1, netip.MustParseAddrPort("1.2.3.4:5")); copy(b[8:72], make64('9')); return b }(),
-		"not an address": func() []byte { b := voice.DiscoveryResponse(nil, 1, netip.MustParseAddrPort("1.2.3.4:5")); copy(b[8:], "1.2.3.x"); return b }(),
+		"short":      req[:73],
+		"long":       append(append([]byte{}, req...), 0),
+		"wrong type": voice.DiscoveryRequest(1),
+		"wrong length": func() []byte {
+			b := voice.DiscoveryResponse(nil, 1, netip.MustParseAddrPort("1.2.3.4:5"))
+			b[3] = 71
+			return b
+		}(),
+		"no terminator": func() []byte {
+			b := voice.DiscoveryResponse(nil, 1, netip.MustParseAddrPort("1.2.3.4:5"))
+			copy(b[8:72], make64('9'))
+			return b
+		}(),
+		"not an address": func() []byte {
+			b := voice.DiscoveryResponse(nil, 1, netip.MustParseAddrPort("1.2.3.4:5"))
+			copy(b[8:], "1.2.3.x")
+			return b
+		}(),
 	}
 	for name, b := range bad {
 		t.Run(name, func(t *testing.T) {
