@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/streamcatcher/streamcatcher/codec/ogg"
+	"github.com/streamcatcher/streamcatcher/codec/opus"
+	"github.com/streamcatcher/streamcatcher/pipeline"
+	"github.com/streamcatcher/streamcatcher/pipeline/sink"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "-role" {
+		main() // the bots' process of TestSplit: this binary, run as the program
+		return
+	}
+	goleak.VerifyTestMain(m,
+		// pion's and the HTTP client's idle goroutines end on their own
+		// timers after the run.
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+	)
+}
+
+// syncBuffer is a bytes.Buffer for a run's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func shortOptions(out *syncBuffer) *options {
+	return &options{
+		guilds: 10, duration: 3 * time.Second, listeners: 1,
+		addr: "127.0.0.1:0", udpAddr: "127.0.0.1:0", webrtcAddr: "127.0.0.1:0",
+		role: "all", faults: true, out: out,
+	}
+}
+
+// TestShortRun runs the example as go run does, shorter: its own checks
+// must pass, with the faults injected.
+func TestShortRun(t *testing.T) {
+	var out syncBuffer
+	o := shortOptions(&out)
+	o.record = t.TempDir()
+	err := run(context.Background(), o)
+	t.Log("\n" + out.String())
+	require.NoError(t, err)
+	s := out.String()
+	assert.Contains(t, s, "result: every packet heard was in order and carried the right audio")
+	assert.Contains(t, s, "guild-7: handshake failed: voice: authentication failed (4004)")
+	assert.Contains(t, s, "guild-6: track no-such-track.mp3: open")
+	assert.Contains(t, s, "9 connected of 10")
+	for _, name := range defaultTracks {
+		assert.Contains(t, s, name+" ×1", "every track encoded once")
+	}
+	assert.Contains(t, s, "1 control connections resumed, 1 UDP sockets reopened")
+	assert.Regexp(t, `WebRTC listener +[1-9]\d* packets, [0-9.]+ s decoded, 0 undecodable`, s)
+	assert.Regexp(t, `HTTP   listener +[1-9]\d* packets, [0-9.]+ s decoded, 0 undecodable`, s)
+
+	// The recordings are Ogg Opus files with every packet the guild sent.
+	files, err := filepath.Glob(filepath.Join(o.record, "*.opus"))
+	require.NoError(t, err)
+	assert.Len(t, files, 9)
+	b, err := os.ReadFile(filepath.Join(o.record, "guild-1.opus"))
+	require.NoError(t, err)
+	r := ogg.NewReader(bytes.NewReader(b))
+	var n int
+	var last ogg.Packet
+	for {
+		p, err := r.ReadPacket()
+		if err != nil {
+			break
+		}
+		n, last = n+1, p
+	}
+	assert.Greater(t, n, 100)
+	assert.True(t, last.EOS)
+	assert.Greater(t, last.Granule, int64(48000), "its duration is what was heard")
+}
+
+// TestDAVERequired: every handshake ends in 4017, reported, and the run
+// itself does not fail.
+func TestDAVERequired(t *testing.T) {
+	var out syncBuffer
+	o := shortOptions(&out)
+	o.guilds, o.duration, o.listeners, o.dave = 3, time.Second, 0, true
+	require.NoError(t, run(context.Background(), o))
+	assert.Contains(t, out.String(), "3: voice: E2EE/DAVE protocol required (4017)")
+	assert.Contains(t, out.String(), "0 connected of 3")
+}
+
+// TestSplit runs the bots in a second process: this test binary, which
+// runs main for them (see TestMain).
+func TestSplit(t *testing.T) {
+	var out syncBuffer
+	o := shortOptions(&out)
+	o.split, o.listeners, o.faults = true, 0, false
+	o.guilds = 4
+	err := run(context.Background(), o)
+	t.Log("\n" + out.String())
+	require.NoError(t, err)
+	s := out.String()
+	assert.Contains(t, s, "[bots] bots: 4 of 4 guilds connected")
+	assert.Contains(t, s, "result: every packet heard was in order and carried the right audio")
+	assert.Contains(t, s, "heard ")
+}
+
+func TestLabel(t *testing.T) {
+	b := appendLabel(nil, 7, opus.Packet{Position: -312})
+	require.Len(t, b, 13)
+	assert.Equal(t, byte(0x1b), b[0])
+	track, pos, ok := parseLabel(append(append([]byte{0, 0}, b...), 0, 0, 0))
+	assert.True(t, ok)
+	assert.Equal(t, 7, track)
+	assert.Equal(t, int64(-312), pos)
+
+	for name, ext := range map[string][]byte{
+		"empty":     nil,
+		"padding":   {0, 0, 0, 0},
+		"other":     {0x22, 1, 2, 3},
+		"truncated": b[:8],
+		"reserved":  {0xf0, 0x1b},
+		"wrong len": {0x1a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, ok := parseLabel(ext)
+			assert.False(t, ok)
+		})
+	}
+}
+
+func FuzzLabel(f *testing.F) {
+	f.Add(appendLabel(nil, 1, opus.Packet{Position: 960}))
+	f.Add([]byte{0x10, 0xff, 0x1b})
+	f.Fuzz(func(t *testing.T, ext []byte) {
+		track, pos, ok := parseLabel(ext)
+		if ok { // what parses is an element that is really there
+			el := appendLabel(nil, track, opus.Packet{Position: pos})
+			assert.True(t, bytes.Contains(ext, el))
+		}
+	})
+}
+
+// TestVerifier feeds the checker a track's packets as a bot would send
+// them, and then with each kind of fault: each is caught.
+func TestVerifier(t *testing.T) {
+	cat := newCatalogue([]string{testdataPath("prog_48000.mp3")}, false)
+	lib := pipeline.NewLibrary(pipeline.WithOpener(cat.open))
+	defer lib.Close()
+	p, err := lib.Play(context.Background(), cat.key(0))
+	require.NoError(t, err)
+	defer p.Close()
+	<-p.Track().Done()
+	var pkts []opus.Packet
+	for {
+		pkt, err := p.Next()
+		if err != nil {
+			break
+		}
+		pkt.Data = bytes.Clone(pkt.Data)
+		pkts = append(pkts, pkt)
+	}
+	require.Greater(t, len(pkts), 100)
+
+	check := func(t *testing.T, edit func(i int, h *sink.Header, pkt *opus.Packet) bool) streamResult {
+		v := newVerifier(context.Background(), &references{lib: lib, cat: cat, refs: map[int]*reference{}})
+		pz := sink.NewPacketizer(1)
+		at := time.Now()
+		for i, pkt := range pkts {
+			h := pz.Next(pkt)
+			if !edit(i, &h, &pkt) {
+				continue
+			}
+			ext := appendLabel(nil, 0, pkt)
+			v.handle(sessionInfo{ssrc: 1, guild: "g"}, sink.Opened{Header: h, Ext: ext, Payload: pkt.Data}, at)
+			at = at.Add(20 * time.Millisecond)
+		}
+		v.close()
+		return v.results()["g"]
+	}
+	t.Run("as sent", func(t *testing.T) {
+		r := check(t, func(int, *sink.Header, *opus.Packet) bool { return true })
+		assert.False(t, r.failed(), "%+v", r)
+		assert.Greater(t, r.Verified, int64(len(pkts)-20))
+		assert.Greater(t, r.WorstSNR, minSNR)
+	})
+	t.Run("lost", func(t *testing.T) {
+		r := check(t, func(i int, _ *sink.Header, _ *opus.Packet) bool { return i != 50 })
+		assert.Equal(t, int64(1), r.Lost)
+	})
+	t.Run("duplicated", func(t *testing.T) {
+		var prev sink.Header
+		r := check(t, func(i int, h *sink.Header, _ *opus.Packet) bool {
+			if i == 60 {
+				*h = prev
+			}
+			prev = *h
+			return true
+		})
+		assert.Equal(t, int64(1), r.Duplicate)
+	})
+	t.Run("wrong timestamp", func(t *testing.T) {
+		r := check(t, func(i int, h *sink.Header, _ *opus.Packet) bool {
+			if i >= 70 {
+				h.Timestamp += 480
+			}
+			return true
+		})
+		assert.Equal(t, int64(1), r.BadTime)
+	})
+	t.Run("wrong audio", func(t *testing.T) {
+		// From packet 40 (in the tone), each packet claims to be 30
+		// packets further on: it was the audio of another place.
+		r := check(t, func(i int, _ *sink.Header, pkt *opus.Packet) bool {
+			if i >= 40 && i < 70 {
+				pkt.Position += 30 * 960
+			}
+			return true
+		})
+		assert.Positive(t, r.Wrong, "%+v", r)
+	})
+	t.Run("corrupt payload", func(t *testing.T) {
+		r := check(t, func(i int, _ *sink.Header, pkt *opus.Packet) bool {
+			if i == 80 {
+				pkt.Data = []byte{0xff, 0x00} // code 3, no frames
+			}
+			return true
+		})
+		assert.Equal(t, int64(1), r.Undecoded)
+	})
+	t.Run("unlabelled", func(t *testing.T) {
+		v := newVerifier(context.Background(), &references{lib: lib, cat: cat, refs: map[int]*reference{}})
+		v.handle(sessionInfo{ssrc: 1, guild: "g"}, sink.Opened{Payload: pkts[30].Data}, time.Now())
+		v.close()
+		assert.Equal(t, int64(1), v.results()["g"].Unlabelled)
+	})
+}

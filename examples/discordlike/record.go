@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/streamcatcher/streamcatcher/codec/ogg"
+)
+
+// recording writes what one guild was heard to say as an Ogg Opus file,
+// from the packets as they came, without decoding or encoding again.
+type recording struct {
+	f    *os.File
+	w    *ogg.OpusWriter
+	err  error
+	path string
+}
+
+// newRecorder returns the verifier's recorder for files in dir.
+func newRecorder(dir string, warn func(format string, args ...any)) func(guild string) *recording {
+	return func(guild string) *recording {
+		name := strings.Map(func(r rune) rune {
+			if r == '/' || r == '\\' || r == 0 {
+				return '_'
+			}
+			return r
+		}, guild) + ".opus"
+		path := filepath.Join(dir, name)
+		f, err := os.Create(path)
+		if err != nil {
+			warn("record %s: %v", guild, err)
+			return nil
+		}
+		head := ogg.OpusHead{Version: 1, Channels: 2, InputRate: 48000}
+		w, err := ogg.NewOpusWriter(f, head, ogg.OpusTags{Vendor: "discordlike", Comments: []string{"TITLE=" + guild}})
+		if err != nil {
+			f.Close()
+			warn("record %s: %v", guild, err)
+			return nil
+		}
+		return &recording{f: f, w: w, path: path}
+	}
+}
+
+func (r *recording) write(p []byte) {
+	if r.err == nil {
+		r.err = r.w.WritePacket(p)
+	}
+}
+
+func (r *recording) close() {
+	if err := r.w.Close(); r.err == nil {
+		r.err = err
+	}
+	if err := r.f.Close(); r.err == nil {
+		r.err = err
+	}
+	if r.err != nil {
+		r.err = fmt.Errorf("record %s: %w", r.path, r.err)
+	}
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/streamcatcher/streamcatcher/examples/discordlike/voice"
+	"github.com/streamcatcher/streamcatcher/pipeline"
+	"github.com/streamcatcher/streamcatcher/pipeline/sink"
+)
+
+// service is the server half: the voice gateway and its UDP endpoint, the
+// checker of what every guild sends, and the web side (page, WebRTC,
+// HTTP streams).
+type service struct {
+	o     *options
+	con   *console
+	voice *voice.Server
+	ln    net.Listener
+	http  *http.Server
+	ver   *verifier
+	web   *web
+
+	gateway string // the voice gateway's URL
+	base    string // the web page's
+
+	mu         sync.Mutex // guards recordings
+	recordings []*recording
+	serveErr   chan error
+}
+
+func startService(ctx context.Context, o *options, con *console, cat *catalogue, lib *pipeline.Library, sched *pipeline.Scheduler) (*service, error) {
+	udpAddr, err := net.ResolveUDPAddr("udp", o.udpAddr)
+	if err != nil {
+		return nil, fmt.Errorf("-udp %s: %w", o.udpAddr, err)
+	}
+	udp, err := net.ListenUDP("udp", udpAddr)
+	if err != nil {
+		return nil, fmt.Errorf("voice UDP: %w", err)
+	}
+	s := &service{o: o, con: con, serveErr: make(chan error, 1)}
+	s.ver = newVerifier(ctx, &references{lib: lib, cat: cat, refs: map[int]*reference{}})
+	if o.record != "" {
+		rec := newRecorder(o.record, con.linef)
+		s.ver.record = func(guild string) *recording {
+			r := rec(guild)
+			if r != nil {
+				s.mu.Lock()
+				s.recordings = append(s.recordings, r)
+				s.mu.Unlock()
+			}
+			return r
+		}
+	}
+	s.web = newWeb(ctx, con, cat, sched, o.webrtcAddr)
+	opts := []voice.ServerOption{
+		voice.WithPacketHandler(func(ss *voice.Session, p sink.Opened, at time.Time) {
+			s.ver.handle(sessionInfo{ssrc: ss.SSRC, guild: ss.ServerID}, p, at)
+			s.web.relay(ss.ServerID, p.Payload, p.Ext)
+		}),
+		voice.WithAuthenticate(func(id voice.Identify) error {
+			if id.Token != "token-"+id.UserID {
+				return errors.New("wrong token")
+			}
+			return nil
+		}),
+	}
+	if o.dave {
+		opts = append(opts, voice.WithRequireDAVE())
+	}
+	s.voice, err = voice.NewServer(udp, opts...)
+	if err != nil {
+		udp.Close()
+		return nil, err
+	}
+	s.ln, err = net.Listen("tcp", o.addr)
+	if err != nil {
+		s.voice.Close()
+		return nil, fmt.Errorf("-addr %s: %w", o.addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/voice", s.voice)
+	s.web.routes(mux)
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	host := s.ln.Addr().String()
+	s.gateway = "ws://" + host + "/voice"
+	s.base = "http://" + host + "/"
+	go func() { s.serveErr <- s.http.Serve(s.ln) }()
+	return s, nil
+}
+
+// close shuts the service down: the voice server's connections, the web
+// side, the HTTP server; then it waits for the checkers.
+func (s *service) close() {
+	s.voice.Close()
+	s.web.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.http.Shutdown(ctx)
+	s.ver.close()
+}
+
+// recorded returns the recordings written, once the checkers are done.
+func (s *service) recorded() []*recording {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*recording(nil), s.recordings...)
+}
+
+// host returns the address a flag names, for the header.
+func hostOf(u string) string {
+	u = strings.TrimPrefix(strings.TrimPrefix(u, "ws://"), "http://")
+	return strings.TrimSuffix(strings.TrimSuffix(u, "/voice"), "/")
+}

@@ -1,0 +1,385 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/streamcatcher/streamcatcher/codec/libopus"
+	"github.com/streamcatcher/streamcatcher/codec/opus"
+	"github.com/streamcatcher/streamcatcher/pipeline/sink"
+)
+
+// What the server checks of each guild's stream, packet by packet:
+//
+//   - numbering: the sequence goes up by one (a gap is lost packets, a
+//     number seen again a duplicate), and the timestamp by exactly the
+//     previous packet's samples, or by more with the marker bit set (after
+//     a pause or the silence between tracks);
+//   - audio: every packet decodes, and, once the decoder has had preRoll
+//     of continuous audio since a seek, loop, skip or pause, its samples
+//     match the track's at the position its label names, within minSNR
+//     (or, where the track is silent there, stay below silenceFloor). The
+//     reference is the track's packets decoded in order from the start, so
+//     a receiver that jumped decodes with another history: its energy
+//     prediction converges over a few frames, and 100 ms after a jump
+//     onto a loud onset the match can be as low as 13 dB (in a 15 s run of
+//     50 guilds, one packet of some 32,000 compared was under 16 dB), while
+//     audio from another place, or another track, is at or below
+//     0 dB, its difference as loud as itself;
+//   - timing: interarrival jitter (RFC 3550) and late packets, those that
+//     arrive more than lateBy after the stream's best transit time, which
+//     are reported, not failed.
+const (
+	preRoll      = 4800  // samples: 100 ms
+	minSNR       = 6.0   // dB
+	silenceFloor = 100.0 // RMS in 16-bit units: -50 dBFS
+	lateBy       = 40 * time.Millisecond
+	queueLen     = 8192 // packets a stream's checker may fall behind by
+)
+
+// heardPacket is a copy of what the server's UDP goroutine opened.
+type heardPacket struct {
+	seq     uint16
+	ts      uint32
+	marker  bool
+	label   bool
+	track   int
+	pos     int64
+	payload []byte
+	at      time.Time
+}
+
+// verifier checks every guild's stream, one goroutine a stream, off the
+// server's UDP goroutine.
+type verifier struct {
+	refs     *references
+	ctx      context.Context
+	record   func(guild string) *recording // nil: not recording
+	overflow atomic.Int64
+
+	mu      sync.Mutex // guards streams and closed
+	streams map[uint32]*stream
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+func newVerifier(ctx context.Context, refs *references) *verifier {
+	return &verifier{refs: refs, ctx: ctx, streams: make(map[uint32]*stream)}
+}
+
+// handle is the voice server's packet handler.
+func (v *verifier) handle(s sessionInfo, o sink.Opened, at time.Time) {
+	st := v.stream(s)
+	if st == nil {
+		return
+	}
+	p := heardPacket{seq: o.Sequence, ts: o.Timestamp, marker: o.Marker, payload: bytes.Clone(o.Payload), at: at}
+	p.track, p.pos, p.label = parseLabel(o.Ext)
+	select {
+	case st.in <- p:
+	default:
+		v.overflow.Add(1)
+	}
+}
+
+// sessionInfo is what the verifier needs of a voice session.
+type sessionInfo struct {
+	ssrc  uint32
+	guild string
+}
+
+func (v *verifier) stream(s sessionInfo) *stream {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if st := v.streams[s.ssrc]; st != nil || v.closed {
+		return st
+	}
+	st := &stream{guild: s.guild, in: make(chan heardPacket, queueLen), v: v}
+	v.streams[s.ssrc] = st
+	v.wg.Add(1)
+	go st.run()
+	return st
+}
+
+// close waits for every stream's checker to finish what it was given.
+func (v *verifier) close() {
+	v.mu.Lock()
+	v.closed = true
+	for _, st := range v.streams {
+		close(st.in)
+	}
+	v.mu.Unlock()
+	v.wg.Wait()
+}
+
+// results returns each stream's results, by guild.
+func (v *verifier) results() map[string]streamResult {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make(map[string]streamResult)
+	for _, st := range v.streams {
+		st.mu.Lock()
+		r := out[st.guild]
+		r.add(st.res)
+		out[st.guild] = r
+		st.mu.Unlock()
+	}
+	return out
+}
+
+// totals sums the results of every stream (while they run, for the
+// progress line).
+func (v *verifier) totals() streamResult {
+	var t streamResult
+	for _, r := range v.results() {
+		t.add(r)
+	}
+	return t
+}
+
+// streamResult is what was found of one stream.
+type streamResult struct {
+	Packets    int64 // heard
+	Verified   int64 // audio compared and matching
+	PreRoll    int64 // audio not compared: within preRoll of a jump
+	Silence    int64 // silence frames
+	Lost       int64
+	Duplicate  int64
+	Reordered  int64
+	BadTime    int64 // timestamps that do not follow the packets
+	Wrong      int64 // audio that does not match its place in the track
+	Undecoded  int64 // packets the decoder refused
+	Unlabelled int64 // packets without a readable label
+	NoRef      int64 // packets of a track the server could not decode
+	Late       int64
+	Jitter     float64 // seconds, the last value (mean over streams when summed)
+	MaxJitter  float64
+	Streams    int
+	WorstSNR   float64 // dB, of the compared packets with sound
+	First      time.Time
+}
+
+func (r *streamResult) add(o streamResult) {
+	r.Packets += o.Packets
+	r.Verified += o.Verified
+	r.PreRoll += o.PreRoll
+	r.Silence += o.Silence
+	r.Lost += o.Lost
+	r.Duplicate += o.Duplicate
+	r.Reordered += o.Reordered
+	r.BadTime += o.BadTime
+	r.Wrong += o.Wrong
+	r.Undecoded += o.Undecoded
+	r.Unlabelled += o.Unlabelled
+	r.NoRef += o.NoRef
+	r.Late += o.Late
+	r.Jitter = (r.Jitter*float64(r.Streams) + o.Jitter*float64(max(o.Streams, 1))) / float64(r.Streams+max(o.Streams, 1))
+	r.MaxJitter = max(r.MaxJitter, o.MaxJitter)
+	r.Streams += max(o.Streams, 1)
+	if o.WorstSNR != 0 && (r.WorstSNR == 0 || o.WorstSNR < r.WorstSNR) {
+		r.WorstSNR = o.WorstSNR
+	}
+	if !o.First.IsZero() && (r.First.IsZero() || o.First.Before(r.First)) {
+		r.First = o.First
+	}
+}
+
+// failed reports whether a correctness check failed.
+func (r streamResult) failed() bool {
+	return r.Lost+r.Duplicate+r.BadTime+r.Wrong+r.Undecoded+r.Unlabelled+r.NoRef > 0
+}
+
+// stream is one SSRC's checker.
+type stream struct {
+	v     *verifier
+	guild string
+	in    chan heardPacket
+	dec   *libopus.PacketDecoder
+	rec   *recording
+
+	mu  sync.Mutex // guards res, read by results
+	res streamResult
+
+	// The checker's own state.
+	started              bool
+	seq                  uint16
+	ts                   uint32
+	samples              int64
+	silence              bool
+	track                int
+	pos                  int64
+	lastSamples          int64
+	skip                 int64 // samples of pre-roll still to ignore
+	seen                 [1024]int32
+	transit, bestTransit float64
+	clock                float64 // the stream's timestamp, unwrapped, in seconds
+	jitter               float64
+}
+
+func (st *stream) run() {
+	defer st.v.wg.Done()
+	defer func() {
+		if st.rec != nil {
+			st.rec.close()
+		}
+	}()
+	dec, err := libopus.NewPacketDecoder(2)
+	if err != nil {
+		panic(err) // 2 channels is always valid
+	}
+	st.dec = dec
+	if st.v.record != nil {
+		st.rec = st.v.record(st.guild)
+	}
+	for p := range st.in {
+		st.mu.Lock()
+		st.check(p)
+		st.mu.Unlock()
+	}
+}
+
+// check checks one packet; st.mu is held.
+func (st *stream) check(p heardPacket) {
+	r := &st.res
+	r.Packets++
+	if r.First.IsZero() {
+		r.First = p.at
+	}
+	if st.rec != nil {
+		st.rec.write(p.payload)
+	}
+	samples, err := opus.PacketSamples(p.payload)
+	if err != nil {
+		r.Undecoded++
+		return
+	}
+	jump := false // the audio does not follow the previous packet's
+	if !st.started {
+		st.started, jump = true, true
+		st.clock = float64(p.ts) / 48000
+	} else {
+		switch d := int16(p.seq - st.seq); {
+		case d == 1:
+		case d > 1:
+			r.Lost += int64(d - 1)
+			jump = true
+		default: // an old number
+			if st.seen[p.seq%1024] == int32(p.seq)+1 {
+				r.Duplicate++
+			} else {
+				r.Reordered++
+				r.Lost-- // it was counted lost when the gap appeared
+			}
+			return
+		}
+		adv := p.ts - st.ts
+		switch {
+		case !p.marker && int64(adv) != st.samples && int16(p.seq-st.seq) == 1:
+			r.BadTime++
+		case p.marker && int64(adv) < st.samples:
+			r.BadTime++
+		}
+		st.clock += float64(adv) / 48000
+	}
+	st.seen[p.seq%1024] = int32(p.seq) + 1
+	st.timing(p)
+	st.seq, st.ts, st.samples = p.seq, p.ts, samples
+
+	silence := string(p.payload) == opus.SilenceFrame
+	pcm, err := st.dec.Decode(p.payload)
+	if err != nil {
+		r.Undecoded++
+		st.silence = true // the decoder's state is unknown: pre-roll again
+		return
+	}
+	if silence {
+		r.Silence++
+		st.silence = true
+		return
+	}
+	if !p.label {
+		r.Unlabelled++
+		return
+	}
+	if st.silence || p.track != st.track || p.pos != st.pos+st.lastSamples {
+		jump = true
+	}
+	st.silence, st.track, st.pos = false, p.track, p.pos
+	st.lastSamples = samples
+	if jump {
+		st.skip = preRoll
+	}
+	if st.skip > 0 {
+		st.skip -= samples
+		r.PreRoll++
+		return
+	}
+	ref := st.v.refs.get(st.v.ctx, p.track)
+	<-ref.done
+	if ref.err != nil {
+		r.NoRef++
+		return
+	}
+	from := (p.pos + ref.preSkip) * 2
+	to := from + int64(len(pcm))
+	if from < 0 || to > int64(len(ref.pcm)) {
+		r.Wrong++
+		return
+	}
+	snr, ok := match(ref.pcm[from:to], pcm)
+	if !ok {
+		r.Wrong++
+		return
+	}
+	r.Verified++
+	if snr > 0 && (r.WorstSNR == 0 || snr < r.WorstSNR) {
+		r.WorstSNR = snr
+	}
+}
+
+// timing measures jitter and lateness from the packet's arrival.
+func (st *stream) timing(p heardPacket) {
+	r := &st.res
+	arrival := float64(p.at.UnixNano()) / 1e9
+	transit := arrival - st.clock
+	if r.Packets > 1 {
+		d := math.Abs(transit - st.transit)
+		if p.marker {
+			d = 0 // the sender's clock jumped: not jitter
+		}
+		st.jitter += (d - st.jitter) / 16
+		r.Jitter = st.jitter
+		r.MaxJitter = max(r.MaxJitter, st.jitter)
+	}
+	st.transit = transit
+	if r.Packets == 1 || transit < st.bestTransit {
+		st.bestTransit = transit
+	}
+	if transit-st.bestTransit > lateBy.Seconds() {
+		r.Late++
+	}
+}
+
+// match compares decoded samples with the reference's: the SNR in dB, and
+// whether they match (silence where the reference is silent).
+func match(ref, got []int16) (float64, bool) {
+	var sig, noise float64
+	for i, v := range ref {
+		d := float64(got[i]) - float64(v)
+		sig += float64(v) * float64(v)
+		noise += d * d
+	}
+	n := float64(len(ref))
+	if math.Sqrt(sig/n) < silenceFloor {
+		return 0, math.Sqrt(noise/n) < silenceFloor
+	}
+	if noise == 0 {
+		return 99, true
+	}
+	snr := 10 * math.Log10(sig/noise)
+	return snr, snr >= minSNR
+}

@@ -1,0 +1,401 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/streamcatcher/streamcatcher/codec/ogg"
+	"github.com/streamcatcher/streamcatcher/pipeline"
+	"github.com/streamcatcher/streamcatcher/pipeline/sink"
+)
+
+//go:embed page.html
+var page []byte
+
+// web is the server's web side: a page listing the guilds, where a browser
+// joins a guild's channel and hears it over WebRTC; the same audio as an
+// HTTP Ogg Opus stream; and what each guild is playing.
+//
+// A guild's channel, once someone listens, is a live Track: the server
+// relays the Opus packets it hears from the guild's bot, as they come and
+// without decoding them, into an Ogg stream that the Track frames as it
+// is; one Broadcast of that Track feeds a Fanout to every WebRTC peer (one
+// numbering, peers sharded over writers) and an HTTPStream to every HTTP
+// client. So however many listen, the channel is read once.
+type web struct {
+	ctx    context.Context
+	con    *console
+	cat    *catalogue
+	sched  *pipeline.Scheduler
+	rtc    *sink.WebRTC
+	rtcErr error
+
+	quit chan struct{} // closed by close: ends the relays
+
+	mu       sync.Mutex // guards the fields below
+	channels map[string]*channel
+	reports  []browserReport
+	closed   bool
+}
+
+func newWeb(ctx context.Context, con *console, cat *catalogue, sched *pipeline.Scheduler, udpAddr string) *web {
+	w := &web{ctx: ctx, con: con, cat: cat, sched: sched, quit: make(chan struct{}), channels: make(map[string]*channel)}
+	conn, err := net.ListenPacket("udp", udpAddr)
+	if err == nil {
+		var opts []sink.WebRTCOption
+		if ip := conn.LocalAddr().(*net.UDPAddr).IP; ip.IsLoopback() {
+			opts = append(opts, sink.WithLoopback())
+		}
+		w.rtc, err = sink.NewWebRTC(conn, opts...)
+		if err != nil {
+			conn.Close()
+		}
+	}
+	if err != nil {
+		w.rtcErr = fmt.Errorf("WebRTC on %s: %w", udpAddr, err)
+		con.linef("%v; the page will have no WebRTC", w.rtcErr)
+	}
+	return w
+}
+
+// channel is one guild's voice channel as the web side sees it.
+type channel struct {
+	guild   string
+	track   atomic.Int64 // now playing, from the packets' labels
+	pos     atomic.Int64 // samples
+	heard   atomic.Int64
+	updated atomic.Int64 // unix nanoseconds of the last packet
+
+	relaying atomic.Bool // set once the live track is started
+	in       chan []byte // packets for the relay, when relaying
+
+	start  sync.Once
+	ready  chan struct{} // closed once the live side is up (or failed)
+	err    error
+	live   *pipeline.Track
+	bcast  *pipeline.Broadcast
+	fanout *sink.Fanout
+	stream *sink.HTTPStream
+	peers  atomic.Int64
+}
+
+// relay is given every packet the voice server hears.
+func (w *web) relay(guild string, payload, ext []byte) {
+	w.mu.Lock()
+	ch := w.channels[guild]
+	if ch == nil {
+		if w.closed {
+			w.mu.Unlock()
+			return
+		}
+		ch = &channel{guild: guild, in: make(chan []byte, 256), ready: make(chan struct{})}
+		ch.track.Store(-1)
+		w.channels[guild] = ch
+	}
+	w.mu.Unlock()
+	ch.heard.Add(1)
+	ch.updated.Store(time.Now().UnixNano())
+	if track, pos, ok := parseLabel(ext); ok {
+		ch.track.Store(int64(track))
+		ch.pos.Store(pos)
+	}
+	if ch.relaying.Load() {
+		select {
+		case ch.in <- append([]byte(nil), payload...):
+		default: // the relay is behind: its broadcast will skip
+		}
+	}
+}
+
+// heard returns how many packets the guild's channel has had.
+func (w *web) heard(guild string) int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if ch := w.channels[guild]; ch != nil {
+		return ch.heard.Load()
+	}
+	return 0
+}
+
+// liveHead is the Ogg Opus head of a relayed channel: stereo, no pre-skip
+// (the packets come from the middle of the bots' streams).
+var liveHead = ogg.OpusHead{Version: 1, Channels: 2, InputRate: 48000}
+
+// open starts the guild's live side on first use and waits for it.
+func (w *web) open(ctx context.Context, guild string) (*channel, error) {
+	w.mu.Lock()
+	ch := w.channels[guild]
+	closed := w.closed
+	w.mu.Unlock()
+	if ch == nil || closed {
+		return nil, fmt.Errorf("no guild %q is on the air", guild)
+	}
+	ch.start.Do(func() { go w.startLive(ch) })
+	select {
+	case <-ch.ready:
+		return ch, ch.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (w *web) startLive(ch *channel) {
+	defer close(ch.ready)
+	pr, pw := io.Pipe()
+	var err error
+	ch.live, err = pipeline.NewTrack(pr, pipeline.WithLive(10*time.Second), pipeline.WithName(ch.guild+" (live)"))
+	if err != nil {
+		ch.err = err
+		return
+	}
+	ch.relaying.Store(true)
+	go func() {
+		// The relay: packets in, Ogg pages out, a page a packet so that
+		// the live track has each packet as soon as it came.
+		ow, err := ogg.NewOpusWriter(pw, liveHead, ogg.OpusTags{Vendor: "discordlike", Comments: []string{"TITLE=" + ch.guild}})
+		if err != nil {
+			pw.CloseWithError(err)
+			return
+		}
+		defer pw.Close()
+		for {
+			select {
+			case p := <-ch.in:
+				if err := ow.WritePacket(p); err != nil {
+					return
+				}
+				if err := ow.Flush(); err != nil {
+					return
+				}
+			case <-w.quit:
+				return
+			}
+		}
+	}()
+	select {
+	case <-ch.live.Ready():
+	case <-time.After(10 * time.Second):
+	}
+	if err := ch.live.Err(); err != nil {
+		ch.err = fmt.Errorf("live track: %w", err)
+		ch.live.Close()
+		return
+	}
+	ch.bcast = pipeline.NewBroadcast(w.sched, ch.live)
+	ch.fanout = sink.NewFanout()
+	ch.bcast.JoinPaced(ch.fanout.Send)
+	head, ok := ch.live.OpusHead()
+	if !ok {
+		head = liveHead
+	}
+	ch.stream = sink.NewHTTPStream(func() sink.Queue { return ch.bcast.JoinBuffered() }, head,
+		sink.WithTags(ogg.OpusTags{Vendor: "discordlike", Comments: []string{"TITLE=" + ch.guild}}))
+}
+
+// routes adds the web side's handlers.
+func (w *web) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+		rw.Header().Set("Cache-Control", "no-cache")
+		_, _ = rw.Write(page)
+	})
+	mux.HandleFunc("GET /guilds", w.serveGuilds)
+	mux.HandleFunc("POST /guild/{id}/webrtc", w.serveOffer)
+	mux.HandleFunc("GET /guild/{id}/stream.ogg", w.serveStream)
+	mux.HandleFunc("HEAD /guild/{id}/stream.ogg", w.serveStream)
+	mux.HandleFunc("POST /report", w.serveReport)
+}
+
+// nowPlaying is a guild as the page shows it.
+type nowPlaying struct {
+	Guild    string  `json:"guild"`
+	Track    string  `json:"track"`
+	Position float64 `json:"position"` // seconds
+	Live     bool    `json:"live"`     // heard in the last second
+	Packets  int64   `json:"packets"`
+	Peers    int64   `json:"peers"`
+}
+
+func (w *web) serveGuilds(rw http.ResponseWriter, _ *http.Request) {
+	w.mu.Lock()
+	list := make([]nowPlaying, 0, len(w.channels))
+	for _, ch := range w.channels {
+		np := nowPlaying{Guild: ch.guild, Packets: ch.heard.Load(), Peers: ch.peers.Load(), Position: float64(ch.pos.Load()) / 48000}
+		if t := ch.track.Load(); t >= 0 {
+			np.Track = w.cat.name(int(t))
+		}
+		np.Live = time.Since(time.Unix(0, ch.updated.Load())) < time.Second
+		list = append(list, np)
+	}
+	w.mu.Unlock()
+	sort.Slice(list, func(i, j int) bool { return guildLess(list[i].Guild, list[j].Guild) })
+	rw.Header().Set("Content-Type", "application/json")
+	rw.Header().Set("Cache-Control", "no-cache")
+	_ = json.NewEncoder(rw).Encode(list)
+}
+
+// guildLess orders guild-2 before guild-10.
+func guildLess(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
+}
+
+// serveOffer takes a browser's offer (JSON, as RTCSessionDescription
+// serialises) and answers it with a peer of the guild's fanout.
+func (w *web) serveOffer(rw http.ResponseWriter, r *http.Request) {
+	if w.rtc == nil {
+		http.Error(rw, fmt.Sprint(w.rtcErr), http.StatusServiceUnavailable)
+		return
+	}
+	var offer webrtc.SessionDescription
+	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&offer); err != nil || offer.Type != webrtc.SDPTypeOffer {
+		http.Error(rw, "want an SDP offer as JSON", http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	ch, err := w.open(ctx, r.PathValue("id"))
+	if err != nil {
+		http.Error(rw, err.Error(), http.StatusNotFound)
+		return
+	}
+	peer, answer, err := w.rtc.Answer(ctx, offer)
+	if err != nil {
+		http.Error(rw, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := ch.fanout.Add(peer); err != nil {
+		peer.Close()
+		http.Error(rw, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	ch.peers.Add(1)
+	go func() {
+		<-peer.Done()
+		ch.peers.Add(-1)
+	}()
+	rw.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(rw).Encode(answer)
+}
+
+func (w *web) serveStream(rw http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	ch, err := w.open(ctx, r.PathValue("id"))
+	cancel()
+	if err != nil {
+		http.Error(rw, err.Error(), http.StatusNotFound)
+		return
+	}
+	ch.stream.ServeHTTP(rw, r)
+}
+
+// browserReport is what the page posts once it has heard audio.
+type browserReport struct {
+	Guild     string  `json:"guild"`
+	Packets   int64   `json:"packets"`   // RTP packets received (getStats)
+	Samples   int64   `json:"samples"`   // samples decoded (getStats)
+	Concealed int64   `json:"concealed"` // samples concealed (getStats)
+	Level     float64 `json:"level"`     // the meter's peak, dBFS
+	Agent     string  `json:"agent"`
+}
+
+func (w *web) serveReport(rw http.ResponseWriter, r *http.Request) {
+	var rep browserReport
+	if err := json.NewDecoder(io.LimitReader(r.Body, 8<<10)).Decode(&rep); err != nil {
+		http.Error(rw, "bad report", http.StatusBadRequest)
+		return
+	}
+	rep.Agent = r.UserAgent()
+	w.mu.Lock()
+	w.reports = append(w.reports, rep)
+	w.mu.Unlock()
+	w.con.linef("browser report: %s: %d packets received, %.1f s decoded, %.1f s concealed, peak level %.1f dBFS (%s)",
+		rep.Guild, rep.Packets, float64(rep.Samples)/48000, float64(rep.Concealed)/48000, rep.Level, agentName(rep.Agent))
+	rw.WriteHeader(http.StatusNoContent)
+}
+
+// agentName shortens a user agent to its browser.
+func agentName(ua string) string {
+	for _, f := range strings.Fields(ua) {
+		if strings.HasPrefix(f, "HeadlessChrome/") || strings.HasPrefix(f, "Chrome/") || strings.HasPrefix(f, "Firefox/") {
+			return f
+		}
+	}
+	return ua
+}
+
+// webStats are the web side's numbers for the summary.
+type webStats struct {
+	Channels int   // guilds relayed live
+	Peers    int64 // WebRTC peers answered
+	Dropped  int64 // fanout packets dropped
+	Clients  int64 // HTTP stream clients served
+	Slow     int64
+	Reports  []browserReport
+}
+
+func (w *web) stats() webStats {
+	var s webStats
+	if w.rtc != nil {
+		s.Peers = w.rtc.Stats().Answered
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, ch := range w.channels {
+		select {
+		case <-ch.ready:
+		default:
+			continue
+		}
+		if ch.err != nil {
+			continue
+		}
+		s.Channels++
+		s.Dropped += ch.fanout.Stats().Dropped
+		hs := ch.stream.Stats()
+		s.Clients += hs.Served
+		s.Slow += hs.Slow
+	}
+	s.Reports = append(s.Reports, w.reports...)
+	return s
+}
+
+// close ends the live side: streams, fanouts, broadcasts, tracks.
+func (w *web) close() {
+	w.mu.Lock()
+	w.closed = true
+	chans := make([]*channel, 0, len(w.channels))
+	for _, ch := range w.channels {
+		chans = append(chans, ch)
+	}
+	w.mu.Unlock()
+	close(w.quit)
+	for _, ch := range chans {
+		ch.start.Do(func() { ch.err = errors.New("closed"); close(ch.ready) })
+		<-ch.ready
+		if ch.err != nil {
+			continue
+		}
+		ch.stream.Close()
+		ch.fanout.Close()
+		ch.bcast.Close()
+		ch.live.Close()
+	}
+	if w.rtc != nil {
+		w.rtc.Close()
+	}
+}
