@@ -65,6 +65,7 @@ type Conn struct {
 	err    error // why it ended; set before done is closed
 
 	rtt, resumes, reopened, heartbeats atomic.Int64
+	closing                            atomic.Bool // set by Close
 }
 
 // ErrNoMode is returned by Connect when the server offers none of the
@@ -266,10 +267,14 @@ func (c *Conn) DropUDP() { c.udp.Load().Close() }
 // Close leaves the channel: the control connection is closed normally and
 // the UDP socket closed.
 func (c *Conn) Close() error {
-	c.cancel()
+	// The close handshake first, the reader still reading (cancelling its
+	// context would drop the connection instead); closing tells it that
+	// the end is ours.
+	c.closing.Store(true)
 	if ws := c.ws.Swap(nil); ws != nil {
 		_ = ws.Close(websocket.StatusNormalClosure, "")
 	}
+	c.cancel()
 	c.wg.Wait()
 	c.finish(nil)
 	return c.udp.Load().Close()
@@ -405,7 +410,7 @@ func (c *Conn) run(ws *websocket.Conn, interval time.Duration) {
 	defer c.wg.Done()
 	for {
 		err := c.serve(ws, interval)
-		if c.ctx.Err() != nil {
+		if c.ctx.Err() != nil || c.closing.Load() {
 			return
 		}
 		c.ws.Store(nil)
