@@ -308,9 +308,13 @@ func TestLiveTrackBoundedMemory(t *testing.T) {
 		require.NoError(t, err)
 		if cur.Pos()%500 == 0 {
 			maxResident = max(maxResident, tr.Resident())
-			// Fall behind now and then, as a slow listener does.
+			// Fall behind now and then, as a slow listener does: wait
+			// until the window has moved past this reader.
 			if cur.Pos()%1000 == 0 {
-				time.Sleep(300 * time.Millisecond)
+				deadline := time.Now().Add(30 * time.Second)
+				for x, _ := tr.Index(); x.First() <= cur.Pos() && time.Now().Before(deadline); x, _ = tr.Index() {
+					time.Sleep(5 * time.Millisecond)
+				}
 			}
 		}
 	}
