@@ -3,7 +3,8 @@
 # the example with -serve, opens the page in headless Chromium on a guild,
 # and waits for the page to report that it received and decoded the
 # guild's audio over WebRTC (the page posts its own getStats counters and
-# level meter to /report, and the server prints them). Chromium is
+# level meter to /report, and the server prints them), and that the
+# guild's HTTP Ogg Opus stream plays in an <audio> element. Chromium is
 # installed from Debian if it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -55,13 +56,15 @@ sleep 1 # the bots on the air
 	--allow-loopback-in-peer-connection \
 	--disable-features=WebRtcHideLocalIpsWithMdns \
 	--use-fake-ui-for-media-stream --use-fake-device-for-media-stream \
-	"${url}?guild=guild-1" >"$tmp/browser.log" 2>&1 &
+	"${url}?guild=guild-1&http=guild-1" >"$tmp/browser.log" 2>&1 &
 browser_pid=$!
 
 report=""
+played=""
 for _ in $(seq 600); do
-	report=$(grep 'browser report:' "$tmp/server.log" || true)
-	[ -n "$report" ] && break
+	report=$(grep 'browser report:.*packets received' "$tmp/server.log" || true)
+	played=$(grep 'browser report:.*HTTP stream played' "$tmp/server.log" || true)
+	[ -n "$report" ] && [ -n "$played" ] && break
 	if ! kill -0 "$browser_pid" 2>/dev/null; then
 		echo "browser-test: the browser exited"; tail -20 "$tmp/browser.log"; exit 1
 	fi
@@ -75,11 +78,12 @@ status=0
 wait "$server_pid" || status=$?
 server_pid=""
 
-if [ -z "$report" ]; then
-	echo "browser-test: the page reported no audio within 60 s"
+if [ -z "$report" ] || [ -z "$played" ]; then
+	echo "browser-test: the page did not report WebRTC audio and the HTTP stream playing within 60 s"
 	cat "$tmp/server.log"; tail -20 "$tmp/browser.log"; exit 1
 fi
 echo "browser-test: $report"
+echo "browser-test: $played"
 # The report: N packets received, S s decoded, C s concealed, peak level L dBFS.
 packets=$(sed -n 's/.*: \([0-9]*\) packets received.*/\1/p' <<<"$report")
 decoded=$(sed -n 's/.* \([0-9.]*\) s decoded.*/\1/p' <<<"$report")

@@ -433,7 +433,11 @@ func summarize(con *console, o *options, cat *catalogue, lib *pipeline.Library, 
 			ws.Channels, ws.Peers, ws.Dropped, ws.Clients, ws.Slow)
 	}
 	for _, r := range ws.Reports {
-		p("  browser             %s: %d packets, %.1f s decoded (%s)", r.Guild, r.Packets, float64(r.Samples)/48000, agentName(r.Agent))
+		if r.Kind == "http" {
+			p("  browser             %s: HTTP stream, %.1f s played in <audio> (%s)", r.Guild, r.Played, agentName(r.Agent))
+		} else {
+			p("  browser             %s: WebRTC, %d packets, %.1f s decoded (%s)", r.Guild, r.Packets, float64(r.Samples)/48000, agentName(r.Agent))
+		}
 	}
 	listeners := max(len(res), 1) + len(web)
 	var ms runtime.MemStats

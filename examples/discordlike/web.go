@@ -306,6 +306,8 @@ func (w *web) serveStream(rw http.ResponseWriter, r *http.Request) {
 // browserReport is what the page posts once it has heard audio.
 type browserReport struct {
 	Guild     string  `json:"guild"`
+	Kind      string  `json:"kind"`      // "" for WebRTC, "http" for the stream in <audio>
+	Played    float64 `json:"played"`    // seconds of the HTTP stream played
 	Packets   int64   `json:"packets"`   // RTP packets received (getStats)
 	Samples   int64   `json:"samples"`   // samples decoded (getStats)
 	Concealed int64   `json:"concealed"` // samples concealed (getStats)
@@ -323,8 +325,12 @@ func (w *web) serveReport(rw http.ResponseWriter, r *http.Request) {
 	w.mu.Lock()
 	w.reports = append(w.reports, rep)
 	w.mu.Unlock()
-	w.con.linef("browser report: %s: %d packets received, %.1f s decoded, %.1f s concealed, peak level %.1f dBFS (%s)",
-		rep.Guild, rep.Packets, float64(rep.Samples)/48000, float64(rep.Concealed)/48000, rep.Level, agentName(rep.Agent))
+	if rep.Kind == "http" {
+		w.con.linef("browser report: %s: the HTTP stream played %.1f s in an <audio> element (%s)", rep.Guild, rep.Played, agentName(rep.Agent))
+	} else {
+		w.con.linef("browser report: %s: %d packets received, %.1f s decoded, %.1f s concealed, peak level %.1f dBFS (%s)",
+			rep.Guild, rep.Packets, float64(rep.Samples)/48000, float64(rep.Concealed)/48000, rep.Level, agentName(rep.Agent))
+	}
 	rw.WriteHeader(http.StatusNoContent)
 }
 
