@@ -40,6 +40,7 @@ type bot struct {
 
 	mu        sync.Mutex // guards the fields below
 	connected bool
+	mode      string
 	err       error // why its handshake failed
 	first     time.Duration
 	sent      int64
@@ -131,6 +132,9 @@ func (b *bot) run(ctx context.Context, gateway string) {
 			return appendLabel(dst, int(b.track.Load()), p)
 		})},
 	}
+	if b.n%2 == 0 { // half the guilds prefer the other mode: both are in use
+		cfg.Modes = []string{voice.ModeXChaCha20Poly1305, voice.ModeAES256GCM}
+	}
 	conn, err := voice.Connect(ctx, cfg)
 	if err != nil {
 		b.mu.Lock()
@@ -142,6 +146,7 @@ func (b *bot) run(ctx context.Context, gateway string) {
 	b.conn = conn
 	b.mu.Lock()
 	b.connected = true
+	b.mode = conn.Mode()
 	b.mu.Unlock()
 	defer func() {
 		_ = conn.Speaking(0)
@@ -345,6 +350,7 @@ func scriptFor(turn int, d time.Duration) script {
 // botSummary sums up the fleet.
 type botSummary struct {
 	Guilds, Connected int
+	Modes             map[string]int
 	Failed            map[string]int // handshake errors, by text
 	Sent              int64
 	Plays             map[string]int
@@ -355,11 +361,12 @@ type botSummary struct {
 }
 
 func (f *fleet) summary() botSummary {
-	s := botSummary{Guilds: len(f.bots), Failed: map[string]int{}, Plays: map[string]int{}, Commands: map[string]int{}}
+	s := botSummary{Guilds: len(f.bots), Modes: map[string]int{}, Failed: map[string]int{}, Plays: map[string]int{}, Commands: map[string]int{}}
 	for _, b := range f.bots {
 		b.mu.Lock()
 		if b.connected {
 			s.Connected++
+			s.Modes[b.mode]++
 		}
 		if b.err != nil {
 			var ce *voice.CloseError

@@ -397,7 +397,7 @@ func summarize(con *console, o *options, cat *catalogue, lib *pipeline.Library, 
 	p("  library             %d hits, %d loads, %d encodes, %d from disk, %.1f MB in memory, %.1f MB on disk",
 		ls.Hits, ls.Loads, ls.Encodes, ls.DiskHits, float64(ls.Resident)/1e6, float64(ls.Stored)/1e6)
 	if bs != nil {
-		p("  guilds              %d connected of %d", bs.Connected, bs.Guilds)
+		p("  guilds              %d connected of %d (%s)", bs.Connected, bs.Guilds, counts(bs.Modes))
 		for msg, n := range bs.Failed {
 			p("    handshake failed  %d: %s", n, msg)
 		}
@@ -440,6 +440,8 @@ func summarize(con *console, o *options, cat *catalogue, lib *pipeline.Library, 
 		}
 	}
 	listeners := max(len(res), 1) + len(web)
+	p("  listeners           %d: %d voice channels heard by the server, %d WebRTC and HTTP listeners in this process, %d browser reports",
+		len(res)+len(web), len(res), len(web), len(ws.Reports))
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	p("  CPU                 %.1f s in %.1f s (%.0f%% of one core); %.2f ms a second per listener",
