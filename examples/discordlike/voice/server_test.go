@@ -50,7 +50,7 @@ func (h *heard) get() []heardPacket {
 
 // newServer starts a voice server on loopback and returns it with its
 // gateway URL.
-func newServer(t *testing.T, opts ...voice.ServerOption) (*voice.Server, string) {
+func newServer(t testing.TB, opts ...voice.ServerOption) (*voice.Server, string) {
 	t.Helper()
 	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	require.NoError(t, err)
@@ -370,4 +370,45 @@ func TestUDPGarbage(t *testing.T) {
 	}
 	waitFor(t, "the rejections", func() bool { return srv.Stats().Rejected == 5 })
 	assert.Empty(t, h.get())
+}
+
+// FuzzServerMessages sends a real server a session of fuzzed control
+// messages, one per line: whatever they hold, the server answers or
+// closes with a code, never panics, and goes on serving others.
+func FuzzServerMessages(f *testing.F) {
+	for _, s := range []string{
+		identify + "\n" + `{"op":1,"d":{"protocol":"udp","data":{"address":"127.0.0.1","port":9,"mode":"aead_aes256_gcm_rtpsize"}}}`,
+		identify + "\n" + `{"op":5,"d":{"speaking":1,"ssrc":1}}` + "\n" + `{"op":3,"d":{"t":1,"seq_ack":99}}`,
+		`{"op":7,"d":{"server_id":"g","session_id":"s","token":"t","seq_ack":-5}}`,
+		identify + "\n" + identify,
+		`{"op":3,"d":"x"}`, `{"op":1}`, `{"op":0,"d":null}`, "\x00\xff",
+	} {
+		f.Add(s)
+	}
+	_, url := newServer(f, voice.WithHeartbeatInterval(time.Second))
+	f.Fuzz(func(t *testing.T, session string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		ws, _, err := websocket.Dial(ctx, url, nil)
+		require.NoError(t, err, "the server stopped serving")
+		defer ws.CloseNow()
+		_, _, err = ws.Read(ctx)
+		require.NoError(t, err, "no Hello")
+		for _, line := range strings.Split(session, "\n") {
+			if ws.Write(ctx, websocket.MessageText, []byte(line)) != nil {
+				break
+			}
+		}
+		// Read what comes back until the server closes or goes quiet.
+		rctx, rcancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer rcancel()
+		for {
+			_, b, err := ws.Read(rctx)
+			if err != nil {
+				break
+			}
+			_, err = voice.ParseMessage(b)
+			require.NoError(t, err, "the server sent %q", b)
+		}
+	})
 }
