@@ -35,6 +35,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/streamcatcher/streamcatcher/internal/cputime"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 )
 
@@ -126,7 +127,7 @@ func run(ctx context.Context, o *options) error {
 	if o.role != "all" && o.role != "server" {
 		return fmt.Errorf("-role %q: want all, server or bots", o.role)
 	}
-	cpu0, wall0 := cpuTime(), time.Now()
+	cpu0, wall0 := cputime.Used(), time.Now()
 	svc, err := startService(ctx, o, con, cat, lib, sched)
 	if err != nil {
 		return err
@@ -177,7 +178,7 @@ func run(ctx context.Context, o *options) error {
 	time.Sleep(100 * time.Millisecond) // the last packets in flight
 	stopProgress()
 	svc.close()
-	cpu, wall := cpuTime()-cpu0, time.Since(wall0)
+	cpu, wall := cputime.Used()-cpu0, time.Since(wall0)
 
 	res := svc.ver.results()
 	var total streamResult
@@ -356,7 +357,7 @@ func startProgress(con *console, svc *service, o *options) func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		var lastPkts int64
-		lastCPU, lastAt := cpuTime(), time.Now()
+		lastCPU, lastAt := cputime.Used(), time.Now()
 		for {
 			select {
 			case <-stop:
@@ -366,7 +367,7 @@ func startProgress(con *console, svc *service, o *options) func() {
 			}
 			st := svc.voice.Stats()
 			tot := svc.ver.totals()
-			now, cpu := time.Now(), cpuTime()
+			now, cpu := time.Now(), cputime.Used()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			rate := float64(st.Packets-lastPkts) / now.Sub(lastAt).Seconds()

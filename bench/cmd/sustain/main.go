@@ -19,6 +19,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/streamcatcher/streamcatcher/internal/cputime"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 )
 
@@ -74,9 +75,9 @@ func run(n int, d time.Duration, file string, clock pipeline.Clock) error {
 	perListener := float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
 
 	start := time.Now()
-	var cpu0 = cpuTime()
+	var cpu0 = cputime.Used()
 	time.Sleep(d)
-	cpu := cpuTime() - cpu0
+	cpu := cputime.Used() - cpu0
 	wall := time.Since(start)
 
 	var packets, underruns, resyncs, overruns int64
