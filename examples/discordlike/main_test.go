@@ -185,7 +185,7 @@ func TestVerifier(t *testing.T) {
 	require.Greater(t, len(pkts), 100)
 
 	check := func(t *testing.T, edit func(i int, h *sink.Header, pkt *opus.Packet) bool) streamResult {
-		v := newVerifier(context.Background(), &references{lib: lib, cat: cat, refs: map[int]*reference{}})
+		v := newVerifier(&references{lib: lib, cat: cat, refs: map[int]*reference{}})
 		pz := sink.NewPacketizer(1)
 		at := time.Now()
 		for i, pkt := range pkts {
@@ -251,7 +251,7 @@ func TestVerifier(t *testing.T) {
 		assert.Equal(t, int64(1), r.Undecoded)
 	})
 	t.Run("unlabelled", func(t *testing.T) {
-		v := newVerifier(context.Background(), &references{lib: lib, cat: cat, refs: map[int]*reference{}})
+		v := newVerifier(&references{lib: lib, cat: cat, refs: map[int]*reference{}})
 		v.handle(sessionInfo{ssrc: 1, guild: "g"}, sink.Opened{Payload: pkts[30].Data}, time.Now())
 		v.close()
 		assert.Equal(t, int64(1), v.results()["g"].Unlabelled)

@@ -45,7 +45,7 @@ func startService(ctx context.Context, o *options, con *console, cat *catalogue,
 		return nil, fmt.Errorf("voice UDP: %w", err)
 	}
 	s := &service{o: o, con: con, serveErr: make(chan error, 1)}
-	s.ver = newVerifier(ctx, &references{lib: lib, cat: cat, refs: map[int]*reference{}})
+	s.ver = newVerifier(&references{lib: lib, cat: cat, refs: map[int]*reference{}})
 	if o.record != "" {
 		rec := newRecorder(o.record, con.linef)
 		s.ver.record = func(guild string) *recording {

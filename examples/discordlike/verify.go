@@ -57,7 +57,8 @@ type heardPacket struct {
 // server's UDP goroutine.
 type verifier struct {
 	refs     *references
-	ctx      context.Context
+	ctx      context.Context // for loading references; ends at close
+	cancel   context.CancelFunc
 	record   func(guild string) *recording // nil: not recording
 	overflow atomic.Int64
 
@@ -67,8 +68,9 @@ type verifier struct {
 	wg      sync.WaitGroup
 }
 
-func newVerifier(ctx context.Context, refs *references) *verifier {
-	return &verifier{refs: refs, ctx: ctx, streams: make(map[uint32]*stream)}
+func newVerifier(refs *references) *verifier {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &verifier{refs: refs, ctx: ctx, cancel: cancel, streams: make(map[uint32]*stream)}
 }
 
 // handle is the voice server's packet handler.
@@ -95,7 +97,10 @@ type sessionInfo struct {
 func (v *verifier) stream(s sessionInfo) *stream {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if st := v.streams[s.ssrc]; st != nil || v.closed {
+	if v.closed {
+		return nil
+	}
+	if st := v.streams[s.ssrc]; st != nil {
 		return st
 	}
 	st := &stream{guild: s.guild, in: make(chan heardPacket, queueLen), v: v}
@@ -114,19 +119,25 @@ func (v *verifier) close() {
 	}
 	v.mu.Unlock()
 	v.wg.Wait()
+	v.cancel()
 }
 
 // results returns each stream's results, by guild.
 func (v *verifier) results() map[string]streamResult {
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	out := make(map[string]streamResult)
+	streams := make([]*stream, 0, len(v.streams))
 	for _, st := range v.streams {
+		streams = append(streams, st)
+	}
+	v.mu.Unlock()
+	out := make(map[string]streamResult)
+	for _, st := range streams {
 		st.mu.Lock()
-		r := out[st.guild]
-		r.add(st.res)
-		out[st.guild] = r
+		res := st.pub
 		st.mu.Unlock()
+		r := out[st.guild]
+		r.add(res)
+		out[st.guild] = r
 	}
 	return out
 }
@@ -201,10 +212,11 @@ type stream struct {
 	dec   *libopus.PacketDecoder
 	rec   *recording
 
-	mu  sync.Mutex // guards res, read by results
-	res streamResult
+	mu  sync.Mutex   // guards pub
+	pub streamResult // res as of the last packet, for results
 
 	// The checker's own state.
+	res                  streamResult
 	started              bool
 	seq                  uint16
 	ts                   uint32
@@ -236,13 +248,15 @@ func (st *stream) run() {
 		st.rec = st.v.record(st.guild)
 	}
 	for p := range st.in {
-		st.mu.Lock()
 		st.check(p)
+		st.mu.Lock()
+		st.pub = st.res
 		st.mu.Unlock()
 	}
 }
 
-// check checks one packet; st.mu is held.
+// check checks one packet; it may wait for the track's reference to be
+// decoded (the packets meanwhile queue in st.in).
 func (st *stream) check(p heardPacket) {
 	r := &st.res
 	r.Packets++

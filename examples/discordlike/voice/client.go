@@ -44,6 +44,8 @@ type Config struct {
 // Conn is a client's voice connection: the control WebSocket, kept alive
 // and resumed when it drops, and a UDP socket for the encrypted audio,
 // reopened (with IP discovery and Select Protocol again) when it fails.
+// A close that forbids resuming ends it (Done, Err): 4014 and the like
+// for good; after 4006 or 4009 the caller may Connect anew.
 // Send is called by one goroutine at a time; the rest is safe for
 // concurrent use.
 type Conn struct {
@@ -66,6 +68,9 @@ type Conn struct {
 
 	rtt, resumes, reopened, heartbeats atomic.Int64
 	closing                            atomic.Bool // set by Close
+
+	udpMu    sync.Mutex          // held to reopen the UDP socket, and by Close
+	reselect chan netip.AddrPort // a new UDP address to select, for the heartbeat goroutine
 }
 
 // ErrNoMode is returned by Connect when the server offers none of the
@@ -76,8 +81,8 @@ var ErrNoMode = errors.New("voice: no encryption mode in common")
 var ErrHandshake = errors.New("voice: handshake failed")
 
 // Connect joins the voice channel: Hello, Identify, Ready, IP discovery,
-// Select Protocol, Session Description. The Conn then heartbeats and
-// resumes on its own until Close.
+// Select Protocol, Session Description. The Conn heartbeats from Hello on,
+// and resumes on its own until Close.
 func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 	if len(cfg.Modes) == 0 {
 		cfg.Modes = []string{ModeAES256GCM, ModeXChaCha20Poly1305}
@@ -90,14 +95,19 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 	}
 	hctx, cancel := context.WithTimeout(ctx, cfg.HandshakeTimeout)
 	defer cancel()
-	c := &Conn{cfg: cfg, done: make(chan struct{})}
+	c := &Conn{cfg: cfg, done: make(chan struct{}), reselect: make(chan netip.AddrPort, 1)}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.seq.Store(-1)
-	ws, interval, err := c.dial(hctx)
+	l, err := c.dial(hctx)
 	if err != nil {
+		c.cancel()
 		return nil, err
 	}
+	ws := l.ws
 	fail := func(err error) (*Conn, error) {
 		ws.CloseNow()
+		l.stop()
+		c.cancel()
 		if u := c.udp.Load(); u != nil {
 			u.Close()
 		}
@@ -107,7 +117,7 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 		return fail(err)
 	}
 	var ready Ready
-	if err := c.await(hctx, ws, OpReady, &ready); err != nil {
+	if err := c.await(hctx, l, OpReady, &ready); err != nil {
 		return fail(err)
 	}
 	ip, err := netip.ParseAddr(ready.IP)
@@ -133,7 +143,7 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 		return fail(err)
 	}
 	var sd SessionDescription
-	if err := c.await(hctx, ws, OpSessionDescription, &sd); err != nil {
+	if err := c.await(hctx, l, OpSessionDescription, &sd); err != nil {
 		return fail(err)
 	}
 	if sd.Mode != c.mode {
@@ -145,10 +155,9 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 	}
 	opts := append([]sink.SenderOption{sink.WithCipher(ciph)}, cfg.SenderOptions...)
 	c.sender = sink.NewSender(c, sink.NewPacketizer(c.ssrc, sink.WithPayloadType(120)), opts...)
-	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.ws.Store(ws)
 	c.wg.Add(1)
-	go c.run(ws, interval)
+	go c.run(l)
 	return c, nil
 }
 
@@ -229,7 +238,9 @@ func (c *Conn) Write(b []byte) (int, error) {
 	if err == nil {
 		return n, nil
 	}
-	if c.ctx.Err() != nil {
+	c.udpMu.Lock()
+	defer c.udpMu.Unlock()
+	if c.closing.Load() {
 		return 0, err
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.HandshakeTimeout)
@@ -240,15 +251,13 @@ func (c *Conn) Write(b []byte) (int, error) {
 	}
 	c.udp.Swap(udp).Close()
 	c.reopened.Add(1)
-	c.wg.Add(1)
-	go func() { // tell the server the new address, off the sending goroutine
-		defer c.wg.Done()
-		if ws := c.ws.Load(); ws != nil {
-			wctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
-			defer cancel()
-			_ = c.write(wctx, ws, c.selectProtocol(self))
-		}
-	}()
+	// The control goroutine tells the server the new address; a newer
+	// one replaces one not sent yet.
+	select {
+	case <-c.reselect:
+	default:
+	}
+	c.reselect <- self
 	return udp.Write(b)
 }
 
@@ -277,6 +286,8 @@ func (c *Conn) Close() error {
 	c.cancel()
 	c.wg.Wait()
 	c.finish(nil)
+	c.udpMu.Lock() // after any reopen under way
+	defer c.udpMu.Unlock()
 	return c.udp.Load().Close()
 }
 
@@ -291,39 +302,98 @@ func (c *Conn) selectProtocol(self netip.AddrPort) Message {
 	return NewMessage(OpSelectProtocol, SelectProtocol{Protocol: "udp", Data: SelectProtocolData{Address: self.Addr().String(), Port: int(self.Port()), Mode: c.mode}})
 }
 
-// dial opens a control connection and reads its Hello's heartbeat
-// interval.
-func (c *Conn) dial(ctx context.Context) (*websocket.Conn, time.Duration, error) {
+// link is one control connection and its heartbeat, which beats from
+// Hello on (the server times out a connection without, even while it
+// handshakes) and carries reselections.
+type link struct {
+	ws     *websocket.Conn
+	acked  atomic.Int64 // heartbeats acknowledged on this connection
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// stop ends the heartbeat and waits for it.
+func (l *link) stop() {
+	l.cancel()
+	<-l.done
+}
+
+// dial opens a control connection, reads its Hello and starts its
+// heartbeat.
+func (c *Conn) dial(ctx context.Context) (*link, error) {
 	u, err := url.Parse(c.cfg.URL)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", ErrHandshake, err)
+		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
 	}
 	q := u.Query()
 	q.Set("v", fmt.Sprint(Version))
 	u.RawQuery = q.Encode()
 	ws, _, err := websocket.Dial(ctx, u.String(), nil)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", ErrHandshake, err)
+		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
 	}
 	ws.SetReadLimit(MaxMessage)
+	l := &link{ws: ws, done: make(chan struct{})}
 	var h Hello
-	if err := c.await(ctx, ws, OpHello, &h); err != nil {
+	if err := c.await(ctx, l, OpHello, &h); err != nil {
 		ws.CloseNow()
-		return nil, 0, err
+		return nil, err
 	}
 	interval := time.Duration(h.HeartbeatInterval * float64(time.Millisecond))
 	if interval < time.Millisecond || interval > time.Hour {
 		ws.CloseNow()
-		return nil, 0, fmt.Errorf("%w: heartbeat interval %v ms", ErrHandshake, h.HeartbeatInterval)
+		return nil, fmt.Errorf("%w: heartbeat interval %v ms", ErrHandshake, h.HeartbeatInterval)
 	}
-	return ws, interval, nil
+	var bctx context.Context
+	bctx, l.cancel = context.WithCancel(c.ctx)
+	go c.beat(bctx, l, interval)
+	return l, nil
+}
+
+// beat heartbeats on l every interval, and sends Select Protocol again
+// when the UDP socket was reopened, until ctx ends or the link fails.
+func (c *Conn) beat(ctx context.Context, l *link, interval time.Duration) {
+	defer close(l.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	sent := int64(0)
+	for {
+		var m Message
+		var resel netip.AddrPort
+		select {
+		case <-ctx.Done():
+			return
+		case resel = <-c.reselect:
+			m = c.selectProtocol(resel)
+		case <-t.C:
+			if sent-l.acked.Load() >= 2 { // two heartbeats unanswered: a dead link
+				l.ws.CloseNow()
+				return
+			}
+			m = NewMessage(OpHeartbeat, Heartbeat{T: time.Now().UnixMilli(), SeqAck: c.seq.Load()})
+			sent++
+		}
+		wctx, cancel := context.WithTimeout(ctx, interval)
+		err := c.write(wctx, l.ws, m)
+		cancel()
+		if err != nil {
+			if resel.IsValid() { // for the next link, unless a newer one came
+				select {
+				case c.reselect <- resel:
+				default:
+				}
+			}
+			l.ws.CloseNow()
+			return
+		}
+	}
 }
 
 // await reads messages until one with op, decoded into v; others are
 // handled as the running client would.
-func (c *Conn) await(ctx context.Context, ws *websocket.Conn, op int, v any) error {
+func (c *Conn) await(ctx context.Context, l *link, op int, v any) error {
 	for {
-		_, b, err := ws.Read(ctx)
+		_, b, err := l.ws.Read(ctx)
 		if err != nil {
 			if ce := closeError(err); ce != nil {
 				return ce
@@ -344,7 +414,7 @@ func (c *Conn) await(ctx context.Context, ws *websocket.Conn, op int, v any) err
 			}
 			return nil
 		}
-		c.other(m)
+		c.other(l, m)
 	}
 }
 
@@ -356,13 +426,14 @@ func (c *Conn) note(m Message) {
 }
 
 // other handles the messages the client does not wait for.
-func (c *Conn) other(m Message) {
+func (c *Conn) other(l *link, m Message) {
 	switch m.Op {
 	case OpHeartbeatACK:
 		var a HeartbeatACK
 		if m.Decode(&a) == nil {
 			c.rtt.Store(int64(time.Since(time.UnixMilli(a.T))))
 			c.heartbeats.Add(1)
+			l.acked.Add(1)
 		}
 	case OpSpeaking, OpClientsConnect, OpClientDisconnect:
 		if c.cfg.OnMessage != nil {
@@ -406,10 +477,10 @@ func (c *Conn) openUDP(ctx context.Context) (*net.UDPConn, netip.AddrPort, error
 
 // run serves the control connection, resuming it when it drops, until
 // Close or an end that forbids resuming.
-func (c *Conn) run(ws *websocket.Conn, interval time.Duration) {
+func (c *Conn) run(l *link) {
 	defer c.wg.Done()
 	for {
-		err := c.serve(ws, interval)
+		err := c.serve(l)
 		if c.ctx.Err() != nil || c.closing.Load() {
 			return
 		}
@@ -418,51 +489,29 @@ func (c *Conn) run(ws *websocket.Conn, interval time.Duration) {
 			c.finish(ce)
 			return
 		}
-		if ws, interval, err = c.resume(); err != nil {
-			c.finish(err)
+		if l, err = c.resume(); err != nil {
+			if !c.closing.Load() {
+				c.finish(err)
+			}
 			return
 		}
-		c.ws.Store(ws)
+		c.ws.Store(l.ws)
+		if c.closing.Load() { // Close came during the resume
+			c.ws.Store(nil)
+			_ = l.ws.Close(websocket.StatusNormalClosure, "")
+			l.stop()
+			return
+		}
 		c.resumes.Add(1)
 	}
 }
 
-// serve reads ws and heartbeats on it until it fails.
-func (c *Conn) serve(ws *websocket.Conn, interval time.Duration) error {
-	ctx, cancel := context.WithCancel(c.ctx)
-	var beat sync.WaitGroup
-	defer beat.Wait()
-	defer cancel()
-	defer ws.CloseNow()
-	var acked atomic.Int64 // heartbeats acknowledged on this connection
-	beat.Add(1)
-	go func() {
-		defer beat.Done()
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		sent := int64(0)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			if sent-acked.Load() >= 2 { // two heartbeats unanswered: a dead link
-				ws.CloseNow()
-				return
-			}
-			wctx, wcancel := context.WithTimeout(ctx, interval)
-			err := c.write(wctx, ws, NewMessage(OpHeartbeat, Heartbeat{T: time.Now().UnixMilli(), SeqAck: c.seq.Load()}))
-			wcancel()
-			if err != nil {
-				ws.CloseNow()
-				return
-			}
-			sent++
-		}
-	}()
+// serve reads l until it fails.
+func (c *Conn) serve(l *link) error {
+	defer l.stop()
+	defer l.ws.CloseNow()
 	for {
-		_, b, err := ws.Read(ctx)
+		_, b, err := l.ws.Read(c.ctx)
 		if err != nil {
 			if ce := closeError(err); ce != nil {
 				return ce
@@ -474,54 +523,53 @@ func (c *Conn) serve(ws *websocket.Conn, interval time.Duration) error {
 			continue // a client tolerates what it does not understand
 		}
 		c.note(m)
-		if m.Op == OpHeartbeatACK {
-			acked.Add(1)
-		}
-		c.other(m)
+		c.other(l, m)
 	}
 }
 
 // resume dials again and resumes the session, with backoff, for up to
 // ResumeFor.
-func (c *Conn) resume() (*websocket.Conn, time.Duration, error) {
+func (c *Conn) resume() (*link, error) {
 	deadline := time.Now().Add(c.cfg.ResumeFor)
 	wait := 50 * time.Millisecond
 	var last error
-	for time.Now().Before(deadline) {
-		ws, interval, err := c.resumeOnce()
+	for time.Now().Before(deadline) && !c.closing.Load() {
+		l, err := c.resumeOnce()
 		if err == nil {
-			return ws, interval, nil
+			return l, nil
 		}
 		last = err
 		var ce *CloseError
 		if errors.As(err, &ce) {
-			return nil, 0, ce // refused: no point in asking again
+			return nil, ce // refused: no point in asking again
 		}
 		select {
 		case <-c.ctx.Done():
-			return nil, 0, c.ctx.Err()
+			return nil, c.ctx.Err()
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 2*time.Second)
 	}
-	return nil, 0, fmt.Errorf("voice: not resumed within %v: %w", c.cfg.ResumeFor, last)
+	return nil, fmt.Errorf("voice: not resumed within %v: %w", c.cfg.ResumeFor, last)
 }
 
-func (c *Conn) resumeOnce() (*websocket.Conn, time.Duration, error) {
+func (c *Conn) resumeOnce() (*link, error) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.HandshakeTimeout)
 	defer cancel()
-	ws, interval, err := c.dial(ctx)
+	l, err := c.dial(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	r := Resume{ServerID: c.cfg.ServerID, SessionID: c.cfg.SessionID, Token: c.cfg.Token, SeqAck: c.seq.Load()}
-	if err := c.write(ctx, ws, NewMessage(OpResume, r)); err != nil {
-		ws.CloseNow()
-		return nil, 0, err
+	if err := c.write(ctx, l.ws, NewMessage(OpResume, r)); err != nil {
+		l.ws.CloseNow()
+		l.stop()
+		return nil, err
 	}
-	if err := c.await(ctx, ws, OpResumed, nil); err != nil {
-		ws.CloseNow()
-		return nil, 0, err
+	if err := c.await(ctx, l, OpResumed, nil); err != nil {
+		l.ws.CloseNow()
+		l.stop()
+		return nil, err
 	}
-	return ws, interval, nil
+	return l, nil
 }

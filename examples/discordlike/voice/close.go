@@ -65,7 +65,8 @@ func (e *CloseError) Error() string {
 }
 
 // Resumable reports whether a client may resume its session after this
-// close; otherwise it identifies anew (4006, 4009) or stops (the rest).
+// close; otherwise it may identify anew (4006, 4009: Reconnect) or must
+// stop (the rest).
 func (e *CloseError) Resumable() bool {
 	return e.Code < 4000 || e.Code == CloseServerCrashed
 }

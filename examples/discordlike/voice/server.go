@@ -33,7 +33,7 @@ type Server struct {
 	mu       sync.Mutex // guards the fields below
 	sessions map[string]*Session
 	channels map[string]map[*Session]struct{} // by server ID
-	conns    map[*websocket.Conn]struct{}
+	conns    map[*conn]struct{}
 	closed   bool
 
 	bySSRC   sync.Map // uint32 → *Session; read per packet by the UDP goroutine
@@ -135,7 +135,7 @@ func NewServer(udp *net.UDPConn, opts ...ServerOption) (*Server, error) {
 		addr:     netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()),
 		sessions: make(map[string]*Session),
 		channels: make(map[string]map[*Session]struct{}),
-		conns:    make(map[*websocket.Conn]struct{}),
+		conns:    make(map[*conn]struct{}),
 	}
 	_ = udp.SetReadBuffer(4 << 20)
 	s.wg.Add(1)
@@ -206,7 +206,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	conns := make([]*websocket.Conn, 0, len(s.conns))
+	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
@@ -220,8 +220,7 @@ func (s *Server) Close() error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.stats.close(CloseCallTerminated)
-			_ = c.Close(CloseCallTerminated, "the server is shutting down")
+			c.close(CloseCallTerminated, "the server is shutting down")
 		}()
 	}
 	wg.Wait()
@@ -245,11 +244,10 @@ func (s *Server) Disconnect(sessionID string) bool {
 	ss.mu.Lock()
 	c := ss.conn
 	ss.mu.Unlock()
-	if c != nil {
-		s.stats.close(CloseDisconnected)
-		go c.Close(CloseDisconnected, "removed from the channel")
-	}
 	s.end(ss, &CloseError{Code: CloseDisconnected})
+	if c != nil {
+		go c.close(CloseDisconnected, "removed from the channel")
+	}
 	return true
 }
 
@@ -268,7 +266,7 @@ type Session struct {
 	udp      atomic.Pointer[udpState] // set by Select Protocol
 
 	mu      sync.Mutex // guards the fields below
-	conn    *websocket.Conn
+	conn    *conn
 	out     chan []byte // the connection's writer's queue; nil while disconnected
 	seq     int64       // the last sequence number sent
 	backlog []Message   // sequenced messages not yet acknowledged, for a resume
@@ -279,7 +277,8 @@ type Session struct {
 }
 
 // udpState is what the UDP goroutine needs of a session: its receiver,
-// used by that goroutine only, and the address discovery found.
+// used by that goroutine only, and the mode it opens. Packets are taken
+// from any source address, as the SSRC and the key say whose they are.
 type udpState struct {
 	recv *sink.Receiver
 	mode string
@@ -294,6 +293,12 @@ func (ss *Session) Mode() string {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	return ss.mode
+}
+
+func (ss *Session) isEnded() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.ended
 }
 
 // Speaking returns the speaking flags the session last sent.
@@ -329,7 +334,7 @@ func (ss *Session) sendLocked(m Message, sequenced bool) {
 	select {
 	case ss.out <- m.Marshal():
 	default:
-		ss.conn.CloseNow() // too far behind: let it resume
+		go ss.conn.ws.CloseNow() // too far behind: let it resume
 		ss.out = nil
 	}
 }
@@ -345,10 +350,12 @@ func (ss *Session) ack(seq int64) {
 	ss.backlog = slices.Delete(ss.backlog, 0, i)
 }
 
-// conn is one WebSocket connection's state, owned by its ServeHTTP.
+// conn is one WebSocket connection's state, owned by its ServeHTTP but
+// for close and sent.
 type conn struct {
 	s       *Server
 	ws      *websocket.Conn
+	sent    atomic.Int32 // the close code the server sent, once it has
 	out     chan []byte
 	session *Session
 	version int
@@ -374,33 +381,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered
 	}
 	ws.SetReadLimit(MaxMessage)
+	c := &conn{s: s, ws: ws, out: make(chan []byte, backlogSize+64), version: version, tokens: float64(s.cfg.rate), last: time.Now()}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		_ = ws.Close(CloseCallTerminated, "the server is shutting down")
+		c.close(CloseCallTerminated, "the server is shutting down")
 		return
 	}
-	s.conns[ws] = struct{}{}
+	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		delete(s.conns, ws)
+		delete(s.conns, c)
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
 
 	if version < MinVersion {
-		s.closeConn(ws, CloseBadRequest, fmt.Sprintf("gateway version %d is no longer supported", version))
+		c.close(CloseBadRequest, fmt.Sprintf("gateway version %d is no longer supported", version))
 		return
 	}
-	c := &conn{s: s, ws: ws, out: make(chan []byte, backlogSize+64), version: version, tokens: float64(s.cfg.rate), last: time.Now()}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	stop, writerDone := make(chan struct{}), make(chan struct{})
 	go c.write(stop, writerDone)
 	c.watch = time.AfterFunc(s.cfg.heartbeat*3/2, func() {
-		s.closeConn(ws, CloseSessionTimeout, "no heartbeat in time")
+		c.close(CloseSessionTimeout, "no heartbeat in time")
 	})
 	defer c.watch.Stop()
 
@@ -409,19 +416,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	close(stop) // the writer sends what is queued, then returns
 	<-writerDone
 	if code != 0 {
-		s.closeConn(ws, code, reason)
+		c.close(code, reason)
 	} else {
 		ws.CloseNow()
+	}
+	if sent := c.sent.Load(); sent != 0 {
+		// The server closed it (a timeout, a refusal, the end): its code,
+		// not the read error that followed, says what becomes of the
+		// session.
+		err = &CloseError{Code: int(sent), Reason: reason}
 	}
 	if ss := c.session; ss != nil {
 		ss.detach(c, err)
 	}
 }
 
-// closeConn closes ws with code, counted.
-func (s *Server) closeConn(ws *websocket.Conn, code int, reason string) {
-	s.stats.close(code)
-	_ = ws.Close(websocket.StatusCode(code), reason)
+// close closes the connection with code, once, counted.
+func (c *conn) close(code int, reason string) {
+	if !c.sent.CompareAndSwap(0, int32(code)) {
+		return
+	}
+	c.s.stats.close(code)
+	_ = c.ws.Close(websocket.StatusCode(code), reason)
 }
 
 // write sends the connection's queue until stop is closed, and then what
@@ -503,6 +519,9 @@ func (c *conn) allow() bool {
 // connection.
 func (c *conn) handle(m Message) (code int, reason string) {
 	s := c.s
+	if c.session != nil && c.session.isEnded() {
+		return 0, "" // removed: its close is on the way
+	}
 	switch m.Op {
 	case OpHeartbeat:
 		var h Heartbeat
@@ -586,7 +605,7 @@ func (c *conn) enqueue(m Message) {
 	select {
 	case c.out <- m.Marshal():
 	default:
-		c.ws.CloseNow()
+		go c.ws.CloseNow() // too far behind: let it resume
 	}
 }
 
@@ -615,10 +634,14 @@ func (s *Server) open(id Identify, c *conn) (*Session, int, string) {
 		SSRC:      s.nextSSRC.Add(1),
 		token:     id.Token,
 		connected: time.Now(),
-		conn:      c.ws,
+		conn:      c,
 		out:       c.out,
 	}
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, CloseCallTerminated, "the server is shutting down"
+	}
 	if _, dup := s.sessions[id.SessionID]; dup {
 		s.mu.Unlock()
 		return nil, CloseSessionInvalid, "session_id in use"
@@ -666,14 +689,14 @@ func (s *Server) resume(r Resume, c *conn) (*Session, int, string) {
 		return nil, CloseSessionInvalid, "too far behind to resume"
 	}
 	if old := ss.conn; old != nil {
-		old.CloseNow() // a half-dead connection the client gave up on
+		go old.ws.CloseNow() // a half-dead connection the client gave up on
 	}
 	if ss.timer != nil {
 		ss.timer.Stop()
 		ss.timer = nil
 	}
-	ss.conn, ss.out = c.ws, c.out
-	ss.out <- NewMessage(OpResumed, nil).Marshal()
+	ss.conn, ss.out = c, c.out
+	c.enqueue(NewMessage(OpResumed, nil))
 	for _, m := range ss.backlog {
 		if m.Seq > r.SeqAck {
 			ss.sendLocked(m, false)
@@ -688,7 +711,7 @@ func (s *Server) resume(r Resume, c *conn) (*Session, int, string) {
 // resume window to come back.
 func (ss *Session) detach(c *conn, err error) {
 	ss.mu.Lock()
-	if ss.conn != c.ws || ss.ended {
+	if ss.conn != c || ss.ended {
 		ss.mu.Unlock()
 		return // resumed on another connection meanwhile, or gone
 	}

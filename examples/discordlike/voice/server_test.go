@@ -412,3 +412,22 @@ func FuzzServerMessages(f *testing.F) {
 		}
 	})
 }
+
+// TestTimeoutEndsSession: a session whose connection timed out (4009) is
+// gone at once, so its client can identify anew with the same session ID,
+// as Discord's documentation tells it to; it cannot resume.
+func TestTimeoutEndsSession(t *testing.T) {
+	srv, url := newServer(t, voice.WithHeartbeatInterval(50*time.Millisecond))
+	ws := raw(t, url)
+	send(t, ws, identify)
+	assert.Equal(t, voice.CloseSessionTimeout, closedWith(t, ws))
+	waitFor(t, "the session's end", func() bool { return srv.Stats().Sessions == 0 })
+
+	again := raw(t, url)
+	send(t, again, `{"op":7,"d":{"server_id":"g","session_id":"s","token":"t","seq_ack":1}}`)
+	assert.Equal(t, voice.CloseSessionInvalid, closedWith(t, again), "no resume after 4009")
+
+	c, err := voice.Connect(context.Background(), voice.Config{URL: url, ServerID: "g", UserID: "u", SessionID: "s", Token: "t"})
+	require.NoError(t, err, "identify anew")
+	c.Close()
+}
