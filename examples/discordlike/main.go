@@ -445,9 +445,10 @@ func summarize(con *console, o *options, cat *catalogue, lib *pipeline.Library, 
 		len(res)+len(web), len(res), len(web), len(ws.Reports))
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	p("  CPU                 %.1f s in %.1f s (%.0f%% of one core); %.2f ms a second per listener",
+	p("  CPU                 %.1f s in %.1f s (%.0f%% of one core, bots, server and checkers); %.2f ms a second per listener",
 		cpu.Seconds(), wall.Seconds(), cpu.Seconds()/wall.Seconds()*100, cpu.Seconds()/wall.Seconds()*1000/float64(listeners))
-	p("  memory              %.1f MB heap in use, %.0f KB per listener", float64(ms.HeapInuse)/1e6, float64(ms.HeapInuse)/1e3/float64(listeners))
+	p("  memory              %.1f MB heap in use (bots, server, checkers, pion), %.0f KB per listener; the tracks %.1f MB of it",
+		float64(ms.HeapInuse)/1e6, float64(ms.HeapInuse)/1e3/float64(listeners), float64(ls.Resident)/1e6)
 	for _, r := range svc.recorded() {
 		if r.err != nil {
 			p("  record              %v", r.err)

@@ -38,7 +38,7 @@ const (
 	minSNR       = 6.0   // dB
 	silenceFloor = 100.0 // RMS in 16-bit units: -50 dBFS
 	lateBy       = 40 * time.Millisecond
-	queueLen     = 8192 // packets a stream's checker may fall behind by
+	queueLen     = 1024 // packets a stream's checker may fall behind by: 20 s
 )
 
 // heardPacket is a copy of what the server's UDP goroutine opened.
