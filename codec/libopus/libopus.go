@@ -7,7 +7,8 @@
 // Encoder is a framed.PacketSource: inside a Catcher with a framed.Framer,
 // a track is encoded once however many listeners it has. Decoder turns a
 // framed stream back into PCM, dropping the pre-skip, stopping at the true
-// length and concealing corrupt packets.
+// length and concealing corrupt packets. PacketDecoder decodes packets one
+// at a time, as a receiver of RTP does.
 package libopus
 
 import (

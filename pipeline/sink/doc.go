@@ -15,6 +15,10 @@
 // takes opus.Packet values, which a pipeline.Player gives through Next and
 // a pipeline.Broadcast through JoinPaced.
 //
+// A Sender can add a header extension to every packet (WithExtension:
+// audio levels, or a label of its own), sealed with the frame in the
+// rtpsize modes; a Receiver's OpenPacket returns it beside the frame.
+//
 // Discord's end-to-end layer (DAVE) is out of scope; a FrameEncryptor
 // hook, shaped like disgo's DAVE session, lets one be plugged in before
 // transport encryption.
