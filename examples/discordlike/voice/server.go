@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -784,7 +785,9 @@ func (ss *Session) selectProtocol(sp SelectProtocol) (int, string) {
 	if !slices.Contains(ss.srv.cfg.modes, sp.Data.Mode) {
 		return CloseUnknownEncryptionMode, fmt.Sprintf("unknown encryption mode %q", sp.Data.Mode)
 	}
-	if _, err := netip.ParseAddr(sp.Data.Address); err != nil || sp.Data.Port <= 0 || sp.Data.Port > 65535 {
+	// disgo sends the whole 64-byte field of its discovery response, NULs
+	// and all; Discord takes it, and so does this server.
+	if _, err := netip.ParseAddr(strings.TrimRight(sp.Data.Address, "\x00")); err != nil || sp.Data.Port <= 0 || sp.Data.Port > 65535 {
 		return CloseBadRequest, "bad address or port"
 	}
 	ss.mu.Lock()
