@@ -26,8 +26,9 @@
 // Adapters take a Source (a Player) to the Go voice libraries' inputs
 // without importing them: FrameProvider for disgo, Copy to an io.Writer
 // for arikawa, Feed to a channel for discordgo. Of these, only disgo
-// reaches Discord today: it speaks the rtpsize modes and DAVE (through
-// godave), which voice channels require since 2026-03-01. arikawa v3 and
+// reaches Discord today, from v0.19: it speaks the rtpsize modes and DAVE
+// (through godave), which voice channels require since 2026-03-01; v0.18
+// speaks gateway version 4 and xsalsa20 only, and is refused. arikawa v3 and
 // discordgo's release ask for the xsalsa20 modes, which Discord refuses;
 // discordgo's master has moved to AES-GCM rtpsize but has no DAVE.
 package sink
