@@ -23,6 +23,32 @@ type fleet struct {
 	lib   *pipeline.Library
 	sched *pipeline.Scheduler
 	bots  []*bot
+
+	failed sync.Map // catalogue index → struct{}: tracks that failed, reported once
+}
+
+// trackFailed reports a track's failure once, whichever guild meets it
+// first, and has every guild skip it from then on.
+func (f *fleet) trackFailed(b *bot, id int, msg string) {
+	b.count("failed track")
+	if _, dup := f.failed.LoadOrStore(id, struct{}{}); !dup {
+		b.logf("%s", msg)
+	}
+}
+
+func (f *fleet) hasFailed(id int) bool {
+	_, ok := f.failed.Load(id)
+	return ok
+}
+
+// allFailed reports whether no track of queue can be played.
+func (f *fleet) allFailed(queue []entry) bool {
+	for _, e := range queue {
+		if !e.bad && !f.hasFailed(e.id) {
+			return false
+		}
+	}
+	return true
 }
 
 // bot plays a queue of tracks into one guild's voice channel.
@@ -168,9 +194,14 @@ func (b *bot) run(ctx context.Context, gateway string) {
 		defer t.Stop()
 	}
 	for i := 0; ctx.Err() == nil; i++ {
+		if i%len(b.queue) == 0 && i > 0 && b.f.allFailed(b.queue) {
+			b.logf("no track in its queue plays; it waits for the end")
+			<-ctx.Done()
+			return
+		}
 		e := b.queue[i%len(b.queue)]
-		if e.bad && i >= len(b.queue) {
-			continue // a bad file is tried once
+		if (e.bad && i >= len(b.queue)) || b.f.hasFailed(e.id) {
+			continue // a bad file is tried once, a failed track not again
 		}
 		b.play(ctx, e, i, start)
 		select {
@@ -190,8 +221,7 @@ func (b *bot) play(ctx context.Context, e entry, turn int, start time.Time) {
 	p, err := b.f.lib.Play(ctx, key)
 	if err != nil {
 		if ctx.Err() == nil {
-			b.logf("track %s: %v; skipped", name, err)
-			b.count("failed track")
+			b.f.trackFailed(b, e.id, fmt.Sprintf("track %s: %v; every guild skips it", name, err))
 		}
 		return
 	}
@@ -239,8 +269,7 @@ func (b *bot) play(ctx context.Context, e entry, turn int, start time.Time) {
 		case <-l.Done():
 			stopTimer()
 			if err := l.Err(); err != nil && ctx.Err() == nil {
-				b.logf("track %s: %v", name, err)
-				b.count("failed track")
+				b.f.trackFailed(b, e.id, fmt.Sprintf("track %s: %v; its packets before that were played, and it is skipped from now on", name, err))
 			}
 			return
 		case <-ctx.Done():

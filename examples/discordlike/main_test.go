@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -264,4 +265,21 @@ func TestVerifier(t *testing.T) {
 		v.close()
 		assert.Equal(t, int64(1), v.results()["g"].Unlabelled)
 	})
+}
+
+// TestBadTracks: a missing file and one that is not audio in the track
+// list give one line each, whichever guild meets them first, and the
+// guilds play the rest.
+func TestBadTracks(t *testing.T) {
+	var out syncBuffer
+	o := shortOptions(&out)
+	o.guilds, o.duration, o.listeners, o.faults = 6, 2*time.Second, 0, false
+	o.tracks = []string{testdataPath("no-such.mp3"), testdataPath("notaudio.txt"), testdataPath("prog_48000.mp3")}
+	err := run(context.Background(), o)
+	t.Log("\n" + out.String())
+	require.NoError(t, err)
+	s := out.String()
+	assert.Equal(t, 1, strings.Count(s, ": track no-such.mp3: "), "one line for the missing file")
+	assert.Equal(t, 1, strings.Count(s, ": track notaudio.txt: "), "one line for the file that is not audio")
+	assert.Contains(t, s, "result: every packet heard was in order and carried the right audio")
 }

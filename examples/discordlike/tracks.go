@@ -77,14 +77,14 @@ func (c *catalogue) key(i int) pipeline.Key { return pipeline.Key{Source: c.path
 
 // open is the Library's opener: a file, counted when it is one of ours.
 func (c *catalogue) open(_ context.Context, source string) (io.Reader, error) {
+	f, err := os.Open(source)
+	if err != nil {
+		return nil, err
+	}
 	for i, p := range c.paths {
 		if p == source {
 			c.opens[i].Add(1)
 		}
-	}
-	f, err := os.Open(source)
-	if err != nil {
-		return nil, err
 	}
 	return f, nil // the Library closes what it opens when it is an io.Closer
 }
