@@ -66,6 +66,7 @@ type bot struct {
 
 	mu        sync.Mutex // guards the fields below
 	connected bool
+	sendErr   error // why sending failed, which ends its playing
 	mode      string
 	err       error // why its handshake failed
 	first     time.Duration
@@ -210,6 +211,12 @@ func (b *bot) run(ctx context.Context, gateway string) {
 			return
 		default:
 		}
+		b.mu.Lock()
+		failed := b.sendErr != nil
+		b.mu.Unlock()
+		if failed {
+			return
+		}
 	}
 }
 
@@ -236,7 +243,14 @@ func (b *bot) play(ctx context.Context, e entry, turn int, start time.Time) {
 	b.plays[name]++
 	b.commands[script.name]++
 	b.mu.Unlock()
-	l := b.f.sched.Add(p, b.conn.Send)
+	var sendErr error // set on the shard's goroutine, read after l.Done
+	l := b.f.sched.Add(p, func(pkt pipeline.Packet) error {
+		if err := b.conn.Send(pkt); err != nil {
+			sendErr = err
+			return err
+		}
+		return nil
+	})
 	defer func() {
 		st := l.Stats()
 		b.mu.Lock()
@@ -268,7 +282,11 @@ func (b *bot) play(ctx context.Context, e entry, turn int, start time.Time) {
 		select {
 		case <-l.Done():
 			stopTimer()
-			if err := l.Err(); err != nil && ctx.Err() == nil {
+			switch err := l.Err(); {
+			case err == nil || ctx.Err() != nil:
+			case sendErr != nil: // the connection's fault, not the track's
+				b.sendFailed(sendErr)
+			default:
 				b.f.trackFailed(b, e.id, fmt.Sprintf("track %s: %v; its packets before that were played, and it is skipped from now on", name, err))
 			}
 			return
@@ -318,6 +336,17 @@ func (b *bot) stop(l *pipeline.Listener) {
 	}
 	l.Remove()
 	<-l.Done()
+}
+
+// sendFailed ends the bot's playing: its voice connection cannot send.
+func (b *bot) sendFailed(err error) {
+	b.mu.Lock()
+	first := b.sendErr == nil
+	b.sendErr = err
+	b.mu.Unlock()
+	if first {
+		b.logf("sending failed: %v; it stops", err)
+	}
 }
 
 func (b *bot) count(what string) {

@@ -86,6 +86,7 @@ func (l *webListener) listenWebRTC(ctx context.Context, base, guild string) {
 		mu      sync.Mutex // orders a track's arrival against the end
 		ended   bool
 	)
+	reading.Add(1) // one audio track is offered; released by its reader or at the end
 	defer func() {
 		mu.Lock()
 		ended = true
@@ -98,7 +99,6 @@ func (l *webListener) listenWebRTC(ctx context.Context, base, guild string) {
 		l.fail(err)
 		return
 	}
-	reading.Add(1) // one audio track is offered
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		mu.Lock()
 		if ended {

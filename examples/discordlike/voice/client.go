@@ -37,7 +37,8 @@ type Config struct {
 	// 30 s).
 	ResumeFor time.Duration
 	// OnMessage, if set, is given the server's other messages (Speaking,
-	// Clients Connect, Client Disconnect), on the client's goroutine.
+	// Clients Connect, Client Disconnect), on the client's goroutine: it
+	// must not block, nor call Close (which waits for that goroutine).
 	OnMessage func(Message)
 }
 
@@ -69,8 +70,11 @@ type Conn struct {
 	rtt, resumes, reopened, heartbeats atomic.Int64
 	closing                            atomic.Bool // set by Close
 
-	udpMu    sync.Mutex          // held to reopen the UDP socket, and by Close
-	reselect chan netip.AddrPort // a new UDP address to select, for the heartbeat goroutine
+	udpMu sync.Mutex // held to reopen the UDP socket, and by Close
+	// pending is a new UDP address to select, sent by the heartbeat
+	// goroutine of a link that is up; wake tells it one is there.
+	pending atomic.Pointer[netip.AddrPort]
+	wake    chan struct{}
 }
 
 // ErrNoMode is returned by Connect when the server offers none of the
@@ -95,7 +99,7 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 	}
 	hctx, cancel := context.WithTimeout(ctx, cfg.HandshakeTimeout)
 	defer cancel()
-	c := &Conn{cfg: cfg, done: make(chan struct{}), reselect: make(chan netip.AddrPort, 1)}
+	c := &Conn{cfg: cfg, done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.seq.Store(-1)
 	l, err := c.dial(hctx)
@@ -156,6 +160,7 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 	opts := append([]sink.SenderOption{sink.WithCipher(ciph)}, cfg.SenderOptions...)
 	c.sender = sink.NewSender(c, sink.NewPacketizer(c.ssrc, sink.WithPayloadType(120)), opts...)
 	c.ws.Store(ws)
+	close(l.ready)
 	c.wg.Add(1)
 	go c.run(l)
 	return c, nil
@@ -253,11 +258,8 @@ func (c *Conn) Write(b []byte) (int, error) {
 	c.reopened.Add(1)
 	// The control goroutine tells the server the new address; a newer
 	// one replaces one not sent yet.
-	select {
-	case <-c.reselect:
-	default:
-	}
-	c.reselect <- self
+	c.pending.Store(&self)
+	c.nudge()
 	return udp.Write(b)
 }
 
@@ -302,12 +304,22 @@ func (c *Conn) selectProtocol(self netip.AddrPort) Message {
 	return NewMessage(OpSelectProtocol, SelectProtocol{Protocol: "udp", Data: SelectProtocolData{Address: self.Addr().String(), Port: int(self.Port()), Mode: c.mode}})
 }
 
+// nudge wakes the heartbeat goroutine of the link that is up.
+func (c *Conn) nudge() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
 // link is one control connection and its heartbeat, which beats from
 // Hello on (the server times out a connection without, even while it
-// handshakes) and carries reselections.
+// handshakes) and, once the session is on it (ready: identified or
+// resumed), sends Select Protocol again after a UDP reopen.
 type link struct {
 	ws     *websocket.Conn
 	acked  atomic.Int64 // heartbeats acknowledged on this connection
+	ready  chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -333,7 +345,7 @@ func (c *Conn) dial(ctx context.Context) (*link, error) {
 		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
 	}
 	ws.SetReadLimit(MaxMessage)
-	l := &link{ws: ws, done: make(chan struct{})}
+	l := &link{ws: ws, ready: make(chan struct{}), done: make(chan struct{})}
 	var h Hello
 	if err := c.await(ctx, l, OpHello, &h); err != nil {
 		ws.CloseNow()
@@ -350,23 +362,37 @@ func (c *Conn) dial(ctx context.Context) (*link, error) {
 	return l, nil
 }
 
-// beat heartbeats on l every interval, and sends Select Protocol again
-// when the UDP socket was reopened, until ctx ends or the link fails.
+// beat heartbeats on l every interval, and, once l is ready, sends
+// Select Protocol again when the UDP socket was reopened, until ctx ends
+// or the link fails. Liveness (two heartbeats unanswered) is judged once
+// l is ready, when a reader takes every acknowledgement.
 func (c *Conn) beat(ctx context.Context, l *link, interval time.Duration) {
 	defer close(l.done)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	sent := int64(0)
+	ready := l.ready
+	var wake chan struct{} // nil until ready
 	for {
 		var m Message
-		var resel netip.AddrPort
+		var resel *netip.AddrPort
 		select {
 		case <-ctx.Done():
 			return
-		case resel = <-c.reselect:
-			m = c.selectProtocol(resel)
+		case <-ready:
+			ready, wake = nil, c.wake
+			sent = l.acked.Load()
+			if c.pending.Load() != nil {
+				c.nudge() // an address from before this link
+			}
+			continue
+		case <-wake:
+			if resel = c.pending.Swap(nil); resel == nil {
+				continue
+			}
+			m = c.selectProtocol(*resel)
 		case <-t.C:
-			if sent-l.acked.Load() >= 2 { // two heartbeats unanswered: a dead link
+			if ready == nil && sent-l.acked.Load() >= 2 { // two unanswered: a dead link
 				l.ws.CloseNow()
 				return
 			}
@@ -377,11 +403,8 @@ func (c *Conn) beat(ctx context.Context, l *link, interval time.Duration) {
 		err := c.write(wctx, l.ws, m)
 		cancel()
 		if err != nil {
-			if resel.IsValid() { // for the next link, unless a newer one came
-				select {
-				case c.reselect <- resel:
-				default:
-				}
+			if resel != nil && c.pending.CompareAndSwap(nil, resel) { // for the next link
+				c.nudge()
 			}
 			l.ws.CloseNow()
 			return
@@ -540,7 +563,7 @@ func (c *Conn) resume() (*link, error) {
 		}
 		last = err
 		var ce *CloseError
-		if errors.As(err, &ce) {
+		if errors.As(err, &ce) && !ce.Resumable() {
 			return nil, ce // refused: no point in asking again
 		}
 		select {
@@ -571,5 +594,6 @@ func (c *Conn) resumeOnce() (*link, error) {
 		l.stop()
 		return nil, err
 	}
+	close(l.ready)
 	return l, nil
 }

@@ -156,14 +156,15 @@ type ServerStats struct {
 	Packets   int64 // audio packets authenticated
 	Rejected  int64 // datagrams that failed: unknown SSRC, no key yet, bad tag, replay, malformed
 	Discovery int64 // IP discovery requests answered
+	Selected  int64 // Select Protocol messages taken (again after a UDP reopen)
 	// Unannounced counts packets from a session that had not sent Speaking.
 	Unannounced int64
 }
 
 type serverCounters struct {
-	opened, resumed, packets, rejected, discovery, unannounced atomic.Int64
-	mu                                                         sync.Mutex
-	closed                                                     map[int]int64
+	opened, resumed, packets, rejected, discovery, unannounced, selected atomic.Int64
+	mu                                                                   sync.Mutex
+	closed                                                               map[int]int64
 }
 
 func (c *serverCounters) close(code int) {
@@ -187,6 +188,7 @@ func (s *Server) Stats() ServerStats {
 		Packets:     s.stats.packets.Load(),
 		Rejected:    s.stats.rejected.Load(),
 		Discovery:   s.stats.discovery.Load(),
+		Selected:    s.stats.selected.Load(),
 		Unannounced: s.stats.unannounced.Load(),
 		Closed:      make(map[int]int64),
 	}
@@ -242,11 +244,7 @@ func (s *Server) Disconnect(sessionID string) bool {
 	if ss == nil {
 		return false
 	}
-	ss.mu.Lock()
-	c := ss.conn
-	ss.mu.Unlock()
-	s.end(ss, &CloseError{Code: CloseDisconnected})
-	if c != nil {
+	if c := s.end(ss, &CloseError{Code: CloseDisconnected}); c != nil {
 		go c.close(CloseDisconnected, "removed from the channel")
 	}
 	return true
@@ -723,23 +721,32 @@ func (ss *Session) detach(c *conn, err error) {
 		ss.srv.end(ss, err)
 		return
 	}
-	ss.timer = time.AfterFunc(ss.srv.cfg.resume, func() {
-		ss.srv.end(ss, fmt.Errorf("voice: session not resumed within %v: %w", ss.srv.cfg.resume, err))
+	var t *time.Timer
+	t = time.AfterFunc(ss.srv.cfg.resume, func() {
+		ss.mu.Lock()
+		resumed := ss.timer != t || ss.conn != nil // a resume came as it fired
+		ss.mu.Unlock()
+		if !resumed {
+			ss.srv.end(ss, fmt.Errorf("voice: session not resumed within %v: %w", ss.srv.cfg.resume, err))
+		}
 	})
+	ss.timer = t
 	ss.mu.Unlock()
 }
 
-// end removes the session and tells its channel.
-func (s *Server) end(ss *Session, why error) {
+// end removes the session and tells its channel. It returns the
+// connection the session was on, if any, for the caller to close.
+func (s *Server) end(ss *Session, why error) *conn {
 	ss.mu.Lock()
 	if ss.ended {
 		ss.mu.Unlock()
-		return
+		return nil
 	}
 	ss.ended = true
 	if ss.timer != nil {
 		ss.timer.Stop()
 	}
+	attached := ss.conn
 	ss.mu.Unlock()
 	s.mu.Lock()
 	delete(s.sessions, ss.ID)
@@ -758,6 +765,7 @@ func (s *Server) end(ss *Session, why error) {
 	if s.cfg.onSession != nil {
 		s.cfg.onSession(ss, why)
 	}
+	return attached
 }
 
 // relay sends m to every other session in ss's channel.
@@ -804,6 +812,7 @@ func (ss *Session) selectProtocol(sp SelectProtocol) (int, string) {
 		ss.udp.Store(&udpState{recv: sink.NewReceiver(c), mode: sp.Data.Mode})
 	}
 	ss.mode = sp.Data.Mode
+	ss.srv.stats.selected.Add(1)
 	ss.sendLocked(NewMessage(OpSessionDescription, SessionDescription{Mode: sp.Data.Mode, SecretKey: *ss.key}), true)
 	return 0, ""
 }

@@ -187,6 +187,7 @@ func TestUDPReopen(t *testing.T) {
 	checkRun(t, h.get(), 60)
 	assert.Equal(t, int64(1), c.Stats().Reopened)
 	assert.Equal(t, int64(2), srv.Stats().Discovery)
+	waitFor(t, "the new address selected", func() bool { return srv.Stats().Selected == 2 })
 }
 
 // TestSessionEvents: a second user's join and leave reach the first, and
@@ -430,4 +431,35 @@ func TestTimeoutEndsSession(t *testing.T) {
 	c, err := voice.Connect(context.Background(), voice.Config{URL: url, ServerID: "g", UserID: "u", SessionID: "s", Token: "t"})
 	require.NoError(t, err, "identify anew")
 	c.Close()
+}
+
+// TestDropBoth loses the UDP socket while the control connection is down
+// too: the new address is selected once the session has resumed, never
+// before (which the server would refuse with 4003), and no packet is lost.
+func TestDropBoth(t *testing.T) {
+	var h heard
+	srv, url := newServer(t, voice.WithPacketHandler(h.handle), voice.WithHeartbeatInterval(100*time.Millisecond))
+	c, err := voice.Connect(context.Background(), config(url, "guild", "bot"))
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Speaking(voice.SpeakingMicrophone))
+	for i := range 60 {
+		if i == 20 {
+			c.DropControl()
+			c.DropUDP()
+		}
+		require.NoError(t, c.Send(frame(i)))
+	}
+	waitFor(t, "the resume", func() bool { return c.Stats().Resumes == 1 })
+	waitFor(t, "60 packets", func() bool { return len(h.get()) == 60 })
+	checkRun(t, h.get(), 60)
+	time.Sleep(300 * time.Millisecond) // heartbeats on the resumed link
+	select {
+	case <-c.Done():
+		t.Fatalf("the connection ended: %v", c.Err())
+	default:
+	}
+	assert.Equal(t, int64(1), c.Stats().Reopened)
+	waitFor(t, "the new address selected", func() bool { return srv.Stats().Selected == 2 })
+	assert.Zero(t, srv.Stats().Closed[voice.CloseNotAuthenticated])
 }
