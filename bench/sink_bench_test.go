@@ -174,15 +174,7 @@ func BenchmarkWebRTCWrite(b *testing.B) {
 		if err := srv.SetRemoteDescription(*r.LocalDescription()); err != nil {
 			b.Fatal(err)
 		}
-		answer, err := srv.CreateAnswer(nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		gathered := webrtc.GatheringCompletePromise(srv)
-		if err := srv.SetLocalDescription(answer); err != nil {
-			b.Fatal(err)
-		}
-		<-gathered
+		setLocal(b, srv, func() (webrtc.SessionDescription, error) { return srv.CreateAnswer(nil) })
 		if err := r.SetRemoteDescription(*srv.LocalDescription()); err != nil {
 			b.Fatal(err)
 		}
@@ -228,16 +220,22 @@ func newBenchReceiver(b *testing.B) *webrtc.PeerConnection {
 	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 		b.Fatal(err)
 	}
-	offer, err := pc.CreateOffer(nil)
+	setLocal(b, pc, func() (webrtc.SessionDescription, error) { return pc.CreateOffer(nil) })
+	return pc
+}
+
+// setLocal sets pc's local description to what create makes (an offer or
+// an answer), and waits for every candidate to be in it.
+func setLocal(b *testing.B, pc *webrtc.PeerConnection, create func() (webrtc.SessionDescription, error)) {
+	sdp, err := create()
 	if err != nil {
 		b.Fatal(err)
 	}
 	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
+	if err := pc.SetLocalDescription(sdp); err != nil {
 		b.Fatal(err)
 	}
 	<-gathered
-	return pc
 }
 
 // newBenchPC is a pion PeerConnection on loopback UDP.

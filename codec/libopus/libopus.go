@@ -288,6 +288,15 @@ func NewDecoder(channels int, opts ...DecoderOption) (*Decoder, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	dec, err := newGopusDecoder(channels)
+	if err != nil {
+		return nil, err
+	}
+	return &Decoder{dec: dec, ch: channels, skip: cfg.skip, left: cfg.length, last: 960}, nil
+}
+
+// newGopusDecoder returns a libopus decoder to 1 or 2 channels at 48 kHz.
+func newGopusDecoder(channels int) (*gopus.Decoder, error) {
 	if channels < 1 || channels > 2 {
 		return nil, fmt.Errorf("%w: Opus decodes to 1 or 2 channels, not %d", transform.ErrFormat, channels)
 	}
@@ -295,7 +304,7 @@ func NewDecoder(channels int, opts ...DecoderOption) (*Decoder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("libopus: decoder: %w", err)
 	}
-	return &Decoder{dec: dec, ch: channels, skip: cfg.skip, left: cfg.length, last: 960}, nil
+	return dec, nil
 }
 
 // Format returns the decoded format: 48 kHz, s16le, the decoder's channels.
@@ -356,7 +365,7 @@ func (d *Decoder) Transform(dst []byte, src io.Reader) (int, error) {
 func (d *Decoder) decode(p []byte) []int16 {
 	n, perr := opus.PacketSamples(p)
 	if perr == nil {
-		pcm, err := d.call(p, n)
+		pcm, err := decodeFenced(d.dec, p, n)
 		if err == nil && int64(len(pcm)) == n*int64(d.ch) {
 			d.last = n
 			return pcm
@@ -365,15 +374,16 @@ func (d *Decoder) decode(p []byte) []int16 {
 		n = d.last
 	}
 	d.concealed++
-	pcm, err := d.call(nil, n)
+	pcm, err := decodeFenced(d.dec, nil, n)
 	if err != nil || int64(len(pcm)) != n*int64(d.ch) {
 		return make([]int16, n*int64(d.ch))
 	}
 	return pcm
 }
 
-// call is one fenced call into libopus; p nil asks for concealment.
-func (d *Decoder) call(p []byte, n int64) (pcm []int16, err error) {
+// decodeFenced decodes n samples of p with dec, a panic in the binding
+// turned into an error; p nil asks for concealment.
+func decodeFenced(dec *gopus.Decoder, p []byte, n int64) (pcm []int16, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			pcm, err = nil, fmt.Errorf("%w: decoder panicked: %v", opus.ErrCorruptPacket, r)
@@ -382,5 +392,5 @@ func (d *Decoder) call(p []byte, n int64) (pcm []int16, err error) {
 	if n <= 0 {
 		return nil, errors.New("libopus: no duration")
 	}
-	return d.dec.Decode(p, int(n), false)
+	return dec.Decode(p, int(n), false)
 }

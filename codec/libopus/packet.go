@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/streamcatcher/streamcatcher/codec/opus"
-	"github.com/streamcatcher/streamcatcher/transform"
 	"layeh.com/gopus"
 )
 
@@ -14,20 +13,18 @@ import (
 // the previous audio's state: about 100 ms of pre-roll. It is not safe for
 // concurrent use.
 type PacketDecoder struct {
-	d Decoder
+	dec *gopus.Decoder
+	ch  int
 }
 
 // NewPacketDecoder returns a decoder to the given number of channels (1 or
 // 2, whatever the packets code). Errors wrap transform.ErrFormat.
 func NewPacketDecoder(channels int) (*PacketDecoder, error) {
-	if channels < 1 || channels > 2 {
-		return nil, fmt.Errorf("%w: Opus decodes to 1 or 2 channels, not %d", transform.ErrFormat, channels)
-	}
-	dec, err := gopus.NewDecoder(48000, channels)
+	dec, err := newGopusDecoder(channels)
 	if err != nil {
-		return nil, fmt.Errorf("libopus: decoder: %w", err)
+		return nil, err
 	}
-	return &PacketDecoder{d: Decoder{dec: dec, ch: channels, last: 960}}, nil
+	return &PacketDecoder{dec: dec, ch: channels}, nil
 }
 
 // Decode decodes one packet and returns its samples, interleaved (a new
@@ -40,14 +37,13 @@ func (p *PacketDecoder) Decode(packet []byte) ([]int16, error) {
 	if err != nil {
 		return nil, err
 	}
-	pcm, err := p.d.call(packet, n)
+	pcm, err := decodeFenced(p.dec, packet, n)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", opus.ErrCorruptPacket, err)
 	}
-	if int64(len(pcm)) != n*int64(p.d.ch) {
-		return nil, fmt.Errorf("%w: decoded %d samples of %d", opus.ErrCorruptPacket, len(pcm)/p.d.ch, n)
+	if int64(len(pcm)) != n*int64(p.ch) {
+		return nil, fmt.Errorf("%w: decoded %d samples of %d", opus.ErrCorruptPacket, len(pcm)/p.ch, n)
 	}
-	p.d.last = n
 	return pcm, nil
 }
 
@@ -57,7 +53,7 @@ func (p *PacketDecoder) Conceal(samples int) ([]int16, error) {
 	if samples <= 0 || samples > 5760 {
 		return nil, fmt.Errorf("libopus: conceal %d samples: want 1 to 5760", samples)
 	}
-	pcm, err := p.d.call(nil, int64(samples))
+	pcm, err := decodeFenced(p.dec, nil, int64(samples))
 	if err != nil {
 		return nil, fmt.Errorf("libopus: conceal: %w", err)
 	}
@@ -65,4 +61,4 @@ func (p *PacketDecoder) Conceal(samples int) ([]int16, error) {
 }
 
 // Channels returns the number of channels decoded to.
-func (p *PacketDecoder) Channels() int { return p.d.ch }
+func (p *PacketDecoder) Channels() int { return p.ch }

@@ -64,12 +64,11 @@ type bot struct {
 	conn  *voice.Conn
 	track atomic.Int64 // the track playing, for the packets' labels
 
-	mu        sync.Mutex // guards the fields below
-	connected bool
-	sendErr   error // why sending failed, which ends its playing
-	mode      string
-	err       error // why its handshake failed
-	first     time.Duration
+	mu        sync.Mutex    // guards the fields below
+	mode      string        // the encryption mode, once connected
+	sendErr   error         // why sending failed, which ends its playing
+	err       error         // why its handshake failed
+	first     time.Duration // from its start to its first packet
 	sent      int64
 	plays     map[string]int
 	commands  map[string]int
@@ -172,7 +171,6 @@ func (b *bot) run(ctx context.Context, gateway string) {
 	}
 	b.conn = conn
 	b.mu.Lock()
-	b.connected = true
 	b.mode = conn.Mode()
 	b.mu.Unlock()
 	defer func() {
@@ -244,6 +242,7 @@ func (b *bot) play(ctx context.Context, e entry, turn int, start time.Time) {
 	b.commands[script.name]++
 	b.mu.Unlock()
 	var sendErr error // set on the shard's goroutine, read after l.Done
+	added := time.Now()
 	l := b.f.sched.Add(p, func(pkt pipeline.Packet) error {
 		if err := b.conn.Send(pkt); err != nil {
 			sendErr = err
@@ -254,34 +253,26 @@ func (b *bot) play(ctx context.Context, e entry, turn int, start time.Time) {
 	defer func() {
 		st := l.Stats()
 		b.mu.Lock()
+		if b.first == 0 && st.First > 0 {
+			b.first = added.Sub(start) + st.First
+		}
 		b.underruns += st.Underruns
 		b.late += st.Late
 		b.mu.Unlock()
 	}()
-	b.mu.Lock()
-	first := b.first == 0
-	b.mu.Unlock()
-	if first {
-		go b.firstPacket(l, start)
-	}
 
-	began := time.Now()
 	steps := script.steps
+	t := time.NewTimer(0)
+	t.Stop()
+	defer t.Stop()
 	for {
 		var next <-chan time.Time
-		var t *time.Timer
 		if len(steps) > 0 {
-			t = time.NewTimer(time.Until(began.Add(steps[0].at)))
+			t.Reset(time.Until(added.Add(steps[0].at)))
 			next = t.C
-		}
-		stopTimer := func() {
-			if t != nil {
-				t.Stop()
-			}
 		}
 		select {
 		case <-l.Done():
-			stopTimer()
 			switch err := l.Err(); {
 			case err == nil || ctx.Err() != nil:
 			case sendErr != nil: // the connection's fault, not the track's
@@ -291,7 +282,6 @@ func (b *bot) play(ctx context.Context, e entry, turn int, start time.Time) {
 			}
 			return
 		case <-ctx.Done():
-			stopTimer()
 			b.stop(l)
 			return
 		case <-next:
@@ -302,25 +292,6 @@ func (b *bot) play(ctx context.Context, e entry, turn int, start time.Time) {
 				return
 			}
 			l.Do(s.do)
-		}
-	}
-}
-
-// firstPacket records the time from the bot's start to its first packet.
-func (b *bot) firstPacket(l *pipeline.Listener, start time.Time) {
-	for range 500 {
-		if st := l.Stats(); st.Packets > 0 {
-			b.mu.Lock()
-			if b.first == 0 {
-				b.first = time.Since(start)
-			}
-			b.mu.Unlock()
-			return
-		}
-		select {
-		case <-l.Done():
-			return
-		case <-time.After(2 * time.Millisecond):
 		}
 	}
 }
@@ -422,7 +393,7 @@ func (f *fleet) summary() botSummary {
 	s := botSummary{Guilds: len(f.bots), Modes: map[string]int{}, Failed: map[string]int{}, Plays: map[string]int{}, Commands: map[string]int{}}
 	for _, b := range f.bots {
 		b.mu.Lock()
-		if b.connected {
+		if b.mode != "" {
 			s.Connected++
 			s.Modes[b.mode]++
 		}

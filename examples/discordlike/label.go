@@ -24,6 +24,20 @@ const (
 	labelLen     = 12
 )
 
+// label is what a packet's label says, once parsed: ok is false when it
+// has none.
+type label struct {
+	track int
+	pos   int64
+	ok    bool
+}
+
+// labelOf parses the label of a packet's extension body.
+func labelOf(ext []byte) label {
+	track, pos, ok := parseLabel(ext)
+	return label{track, pos, ok}
+}
+
 // appendLabel appends the label element for packet p of track.
 func appendLabel(dst []byte, track int, p opus.Packet) []byte {
 	dst = append(dst, labelID<<4|(labelLen-1))

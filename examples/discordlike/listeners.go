@@ -30,13 +30,13 @@ type webListener struct {
 	samples   int64 // decoded
 	undecoded int64
 	peak      float64 // the loudest 20 ms, dBFS
-	pages     int64   // Ogg pages (HTTP)
 	first     time.Duration
 	err       error
 }
 
-// heard records one packet's decoded samples.
-func (l *webListener) heard(pcm []int16, start time.Time) {
+// take decodes one packet with dec and records it.
+func (l *webListener) take(dec *libopus.PacketDecoder, packet []byte, start time.Time) {
+	pcm, err := dec.Decode(packet)
 	var sum float64
 	for _, v := range pcm {
 		sum += float64(v) * float64(v)
@@ -44,6 +44,10 @@ func (l *webListener) heard(pcm []int16, start time.Time) {
 	db := 10 * math.Log10(sum/float64(max(len(pcm), 1))/(32768*32768)+1e-12)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if err != nil {
+		l.undecoded++
+		return
+	}
 	if l.packets == 0 {
 		l.first = time.Since(start)
 		l.peak = -200
@@ -79,56 +83,16 @@ func (l *webListener) listenWebRTC(ctx context.Context, base, guild string) {
 		l.fail(err)
 		return
 	}
-	// The track's reader, once it came: closing the connection ends it.
-	var (
-		reading sync.WaitGroup
-		once    sync.Once
-		mu      sync.Mutex // orders a track's arrival against the end
-		ended   bool
-	)
-	reading.Add(1) // one audio track is offered; released by its reader or at the end
-	defer func() {
-		mu.Lock()
-		ended = true
-		mu.Unlock()
-		pc.Close()
-		once.Do(reading.Done) // when no track came
-		reading.Wait()
-	}()
+	defer pc.Close()
 	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 		l.fail(err)
 		return
 	}
+	tracks := make(chan *webrtc.TrackRemote, 1) // one audio track is offered
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		mu.Lock()
-		if ended {
-			mu.Unlock()
-			return
-		}
-		// From here, the end waits for this reader: its once.Do comes
-		// after this one's.
-		reading.Add(1)
-		once.Do(reading.Done)
-		mu.Unlock()
-		defer reading.Done()
-		dec, err := libopus.NewPacketDecoder(2)
-		if err != nil {
-			l.fail(err)
-			return
-		}
-		for {
-			p, _, err := t.ReadRTP()
-			if err != nil {
-				return // the connection closed
-			}
-			pcm, err := dec.Decode(p.Payload)
-			if err != nil {
-				l.mu.Lock()
-				l.undecoded++
-				l.mu.Unlock()
-				continue
-			}
-			l.heard(pcm, start)
+		select {
+		case tracks <- t:
+		default:
 		}
 	})
 	offer, err := pc.CreateOffer(nil)
@@ -161,7 +125,25 @@ func (l *webListener) listenWebRTC(ctx context.Context, base, guild string) {
 		l.fail(err)
 		return
 	}
-	<-ctx.Done()
+	var t *webrtc.TrackRemote
+	select {
+	case t = <-tracks:
+	case <-ctx.Done():
+		return
+	}
+	dec, err := libopus.NewPacketDecoder(2)
+	if err != nil {
+		l.fail(err)
+		return
+	}
+	defer context.AfterFunc(ctx, func() { pc.Close() })() // ends ReadRTP
+	for {
+		p, _, err := t.ReadRTP()
+		if err != nil {
+			return // the connection closed
+		}
+		l.take(dec, p.Payload, start)
+	}
 }
 
 // listenHTTP reads the guild's Ogg Opus stream until ctx ends.
@@ -195,14 +177,7 @@ func (l *webListener) listenHTTP(ctx context.Context, base, guild string) {
 		if n < 2 { // OpusHead and OpusTags
 			continue
 		}
-		pcm, err := dec.Decode(p.Data)
-		if err != nil {
-			l.mu.Lock()
-			l.undecoded++
-			l.mu.Unlock()
-			continue
-		}
-		l.heard(pcm, start)
+		l.take(dec, p.Data, start)
 	}
 }
 

@@ -122,13 +122,13 @@ func run(ctx context.Context, o *options) error {
 	defer sched.Close()
 
 	if o.role == "bots" {
-		return runBots(ctx, o, con, cat, lib)
+		return runBots(ctx, o, con, cat, lib, sched)
 	}
 	if o.role != "all" && o.role != "server" {
 		return fmt.Errorf("-role %q: want all, server or bots", o.role)
 	}
 	cpu0, wall0 := cputime.Used(), time.Now()
-	svc, err := startService(ctx, o, con, cat, lib, sched)
+	svc, err := startService(o, con, cat, lib, sched)
 	if err != nil {
 		return err
 	}
@@ -243,32 +243,27 @@ func startWebListeners(ctx context.Context, o *options, svc *service, wg *sync.W
 		time.Sleep(50 * time.Millisecond)
 	}
 	var out []*webListener
-	for range o.listeners {
+	for i := range o.listeners + 1 {
 		l := &webListener{kind: "WebRTC"}
+		listen := l.listenWebRTC
+		if i == o.listeners {
+			l.kind, listen = "HTTP", l.listenHTTP
+		}
 		out = append(out, l)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l.listenWebRTC(ctx, svc.base, "guild-1")
+			listen(ctx, svc.base, "guild-1")
 		}()
 	}
-	l := &webListener{kind: "HTTP"}
-	out = append(out, l)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		l.listenHTTP(ctx, svc.base, "guild-1")
-	}()
 	return out
 }
 
 // runBots is the bots' half, on its own (-role bots).
-func runBots(ctx context.Context, o *options, con *console, cat *catalogue, lib *pipeline.Library) error {
+func runBots(ctx context.Context, o *options, con *console, cat *catalogue, lib *pipeline.Library, sched *pipeline.Scheduler) error {
 	if o.gateway == "" {
 		return errors.New("-role bots needs -gateway")
 	}
-	sched := pipeline.NewScheduler()
-	defer sched.Close()
 	f := newFleet(o, con, cat, lib, sched)
 	playCtx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()

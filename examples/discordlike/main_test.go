@@ -203,7 +203,7 @@ func TestVerifier(t *testing.T) {
 				continue
 			}
 			ext := appendLabel(nil, 0, pkt)
-			v.handle(sessionInfo{ssrc: 1, guild: "g"}, sink.Opened{Header: h, Ext: ext, Payload: pkt.Data}, at)
+			v.handle(sessionInfo{ssrc: 1, guild: "g"}, sink.Opened{Header: h, Ext: ext, Payload: pkt.Data}, labelOf(ext), at)
 			at = at.Add(20 * time.Millisecond)
 		}
 		v.close()
@@ -261,7 +261,7 @@ func TestVerifier(t *testing.T) {
 	})
 	t.Run("unlabelled", func(t *testing.T) {
 		v := newVerifier(&references{lib: lib, cat: cat, refs: map[int]*reference{}})
-		v.handle(sessionInfo{ssrc: 1, guild: "g"}, sink.Opened{Payload: pkts[30].Data}, time.Now())
+		v.handle(sessionInfo{ssrc: 1, guild: "g"}, sink.Opened{Payload: pkts[30].Data}, label{}, time.Now())
 		v.close()
 		assert.Equal(t, int64(1), v.results()["g"].Unlabelled)
 	})

@@ -33,8 +33,7 @@ func newRecorder(dir string, warn func(format string, args ...any)) func(guild s
 			warn("record %s: %v", guild, err)
 			return nil
 		}
-		head := ogg.OpusHead{Version: 1, Channels: 2, InputRate: 48000}
-		w, err := ogg.NewOpusWriter(f, head, ogg.OpusTags{Vendor: "discordlike", Comments: []string{"TITLE=" + guild}})
+		w, err := ogg.NewOpusWriter(f, heardHead, heardTags(guild))
 		if err != nil {
 			f.Close()
 			warn("record %s: %v", guild, err)

@@ -35,7 +35,7 @@ type service struct {
 	serveErr   chan error
 }
 
-func startService(ctx context.Context, o *options, con *console, cat *catalogue, lib *pipeline.Library, sched *pipeline.Scheduler) (*service, error) {
+func startService(o *options, con *console, cat *catalogue, lib *pipeline.Library, sched *pipeline.Scheduler) (*service, error) {
 	udpAddr, err := net.ResolveUDPAddr("udp", o.udpAddr)
 	if err != nil {
 		return nil, fmt.Errorf("-udp %s: %w", o.udpAddr, err)
@@ -58,11 +58,12 @@ func startService(ctx context.Context, o *options, con *console, cat *catalogue,
 			return r
 		}
 	}
-	s.web = newWeb(ctx, con, cat, sched, o.webrtcAddr)
+	s.web = newWeb(con, cat, sched, o.webrtcAddr)
 	opts := []voice.ServerOption{
 		voice.WithPacketHandler(func(ss *voice.Session, p sink.Opened, at time.Time) {
-			s.ver.handle(sessionInfo{ssrc: ss.SSRC, guild: ss.ServerID}, p, at)
-			s.web.relay(ss.ServerID, p.Payload, p.Ext)
+			l := labelOf(p.Ext)
+			s.ver.handle(sessionInfo{ssrc: ss.SSRC, guild: ss.ServerID}, p, l, at)
+			s.web.relay(ss.ServerID, p.Payload, l)
 		}),
 		voice.WithAuthenticate(func(id voice.Identify) error {
 			if id.Token != "token-"+id.UserID {

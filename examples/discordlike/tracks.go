@@ -94,8 +94,8 @@ func (c *catalogue) open(_ context.Context, source string) (io.Reader, error) {
 // holds: pcm[i] is the stream's sample i, pre-skip included, so a packet at
 // position p starts at pcm[(p+preSkip)*2].
 type reference struct {
-	done    chan struct{}
-	pcm     []int16 // stereo, interleaved
+	done    chan struct{} // closed once the fields below are set
+	pcm     []int16       // stereo, interleaved
 	preSkip int64
 	err     error
 }
@@ -107,7 +107,7 @@ const maxReference = 20 * 60 * 48000 * 2
 type references struct {
 	lib  *pipeline.Library
 	cat  *catalogue
-	mu   sync.Mutex
+	mu   sync.Mutex // guards refs
 	refs map[int]*reference
 }
 

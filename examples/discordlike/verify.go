@@ -43,12 +43,10 @@ const (
 
 // heardPacket is a copy of what the server's UDP goroutine opened.
 type heardPacket struct {
-	seq     uint16
-	ts      uint32
-	marker  bool
-	label   bool
-	track   int
-	pos     int64
+	seq    uint16
+	ts     uint32
+	marker bool
+	label
 	payload []byte
 	at      time.Time
 }
@@ -73,14 +71,13 @@ func newVerifier(refs *references) *verifier {
 	return &verifier{refs: refs, ctx: ctx, cancel: cancel, streams: make(map[uint32]*stream)}
 }
 
-// handle is the voice server's packet handler.
-func (v *verifier) handle(s sessionInfo, o sink.Opened, at time.Time) {
+// handle takes a packet the voice server opened, with its label parsed.
+func (v *verifier) handle(s sessionInfo, o sink.Opened, l label, at time.Time) {
 	st := v.stream(s)
 	if st == nil {
 		return
 	}
-	p := heardPacket{seq: o.Sequence, ts: o.Timestamp, marker: o.Marker, payload: bytes.Clone(o.Payload), at: at}
-	p.track, p.pos, p.label = parseLabel(o.Ext)
+	p := heardPacket{seq: o.Sequence, ts: o.Timestamp, marker: o.Marker, label: l, payload: bytes.Clone(o.Payload), at: at}
 	select {
 	case st.in <- p:
 	default:
@@ -103,7 +100,7 @@ func (v *verifier) stream(s sessionInfo) *stream {
 	if st := v.streams[s.ssrc]; st != nil {
 		return st
 	}
-	st := &stream{guild: s.guild, in: make(chan heardPacket, queueLen), v: v}
+	st := &stream{guild: s.guild, in: make(chan heardPacket, queueLen), v: v, res: streamResult{Streams: 1}}
 	v.streams[s.ssrc] = st
 	v.wg.Add(1)
 	go st.run()
@@ -169,9 +166,8 @@ type streamResult struct {
 	Late       int64
 	Jitter     float64 // seconds, the last value (mean over streams when summed)
 	MaxJitter  float64
-	Streams    int
+	Streams    int     // 1 for a stream's own result
 	WorstSNR   float64 // dB, of the compared packets with sound
-	First      time.Time
 }
 
 func (r *streamResult) add(o streamResult) {
@@ -188,14 +184,13 @@ func (r *streamResult) add(o streamResult) {
 	r.Unlabelled += o.Unlabelled
 	r.NoRef += o.NoRef
 	r.Late += o.Late
-	r.Jitter = (r.Jitter*float64(r.Streams) + o.Jitter*float64(max(o.Streams, 1))) / float64(r.Streams+max(o.Streams, 1))
+	if n := r.Streams + o.Streams; n > 0 {
+		r.Jitter = (r.Jitter*float64(r.Streams) + o.Jitter*float64(o.Streams)) / float64(n)
+	}
 	r.MaxJitter = max(r.MaxJitter, o.MaxJitter)
-	r.Streams += max(o.Streams, 1)
+	r.Streams += o.Streams
 	if o.WorstSNR != 0 && (r.WorstSNR == 0 || o.WorstSNR < r.WorstSNR) {
 		r.WorstSNR = o.WorstSNR
-	}
-	if !o.First.IsZero() && (r.First.IsZero() || o.First.Before(r.First)) {
-		r.First = o.First
 	}
 }
 
@@ -223,13 +218,11 @@ type stream struct {
 	samples              int64
 	silence              bool
 	track                int
-	pos                  int64
-	lastSamples          int64
+	pos                  int64 // the last packet with sound's
 	skip                 int64 // samples of pre-roll still to ignore
 	seen                 [1024]int32
 	transit, bestTransit float64
 	clock                float64 // the stream's timestamp, unwrapped, in seconds
-	jitter               float64
 }
 
 func (st *stream) run() {
@@ -260,9 +253,6 @@ func (st *stream) run() {
 func (st *stream) check(p heardPacket) {
 	r := &st.res
 	r.Packets++
-	if r.First.IsZero() {
-		r.First = p.at
-	}
 	if st.rec != nil {
 		st.rec.write(p.payload)
 	}
@@ -301,6 +291,7 @@ func (st *stream) check(p heardPacket) {
 	}
 	st.seen[p.seq%1024] = int32(p.seq) + 1
 	st.timing(p)
+	prev := st.samples // the previous packet's duration
 	st.seq, st.ts, st.samples = p.seq, p.ts, samples
 
 	silence := string(p.payload) == opus.SilenceFrame
@@ -315,15 +306,17 @@ func (st *stream) check(p heardPacket) {
 		st.silence = true
 		return
 	}
-	if !p.label {
+	if !p.ok {
 		r.Unlabelled++
 		return
 	}
-	if st.silence || p.track != st.track || p.pos != st.pos+st.lastSamples {
+	// After a packet without sound (silence, undecodable: st.silence) or
+	// without a label (its position unknown), this one follows it only by
+	// chance: a jump either way.
+	if st.silence || p.track != st.track || p.pos != st.pos+prev {
 		jump = true
 	}
 	st.silence, st.track, st.pos = false, p.track, p.pos
-	st.lastSamples = samples
 	if jump {
 		st.skip = preRoll
 	}
@@ -365,9 +358,8 @@ func (st *stream) timing(p heardPacket) {
 		if p.marker {
 			d = 0 // the sender's clock jumped: not jitter
 		}
-		st.jitter += (d - st.jitter) / 16
-		r.Jitter = st.jitter
-		r.MaxJitter = max(r.MaxJitter, st.jitter)
+		r.Jitter += (d - r.Jitter) / 16
+		r.MaxJitter = max(r.MaxJitter, r.Jitter)
 	}
 	st.transit = transit
 	if r.Packets == 1 || transit < st.bestTransit {

@@ -35,7 +35,6 @@ var page []byte
 // numbering, peers sharded over writers) and an HTTPStream to every HTTP
 // client. So however many listen, the channel is read once.
 type web struct {
-	ctx    context.Context
 	con    *console
 	cat    *catalogue
 	sched  *pipeline.Scheduler
@@ -50,8 +49,8 @@ type web struct {
 	closed   bool
 }
 
-func newWeb(ctx context.Context, con *console, cat *catalogue, sched *pipeline.Scheduler, udpAddr string) *web {
-	w := &web{ctx: ctx, con: con, cat: cat, sched: sched, quit: make(chan struct{}), channels: make(map[string]*channel)}
+func newWeb(con *console, cat *catalogue, sched *pipeline.Scheduler, udpAddr string) *web {
+	w := &web{con: con, cat: cat, sched: sched, quit: make(chan struct{}), channels: make(map[string]*channel)}
 	conn, err := net.ListenPacket("udp", udpAddr)
 	if err == nil {
 		var opts []sink.WebRTCOption
@@ -81,6 +80,8 @@ type channel struct {
 	relaying atomic.Bool // set once the live track is started
 	in       chan []byte // packets for the relay, when relaying
 
+	// The live side: start runs startLive once, which sets the fields
+	// below and then closes ready; they are read only after ready.
 	start  sync.Once
 	ready  chan struct{} // closed once the live side is up (or failed)
 	err    error
@@ -91,8 +92,8 @@ type channel struct {
 	peers  atomic.Int64
 }
 
-// relay is given every packet the voice server hears.
-func (w *web) relay(guild string, payload, ext []byte) {
+// relay is given every packet the voice server hears, with its label.
+func (w *web) relay(guild string, payload []byte, l label) {
 	w.mu.Lock()
 	ch := w.channels[guild]
 	if ch == nil {
@@ -107,9 +108,9 @@ func (w *web) relay(guild string, payload, ext []byte) {
 	w.mu.Unlock()
 	ch.heard.Add(1)
 	ch.updated.Store(time.Now().UnixNano())
-	if track, pos, ok := parseLabel(ext); ok {
-		ch.track.Store(int64(track))
-		ch.pos.Store(pos)
+	if l.ok {
+		ch.track.Store(int64(l.track))
+		ch.pos.Store(l.pos)
 	}
 	if ch.relaying.Load() {
 		select {
@@ -129,9 +130,15 @@ func (w *web) heard(guild string) int64 {
 	return 0
 }
 
-// liveHead is the Ogg Opus head of a relayed channel: stereo, no pre-skip
-// (the packets come from the middle of the bots' streams).
-var liveHead = ogg.OpusHead{Version: 1, Channels: 2, InputRate: 48000}
+// heardHead is the Ogg Opus head of a stream of packets as the server
+// heard them (a relayed channel, a recording): stereo, no pre-skip, as
+// they come from the middle of the bots' streams.
+var heardHead = ogg.OpusHead{Version: 1, Channels: 2, InputRate: 48000}
+
+// heardTags are the Ogg Opus tags of such a stream, titled.
+func heardTags(title string) ogg.OpusTags {
+	return ogg.OpusTags{Vendor: "discordlike", Comments: []string{"TITLE=" + title}}
+}
 
 // open starts the guild's live side on first use and waits for it.
 func (w *web) open(ctx context.Context, guild string) (*channel, error) {
@@ -164,7 +171,7 @@ func (w *web) startLive(ch *channel) {
 	go func() {
 		// The relay: packets in, Ogg pages out, a page a packet so that
 		// the live track has each packet as soon as it came.
-		ow, err := ogg.NewOpusWriter(pw, liveHead, ogg.OpusTags{Vendor: "discordlike", Comments: []string{"TITLE=" + ch.guild}})
+		ow, err := ogg.NewOpusWriter(pw, heardHead, heardTags(ch.guild))
 		if err != nil {
 			pw.CloseWithError(err)
 			return
@@ -198,10 +205,9 @@ func (w *web) startLive(ch *channel) {
 	ch.bcast.JoinPaced(ch.fanout.Send)
 	head, ok := ch.live.OpusHead()
 	if !ok {
-		head = liveHead
+		head = heardHead
 	}
-	ch.stream = sink.NewHTTPStream(func() sink.Queue { return ch.bcast.JoinBuffered() }, head,
-		sink.WithTags(ogg.OpusTags{Vendor: "discordlike", Comments: []string{"TITLE=" + ch.guild}}))
+	ch.stream = sink.NewHTTPStream(func() sink.Queue { return ch.bcast.JoinBuffered() }, head, sink.WithTags(heardTags(ch.guild)))
 }
 
 // routes adds the web side's handlers.

@@ -108,21 +108,18 @@ func (s *Sender) Build(pkt opus.Packet) ([]byte, error) {
 		for len(b)%4 != 0 {
 			b = append(b, 0)
 		}
+		// Its length in words fits: MaxPacket bounds it below.
 		words := (len(b) - HeaderSize - 4) / 4
-		if words > 0xffff {
-			return nil, fmt.Errorf("%w: extension of %d words", ErrTooLarge, words)
-		}
 		b[HeaderSize+2], b[HeaderSize+3] = byte(words>>8), byte(words)
+		s.buf = b[:0] // keep what ext grew
 	}
 	size := len(b) + len(frame)
 	if s.c != nil {
 		size += Overhead
 	}
 	if size > MaxPacket {
-		s.buf = b[:0]
 		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, size)
 	}
-	s.buf = b[:0]
 	h := s.pz.Next(pkt)
 	h.Marshal(b)
 	if s.ext != nil {

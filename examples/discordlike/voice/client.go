@@ -70,7 +70,6 @@ type Conn struct {
 	rtt, resumes, reopened, heartbeats atomic.Int64
 	closing                            atomic.Bool // set by Close
 
-	udpMu sync.Mutex // held to reopen the UDP socket, and by Close
 	// pending is a new UDP address to select, sent by the heartbeat
 	// goroutine of a link that is up; wake tells it one is there.
 	pending atomic.Pointer[netip.AddrPort]
@@ -243,8 +242,6 @@ func (c *Conn) Write(b []byte) (int, error) {
 	if err == nil {
 		return n, nil
 	}
-	c.udpMu.Lock()
-	defer c.udpMu.Unlock()
 	if c.closing.Load() {
 		return 0, err
 	}
@@ -255,6 +252,12 @@ func (c *Conn) Write(b []byte) (int, error) {
 		return 0, fmt.Errorf("voice: UDP send failed (%v) and reopening failed: %w", err, rerr)
 	}
 	c.udp.Swap(udp).Close()
+	// Close sets closing before it closes the socket it finds: if that
+	// was the old one, this one is closed here.
+	if c.closing.Load() {
+		udp.Close()
+		return 0, err
+	}
 	c.reopened.Add(1)
 	// The control goroutine tells the server the new address; a newer
 	// one replaces one not sent yet.
@@ -288,9 +291,7 @@ func (c *Conn) Close() error {
 	c.cancel()
 	c.wg.Wait()
 	c.finish(nil)
-	c.udpMu.Lock() // after any reopen under way
-	defer c.udpMu.Unlock()
-	return c.udp.Load().Close()
+	return c.udp.Load().Close() // a reopen under way closes its own (see Write)
 }
 
 func (c *Conn) finish(err error) {

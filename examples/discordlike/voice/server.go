@@ -163,8 +163,9 @@ type ServerStats struct {
 
 type serverCounters struct {
 	opened, resumed, packets, rejected, discovery, unannounced, selected atomic.Int64
-	mu                                                                   sync.Mutex
-	closed                                                               map[int]int64
+
+	mu     sync.Mutex // guards closed
+	closed map[int]int64
 }
 
 func (c *serverCounters) close(code int) {
