@@ -95,3 +95,23 @@ func checkDiscovery(b []byte, typ uint16) error {
 	}
 	return nil
 }
+
+// KeepAliveSize is the size of discord.js's UDP keep-alive datagram: a
+// 32-bit little-endian counter, then four zero bytes. It sends one every
+// 5 s to keep its NAT binding open; the server counts it and does not
+// answer (Discord no longer echoes them, and discord.js no longer waits
+// for the echo).
+const KeepAliveSize = 8
+
+// KeepAlive returns the keep-alive datagram numbered n.
+func KeepAlive(n uint32) []byte {
+	b := make([]byte, KeepAliveSize)
+	binary.LittleEndian.PutUint32(b, n)
+	return b
+}
+
+// IsKeepAlive reports whether the datagram b is a keep-alive: too short
+// to be RTP (12 bytes or more) or IP discovery.
+func IsKeepAlive(b []byte) bool {
+	return len(b) == KeepAliveSize && binary.LittleEndian.Uint32(b[4:]) == 0
+}

@@ -23,8 +23,13 @@
 //	  3 Heartbeat {t, seq_ack} ─▶  ◀─ 6 Heartbeat ACK {t}
 //
 // A dropped control connection is resumed (7 Resume, 9 Resumed); a
-// dropped UDP socket is reopened with a new discovery and Select
-// Protocol, keeping the key and counters. The server closes with the
+// client whose resume fails may identify anew with the same session ID,
+// which replaces the session waiting for the resume at once (a session
+// still on a live connection keeps its ID: 4006). A dropped UDP socket is
+// reopened with a new discovery and Select Protocol, keeping the key and
+// counters; the server keeps each mode's replay window for the session's
+// life, so a datagram is heard once whatever modes are selected after it.
+// discord.js's 8-byte UDP keep-alives are counted, not answered. The server closes with the
 // gateway's codes (CloseError): 4001 unknown opcode, 4002 decode error,
 // 4003 not authenticated, 4004 authentication failed, 4005 already
 // authenticated, 4006 session no longer valid, 4009 session timeout, 4011

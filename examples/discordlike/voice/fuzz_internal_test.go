@@ -45,7 +45,7 @@ func FuzzDatagram(f *testing.F) {
 		var reply []byte
 		srv.handleDatagram(append([]byte(nil), p...), to, &reply)
 		st := srv.Stats()
-		require.Equal(t, int64(1), st.Packets+st.Rejected+st.Discovery)
+		require.Equal(t, int64(1), st.Packets+st.Rejected+st.Discovery+st.KeepAlives)
 		require.Equal(t, st.Packets, int64(handed))
 	})
 }

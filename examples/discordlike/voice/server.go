@@ -156,13 +156,16 @@ type ServerStats struct {
 	Packets   int64 // audio packets authenticated
 	Rejected  int64 // datagrams that failed: unknown SSRC, no key yet, bad tag, replay, malformed
 	Discovery int64 // IP discovery requests answered
-	Selected  int64 // Select Protocol messages taken (again after a UDP reopen)
+	// KeepAlives counts the 8-byte datagrams discord.js sends every 5 s
+	// to keep its NAT binding open (a little-endian counter, then zeros).
+	KeepAlives int64
+	Selected   int64 // Select Protocol messages taken (again after a UDP reopen)
 	// Unannounced counts packets from a session that had not sent Speaking.
 	Unannounced int64
 }
 
 type serverCounters struct {
-	opened, resumed, packets, rejected, discovery, unannounced, selected atomic.Int64
+	opened, resumed, packets, rejected, discovery, keepAlives, unannounced, selected atomic.Int64
 
 	mu     sync.Mutex // guards closed
 	closed map[int]int64
@@ -189,6 +192,7 @@ func (s *Server) Stats() ServerStats {
 		Packets:     s.stats.packets.Load(),
 		Rejected:    s.stats.rejected.Load(),
 		Discovery:   s.stats.discovery.Load(),
+		KeepAlives:  s.stats.keepAlives.Load(),
 		Selected:    s.stats.selected.Load(),
 		Unannounced: s.stats.unannounced.Load(),
 		Closed:      make(map[int]int64),
@@ -272,13 +276,15 @@ type Session struct {
 	backlog []Message   // sequenced messages not yet acknowledged, for a resume
 	key     *SecretKey
 	mode    string
-	timer   *time.Timer // ends the session if no resume comes
+	recv    map[string]*sink.Receiver // by mode, made on its first selection and kept
+	timer   *time.Timer               // ends the session if no resume comes
 	ended   bool
 }
 
-// udpState is what the UDP goroutine needs of a session: its receiver,
-// used by that goroutine only, and the mode it opens. Packets are taken
-// from any source address, as the SSRC and the key say whose they are.
+// udpState is what the UDP goroutine needs of a session: the receiver of
+// the mode selected, used by that goroutine only, and that mode. Packets
+// are taken from any source address, as the SSRC and the key say whose
+// they are.
 type udpState struct {
 	recv *sink.Receiver
 	mode string
@@ -638,13 +644,20 @@ func (s *Server) open(id Identify, c *conn) (*Session, int, string) {
 		out:       c.out,
 	}
 	s.mu.Lock()
+	if old := s.sessions[id.SessionID]; old != nil && !s.closed {
+		s.mu.Unlock()
+		if !s.replace(old, id) {
+			return nil, CloseSessionInvalid, "session_id in use"
+		}
+		s.mu.Lock()
+	}
 	if s.closed {
 		s.mu.Unlock()
 		return nil, CloseCallTerminated, "the server is shutting down"
 	}
-	if _, dup := s.sessions[id.SessionID]; dup {
+	if old := s.sessions[id.SessionID]; old != nil && !old.isEnded() {
 		s.mu.Unlock()
-		return nil, CloseSessionInvalid, "session_id in use"
+		return nil, CloseSessionInvalid, "session_id in use" // another Identify came first
 	}
 	s.sessions[ss.ID] = ss
 	ch := s.channels[ss.ServerID]
@@ -667,6 +680,29 @@ func (s *Server) open(id Identify, c *conn) (*Session, int, string) {
 	}
 	s.relay(ss, NewMessage(OpClientsConnect, ClientsConnect{UserIDs: []string{ss.UserID}}))
 	return ss, 0, ""
+}
+
+// ErrReplaced is why a session ended that was waiting for a resume when
+// its client identified anew with the same session ID (what discord.js
+// does when its resume fails): the new session takes its place at once.
+var ErrReplaced = errors.New("voice: session replaced by a new Identify")
+
+// replace ends old, the session id names, for id's new session, if old's
+// connection is gone (it waits for a resume) and id is its user in its
+// channel; it reports whether old is gone. A session on a connection
+// keeps its ID: a second Identify for it is refused with 4006.
+func (s *Server) replace(old *Session, id Identify) bool {
+	old.mu.Lock()
+	if old.ended {
+		old.mu.Unlock()
+		return true // on its way out
+	}
+	if old.conn != nil || old.ServerID != id.ServerID || old.UserID != id.UserID {
+		old.mu.Unlock()
+		return false
+	}
+	s.endLocked(old, ErrReplaced)
+	return true
 }
 
 // resume attaches c to the session r names and replays what it missed.
@@ -743,6 +779,12 @@ func (s *Server) end(ss *Session, why error) *conn {
 		ss.mu.Unlock()
 		return nil
 	}
+	return s.endLocked(ss, why)
+}
+
+// endLocked is end for a session not yet ended, called with ss.mu held;
+// it unlocks it.
+func (s *Server) endLocked(ss *Session, why error) *conn {
 	ss.ended = true
 	if ss.timer != nil {
 		ss.timer.Stop()
@@ -750,7 +792,9 @@ func (s *Server) end(ss *Session, why error) *conn {
 	attached := ss.conn
 	ss.mu.Unlock()
 	s.mu.Lock()
-	delete(s.sessions, ss.ID)
+	if s.sessions[ss.ID] == ss { // not yet replaced by a new Identify
+		delete(s.sessions, ss.ID)
+	}
 	if ch := s.channels[ss.ServerID]; ch != nil {
 		delete(ch, ss)
 		if len(ch) == 0 {
@@ -784,9 +828,15 @@ func (s *Server) relay(ss *Session, m Message) {
 	}
 }
 
-// selectProtocol sets up the session's UDP transport: one key per
-// session, so that a client that selects again (after its socket was
-// lost) keeps its packets' counters; then the Session Description.
+// selectProtocol sets up the session's UDP transport, then sends the
+// Session Description. The session has one key, so that a client that
+// selects again (after its socket was lost) keeps its packets' counters,
+// and one receiver per mode for the session's life, each with its replay
+// window: a mode selected again opens with the window it had, so a
+// datagram heard before cannot be heard again by switching modes and
+// back. (A datagram authenticates only under the mode that sealed it, so
+// its mode's window is the one that has seen it; separate windows also
+// let a client that restarts its counter when it changes mode be heard.)
 func (ss *Session) selectProtocol(sp SelectProtocol) (int, string) {
 	if sp.Protocol != "udp" {
 		return CloseUnknownProtocol, fmt.Sprintf("unknown protocol %q", sp.Protocol)
@@ -806,11 +856,19 @@ func (ss *Session) selectProtocol(sp SelectProtocol) (int, string) {
 		_, _ = rand.Read(ss.key[:])
 	}
 	if st := ss.udp.Load(); st == nil || st.mode != sp.Data.Mode {
-		c, err := sink.NewCipher(sp.Data.Mode, ss.key[:])
-		if err != nil {
-			return CloseUnknownEncryptionMode, err.Error()
+		r := ss.recv[sp.Data.Mode]
+		if r == nil {
+			c, err := sink.NewCipher(sp.Data.Mode, ss.key[:])
+			if err != nil {
+				return CloseUnknownEncryptionMode, err.Error()
+			}
+			r = sink.NewReceiver(c)
+			if ss.recv == nil {
+				ss.recv = make(map[string]*sink.Receiver, len(ss.srv.cfg.modes))
+			}
+			ss.recv[sp.Data.Mode] = r
 		}
-		ss.udp.Store(&udpState{recv: sink.NewReceiver(c), mode: sp.Data.Mode})
+		ss.udp.Store(&udpState{recv: r, mode: sp.Data.Mode})
 	}
 	ss.mode = sp.Data.Mode
 	ss.srv.stats.selected.Add(1)
@@ -847,6 +905,10 @@ func (s *Server) handleDatagram(p []byte, from netip.AddrPort, reply *[]byte) {
 		if _, err := s.udp.WriteToUDPAddrPort(*reply, from); err == nil {
 			s.stats.discovery.Add(1)
 		}
+		return
+	}
+	if IsKeepAlive(p) {
+		s.stats.keepAlives.Add(1)
 		return
 	}
 	if len(p) < sink.HeaderSize {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -462,4 +463,153 @@ func TestDropBoth(t *testing.T) {
 	assert.Equal(t, int64(1), c.Stats().Reopened)
 	waitFor(t, "the new address selected", func() bool { return srv.Stats().Selected == 2 })
 	assert.Zero(t, srv.Stats().Closed[voice.CloseNotAuthenticated])
+}
+
+// await reads ws until a message with op comes, and decodes it into v.
+func await(t *testing.T, ws *websocket.Conn, op int, v any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		_, b, err := ws.Read(ctx)
+		require.NoError(t, err, "waiting for op %d", op)
+		m, err := voice.ParseMessage(b)
+		require.NoError(t, err)
+		if m.Op == op {
+			require.NoError(t, m.Decode(v))
+			return
+		}
+	}
+}
+
+// TestReselectKeepsReplayWindow selects AES-GCM, sends, selects
+// XChaCha20 and then AES-GCM again with the session's one key: the
+// datagrams heard before are all refused as replays when sent again.
+func TestReselectKeepsReplayWindow(t *testing.T) {
+	var h heard
+	srv, url := newServer(t, voice.WithPacketHandler(h.handle))
+	u, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(srv.UDPAddr()))
+	require.NoError(t, err)
+	defer u.Close()
+	self := u.LocalAddr().(*net.UDPAddr)
+	selectMode := func(mode string) string {
+		return fmt.Sprintf(`{"op":1,"d":{"protocol":"udp","data":{"address":"127.0.0.1","port":%d,"mode":%q}}}`, self.Port, mode)
+	}
+
+	ws := raw(t, url)
+	send(t, ws, identify)
+	var ready voice.Ready
+	await(t, ws, voice.OpReady, &ready)
+	send(t, ws, selectMode(voice.ModeAES256GCM))
+	var sd voice.SessionDescription
+	await(t, ws, voice.OpSessionDescription, &sd)
+	require.Equal(t, voice.ModeAES256GCM, sd.Mode)
+
+	const n = 200
+	c, err := sink.NewCipher(sd.Mode, sd.SecretKey[:])
+	require.NoError(t, err)
+	s := sink.NewSender(nil, sink.NewPacketizer(ready.SSRC), sink.WithCipher(c))
+	sent := make([][]byte, n)
+	for i := range sent {
+		b, err := s.Build(frame(i))
+		require.NoError(t, err)
+		sent[i] = append([]byte(nil), b...)
+		_, err = u.Write(sent[i])
+		require.NoError(t, err)
+	}
+	waitFor(t, "the packets", func() bool { return srv.Stats().Packets == n })
+
+	for _, mode := range []string{voice.ModeXChaCha20Poly1305, voice.ModeAES256GCM} {
+		send(t, ws, selectMode(mode))
+		var again voice.SessionDescription
+		await(t, ws, voice.OpSessionDescription, &again)
+		require.Equal(t, mode, again.Mode)
+		require.Equal(t, sd.SecretKey, again.SecretKey, "one key per session")
+	}
+	for _, b := range sent {
+		_, err := u.Write(b)
+		require.NoError(t, err)
+	}
+	waitFor(t, "the replays", func() bool { return srv.Stats().Packets+srv.Stats().Rejected == 2*n })
+	st := srv.Stats()
+	assert.Equal(t, int64(n), st.Packets, "replays accepted")
+	assert.Equal(t, int64(n), st.Rejected, "replays rejected")
+	assert.Len(t, h.get(), n)
+}
+
+// TestIdentifyAfterFailedResume: a client whose resume is refused
+// identifies anew with the same session ID, as discord.js does; the
+// session waiting for a resume is replaced at once, not after its resume
+// window.
+func TestIdentifyAfterFailedResume(t *testing.T) {
+	var refuse atomic.Bool
+	ended := make(chan error, 2)
+	srv, url := newServer(t,
+		voice.WithResumeWindow(time.Minute),
+		voice.WithAuthenticate(func(voice.Identify) error {
+			if refuse.CompareAndSwap(true, false) {
+				return &voice.CloseError{Code: voice.CloseSessionInvalid, Reason: "refused for the test"}
+			}
+			return nil
+		}),
+		voice.WithSessionHandler(func(_ *voice.Session, err error) { ended <- err }))
+	cfg := config(url, "guild", "bot")
+	c, err := voice.Connect(context.Background(), cfg)
+	require.NoError(t, err)
+	defer c.Close()
+	first := c.SSRC()
+
+	refuse.Store(true) // the resume that follows is refused
+	c.DropControl()
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the resume was not refused")
+	}
+	var ce *voice.CloseError
+	require.ErrorAs(t, c.Err(), &ce)
+	require.Equal(t, voice.CloseSessionInvalid, ce.Code)
+	assert.Equal(t, 1, srv.Stats().Sessions, "the session waits for a resume")
+
+	again, err := voice.Connect(context.Background(), cfg)
+	require.NoError(t, err, "identify anew with the same session ID")
+	defer again.Close()
+	assert.NotEqual(t, first, again.SSRC(), "a new session")
+	select {
+	case err := <-ended:
+		assert.ErrorIs(t, err, voice.ErrReplaced)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the old session did not end")
+	}
+	st := srv.Stats()
+	assert.Equal(t, 1, st.Sessions)
+	assert.Equal(t, int64(2), st.Opened)
+
+	// A session on a live connection keeps its ID.
+	ws := raw(t, url)
+	send(t, ws, fmt.Sprintf(`{"op":0,"d":{"server_id":%q,"user_id":%q,"session_id":%q,"token":%q}}`, cfg.ServerID, cfg.UserID, cfg.SessionID, cfg.Token))
+	assert.Equal(t, voice.CloseSessionInvalid, closedWith(t, ws))
+	require.NoError(t, again.Speaking(voice.SpeakingMicrophone), "the live session goes on")
+}
+
+// TestKeepAlive: discord.js's 8-byte UDP keep-alives are counted as such,
+// not as rejected datagrams.
+func TestKeepAlive(t *testing.T) {
+	srv, url := newServer(t)
+	c, err := voice.Connect(context.Background(), config(url, "g", "u"))
+	require.NoError(t, err)
+	defer c.Close()
+	u, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(srv.UDPAddr()))
+	require.NoError(t, err)
+	defer u.Close()
+	for i := range 3 {
+		_, err := u.Write(voice.KeepAlive(uint32(i)))
+		require.NoError(t, err)
+	}
+	_, err = u.Write([]byte{1, 0, 0, 0, 0, 0, 0, 1}) // 8 bytes, not a keep-alive
+	require.NoError(t, err)
+	waitFor(t, "the datagrams", func() bool { return srv.Stats().KeepAlives+srv.Stats().Rejected == 4 })
+	st := srv.Stats()
+	assert.Equal(t, int64(3), st.KeepAlives)
+	assert.Equal(t, int64(1), st.Rejected)
 }
