@@ -10,12 +10,15 @@ import (
 )
 
 // recording writes what one guild was heard to say as an Ogg Opus file,
-// from the packets as they came, without decoding or encoding again.
+// from the packets as they came, without decoding or encoding again. The
+// file's head is written with the first packet, whose label says its
+// pre-skip (heardHead).
 type recording struct {
-	f    *os.File
-	w    *ogg.OpusWriter
-	err  error
-	path string
+	f     *os.File
+	w     *ogg.OpusWriter // nil until the first packet
+	title string
+	err   error
+	path  string
 }
 
 // newRecorder returns the verifier's recorder for files in dir.
@@ -33,25 +36,31 @@ func newRecorder(dir string, warn func(format string, args ...any)) func(guild s
 			warn("record %s: %v", guild, err)
 			return nil
 		}
-		w, err := ogg.NewOpusWriter(f, heardHead, heardTags(guild))
-		if err != nil {
-			f.Close()
-			warn("record %s: %v", guild, err)
-			return nil
-		}
-		return &recording{f: f, w: w, path: path}
+		return &recording{f: f, title: guild, path: path}
 	}
 }
 
-func (r *recording) write(p []byte) {
-	if r.err == nil {
-		r.err = r.w.WritePacket(p)
+// write adds packet p, labelled l.
+func (r *recording) write(p []byte, l label) {
+	if r.err != nil {
+		return
 	}
+	if r.w == nil {
+		if r.w, r.err = ogg.NewOpusWriter(r.f, heardHead(l), heardTags(r.title)); r.err != nil {
+			return
+		}
+	}
+	r.err = r.w.WritePacket(p)
 }
 
 func (r *recording) close() {
-	if err := r.w.Close(); r.err == nil {
-		r.err = err
+	if r.w == nil && r.err == nil { // nothing heard: a stream with no audio
+		r.w, r.err = ogg.NewOpusWriter(r.f, heardHead(label{}), heardTags(r.title))
+	}
+	if r.w != nil {
+		if err := r.w.Close(); r.err == nil {
+			r.err = err
+		}
 	}
 	if err := r.f.Close(); r.err == nil {
 		r.err = err

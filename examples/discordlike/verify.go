@@ -254,7 +254,7 @@ func (st *stream) check(p heardPacket) {
 	r := &st.res
 	r.Packets++
 	if st.rec != nil {
-		st.rec.write(p.payload)
+		st.rec.write(p.payload, p.label)
 	}
 	samples, err := opus.PacketSamples(p.payload)
 	if err != nil {

@@ -77,8 +77,8 @@ type channel struct {
 	heard   atomic.Int64
 	updated atomic.Int64 // unix nanoseconds of the last packet
 
-	relaying atomic.Bool // set once the live track is started
-	in       chan []byte // packets for the relay, when relaying
+	relaying atomic.Bool        // set once the live track is started
+	in       chan relayedPacket // packets for the relay, when relaying
 
 	// The live side: start runs startLive once, which sets the fields
 	// below and then closes ready; they are read only after ready.
@@ -92,6 +92,12 @@ type channel struct {
 	peers  atomic.Int64
 }
 
+// relayedPacket is a packet for a channel's relay, with its label.
+type relayedPacket struct {
+	payload []byte
+	label
+}
+
 // relay is given every packet the voice server hears, with its label.
 func (w *web) relay(guild string, payload []byte, l label) {
 	w.mu.Lock()
@@ -101,7 +107,7 @@ func (w *web) relay(guild string, payload []byte, l label) {
 			w.mu.Unlock()
 			return
 		}
-		ch = &channel{guild: guild, in: make(chan []byte, 256), ready: make(chan struct{})}
+		ch = &channel{guild: guild, in: make(chan relayedPacket, 256), ready: make(chan struct{})}
 		ch.track.Store(-1)
 		w.channels[guild] = ch
 	}
@@ -114,7 +120,7 @@ func (w *web) relay(guild string, payload []byte, l label) {
 	}
 	if ch.relaying.Load() {
 		select {
-		case ch.in <- append([]byte(nil), payload...):
+		case ch.in <- relayedPacket{append([]byte(nil), payload...), l}:
 		default: // the relay is behind: its broadcast will skip
 		}
 	}
@@ -130,10 +136,27 @@ func (w *web) heard(guild string) int64 {
 	return 0
 }
 
+// joinPreSkip is the pre-skip of a stream heard from the middle of a
+// track: 80 ms, the pre-roll RFC 7845 (section 4.6) gives a decoder that
+// starts mid-stream to converge, whose output before is not the track's
+// audio. It is more than any Opus encoder's own pre-skip (312 samples for
+// libopus's at 48 kHz).
+const joinPreSkip = 3840
+
 // heardHead is the Ogg Opus head of a stream of packets as the server
-// heard them (a relayed channel, a recording): stereo, no pre-skip, as
-// they come from the middle of the bots' streams.
-var heardHead = ogg.OpusHead{Version: 1, Channels: 2, InputRate: 48000}
+// heard them (a relayed channel, a recording), stereo, whose first packet
+// is first. Its pre-skip is the track's own when that packet starts a
+// track (its label's position is negative: minus the samples of the
+// track's pre-skip it holds), else joinPreSkip. Either way the stream's
+// length is that of its packets less the pre-skip, its granule positions
+// counted from its first packet.
+func heardHead(first label) ogg.OpusHead {
+	skip := int64(joinPreSkip)
+	if first.ok && first.pos < 0 && -first.pos < skip {
+		skip = -first.pos
+	}
+	return ogg.OpusHead{Version: 1, Channels: 2, PreSkip: uint16(skip), InputRate: 48000}
+}
 
 // heardTags are the Ogg Opus tags of such a stream, titled.
 func heardTags(title string) ogg.OpusTags {
@@ -168,29 +191,7 @@ func (w *web) startLive(ch *channel) {
 		return
 	}
 	ch.relaying.Store(true)
-	go func() {
-		// The relay: packets in, Ogg pages out, a page a packet so that
-		// the live track has each packet as soon as it came.
-		ow, err := ogg.NewOpusWriter(pw, heardHead, heardTags(ch.guild))
-		if err != nil {
-			pw.CloseWithError(err)
-			return
-		}
-		defer pw.Close()
-		for {
-			select {
-			case p := <-ch.in:
-				if err := ow.WritePacket(p); err != nil {
-					return
-				}
-				if err := ow.Flush(); err != nil {
-					return
-				}
-			case <-w.quit:
-				return
-			}
-		}
-	}()
+	go relayOgg(pw, ch.in, w.quit, ch.guild)
 	select {
 	case <-ch.live.Ready():
 	case <-time.After(10 * time.Second):
@@ -205,9 +206,38 @@ func (w *web) startLive(ch *channel) {
 	ch.bcast.JoinPaced(ch.fanout.Send)
 	head, ok := ch.live.OpusHead()
 	if !ok {
-		head = heardHead
+		head = heardHead(label{})
 	}
 	ch.stream = sink.NewHTTPStream(func() sink.Queue { return ch.bcast.JoinBuffered() }, head, sink.WithTags(heardTags(ch.guild)))
+}
+
+// relayOgg is a channel's relay: packets from in, Ogg Opus pages to pw, a
+// page a packet so that the live track has each packet as soon as it
+// came, until quit is closed. The head, whose pre-skip depends on the
+// first packet (heardHead), waits for it.
+func relayOgg(pw *io.PipeWriter, in <-chan relayedPacket, quit <-chan struct{}, title string) {
+	defer pw.Close()
+	var ow *ogg.OpusWriter
+	for {
+		select {
+		case p := <-in:
+			if ow == nil {
+				var err error
+				if ow, err = ogg.NewOpusWriter(pw, heardHead(p.label), heardTags(title)); err != nil {
+					pw.CloseWithError(err)
+					return
+				}
+			}
+			if err := ow.WritePacket(p.payload); err != nil {
+				return
+			}
+			if err := ow.Flush(); err != nil {
+				return
+			}
+		case <-quit:
+			return
+		}
+	}
 }
 
 // routes adds the web side's handlers.
