@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # browser-test.sh checks the example's web page in a real browser: it runs
 # the example with -serve, opens the page in headless Chromium on a guild,
-# and waits for the page to report that it received and decoded the
-# guild's audio over WebRTC (the page posts its own getStats counters and
-# level meter to /report, and the server prints them), and that the
-# guild's HTTP Ogg Opus stream plays in an <audio> element. Chromium is
+# and waits for the page to report that it received the guild's audio
+# over WebRTC (the page posts its own getStats counters, its level meter's
+# loudest level and the strongest frequency it heard to /report, and the
+# server prints them), and that the guild's HTTP Ogg Opus stream plays in
+# an <audio> element. It checks that the audio was the track's: few
+# samples concealed, a level of sound, a tone of the tracks. Chromium is
 # installed from Debian if it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,7 +36,9 @@ cleanup() {
 trap cleanup EXIT
 
 go build -o "$tmp/discordlike" ./examples/discordlike
-"$tmp/discordlike" -serve -guilds 3 -listeners 0 -faults=false >"$tmp/server.log" 2>&1 &
+# TRACKS (comma-separated files) replaces the default tracks: with others
+# than those, whose tones the checks below know, the test must fail.
+"$tmp/discordlike" -serve -guilds 3 -listeners 0 -faults=false ${TRACKS:+-tracks "$TRACKS"} >"$tmp/server.log" 2>&1 &
 server_pid=$!
 
 url=""
@@ -47,6 +51,7 @@ if [ -z "$url" ]; then
 	echo "browser-test: the server did not start"; cat "$tmp/server.log"; exit 1
 fi
 sleep 1 # the bots on the air
+favicon=$(curl -s -o /dev/null -w '%{http_code}' "${url%/}/favicon.ico" || true)
 
 # Headless, with autoplay allowed, loopback ICE candidates allowed (the
 # server offers 127.0.0.1), no real audio device (a fake output).
@@ -84,11 +89,34 @@ if [ -z "$report" ] || [ -z "$played" ]; then
 fi
 echo "browser-test: $report"
 echo "browser-test: $played"
-# The report: N packets received, S s decoded, C s concealed, peak level L dBFS.
-packets=$(sed -n 's/.*: \([0-9]*\) packets received.*/\1/p' <<<"$report")
-decoded=$(sed -n 's/.* \([0-9.]*\) s decoded.*/\1/p' <<<"$report")
-if [ "${packets:-0}" -lt 100 ] || ! awk -v d="$decoded" 'BEGIN { exit !(d >= 1) }'; then
-	echo "browser-test: too little audio: $packets packets, $decoded s decoded"; exit 1
+# The report: N packets received, S s of samples received, C s concealed
+# (P%), level L dBFS, strongest frequency F Hz. A channel of silence, or of
+# noise, or one the browser mostly made up, must not pass: the samples
+# concealed are well under those received, the level is that of sound, and
+# the strongest frequency is a tone of the tracks guild-1 plays (the default
+# tracks, testdata/README.md: 440 Hz and 660 Hz, and 1 kHz).
+num() { sed -n "s/.*$1.*/\1/p" <<<"$report"; }
+packets=$(num ': \([0-9]*\) packets received')
+received=$(num ' \([0-9.]*\) s of samples received')
+share=$(num ' concealed (\([0-9.]*\)%)')
+level=$(num 'level \(-*[0-9.]*\) dBFS')
+freq=$(num 'strongest frequency \([0-9.]*\) Hz')
+echo "browser-test: $packets packets, $received s received, $share% concealed, level $level dBFS, strongest $freq Hz"
+fail=""
+if [ "${packets:-0}" -lt 100 ] || ! awk -v d="${received:-0}" 'BEGIN { exit !(d >= 1) }'; then
+	fail="too little audio: ${packets:-0} packets, ${received:-0} s received"
+elif ! awk -v c="${share:-100}" 'BEGIN { exit !(c < 20) }'; then
+	fail="${share:-?}% of the samples received were concealed (want under 20%)"
+elif ! awk -v l="${level:--200}" 'BEGIN { exit !(l > -40) }'; then
+	fail="level ${level:-?} dBFS: silence (want above -40 dBFS)"
+elif ! awk -v f="${freq:-0}" 'BEGIN { n = split("440 660 1000", t, " "); for (i = 1; i <= n; i++) if (f > t[i] * 0.97 && f < t[i] * 1.03) exit 0; exit 1 }'; then
+	fail="strongest frequency ${freq:-?} Hz is none of the tracks' tones (440, 660, 1000 Hz)"
+fi
+if [ -n "$fail" ]; then
+	echo "browser-test: $fail"; exit 1
+fi
+if [ "$favicon" != 204 ]; then
+	echo "browser-test: /favicon.ico answered $favicon, want 204"; exit 1
 fi
 if [ "$status" != 0 ]; then
 	echo "browser-test: the example failed its own checks (exit $status)"; tail -30 "$tmp/server.log"; exit 1

@@ -432,7 +432,8 @@ func summarize(con *console, o *options, cat *catalogue, lib *pipeline.Library, 
 		if r.Kind == "http" {
 			p("  browser             %s: HTTP stream, %.1f s played in <audio> (%s)", r.Guild, r.Played, agentName(r.Agent))
 		} else {
-			p("  browser             %s: WebRTC, %d packets, %.1f s decoded (%s)", r.Guild, r.Packets, float64(r.Samples)/48000, agentName(r.Agent))
+			p("  browser             %s: WebRTC, %d packets, %.1f s received, %.1f%% concealed, level %.1f dBFS, strongest %.0f Hz (%s)",
+				r.Guild, r.Packets, float64(r.Samples)/48000, r.concealedShare()*100, r.Level, r.Peak, agentName(r.Agent))
 		}
 	}
 	listeners := max(len(res), 1) + len(web)

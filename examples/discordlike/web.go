@@ -247,6 +247,11 @@ func (w *web) routes(mux *http.ServeMux) {
 		rw.Header().Set("Cache-Control", "no-cache")
 		_, _ = rw.Write(page)
 	})
+	mux.HandleFunc("GET /favicon.ico", func(rw http.ResponseWriter, _ *http.Request) {
+		// No icon: say so once, for a day, rather than 404 on every load.
+		rw.Header().Set("Cache-Control", "max-age=86400")
+		rw.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("GET /guilds", w.serveGuilds)
 	mux.HandleFunc("POST /guild/{id}/webrtc", w.serveOffer)
 	mux.HandleFunc("GET /guild/{id}/stream.ogg", w.serveStream)
@@ -268,7 +273,9 @@ func (w *web) serveGuilds(rw http.ResponseWriter, _ *http.Request) {
 	w.mu.Lock()
 	list := make([]nowPlaying, 0, len(w.channels))
 	for _, ch := range w.channels {
-		np := nowPlaying{Guild: ch.guild, Packets: ch.heard.Load(), Peers: ch.peers.Load(), Position: float64(ch.pos.Load()) / 48000}
+		// A track's first packet holds its pre-skip: its position is
+		// negative, and the track's time starts at 0.
+		np := nowPlaying{Guild: ch.guild, Packets: ch.heard.Load(), Peers: ch.peers.Load(), Position: float64(max(0, ch.pos.Load())) / 48000}
 		if t := ch.track.Load(); t >= 0 {
 			np.Track = w.cat.name(int(t))
 		}
@@ -345,9 +352,10 @@ type browserReport struct {
 	Kind      string  `json:"kind"`      // "" for WebRTC, "http" for the stream in <audio>
 	Played    float64 `json:"played"`    // seconds of the HTTP stream played
 	Packets   int64   `json:"packets"`   // RTP packets received (getStats)
-	Samples   int64   `json:"samples"`   // samples decoded (getStats)
-	Concealed int64   `json:"concealed"` // samples concealed (getStats)
-	Level     float64 `json:"level"`     // the meter's peak, dBFS
+	Samples   int64   `json:"samples"`   // samples received, concealed ones included (getStats totalSamplesReceived)
+	Concealed int64   `json:"concealed"` // samples the browser made up for packets that did not come (getStats)
+	Level     float64 `json:"level"`     // the loudest 2048-sample window's RMS, dBFS
+	Peak      float64 `json:"peak"`      // the strongest frequency of the audio heard, Hz
 	Agent     string  `json:"agent"`
 }
 
@@ -364,10 +372,19 @@ func (w *web) serveReport(rw http.ResponseWriter, r *http.Request) {
 	if rep.Kind == "http" {
 		w.con.linef("browser report: %s: the HTTP stream played %.1f s in an <audio> element (%s)", rep.Guild, rep.Played, agentName(rep.Agent))
 	} else {
-		w.con.linef("browser report: %s: %d packets received, %.1f s decoded, %.1f s concealed, peak level %.1f dBFS (%s)",
-			rep.Guild, rep.Packets, float64(rep.Samples)/48000, float64(rep.Concealed)/48000, rep.Level, agentName(rep.Agent))
+		w.con.linef("browser report: %s: %d packets received, %.1f s of samples received, %.2f s concealed (%.1f%%), level %.1f dBFS, strongest frequency %.0f Hz (%s)",
+			rep.Guild, rep.Packets, float64(rep.Samples)/48000, float64(rep.Concealed)/48000, rep.concealedShare()*100, rep.Level, rep.Peak, agentName(rep.Agent))
 	}
 	rw.WriteHeader(http.StatusNoContent)
+}
+
+// concealedShare is the share of the samples received that the browser
+// concealed (1 when none came).
+func (r browserReport) concealedShare() float64 {
+	if r.Samples <= 0 {
+		return 1
+	}
+	return float64(r.Concealed) / float64(r.Samples)
 }
 
 // agentName shortens a user agent to its browser.
