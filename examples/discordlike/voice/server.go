@@ -150,6 +150,7 @@ func (s *Server) UDPAddr() netip.AddrPort { return s.addr }
 // ServerStats are a Server's counters.
 type ServerStats struct {
 	Sessions  int   // open now
+	Waiting   int   // of those, the sessions whose connection is gone, waiting for a resume
 	Opened    int64 // sessions identified
 	Resumed   int64 // resumes accepted
 	Closed    map[int]int64
@@ -183,10 +184,18 @@ func (c *serverCounters) close(code int) {
 // Stats returns the server's counters.
 func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
-	n := len(s.sessions)
+	n, waiting := len(s.sessions), 0
+	for _, ss := range s.sessions {
+		ss.mu.Lock()
+		if ss.conn == nil && !ss.ended {
+			waiting++
+		}
+		ss.mu.Unlock()
+	}
 	s.mu.Unlock()
 	st := ServerStats{
 		Sessions:    n,
+		Waiting:     waiting,
 		Opened:      s.stats.opened.Load(),
 		Resumed:     s.stats.resumed.Load(),
 		Packets:     s.stats.packets.Load(),
