@@ -99,8 +99,7 @@ func checkDiscovery(b []byte, typ uint16) error {
 // KeepAliveSize is the size of discord.js's UDP keep-alive datagram: a
 // 32-bit little-endian counter, then four zero bytes. It sends one every
 // 5 s to keep its NAT binding open; the server counts it and does not
-// answer (Discord no longer echoes them, and discord.js no longer waits
-// for the echo).
+// answer (discord.js does not wait for an answer).
 const KeepAliveSize = 8
 
 // KeepAlive returns the keep-alive datagram numbered n.
