@@ -14,6 +14,7 @@ import (
 
 	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/pipeline/sink"
+	"github.com/streamcatcher/streamcatcher/pipeline/sink/webrtcsink"
 )
 
 // benchPayload is the size of a 20 ms Opus packet at 128 kbit/s.
@@ -130,12 +131,12 @@ func BenchmarkWebRTCWrite(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w, err := sink.NewWebRTC(conn, sink.WithLoopback())
+	w, err := webrtcsink.NewServer(conn, webrtcsink.WithLoopback())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer w.Close()
-	var ours []*sink.Peer
+	var ours []*webrtcsink.Peer
 	for range peers {
 		r := newBenchReceiver(b)
 		defer r.Close()

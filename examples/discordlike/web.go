@@ -19,6 +19,7 @@ import (
 	"github.com/streamcatcher/streamcatcher/codec/ogg"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 	"github.com/streamcatcher/streamcatcher/pipeline/sink"
+	"github.com/streamcatcher/streamcatcher/pipeline/sink/webrtcsink"
 )
 
 //go:embed page.html
@@ -38,7 +39,7 @@ type web struct {
 	con    *console
 	cat    *catalogue
 	sched  *pipeline.Scheduler
-	rtc    *sink.WebRTC
+	rtc    *webrtcsink.Server
 	rtcErr error
 
 	quit chan struct{} // closed by close: ends the relays
@@ -53,11 +54,11 @@ func newWeb(con *console, cat *catalogue, sched *pipeline.Scheduler, udpAddr str
 	w := &web{con: con, cat: cat, sched: sched, quit: make(chan struct{}), channels: make(map[string]*channel)}
 	conn, err := net.ListenPacket("udp", udpAddr)
 	if err == nil {
-		var opts []sink.WebRTCOption
+		var opts []webrtcsink.Option
 		if ip := conn.LocalAddr().(*net.UDPAddr).IP; ip.IsLoopback() {
-			opts = append(opts, sink.WithLoopback())
+			opts = append(opts, webrtcsink.WithLoopback())
 		}
-		w.rtc, err = sink.NewWebRTC(conn, opts...)
+		w.rtc, err = webrtcsink.NewServer(conn, opts...)
 		if err != nil {
 			conn.Close()
 		}
@@ -87,7 +88,7 @@ type channel struct {
 	err    error
 	live   *pipeline.Track
 	bcast  *pipeline.Broadcast
-	fanout *sink.Fanout
+	fanout *webrtcsink.Fanout
 	stream *sink.HTTPStream
 	peers  atomic.Int64
 }
@@ -202,7 +203,7 @@ func (w *web) startLive(ch *channel) {
 		return
 	}
 	ch.bcast = pipeline.NewBroadcast(w.sched, ch.live)
-	ch.fanout = sink.NewFanout()
+	ch.fanout = webrtcsink.NewFanout()
 	ch.bcast.JoinPaced(ch.fanout.Send)
 	head, ok := ch.live.OpusHead()
 	if !ok {

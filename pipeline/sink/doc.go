@@ -1,13 +1,14 @@
 // Package sink sends a player's Opus packets to where listeners are: RTP
-// over UDP, RTP encrypted the way Discord's voice transport does it,
-// WebRTC peers (pion) on one UDP port, an HTTP Ogg Opus live stream, Ogg
-// Opus and DCA files, and adapters for the Go voice libraries.
+// over UDP, RTP encrypted the way Discord's voice transport does it, an
+// HTTP Ogg Opus live stream, Ogg Opus and DCA files, and adapters for the
+// Go voice libraries. WebRTC peers are served by its subpackage
+// webrtcsink, apart, so that only the programs that use WebRTC link pion's
+// stack.
 //
 // A sink is the listener a pipeline.Scheduler calls with each packet: a
-// Sender's Send, a WebRTC Peer's Send for one listener's Player, a
-// Fanout's Send for one Broadcast heard by many peers (b.JoinPaced(f.Send)).
-// HTTPStream serves a Broadcast's buffered listeners (b.JoinBuffered),
-// which read at their own pace.
+// Sender's Send for one listener's Player, or for one Broadcast
+// (b.JoinPaced(s.Send)). HTTPStream serves a Broadcast's buffered
+// listeners (b.JoinBuffered), which read at their own pace.
 //
 // The cache holds plain Opus packets, shared by every listener. Every
 // transport's ciphertext is unique to its connection, so a sink encrypts

@@ -1,6 +1,6 @@
 //go:build cgo
 
-package sink_test
+package webrtcsink_test
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 
 	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/pipeline"
-	"github.com/streamcatcher/streamcatcher/pipeline/sink"
+	"github.com/streamcatcher/streamcatcher/pipeline/sink/webrtcsink"
 )
 
 // receiver is a pion peer on loopback that receives one audio track, as
@@ -88,7 +88,7 @@ func (r *receiver) received() []*rtp.Packet {
 }
 
 // connect answers r's offer on w and applies the answer.
-func connect(t *testing.T, w *sink.WebRTC, r *receiver) *sink.Peer {
+func connect(t *testing.T, w *webrtcsink.Server, r *receiver) *webrtcsink.Peer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -98,7 +98,7 @@ func connect(t *testing.T, w *sink.WebRTC, r *receiver) *sink.Peer {
 	return peer
 }
 
-func waitConnected(t *testing.T, peers ...*sink.Peer) {
+func waitConnected(t *testing.T, peers ...*webrtcsink.Peer) {
 	t.Helper()
 	for _, p := range peers {
 		select {
@@ -109,11 +109,11 @@ func waitConnected(t *testing.T, peers ...*sink.Peer) {
 	}
 }
 
-func newWebRTC(t *testing.T, opts ...sink.WebRTCOption) *sink.WebRTC {
+func newServer(t *testing.T, opts ...webrtcsink.Option) *webrtcsink.Server {
 	t.Helper()
 	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	require.NoError(t, err)
-	w, err := sink.NewWebRTC(conn, append([]sink.WebRTCOption{sink.WithLoopback()}, opts...)...)
+	w, err := webrtcsink.NewServer(conn, append([]webrtcsink.Option{webrtcsink.WithLoopback()}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, w.Close()) })
 	return w
@@ -130,7 +130,7 @@ func checkStream(t *testing.T, got []*rtp.Packet) [][]byte {
 	var payloads [][]byte
 	for i, p := range got {
 		assert.Equal(t, got[0].SSRC, p.SSRC)
-		assert.Equal(t, uint8(sink.PayloadTypeOpus), p.PayloadType)
+		assert.Equal(t, uint8(webrtcsink.PayloadTypeOpus), p.PayloadType)
 		if i > 0 {
 			assert.Equal(t, got[i-1].SequenceNumber+1, p.SequenceNumber, "packet %d: no gap, no duplicate", i)
 			assert.Equal(t, got[i-1].Timestamp+960, p.Timestamp, "packet %d: exactly one frame later", i)
@@ -153,10 +153,10 @@ func splitSilence(payloads [][]byte) ([][]byte, int) {
 	return payloads[:len(payloads)-n], n
 }
 
-func TestWebRTCPeer(t *testing.T) {
+func TestPeer(t *testing.T) {
 	tr := loadTrack(t)
 	want := trackPackets(t, tr)
-	w := newWebRTC(t)
+	w := newServer(t)
 	r := newReceiver(t)
 	peer := connect(t, w, r)
 	waitConnected(t, peer)
@@ -186,21 +186,21 @@ func TestWebRTCPeer(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("peer did not end")
 	}
-	assert.ErrorIs(t, peer.Err(), sink.ErrPeerClosed)
-	assert.ErrorIs(t, peer.Send(opus.Packet{Data: want[0], Samples: 960}), sink.ErrPeerClosed)
+	assert.ErrorIs(t, peer.Err(), webrtcsink.ErrPeerClosed)
+	assert.ErrorIs(t, peer.Send(opus.Packet{Data: want[0], Samples: 960}), webrtcsink.ErrPeerClosed)
 	assert.Equal(t, 0, w.Stats().Peers)
 }
 
-func TestWebRTCFanout(t *testing.T) {
+func TestFanout(t *testing.T) {
 	tr := loadTrack(t)
 	want := trackPackets(t, tr)
-	w := newWebRTC(t, sink.WithConnectTimeout(time.Second))
-	f := sink.NewFanout(sink.WithShards(3), sink.WithShardQueue(64))
+	w := newServer(t, webrtcsink.WithConnectTimeout(time.Second))
+	f := webrtcsink.NewFanout(webrtcsink.WithShards(3), webrtcsink.WithShardQueue(64))
 	defer f.Close()
 
 	const n = 10
 	rs := make([]*receiver, n)
-	peers := make([]*sink.Peer, n)
+	peers := make([]*webrtcsink.Peer, n)
 	for i := range rs {
 		rs[i] = newReceiver(t)
 	}
@@ -225,8 +225,8 @@ func TestWebRTCFanout(t *testing.T) {
 	for _, p := range peers {
 		require.NoError(t, f.Add(p))
 	}
-	assert.ErrorIs(t, f.Add(peers[0]), sink.ErrFanoutPeer)
-	assert.ErrorIs(t, peers[0].Send(opus.Packet{}), sink.ErrFanoutPeer)
+	assert.ErrorIs(t, f.Add(peers[0]), webrtcsink.ErrFanoutPeer)
+	assert.ErrorIs(t, peers[0].Send(opus.Packet{}), webrtcsink.ErrFanoutPeer)
 	waitConnected(t, append(peers[:8:8], peers[9])...)
 
 	sched := pipeline.NewScheduler()
@@ -240,7 +240,7 @@ func TestWebRTCFanout(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the peer that never connected was not ended")
 	}
-	assert.ErrorIs(t, peers[8].Err(), sink.ErrPeerFailed)
+	assert.ErrorIs(t, peers[8].Err(), webrtcsink.ErrPeerFailed)
 
 	// Every other peer heard the whole broadcast from its start, every
 	// packet once and in order, numbered alike.

@@ -1,8 +1,7 @@
-package sink
+package webrtcsink
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"runtime"
@@ -18,28 +17,14 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/streamcatcher/streamcatcher/codec/opus"
-)
-
-// Errors of a WebRTC peer.
-var (
-	// ErrPeerClosed is returned by Send to a peer whose connection was
-	// closed, by either side.
-	ErrPeerClosed = errors.New("sink: WebRTC peer closed")
-	// ErrPeerFailed is a peer's Err when its connection failed, or did not
-	// connect within the connect timeout.
-	ErrPeerFailed = errors.New("sink: WebRTC peer failed")
-	// ErrFanoutPeer is returned by Send to a peer added to a Fanout, which
-	// sends to it itself.
-	ErrFanoutPeer = errors.New("sink: WebRTC peer is sent to by its fanout")
-	// ErrWebRTCClosed is returned by Answer after Close.
-	ErrWebRTCClosed = errors.New("sink: WebRTC closed")
+	"github.com/streamcatcher/streamcatcher/pipeline/sink"
 )
 
 // PayloadTypeOpus is the payload type offered for Opus, the one browsers
 // use.
 const PayloadTypeOpus = 111
 
-// WebRTC serves audio to WebRTC peers (browsers, pion peers) on one UDP
+// Server serves audio to WebRTC peers (browsers, pion peers) on one UDP
 // port, whatever their number (ICE UDP multiplexing). Each Peer has its
 // own audio track, numbered by its own Packetizer (Peer.Send, one
 // listener's Player) or by the Fanout it is added to (one Broadcast for
@@ -48,10 +33,10 @@ const PayloadTypeOpus = 111
 // silence. Signalling is the caller's: Answer takes a peer's offer and
 // returns the answer with every candidate in it (no trickle). It is safe
 // for concurrent use.
-type WebRTC struct {
+type Server struct {
 	api *webrtc.API
 	mux ice.UDPMux
-	cfg webrtcConfig
+	cfg serverConfig
 	wg  sync.WaitGroup // the peers' goroutines
 
 	mu     sync.Mutex // guards the fields below
@@ -61,7 +46,7 @@ type WebRTC struct {
 	stats struct{ answered, connected, failed, closed atomic.Int64 }
 }
 
-type webrtcConfig struct {
+type serverConfig struct {
 	loopback bool
 	ips      []string
 	connect  time.Duration
@@ -69,50 +54,50 @@ type webrtcConfig struct {
 	logger   logging.LoggerFactory
 }
 
-// WebRTCOption configures a WebRTC.
-type WebRTCOption func(*webrtcConfig)
+// Option configures a Server.
+type Option func(*serverConfig)
 
 // WithLoopback offers loopback candidates, for peers on the same machine
 // (tests, a demo on one host); they are left out by default, as browsers
 // leave them out.
-func WithLoopback() WebRTCOption { return func(c *webrtcConfig) { c.loopback = true } }
+func WithLoopback() Option { return func(c *serverConfig) { c.loopback = true } }
 
 // WithPublicIPs sets the addresses offered as host candidates in place of
 // the socket's own, for a server behind a one-to-one NAT (a cloud VM's
 // public address).
-func WithPublicIPs(ips ...string) WebRTCOption {
-	return func(c *webrtcConfig) { c.ips = append([]string(nil), ips...) }
+func WithPublicIPs(ips ...string) Option {
+	return func(c *serverConfig) { c.ips = append([]string(nil), ips...) }
 }
 
 // WithConnectTimeout sets how long a peer may take to connect after its
 // answer before it is closed as failed (30 s by default).
-func WithConnectTimeout(d time.Duration) WebRTCOption {
-	return func(c *webrtcConfig) { c.connect = d }
+func WithConnectTimeout(d time.Duration) Option {
+	return func(c *serverConfig) { c.connect = d }
 }
 
 // WithICETimeouts sets how long a connected peer may be silent before it
 // is disconnected, then failed, and how often keepalives are sent (pion's
 // defaults: 5 s, 25 s, 2 s).
-func WithICETimeouts(disconnected, failed, keepalive time.Duration) WebRTCOption {
-	return func(c *webrtcConfig) { c.timeouts = [3]time.Duration{disconnected, failed, keepalive} }
+func WithICETimeouts(disconnected, failed, keepalive time.Duration) Option {
+	return func(c *serverConfig) { c.timeouts = [3]time.Duration{disconnected, failed, keepalive} }
 }
 
-// WithWebRTCLogger sets pion's logger factory (its default writes warnings
+// WithLogger sets pion's logger factory (its default writes warnings
 // and errors to stderr).
-func WithWebRTCLogger(f logging.LoggerFactory) WebRTCOption {
-	return func(c *webrtcConfig) { c.logger = f }
+func WithLogger(f logging.LoggerFactory) Option {
+	return func(c *serverConfig) { c.logger = f }
 }
 
-// NewWebRTC serves peers on conn, a UDP socket bound to one address (not
+// NewServer serves peers on conn, a UDP socket bound to one address (not
 // the unspecified one: peers are offered that address, or WithPublicIPs').
 // Close closes conn.
-func NewWebRTC(conn net.PacketConn, opts ...WebRTCOption) (*WebRTC, error) {
-	cfg := webrtcConfig{connect: 30 * time.Second}
+func NewServer(conn net.PacketConn, opts ...Option) (*Server, error) {
+	cfg := serverConfig{connect: 30 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if a, ok := conn.LocalAddr().(*net.UDPAddr); !ok || a.IP.IsUnspecified() {
-		return nil, fmt.Errorf("sink: WebRTC needs a UDP socket bound to one address, not %v", conn.LocalAddr())
+		return nil, fmt.Errorf("webrtcsink: needs a UDP socket bound to one address, not %v", conn.LocalAddr())
 	}
 	if cfg.logger == nil {
 		cfg.logger = logging.NewDefaultLoggerFactory()
@@ -143,11 +128,11 @@ func NewWebRTC(conn net.PacketConn, opts ...WebRTCOption) (*WebRTC, error) {
 		se.SetICETimeouts(t[0], t[1], t[2])
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	return &WebRTC{api: api, mux: mux, cfg: cfg, peers: make(map[*Peer]struct{})}, nil
+	return &Server{api: api, mux: mux, cfg: cfg, peers: make(map[*Peer]struct{})}, nil
 }
 
-// WebRTCStats counts a WebRTC's peers over its life.
-type WebRTCStats struct {
+// ServerStats counts a Server's peers over its life.
+type ServerStats struct {
 	Peers     int   // peers now
 	Answered  int64 // offers answered
 	Connected int64 // peers that connected
@@ -156,18 +141,18 @@ type WebRTCStats struct {
 }
 
 // Stats returns the counts.
-func (w *WebRTC) Stats() WebRTCStats {
+func (w *Server) Stats() ServerStats {
 	w.mu.Lock()
 	n := len(w.peers)
 	w.mu.Unlock()
-	return WebRTCStats{Peers: n, Answered: w.stats.answered.Load(), Connected: w.stats.connected.Load(),
+	return ServerStats{Peers: n, Answered: w.stats.answered.Load(), Connected: w.stats.connected.Load(),
 		Failed: w.stats.failed.Load(), Closed: w.stats.closed.Load()}
 }
 
 // Answer makes a peer for offer, a remote peer's offer to receive audio
 // (a browser's recvonly transceiver), and returns it with the answer to
 // send back, once every candidate is gathered or ctx is done.
-func (w *WebRTC) Answer(ctx context.Context, offer webrtc.SessionDescription) (*Peer, webrtc.SessionDescription, error) {
+func (w *Server) Answer(ctx context.Context, offer webrtc.SessionDescription) (*Peer, webrtc.SessionDescription, error) {
 	pc, err := w.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, webrtc.SessionDescription{}, err
@@ -177,7 +162,7 @@ func (w *WebRTC) Answer(ctx context.Context, offer webrtc.SessionDescription) (*
 	if w.closed {
 		w.mu.Unlock()
 		_ = pc.Close()
-		return nil, webrtc.SessionDescription{}, ErrWebRTCClosed
+		return nil, webrtc.SessionDescription{}, ErrServerClosed
 	}
 	w.peers[p] = struct{}{}
 	w.mu.Unlock()
@@ -207,11 +192,11 @@ func (w *WebRTC) Answer(ctx context.Context, offer webrtc.SessionDescription) (*
 		}
 	})
 	if err := pc.SetRemoteDescription(offer); err != nil {
-		return fail(fmt.Errorf("sink: WebRTC offer: %w", err))
+		return fail(fmt.Errorf("webrtcsink: offer: %w", err))
 	}
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
-		return fail(fmt.Errorf("sink: WebRTC answer: %w", err))
+		return fail(fmt.Errorf("webrtcsink: answer: %w", err))
 	}
 	gathered := webrtc.GatheringCompletePromise(pc)
 	if err := pc.SetLocalDescription(answer); err != nil {
@@ -228,7 +213,7 @@ func (w *WebRTC) Answer(ctx context.Context, offer webrtc.SessionDescription) (*
 
 // Close closes every peer, then the UDP socket, and waits for the peers'
 // goroutines.
-func (w *WebRTC) Close() error {
+func (w *Server) Close() error {
 	w.mu.Lock()
 	w.closed = true
 	peers := make([]*Peer, 0, len(w.peers))
@@ -246,12 +231,12 @@ func (w *WebRTC) Close() error {
 
 // Peer is one remote peer's connection, with the audio track it hears.
 type Peer struct {
-	w      *WebRTC
+	w      *Server
 	pc     *webrtc.PeerConnection
 	sender *webrtc.RTPSender
 	track  *audioTrack
-	pz     *Packetizer // numbers Send's packets; made on the first
-	timer  *time.Timer // the connect timeout
+	pz     *sink.Packetizer // numbers Send's packets; made on the first
+	timer  *time.Timer      // the connect timeout
 
 	fanout    atomic.Bool // a Fanout sends to it
 	connected chan struct{}
@@ -283,7 +268,7 @@ func (p *Peer) state(s webrtc.PeerConnectionState) {
 	}
 }
 
-// end ends the peer with err, once: it leaves its WebRTC and its
+// end ends the peer with err, once: it leaves its Server and its
 // connection is closed, away from pion's callback.
 func (p *Peer) end(err error) {
 	p.once.Do(func() {
@@ -345,13 +330,13 @@ func (p *Peer) Send(pkt opus.Packet) error {
 		return ErrFanoutPeer
 	}
 	if p.pz == nil {
-		p.pz = NewPacketizer(0, WithPayloadType(PayloadTypeOpus)) // the SSRC and payload type are the connection's
+		p.pz = sink.NewPacketizer(0, sink.WithPayloadType(PayloadTypeOpus)) // the SSRC and payload type are the connection's
 	}
 	return p.write(p.pz.Next(pkt), pkt.Data)
 }
 
 // write sends one packet with header h.
-func (p *Peer) write(h Header, payload []byte) error {
+func (p *Peer) write(h sink.Header, payload []byte) error {
 	select {
 	case <-p.done:
 		return ErrPeerClosed
@@ -411,7 +396,7 @@ func (t *audioTrack) Codec() webrtc.RTPCodecCapability {
 
 // write writes one packet, if the track is bound (negotiated); before its
 // transport is up, pion drops it.
-func (t *audioTrack) write(h Header, payload []byte) error {
+func (t *audioTrack) write(h sink.Header, payload []byte) error {
 	b := t.b.Load()
 	if b == nil {
 		return nil
@@ -430,7 +415,7 @@ func (t *audioTrack) write(h Header, payload []byte) error {
 // shard. It is safe for concurrent use, but Send is called by one
 // goroutine at a time.
 type Fanout struct {
-	pz     *Packetizer
+	pz     *sink.Packetizer
 	shards []*shard
 	wg     sync.WaitGroup
 	done   chan struct{} // closed by Close
@@ -447,7 +432,7 @@ type shard struct {
 }
 
 type fanItem struct {
-	h       Header
+	h       sink.Header
 	payload []byte
 }
 
@@ -470,7 +455,7 @@ func NewFanout(opts ...FanoutOption) *Fanout {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	f := &Fanout{pz: NewPacketizer(0, WithPayloadType(PayloadTypeOpus)), done: make(chan struct{})}
+	f := &Fanout{pz: sink.NewPacketizer(0, sink.WithPayloadType(PayloadTypeOpus)), done: make(chan struct{})}
 	for range cfg.shards {
 		s := &shard{queue: make(chan fanItem, cfg.queue)}
 		s.peers.Store(&[]*Peer{})
@@ -523,9 +508,6 @@ func (f *Fanout) remove(s *shard) {
 	}
 	s.peers.Store(&keep)
 }
-
-// ErrFanoutClosed is returned by Send after Close.
-var ErrFanoutClosed = errors.New("sink: WebRTC fanout closed")
 
 // Send numbers pkt and gives it to every shard's writer, without
 // blocking. It fails only after Close (ErrFanoutClosed): peers come and
