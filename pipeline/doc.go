@@ -78,4 +78,11 @@
 //
 // Mixing several tracks, or a volume per listener, is not done on the
 // encoded path: it needs a decode per listener (a PCMReader each).
+//
+// # Without cgo
+//
+// Opus encoding and decoding are libopus's, through cgo (package
+// libopus), and only opus_cgo.go names it. Built with CGO_ENABLED=0, the
+// package plays Ogg Opus input, framed as it is; a track of any other
+// input ends with ErrNoEncoder, as does a PCMReader's read.
 package pipeline

@@ -21,3 +21,9 @@ var (
 	// ErrClosed is returned by a source's Read after its Close.
 	ErrClosed = errors.New("pipeline: source closed")
 )
+
+// ErrNoEncoder is returned, wrapped with what is missing, by a Track whose
+// input must be Opus-encoded (MP3, WAV, raw PCM) and by a PCMReader's
+// reads, in a program built without cgo, which has no libopus: such a
+// program plays Ogg Opus input, framed as it is, and nothing else.
+var ErrNoEncoder = errors.New("pipeline: no Opus encoder in this build")

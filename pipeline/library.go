@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/streamcatcher/streamcatcher/catcher"
-	"github.com/streamcatcher/streamcatcher/codec/libopus"
+	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/transform"
 )
 
@@ -24,13 +24,13 @@ import (
 // settings are the Track defaults, and a Key that states a default is the
 // same track as one that leaves it zero.
 type Key struct {
-	Source      string              // what the Library's opener opens: a path or a URL by default
-	Bitrate     int                 // bit/s; 0: 128000
-	Frame       time.Duration       // 0: 20 ms
-	Channels    int                 // 0: 2
-	Quality     transform.Quality   // the resampler's preset; 0: transform.High
-	CBR         bool                // constant bitrate; false: VBR
-	Application libopus.Application // the encoder's tuning; 0: libopus.AppAudio
+	Source      string            // what the Library's opener opens: a path or a URL by default
+	Bitrate     int               // bit/s; 0: 128000
+	Frame       time.Duration     // 0: 20 ms
+	Channels    int               // 0: 2
+	Quality     transform.Quality // the resampler's preset; 0: transform.High
+	CBR         bool              // constant bitrate; false: VBR
+	Application opus.Application  // the encoder's tuning; 0: opus.AppAudio
 }
 
 // normal returns k with its defaults stated.

@@ -9,7 +9,6 @@ import (
 	"github.com/streamcatcher/streamcatcher/catcher"
 	"github.com/streamcatcher/streamcatcher/codec"
 	"github.com/streamcatcher/streamcatcher/codec/framed"
-	"github.com/streamcatcher/streamcatcher/codec/libopus"
 	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/transform"
 )
@@ -57,7 +56,7 @@ func WithPCMContext(ctx context.Context) PCMOption { return func(r *PCMReader) {
 // NewPCMReader returns a reader of the track's samples from its start.
 // Errors (a format it cannot give) wrap transform.ErrFormat.
 func (t *Track) NewPCMReader(opts ...PCMOption) (*PCMReader, error) {
-	r := &PCMReader{t: t, f: libopus.Format(t.cfg.channels), q: t.cfg.quality, ctx: context.Background(), total: -1}
+	r := &PCMReader{t: t, f: pcmFormat(t.cfg.channels), q: t.cfg.quality, ctx: context.Background(), total: -1}
 	for _, o := range opts {
 		o(r)
 	}
@@ -218,12 +217,12 @@ func (r *PCMReader) open() error {
 		return fmt.Errorf("%w: position %v, the oldest kept %v", catcher.ErrEvicted, opus.Duration(r.pos),
 			opus.Duration(x.Entry(x.First()).Start-x.PreSkip()))
 	}
-	opts := []libopus.DecoderOption{libopus.WithPreSkip(drop)}
+	length := int64(-1)
 	if x.Done() {
-		opts = append(opts, libopus.WithLength(max(0, x.Length()-r.pos)))
-		r.total = r.outFrames(max(0, x.Length()-r.pos))
+		length = max(0, x.Length()-r.pos)
+		r.total = r.outFrames(length)
 	}
-	dec, err := libopus.NewDecoder(r.f.Channels, opts...)
+	dec, err := newDecoder(r.f.Channels, drop, length)
 	if err != nil {
 		return err
 	}
@@ -233,7 +232,7 @@ func (r *PCMReader) open() error {
 	}
 	var src io.Reader = ctxReader{r.ctx, cr}
 	stages := []catcher.Transform{dec}
-	f48 := libopus.Format(r.f.Channels)
+	f48 := pcmFormat(r.f.Channels)
 	if r.f.Rate != opus.SampleRate {
 		toF, _ := transform.NewConvert(f48, transform.F32LE)
 		rs, err := transform.NewResampler(toF.Out(), r.f.Rate, r.q)

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -10,7 +11,6 @@ import (
 	"github.com/streamcatcher/streamcatcher/catcher"
 	"github.com/streamcatcher/streamcatcher/codec"
 	"github.com/streamcatcher/streamcatcher/codec/framed"
-	"github.com/streamcatcher/streamcatcher/codec/libopus"
 	"github.com/streamcatcher/streamcatcher/codec/mp3"
 	"github.com/streamcatcher/streamcatcher/codec/ogg"
 	"github.com/streamcatcher/streamcatcher/codec/opus"
@@ -46,7 +46,7 @@ type trackConfig struct {
 	frame    time.Duration
 	channels int
 	quality  transform.Quality
-	app      libopus.Application
+	app      opus.Application
 	cbr      bool
 	raw      *transform.Format
 	live     time.Duration // the window of a live track; 0 if not live
@@ -79,8 +79,8 @@ func WithQuality(q transform.Quality) TrackOption { return func(c *trackConfig) 
 // WithVBR turns the encoder's variable bitrate on (the default) or off.
 func WithVBR(on bool) TrackOption { return func(c *trackConfig) { c.cbr = !on } }
 
-// WithApplication sets the encoder's tuning (libopus.AppAudio by default).
-func WithApplication(a libopus.Application) TrackOption { return func(c *trackConfig) { c.app = a } }
+// WithApplication sets the encoder's tuning (opus.AppAudio by default).
+func WithApplication(a opus.Application) TrackOption { return func(c *trackConfig) { c.app = a } }
 
 // WithRawPCM says that the source is raw PCM of format f, which cannot be
 // detected.
@@ -124,7 +124,7 @@ func WithLive(window time.Duration) TrackOption {
 // and returns at once; the encoding starts in the background. Errors (a
 // bad option) wrap transform.ErrFormat.
 func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
-	cfg := trackConfig{bitrate: 128000, frame: 20 * time.Millisecond, channels: 2, quality: transform.High, app: libopus.AppAudio}
+	cfg := trackConfig{bitrate: 128000, frame: 20 * time.Millisecond, channels: 2, quality: transform.High, app: opus.AppAudio}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -135,22 +135,29 @@ func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
 		return nil, fmt.Errorf("%w: %d channels (want 1 or 2)", transform.ErrFormat, cfg.channels)
 	}
 	// The encoder is made here, so that its settings are checked before
-	// anything runs; it is used only if the input is not Ogg Opus.
-	enc, err := libopus.NewEncoder(libopus.Format(cfg.channels), libopus.WithBitrate(cfg.bitrate),
-		libopus.WithFrameDuration(cfg.frame), libopus.WithApplication(cfg.app), libopus.WithVBR(!cfg.cbr))
-	if err != nil {
-		return nil, err
+	// anything runs; it is used only if the input is not Ogg Opus. A
+	// build without cgo has none (ErrNoEncoder): its tracks frame Ogg
+	// Opus, and end with that error on any other input.
+	enc, noEnc := newEncoder(cfg)
+	if noEnc != nil && !errors.Is(noEnc, ErrNoEncoder) {
+		return nil, noEnc
 	}
-	dec, err := codec.NewDecoder(libopus.Format(cfg.channels), decodeOptions(cfg)...)
+	dec, err := codec.NewDecoder(pcmFormat(cfg.channels), decodeOptions(cfg)...)
 	if err != nil {
 		return nil, err
 	}
 	t := &Track{cfg: cfg}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.slot = slot{pool: cfg.pool, ctx: t.ctx, urgent: t.urgent}
-	minSpace := framed.PrefixSize + max(enc.MaxPacketSize(), ogg.DefaultMaxPacket)
+	minSpace := framed.PrefixSize + ogg.DefaultMaxPacket
+	if noEnc == nil {
+		minSpace = framed.PrefixSize + max(enc.MaxPacketSize(), ogg.DefaultMaxPacket)
+	}
 	build := func(src io.Reader) (catcher.Transform, io.Reader, error) {
-		return t.build(src, enc, dec)
+		if noEnc != nil {
+			return t.build(src, nil, noEnc, dec)
+		}
+		return t.build(src, enc, nil, dec)
 	}
 	copts := []catcher.Option{catcher.WithTransform(catcher.Deferred(minSpace, build))}
 	if cfg.live > 0 {
@@ -190,8 +197,9 @@ func liveWindowBytes(cfg trackConfig) int64 {
 }
 
 // build makes the track's transform inside the fill, once the input's
-// first bytes tell what it is.
-func (t *Track) build(src io.Reader, enc *libopus.Encoder, dec catcher.Transform) (catcher.Transform, io.Reader, error) {
+// first bytes tell what it is. enc is nil in a build without an encoder,
+// and noEnc then says so: input other than Ogg Opus fails with it.
+func (t *Track) build(src io.Reader, enc encoder, noEnc error, dec catcher.Transform) (catcher.Transform, io.Reader, error) {
 	if t.cfg.raw == nil {
 		kind, in, err := codec.DetectReader(src)
 		if kind == codec.KindOggOpus {
@@ -203,6 +211,9 @@ func (t *Track) build(src io.Reader, enc *libopus.Encoder, dec catcher.Transform
 			return nil, nil, err
 		}
 		src = in
+	}
+	if enc == nil {
+		return nil, nil, noEnc
 	}
 	g := &gated{PacketSource: enc, slot: &t.slot}
 	return catcher.Chain(dec, framed.NewFramer(g, t.framerOptions()...)), src, nil

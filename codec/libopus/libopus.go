@@ -31,18 +31,20 @@ func Format(channels int) transform.Format {
 	return transform.Format{Rate: opus.SampleRate, Channels: channels, Encoding: transform.S16LE}
 }
 
-// Application is the Opus encoder's tuning.
-type Application int
+// Application is the Opus encoder's tuning; it is opus.Application, kept
+// under this name so that callers that name it here keep building.
+type Application = opus.Application
 
+// The encoder's tunings, as opus names them.
 const (
 	// AppAudio favours fidelity to the input, for music. It is the
 	// default.
-	AppAudio Application = iota
+	AppAudio = opus.AppAudio
 	// AppVoIP favours intelligibility, for speech.
-	AppVoIP
+	AppVoIP = opus.AppVoIP
 	// AppLowDelay ("restricted low delay") uses CELT only, for the least
 	// delay: 2.5 ms of lookahead instead of 6.5 ms.
-	AppLowDelay
+	AppLowDelay = opus.AppLowDelay
 )
 
 // Pre-skip of the encoder at 48 kHz: its lookahead, which gopus does not

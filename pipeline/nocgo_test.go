@@ -1,0 +1,102 @@
+//go:build !cgo
+
+package pipeline_test
+
+import (
+	"bytes"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamcatcher/streamcatcher/codec/ogg"
+	"github.com/streamcatcher/streamcatcher/internal/testutil"
+	"github.com/streamcatcher/streamcatcher/pipeline"
+	"github.com/streamcatcher/streamcatcher/transform"
+)
+
+// TestWithoutCgo is the package built without cgo, as
+// TestBuildsWithoutCgo runs it: Ogg Opus plays, framed as it is; input
+// that must be encoded fails at once with ErrNoEncoder, and so does
+// reading a track as PCM.
+func TestWithoutCgo(t *testing.T) {
+	waitDone := func(t *testing.T, tr *pipeline.Track) {
+		t.Helper()
+		select {
+		case <-tr.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatal("the track did not end")
+		}
+	}
+
+	t.Run("ogg opus plays", func(t *testing.T) {
+		data := testutil.Fixture(t, "prog.opus")
+		d := ogg.NewOpusDemuxer()
+		src := bytes.NewReader(data)
+		var want [][]byte
+		for {
+			p, err := d.NextPacket(src)
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
+			want = append(want, bytes.Clone(p))
+		}
+		require.NotEmpty(t, want)
+		tr := newTrack(t, bytes.NewReader(data))
+		waitDone(t, tr)
+		require.NoError(t, tr.Err())
+
+		p := tr.NewPlayer()
+		defer p.Close()
+		var got [][]byte
+		for {
+			pkt, err := p.Next()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
+			if !pkt.Silence {
+				got = append(got, bytes.Clone(pkt.Data))
+			}
+		}
+		assert.Equal(t, want, got, "every packet of the file, as it is")
+
+		r, err := tr.NewPCMReader()
+		require.NoError(t, err)
+		defer r.Close()
+		_, err = r.Read(make([]byte, 4096))
+		assert.ErrorIs(t, err, pipeline.ErrNoEncoder, "decoding to PCM needs libopus")
+		assert.ErrorContains(t, err, "CGO_ENABLED=0")
+	})
+
+	for _, c := range []struct {
+		name string
+		data []byte
+		opts []pipeline.TrackOption
+	}{
+		{"mp3", testutil.Fixture(t, "prog_48000.mp3"), nil},
+		{"wav", testutil.Fixture(t, "tone_s16_44100_1.wav"), nil},
+		{"raw", testutil.Tone(48000, 2, 4800, 440, 0.5), []pipeline.TrackOption{
+			pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2, Encoding: transform.F32LE})}},
+	} {
+		t.Run(c.name+" is refused", func(t *testing.T) {
+			tr := newTrack(t, bytes.NewReader(c.data), c.opts...)
+			waitDone(t, tr)
+			err := tr.Err()
+			assert.ErrorIs(t, err, pipeline.ErrNoEncoder)
+			assert.ErrorContains(t, err, "Opus encoding needs libopus (cgo); this program was built with CGO_ENABLED=0")
+			p := tr.NewPlayer()
+			defer p.Close()
+			var perr error
+			for range 10 { // its silence frames, then the error
+				if _, perr = p.Next(); perr != nil {
+					break
+				}
+			}
+			assert.ErrorIs(t, perr, pipeline.ErrNoEncoder, "a player gets the track's error")
+		})
+	}
+}

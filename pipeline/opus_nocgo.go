@@ -1,0 +1,19 @@
+//go:build !cgo
+
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/streamcatcher/streamcatcher/catcher"
+)
+
+// newEncoder returns ErrNoEncoder: Opus encoding needs libopus.
+func newEncoder(trackConfig) (encoder, error) {
+	return nil, fmt.Errorf("%w: Opus encoding needs libopus (cgo); this program was built with CGO_ENABLED=0", ErrNoEncoder)
+}
+
+// newDecoder returns ErrNoEncoder: Opus decoding needs libopus.
+func newDecoder(int, int64, int64) (catcher.Transform, error) {
+	return nil, fmt.Errorf("%w: Opus decoding needs libopus (cgo); this program was built with CGO_ENABLED=0", ErrNoEncoder)
+}
