@@ -3,6 +3,7 @@ package webrtcsink
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"runtime"
 	"strings"
@@ -158,6 +159,7 @@ func (w *Server) Answer(ctx context.Context, offer webrtc.SessionDescription) (*
 		return nil, webrtc.SessionDescription{}, err
 	}
 	p := &Peer{w: w, pc: pc, track: &audioTrack{}, connected: make(chan struct{}), done: make(chan struct{})}
+	p.from.Store(math.MaxUint64)
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -238,7 +240,15 @@ type Peer struct {
 	pz     *sink.Packetizer // numbers Send's packets; made on the first
 	timer  *time.Timer      // the connect timeout
 
-	fanout    atomic.Bool // a Fanout sends to it
+	// fan is the Fanout that sends to it, if any: set once, from nil.
+	fan atomic.Pointer[Fanout]
+	// from is the number of the first of its fanout's packets that it
+	// hears (Fanout.sent's count): none until it has connected, then
+	// those sent from then on. Set once, from math.MaxUint64, by live.
+	from atomic.Uint64
+	// started is set once its fanout's writer has sent it a packet; only
+	// that writer (its shard's) touches it.
+	started   bool
 	connected chan struct{}
 	done      chan struct{}
 	once      sync.Once
@@ -260,6 +270,7 @@ func (p *Peer) state(s webrtc.PeerConnectionState) {
 		default:
 			close(p.connected)
 			p.w.stats.connected.Add(1)
+			p.live()
 		}
 	case webrtc.PeerConnectionStateFailed:
 		p.end(ErrPeerFailed)
@@ -319,15 +330,43 @@ func (p *Peer) Close() error {
 	return nil
 }
 
+// live starts a fanout's peer at the live point, once it has both
+// connected and joined its fanout (whichever comes last calls it with
+// effect): it hears the packets sent from then on, and none sent before,
+// however long its connection took to come up.
+func (p *Peer) live() {
+	f := p.fan.Load()
+	if f == nil {
+		return
+	}
+	select {
+	case <-p.connected:
+		p.from.CompareAndSwap(math.MaxUint64, f.sent.Load()+1)
+	default:
+	}
+}
+
 // Send sends pkt to the peer, numbered by the peer's own Packetizer: the
 // listener a Scheduler calls for one Player (sched.Add(player,
-// peer.Send)). Before the peer has connected the packet is dropped, as a
-// live stream's are for one not yet listening; once it has ended, Send
+// peer.Send)). Before the peer has connected the packet is dropped, and
+// not numbered, as a live stream's are for one not yet listening: the
+// peer's stream starts, with the marker bit, at the first packet sent
+// once it has connected, with nothing held back. Once it has ended, Send
 // returns ErrPeerClosed, which removes the listener. It is called by one
 // goroutine at a time, and does not block on the network.
 func (p *Peer) Send(pkt opus.Packet) error {
-	if p.fanout.Load() {
+	if p.fan.Load() != nil {
 		return ErrFanoutPeer
+	}
+	select {
+	case <-p.done:
+		return ErrPeerClosed
+	default:
+	}
+	select {
+	case <-p.connected:
+	default:
+		return nil
 	}
 	if p.pz == nil {
 		p.pz = sink.NewPacketizer(0, sink.WithPayloadType(PayloadTypeOpus)) // the SSRC and payload type are the connection's
@@ -412,10 +451,14 @@ func (t *audioTrack) write(h sink.Header, payload []byte) error {
 // CPU by default), each taking the packets through a short queue: Send
 // never blocks, a shard that falls behind loses packets (counted) rather
 // than hold up the others, and a peer that fails or closes leaves its
-// shard. It is safe for concurrent use, but Send is called by one
-// goroutine at a time.
+// shard. A peer joins at the live point: the packets are numbered as they
+// are sent, and a writer gives a peer only those sent after it connected,
+// so that one whose connection was slow to come up gets no backlog, from
+// its queue or any other, to burst into its jitter buffer. It is safe for
+// concurrent use, but Send is called by one goroutine at a time.
 type Fanout struct {
 	pz     *sink.Packetizer
+	sent   atomic.Uint64 // packets Send has numbered; only Send adds to it
 	shards []*shard
 	wg     sync.WaitGroup
 	done   chan struct{} // closed by Close
@@ -432,6 +475,7 @@ type shard struct {
 }
 
 type fanItem struct {
+	n       uint64 // its number, from 1: the fanout's sent count once it was sent
 	h       sink.Header
 	payload []byte
 }
@@ -465,8 +509,10 @@ func NewFanout(opts ...FanoutOption) *Fanout {
 	return f
 }
 
-// Add adds p to the shard with the fewest peers; from then on p hears
-// the fanout's packets. It returns ErrFanoutPeer if p is in a fanout
+// Add adds p to the shard with the fewest peers. Once p has connected
+// (at once if it has), it hears the packets sent from then on: the live
+// point, with none sent while its connection came up, and the first with
+// the marker bit. It returns ErrFanoutPeer if p is in a fanout
 // already, ErrPeerClosed if p has ended or the fanout is closed.
 func (f *Fanout) Add(p *Peer) error {
 	f.mu.Lock()
@@ -479,9 +525,10 @@ func (f *Fanout) Add(p *Peer) error {
 		return ErrPeerClosed
 	default:
 	}
-	if !p.fanout.CompareAndSwap(false, true) {
+	if !p.fan.CompareAndSwap(nil, f) {
 		return ErrFanoutPeer
 	}
+	p.live()
 	s := f.shards[0]
 	for _, t := range f.shards[1:] {
 		if len(*t.peers.Load()) < len(*s.peers.Load()) {
@@ -518,7 +565,7 @@ func (f *Fanout) Send(pkt opus.Packet) error {
 		return ErrFanoutClosed
 	default:
 	}
-	it := fanItem{h: f.pz.Next(pkt), payload: pkt.Data}
+	it := fanItem{n: f.sent.Add(1), h: f.pz.Next(pkt), payload: pkt.Data}
 	for _, s := range f.shards {
 		select {
 		case s.queue <- it:
@@ -540,7 +587,15 @@ func (f *Fanout) run(s *shard) {
 		}
 		gone := false
 		for _, p := range *s.peers.Load() {
-			if p.write(it.h, it.payload) != nil {
+			if it.n < p.from.Load() {
+				continue // sent before p connected, or before it joined
+			}
+			h := it.h
+			if !p.started {
+				p.started = true
+				h.Marker = true // the start of p's stream
+			}
+			if p.write(h, it.payload) != nil {
 				gone = true
 			}
 		}

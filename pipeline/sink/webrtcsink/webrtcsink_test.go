@@ -284,3 +284,70 @@ func splitSilence2(got []*rtp.Packet) []*rtp.Packet {
 	}
 	return got[i:]
 }
+
+// labelled is packet i of a test stream: 20 ms, its number in its last
+// byte.
+func labelled(i int) opus.Packet {
+	return opus.Packet{Data: []byte{0xfc, 0xff, byte(i)}, Samples: 960, Timestamp: int64(i) * 960}
+}
+
+// checkJoinedLive sends packets 0 to 49 through send while r's peer is
+// not connected (its connection comes up only when r takes the answer,
+// which apply gives it), then 50 to 99 once it is, one at a time, each
+// awaited, and checks that r heard exactly those sent after the peer
+// connected: no backlog from its connection's setting up, the first with
+// the marker bit, then each packet alone as it was sent.
+func checkJoinedLive(t *testing.T, r *receiver, peer *webrtcsink.Peer, apply func(), send func(opus.Packet) error) {
+	t.Helper()
+	for i := range 50 {
+		require.NoError(t, send(labelled(i)))
+	}
+	apply()
+	waitConnected(t, peer)
+	for i := 50; i < 100; i++ {
+		require.NoError(t, send(labelled(i)))
+		require.Eventually(t, func() bool { return len(r.received()) >= i-49 }, 10*time.Second, time.Millisecond,
+			"packet %d heard", i)
+		require.Len(t, r.received(), i-49, "packet %d came alone: nothing held back before it", i)
+	}
+	got := r.received()
+	assert.True(t, got[0].Marker, "the first packet heard starts the stream")
+	for k, p := range got {
+		assert.Equal(t, []byte{0xfc, 0xff, byte(50 + k)}, p.Payload, "packet %d heard is packet %d sent", k, 50+k)
+		if k > 0 {
+			assert.Equal(t, got[k-1].SequenceNumber+1, p.SequenceNumber)
+			assert.Equal(t, got[k-1].Timestamp+960, p.Timestamp)
+			assert.False(t, p.Marker)
+		}
+	}
+	assert.Equal(t, int64(50), peer.Sent(), "only the packets after the connection were sent")
+}
+
+// A peer whose connection takes a while to come up hears its own
+// player's packets from the first sent once it has connected.
+func TestPeerJoinsLive(t *testing.T) {
+	w := newServer(t)
+	r := newReceiver(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	peer, answer, err := w.Answer(ctx, r.offer())
+	require.NoError(t, err)
+	checkJoinedLive(t, r, peer, func() { require.NoError(t, r.pc.SetRemoteDescription(answer)) }, peer.Send)
+}
+
+// A fanout's peer whose connection takes a while to come up joins at the
+// live point: what the fanout sent meanwhile, queued for its writer or
+// not, is not sent to it.
+func TestFanoutJoinsLive(t *testing.T) {
+	w := newServer(t)
+	f := webrtcsink.NewFanout(webrtcsink.WithShards(1), webrtcsink.WithShardQueue(256))
+	defer f.Close()
+	r := newReceiver(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	peer, answer, err := w.Answer(ctx, r.offer())
+	require.NoError(t, err)
+	require.NoError(t, f.Add(peer))
+	checkJoinedLive(t, r, peer, func() { require.NoError(t, r.pc.SetRemoteDescription(answer)) }, f.Send)
+	assert.Zero(t, f.Stats().Dropped)
+}
