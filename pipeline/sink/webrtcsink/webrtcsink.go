@@ -587,8 +587,13 @@ func (f *Fanout) run(s *shard) {
 		}
 		gone := false
 		for _, p := range *s.peers.Load() {
-			if it.n < p.from.Load() {
-				continue // sent before p connected, or before it joined
+			if it.n < p.from.Load() { // sent before p connected, or before it joined
+				select {
+				case <-p.done: // it never connected
+					gone = true
+				default:
+				}
+				continue
 			}
 			h := it.h
 			if !p.started {

@@ -194,8 +194,15 @@ func TestPeer(t *testing.T) {
 func TestFanout(t *testing.T) {
 	tr := loadTrack(t)
 	want := trackPackets(t, tr)
-	w := newServer(t, webrtcsink.WithConnectTimeout(time.Second))
-	f := webrtcsink.NewFanout(webrtcsink.WithShards(3), webrtcsink.WithShardQueue(64))
+	w := newServer(t)
+	// The peer that never connects is another server's, whose connect
+	// timeout is short but for seconds: added to the fanout just after its
+	// answer, it fails there. The peers that connect have the default
+	// timeout, so that a busy machine's slow setting up fails none of them.
+	wLate := newServer(t, webrtcsink.WithConnectTimeout(5*time.Second))
+	// Queues that hold the whole track: a writer that a busy machine holds
+	// up loses no packet, and every receiver can be checked for all.
+	f := webrtcsink.NewFanout(webrtcsink.WithShards(3), webrtcsink.WithShardQueue(len(want)+16))
 	defer f.Close()
 
 	const n = 10
@@ -212,18 +219,21 @@ func TestFanout(t *testing.T) {
 			once.Do(func() { go func() { rs[9].close(); close(hangUp) }() })
 		}
 	}
-	for i, r := range rs[:8] {
-		peers[i] = connect(t, w, r)
-	}
-	peers[9] = connect(t, w, rs[9])
 	// Receiver 8 never takes its answer: its peer never connects.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var err error
-	peers[8], _, err = w.Answer(ctx, rs[8].offer())
+	peers[8], _, err = wLate.Answer(ctx, rs[8].offer())
 	require.NoError(t, err)
-	for _, p := range peers {
-		require.NoError(t, f.Add(p))
+	require.NoError(t, f.Add(peers[8]))
+	for i, r := range rs[:8] {
+		peers[i] = connect(t, w, r)
+	}
+	peers[9] = connect(t, w, rs[9])
+	for i, p := range peers {
+		if i != 8 {
+			require.NoError(t, f.Add(p))
+		}
 	}
 	assert.ErrorIs(t, f.Add(peers[0]), webrtcsink.ErrFanoutPeer)
 	assert.ErrorIs(t, peers[0].Send(opus.Packet{}), webrtcsink.ErrFanoutPeer)
@@ -237,10 +247,16 @@ func TestFanout(t *testing.T) {
 	<-hangUp
 	select {
 	case <-peers[8].Done():
-	case <-time.After(10 * time.Second):
+	case <-time.After(20 * time.Second):
 		t.Fatal("the peer that never connected was not ended")
 	}
 	assert.ErrorIs(t, peers[8].Err(), webrtcsink.ErrPeerFailed)
+	select {
+	case <-peers[9].Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the peer whose receiver hung up was not ended")
+	}
+	assert.ErrorIs(t, peers[9].Err(), webrtcsink.ErrPeerClosed)
 
 	// Every other peer heard the whole broadcast from its start, every
 	// packet once and in order, numbered alike.
@@ -271,9 +287,13 @@ func TestFanout(t *testing.T) {
 	assert.Equal(t, 3, st.Shards)
 	assert.Zero(t, st.Dropped)
 	ws := w.Stats()
-	assert.Equal(t, int64(1), ws.Failed)
+	assert.Zero(t, ws.Failed)
 	assert.Equal(t, int64(9), ws.Connected)
 	assert.Equal(t, 8, ws.Peers)
+	ls := wLate.Stats()
+	assert.Equal(t, int64(1), ls.Failed)
+	assert.Zero(t, ls.Connected)
+	assert.Zero(t, ls.Peers)
 }
 
 // splitSilence2 returns the trailing silence frames of got.
