@@ -73,8 +73,9 @@
 // under a byte budget of its own), each finished encoding is written in a
 // checksummed format (see trackfile.go) and read back, by this process
 // after an eviction or by another after a restart, without decoding or
-// encoding; a stored track that fails its checks is removed and encoded
-// again.
+// encoding; a stored track that fails its checks, when it is opened or as
+// it is read, is counted, reported, removed and encoded again, and no
+// listener is given a packet that failed them.
 //
 // Mixing several tracks, or a volume per listener, is not done on the
 // encoded path: it needs a decode per listener (a PCMReader each).

@@ -101,7 +101,12 @@ var (
 //   - A Store (WithStore): each track encoded to its end is written there,
 //     and a later load of its key, in this process or another, reads it
 //     back without decoding or encoding. A stored track that fails its
-//     checks is reported (WithErrorLog), removed, and encoded again.
+//     checks, when it is opened or later as it is read, is counted
+//     (LibraryStats.Corrupt), reported (WithErrorLog), removed, and
+//     encoded again by the next load of its key: a Get that meets it
+//     before its first packet loads it again itself; players of one that
+//     fails later have the packets before the one that failed (each
+//     checked), then ErrCorruptTrack, never a packet that failed a check.
 //     Eviction from memory keeps the stored copy.
 //
 // A Library is safe for concurrent use.
@@ -204,6 +209,7 @@ type entry struct {
 	holds  atomic.Int64
 	used   atomic.Int64 // the library's tick at the last Get
 	failed atomic.Bool  // its failure counted
+	heal   sync.Once    // a stored track found corrupt: counted, reported, removed
 
 	indexed  atomic.Bool // in the index; written under the library's mu
 	playable atomic.Bool // its first packet has been seen: Get need not wait
@@ -263,6 +269,22 @@ func (h *Hold) NewPlayer() *Player {
 // the source's, the decoder's; ctx's.
 func (lib *Library) Get(ctx context.Context, key Key) (*Hold, error) {
 	key = key.normal()
+	for tries := 1; ; tries++ {
+		h, err := lib.get(ctx, key)
+		// A stored track that failed a check before its first packet has
+		// been healed (removed, forgotten): the next load encodes it.
+		if errors.Is(err, errHealed) && tries < 3 {
+			continue
+		}
+		return h, err
+	}
+}
+
+// errHealed wraps the error of a stored track found corrupt before its
+// first packet, which Get then loads again.
+var errHealed = errors.New("pipeline: stored track removed")
+
+func (lib *Library) get(ctx context.Context, key Key) (*Hold, error) {
 	e, err := lib.hold(key, true)
 	if err != nil {
 		return nil, err
@@ -289,8 +311,13 @@ func (lib *Library) Get(ctx context.Context, key Key) (*Hold, error) {
 	}
 	if x, _ := e.track.Index(); x.Len() == 0 {
 		if err := e.track.Err(); err != nil {
-			lib.failed(e) // at once, not when the load hears of it: a Get after this one loads again
+			// At once, not when the load hears of it: a Get after this
+			// one loads again.
+			healed := lib.ended(e, err)
 			h.Release()
+			if healed {
+				return nil, fmt.Errorf("%w: %w", errHealed, err)
+			}
 			return nil, err
 		}
 	}
@@ -392,9 +419,9 @@ func (lib *Library) load(e *entry) {
 		return
 	}
 	switch err := t.Err(); {
-	case errors.Is(err, catcher.ErrClosed):
+	case err == catcher.ErrClosed: // closed by the library, not by a source that failed
 	case err != nil:
-		lib.failed(e)
+		lib.ended(e, err)
 	case !e.disk && lib.cfg.store != nil:
 		lib.write(e)
 	}
@@ -526,6 +553,30 @@ func (lib *Library) drop(e *entry) {
 	lib.unindexLocked(e)
 	delete(lib.live, e)
 	e.closed = true
+}
+
+// ended forgets e, a track that failed with err, and reports whether it
+// was a stored track found corrupt: one that a check failed as it was
+// read, after the checks of its opening had passed (its file changed
+// since, or a check those do not make). That one is also counted as
+// Corrupt, reported and removed from the store, once, before it is
+// forgotten, so that the next load of its key encodes it again. Its
+// players have had only the packets before the one that failed its check,
+// and get the error after them.
+func (lib *Library) ended(e *entry, err error) (healed bool) {
+	if !e.disk || !errors.Is(err, ErrCorruptTrack) {
+		lib.failed(e)
+		return false
+	}
+	e.heal.Do(func() { // the others wait until it is removed
+		lib.stats.corrupt.Add(1)
+		lib.logError(e.key, err)
+		if rerr := lib.cfg.store.Remove(lib.ctx, e.key.StoreName()); rerr != nil {
+			lib.logError(e.key, rerr)
+		}
+	})
+	lib.forget(e)
+	return true
 }
 
 // failed forgets e, a track that failed, counting it once.
@@ -674,7 +725,7 @@ type LibraryStats struct {
 	Evictions int64
 	Refusals  int64 // loads refused by the budget
 	Failures  int64 // loads or tracks that failed
-	Corrupt   int64 // stored tracks that failed their checks
+	Corrupt   int64 // stored tracks that failed their checks, when opened or as read (not counted in Failures)
 	Writes    int64 // tracks written to the store
 }
 

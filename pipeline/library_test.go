@@ -3,11 +3,14 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +22,7 @@ import (
 	"github.com/streamcatcher/streamcatcher/catcher"
 	"github.com/streamcatcher/streamcatcher/internal/testutil"
 	"github.com/streamcatcher/streamcatcher/pipeline"
+	"github.com/streamcatcher/streamcatcher/transform"
 )
 
 // opener is a Library's opener over in-memory sources, counting opens.
@@ -441,6 +445,8 @@ func TestLibraryStoreDamage(t *testing.T) {
 		"first data byte": flip(l.data),
 		"last data byte":  flipFromEnd(1),
 		"middle":          flip(l.data + (len(whole)-l.data)/2),
+		// Whole-file checks all pass: the sizes add up, every CRC is right.
+		"two index entries swapped": func(b []byte) []byte { return swapEntries(t, b, l) },
 	}
 	for name, damage := range damages {
 		t.Run(name, func(t *testing.T) {
@@ -477,6 +483,23 @@ func TestLibraryStoreDamage(t *testing.T) {
 			assert.Equal(t, whole, again)
 		})
 	}
+}
+
+// swapEntries swaps the first two index entries of a stored file that
+// differ, and writes the index's checksum again: the damage of a file
+// rewritten by something that knows its format but not its meaning.
+func swapEntries(t *testing.T, b []byte, l layout) []byte {
+	idx := b[l.index : l.index+4*l.packets]
+	j := 1
+	for j < l.packets && bytes.Equal(idx[0:4], idx[4*j:4*j+4]) {
+		j++
+	}
+	require.Less(t, j, l.packets, "two entries that differ")
+	e := bytes.Clone(idx[0:4])
+	copy(idx[0:4], idx[4*j:4*j+4])
+	copy(idx[4*j:4*j+4], e)
+	binary.LittleEndian.PutUint32(b[l.index+4*l.packets:], crc32.Checksum(idx, crc32.MakeTable(crc32.Castagnoli)))
+	return b
 }
 
 func flipAt(b []byte, i int) []byte {
@@ -679,4 +702,174 @@ func TestLibraryConcurrentChurn(t *testing.T) {
 	assert.Zero(t, st.Holders)
 	assert.Zero(t, st.Evicted)
 	assert.LessOrEqual(t, st.Resident, size*3)
+}
+
+// changingStore is a Store whose blobs read one byte differently from the
+// second read of it on: a file that changed after the checks of its
+// opening had passed.
+type changingStore struct {
+	pipeline.Store
+	at int64 // the byte's offset in the file
+}
+
+func (s changingStore) Open(ctx context.Context, name string) (pipeline.Blob, error) {
+	b, err := s.Store.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &changingBlob{Blob: b, at: s.at}, nil
+}
+
+type changingBlob struct {
+	pipeline.Blob
+	at   int64
+	seen atomic.Bool
+}
+
+func (b *changingBlob) ReadAt(p []byte, off int64) (int, error) {
+	n, err := b.Blob.ReadAt(p, off)
+	if off <= b.at && b.at < off+int64(n) && b.seen.Swap(true) {
+		p[b.at-off] ^= 0x10
+	}
+	return n, err
+}
+
+// storeOf stores the track of key, read from o, in a new directory with
+// the library options given, and returns the directory, the stored file
+// and the track's packets.
+func storeOf(t *testing.T, o *opener, key pipeline.Key, opts ...pipeline.LibraryOption) (string, string, [][]byte) {
+	dir := t.TempDir()
+	store, err := pipeline.NewDirStore(dir, 0)
+	require.NoError(t, err)
+	lib := pipeline.NewLibrary(append([]pipeline.LibraryOption{pipeline.WithOpener(o.open), pipeline.WithStore(store)}, opts...)...)
+	defer lib.Close()
+	h, err := lib.Get(context.Background(), key)
+	require.NoError(t, err)
+	finished(t, h)
+	want := playAll(t, h)
+	h.Release()
+	eventually(t, func() bool { return lib.Stats().Writes == 1 }, "the track written")
+	return dir, filepath.Join(dir, key.StoreName()+".sct"), want
+}
+
+// loggedErrors is a WithErrorLog that keeps what it is told.
+type loggedErrors struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *loggedErrors) log(_ pipeline.Key, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs = append(l.errs, err)
+}
+
+func (l *loggedErrors) get() []error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.errs)
+}
+
+// A stored track whose first block fails its check as it is read, after
+// the checks of its opening passed, is counted, reported, removed and
+// encoded again, within the Get that met it: the Get returns the track
+// whole, its packets those of the first encoding.
+func TestLibraryStoreCorruptAtRead(t *testing.T) {
+	key := pipeline.Key{Source: "a"}
+	o := newOpener(t, "a")
+	dir, path, want := storeOf(t, o, key)
+	whole, err := os.ReadFile(path)
+	require.NoError(t, err)
+	l := layoutOf(t, whole)
+
+	store, err := pipeline.NewDirStore(dir, 0)
+	require.NoError(t, err)
+	var logged loggedErrors
+	lib := newLibrary(t, o, pipeline.WithStore(changingStore{Store: store, at: int64(l.data + 10)}), pipeline.WithErrorLog(logged.log))
+	h, err := lib.Get(context.Background(), key)
+	require.NoError(t, err, "the track encoded again")
+	defer h.Release()
+	finished(t, h)
+	assert.Equal(t, want, playAll(t, h))
+	st := lib.Stats()
+	assert.Equal(t, int64(1), st.Corrupt)
+	assert.Equal(t, int64(1), st.Encodes, "encoded again")
+	assert.Zero(t, st.Failures)
+	errs := logged.get()
+	require.NotEmpty(t, errs)
+	assert.ErrorIs(t, errs[0], pipeline.ErrCorruptTrack)
+	t.Logf("reported: %v", errs[0])
+	eventually(t, func() bool { return lib.Stats().Writes == 1 }, "stored anew")
+	again, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, whole, again)
+}
+
+// noise is n seconds of pseudo-random 16-bit stereo PCM at 48 kHz, which
+// codes at about its bitrate: a stored track of several checksum blocks.
+func noise(seconds int) []byte {
+	b := make([]byte, 4*48000*seconds)
+	x := uint32(1)
+	for i := 0; i < len(b); i += 2 {
+		x = x*1664525 + 1013904223
+		binary.LittleEndian.PutUint16(b[i:], uint16(x>>16)/4)
+	}
+	return b
+}
+
+// A stored track whose second block fails its check as it is read, while
+// its listeners play the first, ends for them with ErrCorruptTrack after
+// the first block's packets (the very packets of the encoding, never one
+// that failed a check); it is counted, reported and removed, and the next
+// Get encodes it again.
+func TestLibraryStoreCorruptMidTrack(t *testing.T) {
+	key := pipeline.Key{Source: "long"}
+	raw := pipeline.WithTrackOptions(pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2, Encoding: transform.S16LE}))
+	o := newOpener(t)
+	o.data["long"] = noise(10)
+	dir, path, want := storeOf(t, o, key, raw)
+	whole, err := os.ReadFile(path)
+	require.NoError(t, err)
+	l := layoutOf(t, whole)
+	require.Greater(t, len(whole)-l.data, 2*65536, "three blocks of data at least")
+
+	store, err := pipeline.NewDirStore(dir, 0)
+	require.NoError(t, err)
+	var logged loggedErrors
+	lib := newLibrary(t, o, raw, pipeline.WithStore(changingStore{Store: store, at: int64(l.data + 65536 + 10)}), pipeline.WithErrorLog(logged.log))
+	h, err := lib.Get(context.Background(), key)
+	require.NoError(t, err)
+	select {
+	case <-h.Track().Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("track not ended")
+	}
+	require.ErrorIs(t, h.Track().Err(), pipeline.ErrCorruptTrack)
+	p := h.NewPlayer()
+	got, _, err := drain(t, p)
+	p.Close()
+	assert.ErrorIs(t, err, pipeline.ErrCorruptTrack)
+	require.NotEmpty(t, got, "the first block's packets")
+	require.Less(t, len(got), len(want))
+	for i, pk := range got {
+		require.Equal(t, want[i], pk.Data, "packet %d", i)
+	}
+	h.Release()
+	eventually(t, func() bool { return lib.Stats().Corrupt == 1 }, "counted as corrupt")
+	errs := logged.get()
+	require.NotEmpty(t, errs)
+	assert.ErrorIs(t, errs[0], pipeline.ErrCorruptTrack)
+	t.Logf("reported: %v", errs[0])
+	_, err = os.Stat(path)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "removed from the store")
+
+	h2, err := lib.Get(context.Background(), key)
+	require.NoError(t, err)
+	defer h2.Release()
+	finished(t, h2)
+	assert.Equal(t, want, playAll(t, h2))
+	st := lib.Stats()
+	assert.Equal(t, int64(1), st.Encodes, "encoded again")
+	assert.Equal(t, int64(1), st.Corrupt)
+	assert.Zero(t, st.Failures)
 }

@@ -43,9 +43,11 @@ import (
 //
 // The file's size is exactly 60+m+4p+4b+d: a truncated or extended file
 // is found by its size before anything else is read. Every part is
-// checked before the track is served (header, index, every block), and the
-// data's blocks are checked again as the track's cache reads them, with
-// each record against its index entry. A file that fails any check is
+// checked before the track is served (header, index, every block, every
+// record against its index entry: its size and its packet's samples), and
+// the data's blocks and records are checked again as the track's cache
+// reads them (the file may have changed since), so that no packet that
+// fails a check is ever served. A file that fails any check is
 // ErrCorruptTrack, wrapped with what was wrong.
 const (
 	trackMagic     = "sctrack1"
@@ -245,7 +247,7 @@ func readStored(ctx context.Context, f io.ReaderAt, size int64, key string) (*st
 	for i := int64(0); i < st.packets; i++ {
 		n := int64(binary.LittleEndian.Uint16(st.index[4*i:]))
 		s := int64(binary.LittleEndian.Uint16(st.index[4*i+2:]))
-		if n < 1 || s < 1 || s > 5760 {
+		if n < 1 || n > opus.MaxPacketSize || s < 1 || s > 5760 {
 			return nil, corrupt("index entry %d: %d bytes, %d samples", i, n, s)
 		}
 		st.maxPacket = max(st.maxPacket, int(n))
@@ -260,8 +262,12 @@ func readStored(ctx context.Context, f io.ReaderAt, size int64, key string) (*st
 	}
 	st.samples = samples
 
-	// Every block, before any of it is served.
+	// Every block, and every record against its index entry, before any
+	// of it is served: an index whose entries are each in range and add
+	// up, but are not the records' (two swapped, say), is found here, not
+	// by a listener.
 	buf := make([]byte, min(block, st.data))
+	rc := recordCheck{st: st}
 	for i := int64(0); i < b; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -269,8 +275,71 @@ func readStored(ctx context.Context, f io.ReaderAt, size int64, key string) (*st
 		if err := st.readBlock(f, i, buf); err != nil {
 			return nil, err
 		}
+		if err := rc.write(buf[:min(block, st.data-i*block)]); err != nil {
+			return nil, err
+		}
+	}
+	if rc.i != st.packets || len(rc.rec) != 0 {
+		return nil, corrupt("the data ends inside packet %d", rc.i)
 	}
 	return st, nil
+}
+
+// recordCheck checks the records of a stored track's data, given in order
+// in pieces of any size, against the index: each record's length prefix
+// and its packet's samples (which parsing its TOC checks too) must be its
+// entry's.
+type recordCheck struct {
+	st  *storedTrack
+	i   int64  // the next record
+	rec []byte // the start of record i, when a piece ended inside it
+}
+
+func (c *recordCheck) write(p []byte) error {
+	for len(p) > 0 {
+		if c.i == c.st.packets {
+			return corrupt("data past the last packet's record")
+		}
+		want := framed.PrefixSize + int(binary.LittleEndian.Uint16(c.st.index[4*c.i:]))
+		var rec []byte
+		switch {
+		case len(c.rec) == 0 && len(p) >= want:
+			rec, p = p[:want], p[want:]
+		default:
+			k := min(want-len(c.rec), len(p))
+			c.rec, p = append(c.rec, p[:k]...), p[k:]
+			if len(c.rec) < want {
+				return nil
+			}
+			rec = c.rec
+		}
+		if err := c.st.checkRecord(c.i, rec); err != nil {
+			return err
+		}
+		c.rec = c.rec[:0]
+		c.i++
+	}
+	return nil
+}
+
+// checkRecord checks record i (its prefix and packet) against its index
+// entry.
+func (st *storedTrack) checkRecord(i int64, rec []byte) error {
+	n := int(binary.LittleEndian.Uint16(st.index[4*i:]))
+	if size := int(binary.LittleEndian.Uint16(rec)); size != n {
+		return corrupt("packet %d: a record of %d bytes, the index says %d", i, size, n)
+	}
+	return st.checkPacket(i, rec[framed.PrefixSize:])
+}
+
+// checkPacket checks packet i against its index entry.
+func (st *storedTrack) checkPacket(i int64, p []byte) error {
+	n := int(binary.LittleEndian.Uint16(st.index[4*i:]))
+	want := int64(binary.LittleEndian.Uint16(st.index[4*i+2:]))
+	if got, err := opus.PacketSamples(p); len(p) != n || err != nil || got != want {
+		return corrupt("packet %d: %d bytes of %d samples (%v), the index says %d bytes of %d", i, len(p), got, err, n, want)
+	}
+	return nil
 }
 
 // readSummed reads n bytes at off followed by their CRC, and checks it.
@@ -356,10 +425,8 @@ func (s *storedPackets) NextPacket(src io.Reader) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("%w: packet %d: %w", ErrCorruptTrack, s.i, err)
 	}
-	n := int(binary.LittleEndian.Uint16(s.st.index[4*s.i:]))
-	want := int64(binary.LittleEndian.Uint16(s.st.index[4*s.i+2:]))
-	if got, err := opus.PacketSamples(p); len(p) != n || err != nil || got != want {
-		return nil, corrupt("packet %d: %d bytes of %d samples (%v), the index says %d bytes of %d", s.i, len(p), got, err, n, want)
+	if err := s.st.checkPacket(s.i, p); err != nil {
+		return nil, err
 	}
 	s.i++
 	return p, nil

@@ -3,12 +3,18 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // storedFixture is a stored track of the MP3 fixture, under key "k".
@@ -79,5 +85,48 @@ func FuzzStoredTrack(f *testing.F) {
 		if int64(n) != st.packets {
 			t.Fatalf("%d packets played, the index has %d", n, st.packets)
 		}
+	})
+}
+
+// An index whose entries are each in range and add up to the data, under
+// a right checksum, but are not the records' (two swapped), is found by
+// the checks of the file's opening, before any of it is served; so is a
+// record whose packet is not of its entry's samples.
+func TestReadStoredChecksRecords(t *testing.T) {
+	good := storedFixture(t)
+	st, err := readStored(context.Background(), bytes.NewReader(good), int64(len(good)), "k")
+	require.NoError(t, err)
+	m := int(binary.LittleEndian.Uint32(good[8:]))
+	index := trackFixed + m + 4
+	entry := func(b []byte, i int) []byte { return b[index+4*i : index+4*i+4] }
+	resum := func(b []byte) {
+		idx := b[index : index+4*int(st.packets)]
+		binary.LittleEndian.PutUint32(b[index+len(idx):], crc32.Checksum(idx, castagnoli))
+	}
+
+	t.Run("two entries swapped", func(t *testing.T) {
+		b := bytes.Clone(good)
+		j := 1
+		for bytes.Equal(entry(b, 0)[:2], entry(b, j)[:2]) {
+			j++
+		}
+		e := bytes.Clone(entry(b, 0))
+		copy(entry(b, 0), entry(b, j))
+		copy(entry(b, j), e)
+		resum(b)
+		_, err := readStored(context.Background(), bytes.NewReader(b), int64(len(b)), "k")
+		require.ErrorIs(t, err, ErrCorruptTrack)
+		assert.ErrorContains(t, err, "packet 0")
+		t.Logf("%v", err)
+	})
+	t.Run("samples of another entry", func(t *testing.T) {
+		b := bytes.Clone(good)
+		i := int(st.packets) / 2
+		s := binary.LittleEndian.Uint16(entry(b, i)[2:])
+		binary.LittleEndian.PutUint16(entry(b, i)[2:], s/2)
+		resum(b)
+		_, err := readStored(context.Background(), bytes.NewReader(b), int64(len(b)), "k")
+		require.ErrorIs(t, err, ErrCorruptTrack)
+		assert.ErrorContains(t, err, fmt.Sprintf("packet %d", i))
 	})
 }
