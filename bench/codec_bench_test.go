@@ -136,10 +136,10 @@ func BenchmarkCodecTranscode(b *testing.B) {
 		check := func(b *testing.B, c *catcher.Catcher) {
 			x, _, _ := catcher.StateOf[framed.Index](c)
 			if want < 0 {
-				want = x.Length()
+				want = x.DurationSamples()
 			}
-			if x.Length() != want || x.Length() < int64(secs*48000)-1 {
-				b.Fatalf("%d samples; want %d", x.Length(), want)
+			if x.DurationSamples() != want || x.DurationSamples() < int64(secs*48000)-1 {
+				b.Fatalf("%d samples; want %d", x.DurationSamples(), want)
 			}
 		}
 		b.Run(file.name+"/goroutines=1", func(b *testing.B) {

@@ -51,7 +51,7 @@ func heapPer(n int, make func() any) float64 {
 func BenchmarkFramedPacket(b *testing.B) {
 	c := framedTrack(b)
 	x, _, _ := catcher.StateOf[framed.Index](c)
-	n := x.Len()
+	n := x.Packets()
 	b.Run("impl=cursor", func(b *testing.B) {
 		per := heapPer(10000, func() any { return framed.NewCursor(c) })
 		cur := framed.NewCursor(c)

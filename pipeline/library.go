@@ -309,7 +309,7 @@ func (lib *Library) get(ctx context.Context, key Key) (*Hold, error) {
 		h.Release()
 		return nil, ctx.Err()
 	}
-	if x, _ := e.track.Index(); x.Len() == 0 {
+	if x, _ := e.track.Index(); x.Packets() == 0 {
 		if err := e.track.Err(); err != nil {
 			// At once, not when the load hears of it: a Get after this
 			// one loads again.

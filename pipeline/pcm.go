@@ -168,7 +168,7 @@ func (r *PCMReader) decodeMore() error {
 	if err == io.EOF && r.total < 0 {
 		// The framed stream ended, so the track did: its index is final.
 		if x, ok := r.t.Index(); ok && x.Done() {
-			r.total = r.outFrames(max(0, x.Length()-r.pos))
+			r.total = r.outFrames(max(0, x.DurationSamples()-r.pos))
 		}
 	}
 	return nil
@@ -195,7 +195,7 @@ func (r *PCMReader) open() error {
 		var ok bool
 		x, _, ok = catcher.StateOf[framed.Index](c)
 		i, _ := x.DecodeFrom(r.pos)
-		if ok && (i < x.Len() || x.Done()) {
+		if ok && (i < x.Packets() || x.Done()) {
 			break
 		}
 		if c.Finished() {
@@ -209,7 +209,7 @@ func (r *PCMReader) open() error {
 		}
 	}
 	i, drop := x.DecodeFrom(r.pos)
-	if i >= x.Len() {
+	if i >= x.Packets() {
 		r.r = eofReader{}
 		return nil
 	}
@@ -219,7 +219,7 @@ func (r *PCMReader) open() error {
 	}
 	length := int64(-1)
 	if x.Done() {
-		length = max(0, x.Length()-r.pos)
+		length = max(0, x.DurationSamples()-r.pos)
 		r.total = r.outFrames(length)
 	}
 	dec, err := newDecoder(r.f.Channels, drop, length)

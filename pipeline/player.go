@@ -198,7 +198,7 @@ func (p *Player) loopBack() bool {
 		return false
 	}
 	i, _ := x.Find(p.from)
-	if i >= x.Len() && x.Done() {
+	if i >= x.Packets() && x.Done() {
 		return false
 	}
 	if p.loops > 0 {
@@ -215,10 +215,10 @@ func (p *Player) position() int64 {
 	if !ok {
 		return 0
 	}
-	if i := p.cur.Pos(); i >= x.First() && i < x.Len() {
+	if i := p.cur.Pos(); i >= x.First() && i < x.Packets() {
 		return x.Entry(i).Start - x.PreSkip()
 	}
-	return x.Samples() - x.PreSkip()
+	return x.DecodedSamples() - x.PreSkip()
 }
 
 // Position returns the track position of the next packet.
@@ -240,7 +240,7 @@ func (p *Player) Seek(ctx context.Context, d time.Duration) error {
 		finished := p.t.c.Finished() // before the index: once finished, the index read after is whole
 		x, ok := p.t.Index()
 		done := finished || ok && x.Done()
-		if ok && x.Samples()-x.PreSkip() > target && (!done || target < x.Length()) {
+		if ok && x.DecodedSamples()-x.PreSkip() > target && (!done || target < x.DurationSamples()) {
 			i, _ := x.Find(target)
 			return p.seekTo(i)
 		}
@@ -269,11 +269,11 @@ func (p *Player) seekTo(i int) error {
 // live track there has no latency but the encoder's.
 func (p *Player) SkipToLive() int {
 	x, ok := p.t.Index()
-	if !ok || x.Len() == 0 || p.cur.Pos() >= x.Len()-1 {
+	if !ok || x.Packets() == 0 || p.cur.Pos() >= x.Packets()-1 {
 		return 0
 	}
-	n := x.Len() - 1 - p.cur.Pos()
-	p.cur.Seek(x.Len() - 1)
+	n := x.Packets() - 1 - p.cur.Pos()
+	p.cur.Seek(x.Packets() - 1)
 	return n
 }
 

@@ -125,7 +125,7 @@ func TestRegressLiveOggMetadataPanics(t *testing.T) {
 	defer tr.Close()
 	<-tr.Done()
 	x, _ := tr.Index()
-	t.Logf("first %d len %d", x.First(), x.Len())
+	t.Logf("first %d len %d", x.First(), x.Packets())
 	require.Positive(t, x.First())
 	assert.NotPanics(t, func() { _ = tr.Metadata() })
 }
@@ -143,7 +143,7 @@ func TestRegressPCMHoldbackOggTrim(t *testing.T) {
 	x0, _ := tr0.Index()
 	tr0.Close()
 	head := ogg.OpusHead{Version: 1, Channels: 2, PreSkip: uint16(x0.PreSkip()), InputRate: 48000}
-	t.Logf("%d packets, preskip %d, samples %d", len(pk), x0.PreSkip(), x0.Samples())
+	t.Logf("%d packets, preskip %d, samples %d", len(pk), x0.PreSkip(), x0.DecodedSamples())
 	ow, err := ogg.NewOpusWriter(&buf, head, ogg.OpusTags{Vendor: "x"})
 	require.NoError(t, err)
 	for _, p := range pk {
@@ -182,8 +182,8 @@ func TestRegressPCMHoldbackOggTrim(t *testing.T) {
 		}
 	}()
 	x, _ := tr.Index()
-	t.Logf("true length %d samples, read %d", x.Length(), len(got)/4)
-	assert.LessOrEqual(t, int64(len(got)/4), x.Length())
+	t.Logf("true length %d samples, read %d", x.DurationSamples(), len(got)/4)
+	assert.LessOrEqual(t, int64(len(got)/4), x.DurationSamples())
 }
 
 type silence struct{}
@@ -232,8 +232,8 @@ func TestRegressLiveOggIndexWindow(t *testing.T) {
 	tr := newTrack(t, bytes.NewReader(data), pipeline.WithLive(time.Second))
 	<-tr.Done()
 	x, _ := tr.Index()
-	kept := time.Duration(x.Samples()-x.Entry(x.First()).Start) * time.Second / 48000
-	t.Logf("packets %d, first %d: index keeps %v of a 1 s live window; cache oldest %d of %d", x.Len(), x.First(), kept, tr.Catcher().Oldest(), tr.Catcher().Len())
+	kept := time.Duration(x.DecodedSamples()-x.Entry(x.First()).Start) * time.Second / 48000
+	t.Logf("packets %d, first %d: index keeps %v of a 1 s live window; cache oldest %d of %d", x.Packets(), x.First(), kept, tr.Catcher().Oldest(), tr.Catcher().Len())
 	assert.GreaterOrEqual(t, kept, time.Second)
 }
 func TestRegressHTTPSpliceIgnoredIfRange(t *testing.T) {

@@ -140,9 +140,9 @@ func TestSchedulerUnderrunPauseEnd(t *testing.T) {
 	// The last packet is the encoder's flush of its lookahead; then the
 	// five silence frames, one a deadline, then the end.
 	x, _ := tr.Index()
-	// x.Len()-5 packets left, five silence frames, then the end is seen at
+	// x.Packets()-5 packets left, five silence frames, then the end is seen at
 	// the deadline after them.
-	for range x.Len() - 5 + 5 + 1 {
+	for range x.Packets() - 5 + 5 + 1 {
 		clock.Advance(20 * time.Millisecond)
 		settle(t, clock)
 	}
@@ -159,7 +159,7 @@ func TestSchedulerUnderrunPauseEnd(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 5, silence)
-	assert.Equal(t, x.Len()+5, rec.count())
+	assert.Equal(t, x.Packets()+5, rec.count())
 	assert.Equal(t, int64(5), l.Stats().Silence)
 	assert.Equal(t, int64(5), s.Stats()[0].Silence)
 }

@@ -426,7 +426,7 @@ func (t *Track) Metadata() Metadata {
 	if info, _, ok := catcher.StateOf[ogg.OpusInfo](t.c); ok {
 		m.Bitrate, m.Channels = 0, int(info.Head.Channels)
 		m.Title, m.Artist = comment(info.Tags, "TITLE"), comment(info.Tags, "ARTIST")
-		if x, ok := t.Index(); ok && x.Len() > x.First() {
+		if x, ok := t.Index(); ok && x.Packets() > x.First() {
 			m.Frame = opus.Duration(x.Entry(x.First()).Samples)
 		}
 	}

@@ -85,7 +85,7 @@ func TestTrackFixtures(t *testing.T) {
 			require.NoError(t, tr.Err())
 			require.True(t, tr.Finished())
 			x, _ := tr.Index()
-			assert.Equal(t, tc.samples, x.Length(), "exact to the sample")
+			assert.Equal(t, tc.samples, x.DurationSamples(), "exact to the sample")
 			d, exact := tr.Duration()
 			assert.True(t, exact)
 			assert.Equal(t, time.Duration(tc.samples)*time.Second/48000, d)
@@ -125,7 +125,7 @@ func TestTrackRawPCM(t *testing.T) {
 	<-tr.Done()
 	require.NoError(t, tr.Err())
 	x, _ := tr.Index()
-	assert.Equal(t, int64(48000), x.Length())
+	assert.Equal(t, int64(48000), x.DurationSamples())
 	assert.Equal(t, codec.KindRaw, tr.Metadata().Kind)
 }
 
@@ -319,7 +319,7 @@ func TestLiveTrackBoundedMemory(t *testing.T) {
 		}
 	}
 	x, _ := tr.Index()
-	t.Logf("%v encoded, %d packets, index from %d, max resident %d bytes, %d skips", tr.Progress(), x.Len(), x.First(), maxResident, skips)
+	t.Logf("%v encoded, %d packets, index from %d, max resident %d bytes, %d skips", tr.Progress(), x.Packets(), x.First(), maxResident, skips)
 	assert.Less(t, maxResident, int64(512<<10), "bounded")
 	assert.Positive(t, x.First(), "the index forgets")
 	assert.Positive(t, skips, "the listener fell behind the window and skipped ahead")

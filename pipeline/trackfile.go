@@ -111,7 +111,7 @@ func writeTrack(w io.Writer, t *Track, key string) error {
 	if len(meta) > maxTrackMeta {
 		return fmt.Errorf("pipeline: track metadata of %d bytes, more than %d", len(meta), maxTrackMeta)
 	}
-	p, d := x.Len(), x.End()
+	p, d := x.Packets(), x.End()
 
 	head := make([]byte, trackFixed, trackFixed+len(meta)+4)
 	copy(head, trackMagic)
@@ -120,7 +120,7 @@ func writeTrack(w io.Writer, t *Track, key string) error {
 	binary.LittleEndian.PutUint64(head[16:], uint64(p))
 	binary.LittleEndian.PutUint64(head[24:], uint64(d))
 	binary.LittleEndian.PutUint64(head[32:], uint64(x.PreSkip()))
-	binary.LittleEndian.PutUint64(head[40:], uint64(x.Length()))
+	binary.LittleEndian.PutUint64(head[40:], uint64(x.DurationSamples()))
 	head = append(head, meta...)
 	head = binary.LittleEndian.AppendUint32(head, crc32.Checksum(head, castagnoli))
 

@@ -68,13 +68,13 @@ func (cur *Cursor) Index() (Index, bool) {
 // window's cache.
 func (cur *Cursor) Next() (Packet, error) {
 	x, ok := cur.Index()
-	if !ok || cur.next >= x.Len() {
+	if !ok || cur.next >= x.Packets() {
 		if !cur.c.Finished() {
 			return Packet{}, ErrNotReady
 		}
 		// The stream has ended, so the Index is final: load it again, in
 		// case packets were published since the first load.
-		if x, ok = cur.Index(); !ok || cur.next >= x.Len() {
+		if x, ok = cur.Index(); !ok || cur.next >= x.Packets() {
 			if err := cur.c.Err(); err != nil {
 				return Packet{}, err
 			}
@@ -115,7 +115,7 @@ func (cur *Cursor) SkipToOldest() int {
 // catcher.Catcher.Ready); NextContext's does not.
 func (cur *Cursor) Ready() <-chan struct{} {
 	x, ok := cur.Index()
-	if ok && cur.next < x.Len() {
+	if ok && cur.next < x.Packets() {
 		return cur.c.Ready(0) // already there
 	}
 	return cur.c.Ready(x.End())

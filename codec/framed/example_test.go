@@ -24,7 +24,7 @@ func Example() {
 		panic(err)
 	}
 	x, _, _ := catcher.StateOf[framed.Index](c)
-	fmt.Println(x.Len(), "packets,", x.Duration())
+	fmt.Println(x.Packets(), "packets,", x.Duration())
 
 	cur := framed.NewCursor(c)
 	i, _ := x.FindTime(2 * time.Second)

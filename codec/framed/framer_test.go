@@ -82,7 +82,7 @@ func TestIndexBinarySearch(t *testing.T) {
 		packets = append(packets, celtPacket(s, 10, byte(i)))
 	}
 	_, x := loadFramed(t, &cannedSource{packets: packets, preskip: 100, length: -1})
-	require.Equal(t, len(sizes), x.Len())
+	require.Equal(t, len(sizes), x.Packets())
 	assert.Zero(t, x.Uniform())
 	var total int64
 	starts := make([]int64, len(sizes))
@@ -90,8 +90,8 @@ func TestIndexBinarySearch(t *testing.T) {
 		starts[i] = total
 		total += s
 	}
-	assert.Equal(t, total, x.Samples())
-	assert.Equal(t, total-100, x.Length(), "no true length: the total less the pre-skip")
+	assert.Equal(t, total, x.DecodedSamples())
+	assert.Equal(t, total-100, x.DurationSamples(), "no true length: the total less the pre-skip")
 	for i := range sizes {
 		e := x.Entry(i)
 		assert.Equal(t, framed.Entry{Offset: int64(i * (framed.PrefixSize + 11)), Size: 11, Start: starts[i], Samples: sizes[i]}, e)
@@ -116,7 +116,7 @@ func TestIndexUniformWithShortLast(t *testing.T) {
 	packets := [][]byte{celtPacket(960, 5, 0), celtPacket(960, 5, 1), celtPacket(480, 5, 2)}
 	_, x := loadFramed(t, &cannedSource{packets: packets, length: 2000})
 	assert.Equal(t, int64(960), x.Uniform(), "a shorter last packet keeps the index uniform")
-	assert.EqualValues(t, 2000, x.Length(), "the true length trims the end")
+	assert.EqualValues(t, 2000, x.DurationSamples(), "the true length trims the end")
 	assert.Equal(t, opus.Duration(2000), x.Duration())
 	i, skip := x.Find(1999)
 	assert.Equal(t, 2, i)
@@ -143,7 +143,7 @@ func TestIndexDecodeFrom(t *testing.T) {
 				packets = append(packets, celtPacket(tc.packet, 3, byte(i)))
 			}
 			_, x := loadFramed(t, &cannedSource{packets: packets, preskip: tc.preskip, length: -1})
-			for _, pos := range []int64{0, 1, 1000, 3839, 3840, 5000, x.Length() - 1} {
+			for _, pos := range []int64{0, 1, 1000, 3839, 3840, 5000, x.DurationSamples() - 1} {
 				i, drop := x.DecodeFrom(pos)
 				e := x.Entry(i)
 				target := pos + tc.preskip
@@ -209,7 +209,7 @@ func TestIndexWhileFilling(t *testing.T) {
 				return
 			}
 			s := seen{x: x}
-			for i := range x.Len() {
+			for i := range x.Packets() {
 				s.entries = append(s.entries, x.Entry(i))
 			}
 			got = append(got, s)
@@ -299,7 +299,7 @@ func TestIndexExactAtMaxBytes(t *testing.T) {
 	x, n, ok := catcher.StateOf[framed.Index](c)
 	require.True(t, ok)
 	assert.Equal(t, n, x.End(), "the Index ends where the cached bytes do")
-	assert.Equal(t, 8, x.Len(), "8 records of 103 bytes fit in 906")
+	assert.Equal(t, 8, x.Packets(), "8 records of 103 bytes fit in 906")
 	assert.Equal(t, int64(8*103), c.Len())
 }
 
@@ -315,7 +315,7 @@ func TestIndexWindow(t *testing.T) {
 	defer c.Close()
 	require.NoError(t, c.Load(context.Background()))
 	x, _, _ := catcher.StateOf[framed.Index](c)
-	assert.Equal(t, 10_000, x.Len())
+	assert.Equal(t, 10_000, x.Packets())
 	assert.GreaterOrEqual(t, x.First(), 10_000-200)
 	assert.LessOrEqual(t, x.First(), 10_000-100)
 	assert.Less(t, x.Size(), int64(4*200*8+200), "bounded")

@@ -8,7 +8,18 @@ import (
 )
 
 // Index is the state of a Framer: where each packet of the framed stream
-// starts, in bytes and in samples, with the pre-skip and the true length. A
+// starts, in bytes and in samples, with the pre-skip and the true length.
+// Each quantity has one method, in one unit:
+//
+//	Packets          packets indexed since the stream's start (a count)
+//	Duration         the stream's true length as a time.Duration
+//	DurationSamples  the same, in samples at 48 kHz, pre-skip excluded
+//	DecodedSamples   the samples the packets decode to, pre-skip included
+//	PreSkip          samples to drop from the decoder's output, at its start
+//	End              bytes of the framed stream (records and prefixes)
+//	Size             bytes of memory the Index itself takes (catcher.Sizer)
+//
+// A
 // Catcher publishes it with the bytes it describes
 // (catcher.StateOf[framed.Index] returns it), so it can be read without a
 // lock while encoding goes on.
@@ -51,8 +62,10 @@ func (x Index) data() *index {
 	return x.index
 }
 
-// Len returns the number of packets, since the first of the stream.
-func (x Index) Len() int {
+// Packets returns the number of packets indexed, counted from the
+// stream's first (packets a window has forgotten included, see First): the
+// number one past the last packet's.
+func (x Index) Packets() int {
 	d := x.data()
 	return d.first + len(d.offsets)
 }
@@ -62,7 +75,7 @@ func (x Index) Len() int {
 func (x Index) First() int { return x.data().first }
 
 // Entry returns packet i's entry. It panics if i is not in [First(),
-// Len()), as an index into a slice does.
+// Packets()), as an index into a slice does.
 func (x Index) Entry(i int) Entry {
 	d := x.data()
 	j := i - d.first
@@ -77,20 +90,24 @@ func (x Index) Entry(i int) Entry {
 	return e
 }
 
-// End returns the byte offset just past the last record.
+// End returns the byte offset just past the last record: the bytes of the
+// framed stream, length prefixes included.
 func (x Index) End() int64 { return x.data().end }
 
-// Samples returns the total duration of the packets, pre-skip included.
-func (x Index) Samples() int64 { return x.data().samples }
+// DecodedSamples returns the samples (per channel, at 48 kHz) that the
+// packets decode to, pre-skip included: DurationSamples plus the pre-skip
+// and any end trimming.
+func (x Index) DecodedSamples() int64 { return x.data().samples }
 
 // PreSkip returns the number of samples to drop from the start of the
 // decoded stream.
 func (x Index) PreSkip() int64 { return x.data().preSkip }
 
-// Length returns the true length of the stream in samples, pre-skip
-// excluded: exact once Done (the encoder's or the Ogg file's end trimming
-// applied), the packets' duration less the pre-skip before that.
-func (x Index) Length() int64 { return x.data().length }
+// DurationSamples returns the true length of the stream in samples (per
+// channel, at 48 kHz), pre-skip excluded: Duration, in samples. It is
+// exact once Done (the encoder's or the Ogg file's end trimming applied),
+// DecodedSamples less the pre-skip before that.
+func (x Index) DurationSamples() int64 { return x.data().length }
 
 // Done reports that the stream has ended cleanly: no packet will be added.
 func (x Index) Done() bool { return x.data().done }
@@ -99,10 +116,12 @@ func (x Index) Done() bool { return x.data().done }
 // (every packet but a shorter last one, once Done), else 0.
 func (x Index) Uniform() int64 { return x.data().uniform }
 
-// Duration returns the true duration of the stream (so far, until Done).
+// Duration returns the true duration of the stream (so far, until Done):
+// DurationSamples as a time.Duration.
 func (x Index) Duration() time.Duration { return opus.Duration(x.data().length) }
 
-// Size is the memory of the Index's arrays (see catcher.Sizer).
+// Size returns the bytes of memory the Index's arrays take (see
+// catcher.Sizer): not the stream's bytes (End) nor its length (Duration).
 func (x Index) Size() int64 {
 	d := x.data()
 	return int64(cap(d.offsets)+cap(d.starts))*8 + 80
@@ -120,7 +139,7 @@ func (x Index) packetAt(s int64) int {
 }
 
 // FindOffset returns the first packet indexed whose record starts at or
-// after byte offset off (Len() if none): where a reader left behind a
+// after byte offset off (Packets() if none): where a reader left behind a
 // window's eviction can go on.
 func (x Index) FindOffset(off int64) int {
 	d := x.data()
@@ -129,14 +148,14 @@ func (x Index) FindOffset(off int64) int {
 
 // Find returns the packet that holds position pos (a sample counted from 0
 // after the pre-skip) and how many samples of that packet's decoded output
-// come before pos. A negative pos is 0; pos past the packets gives Len()
+// come before pos. A negative pos is 0; pos past the packets gives Packets()
 // and 0; pos before the first packet indexed gives First() and 0. It is
 // O(1) when packets are uniform, O(log n) otherwise.
 func (x Index) Find(pos int64) (packet int, skip int64) {
 	d := x.data()
 	s := max(pos, 0) + d.preSkip
 	if len(d.starts) == 0 || s >= d.samples {
-		return x.Len(), 0
+		return x.Packets(), 0
 	}
 	j := x.packetAt(s)
 	return d.first + j, max(0, s-d.starts[j])
@@ -153,13 +172,13 @@ func (x Index) FindTime(d time.Duration) (packet int, skip int64) {
 // pre-roll of a position near its start), or the first packet; and how
 // many decoded samples to drop from that packet's start to reach pos (pass
 // them to a fresh decoder as its pre-skip). pos past the packets gives
-// Len() and 0; pos before the first packet still indexed (see First)
+// Packets() and 0; pos before the first packet still indexed (see First)
 // gives First() and 0.
 func (x Index) DecodeFrom(pos int64) (packet int, drop int64) {
 	d := x.data()
 	s := max(pos, 0) + d.preSkip
 	if len(d.starts) == 0 || s >= d.samples {
-		return x.Len(), 0
+		return x.Packets(), 0
 	}
 	j := x.packetAt(max(0, s-opus.PreRoll))
 	return d.first + j, max(0, s-d.starts[j])

@@ -34,7 +34,7 @@ func Example() {
 		panic(err)
 	}
 	x, _, _ := catcher.StateOf[framed.Index](c)
-	fmt.Println(x.Len(), "packets of", x.Uniform(), "samples;", x.Duration(), "exactly")
+	fmt.Println(x.Packets(), "packets of", x.Uniform(), "samples;", x.Duration(), "exactly")
 
 	// A listener plays from 1.5 s.
 	cur := framed.NewCursor(c)

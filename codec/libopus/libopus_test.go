@@ -51,7 +51,7 @@ func encode(t testing.TB, pcm []byte, f transform.Format, opts ...libopus.Option
 // decode decodes a framed stream as its index says.
 func decode(t testing.TB, stream []byte, x framed.Index, channels int) ([]byte, *libopus.Decoder) {
 	t.Helper()
-	d, err := libopus.NewDecoder(channels, libopus.WithPreSkip(x.PreSkip()), libopus.WithLength(x.Length()))
+	d, err := libopus.NewDecoder(channels, libopus.WithPreSkip(x.PreSkip()), libopus.WithLength(x.DurationSamples()))
 	require.NoError(t, err)
 	pcm, err := io.ReadAll(catcher.NewTransformReader(bytes.NewReader(stream), d))
 	require.NoError(t, err)
@@ -77,9 +77,9 @@ func TestToneSNR(t *testing.T) {
 	pcm, f := wavPCM(t, "tone1k_s16_48000_2.wav")
 	_, stream, x := encode(t, pcm, f, libopus.WithBitrate(128000), libopus.WithApplication(libopus.AppAudio))
 	assert.Equal(t, int64(libopus.PreSkip), x.PreSkip())
-	assert.EqualValues(t, 48000, x.Length(), "the true length")
+	assert.EqualValues(t, 48000, x.DurationSamples(), "the true length")
 	assert.Equal(t, int64(960), x.Uniform())
-	assert.GreaterOrEqual(t, x.Samples(), int64(48000+312), "the packets cover the pre-skip")
+	assert.GreaterOrEqual(t, x.DecodedSamples(), int64(48000+312), "the packets cover the pre-skip")
 	out, _ := decode(t, stream, x, 2)
 	require.Len(t, out, len(pcm), "exact length after the 312-sample delay is removed")
 	for ch := range 2 {
@@ -102,8 +102,8 @@ func TestFrameSizes(t *testing.T) {
 			c, stream, x := encode(t, pcm, f, libopus.WithFrameDuration(d), libopus.WithVBR(false), libopus.WithBitrate(64000))
 			size := opus.Samples(d)
 			assert.Equal(t, size, x.Uniform())
-			assert.EqualValues(t, 44100, x.Length())
-			assert.EqualValues(t, (44100+312+size-1)/size, x.Len(), "whole frames covering input and pre-skip")
+			assert.EqualValues(t, 44100, x.DurationSamples())
+			assert.EqualValues(t, (44100+312+size-1)/size, x.Packets(), "whole frames covering input and pre-skip")
 			out, _ := decode(t, stream, x, 1)
 			assert.Len(t, out, 44100*2)
 			p, err := framed.NewCursor(c).Next()
@@ -145,8 +145,8 @@ func TestPartialLastFrame(t *testing.T) {
 	// 1001 stereo samples: the last packet is padded and the true length kept.
 	pcm := make([]byte, 1001*4)
 	_, stream, x := encode(t, pcm, libopus.Format(2))
-	assert.EqualValues(t, 1001, x.Length())
-	assert.Equal(t, 2, x.Len(), "1001 + 312 samples in 20 ms packets")
+	assert.EqualValues(t, 1001, x.DurationSamples())
+	assert.Equal(t, 2, x.Packets(), "1001 + 312 samples in 20 ms packets")
 	out, _ := decode(t, stream, x, 2)
 	assert.Len(t, out, 1001*4)
 	// An input cut inside a sample.
@@ -218,7 +218,7 @@ func TestWAVOpusOggExactLength(t *testing.T) {
 	c, stream, _ := encode(t, pcm, f)
 	file, _ := testutil.FramedToOgg(t, c, 48000)
 	c2, y := loadOgg(t, file)
-	assert.EqualValues(t, 48000, y.Length())
+	assert.EqualValues(t, 48000, y.DurationSamples())
 	stream2, err := io.ReadAll(c2.NewReader())
 	require.NoError(t, err)
 	assert.Equal(t, stream, stream2, "the framed stream survives the Ogg round trip")
@@ -235,7 +235,7 @@ func TestSeekWithPreRoll(t *testing.T) {
 	for _, pos := range []int64{0, 100, 24000, 40000} {
 		i, drop := x.DecodeFrom(pos)
 		assert.LessOrEqual(t, drop, opus.PreRoll+960+x.PreSkip(), "pos %d", pos)
-		d, err := libopus.NewDecoder(2, libopus.WithPreSkip(drop), libopus.WithLength(x.Length()-pos))
+		d, err := libopus.NewDecoder(2, libopus.WithPreSkip(drop), libopus.WithLength(x.DurationSamples()-pos))
 		require.NoError(t, err)
 		out, err := io.ReadAll(catcher.NewTransformReader(bytes.NewReader(stream[x.Entry(i).Offset:]), d))
 		require.NoError(t, err)

@@ -118,7 +118,7 @@ func TestChainedLength(t *testing.T) {
 			assert.NoError(t, err)
 		}
 		x, _, _ := catcher.StateOf[framed.Index](c)
-		assert.Equal(t, int64(50*960-312-500), x.Length(), name)
+		assert.Equal(t, int64(50*960-312-500), x.DurationSamples(), name)
 		c.Close()
 	}
 }

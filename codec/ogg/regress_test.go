@@ -141,7 +141,7 @@ func TestChained(t *testing.T) {
 	assert.ErrorIs(t, c.Load(context.Background()), ogg.ErrChained)
 	x, _, ok := catcher.StateOf[framed.Index](c)
 	require.True(t, ok)
-	assert.Equal(t, len(f.packets), x.Len())
+	assert.Equal(t, len(f.packets), x.Packets())
 
 	// Bytes after the end that are not a page are not audio: ignored.
 	r := ogg.NewReader(bytes.NewReader(append(bytes.Clone(first), "trailing junk"...)))
@@ -161,8 +161,8 @@ func TestFramerOverDemuxer(t *testing.T) {
 	require.NoError(t, c.Load(context.Background()))
 	x, _, ok := catcher.StateOf[framed.Index](c)
 	require.True(t, ok)
-	assert.Equal(t, 151, x.Len())
-	assert.EqualValues(t, 144000, x.Length())
+	assert.Equal(t, 151, x.Packets())
+	assert.EqualValues(t, 144000, x.DurationSamples())
 	assert.EqualValues(t, 312, x.PreSkip())
 	assert.EqualValues(t, 960, x.Uniform())
 	info, _, ok := catcher.StateOf[ogg.OpusInfo](c)

@@ -209,7 +209,7 @@ func FramedToOgg(t testing.TB, c *catcher.Catcher, inputRate uint32) ([]byte, []
 			t.Fatal(err)
 		}
 	}
-	w.SetLength(x.Length())
+	w.SetLength(x.DurationSamples())
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -190,7 +190,7 @@ func TestWriteOgg(t *testing.T) {
 	}
 	p.Close()
 
-	for _, length := range []int64{x.Length(), -1} {
+	for _, length := range []int64{x.DurationSamples(), -1} {
 		var buf bytes.Buffer
 		head := ogg.OpusHead{Version: 1, Channels: uint8(tr.Metadata().Channels), PreSkip: uint16(x.PreSkip()), InputRate: 48000}
 		p := tr.NewPlayer()
@@ -228,7 +228,7 @@ func TestWriteOgg(t *testing.T) {
 		assert.Equal(t, want, got, "exact packets")
 		assert.True(t, eos, "the stream is ended")
 		if length >= 0 {
-			assert.Equal(t, x.PreSkip()+x.Length(), granule, "the exact length")
+			assert.Equal(t, x.PreSkip()+x.DurationSamples(), granule, "the exact length")
 		} else {
 			assert.Equal(t, int64(len(want))*960, granule, "the samples written")
 		}
