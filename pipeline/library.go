@@ -20,16 +20,17 @@ import (
 )
 
 // Key identifies a track of a Library: its source and the settings it is
-// encoded with, so that two encodings of one file are two tracks. Zero
-// settings are the Track defaults, and a Key that states a default is the
-// same track as one that leaves it zero.
+// encoded with, so that two encodings of one file are two tracks. It is
+// the one place for those settings (WithTrackOptions may not set them).
+// Zero settings are the Track defaults, and a Key that states a default is
+// the same track as one that leaves it zero.
 type Key struct {
 	Source      string            // what the Library's opener opens: a path or a URL by default
 	Bitrate     int               // bit/s; 0: 128000
 	Frame       time.Duration     // 0: 20 ms
 	Channels    int               // 0: 2
 	Quality     transform.Quality // the resampler's preset; 0: transform.High
-	CBR         bool              // constant bitrate; false: VBR
+	CBR         bool              // constant bitrate (WithCBR); false: variable
 	Application opus.Application  // the encoder's tuning; 0: opus.AppAudio
 }
 
@@ -67,7 +68,7 @@ func (k Key) StoreName() string {
 
 func (k Key) trackOptions() []TrackOption {
 	return []TrackOption{WithBitrate(k.Bitrate), WithFrameDuration(k.Frame), WithChannels(k.Channels),
-		WithQuality(k.Quality), WithVBR(!k.CBR), WithApplication(k.Application), WithName(k.Source)}
+		WithQuality(k.Quality), WithCBR(k.CBR), WithApplication(k.Application), WithName(k.Source)}
 }
 
 // Errors of a Library.
@@ -161,10 +162,45 @@ func WithOpener(open func(ctx context.Context, source string) (io.Reader, error)
 	return func(c *libraryConfig) { c.open = open }
 }
 
-// WithTrackOptions adds options to every track the library encodes (a
-// Pool, say), before the Key's own settings.
+// WithTrackOptions adds options to every track the library encodes: a
+// Pool, say, or WithRawPCM. The encoding settings are the Key's alone
+// (Key.Bitrate, Frame, Channels, Quality, CBR, Application, and Source,
+// which names the track): NewLibrary panics if these options set any of
+// them (WithBitrate, WithFrameDuration, WithChannels, WithQuality,
+// WithCBR, WithApplication, WithName), a contradiction in the program
+// that would otherwise be settled silently for the Key.
 func WithTrackOptions(opts ...TrackOption) LibraryOption {
 	return func(c *libraryConfig) { c.opts = append(c.opts, opts...) }
+}
+
+// keySettings returns the names of the Key's settings that opts set. It
+// applies them to two configurations that differ in every such setting:
+// those that come out the same were set. (Options only set fields.)
+func keySettings(opts []TrackOption) []string {
+	a := trackConfig{bitrate: -1, frame: -1, channels: -1, quality: -1, app: -1, cbr: false, name: "\x00a"}
+	b := trackConfig{bitrate: -2, frame: -2, channels: -2, quality: -2, app: -2, cbr: true, name: "\x00b"}
+	for _, o := range opts {
+		o(&a)
+		o(&b)
+	}
+	var set []string
+	for _, s := range []struct {
+		same bool
+		name string
+	}{
+		{a.bitrate == b.bitrate, "WithBitrate (Key.Bitrate)"},
+		{a.frame == b.frame, "WithFrameDuration (Key.Frame)"},
+		{a.channels == b.channels, "WithChannels (Key.Channels)"},
+		{a.quality == b.quality, "WithQuality (Key.Quality)"},
+		{a.cbr == b.cbr, "WithCBR (Key.CBR)"},
+		{a.app == b.app, "WithApplication (Key.Application)"},
+		{a.name == b.name, "WithName (Key.Source)"},
+	} {
+		if s.same {
+			set = append(set, s.name)
+		}
+	}
+	return set
 }
 
 // WithTrackBound bounds each track's encoded size (WithMaxBytes): a
@@ -187,11 +223,15 @@ func defaultOpen(ctx context.Context, source string) (io.Reader, error) {
 	return OpenFile(source), nil
 }
 
-// NewLibrary returns an empty Library; Close releases it.
+// NewLibrary returns an empty Library; Close releases it. It panics if
+// WithTrackOptions sets what only a Key may (see there).
 func NewLibrary(opts ...LibraryOption) *Library {
 	cfg := libraryConfig{budget: 256 << 20, open: defaultOpen}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if set := keySettings(cfg.opts); len(set) > 0 {
+		panic("pipeline: WithTrackOptions given the encoding settings of a Key, which alone sets them: " + strings.Join(set, ", "))
 	}
 	lib := &Library{cfg: cfg, index: map[Key]*entry{}, live: map[*entry]struct{}{}}
 	lib.ctx, lib.cancel = context.WithCancel(context.Background())
@@ -461,7 +501,7 @@ func (lib *Library) open(e *entry) (*Track, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := append(slices.Clip(lib.cfg.opts), e.key.trackOptions()...)
+	opts := append(slices.Clip(lib.cfg.opts), e.key.trackOptions()...) // the Key's settings are its alone: see keySettings
 	if lib.cfg.bound > 0 {
 		opts = append(opts, WithMaxBytes(lib.cfg.bound))
 	}

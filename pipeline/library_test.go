@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamcatcher/streamcatcher/catcher"
+	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/internal/testutil"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 	"github.com/streamcatcher/streamcatcher/transform"
@@ -872,4 +873,65 @@ func TestLibraryStoreCorruptMidTrack(t *testing.T) {
 	assert.Equal(t, int64(1), st.Encodes, "encoded again")
 	assert.Equal(t, int64(1), st.Corrupt)
 	assert.Zero(t, st.Failures)
+}
+
+// The encoding settings are a Key's alone: WithTrackOptions given one of
+// them is refused when the Library is made, naming it, rather than
+// overridden in silence by the Key's (a library told 32000 bit/s used to
+// encode at 128000). Options that are not a Key's are taken.
+func TestLibraryKeyAloneSetsEncoding(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opt  pipeline.TrackOption
+	}{
+		{"WithBitrate", pipeline.WithBitrate(32000)},
+		{"WithFrameDuration", pipeline.WithFrameDuration(40 * time.Millisecond)},
+		{"WithChannels", pipeline.WithChannels(1)},
+		{"WithQuality", pipeline.WithQuality(transform.Fast)},
+		{"WithCBR", pipeline.WithCBR(true)},
+		{"WithCBR", pipeline.WithCBR(false)},
+		{"WithApplication", pipeline.WithApplication(opus.AppVoIP)},
+		{"WithName", pipeline.WithName("x")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				require.NotNil(t, r, "refused")
+				assert.Contains(t, r, tt.name)
+				t.Logf("%v", r)
+			}()
+			pipeline.NewLibrary(pipeline.WithTrackOptions(pipeline.WithPool(pipeline.NewPool(1)), tt.opt)).Close()
+		})
+	}
+
+	o := newOpener(t, "a")
+	assert.NotPanics(t, func() {
+		newLibrary(t, o, pipeline.WithTrackOptions(pipeline.WithPool(pipeline.NewPool(1)), pipeline.WithMaxBytes(1<<20)))
+	})
+	lib := newLibrary(t, o)
+	bytesOf := func(key pipeline.Key) (int, []int) {
+		h, err := lib.Get(context.Background(), key)
+		require.NoError(t, err)
+		defer h.Release()
+		finished(t, h)
+		assert.Equal(t, key.Bitrate, h.Track().Metadata().Bitrate)
+		n, sizes := 0, []int{}
+		for _, p := range playAll(t, h) {
+			n += len(p)
+			sizes = append(sizes, len(p))
+		}
+		return n, sizes
+	}
+	low, _ := bytesOf(pipeline.Key{Source: "a", Bitrate: 32000})
+	high, _ := bytesOf(pipeline.Key{Source: "a", Bitrate: 128000})
+	assert.Less(t, low, high/2, "32 kbit/s codes in less than half of 128")
+
+	// CBR, in one sense from the Key to the encoder: every 20 ms packet of
+	// a 64 kbit/s CBR track is 160 bytes; a VBR one's vary.
+	_, cbr := bytesOf(pipeline.Key{Source: "a", Bitrate: 64000, CBR: true})
+	for i, n := range cbr {
+		require.Equal(t, 160, n, "packet %d", i)
+	}
+	_, vbr := bytesOf(pipeline.Key{Source: "a", Bitrate: 64000})
+	assert.NotEqual(t, slices.Min(vbr), slices.Max(vbr), "VBR")
 }

@@ -10,7 +10,7 @@ import (
 // newEncoder returns the encoder of a track's settings, checked.
 func newEncoder(cfg trackConfig) (encoder, error) {
 	return libopus.NewEncoder(pcmFormat(cfg.channels), libopus.WithBitrate(cfg.bitrate),
-		libopus.WithFrameDuration(cfg.frame), libopus.WithApplication(cfg.app), libopus.WithVBR(!cfg.cbr))
+		libopus.WithFrameDuration(cfg.frame), libopus.WithApplication(cfg.app), libopus.WithCBR(cfg.cbr))
 }
 
 // newDecoder returns a decoder of a framed Opus stream to PCM of the

@@ -76,8 +76,10 @@ func WithChannels(n int) TrackOption { return func(c *trackConfig) { c.channels 
 // cost, so the cheaper presets would save almost nothing.
 func WithQuality(q transform.Quality) TrackOption { return func(c *trackConfig) { c.quality = q } }
 
-// WithVBR turns the encoder's variable bitrate on (the default) or off.
-func WithVBR(on bool) TrackOption { return func(c *trackConfig) { c.cbr = !on } }
+// WithCBR turns the encoder's constant bitrate on or off (off, variable
+// bitrate, by default), as libopus.WithCBR does. It has no effect on Ogg
+// Opus input, which is not re-encoded.
+func WithCBR(on bool) TrackOption { return func(c *trackConfig) { c.cbr = on } }
 
 // WithApplication sets the encoder's tuning (opus.AppAudio by default).
 func WithApplication(a opus.Application) TrackOption { return func(c *trackConfig) { c.app = a } }

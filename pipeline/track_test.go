@@ -397,7 +397,7 @@ func TestTrackResident(t *testing.T) {
 		secs = 30
 	}
 	pcm := io.LimitReader(&endless{}, int64(secs*48000*4))
-	tr := newTrack(t, pcm, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}), pipeline.WithVBR(false))
+	tr := newTrack(t, pcm, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}), pipeline.WithCBR(true))
 	_, err := tr.NewCursor().NextContext(context.Background())
 	require.NoError(t, err)
 	st := tr.Catcher().Stats()

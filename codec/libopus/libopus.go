@@ -60,9 +60,9 @@ const (
 type Option func(*config)
 
 type config struct {
-	frame   int // samples at 48 kHz
-	bitrate int // bit/s; 0 leaves libopus's default
-	vbr     bool
+	frame   int  // samples at 48 kHz
+	bitrate int  // bit/s; 0 leaves libopus's default
+	cbr     bool // constant bitrate; false: variable
 	app     Application
 }
 
@@ -76,8 +76,10 @@ func WithFrameDuration(d time.Duration) Option {
 // default is libopus's for the channel count (about 64 kbit/s a channel).
 func WithBitrate(bps int) Option { return func(c *config) { c.bitrate = bps } }
 
-// WithVBR turns variable bitrate on (the default) or off.
-func WithVBR(on bool) Option { return func(c *config) { c.vbr = on } }
+// WithCBR turns constant bitrate on or off: every packet of a frame
+// duration the same size. Off, the default, is variable bitrate, which
+// spends the bits where the audio needs them.
+func WithCBR(on bool) Option { return func(c *config) { c.cbr = on } }
 
 // WithApplication sets the encoder's application (AppAudio by default).
 func WithApplication(a Application) Option { return func(c *config) { c.app = a } }
@@ -126,7 +128,7 @@ type Encoder struct {
 // 1 or 2 channels, S16LE. The format and the options are checked here;
 // errors wrap transform.ErrFormat.
 func NewEncoder(f transform.Format, opts ...Option) (*Encoder, error) {
-	cfg := config{frame: 960, vbr: true, app: AppAudio}
+	cfg := config{frame: 960, app: AppAudio}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -152,7 +154,7 @@ func NewEncoder(f transform.Format, opts ...Option) (*Encoder, error) {
 	if cfg.bitrate != 0 {
 		enc.SetBitrate(cfg.bitrate)
 	}
-	enc.SetVbr(cfg.vbr)
+	enc.SetVbr(!cfg.cbr)
 	e := &Encoder{enc: enc, cfg: cfg, ch: f.Channels, max: maxPacket(cfg.frame), preskip: PreSkip, length: -1,
 		frame: make([]int16, cfg.frame*f.Channels), raw: make([]byte, cfg.frame*f.Channels*2)}
 	if cfg.app == AppLowDelay {

@@ -99,7 +99,7 @@ func TestFrameSizes(t *testing.T) {
 			if testing.Short() && d < 10*time.Millisecond {
 				t.Skip("short")
 			}
-			c, stream, x := encode(t, pcm, f, libopus.WithFrameDuration(d), libopus.WithVBR(false), libopus.WithBitrate(64000))
+			c, stream, x := encode(t, pcm, f, libopus.WithFrameDuration(d), libopus.WithCBR(true), libopus.WithBitrate(64000))
 			size := opus.Samples(d)
 			assert.Equal(t, size, x.Uniform())
 			assert.EqualValues(t, 44100, x.DurationSamples())
