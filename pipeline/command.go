@@ -83,7 +83,7 @@ func (s *CommandSource) start() (*os.File, error) {
 	case s.err != nil:
 		return nil, s.err
 	case s.closed:
-		return nil, ErrClosed
+		return nil, errSourceClosed
 	case s.started:
 		return s.out, nil
 	}
@@ -125,7 +125,7 @@ func (s *CommandSource) end(readErr error) error {
 	switch {
 	case s.err != nil:
 	case s.closed:
-		s.err = ErrClosed
+		s.err = errSourceClosed
 	case s.exitErr != nil:
 		s.err = fmt.Errorf("%w: %s: %w%s", ErrCommand, s.name(), s.exitErr, s.stderr.quote())
 	case readErr != io.EOF:
@@ -149,7 +149,8 @@ func (s *CommandSource) Stderr() string { return s.stderr.String() }
 
 // Close kills the command's process group, whether or not the command
 // itself has exited (children it left behind are killed too), waits until
-// it has been reaped, and closes the output. Later Reads return ErrClosed.
+// it has been reaped, and closes the output. Later Reads return an error
+// wrapping ErrClosed.
 // It returns nil; later calls do nothing.
 func (s *CommandSource) Close() error {
 	s.mu.Lock()

@@ -1,6 +1,11 @@
 package pipeline
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/streamcatcher/streamcatcher/catcher"
+)
 
 var (
 	// ErrChanged is returned, wrapped with the detail, by an HTTP source
@@ -18,8 +23,22 @@ var (
 	// with a failure.
 	ErrCommand = errors.New("pipeline: command failed")
 
-	// ErrClosed is returned by a source's Read after its Close.
-	ErrClosed = errors.New("pipeline: source closed")
+	// ErrClosed is the one error of anything closed: it is
+	// catcher.ErrClosed itself, so that errors.Is(err, ErrClosed) and
+	// errors.Is(err, catcher.ErrClosed) say the same. A Track's players
+	// and cursors get it after the track's Close (or its Library's); the
+	// errors of a source's Read after its Close, of a PCMReader's after
+	// its Close, ErrPlayerClosed and ErrLibraryClosed wrap it.
+	ErrClosed = catcher.ErrClosed
+
+	// errSourceClosed is what a source's Read returns after its Close.
+	// It wraps ErrClosed, but is not it: a Catcher takes ErrClosed itself
+	// for its own Close, and a track whose source was closed under it has
+	// still its packets.
+	errSourceClosed = fmt.Errorf("pipeline: source closed: %w", ErrClosed)
+
+	// errReaderClosed is what a PCMReader's Read returns after its Close.
+	errReaderClosed = fmt.Errorf("pipeline: PCM reader closed: %w", ErrClosed)
 )
 
 // ErrNoEncoder is returned, wrapped with what is missing, by a Track whose

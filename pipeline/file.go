@@ -71,7 +71,7 @@ func (s *FileSource) file() (*os.File, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, ErrClosed
+		return nil, errSourceClosed
 	}
 	if s.f != nil {
 		return s.f, nil
@@ -107,13 +107,13 @@ func (s *FileSource) backoff(readErr error) error {
 		return fmt.Errorf("pipeline: reading %s at %d, after %d attempts: %w", s.path, s.off, s.fails, readErr)
 	}
 	if s.retry.sleep(s.ctx, s.fails) != nil {
-		return ErrClosed
+		return errSourceClosed
 	}
 	return nil
 }
 
 // Close closes the file, and ends a wait between tries; later Reads return
-// ErrClosed. Later calls do nothing.
+// an error wrapping ErrClosed. Later calls do nothing.
 func (s *FileSource) Close() error {
 	s.cancel()
 	s.mu.Lock()
@@ -168,7 +168,7 @@ func (s *SeekerSource) Read(p []byte) (int, error) {
 			return 0, s.err
 		}
 		if s.ctx.Err() != nil {
-			return 0, ErrClosed
+			return 0, errSourceClosed
 		}
 		if s.lost {
 			if _, err := s.rs.Seek(s.off, io.SeekStart); err != nil {
@@ -193,13 +193,13 @@ func (s *SeekerSource) Read(p []byte) (int, error) {
 			return 0, fmt.Errorf("pipeline: reading at %d, after %d attempts: %w", s.off, s.fails, err)
 		}
 		if s.retry.sleep(s.ctx, s.fails) != nil {
-			return 0, ErrClosed
+			return 0, errSourceClosed
 		}
 	}
 }
 
 // Close ends a wait between tries and closes rs if it is an io.Closer;
-// later Reads return ErrClosed.
+// later Reads return an error wrapping ErrClosed.
 func (s *SeekerSource) Close() error {
 	s.cancel()
 	if c, ok := s.rs.(io.Closer); ok {

@@ -315,13 +315,13 @@ func (s *HTTPSource) transient(err error) {
 	}
 }
 
-// closedErr is the error of a source whose context ended: ErrClosed after
-// Close, else the context's error.
+// closedErr is the error of a source whose context ended: one wrapping
+// ErrClosed after Close, else the context's error.
 func (s *HTTPSource) closedErr(err error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrClosed
+		return errSourceClosed
 	}
 	return err
 }
@@ -336,7 +336,7 @@ func (s *HTTPSource) closeBody() {
 }
 
 // Close ends the source: a request or Read in progress ends, and later
-// Reads return ErrClosed. Later calls do nothing.
+// Reads return an error wrapping ErrClosed. Later calls do nothing.
 func (s *HTTPSource) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -76,8 +76,9 @@ var (
 	// ErrOverBudget is returned by Get when a track must be loaded but
 	// the tracks held already fill the memory budget (see Library).
 	ErrOverBudget = errors.New("pipeline: library's memory budget is full of tracks in use")
-	// ErrLibraryClosed is returned by Get after Close.
-	ErrLibraryClosed = errors.New("pipeline: library closed")
+	// ErrLibraryClosed is returned by Get after Close. It wraps
+	// ErrClosed.
+	ErrLibraryClosed = fmt.Errorf("pipeline: library closed: %w", ErrClosed)
 )
 
 // Library is a set of tracks by Key, shared by every listener of the
@@ -794,7 +795,7 @@ func (lib *Library) Stats() LibraryStats {
 }
 
 // Close closes every track of the library, held or not (their players
-// get catcher.ErrClosed), ends the loads and writes in progress, and
+// get ErrClosed), ends the loads and writes in progress, and
 // waits for them. Later Gets return ErrLibraryClosed.
 func (lib *Library) Close() error {
 	lib.mu.Lock()

@@ -119,7 +119,7 @@ func (r *PCMReader) Read(p []byte) (int, error) {
 	bpf := r.f.BytesPerFrame()
 	switch {
 	case r.closed:
-		return 0, ErrClosed
+		return 0, errReaderClosed
 	case len(p) < bpf:
 		return 0, io.ErrShortBuffer
 	}
@@ -254,7 +254,8 @@ func (r *PCMReader) open() error {
 	return nil
 }
 
-// Close releases the reader; later Reads return ErrClosed.
+// Close releases the reader; later Reads return an error wrapping
+// ErrClosed.
 func (r *PCMReader) Close() error {
 	r.drop()
 	r.closed = true

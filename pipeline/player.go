@@ -86,8 +86,9 @@ func (t *Track) NewPlayer() *Player {
 	return p
 }
 
-// ErrPlayerClosed is returned by Next after the player's Close.
-var ErrPlayerClosed = errors.New("pipeline: player closed")
+// ErrPlayerClosed is returned by Next after the player's Close. It wraps
+// ErrClosed.
+var ErrPlayerClosed = fmt.Errorf("pipeline: player closed: %w", ErrClosed)
 
 // Close ends the player: Next then returns ErrPlayerClosed. A player made
 // from a Library's Hold (or by Library.Play) gives back its hold on the
@@ -111,8 +112,9 @@ func (p *Player) Stats() PlayerStats { return p.stats }
 // blocks. Errors: ErrUnderrun when the next packet is not encoded yet
 // (try again at the next deadline); ErrPaused while paused; io.EOF after
 // the last packet and the silence frames; the track's error (after the
-// packets before it and the silence frames); catcher.ErrClosed;
-// ErrPlayerClosed.
+// packets before it and the silence frames); ErrClosed (which is
+// catcher.ErrClosed) after the track's Close; ErrPlayerClosed, which wraps
+// it, after the player's.
 func (p *Player) Next() (Packet, error) {
 	if p.silence > 0 {
 		p.silence--
