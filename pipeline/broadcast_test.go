@@ -128,7 +128,7 @@ func TestBroadcastsCoexistAndLive(t *testing.T) {
 	b1.Close()
 	b2.Close()
 
-	live := newTrack(t, &endless{}, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}), pipeline.WithLive(5*time.Second),
+	live := newTrack(t, &endless{}, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}), pipeline.WithLive(5*time.Second), pipeline.WithPacing(nil),
 		pipeline.WithPool(pipeline.NewPool(1)))
 	_, err := live.NewCursor().NextContext(context.Background())
 	require.NoError(t, err)

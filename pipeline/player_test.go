@@ -215,7 +215,7 @@ func TestPlayerUnderrun(t *testing.T) {
 // A player of a live track left behind its window jumps to the oldest
 // packet kept, and counts the skip.
 func TestPlayerLiveSkip(t *testing.T) {
-	tr := newTrack(t, &endless{}, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}), pipeline.WithLive(2*time.Second),
+	tr := newTrack(t, &endless{}, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}), pipeline.WithLive(2*time.Second), pipeline.WithPacing(nil),
 		pipeline.WithPool(pipeline.NewPool(1)))
 	p := tr.NewPlayer()
 	_, err := tr.NewCursor().NextContext(context.Background())
@@ -293,7 +293,7 @@ func slide(t *testing.T, tr *pipeline.Track, n int) {
 // spun on: one Next loops back once at most, and the player plays on.
 func TestPlayerLoopSectionLeftLiveWindow(t *testing.T) {
 	tr := newTrack(t, &endless{}, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}),
-		pipeline.WithLive(2*time.Second), pipeline.WithPool(pipeline.NewPool(1)))
+		pipeline.WithLive(2*time.Second), pipeline.WithPacing(nil), pipeline.WithPool(pipeline.NewPool(1)))
 	p := tr.NewPlayer()
 	slide(t, tr, 200)
 	for _, loops := range []int{100000, -1} {
@@ -324,7 +324,7 @@ func TestPlayerLoopSectionLeftLiveWindow(t *testing.T) {
 // the window let go of before it came is not counted as its skips.
 func TestPlayerLiveStartsAtOldest(t *testing.T) {
 	tr := newTrack(t, &endless{}, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}),
-		pipeline.WithLive(2*time.Second), pipeline.WithPool(pipeline.NewPool(1)))
+		pipeline.WithLive(2*time.Second), pipeline.WithPacing(nil), pipeline.WithPool(pipeline.NewPool(1)))
 	slide(t, tr, 200)
 	p := tr.NewPlayer()
 	pk, err := p.Next()

@@ -120,7 +120,7 @@ func TestRegressPoolSlotHeldDuringIO(t *testing.T) {
 // packet 0 (Entry(0)).
 func TestRegressLiveOggMetadataPanics(t *testing.T) {
 	data := testutil.Fixture(t, "prog.opus")
-	tr, err := pipeline.NewTrack(bytes.NewReader(data), pipeline.WithLive(20*time.Millisecond))
+	tr, err := pipeline.NewTrack(bytes.NewReader(data), pipeline.WithLive(20*time.Millisecond), pipeline.WithPacing(nil))
 	require.NoError(t, err)
 	defer tr.Close()
 	<-tr.Done()
@@ -193,7 +193,7 @@ func (silence) Read(p []byte) (int, error) { clear(p); return len(p) &^ 3, nil }
 // a PCMReader at a position the live index has forgotten starts at
 // the first packet indexed, silently, and Position claims the position.
 func TestRegressPCMLiveForgotten(t *testing.T) {
-	tr := newTrack(t, silence{}, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}), pipeline.WithLive(time.Second),
+	tr := newTrack(t, silence{}, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}), pipeline.WithLive(time.Second), pipeline.WithPacing(nil),
 		pipeline.WithPool(pipeline.NewPool(1)))
 	require.Eventually(t, func() bool { x, _ := tr.Index(); return x.First() > 0 }, 20*time.Second, 10*time.Millisecond)
 	x, _ := tr.Index()
@@ -229,7 +229,7 @@ func TestRegressCloseWaitsForBackoff(t *testing.T) {
 // frame setting, not the stream's packets.
 func TestRegressLiveOggIndexWindow(t *testing.T) {
 	data := testutil.Fixture(t, "prog_2500us.opus")
-	tr := newTrack(t, bytes.NewReader(data), pipeline.WithLive(time.Second))
+	tr := newTrack(t, bytes.NewReader(data), pipeline.WithLive(time.Second), pipeline.WithPacing(nil))
 	<-tr.Done()
 	x, _ := tr.Index()
 	kept := time.Duration(x.DecodedSamples()-x.Entry(x.First()).Start) * time.Second / 48000

@@ -42,17 +42,19 @@ type Track struct {
 }
 
 type trackConfig struct {
-	bitrate  int
-	frame    time.Duration
-	channels int
-	quality  transform.Quality
-	app      opus.Application
-	cbr      bool
-	raw      *transform.Format
-	live     time.Duration // the window of a live track; 0 if not live
-	pool     *Pool
-	name     string
-	maxBytes int64
+	bitrate   int
+	frame     time.Duration
+	channels  int
+	quality   transform.Quality
+	app       opus.Application
+	cbr       bool
+	raw       *transform.Format
+	live      time.Duration // the window of a live track; 0 if not live
+	pacing    Clock         // WithPacing's (see pacingOf)
+	pacingSet bool
+	pool      *Pool
+	name      string
+	maxBytes  int64
 }
 
 // TrackOption configures a Track.
@@ -111,9 +113,12 @@ func WithMaxBytes(n int64) TrackOption { return func(c *trackConfig) { c.maxByte
 // (so a live MP3 at 128 kbit/s keeps about four windows: 320 KB for 5 s);
 // quiet audio codes smaller and keeps more. It has no duration; a reader
 // that falls behind the window gets catcher.ErrEvicted and can jump to the
-// oldest packet (framed.Cursor.SkipToOldest). A live track encodes in real
-// time whether or not anyone listens, and goes before preloading tracks in
-// the pool. It panics if window <= 0.
+// oldest packet (framed.Cursor.SkipToOldest). A live track encodes whether
+// or not anyone listens, and goes before preloading tracks in the pool. It
+// encodes in real time: no faster than the system's clock, whatever its
+// source (a file made live plays as a radio; see WithPacing to choose the
+// clock, or to encode a bursting source at once). It panics if window <=
+// 0.
 func WithLive(window time.Duration) TrackOption {
 	if window <= 0 {
 		panic(fmt.Sprintf("pipeline: WithLive(%v)", window))
@@ -206,7 +211,7 @@ func (t *Track) build(src io.Reader, enc encoder, noEnc error, dec catcher.Trans
 		kind, in, err := codec.DetectReader(src)
 		if kind == codec.KindOggOpus {
 			// Framed as it is: no decoding, no encoding, no pool slot.
-			f := framed.NewFramer(ogg.NewOpusDemuxer(), t.framerOptions()...)
+			f := framed.NewFramer(pace(ogg.NewOpusDemuxer(), pacingOf(t.cfg), t.ctx), t.framerOptions()...)
 			return catcher.Annotate(f, codec.Source{Kind: kind}), in, nil
 		}
 		if err != nil {
@@ -218,7 +223,7 @@ func (t *Track) build(src io.Reader, enc encoder, noEnc error, dec catcher.Trans
 		return nil, nil, noEnc
 	}
 	g := &gated{PacketSource: enc, slot: &t.slot}
-	return catcher.Chain(dec, framed.NewFramer(g, t.framerOptions()...)), src, nil
+	return catcher.Chain(dec, framed.NewFramer(pace(g, pacingOf(t.cfg), t.ctx), t.framerOptions()...)), src, nil
 }
 
 // framerOptions bound a live track's index: as many packets as its cache

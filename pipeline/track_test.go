@@ -293,7 +293,7 @@ func TestLiveTrackBoundedMemory(t *testing.T) {
 	if testing.Short() {
 		run = 40 * time.Second
 	}
-	tr := newTrack(t, &endless{}, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}), pipeline.WithLive(5*time.Second),
+	tr := newTrack(t, &endless{}, pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2}), pipeline.WithLive(5*time.Second), pipeline.WithPacing(nil),
 		pipeline.WithPool(pipeline.NewPool(1)))
 	cur := tr.NewCursor()
 	var maxResident int64
