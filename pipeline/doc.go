@@ -35,7 +35,9 @@
 //
 // A live track (WithLive) is for an endless source: the cache and the
 // packet index keep only a window, so memory stays bounded however long
-// it runs, and a listener that falls behind is told and skips ahead.
+// it runs, and a listener that falls behind is told and skips ahead. It
+// is encoded in real time (WithPacing), so that a file made live plays as
+// a radio does.
 //
 // A PCMReader (Track.NewPCMReader) decodes a track back to samples from
 // any position, with the Opus pre-roll done, for local playback or mixing.
