@@ -306,8 +306,11 @@ func (h *Hold) NewPlayer() *Player {
 // its source. It waits until the track's first packet is ready (or ctx
 // ends: the load goes on), and returns the load's error if it failed
 // before that; a track that fails later fails for its players, and is
-// forgotten by the Library. Errors: ErrOverBudget; ErrLibraryClosed;
-// the source's, the decoder's; ctx's.
+// forgotten by the Library. A stored copy that fails its checks before
+// its first packet is removed, and Get loads the track again, encoding
+// it. Errors: ErrOverBudget; ErrLibraryClosed; the source's, the
+// decoder's; ErrCorruptTrack, only if stored copies failed three times
+// running (each removed); ctx's.
 func (lib *Library) Get(ctx context.Context, key Key) (*Hold, error) {
 	key = key.normal()
 	for tries := 1; ; tries++ {
