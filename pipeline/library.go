@@ -612,14 +612,17 @@ func (lib *Library) ended(e *entry, err error) (healed bool) {
 		lib.failed(e)
 		return false
 	}
-	e.heal.Do(func() { // the others wait until it is removed
+	e.heal.Do(func() { // the others wait until it is done
+		// Removed before it is forgotten, so that no load after it reads
+		// it again; counted after, so that a count seen says both are done.
+		rerr := lib.cfg.store.Remove(lib.ctx, e.key.StoreName())
+		lib.forget(e)
 		lib.stats.corrupt.Add(1)
 		lib.logError(e.key, err)
-		if rerr := lib.cfg.store.Remove(lib.ctx, e.key.StoreName()); rerr != nil {
+		if rerr != nil {
 			lib.logError(e.key, rerr)
 		}
 	})
-	lib.forget(e)
 	return true
 }
 
