@@ -176,3 +176,56 @@ func (l *looping) Read(p []byte) (int, error) {
 	l.off += n
 	return n, nil
 }
+
+// BenchmarkSeam is the cost of a player's jumps to places no player has
+// jumped to from there before: seeks that encode the seam's transition
+// (seams=on, the default), beside the same seeks without transitions
+// (seams=off, what a receiver then hears as a click). An iteration is two
+// jumps, to a packet and back to another, each a seam not met before (the
+// track is made anew, off the clock, every 143 iterations).
+func BenchmarkSeam(b *testing.B) {
+	data := codecFile(b, "", "prog_48000.mp3")
+	for _, on := range []bool{true, false} {
+		b.Run(fmt.Sprintf("seams=%v", map[bool]string{true: "on", false: "off"}[on]), func(b *testing.B) {
+			b.ReportAllocs()
+			var tr *pipeline.Track
+			fresh := func() {
+				if tr != nil {
+					tr.Close()
+				}
+				var err error
+				tr, err = pipeline.NewTrack(bytes.NewReader(data), pipeline.WithSeams(on))
+				if err != nil {
+					b.Fatal(err)
+				}
+				<-tr.Done()
+			}
+			fresh()
+			defer func() { tr.Close() }()
+			p := tr.NewPlayer()
+			b.ResetTimer()
+			for i := range b.N {
+				if i%143 == 0 && i > 0 {
+					b.StopTimer()
+					p.Close()
+					fresh() // a new track: no seam cached
+					p = tr.NewPlayer()
+					b.StartTimer()
+				}
+				from, to := 10+10*(i%13), 5+12*(i/13%11)
+				if err := p.Seek(context.Background(), time.Duration(from)*20*time.Millisecond); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := p.Next(); err != nil {
+					b.Fatal(err)
+				}
+				if err := p.Seek(context.Background(), time.Duration(to)*20*time.Millisecond); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := p.Next(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -471,7 +471,7 @@ func (lib *Library) load(e *entry) {
 	}
 	lib.mu.Lock()
 	if !e.closed {
-		e.settled, e.size = true, t.Resident()
+		e.settled, e.size = true, t.settledSize()
 		lib.settled += e.size
 	}
 	lib.trimLocked()
@@ -697,7 +697,11 @@ func (lib *Library) evictLocked(e *entry) {
 func (lib *Library) residentLocked() int64 {
 	n := lib.settled
 	for e := range lib.live {
-		if !e.settled && e.isLoaded() && e.track != nil {
+		switch {
+		case !e.isLoaded() || e.track == nil:
+		case e.settled:
+			n += e.track.seams.bytes.Load() // what players' jumps added since
+		default:
 			n += e.track.Resident()
 		}
 	}

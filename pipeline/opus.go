@@ -17,6 +17,16 @@ type encoder interface {
 	framed.PacketSource
 	// MaxPacketSize is the largest packet it makes, in bytes.
 	MaxPacketSize() int
+	// PreSkip is its lookahead at 48 kHz: how far its output lags its
+	// input.
+	PreSkip() int64
+}
+
+// packetDecoder decodes Opus packets one at a time, its state running
+// from packet to packet, as a receiver's does.
+type packetDecoder interface {
+	// Decode returns the packet's samples, interleaved 16-bit.
+	Decode(packet []byte) ([]int16, error)
 }
 
 // pcmFormat is the PCM an Opus encoder takes and a decoder gives: 48 kHz

@@ -23,3 +23,9 @@ func newDecoder(channels int, skip, length int64) (catcher.Transform, error) {
 	}
 	return libopus.NewDecoder(channels, opts...)
 }
+
+// newPacketDecoder returns a decoder of packets one at a time to the
+// given channels.
+func newPacketDecoder(channels int) (packetDecoder, error) {
+	return libopus.NewPacketDecoder(channels)
+}

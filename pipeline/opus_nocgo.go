@@ -17,3 +17,8 @@ func newEncoder(trackConfig) (encoder, error) {
 func newDecoder(int, int64, int64) (catcher.Transform, error) {
 	return nil, fmt.Errorf("%w: Opus decoding needs libopus (cgo); this program was built with CGO_ENABLED=0", ErrNoEncoder)
 }
+
+// newPacketDecoder returns ErrNoEncoder: Opus decoding needs libopus.
+func newPacketDecoder(int) (packetDecoder, error) {
+	return nil, fmt.Errorf("%w: Opus decoding needs libopus (cgo); this program was built with CGO_ENABLED=0", ErrNoEncoder)
+}

@@ -46,12 +46,21 @@ const (
 // Player is one listener's cursor on a Track: the next packet, its
 // timestamp and duration, borrowed from the cache; seek by time; pause and
 // resume; loops of the whole track or of a section, packet-continuous.
-// Next never blocks: when the next packet is not encoded yet it says so
-// (ErrUnderrun) and counts it, so that a scheduler driving ten thousand
-// players is never held by one. A player on a live track that falls out of
+// Next never waits for the encoding: when the next packet is not encoded
+// yet it says so (ErrUnderrun) and counts it, so that a scheduler driving
+// ten thousand players is never held by one. A player on a live track that falls out of
 // its window jumps to the oldest packet kept, and counts the skip.
 //
-// A Player is about 120 bytes beyond the Track it shares. It belongs to one
+// At a jump (a loop, a section's loop, a seek, a resume after silence
+// frames) it sends, in place of the first packets after the jump, a
+// transition encoded for that seam, once per track (see seam.go), so that
+// a receiver decoding the stream with one decoder hears no click. The
+// transition is encoded before the jump wherever it can be (Seek, Pause,
+// a loop's approach); a Next that meets a jump whose transition is not
+// ready encodes it (or waits for its encode), a few milliseconds once per
+// track and seam (BenchmarkSeam in bench/README.md).
+//
+// A Player is about 140 bytes beyond the Track it shares. It belongs to one
 // goroutine at a time (its driver); Stats may be read from others only
 // with the driver's care.
 type Player struct {
@@ -66,6 +75,8 @@ type Player struct {
 	silence int8  // silence frames still to give before the pause or end takes effect
 	err     error // why the player ended, if not the track's end
 	hold    *Hold // its Library hold, given back by Close; nil if none
+	last    int   // the packet given last; seamFromSilence, seamFromStart
+	seam    *seam // the transition under way, if any
 	stats   PlayerStats
 }
 
@@ -81,7 +92,7 @@ type PlayerStats struct {
 // NewPlayer returns a player at the track's start (for a live track, at
 // the oldest packet kept; see SkipToLive to join at the live edge).
 func (t *Track) NewPlayer() *Player {
-	p := &Player{t: t, cur: *framed.NewCursor(t.c), to: -1}
+	p := &Player{t: t, cur: *framed.NewCursor(t.c), to: -1, last: seamFromStart}
 	p.cur.SkipToOldest() // what a live track has let go is no skip of this player's
 	return p
 }
@@ -109,8 +120,9 @@ func (p *Player) Track() *Track { return p.t }
 func (p *Player) Stats() PlayerStats { return p.stats }
 
 // Next returns the next packet to send, and moves past it. It never
-// blocks. Errors: ErrUnderrun when the next packet is not encoded yet
-// (try again at the next deadline); ErrPaused while paused; io.EOF after
+// waits for the encoding, nor for I/O; at a jump whose transition is not
+// ready it encodes it first (see Player). Errors: ErrUnderrun when the
+// next packet is not encoded yet (try again at the next deadline); ErrPaused while paused; io.EOF after
 // the last packet and the silence frames; the track's error (after the
 // packets before it and the silence frames); ErrClosed (which is
 // catcher.ErrClosed) after the track's Close; ErrPlayerClosed, which wraps
@@ -119,6 +131,7 @@ func (p *Player) Next() (Packet, error) {
 	if p.silence > 0 {
 		p.silence--
 		p.stats.Silence++
+		p.last, p.seam = seamFromSilence, nil
 		pk := Packet{Data: silence, Timestamp: p.ts, Samples: 960, Position: p.position(), Silence: true}
 		p.ts += 960
 		return pk, nil
@@ -165,7 +178,9 @@ func (p *Player) Next() (Packet, error) {
 				p.loops = 0 // the section has left a live track's window: play on
 			}
 		}
-		out := Packet{Data: pk.Data, Timestamp: p.ts, Samples: pk.Samples, Position: pos}
+		out := Packet{Timestamp: p.ts, Samples: pk.Samples, Position: pos}
+		out.Data, out.Seam = p.seamData(pk.Index, pk.Data)
+		p.last = pk.Index
 		p.ts += pk.Samples
 		p.stats.Packets++
 		return out, nil
@@ -230,21 +245,32 @@ func (p *Player) Position() time.Duration { return opus.Duration(max(0, p.positi
 func (p *Player) Timestamp() int64 { return p.ts }
 
 // Seek moves the player to the packet that holds position d of the track,
-// waiting, until ctx ends, for the encoding to reach it. A seek at or past
-// the end of a finished track (its Duration) is ErrSeekPastEnd, and the
-// player does not move. A seek ends a finished player's end: it plays
-// again from d, with its loop settings. It does not end a pause: a paused
-// player stays paused (its silence frames still to come, if any), and
-// plays from d on Resume.
+// waiting, until ctx ends, for the encoding to reach it (and, unless the
+// track is live, the 250 ms after it that the jump's transition is made
+// from); it then encodes the seam's transition, if no player has made
+// that jump before (a few milliseconds), so that Next does not have to.
+// A seek at or past the end of a finished track (its Duration) is
+// ErrSeekPastEnd, and the player does not move. A seek ends a finished
+// player's end: it plays again from d, with its loop settings. It does not
+// end a pause: a paused player stays paused (its silence frames still to
+// come, if any), and plays from d on Resume.
 func (p *Player) Seek(ctx context.Context, d time.Duration) error {
 	target := opus.Samples(max(d, 0))
+	ahead := target // encoded past the target: the packets its transition is made of
+	if !p.t.cfg.noSeams && p.t.cfg.live == 0 {
+		ahead += seamAhead
+	}
 	for {
 		finished := p.t.c.Finished() // before the index: once finished, the index read after is whole
 		x, ok := p.t.Index()
 		done := finished || ok && x.Done()
-		if ok && x.DecodedSamples()-x.PreSkip() > target && (!done || target < x.DurationSamples()) {
+		if ok && x.DecodedSamples()-x.PreSkip() > target && (!done || target < x.DurationSamples()) && (done || x.DecodedSamples()-x.PreSkip() > ahead) {
 			i, _ := x.Find(target)
-			return p.seekTo(i)
+			if err := p.seekTo(i); err != nil {
+				return err
+			}
+			p.prepareJump(i)
+			return nil
 		}
 		if done {
 			if err := p.t.c.Err(); err != nil {
@@ -255,6 +281,19 @@ func (p *Player) Seek(ctx context.Context, d time.Duration) error {
 		if err := p.t.c.WaitFor(ctx, x.End()); err != nil {
 			return err
 		}
+	}
+}
+
+// prepareJump encodes the transition of the jump to packet i that the
+// player's next packet will make, if it is one: now if the player plays
+// on, in the background if it is paused (the jump will then come from the
+// pause's silence frames, whenever it resumes).
+func (p *Player) prepareJump(i int) {
+	switch {
+	case p.state == paused:
+		p.t.prepareSeam(seamFromSilence, i)
+	case i != p.last+1 || p.last < 0:
+		p.t.seamNow(p.last, i)
 	}
 }
 
@@ -280,11 +319,13 @@ func (p *Player) SkipToLive() int {
 }
 
 // Pause pauses the player: Next gives five silence frames, then ErrPaused
-// until Resume. Pausing a paused or finished player does nothing.
+// until Resume. Pausing a paused or finished player does nothing. The
+// transition for the resume is encoded in the background.
 func (p *Player) Pause() {
 	if p.state == playing {
 		p.state = paused
 		p.silence = opus.SilenceFrames
+		p.t.prepareSeam(seamFromSilence, p.cur.Pos()) // for the resume
 	}
 }
 
@@ -305,6 +346,9 @@ func (p *Player) Paused() bool { return p.state == paused }
 // comes the first, with the clock going on.
 func (p *Player) Loop(n int) {
 	p.from, p.to, p.loops = 0, -1, int32(max(n, -1))
+	if p.loops != 0 {
+		p.prepareLoop(p.cur.Pos())
+	}
 }
 
 // LoopSection makes the player play the section [from, to) of the track n
@@ -317,5 +361,8 @@ func (p *Player) LoopSection(from, to time.Duration, n int) error {
 		return fmt.Errorf("pipeline: loop section [%v, %v) is empty", from, to)
 	}
 	p.from, p.to, p.loops = opus.Samples(from), opus.Samples(to), int32(max(n, -1))
+	if p.loops != 0 {
+		p.prepareLoop(p.cur.Pos())
+	}
 	return nil
 }

@@ -224,7 +224,8 @@ func TestSchedulerRealClock(t *testing.T) {
 		got := recs[i].got
 		require.Len(t, got, 151-(134400+312)/960+5)
 		for j, pk := range got[:len(got)-5] {
-			assert.Equal(t, all[(134400+312)/960+j], pk.Data)
+			assertPacket(t, all[(134400+312)/960+j], pk, j)
+			assert.Equal(t, j < pipeline.SeamPackets, pk.Seam, "the seek's transition first")
 		}
 	}
 	var sent atomic.Int64

@@ -39,6 +39,7 @@ type Track struct {
 	cancel context.CancelFunc
 	slot   slot      // the pool slot of the track's fill; only the fill touches it
 	stored *Metadata // a stored track's, read from its file; nil for others
+	seams  seamCache // transitions at players' jumps
 }
 
 type trackConfig struct {
@@ -55,6 +56,7 @@ type trackConfig struct {
 	pool      *Pool
 	name      string
 	maxBytes  int64
+	noSeams   bool // players send no transitions at jumps (WithSeams)
 }
 
 // TrackOption configures a Track.
@@ -85,6 +87,15 @@ func WithCBR(on bool) TrackOption { return func(c *trackConfig) { c.cbr = on } }
 
 // WithApplication sets the encoder's tuning (opus.AppAudio by default).
 func WithApplication(a opus.Application) TrackOption { return func(c *trackConfig) { c.app = a } }
+
+// WithSeams turns the transitions that players send at their jumps on
+// (the default) or off. A transition (see Player) is a few packets encoded
+// once per track and jump, a few milliseconds of one core each, so that a
+// receiver decoding the stream with one decoder (Discord's clients,
+// browsers) hears no click at a loop, a seek or a resume; without them, a
+// jump from loud audio to a place that followed quieter audio comes out
+// several decibels too loud, often clipping.
+func WithSeams(on bool) TrackOption { return func(c *trackConfig) { c.noSeams = !on } }
 
 // WithRawPCM says that the source is raw PCM of format f, which cannot be
 // detected.
@@ -457,8 +468,14 @@ func comment(t ogg.OpusTags, name string) string {
 // as they grow (the last one partly empty), the fill's 8 KiB scratch, and
 // the decoder, resampler and encoder (about 150 KB for MP3 at 44.1 kHz);
 // when it ends, those are released and the chunks copied into one store.
-// A live track holds its window and its index window instead.
-func (t *Track) Resident() int64 { return t.c.Stats().Resident }
+// A live track holds its window and its index window instead. The
+// transitions players send at their jumps count too (about 1 KB each at
+// 128 kbit/s, at most 64 a track).
+func (t *Track) Resident() int64 { return t.c.Stats().Resident + t.seams.bytes.Load() }
+
+// settledSize is the part of Resident that no longer changes once the
+// track has ended: all but its transitions, which players' jumps add to.
+func (t *Track) settledSize() int64 { return t.c.Stats().Resident }
 
 // Close stops the encoding and releases the track: its cache, its
 // encoder, its source (a command's process group is killed). Listeners
@@ -466,5 +483,7 @@ func (t *Track) Resident() int64 { return t.c.Stats().Resident }
 // any; later calls return nil.
 func (t *Track) Close() error {
 	t.cancel() // ends a wait for the pool
-	return t.c.Close()
+	err := t.c.Close()
+	t.closeSeams()
+	return err
 }

@@ -64,4 +64,12 @@ type Packet struct {
 	// or at the end, so that the receiver's decoder does not interpolate
 	// into the gap.
 	Silence bool
+	// Seam marks a transition packet: one a player sends, in place of the
+	// track's own, in the first packets after a jump (a loop, a seek, a
+	// resume), encoded once per track and jump so that a receiver's
+	// decoder passes the seam without a click. It holds the audio of its
+	// Position, faded in from where the player was; the first packet of a
+	// transition made through silence (for a track encoded by another
+	// encoder, whose state cannot be followed) is a silence frame.
+	Seam bool
 }

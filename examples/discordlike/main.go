@@ -410,6 +410,8 @@ func summarize(con *console, o *options, cat *catalogue, lib *pipeline.Library, 
 	p("  heard               %d packets from %d guilds; %d rejected datagrams", total.Packets, len(res), vs.Rejected)
 	p("  verified            %d packets' audio matched the track at their position (worst %.1f dB SNR);", total.Verified, total.WorstSNR)
 	p("                      %d within 100 ms after a jump not compared, %d silence frames", total.PreRoll, total.Silence)
+	p("  seams               %d jumps heard, worst %+.1f dB over the louder side, %d over %+.0f dB (peak in the 60 ms after a jump)",
+		total.Seams, total.WorstSeam, total.SeamsOver, seamBound)
 	p("  lost                %d   duplicated %d   reordered %d   bad timestamps %d", total.Lost, total.Duplicate, total.Reordered, total.BadTime)
 	p("  wrong audio         %d   undecodable %d   unlabelled %d", total.Wrong, total.Undecoded, total.Unlabelled)
 	p("  timing              jitter %.2f ms mean, %.2f ms worst; %d packets late by more than %v",

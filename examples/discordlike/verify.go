@@ -30,6 +30,13 @@ import (
 //     50 guilds, one packet of some 32,000 compared was under 16 dB), while
 //     audio from another place, or another track, is at or below
 //     0 dB, its difference as loud as itself;
+//   - seams: at each jump (the label's position does not follow the
+//     previous packet's), the peak heard in the next seamAfter, against
+//     the larger of the two sides' peaks (seamSide of the track before the
+//     jump, as decoded in order and as this stream was heard, and seamSide
+//     of the track from where it goes; -40 dBFS at least): a click is
+//     several decibels over. The library's bound is 1 dB (TestSeamBound in
+//     package pipeline); jumps over it are reported, not failed;
 //   - timing: interarrival jitter (RFC 3550) and late packets, those that
 //     arrive more than lateBy after the stream's best transit time, which
 //     are reported, not failed.
@@ -39,6 +46,9 @@ const (
 	silenceFloor = 100.0 // RMS in 16-bit units: -50 dBFS
 	lateBy       = 40 * time.Millisecond
 	queueLen     = 1024 // packets a stream's checker may fall behind by: 20 s
+	seamAfter    = 2880 // samples: 60 ms
+	seamSide     = 9600 // samples: 200 ms
+	seamBound    = 1.0  // dB
 )
 
 // heardPacket is a copy of what the server's UDP goroutine opened.
@@ -168,6 +178,9 @@ type streamResult struct {
 	MaxJitter  float64
 	Streams    int     // 1 for a stream's own result
 	WorstSNR   float64 // dB, of the compared packets with sound
+	Seams      int64   // jumps measured
+	SeamsOver  int64   // jumps over seamBound
+	WorstSeam  float64 // dB over the louder side, the worst jump's
 }
 
 func (r *streamResult) add(o streamResult) {
@@ -192,6 +205,11 @@ func (r *streamResult) add(o streamResult) {
 	if o.WorstSNR != 0 && (r.WorstSNR == 0 || o.WorstSNR < r.WorstSNR) {
 		r.WorstSNR = o.WorstSNR
 	}
+	if o.Seams > 0 && (r.Seams == 0 || o.WorstSeam > r.WorstSeam) {
+		r.WorstSeam = o.WorstSeam
+	}
+	r.Seams += o.Seams
+	r.SeamsOver += o.SeamsOver
 }
 
 // failed reports whether a correctness check failed.
@@ -222,7 +240,20 @@ type stream struct {
 	skip                 int64 // samples of pre-roll still to ignore
 	seen                 [1024]int32
 	transit, bestTransit float64
-	clock                float64 // the stream's timestamp, unwrapped, in seconds
+	clock                float64                 // the stream's timestamp, unwrapped, in seconds
+	heard                [seamSide / 960]float64 // the last packets' peaks, a ring
+	heardAt              int
+	seam                 *seamCheck // the jump being measured, if any
+}
+
+// seamCheck is a jump being measured: its sides, and the peak heard since.
+type seamCheck struct {
+	fromTrack    int
+	fromEnd      int64 // -1: from silence
+	toTrack      int
+	toPos        int64
+	before, peak float64
+	left         int64 // samples still to hear
 }
 
 func (st *stream) run() {
@@ -262,6 +293,8 @@ func (st *stream) check(p heardPacket) {
 		return
 	}
 	jump := false // the audio does not follow the previous packet's
+	lost := false // packets were lost just before this one
+	fresh := !st.started
 	if !st.started {
 		st.started, jump = true, true
 		st.clock = float64(p.ts) / 48000
@@ -270,7 +303,7 @@ func (st *stream) check(p heardPacket) {
 		case d == 1:
 		case d > 1:
 			r.Lost += int64(d - 1)
-			jump = true
+			jump, lost = true, true
 		default: // an old number
 			if st.seen[p.seq%1024] == int32(p.seq)+1 {
 				r.Duplicate++
@@ -299,11 +332,15 @@ func (st *stream) check(p heardPacket) {
 	if err != nil {
 		r.Undecoded++
 		st.silence = true // the decoder's state is unknown: pre-roll again
+		st.seam = nil
 		return
 	}
+	heard := peakOf(pcm)
+	st.measureSeam(heard, samples)
 	if silence {
 		r.Silence++
 		st.silence = true
+		st.hear(0)
 		return
 	}
 	if !p.ok {
@@ -315,7 +352,11 @@ func (st *stream) check(p heardPacket) {
 	// chance: a jump either way.
 	if st.silence || p.track != st.track || p.pos != st.pos+prev {
 		jump = true
+		if !lost {
+			st.startSeam(p, prev, heard, samples, fresh)
+		}
 	}
+	st.hear(heard)
 	st.silence, st.track, st.pos = false, p.track, p.pos
 	if jump {
 		st.skip = preRoll
@@ -346,6 +387,77 @@ func (st *stream) check(p heardPacket) {
 	if snr > 0 && (r.WorstSNR == 0 || snr < r.WorstSNR) {
 		r.WorstSNR = snr
 	}
+}
+
+// hear keeps a packet's peak for the side before a later jump.
+func (st *stream) hear(peak float64) {
+	st.heard[st.heardAt%len(st.heard)] = peak
+	st.heardAt++
+}
+
+// startSeam starts measuring the jump that p makes (prev: the previous
+// packet's samples; fresh: p is the stream's first); heard is p's own
+// peak.
+func (st *stream) startSeam(p heardPacket, prev int64, heard float64, samples int64, fresh bool) {
+	c := &seamCheck{fromTrack: st.track, fromEnd: st.pos + prev, toTrack: p.track, toPos: p.pos, left: seamAfter}
+	if st.silence || fresh {
+		c.fromEnd = -1
+	} else {
+		for _, v := range st.heard {
+			c.before = max(c.before, v)
+		}
+	}
+	st.seam = c
+	st.measureSeam(heard, samples)
+}
+
+// measureSeam adds a packet's peak to the jump being measured, and ends
+// the measure once seamAfter has been heard.
+func (st *stream) measureSeam(heard float64, samples int64) {
+	c := st.seam
+	if c == nil {
+		return
+	}
+	c.peak = max(c.peak, heard)
+	if c.left -= samples; c.left > 0 {
+		return
+	}
+	st.seam = nil
+	sides := math.Pow(10, -40.0/20)
+	sides = max(sides, c.before, st.refPeak(c.toTrack, c.toPos, c.toPos+seamSide))
+	if c.fromEnd >= 0 {
+		sides = max(sides, st.refPeak(c.fromTrack, c.fromEnd-seamSide, c.fromEnd))
+	}
+	over := 20 * math.Log10(c.peak/sides)
+	r := &st.res
+	if r.Seams == 0 || over > r.WorstSeam {
+		r.WorstSeam = over
+	}
+	r.Seams++
+	if over > seamBound {
+		r.SeamsOver++
+	}
+}
+
+// refPeak is the peak of a track's reference over positions [from, to),
+// full scale 1; 0 if it has none.
+func (st *stream) refPeak(track int, from, to int64) float64 {
+	ref := st.v.refs.get(st.v.ctx, track)
+	<-ref.done
+	if ref.err != nil {
+		return 0
+	}
+	from, to = max(0, (from+ref.preSkip)*2), min(int64(len(ref.pcm)), (to+ref.preSkip)*2)
+	return peakOf(ref.pcm[min(from, to):to])
+}
+
+// peakOf is the peak of 16-bit samples, full scale 1.
+func peakOf(pcm []int16) float64 {
+	m := 0.0
+	for _, v := range pcm {
+		m = max(m, math.Abs(float64(v)))
+	}
+	return m / 32768
 }
 
 // timing measures jitter and lateness from the packet's arrival.
