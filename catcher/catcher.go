@@ -30,17 +30,20 @@ type Catcher struct {
 	done     chan struct{} // closed when the stream ends; see Done
 	stop     atomic.Bool   // set by Close: no source Read starts once it is
 
-	mu       sync.Mutex        // guards the fields below
-	waiters  waitHeap          // waits for bytes not yet published
-	ready    map[int64]*waiter // Ready waits by offset, so repeated calls share one
-	blocked  int               // reads among waiters (see Stats.Waiting)
-	filling  bool              // a fill goroutine is running; it owns f
-	stepping bool              // the fill goroutine is in a step: calling the transform or the source
-	idle     chan struct{}     // if not nil, closed when the step in progress ends (Close waits on it)
-	loadAll  bool              // fill to the end whether or not anyone waits
-	want     int64             // fill at least to here: the read-ahead past the furthest satisfied wait
-	closed   bool
-	src      io.Reader // the source, until it has been closed or released
+	// fills counts the running fill goroutine (there is at most one). It
+	// is added to under mu while closed is false, so that once Close has
+	// set closed nothing is added and Close can wait for it.
+	fills sync.WaitGroup
+
+	mu      sync.Mutex        // guards the fields below
+	waiters waitHeap          // waits for bytes not yet published
+	ready   map[int64]*waiter // Ready waits by offset, so repeated calls share one
+	blocked int               // reads among waiters (see Stats.Waiting)
+	filling bool              // a fill goroutine is running; it owns f
+	loadAll bool              // fill to the end whether or not anyone waits
+	want    int64             // fill at least to here: the read-ahead past the furthest satisfied wait
+	closed  bool
+	src     io.Reader // the source, until it has been closed or released
 
 	// f is the fill state. Only the running fill goroutine touches it; it is
 	// handed from one fill goroutine to the next through mu (the filling
@@ -348,36 +351,34 @@ func (c *Catcher) View(off int64, n int) ([]byte, error) {
 // Read then returns).
 //
 // Once Close has begun, no new Read of the source starts (the transform's
-// reads get ErrClosed), and when Close returns, no call into the source or
-// the transform is in progress and none will be made: Close waits for a
-// step of the fill that is under way, closing the source first so that a
-// Read blocked in it returns. The source's Close must therefore be safe to
-// call while a Read is in progress, as os.File's, net.Conn's, io.Pipe's and
-// http.Response.Body's are. A source that blocks in Read and is not an
-// io.Closer, or ignores Close, blocks Close until that Read returns. Close
-// must not be called from inside the fill (from the source's Read or
-// Close, or the transform): it would wait for itself. Calls after the
-// first wait as the first does and return nil.
+// reads get ErrClosed). Close returns only when the fill goroutine, the one
+// goroutine a Catcher starts, has ended: no call into the source or the
+// transform is then in progress, none will be made, and the transform and
+// the fill's buffers are released (unreachable from the Catcher and its
+// Readers). To end a fill blocked in the source's Read, Close closes the
+// source first and then waits; the source's Close must therefore be safe
+// to call while a Read is in progress, as os.File's, net.Conn's,
+// io.Pipe's and http.Response.Body's are.
+//
+// Close waits for as long as that Read takes to return. A source that is
+// not an io.Closer (or whose Close does not end a Read in progress) and
+// blocks in Read forever blocks Close forever; wrap such a source in a type
+// whose Close unblocks its Read, or do not call Close from a goroutine that
+// must not block. Close must not be called from inside the fill (from the
+// source's Read or Close, or the transform): it would wait for itself.
+// Calls after the first wait as the first does and return nil.
 func (c *Catcher) Close() error {
 	c.mu.Lock()
 	if c.closed {
 		// Another Close is done or under way: wait as it does.
-		idle := c.idle
 		c.mu.Unlock()
-		if idle != nil {
-			<-idle
-		}
+		c.fills.Wait()
 		return nil
 	}
 	c.closed = true
 	c.stop.Store(true)
 	c.publishLocked(&snapshot{rope: &rope{}, done: true, err: ErrClosed})
-	var idle chan struct{}
-	switch {
-	case c.stepping:
-		idle = make(chan struct{})
-		c.idle = idle
-	case !c.filling:
+	if !c.filling {
 		c.f = filler{} // the transform and scratch; a running fill drops them as it exits
 	}
 	cl := c.takeSourceLocked()
@@ -386,9 +387,7 @@ func (c *Catcher) Close() error {
 	if cl != nil {
 		err = cl.Close()
 	}
-	if idle != nil {
-		<-idle
-	}
+	c.fills.Wait()
 	return err
 }
 

@@ -33,8 +33,12 @@ func (c *Catcher) startFillLocked() {
 		return
 	}
 	c.filling = true
-	go c.fill()
+	c.fills.Go(c.fill)
 }
+
+// fillStartHook, if not nil, is called by every fill goroutine as it
+// starts, before it takes c.mu. Tests set it to hold a fill at that point.
+var fillStartHook func(*Catcher)
 
 // needFillLocked reports whether the fill should go on from s: someone
 // waits, Preload asked for everything, or the read-ahead is not reached.
@@ -46,9 +50,12 @@ func (c *Catcher) needFillLocked(s *snapshot) bool {
 // fill is the fill goroutine: it reads from the source and publishes, one
 // step at a time, while anyone waits (or loadAll, or the read-ahead is not
 // reached), and exits when no one does, when the stream ends, or on Close.
-// The decision to take a step and the step's end are both made under mu,
-// so that Close knows whether a step is in progress and can wait for it.
+// It runs under c.fills, which Close waits for; on Close it releases the
+// fill state before it exits.
 func (c *Catcher) fill() {
+	if h := fillStartHook; h != nil {
+		h(c)
+	}
 	c.mu.Lock()
 	for {
 		s := c.snap.Load()
@@ -60,7 +67,6 @@ func (c *Catcher) fill() {
 			c.mu.Unlock()
 			return
 		}
-		c.stepping = true
 		c.mu.Unlock()
 
 		next := c.step(s)
@@ -69,11 +75,6 @@ func (c *Catcher) fill() {
 		}
 
 		c.mu.Lock()
-		c.stepping = false
-		if c.idle != nil {
-			close(c.idle)
-			c.idle = nil
-		}
 		if !c.closed && next != s {
 			c.publishLocked(next)
 		}

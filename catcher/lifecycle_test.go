@@ -232,7 +232,10 @@ const (
 
 // heavy copies its input and reports a large memory footprint, and a state
 // of stateSize bytes.
-type heavy struct{ n int64 }
+type heavy struct {
+	n int64
+	_ [24]byte // not a tiny allocation, so that a weak pointer to it is cleared once it is unreachable
+}
 
 type heavyState struct{ n int64 }
 
@@ -347,24 +350,88 @@ func TestSecondCloseWaits(t *testing.T) {
 	assert.False(t, <-closed)
 }
 
+// endless is an endless source of zeros.
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
 // Close releases the transform, so that Readers kept by listeners do not
-// keep its memory alive.
+// keep its memory alive: when Close returns, whatever the fill was doing.
 func TestCloseReleasesTransform(t *testing.T) {
-	tr := &heavy{}
-	wp := weak.Make(tr)
-	c := catcher.New(bytes.NewReader(pattern(100_000)), catcher.WithTransform(tr), catcher.WithReadAhead(0))
-	tr = nil
-	r := c.NewReader()
-	_, err := r.Read(make([]byte, 10))
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return c.Stats().Waiting == 0 }, 10*time.Second, time.Millisecond)
-	require.NoError(t, c.Close())
-	runtime.GC()
-	assert.Nil(t, wp.Value(), "the transform is unreachable after Close")
-	assert.Zero(t, c.Stats().Resident)
-	_, err = c.View(0, 0)
-	assert.ErrorIs(t, err, catcher.ErrClosed)
-	runtime.KeepAlive(r)
+	cases := []struct {
+		name  string
+		src   io.Reader
+		start func(t *testing.T, c *catcher.Catcher, r *catcher.Reader)
+	}{
+		{"unread", endless{}, func(*testing.T, *catcher.Catcher, *catcher.Reader) {}},
+		{"after a read", bytes.NewReader(pattern(100_000)), func(t *testing.T, _ *catcher.Catcher, r *catcher.Reader) {
+			_, err := r.Read(make([]byte, 10))
+			require.NoError(t, err)
+		}},
+		{"while filling", endless{}, func(_ *testing.T, c *catcher.Catcher, _ *catcher.Reader) { c.Preload() }},
+		{"while a read waits", endless{}, func(_ *testing.T, _ *catcher.Catcher, r *catcher.Reader) {
+			go r.Read(make([]byte, 1<<20))
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for range 20 {
+				tr := &heavy{}
+				wp := weak.Make(tr)
+				c := catcher.New(tc.src, catcher.WithTransform(tr), catcher.WithReadAhead(0))
+				tr = nil
+				r := c.NewReader()
+				tc.start(t, c, r)
+				require.NoError(t, c.Close())
+				runtime.GC()
+				require.Nil(t, wp.Value(), "the transform is reachable after Close returned")
+				assert.Zero(t, c.Stats().Resident)
+				_, err := c.View(0, 0)
+				assert.ErrorIs(t, err, catcher.ErrClosed)
+				runtime.KeepAlive(r)
+			}
+		})
+	}
+}
+
+// Close returns only once the fill goroutine has ended, even one that has
+// been started but has not yet begun to fill: the fill here is held at its
+// start until Close returns (or, as Close must wait, for a moment), and
+// Close must not return before it goes on and ends.
+func TestCloseWaitsForTheFill(t *testing.T) {
+	for range 5 {
+		var (
+			c        *catcher.Catcher
+			started  = make(chan struct{})
+			returned = make(chan struct{})
+			ended    atomic.Bool
+		)
+		restore := catcher.SetFillStartHook(func(f *catcher.Catcher) {
+			if f != c {
+				return
+			}
+			close(started)
+			select {
+			case <-returned: // Close returned without waiting: too early
+			case <-time.After(100 * time.Millisecond):
+			}
+			ended.Store(true)
+		})
+		tr := &heavy{}
+		wp := weak.Make(tr)
+		c = catcher.New(endless{}, catcher.WithTransform(tr))
+		tr = nil
+		c.Preload()
+		<-started
+		require.NoError(t, c.Close())
+		fillEnded := ended.Load()
+		close(returned)
+		runtime.GC()
+		transformHeld := wp.Value() != nil
+		restore()
+		require.True(t, fillEnded, "Close returned while the fill goroutine was still running")
+		require.False(t, transformHeld, "the transform is reachable after Close returned")
+	}
 }
 
 // WaitFor ends with its context, leaving no demand behind.
