@@ -85,11 +85,7 @@ func NewBroadcast(s *Scheduler, t *Track, opts ...BroadcastOption) *Broadcast {
 	if t.Metadata().Live {
 		p.SkipToLive()
 	}
-	b.listener = s.Add(p, b.deliver)
-	go func() {
-		<-b.listener.Done()
-		b.end(b.listener.Err())
-	}()
+	b.listener = s.add(p, b.deliver, b.end)
 	return b
 }
 
@@ -110,8 +106,18 @@ func (b *Broadcast) Err() error {
 	}
 }
 
-// Close ends the broadcast at the scheduler's next deadline.
-func (b *Broadcast) Close() { b.listener.Remove() }
+// Close ends the broadcast and returns once it has ended: its player is
+// out of the scheduler, no packet is being delivered or will be, every
+// listener has been ended (as at the end of the track) and Done is closed.
+// It waits for a deadline of the scheduler in progress (a few callbacks'
+// time), not for the next one; it must therefore not be called from a
+// paced listener's send, nor from another callback of the same
+// scheduler. It is safe to call more than once, and after the broadcast
+// has ended.
+func (b *Broadcast) Close() {
+	b.listener.stop()
+	<-b.done
+}
 
 // deliver gives a packet of the broadcast's player to every listener. It
 // runs on the scheduler's shard. Paced listeners are sent to outside b.mu,
@@ -169,7 +175,10 @@ func (b *Broadcast) deliver(p Packet) error {
 	return nil
 }
 
-// end ends every listener when the broadcast ends, then the broadcast.
+// end ends every listener when the broadcast ends, then the broadcast. It
+// is the scheduler listener's onEnd: it runs once, on the goroutine that
+// ended the listener (the shard's, Close's, or NewBroadcast's on a closed
+// scheduler), and does not block.
 func (b *Broadcast) end(err error) {
 	b.mu.Lock()
 	b.ended, b.err = true, err

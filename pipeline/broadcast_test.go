@@ -3,11 +3,13 @@ package pipeline_test
 import (
 	"context"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/streamcatcher/streamcatcher/pipeline"
 	"github.com/streamcatcher/streamcatcher/transform"
@@ -262,4 +264,90 @@ func TestBroadcastOnClosedScheduler(t *testing.T) {
 	pl := b.JoinPaced(func(pipeline.Packet) error { return nil })
 	<-pl.Done()
 	assert.ErrorIs(t, pl.Err(), pipeline.ErrStopped)
+}
+
+// Close returns once the broadcast has ended, without waiting for the
+// scheduler's next deadline: its listeners are ended, Done is closed, its
+// player is out of the scheduler and no goroutine of its own is left.
+func TestBroadcastCloseEndsIt(t *testing.T) {
+	tr, _ := loaded(t)
+	s, clock := fakeScheduler(t)
+	before := goleak.IgnoreCurrent()
+	b := pipeline.NewBroadcast(s, tr)
+	rec := &recorder{clock: clock}
+	pl := b.JoinPaced(rec.send)
+	bl := b.JoinBuffered()
+	for range 3 {
+		clock.Advance(20 * time.Millisecond)
+		settle(t, clock)
+	}
+	require.Equal(t, 3, rec.count())
+
+	b.Close() // the clock stands still: no deadline comes
+	goleak.VerifyNone(t, before)
+	select {
+	case <-b.Done():
+	default:
+		t.Fatal("Close returned before the broadcast's Done was closed")
+	}
+	assert.NoError(t, b.Err())
+	select {
+	case <-pl.Done():
+	default:
+		t.Fatal("Close returned before its paced listener was ended")
+	}
+	assert.NoError(t, pl.Err())
+	n := 0
+	for {
+		_, err := bl.Next()
+		if err != nil {
+			assert.Equal(t, io.EOF, err, "after its %d queued packets", n)
+			break
+		}
+		n++
+	}
+	assert.Equal(t, 3, n)
+	assert.Zero(t, s.Stats()[0].Listeners, "the broadcast's player is out of the scheduler")
+
+	clock.Advance(20 * time.Millisecond)
+	settle(t, clock)
+	assert.Equal(t, 3, rec.count(), "no packet after Close")
+	b.Close() // a second Close returns too
+}
+
+// Close waits for a delivery in progress: when it returns, no listener's
+// send is running.
+func TestBroadcastCloseWaitsForDelivery(t *testing.T) {
+	tr, _ := loaded(t)
+	s, clock := fakeScheduler(t)
+	b := pipeline.NewBroadcast(s, tr)
+	var (
+		entered = make(chan struct{})
+		release = make(chan struct{})
+		inSend  atomic.Bool
+		calls   atomic.Int64
+	)
+	b.JoinPaced(func(pipeline.Packet) error {
+		if calls.Add(1) == 1 {
+			inSend.Store(true)
+			close(entered)
+			<-release // a send that takes long, though it should not
+			inSend.Store(false)
+		}
+		return nil
+	})
+	clock.Advance(20 * time.Millisecond)
+	<-entered
+	closed := make(chan bool)
+	go func() {
+		b.Close()
+		closed <- inSend.Load()
+	}()
+	time.Sleep(50 * time.Millisecond) // for a Close that does not wait to return
+	close(release)
+	assert.False(t, <-closed, "Close returned while a listener's send was running")
+	settle(t, clock)
+	clock.Advance(20 * time.Millisecond)
+	settle(t, clock)
+	assert.Equal(t, int64(1), calls.Load(), "no packet after Close")
 }

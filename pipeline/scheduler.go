@@ -123,8 +123,10 @@ type Listener struct {
 
 	removed atomic.Bool
 	hasOps  atomic.Bool // ops is not empty
+	ended   atomic.Bool // finish has run (it runs once)
 	done    chan struct{}
-	err     error // why it ended; set before done is closed
+	err     error       // why it ended; set before done is closed
+	onEnd   func(error) // if not nil, called by finish once done is closed; immutable
 
 	sent, underruns, resyncs, late int64Counter
 	skips, silence                 int64Counter // the player's, copied after each deadline
@@ -140,8 +142,14 @@ type Listener struct {
 // silence frames, or an error), when send returns an error, or on Remove,
 // the listener is dropped and its Done channel closed.
 func (s *Scheduler) Add(p *Player, send func(Packet) error) *Listener {
+	return s.add(p, send, nil)
+}
+
+// add is Add with onEnd, called with the listener's error when it ends,
+// on whichever goroutine ends it; it must not block.
+func (s *Scheduler) add(p *Player, send func(Packet) error, onEnd func(error)) *Listener {
 	sh := s.shards[int(s.next.Add(1)-1)%len(s.shards)]
-	l := &Listener{p: p, send: send, shard: sh, added: s.clock.Now(), done: make(chan struct{})}
+	l := &Listener{p: p, send: send, shard: sh, added: s.clock.Now(), done: make(chan struct{}), onEnd: onEnd}
 	sh.mu.Lock()
 	if sh.stopped {
 		sh.mu.Unlock()
@@ -158,6 +166,41 @@ func (s *Scheduler) Add(p *Player, send func(Packet) error) *Listener {
 // Remove drops the listener at its shard's next deadline. It is safe to
 // call from its own callback, and more than once.
 func (l *Listener) Remove() { l.removed.Store(true) }
+
+// stop drops the listener now: when it returns, the listener's callback is
+// not running and will not run again, the listener is out of its shard's
+// lists, and it has ended (Done closed, onEnd called). It waits for a tick
+// of the shard in progress, so it must not be called from a callback of a
+// listener on the same shard.
+func (l *Listener) stop() {
+	sh := l.shard
+	sh.serving.Lock()
+	defer sh.serving.Unlock()
+	l.removed.Store(true)
+	if l.ended.Load() {
+		return
+	}
+	sh.mu.Lock()
+	for i := range sh.slots {
+		sl := &sh.slots[i]
+		sl.listeners = without(sl.listeners, l)
+		sl.pending = without(sl.pending, l)
+	}
+	sh.mu.Unlock()
+	l.finish(nil)
+}
+
+// without removes l from ls, in place, keeping the order.
+func without(ls []*Listener, l *Listener) []*Listener {
+	for i, x := range ls {
+		if x == l {
+			n := copy(ls[i:], ls[i+1:])
+			ls[i+n] = nil
+			return ls[:i+n]
+		}
+	}
+	return ls
+}
 
 // Do runs f with the listener's player on the listener's shard, at its
 // next deadline (within a frame, paused or not), before its packets are
@@ -256,6 +299,12 @@ type shard struct {
 	s     *Scheduler
 	start time.Time
 
+	// serving is held by the shard's goroutine while it serves its
+	// deadlines and when it stops, and by Listener.stop, which so waits
+	// for the callbacks in progress and changes the listener lists while
+	// the goroutine does not read them.
+	serving sync.Mutex
+
 	mu       sync.Mutex // guards the slots' pending lists, and their lengths for Stats
 	slots    []slotList // a phase each
 	nextSlot int        // the slot of the next listener added
@@ -270,7 +319,7 @@ type int64Counter = atomic.Int64
 // slotList is the listeners of one phase.
 type slotList struct {
 	pending   []*Listener // added, not yet taken in; guarded by shard.mu
-	listeners []*Listener // only the shard's goroutine changes it, under shard.mu
+	listeners []*Listener // changed under shard.mu by the shard's goroutine, or by Listener.stop, both holding shard.serving
 }
 
 // run is the shard's loop: one deadline after another, on the absolute
@@ -284,9 +333,12 @@ func (sh *shard) run() {
 	k := int64(0)
 	for {
 		if err := s.clock.Wait(s.ctx, sh.start.Add(sh.deadline(k))); err != nil {
+			sh.serving.Lock()
 			sh.stop()
+			sh.serving.Unlock()
 			return
 		}
+		sh.serving.Lock()
 		now := s.clock.Now().Sub(sh.start)
 		last := sh.latest(now)
 		if last-k >= int64(s.phases) {
@@ -297,6 +349,7 @@ func (sh *shard) run() {
 			sh.ticks.Add(1)
 			sh.tick(&sh.slots[k%int64(s.phases)], sh.deadline(k), now)
 		}
+		sh.serving.Unlock()
 	}
 }
 
@@ -445,13 +498,20 @@ func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 	return nil
 }
 
-// finish drops a listener: the end of its track is no error.
+// finish drops a listener: the end of its track is no error. Only its
+// first call does anything.
 func (l *Listener) finish(err error) {
+	if !l.ended.CompareAndSwap(false, true) {
+		return
+	}
 	if err == io.EOF {
 		err = nil
 	}
 	l.err = err
 	close(l.done)
+	if l.onEnd != nil {
+		l.onEnd(err)
+	}
 }
 
 // stop ends the shard's listeners when the scheduler closes.
