@@ -129,6 +129,8 @@ type Library struct {
 	settled int64
 	closed  bool
 
+	closeDone chan struct{} // closed when the first Close has finished; immutable
+
 	stats struct {
 		hits, diskHits, misses, loads, encodes, evictions, refusals, failures, corrupt, writes atomic.Int64
 	}
@@ -234,7 +236,7 @@ func NewLibrary(opts ...LibraryOption) *Library {
 	if set := keySettings(cfg.opts); len(set) > 0 {
 		panic("pipeline: WithTrackOptions given the encoding settings of a Key, which alone sets them: " + strings.Join(set, ", "))
 	}
-	lib := &Library{cfg: cfg, index: map[Key]*entry{}, live: map[*entry]struct{}{}}
+	lib := &Library{cfg: cfg, index: map[Key]*entry{}, live: map[*entry]struct{}{}, closeDone: make(chan struct{})}
 	lib.ctx, lib.cancel = context.WithCancel(context.Background())
 	return lib
 }
@@ -806,13 +808,16 @@ func (lib *Library) Stats() LibraryStats {
 
 // Close closes every track of the library, held or not (their players
 // get ErrClosed), ends the loads and writes in progress, and
-// waits for them. Later Gets return ErrLibraryClosed.
+// waits for them. Later Gets return ErrLibraryClosed. Every call, not
+// only the first, returns once that is done; later ones return nil.
 func (lib *Library) Close() error {
 	lib.mu.Lock()
 	if lib.closed {
 		lib.mu.Unlock()
+		<-lib.closeDone
 		return nil
 	}
+	defer close(lib.closeDone)
 	lib.closed = true
 	lib.cancel()
 	lib.mu.Unlock()

@@ -648,6 +648,37 @@ func TestLibraryClose(t *testing.T) {
 	assert.Zero(t, lib.Stats().Resident)
 }
 
+// Every Close, not only the first, returns only once the loads in
+// progress have ended, even a load whose opener is slow to return.
+func TestLibraryEveryCloseWaits(t *testing.T) {
+	mp3 := testutil.Fixture(t, "prog_48000.mp3")
+	var (
+		entered = make(chan struct{})
+		release = make(chan struct{})
+		inOpen  atomic.Bool
+	)
+	lib := pipeline.NewLibrary(pipeline.WithOpener(func(context.Context, string) (io.Reader, error) {
+		inOpen.Store(true)
+		close(entered)
+		<-release // an opener that does not heed its context
+		inOpen.Store(false)
+		return bytes.NewReader(mp3), nil
+	}))
+	lib.Preload(pipeline.Key{Source: "a"})
+	<-entered
+	closed := make(chan bool, 2)
+	for range 2 {
+		go func() {
+			assert.NoError(t, lib.Close())
+			closed <- inOpen.Load()
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // for a Close that does not wait to return
+	close(release)
+	assert.False(t, <-closed, "a Close returned while a load was in progress")
+	assert.False(t, <-closed, "a Close returned while a load was in progress")
+}
+
 // Preload loads tracks no one holds: a Get later finds them in memory.
 func TestLibraryPreload(t *testing.T) {
 	o := newOpener(t, "a", "b")
