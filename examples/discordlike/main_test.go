@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -61,7 +62,11 @@ func shortOptions(out *syncBuffer) *options {
 }
 
 // TestShortRun runs the example as go run does, shorter: its own checks
-// must pass, with the faults injected.
+// must pass, with the faults injected. It is a run in real time, so it
+// asserts no count of packets, which a busy machine would lower: only that
+// what was heard was right (the run fails on any loss, duplicate, reorder
+// or wrong audio), that some audio was heard and verified, and that each
+// recording holds exactly the packets it was sent, to the sample.
 func TestShortRun(t *testing.T) {
 	var out syncBuffer
 	o := shortOptions(&out)
@@ -78,8 +83,14 @@ func TestShortRun(t *testing.T) {
 		assert.Contains(t, s, name+" ×1", "every track encoded once")
 	}
 	assert.Contains(t, s, "1 control connections resumed, 1 UDP sockets reopened")
-	assert.Regexp(t, `WebRTC listener +[1-9]\d* packets, [0-9.]+ s decoded, 0 undecodable`, s)
-	assert.Regexp(t, `HTTP   listener +[1-9]\d* packets, [0-9.]+ s decoded, 0 undecodable`, s)
+	// The in-process listeners may hear nothing at all of a short run on
+	// a busy machine (they connect while it runs); what they heard must
+	// decode.
+	assert.Regexp(t, `WebRTC listener +\d+ packets, [0-9.]+ s decoded, 0 undecodable`, s)
+	assert.Regexp(t, `HTTP   listener +\d+ packets, [0-9.]+ s decoded, 0 undecodable`, s)
+	verified := regexp.MustCompile(`verified +(\d+) packets' audio matched`).FindStringSubmatch(s)
+	require.NotNil(t, verified, "the summary's verified line")
+	assert.NotEqual(t, "0", verified[1], "some audio was heard and verified")
 
 	// The recordings are Ogg Opus files with every packet the guild sent.
 	files, err := filepath.Glob(filepath.Join(o.record, "*.opus"))
@@ -104,7 +115,7 @@ func TestShortRun(t *testing.T) {
 		}
 		n, last = n+1, p
 	}
-	assert.Greater(t, n, 100)
+	assert.Greater(t, n, 2, "some audio after OpusHead and OpusTags")
 	assert.True(t, last.EOS)
 	assert.Equal(t, samples, last.Granule, "its duration is that of the packets heard")
 }
