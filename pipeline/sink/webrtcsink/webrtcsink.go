@@ -158,7 +158,8 @@ func (w *Server) Answer(ctx context.Context, offer webrtc.SessionDescription) (*
 	if err != nil {
 		return nil, webrtc.SessionDescription{}, err
 	}
-	p := &Peer{w: w, pc: pc, track: &audioTrack{}, connected: make(chan struct{}), done: make(chan struct{})}
+	p := &Peer{w: w, pc: pc, track: &audioTrack{}, connected: make(chan struct{}), done: make(chan struct{}),
+		rtcpDone: make(chan struct{}), ended: make(chan struct{})}
 	p.from.Store(math.MaxUint64)
 	w.mu.Lock()
 	if w.closed {
@@ -185,14 +186,20 @@ func (w *Server) Answer(ctx context.Context, offer webrtc.SessionDescription) (*
 		}
 	})
 	pc.OnConnectionStateChange(p.state)
-	w.wg.Go(func() { // RTCP must be read for the interceptors (sender reports) to run; Read ends when the peer does
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := sender.Read(buf); err != nil {
-				return
+	p.mu.Lock()
+	if !p.closing {
+		p.reading = true
+		w.wg.Go(func() { // RTCP must be read for the interceptors (sender reports) to run; Read ends when the peer does
+			defer close(p.rtcpDone)
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := sender.Read(buf); err != nil {
+					return
+				}
 			}
-		}
-	})
+		})
+	}
+	p.mu.Unlock()
 	if err := pc.SetRemoteDescription(offer); err != nil {
 		return fail(fmt.Errorf("webrtcsink: offer: %w", err))
 	}
@@ -254,6 +261,12 @@ type Peer struct {
 	once      sync.Once
 	err       error // why it ended; set before done is closed
 
+	mu       sync.Mutex // guards reading and closing
+	reading  bool       // its RTCP reader was started (and closes rtcpDone)
+	closing  bool       // its connection is being closed: no reader to start
+	rtcpDone chan struct{}
+	ended    chan struct{} // closed once its connection is closed and its reader has ended
+
 	sent, errs atomic.Int64
 }
 
@@ -295,7 +308,17 @@ func (p *Peer) end(err error) {
 		if p.timer != nil { // nil only if Answer failed before setting it
 			p.timer.Stop()
 		}
-		p.w.wg.Go(func() { _ = p.pc.Close() })
+		p.w.wg.Go(func() {
+			p.mu.Lock()
+			p.closing = true
+			reading := p.reading
+			p.mu.Unlock()
+			_ = p.pc.Close()
+			if reading {
+				<-p.rtcpDone
+			}
+			close(p.ended)
+		})
 	})
 }
 
@@ -324,9 +347,11 @@ func (p *Peer) Err() error {
 // Sent returns the packets written to the peer's connection.
 func (p *Peer) Sent() int64 { return p.sent.Load() }
 
-// Close closes the peer's connection.
+// Close closes the peer's connection, and returns once it is closed and
+// the peer's goroutine (its RTCP reader) has ended.
 func (p *Peer) Close() error {
 	p.end(ErrPeerClosed)
+	<-p.ended
 	return nil
 }
 

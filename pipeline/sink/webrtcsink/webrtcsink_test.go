@@ -191,6 +191,19 @@ func TestPeer(t *testing.T) {
 	assert.Equal(t, 0, w.Stats().Peers)
 }
 
+// Peer.Close returns once the peer's connection is closed and its
+// goroutine has ended, not before.
+func TestPeerCloseWaits(t *testing.T) {
+	w := newServer(t)
+	r := newReceiver(t)
+	peer := connect(t, w, r)
+	waitConnected(t, peer)
+	require.NoError(t, peer.Close())
+	assert.True(t, webrtcsink.ReaderEnded(peer), "the RTCP reader has ended when Close returns")
+	assert.ErrorIs(t, peer.Err(), webrtcsink.ErrPeerClosed)
+	require.NoError(t, peer.Close(), "a second Close")
+}
+
 func TestFanout(t *testing.T) {
 	tr := loadTrack(t)
 	want := trackPackets(t, tr)
