@@ -167,7 +167,15 @@ func (s *HTTPStream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.stats.served.Add(1)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	defer context.AfterFunc(s.ctx, cancel)()
+	// The stream's Close cancels this client; the handler does not return
+	// while that cancel is under way, so Close's wait covers it.
+	canceled := make(chan struct{})
+	stop := context.AfterFunc(s.ctx, func() { cancel(); close(canceled) })
+	defer func() {
+		if !stop() {
+			<-canceled
+		}
+	}()
 
 	q := s.join()
 	defer q.Leave()
