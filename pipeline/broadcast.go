@@ -21,7 +21,13 @@ import (
 // that falls further behind than its bound skips ahead (its oldest packets
 // dropped, at packet boundaries) or is dropped, and is counted, as
 // Icecast's slow listeners are. A broadcast of a live track starts at its
-// live edge and follows it.
+// live edge and is held there, as the Scheduler holds a live track's
+// listener: never more than real time, so that a paced listener, whenever
+// it joins, gets no backlog and no catch-up burst (which a receiver's
+// jitter buffer would take as delay, and play fast to drop). When its
+// input stalls and then comes in a burst, or its shard wakes late, it
+// skips to the live edge rather than send the late packets, and the
+// scheduler counts that (resynchronisations, skips).
 //
 // Any number of broadcasts of one track may run at once, each at its own
 // position. A Broadcast is safe for concurrent use.
@@ -73,7 +79,8 @@ func WithQueueBound(bytes int, drop bool) BroadcastOption {
 var ErrSlowListener = opus.ErrSlowListener
 
 // NewBroadcast starts a broadcast of t on s, from the start of the track,
-// or from its live edge for a live track. It ends at the end of the track.
+// or from its live edge for a live track, where it is held. It ends at
+// the end of the track.
 func NewBroadcast(s *Scheduler, t *Track, opts ...BroadcastOption) *Broadcast {
 	cfg := broadcastConfig{burst: 64 << 10, bound: 256 << 10}
 	for _, o := range opts {

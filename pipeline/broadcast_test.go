@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/streamcatcher/streamcatcher/codec/ogg"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 	"github.com/streamcatcher/streamcatcher/transform"
 )
@@ -350,4 +351,140 @@ func TestBroadcastCloseWaitsForDelivery(t *testing.T) {
 	clock.Advance(20 * time.Millisecond)
 	settle(t, clock)
 	assert.Equal(t, int64(1), calls.Load(), "no packet after Close")
+}
+
+// liveRelay is a live channel relayed as the discordlike example relays
+// one: Opus packets written, as they come, a page each, into an Ogg
+// stream that a live Track reads. Packet n of the relay is the fixture's
+// packet n mod 151.
+type liveRelay struct {
+	t   *testing.T
+	tr  *pipeline.Track
+	ow  *ogg.OpusWriter
+	all [][]byte
+	n   int // packets written
+}
+
+const relayPreSkip = 312
+
+func newLiveRelay(t *testing.T) *liveRelay {
+	t.Helper()
+	_, all := loaded(t)
+	pr, pw := io.Pipe()
+	// Unpaced: the packets are in the track as soon as they are relayed,
+	// as a paced track's are when they come late.
+	tr := newTrack(t, pr, pipeline.WithLive(10*time.Second), pipeline.WithPacing(nil), pipeline.WithPool(pipeline.NewPool(1)))
+	t.Cleanup(func() { pw.Close() })
+	r := &liveRelay{t: t, tr: tr, all: all}
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		r.ow, err = ogg.NewOpusWriter(pw, ogg.OpusHead{Version: 1, Channels: 2, PreSkip: relayPreSkip, InputRate: 48000},
+			ogg.OpusTags{Vendor: "test"})
+		done <- err
+	}()
+	require.NoError(t, <-done)
+	// A track reads the first 8 KiB or so before it knows its input's
+	// format: until then, nothing is indexed.
+	size := 0
+	for size < 10<<10 {
+		size += len(all[r.n%len(all)])
+		r.write(1, 1)
+	}
+	r.write(0, 0)
+	return r
+}
+
+// write relays n packets at once, and waits for the track to have all
+// but the last lag.
+func (r *liveRelay) write(lag, n int) {
+	r.t.Helper()
+	for range n {
+		require.NoError(r.t, r.ow.WritePacket(r.all[r.n%len(r.all)]))
+		require.NoError(r.t, r.ow.Flush())
+		r.n++
+	}
+	if lag > 0 {
+		return
+	}
+	require.Eventually(r.t, func() bool { x, _ := r.tr.Index(); return x.Packets() >= r.n }, 10*time.Second, time.Millisecond,
+		"the track has the %d packets relayed", r.n)
+}
+
+// number is the relay's number of a packet the track gave.
+func number(p pipeline.Packet) int { return int((p.Position + relayPreSkip) / 960) }
+
+// A paced listener of a broadcast of a live track, relayed as the
+// discordlike example relays a voice channel, joins at the live point and
+// is never given more than real time: one packet a 20 ms deadline at most,
+// when the relay's input comes in pairs, stalls and then comes in a
+// burst, or the scheduler wakes late. It is brought back to the live edge
+// instead of being given the late packets, and that is counted; input
+// that only jitters loses nothing.
+func TestBroadcastLiveNoBurst(t *testing.T) {
+	r := newLiveRelay(t)
+	s, clock := fakeScheduler(t)
+	<-r.tr.Ready()
+	b := pipeline.NewBroadcast(s, r.tr)
+	newest := map[time.Time]int{} // the newest packet relayed when the clock was moved to a time
+	step := func(in int, d time.Duration) {
+		r.write(0, in)
+		clock.Advance(d)
+		newest[clock.Now()] = r.n - 1
+		settle(t, clock)
+	}
+	for range 25 {
+		step(1, 20*time.Millisecond)
+	}
+	rec := &recorder{clock: clock}
+	b.JoinPaced(rec.send)
+	for range 10 {
+		step(1, 20*time.Millisecond)
+	}
+	require.Equal(t, 10, rec.count(), "a packet a deadline")
+
+	// Input in pairs, 40 ms apart: jitter within the catch-up, no skip.
+	for range 10 {
+		step(2, 20*time.Millisecond)
+		step(0, 20*time.Millisecond)
+	}
+	assert.Equal(t, 30, rec.count(), "a packet a deadline")
+	assert.Zero(t, s.Stats()[0].Skips, "jittery input plays whole")
+
+	// 300 ms without input, then those packets at once.
+	for range 15 {
+		step(0, 20*time.Millisecond)
+	}
+	step(15, 20*time.Millisecond)
+	for range 5 {
+		step(1, 20*time.Millisecond)
+	}
+	// The shard wakes 60 ms late.
+	step(3, 60*time.Millisecond)
+	for range 5 {
+		step(1, 20*time.Millisecond)
+	}
+	// Two deadlines without input, the shard 50 ms late, then a burst.
+	step(0, 20*time.Millisecond)
+	step(0, 20*time.Millisecond)
+	step(0, 50*time.Millisecond)
+	step(4, 10*time.Millisecond)
+	for range 10 {
+		step(1, 20*time.Millisecond)
+	}
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for i, p := range rec.got {
+		n, at := number(p), rec.at[i]
+		assert.LessOrEqual(t, newest[at]-n, 3, "packet %d, at %v: no further from the live edge (%d) than the catch-up", n, at.Sub(rec.at[0]), newest[at])
+		if i == 0 {
+			continue
+		}
+		assert.GreaterOrEqual(t, at.Sub(rec.at[i-1]), 20*time.Millisecond, "packet %d, at %v: no more than real time", n, at.Sub(rec.at[0]))
+		assert.Greater(t, n, number(rec.got[i-1]), "in order, none repeated")
+	}
+	st := s.Stats()[0]
+	assert.GreaterOrEqual(t, st.Resyncs, int64(3), "the burst, the late wakes: each a resynchronisation")
+	assert.GreaterOrEqual(t, st.Skips, int64(11), "the late packets of the stall passed over")
 }

@@ -64,7 +64,9 @@
 // A Scheduler drives many players in real time on a few goroutines (at
 // most GOMAXPROCS shards), each listener on an absolute 20 ms grid, a
 // listener being a callback that borrows each packet. Catch-up is bounded
-// and resynchronisation counted; lateness, underruns, skips and the time
+// and resynchronisation counted; a live track's listener never catches up,
+// and once at the live edge is held there, skipping to it rather than
+// sending late packets. Lateness, underruns, skips and the time
 // to the first packet are measured per listener and per shard. Its Clock
 // is injectable: a FakeClock makes its tests exact and sleepless.
 //

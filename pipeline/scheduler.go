@@ -31,6 +31,24 @@ import (
 // encoded yet (an underrun) or that is paused leaves a gap: its clock goes
 // on, so it does not burst afterwards.
 //
+// A listener of a live track's player is held to the live edge: it never
+// gets more than real time, and never a backlog.
+//
+//   - It never catches up: a deadline gives it at most one frame of
+//     packets. Behind by a frame or more (its shard woke late), its clock
+//     is resynchronised to the present at once, and that is counted.
+//   - Once it has followed the live edge (it has come within WithCatchUp
+//     frames of the newest packet encoded, or run out of packets: an
+//     underrun), a player that trails the edge by more than those frames
+//     (its input came late, then in a burst; its clock was resynchronised)
+//     skips to the newest packet: a resynchronisation, counted, and the
+//     packets passed over counted as skips. The late packets are never
+//     sent at once, nor played late, one a deadline, behind the edge.
+//   - A player moved by a function given to Do (a seek back into the
+//     window, a pause) plays on where it was put until it has come back
+//     within those frames of the edge; a player looping a section is never
+//     moved.
+//
 // A listener is a callback that borrows each packet: it must not keep the
 // Packet's Data past its return (copy it if need be), must not block, and
 // must not call the Scheduler but for its own Listener's Remove.
@@ -74,7 +92,9 @@ func WithPhases(n int) SchedulerOption {
 // WithCatchUp sets how many frames (of 20 ms) a listener that has fallen
 // behind may catch up by, in one deadline, before it is resynchronised to
 // the present instead (3 by default): the packets of that time, whatever
-// their duration.
+// their duration. A listener of a live track never catches up; it is how
+// far such a listener's player may trail the live edge (the input's
+// jitter it absorbs) before it skips to it.
 func WithCatchUp(frames int) SchedulerOption {
 	return func(s *Scheduler) { s.catchUp = max(frames, 1) }
 }
@@ -117,9 +137,12 @@ type Listener struct {
 	added time.Time
 
 	// Only the shard's goroutine touches these.
-	next    time.Duration // the deadline of the listener's next packet, from the shard's start
-	started bool          // next is set: the listener has had its first deadline
-	first   bool          // a packet has been sent
+	next      time.Duration // the deadline of the listener's next packet, from the shard's start
+	started   bool          // next is set: the listener has had its first deadline
+	first     bool          // a packet has been sent
+	live      bool          // its player's track is live: the listener is held to the live edge
+	following bool          // a live listener has followed the live edge since Do last moved its player
+	liveSkips int64         // packets a live listener's player passed over to rejoin the live edge
 
 	removed atomic.Bool
 	hasOps  atomic.Bool // ops is not empty
@@ -140,7 +163,10 @@ type Listener struct {
 // Add adds a listener: the player p, its packets given to send at their
 // deadlines from the next one on. When the player ends (io.EOF after its
 // silence frames, or an error), when send returns an error, or on Remove,
-// the listener is dropped and its Done channel closed.
+// the listener is dropped and its Done channel closed. A player of a live
+// track plays from where it is (a new one from the oldest packet kept;
+// see Player.SkipToLive), and is held to the live edge once it has
+// reached it (see Scheduler).
 func (s *Scheduler) Add(p *Player, send func(Packet) error) *Listener {
 	return s.add(p, send, nil)
 }
@@ -149,7 +175,8 @@ func (s *Scheduler) Add(p *Player, send func(Packet) error) *Listener {
 // on whichever goroutine ends it; it must not block.
 func (s *Scheduler) add(p *Player, send func(Packet) error, onEnd func(error)) *Listener {
 	sh := s.shards[int(s.next.Add(1)-1)%len(s.shards)]
-	l := &Listener{p: p, send: send, shard: sh, added: s.clock.Now(), done: make(chan struct{}), onEnd: onEnd}
+	l := &Listener{p: p, send: send, shard: sh, added: s.clock.Now(), done: make(chan struct{}), onEnd: onEnd, live: p.t.cfg.live > 0}
+	l.following = l.live && s.nearLive(p) // a player put at the live edge (a Broadcast's) is held there from the start
 	sh.mu.Lock()
 	if sh.stopped {
 		sh.mu.Unlock()
@@ -238,9 +265,9 @@ func (l *Listener) Player() *Player { return l.p }
 type ListenerStats struct {
 	Packets   int64         // packets sent (silence frames included)
 	Underruns int64         // deadlines at which the next packet was not encoded yet
-	Resyncs   int64         // times it fell too far behind and was resynchronised
+	Resyncs   int64         // times it fell too far behind and was resynchronised (a live track's: behind by a frame, or off its live edge)
 	Late      int64         // packets sent more than one frame after their deadline
-	Skips     int64         // packets its player lost to a live track's window
+	Skips     int64         // packets its player lost to a live track's window, or passed over to rejoin its live edge
 	Silence   int64         // silence frames sent (at pauses and the end)
 	First     time.Duration // from Add to its first packet; 0 until then
 	Lateness  Percentiles   // of its packets' sending after their deadlines
@@ -272,7 +299,7 @@ type ShardStats struct {
 	Packets   int64
 	Underruns int64
 	Resyncs   int64
-	Skips     int64 // packets lost to live tracks' windows
+	Skips     int64 // packets lost to live tracks' windows, or passed over to rejoin their live edges
 	Silence   int64 // silence frames sent
 	Lateness  Percentiles
 }
@@ -409,9 +436,10 @@ func (sh *shard) tick(sl *slotList, deadline, now time.Duration) {
 		// The player's counts, for readers of the listener's: its own
 		// are the driver's alone.
 		ps := l.p.stats
-		ts.skips += ps.Skips - l.skips.Load()
+		skips := ps.Skips + l.liveSkips
+		ts.skips += skips - l.skips.Load()
 		ts.silence += ps.Silence - l.silence.Load()
-		l.skips.Store(ps.Skips)
+		l.skips.Store(skips)
 		l.silence.Store(ps.Silence)
 		if err != nil {
 			l.finish(err)
@@ -437,8 +465,9 @@ func (sh *shard) tick(sl *slotList, deadline, now time.Duration) {
 const maxPerDeadline = 64
 
 // serve sends l the packets due by now: those of at most catchUp frames
-// behind; a listener further behind than that is resynchronised. It
-// returns why l ends, if it does.
+// behind; a listener further behind than that is resynchronised. A live
+// track's listener is given one frame at most, and kept at the live edge
+// (keepLive). It returns why l ends, if it does.
 func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 	s := sh.s
 	if l.hasOps.Load() {
@@ -450,11 +479,19 @@ func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 		for _, f := range ops {
 			f(l.p)
 		}
+		l.following = false // the player may have been moved: it rejoins the edge by playing on
 	}
-	if behind := now - l.next; behind > time.Duration(s.catchUp)*s.frame {
+	bound := time.Duration(s.catchUp) * s.frame
+	if l.live {
+		bound = s.frame - 1 // no catch-up: more than the packet due now is a resync
+	}
+	if behind := now - l.next; behind > bound {
 		l.next = now - behind%s.frame // back on the grid, at the present
 		l.resyncs.Add(1)
 		ts.resyncs++
+	}
+	if l.live {
+		sh.keepLive(l, ts)
 	}
 	for n := 0; n < maxPerDeadline && l.next <= now; n++ {
 		pk, err := l.p.Next()
@@ -464,6 +501,9 @@ func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 			l.underruns.Add(1)
 			ts.underruns++
 			l.next += s.frame // a gap, not a burst later
+			if l.live {
+				l.following = true // it has run into the live edge
+			}
 			return nil
 		case err == ErrPaused:
 			l.next += s.frame
@@ -496,6 +536,43 @@ func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 		l.next += opus.Duration(pk.Samples)
 	}
 	return nil
+}
+
+// keepLive moves a live track's player that has followed the live edge,
+// and now trails it by more than catchUp frames, to the newest packet: a
+// resynchronisation, its packets passed over counted as skips. A player
+// that has not followed the edge since Do last ran (it was put behind it)
+// starts to once it is within those frames of it; a player looping a
+// section is left where it is.
+func (sh *shard) keepLive(l *Listener, ts *tickStats) {
+	p := l.p
+	if p.loops != 0 {
+		return
+	}
+	if p.Paused() {
+		l.following = false // it resumes where it was, behind the edge
+		return
+	}
+	if sh.s.nearLive(p) {
+		l.following = true
+		return
+	}
+	if !l.following {
+		return
+	}
+	if n := int64(p.SkipToLive()); n > 0 {
+		l.liveSkips += n
+		l.resyncs.Add(1)
+		ts.resyncs++
+	}
+}
+
+// nearLive reports whether a live track's player is within catchUp frames
+// of its live edge: the audio encoded and not yet given, its next
+// packet's included, is no more than that.
+func (s *Scheduler) nearLive(p *Player) bool {
+	x, ok := p.t.Index()
+	return !ok || x.DecodedSamples()-x.PreSkip()-p.position() <= opus.Samples(time.Duration(s.catchUp)*s.frame)
 }
 
 // finish drops a listener: the end of its track is no error. Only its

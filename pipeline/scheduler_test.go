@@ -329,3 +329,74 @@ func TestListenerDoResumes(t *testing.T) {
 	<-ran
 	assert.InDelta(t, 13, real.Load(), 1, "playing again from the next deadline")
 }
+
+// A live track's listener is held to the live edge only once it has
+// followed it: a player that starts at the oldest packet kept, or that Do
+// seeks back into the window or pauses, plays on from where it was put,
+// one packet a deadline, none passed over; a player Do moves to the edge
+// is held there, its late packets passed over after a stall.
+func TestSchedulerLiveTimeshift(t *testing.T) {
+	r := newLiveRelay(t)
+	s, clock := fakeScheduler(t)
+	<-r.tr.Ready()
+	rec := &recorder{clock: clock}
+	l := s.Add(r.tr.NewPlayer(), rec.send)
+	step := func(in, n int) {
+		for range n {
+			r.write(0, in)
+			clock.Advance(20 * time.Millisecond)
+			settle(t, clock)
+		}
+	}
+	numbers := func(from int) []int {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		var out []int
+		for _, p := range rec.got[from:] {
+			out = append(out, number(p))
+		}
+		return out
+	}
+	run := func(from, n int) []int {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = from + i
+		}
+		return out
+	}
+	step(1, 10)
+	assert.Equal(t, run(0, 10), numbers(0), "from the oldest packet, a packet a deadline")
+
+	// Moved to the edge: held there; a stall's late packets passed over.
+	l.Do(func(p *pipeline.Player) { p.SkipToLive() })
+	step(1, 5)
+	step(0, 10)
+	step(10, 1)
+	got := numbers(15)
+	assert.Equal(t, r.n-1, got[len(got)-1], "back at the live edge after the stall")
+	st := l.Stats()
+	assert.Equal(t, int64(1), st.Resyncs)
+	assert.Equal(t, int64(9), st.Skips, "the late packets but the newest")
+
+	// Sought back into the window: plays on from there.
+	n := rec.count()
+	back := r.n - 50
+	l.Do(func(p *pipeline.Player) {
+		assert.NoError(t, p.Seek(context.Background(), opus.Duration(int64(back)*960)))
+	})
+	step(1, 20)
+	assert.Equal(t, run(back, 20), numbers(n), "from where it was sought, none passed over")
+
+	// Paused and resumed: on from where it was.
+	n = rec.count()
+	l.Do(func(p *pipeline.Player) { p.Pause() })
+	step(1, 10)
+	l.Do(func(p *pipeline.Player) { p.Resume() })
+	step(1, 10)
+	got = numbers(n)
+	require.Len(t, got, 5+10, "five silence frames, then ten packets")
+	assert.Equal(t, run(back+20, 10), got[5:], "on from where it paused")
+	st = l.Stats()
+	assert.Equal(t, int64(1), st.Resyncs, "no resynchronisation since")
+	assert.Equal(t, int64(9), st.Skips, "no packet passed over since")
+}
