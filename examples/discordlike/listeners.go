@@ -31,8 +31,16 @@ type webListener struct {
 	undecoded int64
 	peak      float64 // the loudest 20 ms, dBFS
 	first     time.Duration
+	firstAt   time.Time // when the first packet came
+	early     int64     // packets in the joinWindow from the first: about 75 at the live point
 	err       error
 }
+
+// joinWindow is how long after its first packet a listener's packets are
+// counted (webListener.early): a paced listener joins at the live point
+// and hears no more than real time, 75 packets of 20 ms; a burst at join
+// (a backlog, a catch-up) shows as more.
+const joinWindow = 1500 * time.Millisecond
 
 // take decodes one packet with dec and records it.
 func (l *webListener) take(dec *libopus.PacketDecoder, packet []byte, start time.Time) {
@@ -48,9 +56,13 @@ func (l *webListener) take(dec *libopus.PacketDecoder, packet []byte, start time
 		l.undecoded++
 		return
 	}
+	now := time.Now()
 	if l.packets == 0 {
-		l.first = time.Since(start)
+		l.first, l.firstAt = now.Sub(start), now
 		l.peak = -200
+	}
+	if now.Sub(l.firstAt) < joinWindow {
+		l.early++
 	}
 	l.packets++
 	l.samples += int64(len(pcm) / 2)
@@ -185,5 +197,5 @@ func (l *webListener) listenHTTP(ctx context.Context, base, guild string) {
 func (l *webListener) snapshot() webListener {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return webListener{kind: l.kind, packets: l.packets, samples: l.samples, undecoded: l.undecoded, peak: l.peak, first: l.first, err: l.err}
+	return webListener{kind: l.kind, packets: l.packets, samples: l.samples, undecoded: l.undecoded, peak: l.peak, first: l.first, early: l.early, err: l.err}
 }

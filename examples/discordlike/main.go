@@ -419,8 +419,8 @@ func summarize(con *console, o *options, cat *catalogue, lib *pipeline.Library, 
 	ws := svc.web.stats()
 	for _, l := range web {
 		s := l.snapshot()
-		line := fmt.Sprintf("  %-6s listener     %d packets, %.1f s decoded, %d undecodable, peak %.1f dBFS, first after %v",
-			s.kind, s.packets, float64(s.samples)/48000, s.undecoded, s.peak, s.first.Round(time.Millisecond))
+		line := fmt.Sprintf("  %-6s listener     %d packets, %.1f s decoded, %d undecodable, peak %.1f dBFS, first after %v, %d in the %v after it",
+			s.kind, s.packets, float64(s.samples)/48000, s.undecoded, s.peak, s.first.Round(time.Millisecond), s.early, joinWindow)
 		if s.err != nil {
 			line += "; " + s.err.Error()
 		}
