@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -24,20 +23,10 @@ import (
 
 	"github.com/streamcatcher/streamcatcher/codec/ogg"
 	"github.com/streamcatcher/streamcatcher/codec/opus"
+	"github.com/streamcatcher/streamcatcher/internal/tracktest"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 	"github.com/streamcatcher/streamcatcher/pipeline/sink"
 )
-
-func loadTrack(t *testing.T, opts ...pipeline.TrackOption) *pipeline.Track {
-	f, err := os.Open("../../testdata/prog_48000.mp3")
-	require.NoError(t, err)
-	tr, err := pipeline.NewTrack(f, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { tr.Close() })
-	<-tr.Done()
-	require.NoError(t, tr.Err())
-	return tr
-}
 
 // TestSenderLoopback plays a track over real UDP on loopback, encrypted,
 // through a seek, a loop and a pause, and checks every packet: sequence,
@@ -45,7 +34,7 @@ func loadTrack(t *testing.T, opts ...pipeline.TrackOption) *pipeline.Track {
 func TestSenderLoopback(t *testing.T) {
 	for _, mode := range []string{"", sink.ModeAES256GCM, sink.ModeXChaCha20Poly1305} {
 		t.Run("mode="+mode, func(t *testing.T) {
-			tr := loadTrack(t)
+			tr := tracktest.Load(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var opts []sink.SenderOption
@@ -122,7 +111,7 @@ func TestSenderLoopback(t *testing.T) {
 }
 
 func TestDCARoundTrip(t *testing.T) {
-	tr := loadTrack(t)
+	tr := tracktest.Load(t)
 	for _, meta := range []*sink.DCAMetadata{nil, sink.NewDCAMetadata(2, 128000, true)} {
 		var buf bytes.Buffer
 		w := sink.NewDCAWriter(&buf, meta)
@@ -174,7 +163,7 @@ func TestDCARoundTrip(t *testing.T) {
 var _ sink.Source = (*pipeline.Player)(nil)
 
 func TestWriteOgg(t *testing.T) {
-	tr := loadTrack(t)
+	tr := tracktest.Load(t)
 	x, _ := tr.Index()
 	var want [][]byte
 	p := tr.NewPlayer()
@@ -235,41 +224,9 @@ func TestWriteOgg(t *testing.T) {
 	}
 }
 
-// trackPackets returns the sound packets of a whole track, copied.
-func trackPackets(t *testing.T, tr *pipeline.Track) [][]byte {
-	p := tr.NewPlayer()
-	defer p.Close()
-	var want [][]byte
-	for {
-		pkt, err := p.Next()
-		if err == io.EOF {
-			return want
-		}
-		require.NoError(t, err)
-		if !pkt.Silence {
-			want = append(want, bytes.Clone(pkt.Data))
-		}
-	}
-}
-
-// runOf returns where got starts in want, failing unless got is want's
-// packets from there on, each exactly, in order, with none lost.
-func runOf(t *testing.T, want, got [][]byte) int {
-	t.Helper()
-	require.NotEmpty(t, got)
-	for i := range want {
-		if bytes.Equal(want[i], got[0]) && len(want)-i == len(got) {
-			assert.Equal(t, want[i:], got, "every packet from the join on, exactly, to the end")
-			return i
-		}
-	}
-	t.Fatalf("the %d packets received are not the end of the track", len(got))
-	return -1
-}
-
 func TestHTTPStreamBroadcast(t *testing.T) {
-	tr := loadTrack(t, pipeline.WithBitrate(256000)) // a fast stream fills a stalled client's socket soon
-	want := trackPackets(t, tr)
+	tr := tracktest.Load(t, pipeline.WithBitrate(256000)) // a fast stream fills a stalled client's socket soon
+	want := tracktest.Packets(t, tr)
 	sched := pipeline.NewScheduler()
 	defer sched.Close()
 	b := pipeline.NewBroadcast(sched, tr, pipeline.WithBurst(4<<10), pipeline.WithQueueBound(8<<10, true))
@@ -332,9 +289,9 @@ func TestHTTPStreamBroadcast(t *testing.T) {
 		return ch
 	}
 	early, late := listen(0), listen(time.Second)
-	start := runOf(t, want, <-early)
+	start := tracktest.RunOf(t, want, <-early)
 	assert.Zero(t, start, "a client that joins at the start hears it all")
-	start = runOf(t, want, <-late)
+	start = tracktest.RunOf(t, want, <-late)
 	assert.Positive(t, start, "a client that joins late hears a burst, not the whole track")
 	assert.Less(t, start, len(want)/3+10)
 

@@ -18,6 +18,7 @@ import (
 	"layeh.com/gopus"
 
 	"github.com/streamcatcher/streamcatcher/codec/opus"
+	"github.com/streamcatcher/streamcatcher/internal/tracktest"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 	"github.com/streamcatcher/streamcatcher/pipeline/sink/webrtcsink"
 )
@@ -154,8 +155,8 @@ func splitSilence(payloads [][]byte) ([][]byte, int) {
 }
 
 func TestPeer(t *testing.T) {
-	tr := loadTrack(t)
-	want := trackPackets(t, tr)
+	tr := tracktest.Load(t)
+	want := tracktest.Packets(t, tr)
 	w := newServer(t)
 	r := newReceiver(t)
 	peer := connect(t, w, r)
@@ -205,8 +206,8 @@ func TestPeerCloseWaits(t *testing.T) {
 }
 
 func TestFanout(t *testing.T) {
-	tr := loadTrack(t)
-	want := trackPackets(t, tr)
+	tr := tracktest.Load(t)
+	want := tracktest.Packets(t, tr)
 	w := newServer(t)
 	// The peer that never connects is another server's, whose connect
 	// timeout is short but for seconds: added to the fanout just after its
@@ -282,7 +283,7 @@ func TestFanout(t *testing.T) {
 		got := r.received()
 		sound, silence := splitSilence(checkStream(t, got))
 		assert.Equal(t, 5, silence)
-		start := runOf(t, want, sound)
+		start := tracktest.RunOf(t, want, sound)
 		assert.Less(t, start, 3, "receiver %d heard the broadcast from its start", i)
 		if i == 0 {
 			first = got
