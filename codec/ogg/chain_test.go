@@ -54,7 +54,10 @@ func TestChainEdges(t *testing.T) {
 		want error
 	}{
 		{"a chain", append(bytes.Clone(a), b...), ogg.ErrChained},
+		{"a chain under one serial number", append(bytes.Clone(a), link(t, 1, 3, true)...), ogg.ErrChained},
+		{"a link under one serial number without its end-of-stream page", append(link(t, 1, 3, false), link(t, 1, 3, true)...), ogg.ErrChained},
 		{"a link without its end-of-stream page", append(link(t, 1, 3, false), b...), ogg.ErrChained},
+		{"a page of the stream after its end", append(bytes.Clone(a), link(t, 1, 3, false)[30:]...), ogg.ErrBadPage}, // the pages after the BOS one
 		{"a damaged next link", append(bytes.Clone(a), damaged...), ogg.ErrBadPage},
 		{"a next link cut short", append(bytes.Clone(a), b[:20]...), io.ErrUnexpectedEOF},
 		{"trailing bytes that are not a page", append(bytes.Clone(a), "not a page at all, just bytes"...), io.EOF},
@@ -120,5 +123,79 @@ func TestChainedLength(t *testing.T) {
 		x, _, _ := catcher.StateOf[framed.Index](c)
 		assert.Equal(t, int64(50*960-312-500), x.DurationSamples(), name)
 		c.Close()
+	}
+}
+
+// opusLinkNoEOS is a link of n silence frames whose last page is not
+// marked end of stream (a stream cut where the next link begins), its last
+// granule position the packets' total.
+func opusLinkNoEOS(t *testing.T, serial uint32, n int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := ogg.NewWriter(&buf, serial)
+	head := ogg.OpusHead{Version: 1, Channels: 2, PreSkip: 312}
+	for _, p := range [][]byte{head.Marshal(), ogg.OpusTags{Vendor: "x"}.Marshal()} {
+		require.NoError(t, w.WritePacket(p, 0))
+		require.NoError(t, w.Flush())
+	}
+	for i := range n {
+		require.NoError(t, w.WritePacket([]byte(opus.SilenceFrame), int64(i+1)*960))
+	}
+	require.NoError(t, w.Flush())
+	return buf.Bytes()
+}
+
+// A chain is read to the end of its first link, exact to the sample,
+// whether the next link has a serial number of its own or reuses the
+// first's (files concatenated as they are), and whether or not the first
+// ends with its end-of-stream page.
+func TestChainExactLength(t *testing.T) {
+	const trim = 648
+	trimmed := int64(50*960 - 312 - trim) // the first link's true length
+	untrimmed := int64(50*960 - 312)      // a link without its end-of-stream page: no end trimming
+	for _, tc := range []struct {
+		name  string
+		first []byte
+		next  []byte
+		want  int64
+	}{
+		{"serial of its own", opusLink(t, 1, trim), opusLink(t, 2, 100), trimmed},
+		{"same serial", opusLink(t, 1, trim), opusLink(t, 1, 100), trimmed},
+		{"same serial, first link without end-of-stream page", opusLinkNoEOS(t, 1, 50), opusLink(t, 1, 100), untrimmed},
+		{"serial of its own, first link without end-of-stream page", opusLinkNoEOS(t, 1, 50), opusLink(t, 2, 100), untrimmed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := append(bytes.Clone(tc.first), tc.next...)
+
+			// The demuxer: every packet of the first link, then ErrChained,
+			// and its length.
+			d := ogg.NewOpusDemuxer()
+			src := bytes.NewReader(in)
+			packets, samples := 0, int64(0)
+			var err error
+			for {
+				var p []byte
+				if p, err = d.NextPacket(src); err != nil {
+					break
+				}
+				n, perr := opus.PacketSamples(p)
+				require.NoError(t, perr)
+				packets++
+				samples += n
+			}
+			require.ErrorIs(t, err, ogg.ErrChained)
+			assert.Equal(t, 50, packets, "the first link's packets, none of the next's")
+			assert.Equal(t, int64(50*960), samples)
+			assert.Equal(t, tc.want, d.Length(), "got %d samples; want %d", d.Length(), tc.want)
+
+			// The framed index a track serves its duration from.
+			c := catcher.New(bytes.NewReader(in), catcher.WithTransform(framed.NewFramer(ogg.NewOpusDemuxer())))
+			defer c.Close()
+			require.ErrorIs(t, c.Load(context.Background()), ogg.ErrChained)
+			x, _, ok := catcher.StateOf[framed.Index](c)
+			require.True(t, ok)
+			assert.Equal(t, 50, x.Packets())
+			assert.Equal(t, tc.want, x.DurationSamples(), "got %d samples; want %d", x.DurationSamples(), tc.want)
+		})
 	}
 }

@@ -108,8 +108,10 @@ type Packet struct {
 // the first page) and skips the pages of others multiplexed with it; it
 // ends with io.EOF after that stream's end-of-stream page when the input
 // ends there, or at the end of the input after a whole page; with
-// ErrChained when another logical stream follows the end of its own. It is
-// not safe for concurrent use.
+// ErrChained when another logical stream follows the end of its own (a
+// page marked BOS, whatever its serial number: a file made by
+// concatenating two with the same one is a chain too). It is not safe for
+// concurrent use.
 type Reader struct {
 	r      io.Reader
 	hdr    [oggHeaderSize + oggMaxSegs]byte
@@ -207,7 +209,8 @@ func (o *Reader) ReadPacket() (Packet, error) {
 }
 
 // afterEnd looks at what follows the end-of-stream page: nothing (io.EOF);
-// the first page of another logical stream (ErrChained); pages of a stream
+// the first page of the next link (ErrChained), under a serial number of
+// its own or, in a file made by concatenation, ours; pages of a stream
 // multiplexed with ours that goes on after it, which are skipped; bytes
 // that are not a page at all, which are not audio and are ignored. A page
 // that is damaged or cut short is an error.
@@ -219,10 +222,12 @@ func (o *Reader) afterEnd() error {
 			return io.EOF
 		case err != nil:
 			return err
+		case pi.flags&oggBOS != 0:
+			// The next link, even under our serial number: RFC 3533 asks
+			// for a new one, but files concatenated as they are reuse it.
+			return o.chained(pi)
 		case pi.serial == o.serial:
 			return fmt.Errorf("%w: page %d of stream %d after its end-of-stream page", ErrBadPage, pi.seq, pi.serial)
-		case pi.flags&oggBOS != 0:
-			return o.chained(pi)
 		}
 	}
 }
@@ -317,6 +322,15 @@ func (o *Reader) readPage() error {
 			// ended without its end-of-stream page.
 			if o.open {
 				return fmt.Errorf("%w: logical stream %d starts at offset %d inside a packet of stream %d", ErrBadPage, pi.serial, pi.at, o.serial)
+			}
+			o.eos, o.end = true, o.chained(pi)
+			return nil
+		} else if pi.flags&oggBOS != 0 {
+			// A first page under our serial number: the next link of a
+			// chain that reuses it, ours having ended without its
+			// end-of-stream page.
+			if o.open {
+				return fmt.Errorf("%w: logical stream %d starts again at offset %d inside one of its packets", ErrBadPage, pi.serial, pi.at)
 			}
 			o.eos, o.end = true, o.chained(pi)
 			return nil
