@@ -165,9 +165,12 @@ func (r *PCMReader) decodeMore() error {
 		return nil
 	}
 	r.err = err
-	if err == io.EOF && r.total < 0 {
+	if r.total < 0 {
 		// The framed stream ended, so the track did: its index is final.
-		if x, ok := r.t.Index(); ok && x.Done() {
+		// A track that ended with an error has a length too, never more
+		// than its packets give, and exact where its source knew it (the
+		// first link of a chained Ogg file, ended by ogg.ErrChained).
+		if x, ok := r.t.Index(); ok && (x.Done() || err != io.EOF && r.t.c.Finished()) {
 			r.total = r.outFrames(max(0, x.DurationSamples()-r.pos))
 		}
 	}
