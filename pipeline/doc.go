@@ -13,8 +13,8 @@
 //     process group killed on Close, its standard error quoted when it
 //     fails;
 //   - OpenHTTP: an HTTP(S) resource, resumed after a dropped connection
-//     with Range and If-Range, identity encoding only, and never spliced
-//     with a changed file (ErrChanged).
+//     with Range and If-Range on a strong validator only, identity
+//     encoding only, and never spliced with a changed file (ErrChanged).
 //
 // # Tracks
 //

@@ -10,7 +10,9 @@ import (
 var (
 	// ErrChanged is returned, wrapped with the detail, by an HTTP source
 	// when a resumed request shows that the resource changed, or that the
-	// server does not serve ranges: resuming would splice two files.
+	// server does not serve ranges: resuming would splice two files. It is
+	// returned too when the resource has only a weak validator, which
+	// could not show a change: the source does not resume then.
 	ErrChanged = errors.New("pipeline: source changed since it was opened")
 
 	// ErrHTTP is returned, wrapped with the status and the URL, for an

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // HTTPSource is an HTTP(S) resource as an io.ReadCloser that resumes after
@@ -23,13 +24,21 @@ import (
 // Content-Encoding is refused. When the body fails before its end (a
 // dropped connection, a reset, a body shorter than its Content-Length),
 // the source asks for the rest with Range: bytes=N- and If-Range (the
-// resource's strong ETag, else its Last-Modified), and takes only a 206
-// whose Content-Range starts at N. A 200 in answer means the resource
-// changed or the server does not serve ranges: ErrChanged. A failure
-// after the last byte of a known length is the end, and no request is sent
-// for nothing (so a 416 to a resume means the resource shrank: ErrChanged).
-// Without a validator the source does not resume
-// (it cannot tell a changed file), and the failure is the stream's.
+// resource's strong validator), and takes only a 206 whose Content-Range
+// starts at N. A 200 in answer means the resource changed or the server
+// does not serve ranges: ErrChanged. A failure after the last byte of a
+// known length is the end, and no request is sent for nothing (so a 416 to
+// a resume means the resource shrank: ErrChanged).
+//
+// The strong validator is the ETag, unless it is weak (W/), else the
+// Last-Modified date if it is at least a second before the response's
+// Date (RFC 9110, section 8.8.2.2): a file replaced within the second of
+// its Last-Modified shows the same date, and a resume by it would splice
+// the two. With only a weak validator the source does not resume: a
+// failure after the first byte is ErrChanged, since it could not tell a
+// changed file. Without any validator it does not resume either, and the
+// failure is the stream's. A failure before the first byte is tried again
+// from the start in either case, nothing having been delivered.
 // Retries are bounded (WithRetry), with a backoff that doubles, and end
 // with the source's context or Close.
 //
@@ -51,6 +60,7 @@ type HTTPSource struct {
 	off       int64  // bytes delivered
 	size      int64  // the resource's length, -1 if unknown
 	validator string // If-Range value: a strong ETag or Last-Modified; "" if none
+	weak      string // the weak validator there was instead, described, or ""
 	fails     int    // failures in a row without progress
 	requests  int    // requests sent
 	err       error  // the end, sticky
@@ -196,11 +206,7 @@ func (s *HTTPSource) accept(resp *http.Response) error {
 			return permanent(fmt.Errorf("%w: %s: %s", ErrHTTP, s.url, resp.Status))
 		}
 		s.size = resp.ContentLength
-		if et := resp.Header.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
-			s.validator = et
-		} else {
-			s.validator = resp.Header.Get("Last-Modified")
-		}
+		s.validator, s.weak = validatorOf(resp.Header)
 		return nil
 	}
 	switch resp.StatusCode {
@@ -242,6 +248,36 @@ func (s *HTTPSource) accept(resp *http.Response) error {
 		}
 		return permanent(fmt.Errorf("%w: %s: %s", ErrHTTP, s.url, resp.Status))
 	}
+}
+
+// validatorOf returns the strong validator of a response, for If-Range:
+// its ETag if strong, else its Last-Modified if that is at least a second
+// before its Date (RFC 9110, section 8.8.2.2); else "", and the weak
+// validator there is instead, described for an error, if any.
+func validatorOf(h http.Header) (validator, weak string) {
+	etag := h.Get("ETag")
+	if etag != "" && !strings.HasPrefix(etag, "W/") {
+		return etag, ""
+	}
+	if etag != "" {
+		weak = "the weak ETag " + etag
+	}
+	lm := h.Get("Last-Modified")
+	if lm == "" {
+		return "", weak
+	}
+	modified, err := http.ParseTime(lm)
+	if err != nil {
+		return "", fmt.Sprintf("Last-Modified %q, which does not parse", lm)
+	}
+	date, err := http.ParseTime(h.Get("Date"))
+	switch {
+	case err != nil:
+		return "", fmt.Sprintf("Last-Modified %s, with no Date to show it a second old", lm)
+	case date.Sub(modified) < time.Second:
+		return "", fmt.Sprintf("Last-Modified %s, less than a second before the response's Date %s", lm, h.Get("Date"))
+	}
+	return lm, ""
 }
 
 // parseContentRange parses "bytes START-END/TOTAL" (TOTAL may be "*", -1).
@@ -299,6 +335,11 @@ func (s *HTTPSource) fail(err error) {
 func (s *HTTPSource) transient(err error) {
 	if s.ctx.Err() != nil {
 		s.err = s.closedErr(s.ctx.Err())
+		return
+	}
+	if s.off > 0 && s.validator == "" && s.weak != "" {
+		s.err = fmt.Errorf("%w: %s failed at %d and cannot be resumed: its only validator is %s, which does not tell every change of its bytes: %w",
+			ErrChanged, s.url, s.off, s.weak, err)
 		return
 	}
 	if s.off > 0 && s.validator == "" {

@@ -152,6 +152,82 @@ func TestHTTPGzipHappyServer(t *testing.T) {
 	assert.Contains(t, err.Error(), "Content-Encoding")
 }
 
+// replaced serves file(n) to request n with http.ServeContent (which
+// honours Range, and If-Range by date), under the headers given and the
+// Last-Modified of modified, and drops the connection after drop bytes of
+// the first response.
+type replaced struct {
+	file     func(request int) []byte
+	modified time.Time
+	header   map[string]string // Date and ETag; an empty value suppresses the field
+	drop     int
+	requests atomic.Int32
+}
+
+func (h *replaced) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := int(h.requests.Add(1) - 1)
+	for k, v := range h.header {
+		if v == "" {
+			w.Header()[k] = nil // net/http adds no Date then
+		} else {
+			w.Header().Set(k, v)
+		}
+	}
+	var out http.ResponseWriter = w
+	if n == 0 {
+		out = &dropper{ResponseWriter: w, left: h.drop}
+	}
+	http.ServeContent(out, r, "", h.modified, bytes.NewReader(h.file(n)))
+}
+
+// A file replaced by another of the same size within the second of its
+// Last-Modified, while the first was being read: a resume by that date
+// would be answered with the rest of the new file, which a server takes
+// for the same (If-Range compares dates to the second). The source does
+// not resume on such a weak validator: ErrChanged, never a splice. With a
+// Last-Modified a second or more before the Date, or a strong ETag, it
+// resumes.
+func TestHTTPReplacedWithinTheSecond(t *testing.T) {
+	a := bytes.Repeat([]byte("a"), 50_000)
+	b := bytes.Repeat([]byte("b"), 50_000)
+	modified := time.Date(2023, 11, 14, 22, 13, 20, 0, time.UTC)
+	date := func(d time.Duration) string { return modified.Add(d).Format(http.TimeFormat) }
+	for _, tc := range []struct {
+		name     string
+		header   map[string]string
+		replace  bool // the second request finds the other file
+		want     []byte
+		err      error
+		requests int32
+	}{
+		{"Last-Modified in the second of the Date", map[string]string{"Date": date(500 * time.Millisecond)}, true, a[:20_000], pipeline.ErrChanged, 1},
+		{"Last-Modified without a Date", map[string]string{"Date": ""}, true, a[:20_000], pipeline.ErrChanged, 1},
+		{"a weak ETag, Last-Modified in the second of the Date", map[string]string{"Date": date(0), "ETag": `W/"a"`}, true, a[:20_000], pipeline.ErrChanged, 1},
+		{"Last-Modified a second before the Date", map[string]string{"Date": date(time.Second)}, false, a, nil, 2},
+		{"a strong ETag", map[string]string{"Date": date(0), "ETag": `"a"`}, false, a, nil, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &replaced{modified: modified, header: tc.header, drop: 20_000, file: func(n int) []byte {
+				if n > 0 && tc.replace {
+					return b
+				}
+				return a
+			}}
+			s := pipeline.OpenHTTP(context.Background(), serve(t, h), fastRetry)
+			defer s.Close()
+			got, err := io.ReadAll(s)
+			if tc.err != nil {
+				assert.ErrorIs(t, err, tc.err)
+			} else {
+				assert.NoError(t, err)
+			}
+			assert.True(t, bytes.Equal(tc.want, got), "got %d bytes (%d of b); want %d, none of b",
+				len(got), bytes.Count(got, []byte("b")), len(tc.want))
+			assert.Equal(t, tc.requests, h.requests.Load(), "requests sent")
+		})
+	}
+}
+
 // roundTrips is a transport that answers each request with the next of its
 // responses, recording the requests.
 type roundTrips struct {
@@ -204,13 +280,16 @@ func response(status int, h map[string]string, body io.ReadCloser, length int64)
 func TestHTTPResponses(t *testing.T) {
 	data := []byte("0123456789abcdefghij")
 	reset := errors.New("connection reset")
-	first := func(etag, lastMod string) func(*http.Request) (*http.Response, error) {
+	first := func(etag, lastMod, date string) func(*http.Request) (*http.Response, error) {
 		h := map[string]string{}
 		if etag != "" {
 			h["ETag"] = etag
 		}
 		if lastMod != "" {
 			h["Last-Modified"] = lastMod
+		}
+		if date != "" {
+			h["Date"] = date
 		}
 		return response(200, h, &failingBody{r: bytes.NewReader(data[:8]), err: reset}, int64(len(data)))
 	}
@@ -224,16 +303,25 @@ func TestHTTPResponses(t *testing.T) {
 		err       error
 		ifRange   string
 	}{
-		{"206 from the offset", []func(*http.Request) (*http.Response, error){first(`"x"`, ""), rest(8, "bytes 8-19/20")}, string(data), nil, `"x"`},
-		{"Last-Modified when the ETag is weak", []func(*http.Request) (*http.Response, error){first(`W/"x"`, "Tue, 14 Nov 2023 22:13:20 GMT"), rest(8, "bytes 8-19/20")},
+		{"206 from the offset", []func(*http.Request) (*http.Response, error){first(`"x"`, "", ""), rest(8, "bytes 8-19/20")}, string(data), nil, `"x"`},
+		{"Last-Modified when the ETag is weak", []func(*http.Request) (*http.Response, error){first(`W/"x"`, "Tue, 14 Nov 2023 22:13:20 GMT", "Tue, 14 Nov 2023 22:13:21 GMT"), rest(8, "bytes 8-19/20")},
 			string(data), nil, "Tue, 14 Nov 2023 22:13:20 GMT"},
-		{"206 from elsewhere", []func(*http.Request) (*http.Response, error){first(`"x"`, ""), rest(0, "bytes 0-19/20")}, string(data[:8]), pipeline.ErrChanged, `"x"`},
-		{"206 of another length", []func(*http.Request) (*http.Response, error){first(`"x"`, ""), rest(8, "bytes 8-29/30")}, string(data[:8]), pipeline.ErrChanged, `"x"`},
-		{"200 to a resume", []func(*http.Request) (*http.Response, error){first(`"x"`, ""), response(200, nil, io.NopCloser(bytes.NewReader(data)), 20)},
+		// Weak validators (RFC 9110, section 8.8.2.2): no resume.
+		{"Last-Modified in the second of the Date", []func(*http.Request) (*http.Response, error){first("", "Tue, 14 Nov 2023 22:13:20 GMT", "Tue, 14 Nov 2023 22:13:20 GMT"), rest(8, "bytes 8-19/20")},
+			string(data[:8]), pipeline.ErrChanged, ""},
+		{"Last-Modified without a Date", []func(*http.Request) (*http.Response, error){first("", "Tue, 14 Nov 2023 22:13:20 GMT", ""), rest(8, "bytes 8-19/20")},
+			string(data[:8]), pipeline.ErrChanged, ""},
+		{"a weak ETag alone", []func(*http.Request) (*http.Response, error){first(`W/"x"`, "", ""), rest(8, "bytes 8-19/20")},
+			string(data[:8]), pipeline.ErrChanged, ""},
+		{"a weak ETag and a weak Last-Modified", []func(*http.Request) (*http.Response, error){first(`W/"x"`, "Tue, 14 Nov 2023 22:13:20 GMT", "Tue, 14 Nov 2023 22:13:20 GMT"), rest(8, "bytes 8-19/20")},
+			string(data[:8]), pipeline.ErrChanged, ""},
+		{"206 from elsewhere", []func(*http.Request) (*http.Response, error){first(`"x"`, "", ""), rest(0, "bytes 0-19/20")}, string(data[:8]), pipeline.ErrChanged, `"x"`},
+		{"206 of another length", []func(*http.Request) (*http.Response, error){first(`"x"`, "", ""), rest(8, "bytes 8-29/30")}, string(data[:8]), pipeline.ErrChanged, `"x"`},
+		{"200 to a resume", []func(*http.Request) (*http.Response, error){first(`"x"`, "", ""), response(200, nil, io.NopCloser(bytes.NewReader(data)), 20)},
 			string(data[:8]), pipeline.ErrChanged, `"x"`},
-		{"503, then 206", []func(*http.Request) (*http.Response, error){first(`"x"`, ""), response(503, nil, nil, 0), rest(8, "bytes 8-19/20")}, string(data), nil, `"x"`},
+		{"503, then 206", []func(*http.Request) (*http.Response, error){first(`"x"`, "", ""), response(503, nil, nil, 0), rest(8, "bytes 8-19/20")}, string(data), nil, `"x"`},
 		{"404 on the first request", []func(*http.Request) (*http.Response, error){response(404, nil, nil, 0)}, "", pipeline.ErrHTTP, ""},
-		{"no validator: no resume", []func(*http.Request) (*http.Response, error){first("", "")}, string(data[:8]), reset, ""},
+		{"no validator: no resume", []func(*http.Request) (*http.Response, error){first("", "", "")}, string(data[:8]), reset, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -245,6 +333,9 @@ func TestHTTPResponses(t *testing.T) {
 				assert.NoError(t, err)
 			} else {
 				assert.ErrorIs(t, err, tc.err)
+			}
+			if tc.ifRange == "" {
+				assert.Len(t, rt.requests, 1, "no resume without a strong validator")
 			}
 			if len(rt.requests) > 1 {
 				assert.Equal(t, tc.ifRange, rt.requests[1].Header.Get("If-Range"))
