@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,8 +16,9 @@ import (
 // CommandSource keeps: its last 8 KiB.
 const StderrLimit = 8 << 10
 
-// commandWaitDelay bounds how long the copy of a command's standard error
-// may go on after it exits (a child that keeps the pipe open).
+// commandWaitDelay bounds how long the copy of a command's standard error,
+// and its standard output, may go on after it exits (a child left behind
+// that keeps the pipes open).
 const commandWaitDelay = time.Second
 
 // CommandSource is the standard output of a command (an ffmpeg or
@@ -29,13 +31,18 @@ const commandWaitDelay = time.Second
 //
 // Read follows io.Reader; at the end of the output it waits for the
 // command to exit and returns io.EOF if it exited with status 0, else an
-// error wrapping ErrCommand. Read and Close may be called concurrently:
+// error wrapping ErrCommand. A child the command leaves running in the
+// background does not change that: if it keeps the standard error open,
+// the copy of it ends the command's WaitDelay after the exit (the status
+// still counts); if it keeps the standard output open, the process group
+// is killed WaitDelay after the command was reaped, and the output is what
+// was written until then. Read and Close may be called concurrently:
 // Close kills the group, which ends a Read blocked on the output or on the
 // exit, and returns once the command has been reaped.
 type CommandSource struct {
 	cmd *exec.Cmd
 
-	mu      sync.Mutex // guards the fields below
+	mu      sync.Mutex // guards out, started, closed, err and exitErr
 	out     *os.File   // the read end of the command's standard output
 	started bool
 	closed  bool
@@ -43,6 +50,13 @@ type CommandSource struct {
 	exited  chan struct{} // closed by the reaper once the command is reaped
 	exitErr error         // Wait's result, set before exited is closed
 	stderr  tail
+
+	// Closed when the output has ended (drained, by the reading
+	// goroutine, once: see drain) and by Close (closing, under mu), so
+	// that the reaper stops waiting for the end of the output.
+	drained chan struct{}
+	drain   sync.Once
+	closing chan struct{}
 }
 
 // NewCommandSource returns a source of cmd's standard output. cmd must not
@@ -52,7 +66,7 @@ func NewCommandSource(cmd *exec.Cmd) *CommandSource {
 	if cmd.Process != nil || cmd.Stdout != nil {
 		panic("pipeline: NewCommandSource needs a command not started, with no Stdout")
 	}
-	s := &CommandSource{cmd: cmd, exited: make(chan struct{})}
+	s := &CommandSource{cmd: cmd, exited: make(chan struct{}), drained: make(chan struct{}), closing: make(chan struct{})}
 	if cmd.Stderr == nil {
 		cmd.Stderr = &s.stderr
 	}
@@ -112,13 +126,30 @@ func (s *CommandSource) start() (*os.File, error) {
 		s.exitErr = err
 		s.mu.Unlock()
 		close(s.exited)
+		s.afterExit()
 	}()
 	return pr, nil
+}
+
+// afterExit kills the command's process group if its output has not ended
+// WaitDelay after the command was reaped: children it left in the
+// background hold the pipe open, and the output is what was written
+// before. It returns at once when the output ends or the source closes.
+func (s *CommandSource) afterExit() {
+	t := time.NewTimer(s.cmd.WaitDelay)
+	defer t.Stop()
+	select {
+	case <-s.drained:
+	case <-s.closing:
+	case <-t.C:
+		killGroup(s.cmd)
+	}
 }
 
 // end waits for the command once its output has ended (or failed), with
 // no lock held, and returns the stream's end.
 func (s *CommandSource) end(readErr error) error {
+	s.drain.Do(func() { close(s.drained) })
 	<-s.exited
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -126,7 +157,7 @@ func (s *CommandSource) end(readErr error) error {
 	case s.err != nil:
 	case s.closed:
 		s.err = errSourceClosed
-	case s.exitErr != nil:
+	case s.exitErr != nil && !exitedCleanly(s.cmd, s.exitErr):
 		s.err = fmt.Errorf("%w: %s: %w%s", ErrCommand, s.name(), s.exitErr, s.stderr.quote())
 	case readErr != io.EOF:
 		s.err = fmt.Errorf("%w: %s: reading its output: %w", ErrCommand, s.name(), readErr)
@@ -134,6 +165,13 @@ func (s *CommandSource) end(readErr error) error {
 		s.err = io.EOF
 	}
 	return s.err
+}
+
+// exitedCleanly reports whether a command whose Wait returned err exited
+// with status 0: err is nil, or exec.ErrWaitDelay, which says only that a
+// child it left kept its standard error open past the WaitDelay.
+func exitedCleanly(cmd *exec.Cmd, err error) bool {
+	return err == nil || errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success()
 }
 
 func (s *CommandSource) name() string {
@@ -159,6 +197,7 @@ func (s *CommandSource) Close() error {
 		return nil
 	}
 	s.closed = true
+	close(s.closing)
 	started := s.started && s.cmd.Process != nil
 	out := s.out
 	s.mu.Unlock()

@@ -481,6 +481,107 @@ func TestCommandCloseKillsGroup(t *testing.T) {
 		"every process of the group is gone")
 }
 
+// A command that exits 0 succeeds, every byte of its output kept, though
+// a child it leaves in the background holds its standard error open (the
+// copy of it is cut after WaitDelay), or its standard output (the group is
+// killed after WaitDelay, the output being what was written before); and
+// Close still leaves no process of the group.
+func TestCommandBackgroundChild(t *testing.T) {
+	var want strings.Builder // seq 1 20000: more than a pipe's buffer
+	for i := 1; i <= 20000; i++ {
+		fmt.Fprintln(&want, i)
+	}
+	for _, tc := range []struct {
+		name, script string
+		delay        time.Duration // the command's WaitDelay; 0: the source's default
+	}{
+		{"standard error held", "seq 1 20000; sleep 120 >/dev/null & exit 0", 0},
+		{"standard output held", "seq 1 20000; sleep 120 & exit 0", 250 * time.Millisecond},
+		{"both held, no exit status given", "seq 1 20000; sleep 120 &", 250 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command("sh", "-c", tc.script)
+			cmd.WaitDelay = tc.delay
+			s := pipeline.NewCommandSource(cmd)
+			type result struct {
+				got []byte
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				got, err := io.ReadAll(s)
+				done <- result{got, err}
+			}()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(60 * time.Second): // the child lives 120 s
+				s.Close()
+				t.Fatal("the output did not end after the command exited")
+			}
+			require.NoError(t, r.err, "exit status 0 is success: got %v; want io.EOF", r.err)
+			assert.Equal(t, want.String(), string(r.got), "every byte, in order")
+			pgid := cmd.Process.Pid
+			require.NoError(t, s.Close())
+			require.Eventually(t, func() bool { return groupGone(pgid) }, 10*time.Second, 10*time.Millisecond,
+				"every process of the group is gone")
+		})
+	}
+}
+
+// A track of such a command ends cleanly with every packet.
+func TestCommandTrackBackgroundChild(t *testing.T) {
+	path := filepath.Join(testutil.Root(t), "testdata", "prog_cbr128.mp3")
+	ended := func(tr *pipeline.Track) int {
+		t.Helper()
+		select {
+		case <-tr.Done():
+		case <-time.After(2 * time.Minute):
+			t.Fatal("the track did not end")
+		}
+		require.NoError(t, tr.Err())
+		x, ok := tr.Index()
+		require.True(t, ok)
+		return x.Packets()
+	}
+	want, err := pipeline.NewTrack(bytes.NewReader(testutil.Fixture(t, "prog_cbr128.mp3")))
+	require.NoError(t, err)
+	defer want.Close()
+	cmd := exec.Command("sh", "-c", `cat "$0"; sleep 120 >/dev/null & exit 0`, path)
+	got, err := pipeline.NewTrack(pipeline.NewCommandSource(cmd))
+	require.NoError(t, err)
+	defer got.Close()
+	assert.Equal(t, ended(want), ended(got), "every packet")
+}
+
+// A command that fails is reported so still when a child it leaves holds
+// its output open.
+func TestCommandBackgroundChildFailure(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "printf partial; echo broken >&2; sleep 120 & exit 4")
+	cmd.WaitDelay = 250 * time.Millisecond
+	s := pipeline.NewCommandSource(cmd)
+	done := make(chan error, 1)
+	var got []byte
+	go func() {
+		var err error
+		got, err = io.ReadAll(s)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, pipeline.ErrCommand)
+		assert.Contains(t, err.Error(), "exit status 4")
+		assert.Contains(t, err.Error(), "broken")
+		assert.Equal(t, "partial", string(got))
+	case <-time.After(60 * time.Second):
+		s.Close()
+		t.Fatal("the output did not end after the command exited")
+	}
+	pgid := cmd.Process.Pid
+	require.NoError(t, s.Close())
+	require.Eventually(t, func() bool { return groupGone(pgid) }, 10*time.Second, 10*time.Millisecond)
+}
+
 func TestFileSource(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x")
 	s := pipeline.OpenFile(path)
