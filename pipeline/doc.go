@@ -16,6 +16,10 @@
 //     with Range and If-Range on a strong validator only, identity
 //     encoding only, and never spliced with a changed file (ErrChanged).
 //
+// A track gives up on a source that gives no byte for its stall timeout
+// (30 s by default, WithStallTimeout), whatever the source: it is closed,
+// and the track fails with ErrStalled.
+//
 // # Tracks
 //
 // NewTrack detects the input (MP3, WAV, Ogg Opus; raw PCM when told),

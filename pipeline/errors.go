@@ -25,6 +25,11 @@ var (
 	// with a failure.
 	ErrCommand = errors.New("pipeline: command failed")
 
+	// ErrStalled is returned, wrapped with the source's name and the
+	// timeout, when a track's source gives no byte for its stall timeout
+	// (WithStallTimeout): the track ends with it.
+	ErrStalled = errors.New("pipeline: source stalled")
+
 	// ErrClosed is the one error of anything closed: it is
 	// catcher.ErrClosed itself, so that errors.Is(err, ErrClosed) and
 	// errors.Is(err, catcher.ErrClosed) say the same. A Track's players

@@ -29,7 +29,8 @@ import (
 // nothing: the work is done in the background, a packet at a time, in
 // turn with the other tracks of its Pool. A source error ends the track at
 // the point where it happened: every packet before it stays playable, and
-// readers get the error after them.
+// readers get the error after them. So does a source that gives no byte
+// for the stall timeout (WithStallTimeout; ErrStalled).
 //
 // A Track is safe for concurrent use.
 type Track struct {
@@ -56,7 +57,8 @@ type trackConfig struct {
 	pool      *Pool
 	name      string
 	maxBytes  int64
-	noSeams   bool // players send no transitions at jumps (WithSeams)
+	noSeams   bool          // players send no transitions at jumps (WithSeams)
+	stall     time.Duration // WithStallTimeout's; 0: the default; -1: none
 }
 
 // TrackOption configures a Track.
@@ -184,7 +186,7 @@ func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
 		// One contiguous store once encoded: no chunk left part empty.
 		copts = append(copts, catcher.WithFinalise(), catcher.WithMaxBytes(cfg.maxBytes))
 	}
-	t.c = catcher.New(yielding(src, &t.slot), copts...)
+	t.c = catcher.New(yielding(stalling(src, cfg), &t.slot), copts...)
 	t.c.Preload() // only now: the fill (and the pool, through urgent) may read t.c
 	return t, nil
 }
