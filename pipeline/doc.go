@@ -17,8 +17,8 @@
 //     encoding only, and never spliced with a changed file (ErrChanged).
 //
 // A track gives up on a source that gives no byte for its stall timeout
-// (30 s by default, WithStallTimeout), whatever the source: it is closed,
-// and the track fails with ErrStalled.
+// (30 s by default, none for a live track; WithStallTimeout), whatever the
+// source: it is closed, and the track fails with ErrStalled.
 //
 // # Tracks
 //

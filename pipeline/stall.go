@@ -13,11 +13,14 @@ import (
 const DefaultStallTimeout = 30 * time.Second
 
 // WithStallTimeout sets how long a track's source may go without giving a
-// byte before the track gives up on it: DefaultStallTimeout by default, 0
-// or negative for never. The time runs only while the track waits for the
-// source (a Read in progress), from its start or from the last byte, so a
-// long download that trickles in is never cut, however slow overall, as
-// long as each gap is shorter. A source that stalls (a server that sends
+// byte before the track gives up on it: DefaultStallTimeout by default
+// (none for a live track, whose source may pause for as long as it likes:
+// a relay of a voice channel is silent between speakers; set one for a
+// live stream from a server), 0 or negative for never. The time runs only
+// while the track waits for the source (a Read in progress), from its
+// start or from the last byte, so a long download that trickles in is
+// never cut, however slow overall, as long as each gap is shorter. A
+// source that stalls (a server that sends
 // half a file and then nothing, without closing) is abandoned: it is
 // closed if it is an io.Closer, and the track ends with ErrStalled after
 // the packets before, naming the source (WithName, else the URL, command
@@ -35,6 +38,8 @@ func WithStallTimeout(d time.Duration) TrackOption {
 // stallTimeout is the stall timeout of a track: 0 for none.
 func stallTimeout(cfg trackConfig) time.Duration {
 	switch {
+	case cfg.stall == 0 && cfg.live > 0:
+		return 0
 	case cfg.stall == 0:
 		return DefaultStallTimeout
 	case cfg.stall < 0:

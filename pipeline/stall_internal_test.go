@@ -165,6 +165,8 @@ func TestStallTimeoutOption(t *testing.T) {
 		{"set", []TrackOption{WithStallTimeout(time.Minute)}, time.Minute},
 		{"zero: none", []TrackOption{WithStallTimeout(0)}, 0},
 		{"negative: none", []TrackOption{WithStallTimeout(-time.Second)}, 0},
+		{"live: none by default", []TrackOption{WithLive(time.Second)}, 0},
+		{"live, set", []TrackOption{WithLive(time.Second), WithStallTimeout(time.Minute)}, time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var cfg trackConfig
