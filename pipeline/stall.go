@@ -24,8 +24,9 @@ const DefaultStallTimeout = 30 * time.Second
 // half a file and then nothing, without closing) is abandoned: it is
 // closed if it is an io.Closer, and the track ends with ErrStalled after
 // the packets before, naming the source (WithName, else the URL, command
-// or path) and the timeout. A Library then forgets the track, and the next
-// Get loads it again.
+// or path) and the timeout; a source that is not an io.Closer, or ignores
+// its Close, is left in its Read, on a goroutine of its own. A Library
+// then forgets the track, and the next Get loads it again.
 func WithStallTimeout(d time.Duration) TrackOption {
 	return func(c *trackConfig) {
 		c.stall = d
