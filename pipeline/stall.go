@@ -153,6 +153,13 @@ func (s *stallReader) Read(p []byte) (int, error) {
 	}()
 	for {
 		werr := s.clock.Wait(ctx, s.since.Add(s.timeout))
+		if s.ctx.Err() != nil {
+			// Closed: whatever the Read gives now (the closed source's
+			// error, as like as not) is not the stream's.
+			s.buf = nil
+			s.err = errSourceClosed
+			return 0, s.err
+		}
 		select {
 		case r := <-done:
 			n := copy(p, buf[:r.n])
@@ -163,15 +170,10 @@ func (s *stallReader) Read(p []byte) (int, error) {
 			return n, r.err
 		default:
 		}
-		switch {
-		case werr == nil: // the deadline, and no byte
+		if werr == nil { // the deadline, and no byte
 			s.buf = nil
 			s.err = fmt.Errorf("%w: no data for %v from %s", ErrStalled, s.timeout, s.name)
 			s.closeSource()
-			return 0, s.err
-		case s.ctx.Err() != nil:
-			s.buf = nil
-			s.err = errSourceClosed
 			return 0, s.err
 		}
 		// Else ctx ended with the Read: its result is in done.
