@@ -43,12 +43,9 @@ func (h Header) Marshal(b []byte) {
 // After silence frames (a pause, or the end of a track) the next sound
 // packet's timestamp jumps by the wall time that passed, and carries the
 // marker bit, as does the first packet; a jump in the player's own clock
-// (a live player skipping ahead) is carried over the same way, and so is a
-// gap in the sending longer than MaxGap (a live source that had nothing to
-// send for a while): the receiver's clock ran on meanwhile, and a
-// timestamp that did not would make it take the gap for delay and buffer
-// it, then play fast. Sequence and timestamp wrap around as RTP says. A
-// Packetizer is used by one goroutine.
+// (a live player skipping ahead) is carried over the same way. Sequence and
+// timestamp wrap around as RTP says. A Packetizer is used by one
+// goroutine.
 type Packetizer struct {
 	pt   uint8
 	ssrc uint32
@@ -98,12 +95,6 @@ func NewPacketizer(ssrc uint32, opts ...PacketizerOption) *Packetizer {
 	return p
 }
 
-// MaxGap is how much longer than a packet's duration the wall time between
-// two packets sent may be before the timestamp follows the wall time: more
-// than a scheduler's catch-up (which sends late packets close together,
-// their audio continuous), less than what a listener would hear as delay.
-const MaxGap = 100 * time.Millisecond
-
 // SSRC returns the stream's synchronisation source.
 func (p *Packetizer) SSRC() uint32 { return p.ssrc }
 
@@ -119,13 +110,12 @@ func (p *Packetizer) Next(pkt opus.Packet) Header {
 		if d := pkt.Timestamp - p.prev.Timestamp; d > adv {
 			adv, h.Marker = d, true // the player's clock jumped
 		}
-		w := opus.Samples(wall.Sub(p.prevWall))
-		switch {
-		case p.prev.Silence && !pkt.Silence:
+		if p.prev.Silence && !pkt.Silence {
 			// Sound after silence: the receiver's clock ran on meanwhile.
-			adv, h.Marker = max(adv, w), true
-		case w > p.prev.Samples+opus.Samples(MaxGap):
-			adv, h.Marker = max(adv, w), true // nothing sent for a while
+			if w := opus.Samples(wall.Sub(p.prevWall)); w > adv {
+				adv = w
+			}
+			h.Marker = true
 		}
 		p.seq++
 		p.ts += uint32(adv)
