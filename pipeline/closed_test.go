@@ -50,6 +50,26 @@ func TestClosedIsOneError(t *testing.T) {
 		_, _, err = drain(t, p)
 		closed(t, err)
 	})
+	t.Run("source closed under its track", func(t *testing.T) {
+		// The track ends with the source's error, which matches ErrClosed,
+		// but the track is not closed: its packets play, with the silence
+		// frames at their end, and a seek plays them again.
+		src := pipeline.OpenFile(filepath.Join(testutil.Root(t), "testdata", "prog.opus"))
+		tr, err := pipeline.NewTrack(&closeAfter{src: src, n: 20000}, pipeline.WithName("half"))
+		require.NoError(t, err)
+		defer tr.Close()
+		<-tr.Done()
+		closed(t, tr.Err())
+		p := tr.NewPlayer()
+		defer p.Close()
+		got, silence, err := drain(t, p)
+		closed(t, err)
+		assert.NotEmpty(t, got)
+		assert.Equal(t, 5, silence, "the silence frames at the end")
+		require.NoError(t, p.Seek(context.Background(), 0))
+		again, _, _ := drain(t, p)
+		assert.Len(t, again, len(got), "a seek plays it again")
+	})
 	t.Run("cursor of a closed track", func(t *testing.T) {
 		tr, err := pipeline.NewTrack(bytes.NewReader(data))
 		require.NoError(t, err)
@@ -110,4 +130,20 @@ func TestClosedIsOneError(t *testing.T) {
 			closed(t, err)
 		})
 	}
+}
+
+// closeAfter reads src and closes it once n bytes have been read: its
+// owner closing it under the track.
+type closeAfter struct {
+	src io.ReadCloser
+	n   int
+}
+
+func (c *closeAfter) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		c.src.Close()
+	}
+	n, err := c.src.Read(p)
+	c.n -= n
+	return n, err
 }

@@ -199,7 +199,7 @@ func (p *Player) end(err error) error {
 	if err != io.EOF {
 		p.err = err
 	}
-	if !errors.Is(err, catcher.ErrClosed) {
+	if err != catcher.ErrClosed { // the track's Close; a source closed under it ended it like any error
 		p.silence = opus.SilenceFrames
 	}
 	if p.err != nil {
@@ -299,7 +299,7 @@ func (p *Player) prepareJump(i int) {
 
 func (p *Player) seekTo(i int) error {
 	p.cur.Seek(i)
-	if p.state == ended && !errors.Is(p.err, catcher.ErrClosed) && p.err != ErrPlayerClosed {
+	if p.state == ended && p.err != catcher.ErrClosed && p.err != ErrPlayerClosed {
 		p.state, p.err, p.silence = playing, nil, 0
 	}
 	return nil
