@@ -36,6 +36,15 @@ type Packet = opus.Packet
 // must not modify what they are lent.
 var silence = []byte(opus.SilenceFrame)
 
+// silenceOf returns a silence frame of n samples: silence for 20 ms, a
+// CELT silence frame of that duration else (2.5 to 60 ms).
+func silenceOf(n int64) []byte {
+	if n == 960 {
+		return silence
+	}
+	return silenceFrame(1, n)
+}
+
 // Player states.
 const (
 	playing uint8 = iota
@@ -179,7 +188,19 @@ func (p *Player) Next() (Packet, error) {
 			}
 		}
 		out := Packet{Timestamp: p.ts, Samples: pk.Samples, Position: pos}
-		out.Data, out.Seam = p.seamData(pk.Index, pk.Data)
+		var reset bool
+		out.Data, out.Seam, reset = p.seamData(pk.Index, pk.Data)
+		if reset {
+			// A jump without a transition: a silence frame in place of
+			// its first packet (the timeline goes on), which sets the
+			// receiver's decoder to a state in which no packet comes out
+			// louder than it was coded.
+			p.last, p.seam = seamFromSilence, nil
+			p.stats.Silence++
+			out.Data, out.Silence = silenceOf(pk.Samples), true
+			p.ts += pk.Samples
+			return out, nil
+		}
 		p.last = pk.Index
 		p.ts += pk.Samples
 		p.stats.Packets++

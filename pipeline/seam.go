@@ -36,7 +36,14 @@ import (
 //
 // Transitions need an Opus encoder (cgo: see opus.go) and packets of one
 // duration; without them, or when the packets around a seam are not
-// encoded, a player sends the track's packets as they are.
+// encoded (a live track's edge, where a Broadcast's player starts and a
+// live listener that fell behind is brought back), a player sends a
+// silence frame in place of the jump's first packet instead: after a
+// silence frame a decoder's energies are at their floor, so no packet
+// comes out louder than it was coded (the first ones come out quieter: a
+// short fade-in). A new player is taken to face a new decoder: a stream that
+// goes from one player to another must give the five silence frames of a
+// pause or an end between them (as Pause and a track's end do).
 //
 // Encoding a transition takes a few milliseconds of one core, so it is
 // done before the jump wherever the jump can be seen coming: in Seek
@@ -297,20 +304,26 @@ func (p *Player) prepareLoop(next int) {
 
 // seamData returns what the player sends for packet i, whose track data
 // is data: the transition's packet in its place while a transition is
-// under way (and true), else data. p.last, the packet the player gave
-// before (seamFromSilence, seamFromStart), tells a jump.
-func (p *Player) seamData(i int, data []byte) ([]byte, bool) {
+// under way (and true), else data; or reset, for a jump that has no
+// transition (the packets after its target are not encoded yet, or no
+// longer kept, or the track has none): a silence frame is then to go
+// first. p.last, the packet the player gave before (seamFromSilence,
+// seamFromStart), tells a jump.
+func (p *Player) seamData(i int, data []byte) (_ []byte, seam, reset bool) {
 	if i != p.last+1 || p.last < 0 {
 		p.seam = p.t.seamNow(p.last, i)
+		if p.seam == nil && !p.t.cfg.noSeams && (p.last >= 0 || p.last == seamFromStart && i > 0) {
+			return nil, false, true
+		}
 	}
 	if p.loops != 0 {
 		p.prepareLoop(i)
 	}
 	if s := p.seam; s != nil {
 		if m := i - s.to; m >= 0 && m < len(s.packets) {
-			return s.packets[m], true
+			return s.packets[m], true, false
 		}
 		p.seam = nil
 	}
-	return data, false
+	return data, false, false
 }

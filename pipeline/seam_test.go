@@ -361,3 +361,27 @@ func TestSeamBound(t *testing.T) {
 	}
 	assert.Positive(t, over[false], "the bound is broken without transitions: the test sees clicks")
 }
+
+// At a jump that cannot have a transition (the packets after a live
+// track's edge are not there yet), a player sends a silence frame in
+// place of the jump's first packet, then the track's packets: a decoder
+// after a silence frame gives no packet louder than it was coded.
+func TestSeamAtLiveEdge(t *testing.T) {
+	r := newLiveRelay(t)
+	r.write(0, 20)
+	p := r.tr.NewPlayer()
+	defer p.Close()
+	require.Positive(t, p.SkipToLive())
+	first, err := p.Next()
+	require.NoError(t, err)
+	assert.True(t, first.Silence, "a silence frame first")
+	assert.False(t, first.Seam)
+	r.write(0, 3)
+	for range 3 {
+		pk, err := p.Next()
+		require.NoError(t, err)
+		assert.False(t, pk.Silence || pk.Seam, "then the track's own packets")
+		assert.Equal(t, first.Position+first.Samples, pk.Position, "in place of the first: the timeline goes on")
+		first = pk
+	}
+}
