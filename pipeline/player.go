@@ -262,8 +262,16 @@ func (p *Player) position() int64 {
 // Position returns the track position of the next packet.
 func (p *Player) Position() time.Duration { return opus.Duration(max(0, p.position())) }
 
-// Timestamp returns the player's clock: the samples it has given.
+// Timestamp returns the player's clock: the samples it has given, and the
+// time a Scheduler driving it could not give it a packet (see passTime).
 func (p *Player) Timestamp() int64 { return p.ts }
+
+// passTime moves the player's clock on by n samples in which it gave
+// nothing: a deadline its driver met with an underrun, or skipped to catch
+// up. A receiver's clock ran on meanwhile: the packets after the gap say
+// so (an RTP sender jumps its timestamp, with the marker bit), and the
+// receiver hears a gap, rather than take it for a delay and buffer it.
+func (p *Player) passTime(n int64) { p.ts += n }
 
 // Seek moves the player to the packet that holds position d of the track,
 // waiting, until ctx ends, for the encoding to reach it (and, unless the

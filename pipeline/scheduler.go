@@ -487,6 +487,7 @@ func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 	}
 	if behind := now - l.next; behind > bound {
 		l.next = now - behind%s.frame // back on the grid, at the present
+		l.p.passTime(opus.Samples(behind - behind%s.frame))
 		l.resyncs.Add(1)
 		ts.resyncs++
 	}
@@ -501,6 +502,7 @@ func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 			l.underruns.Add(1)
 			ts.underruns++
 			l.next += s.frame // a gap, not a burst later
+			l.p.passTime(opus.Samples(s.frame))
 			if l.live {
 				l.following = true // it has run into the live edge
 			}

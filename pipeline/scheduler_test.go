@@ -137,6 +137,12 @@ func TestSchedulerUnderrunPauseEnd(t *testing.T) {
 		settle(t, clock)
 		assert.Equal(t, k, rec.count(), "no burst after the underruns")
 	}
+	// The deadlines it could not serve passed on the player's clock: a
+	// receiver hears a gap, not a delay it would buffer.
+	assert.Equal(t, int64(3*960), rec.got[0].Timestamp, "the underruns' time")
+	for i := 1; i < 5; i++ {
+		assert.Equal(t, rec.got[i-1].Timestamp+960, rec.got[i].Timestamp)
+	}
 	// The last packet is the encoder's flush of its lookahead; then the
 	// five silence frames, one a deadline, then the end.
 	x, _ := tr.Index()

@@ -52,7 +52,9 @@ type Packet struct {
 	Data []byte
 	// Timestamp is the player's clock at the packet's start, in samples
 	// at 48 kHz: what it has played before it, continuous across seeks,
-	// loops and pauses (an RTP sender adds the time a pause lasted).
+	// loops and pauses (an RTP sender adds the time a pause lasted), and
+	// the deadlines a scheduler could not serve (underruns): a jump in it
+	// is a gap the receiver is to hear as one.
 	Timestamp int64
 	// Samples is the packet's duration.
 	Samples int64
