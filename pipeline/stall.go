@@ -91,8 +91,9 @@ const stallReadSize = 16 << 10
 // Each Read of the source runs on a goroutine of its own and into the
 // stallReader's buffer, so that a Read abandoned (at a stall, or at Close)
 // writes into nothing its caller holds; the goroutine ends when that Read
-// returns, which closing the source makes it do. A source that is not an
-// io.Closer and never returns keeps its goroutine.
+// returns, which closing the source makes it do, and Close waits for it
+// when the source is an io.Closer. A source that is not an io.Closer and
+// never returns keeps its goroutine.
 //
 // One goroutine reads; Close may be called concurrently with a Read (it
 // ends it at once, with an error wrapping ErrClosed).
@@ -112,6 +113,10 @@ type stallReader struct {
 
 	closeOnce sync.Once
 	closeErr  error // the source's Close's, set once by closeOnce
+
+	mu     sync.Mutex     // guards closed and reads' Add
+	closed bool           // Close has begun: no more Reads of the source
+	reads  sync.WaitGroup // the source's Reads under way
 }
 
 type readResult struct {
@@ -143,10 +148,18 @@ func (s *stallReader) Read(p []byte) (int, error) {
 	if !s.dry {
 		s.since = s.clock.Now()
 	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return 0, errSourceClosed
+	}
+	s.reads.Add(1)
+	s.mu.Unlock()
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	done := make(chan readResult, 1)
 	go func() {
+		defer s.reads.Done()
 		n, err := s.src.Read(buf)
 		done <- readResult{n, err}
 		cancel() // after the send: a Wait it ends finds the result
@@ -190,10 +203,18 @@ func (s *stallReader) closeSource() {
 }
 
 // Close closes the source (if it is an io.Closer) and ends a Read in
-// progress. It returns the source's Close error; later calls return it
-// again.
+// progress; it returns once the source's Read under way, or one abandoned
+// at a stall, has returned, which closing the source makes it do (a source
+// that is not an io.Closer is not waited for). It returns the source's
+// Close error; later calls return it again.
 func (s *stallReader) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	s.cancel()
 	s.closeSource()
+	if _, ok := s.src.(io.Closer); ok {
+		s.reads.Wait()
+	}
 	return s.closeErr
 }

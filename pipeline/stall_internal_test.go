@@ -153,7 +153,41 @@ func TestStallReaderClose(t *testing.T) {
 	assert.False(t, errors.Is(r.err, ErrStalled))
 	_, werr := pw.Write([]byte("x"))
 	assert.ErrorIs(t, werr, io.ErrClosedPipe, "the source was closed")
+
+	// Close returns once the source's Read has returned, not before.
+	src := &slowClose{release: make(chan struct{}), returned: make(chan struct{})}
+	s = newStallReader(src, "slow", 30*time.Second, clock)
+	done = startRead(t, s, clock, make([]byte, 8))
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	result(t, done) // the stallReader's Read ends at once
+	select {
+	case <-closed:
+		t.Fatal("Close returned while the source's Read was under way")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(src.release)
+	<-closed
+	select {
+	case <-src.returned:
+	default:
+		t.Fatal("Close returned before the source's Read")
+	}
 }
+
+// slowClose is a source whose Read, once it is closed, returns only when
+// released.
+type slowClose struct {
+	release, returned chan struct{}
+}
+
+func (s *slowClose) Read([]byte) (int, error) {
+	<-s.release
+	defer close(s.returned)
+	return 0, io.ErrClosedPipe
+}
+
+func (s *slowClose) Close() error { return nil }
 
 func TestStallTimeoutOption(t *testing.T) {
 	for _, tc := range []struct {
