@@ -117,8 +117,12 @@ type Library struct {
 	ctx    context.Context // the loads'
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // loads and writes in progress
-	tick   atomic.Int64   // the clock of last use
-	over   atomic.Bool    // the last trim left the budget passed: releases trim
+	// closing is the tracks being closed, which is done away from mu: a
+	// track's Close waits for its goroutines (a source's Read, a seam's
+	// encode), and the library's lock is not held across that.
+	closing sync.WaitGroup
+	tick    atomic.Int64 // the clock of last use
+	over    atomic.Bool  // the last trim left the budget passed: releases trim
 
 	mu    sync.RWMutex        // guards the fields below; Get's hit takes it to read
 	index map[Key]*entry      // the tracks by key
@@ -285,7 +289,8 @@ func (h *Hold) Track() *Track { return h.e.track }
 
 // Release gives the hold back. The track may be evicted once no hold on
 // it is left; a track evicted while held is closed, and its memory
-// freed, when its last hold is released.
+// freed, when its last hold is released (its Close runs on a goroutine of
+// the library's, which Library.Close waits for).
 func (h *Hold) Release() {
 	if h.done.CompareAndSwap(false, true) {
 		h.lib.release(h.e)
@@ -656,7 +661,8 @@ func (lib *Library) unindexLocked(e *entry) {
 	}
 }
 
-// closeLocked closes e's track and stops counting it.
+// closeLocked stops counting e's track and closes it, on a goroutine of
+// its own (Close waits for them).
 func (lib *Library) closeLocked(e *entry) {
 	if e.closed || !e.isLoaded() {
 		return
@@ -666,8 +672,8 @@ func (lib *Library) closeLocked(e *entry) {
 	if e.settled {
 		lib.settled -= e.size
 	}
-	if e.track != nil {
-		e.track.Close()
+	if t := e.track; t != nil {
+		lib.closing.Go(func() { t.Close() })
 	}
 }
 
@@ -823,10 +829,11 @@ func (lib *Library) Close() error {
 	lib.mu.Unlock()
 	lib.wg.Wait() // the loads have set their tracks, and stopped watching
 	lib.mu.Lock()
-	defer lib.mu.Unlock()
 	for e := range lib.live {
 		lib.unindexLocked(e)
 		lib.closeLocked(e)
 	}
+	lib.mu.Unlock()
+	lib.closing.Wait()
 	return nil
 }
