@@ -16,7 +16,7 @@ import (
 // TestBuildsWithoutCgo builds the pipeline and its sinks with
 // CGO_ENABLED=0, as a program without a C compiler would, and runs
 // TestWithoutCgo in that build: Ogg Opus plays, encoding is refused with
-// ErrNoEncoder.
+// ErrNoLibopus.
 func TestBuildsWithoutCgo(t *testing.T) {
 	gotool, err := exec.LookPath("go")
 	if err != nil {

@@ -104,5 +104,5 @@
 // Opus encoding and decoding are libopus's, through cgo (package
 // libopus), and only opus_cgo.go names it. Built with CGO_ENABLED=0, the
 // package plays Ogg Opus input, framed as it is; a track of any other
-// input ends with ErrNoEncoder, as does a PCMReader's read.
+// input ends with ErrNoLibopus, as does a PCMReader's read.
 package pipeline

@@ -48,8 +48,9 @@ var (
 	errReaderClosed = fmt.Errorf("pipeline: PCM reader closed: %w", ErrClosed)
 )
 
-// ErrNoEncoder is returned, wrapped with what is missing, by a Track whose
-// input must be Opus-encoded (MP3, WAV, raw PCM) and by a PCMReader's
-// reads, in a program built without cgo, which has no libopus: such a
-// program plays Ogg Opus input, framed as it is, and nothing else.
-var ErrNoEncoder = errors.New("pipeline: no Opus encoder in this build")
+// ErrNoLibopus is returned, wrapped with what is missing (the encoder or
+// the decoder), by a Track whose input must be Opus-encoded (MP3, WAV, raw
+// PCM) and by a PCMReader's reads, in a program built without cgo, which
+// has no libopus: such a program plays Ogg Opus input, framed as it is,
+// and nothing else.
+var ErrNoLibopus = errors.New("pipeline: no libopus in this build")

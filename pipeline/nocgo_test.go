@@ -19,7 +19,7 @@ import (
 
 // TestWithoutCgo is the package built without cgo, as
 // TestBuildsWithoutCgo runs it: Ogg Opus plays, framed as it is; input
-// that must be encoded fails at once with ErrNoEncoder, and so does
+// that must be encoded fails at once with ErrNoLibopus, and so does
 // reading a track as PCM.
 func TestWithoutCgo(t *testing.T) {
 	waitDone := func(t *testing.T, tr *pipeline.Track) {
@@ -68,7 +68,7 @@ func TestWithoutCgo(t *testing.T) {
 		require.NoError(t, err)
 		defer r.Close()
 		_, err = r.Read(make([]byte, 4096))
-		assert.ErrorIs(t, err, pipeline.ErrNoEncoder, "decoding to PCM needs libopus")
+		assert.ErrorIs(t, err, pipeline.ErrNoLibopus, "decoding to PCM needs libopus")
 		assert.ErrorContains(t, err, "CGO_ENABLED=0")
 	})
 
@@ -86,7 +86,7 @@ func TestWithoutCgo(t *testing.T) {
 			tr := newTrack(t, bytes.NewReader(c.data), c.opts...)
 			waitDone(t, tr)
 			err := tr.Err()
-			assert.ErrorIs(t, err, pipeline.ErrNoEncoder)
+			assert.ErrorIs(t, err, pipeline.ErrNoLibopus)
 			assert.ErrorContains(t, err, "Opus encoding needs libopus (cgo); this program was built with CGO_ENABLED=0")
 			p := tr.NewPlayer()
 			defer p.Close()
@@ -96,7 +96,7 @@ func TestWithoutCgo(t *testing.T) {
 					break
 				}
 			}
-			assert.ErrorIs(t, perr, pipeline.ErrNoEncoder, "a player gets the track's error")
+			assert.ErrorIs(t, perr, pipeline.ErrNoLibopus, "a player gets the track's error")
 		})
 	}
 }

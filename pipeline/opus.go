@@ -8,7 +8,7 @@ import (
 
 // The Opus encoder and decoder come from package libopus, through cgo:
 // opus_cgo.go makes them, and opus_nocgo.go, in a build without cgo,
-// returns ErrNoEncoder instead. This file and the rest of the package
+// returns ErrNoLibopus instead. This file and the rest of the package
 // name neither, so that the package builds with CGO_ENABLED=0 and plays
 // Ogg Opus, which is framed as it is.
 

@@ -8,17 +8,17 @@ import (
 	"github.com/streamcatcher/streamcatcher/catcher"
 )
 
-// newEncoder returns ErrNoEncoder: Opus encoding needs libopus.
+// newEncoder returns ErrNoLibopus: Opus encoding needs libopus.
 func newEncoder(trackConfig) (encoder, error) {
-	return nil, fmt.Errorf("%w: Opus encoding needs libopus (cgo); this program was built with CGO_ENABLED=0", ErrNoEncoder)
+	return nil, fmt.Errorf("%w: Opus encoding needs libopus (cgo); this program was built with CGO_ENABLED=0", ErrNoLibopus)
 }
 
-// newDecoder returns ErrNoEncoder: Opus decoding needs libopus.
+// newDecoder returns ErrNoLibopus: Opus decoding needs libopus.
 func newDecoder(int, int64, int64) (catcher.Transform, error) {
-	return nil, fmt.Errorf("%w: Opus decoding needs libopus (cgo); this program was built with CGO_ENABLED=0", ErrNoEncoder)
+	return nil, fmt.Errorf("%w: Opus decoding needs libopus (cgo); this program was built with CGO_ENABLED=0", ErrNoLibopus)
 }
 
-// newPacketDecoder returns ErrNoEncoder: Opus decoding needs libopus.
+// newPacketDecoder returns ErrNoLibopus: Opus decoding needs libopus.
 func newPacketDecoder(int) (packetDecoder, error) {
-	return nil, fmt.Errorf("%w: Opus decoding needs libopus (cgo); this program was built with CGO_ENABLED=0", ErrNoEncoder)
+	return nil, fmt.Errorf("%w: Opus decoding needs libopus (cgo); this program was built with CGO_ENABLED=0", ErrNoLibopus)
 }

@@ -156,10 +156,10 @@ func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
 	}
 	// The encoder is made here, so that its settings are checked before
 	// anything runs; it is used only if the input is not Ogg Opus. A
-	// build without cgo has none (ErrNoEncoder): its tracks frame Ogg
+	// build without cgo has none (ErrNoLibopus): its tracks frame Ogg
 	// Opus, and end with that error on any other input.
 	enc, noEnc := newEncoder(cfg)
-	if noEnc != nil && !errors.Is(noEnc, ErrNoEncoder) {
+	if noEnc != nil && !errors.Is(noEnc, ErrNoLibopus) {
 		return nil, noEnc
 	}
 	dec, err := codec.NewDecoder(pcmFormat(cfg.channels), decodeOptions(cfg)...)
