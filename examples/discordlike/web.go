@@ -355,9 +355,17 @@ type browserReport struct {
 	Packets   int64   `json:"packets"`   // RTP packets received (getStats)
 	Samples   int64   `json:"samples"`   // samples received, concealed ones included (getStats totalSamplesReceived)
 	Concealed int64   `json:"concealed"` // samples the browser made up for packets that did not come (getStats)
-	Level     float64 `json:"level"`     // the loudest 2048-sample window's RMS, dBFS
-	Peak      float64 `json:"peak"`      // the strongest frequency of the audio heard, Hz
-	Agent     string  `json:"agent"`
+	Removed   int64   `json:"removed"`   // samples its jitter buffer dropped to play faster (getStats removedSamplesForAcceleration)
+	// RemovedLater is those of Removed after the first three seconds
+	// played, of the SamplesLater received since: the page's start-up
+	// apart (packets that came while it set its audio up, which the jitter
+	// buffer removes over the next seconds), what a stream that comes
+	// faster than its timestamps makes it remove.
+	RemovedLater int64   `json:"removedLater"`
+	SamplesLater int64   `json:"samplesLater"`
+	Level        float64 `json:"level"` // the loudest 2048-sample window's RMS, dBFS
+	Peak         float64 `json:"peak"`  // the strongest frequency of the audio heard, Hz
+	Agent        string  `json:"agent"`
 }
 
 func (w *web) serveReport(rw http.ResponseWriter, r *http.Request) {
@@ -373,19 +381,31 @@ func (w *web) serveReport(rw http.ResponseWriter, r *http.Request) {
 	if rep.Kind == "http" {
 		w.con.linef("browser report: %s: the HTTP stream played %.1f s in an <audio> element (%s)", rep.Guild, rep.Played, agentName(rep.Agent))
 	} else {
-		w.con.linef("browser report: %s: %d packets received, %.1f s of samples received, %.2f s concealed (%.1f%%), level %.1f dBFS, strongest frequency %.0f Hz (%s)",
-			rep.Guild, rep.Packets, float64(rep.Samples)/48000, float64(rep.Concealed)/48000, rep.concealedShare()*100, rep.Level, rep.Peak, agentName(rep.Agent))
+		w.con.linef("browser report: %s: %d packets received, %.1f s of samples received, %.2f s concealed (%.1f%%), %.2f s removed to play faster (%.1f%%; %.1f%% after the first 3 s), level %.1f dBFS, strongest frequency %.0f Hz (%s)",
+			rep.Guild, rep.Packets, float64(rep.Samples)/48000, float64(rep.Concealed)/48000, rep.concealedShare()*100,
+			float64(rep.Removed)/48000, rep.share(rep.Removed)*100, rep.laterShare()*100, rep.Level, rep.Peak, agentName(rep.Agent))
 	}
 	rw.WriteHeader(http.StatusNoContent)
 }
 
 // concealedShare is the share of the samples received that the browser
 // concealed (1 when none came).
-func (r browserReport) concealedShare() float64 {
+func (r browserReport) concealedShare() float64 { return r.share(r.Concealed) }
+
+// laterShare is RemovedLater as a share of SamplesLater (1 when none).
+func (r browserReport) laterShare() float64 {
+	if r.SamplesLater <= 0 {
+		return 1
+	}
+	return float64(r.RemovedLater) / float64(r.SamplesLater)
+}
+
+// share is n as a share of the samples received (1 when none came).
+func (r browserReport) share(n int64) float64 {
 	if r.Samples <= 0 {
 		return 1
 	}
-	return float64(r.Concealed) / float64(r.Samples)
+	return float64(n) / float64(r.Samples)
 }
 
 // agentName shortens a user agent to its browser.

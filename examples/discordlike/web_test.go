@@ -61,12 +61,12 @@ func TestFavicon(t *testing.T) {
 func TestBrowserReport(t *testing.T) {
 	var out syncBuffer
 	w, hs := newTestWeb(t, &out)
-	body := `{"guild":"guild-1","packets":200,"samples":192000,"concealed":48000,"level":-9.04,"peak":440.4}`
+	body := `{"guild":"guild-1","packets":200,"samples":192000,"concealed":48000,"removed":9600,"removedLater":960,"samplesLater":96000,"level":-9.04,"peak":440.4}`
 	res, err := http.Post(hs.URL+"/report", "application/json", strings.NewReader(body))
 	require.NoError(t, err)
 	res.Body.Close()
 	require.Equal(t, http.StatusNoContent, res.StatusCode)
-	assert.Contains(t, out.String(), "browser report: guild-1: 200 packets received, 4.0 s of samples received, 1.00 s concealed (25.0%), level -9.0 dBFS, strongest frequency 440 Hz")
+	assert.Contains(t, out.String(), "browser report: guild-1: 200 packets received, 4.0 s of samples received, 1.00 s concealed (25.0%), 0.20 s removed to play faster (5.0%; 1.0% after the first 3 s), level -9.0 dBFS, strongest frequency 440 Hz")
 	reps := w.stats().Reports
 	require.Len(t, reps, 1)
 	assert.InDelta(t, 0.25, reps[0].concealedShare(), 1e-9)
