@@ -41,9 +41,9 @@ import (
 // silence frame in place of the jump's first packet instead: after a
 // silence frame a decoder's energies are at their floor, so no packet
 // comes out louder than it was coded (the first ones come out quieter: a
-// short fade-in). A new player is taken to face a new decoder: a stream that
-// goes from one player to another must give the five silence frames of a
-// pause or an end between them (as Pause and a track's end do).
+// short fade-in). A new player is taken to face a new decoder: a stream
+// that goes from one player to another must give the five silence frames
+// of a pause or an end between them (as Pause and a track's end do).
 //
 // Encoding a transition takes a few milliseconds of one core, so it is
 // done before the jump wherever the jump can be seen coming: in Seek
@@ -306,9 +306,9 @@ func (p *Player) prepareLoop(next int) {
 // is data: the transition's packet in its place while a transition is
 // under way (and true), else data; or reset, for a jump that has no
 // transition (the packets after its target are not encoded yet, or no
-// longer kept, or the track has none): a silence frame is then to go
-// first. p.last, the packet the player gave before (seamFromSilence,
-// seamFromStart), tells a jump.
+// longer kept, or the track has none): a silence frame is then sent in
+// packet i's place. p.last, the packet the player gave before
+// (seamFromSilence, seamFromStart), tells a jump.
 func (p *Player) seamData(i int, data []byte) (_ []byte, seam, reset bool) {
 	if i != p.last+1 || p.last < 0 {
 		p.seam = p.t.seamNow(p.last, i)
