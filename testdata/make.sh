@@ -2,9 +2,9 @@
 # make.sh regenerates the audio fixtures in this folder. The tests only read
 # the files; they never run this script nor need the tools it uses.
 #
-# Tools (Debian 12): apt-get install -y ffmpeg lame sox opus-tools perl
+# Tools (Debian 12): apt-get install -y ffmpeg lame sox opus-tools flac perl
 # Versions used for the committed files: ffmpeg 5.1, LAME 3.100,
-# opus-tools 0.2 with libopus 1.3.1.
+# opus-tools 0.2 with libopus 1.3.1, flac 1.4.2.
 #
 # Every step is deterministic (no dither, fixed Ogg serial number, garbage
 # from a fixed linear congruential generator), so running it again with the
@@ -82,3 +82,17 @@ printf 'This is a plain text file, not audio.\nIt has no magic bytes of any form
 opusenc --quiet --serial 1234 --bitrate 64 --comp 10 --framesize 20 "$tmp/prog48.wav" prog.opus
 # The same with 2.5 ms packets: pages fill their 255 lacing values.
 opusenc --quiet --serial 1235 --bitrate 64 --comp 10 --framesize 2.5 "$tmp/prog48.wav" prog_2500us.opus
+
+# FLAC of the start of the one-second WAVs above (so the tests compare the
+# decoded samples with the WAV's, exactly): no padding block; a seek table
+# of 10 evenly spaced points where asked, or none (--no-seektable). flac
+# warns about the WAVs' LIST chunks, which it drops.
+fl() { # wav seconds out options...
+	w=$1 s=$2 o=$3; shift 3
+	flac --silent --force -8 --no-padding --until="0:$s" "$@" -o "$o" "$w" 2>/dev/null
+}
+fl tone_s16_44100_1.wav 00.25 tone_s16_44100_1.flac -b 1024 -S 10x
+fl tone1k_s16_48000_2.wav 00.25 tone1k_s16_48000_2.flac -b 1024 -S 10x
+fl tone1k_s16_48000_2.wav 00.25 tone1k_s16_48000_2_noseek.flac --no-seektable
+fl tone_s24_44100_2.wav 00.1 tone_s24_44100_2.flac -b 1152 -S 10x
+fl tone_u8_22050_1.wav 00.25 tone_u8_22050_1.flac
