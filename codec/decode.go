@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/streamcatcher/streamcatcher/catcher"
+	"github.com/streamcatcher/streamcatcher/codec/flac"
 	"github.com/streamcatcher/streamcatcher/codec/mp3"
 	"github.com/streamcatcher/streamcatcher/codec/wav"
 	"github.com/streamcatcher/streamcatcher/transform"
@@ -50,7 +51,7 @@ func WithDitherSeed(seed uint64) DecodeOption {
 // largest frame a WAV may hold, which covers every output format.
 const decodeMinSpace = transform.MaxChannels * 4
 
-// NewDecoder returns a Transform that decodes an MP3 or WAV input to PCM of
+// NewDecoder returns a Transform that decodes an MP3, FLAC or WAV input to PCM of
 // format to, converting its encoding, channels (mono to stereo and back;
 // other counts must match) and rate as needed. It is built inside the fill
 // (catcher.Deferred): it reads nothing until the Catcher first fills, then
@@ -59,7 +60,7 @@ const decodeMinSpace = transform.MaxChannels * 4
 // command's output.
 //
 // Its state (see catcher.StateOf) holds a Source and the decoder's own
-// (mp3.Info or wav.Info). An input it cannot decode ends the stream with
+// (mp3.Info, flac.Info or wav.Info). An input it cannot decode ends the stream with
 // an error: ErrUnknownFormat, ErrUnsupported (Ogg Opus, which needs
 // libopus, or is framed as it is), or the decoder's. NewDecoder returns an
 // error wrapping transform.ErrFormat if to is not a valid format with a
@@ -113,6 +114,13 @@ func buildDecoder(src io.Reader, to transform.Format, cfg decodeConfig) (catcher
 			return nil, nil, err
 		}
 		dec, from = d, d.Format()
+	case KindFLAC:
+		d := flac.NewDecoder()
+		info, err := d.ReadInfo(in)
+		if err != nil {
+			return nil, nil, err
+		}
+		dec, from = d, info.Format
 	case KindWAV:
 		d := wav.NewDecoder()
 		if from, err = d.ReadHeader(in); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/streamcatcher/streamcatcher/catcher"
 	"github.com/streamcatcher/streamcatcher/codec"
+	"github.com/streamcatcher/streamcatcher/codec/flac"
 	"github.com/streamcatcher/streamcatcher/codec/mp3"
 	"github.com/streamcatcher/streamcatcher/codec/wav"
 	"github.com/streamcatcher/streamcatcher/internal/testutil"
@@ -84,6 +85,44 @@ func TestDecodeWAV(t *testing.T) {
 			}
 			left := testutil.Channel(pcm, transform.S16LE, 2, 0)
 			assert.InDelta(t, 0.5, testutil.Amplitude(left, 48000, freq, 4800, 43200), 0.02)
+		})
+	}
+}
+
+// FLAC of every depth becomes 48 kHz stereo s16: as long as the
+// STREAMINFO says, resampled (ceil(n*48000/rate) samples).
+func TestDecodeFLAC(t *testing.T) {
+	for _, tc := range []struct {
+		file  string
+		from  transform.Format
+		input int64
+	}{
+		{"tone_s16_44100_1.flac", transform.Format{Rate: 44100, Channels: 1, Encoding: transform.S16LE}, 11025},
+		{"tone_s24_44100_2.flac", transform.Format{Rate: 44100, Channels: 2, Encoding: transform.S24LE}, 4410},
+		{"tone_u8_22050_1.flac", transform.Format{Rate: 22050, Channels: 1, Encoding: transform.S16LE}, 5512},
+		{"tone1k_s16_48000_2.flac", transform.Format{Rate: 48000, Channels: 2, Encoding: transform.S16LE}, 12000},
+		{"tone1k_s16_48000_2_noseek.flac", transform.Format{Rate: 48000, Channels: 2, Encoding: transform.S16LE}, 12000},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			d, err := codec.NewDecoder(opusIn)
+			require.NoError(t, err)
+			c := catcher.New(iotest.HalfReader(bytes.NewReader(testutil.Fixture(t, tc.file))), catcher.WithTransform(d))
+			defer c.Close()
+			pcm, err := io.ReadAll(c.NewReader())
+			require.NoError(t, err)
+			want := (tc.input*48000 + int64(tc.from.Rate) - 1) / int64(tc.from.Rate)
+			assert.EqualValues(t, want*4, len(pcm))
+			src, _, ok := catcher.StateOf[codec.Source](c)
+			require.True(t, ok)
+			assert.Equal(t, codec.Source{Kind: codec.KindFLAC, Format: tc.from}, src)
+			info, _, ok := catcher.StateOf[flac.Info](c)
+			require.True(t, ok)
+			assert.Equal(t, tc.input, info.Length)
+			if tc.from == opusIn { // as it is: the WAV's samples
+				w, err := io.ReadAll(catcher.NewTransformReader(bytes.NewReader(testutil.Fixture(t, "tone1k_s16_48000_2.wav")), wav.NewDecoder()))
+				require.NoError(t, err)
+				assert.True(t, bytes.Equal(w[:len(pcm)], pcm))
+			}
 		})
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"strings"
 
 	"github.com/streamcatcher/streamcatcher/codec/mp3"
 )
@@ -18,6 +20,7 @@ const (
 	KindWAV          // RIFF WAVE
 	KindOggOpus      // Ogg whose first stream is Opus
 	KindRaw          // raw PCM of a stated format (never detected)
+	KindFLAC         // FLAC, with or without an ID3v2 tag before it
 )
 
 func (k Kind) String() string {
@@ -30,6 +33,8 @@ func (k Kind) String() string {
 		return "Ogg Opus"
 	case KindRaw:
 		return "raw PCM"
+	case KindFLAC:
+		return "FLAC"
 	}
 	return "unknown"
 }
@@ -39,7 +44,9 @@ func (k Kind) String() string {
 const DetectSize = 8 << 10
 
 // Detect recognises an input by its first bytes (up to DetectSize of
-// them; fewer if the input is shorter). Errors: io.ErrUnexpectedEOF
+// them; fewer if the input is shorter). An ID3v2 tag is followed by FLAC
+// if "fLaC" comes right after it; a tag that ends beyond head is taken to
+// be an MP3's. Errors: io.ErrUnexpectedEOF
 // (wrapped) for no bytes; ErrUnsupported (wrapped) for Ogg that is not
 // Opus and for MPEG-2.5, which the MP3 decoder refuses; ErrUnknownFormat
 // otherwise.
@@ -57,7 +64,12 @@ func Detect(head []byte) (Kind, error) {
 			}
 		}
 		return KindUnknown, fmt.Errorf("%w: Ogg stream without an OpusHead on its first page", ErrUnsupported)
+	case len(head) >= 4 && string(head[:4]) == "fLaC":
+		return KindFLAC, nil
 	case len(head) >= 10 && string(head[:3]) == "ID3":
+		if n := id3Size(head); n >= 0 && n+4 <= len(head) && string(head[n:n+4]) == "fLaC" {
+			return KindFLAC, nil
+		}
 		return KindMP3, nil
 	}
 	switch v := mp3.Sniff(head); v {
@@ -68,6 +80,46 @@ func Detect(head []byte) (Kind, error) {
 	default:
 		return KindMP3, nil
 	}
+}
+
+// id3Size returns the size of the ID3v2 tag that head starts with, its
+// header and footer included, or -1 if the size field is not synchsafe.
+func id3Size(head []byte) int {
+	if head[6]|head[7]|head[8]|head[9] >= 0x80 {
+		return -1
+	}
+	n := 10 + int(head[6])<<21 | int(head[7])<<14 | int(head[8])<<7 | int(head[9])
+	if head[5]&0x10 != 0 {
+		n += 10 // the footer
+	}
+	return n
+}
+
+// ContentTypeKind returns the kind of input an HTTP Content-Type names:
+// audio/flac, audio/mpeg, audio/wav and audio/ogg or audio/opus with the
+// Opus codec (and their common variants, as audio/x-flac), or KindUnknown
+// for any other, and for audio/ogg without codecs=opus, which may hold
+// another codec. It is a hint: the first bytes (Detect) decide.
+func ContentTypeKind(contentType string) Kind {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return KindUnknown
+	}
+	switch mt {
+	case "audio/flac", "audio/x-flac":
+		return KindFLAC
+	case "audio/mpeg", "audio/mp3", "audio/x-mp3", "audio/mpeg3", "audio/x-mpeg":
+		return KindMP3
+	case "audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave":
+		return KindWAV
+	case "audio/opus":
+		return KindOggOpus
+	case "audio/ogg", "application/ogg":
+		if strings.EqualFold(strings.TrimSpace(params["codecs"]), "opus") {
+			return KindOggOpus
+		}
+	}
+	return KindUnknown
 }
 
 // DetectReader reads up to DetectSize bytes of r, detects the kind of

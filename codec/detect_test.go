@@ -33,6 +33,9 @@ func TestDetectFixtures(t *testing.T) {
 		{"prog_notag.mp3", codec.KindMP3, nil},
 		{"prog_2500us.opus", codec.KindOggOpus, nil},
 		{"tone_u8_22050_1.wav", codec.KindWAV, nil},
+		{"tone_s16_44100_1.flac", codec.KindFLAC, nil},
+		{"tone_s24_44100_2.flac", codec.KindFLAC, nil},
+		{"tone1k_s16_48000_2_noseek.flac", codec.KindFLAC, nil},
 		{"empty.mp3", codec.KindUnknown, io.ErrUnexpectedEOF},
 		{"notaudio.txt", codec.KindUnknown, codec.ErrUnknownFormat},
 	}
@@ -92,4 +95,69 @@ type closer struct {
 func (c *closer) Close() error {
 	c.closed = true
 	return nil
+}
+
+// id3v2 returns an ID3v2.4 tag of n bytes of padding after its header.
+func id3v2(n int) []byte {
+	return append([]byte{'I', 'D', '3', 4, 0, 0, byte(n >> 21 & 0x7f), byte(n >> 14 & 0x7f), byte(n >> 7 & 0x7f), byte(n & 0x7f)}, make([]byte, n)...)
+}
+
+func TestDetectFLAC(t *testing.T) {
+	fl := testutil.Fixture(t, "tone_s16_44100_1.flac")
+	mp3 := testutil.Fixture(t, "prog_cbr128.mp3")
+	footer := id3v2(100)
+	footer[5] |= 0x10 // a 10-byte footer after the tag
+	footer = append(footer, "3DI\x04\x00\x10\x00\x00\x00\x64"...)
+	for _, tc := range []struct {
+		name string
+		head []byte
+		want codec.Kind
+	}{
+		{"marker", fl, codec.KindFLAC},
+		{"marker only", []byte("fLaC"), codec.KindFLAC},
+		{"ID3v2 then FLAC", append(id3v2(500), fl...), codec.KindFLAC},
+		{"ID3v2 with a footer then FLAC", append(footer, fl...), codec.KindFLAC},
+		{"ID3v2 then MP3", append(id3v2(500), mp3...), codec.KindMP3},
+		{"ID3v2 longer than the head", append(id3v2(codec.DetectSize), fl...), codec.KindMP3},
+		{"ID3v2 size not synchsafe", append([]byte("ID3\x04\x00\x00\x00\x00\x00\x80"), fl...), codec.KindMP3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, r, err := codec.DetectReader(iotest.HalfReader(bytes.NewReader(tc.head)))
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, k)
+			all, err := io.ReadAll(r)
+			require.NoError(t, err)
+			assert.Equal(t, tc.head, all)
+		})
+	}
+	assert.Equal(t, "FLAC", codec.KindFLAC.String())
+	_, err := codec.Detect([]byte("fLa"))
+	assert.ErrorIs(t, err, codec.ErrUnknownFormat, "a cut marker")
+}
+
+func TestContentTypeKind(t *testing.T) {
+	for _, tc := range []struct {
+		ct   string
+		want codec.Kind
+	}{
+		{"audio/flac", codec.KindFLAC},
+		{"audio/x-flac", codec.KindFLAC},
+		{"Audio/FLAC; charset=binary", codec.KindFLAC},
+		{"audio/mpeg", codec.KindMP3},
+		{"audio/mp3", codec.KindMP3},
+		{"audio/wav", codec.KindWAV},
+		{"audio/x-wav", codec.KindWAV},
+		{"audio/vnd.wave", codec.KindWAV},
+		{"audio/opus", codec.KindOggOpus},
+		{`audio/ogg; codecs="opus"`, codec.KindOggOpus},
+		{"audio/ogg; codecs=opus", codec.KindOggOpus},
+		{"audio/ogg", codec.KindUnknown},
+		{"audio/ogg; codecs=vorbis", codec.KindUnknown},
+		{"application/octet-stream", codec.KindUnknown},
+		{"text/html; charset=utf-8", codec.KindUnknown},
+		{"", codec.KindUnknown},
+		{";;;", codec.KindUnknown},
+	} {
+		assert.Equal(t, tc.want, codec.ContentTypeKind(tc.ct), "%q", tc.ct)
+	}
 }

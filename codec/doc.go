@@ -3,12 +3,14 @@
 //
 // # The map
 //
-//	codec          Detect and DetectReader (MP3, WAV, Ogg Opus by their first
-//	               bytes); NewDecoder, a Transform built inside the fill that
+//	codec          Detect and DetectReader (MP3, FLAC, WAV, Ogg Opus by their
+//	               first bytes; ContentTypeKind by the HTTP Content-Type); NewDecoder, a Transform built inside the fill that
 //	               detects the input, reads its header and converts its PCM
 //	               (encoding, channels, rate) to the format asked for
 //	codec/mp3      MP3 to PCM through go-mp3, fenced: our frame walk, exact
 //	               lengths from the LAME tag, damage skipped and reported
+//	codec/flac     FLAC to PCM through mewkiz/flac, fenced: any depth, 1 to 8
+//	               channels, exact lengths from the STREAMINFO, the seek table
 //	codec/wav      WAV in (u8, s16, s24, f32, f64) and out (s16, s24, f32),
 //	               and raw PCM of a stated format, through one bounded reader
 //	codec/ogg      Ogg pages (our own reader and writer) and the Opus mapping
@@ -32,7 +34,7 @@
 //	c := catcher.New(file, catcher.WithTransform(catcher.Chain(dec, framed.NewFramer(enc))))
 //	cur := framed.NewCursor(c) // one per listener: tens of bytes
 //
-// What a decoder learns of its input (codec.Source, mp3.Info, wav.Info,
+// What a decoder learns of its input (codec.Source, mp3.Info, flac.Info, wav.Info,
 // ogg.OpusInfo) and the framed.Index are published with the bytes they
 // describe, typed: catcher.StateOf[framed.Index](c).
 //

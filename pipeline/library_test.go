@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamcatcher/streamcatcher/catcher"
+	"github.com/streamcatcher/streamcatcher/codec"
 	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/internal/testutil"
 	"github.com/streamcatcher/streamcatcher/pipeline"
@@ -966,4 +967,38 @@ func TestLibraryKeyAloneSetsEncoding(t *testing.T) {
 	}
 	_, vbr := bytesOf(pipeline.Key{Source: "a", Bitrate: 64000})
 	assert.NotEqual(t, slices.Min(vbr), slices.Max(vbr), "VBR")
+}
+
+// A FLAC track is stored and read back with its kind and exact duration.
+func TestLibraryStoreFLAC(t *testing.T) {
+	dir := t.TempDir()
+	key := pipeline.Key{Source: "f"}
+	store, err := pipeline.NewDirStore(dir, 0)
+	require.NoError(t, err)
+	o := newOpener(t)
+	o.data["f"] = testutil.Fixture(t, "tone_s24_44100_2.flac")
+	lib := newLibrary(t, o, pipeline.WithStore(store))
+	h, err := lib.Get(context.Background(), key)
+	require.NoError(t, err)
+	finished(t, h)
+	want := playAll(t, h)
+	wantMeta := h.Track().Metadata()
+	require.Equal(t, codec.KindFLAC, wantMeta.Kind)
+	h.Release()
+	eventually(t, func() bool { return lib.Stats().Writes == 1 }, "the track written")
+	require.NoError(t, lib.Close())
+
+	store2, err := pipeline.NewDirStore(dir, 0)
+	require.NoError(t, err)
+	lib2 := newLibrary(t, newOpener(t), pipeline.WithStore(store2))
+	h2, err := lib2.Get(context.Background(), key)
+	require.NoError(t, err)
+	defer h2.Release()
+	finished(t, h2)
+	assert.Equal(t, want, playAll(t, h2), "identical packets")
+	assert.Equal(t, int64(1), lib2.Stats().DiskHits)
+	assert.Equal(t, wantMeta, h2.Track().Metadata(), "the kind kept")
+	dur, exact := h2.Track().Duration()
+	assert.True(t, exact)
+	assert.Equal(t, 100*time.Millisecond, dur, "4410 samples at 44.1 kHz")
 }

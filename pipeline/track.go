@@ -10,6 +10,7 @@ import (
 
 	"github.com/streamcatcher/streamcatcher/catcher"
 	"github.com/streamcatcher/streamcatcher/codec"
+	"github.com/streamcatcher/streamcatcher/codec/flac"
 	"github.com/streamcatcher/streamcatcher/codec/framed"
 	"github.com/streamcatcher/streamcatcher/codec/mp3"
 	"github.com/streamcatcher/streamcatcher/codec/ogg"
@@ -394,8 +395,8 @@ func (t *Track) Progress() time.Duration {
 // Duration returns the track's duration and whether it is exact. Once the
 // track is finished it is exact to the sample (the MP3 encoder's delay
 // and padding, the Opus pre-skip and end trimming honoured). Before, it
-// is an estimate: what the MP3's LAME tag or the WAV header announces, or
-// else the duration encoded so far. A live track has no duration: it
+// is an estimate: what the MP3's LAME tag, the FLAC STREAMINFO or the WAV
+// header announces, or else the duration encoded so far. A live track has no duration: it
 // returns the duration encoded so far, not exact.
 func (t *Track) Duration() (time.Duration, bool) {
 	x, ok := t.Index()
@@ -404,6 +405,9 @@ func (t *Track) Duration() (time.Duration, bool) {
 	}
 	if t.cfg.live == 0 {
 		if info, _, ok := catcher.StateOf[mp3.Info](t.c); ok && info.Length >= 0 && info.SampleRate > 0 {
+			return time.Duration(info.Length) * time.Second / time.Duration(info.SampleRate), false
+		}
+		if info, _, ok := catcher.StateOf[flac.Info](t.c); ok && info.Length >= 0 && info.SampleRate > 0 {
 			return time.Duration(info.Length) * time.Second / time.Duration(info.SampleRate), false
 		}
 		if info, _, ok := catcher.StateOf[wav.Info](t.c); ok && info.Length >= 0 && info.Format.Rate > 0 {

@@ -78,6 +78,11 @@ func TestTrackFixtures(t *testing.T) {
 		{"tone_s24_44100_2.wav", 48000, codec.KindWAV, ""},
 		{"tone_f32_48000_2.wav", 48000, codec.KindWAV, ""},
 		{"pipe_s16_48000_1.wav", 48000, codec.KindWAV, ""},
+		{"tone_s16_44100_1.flac", 12000, codec.KindFLAC, ""},   // 11025 at 44.1 kHz
+		{"tone1k_s16_48000_2.flac", 12000, codec.KindFLAC, ""}, // as it is
+		{"tone_s24_44100_2.flac", 4800, codec.KindFLAC, ""},    // 4410 at 44.1 kHz
+		{"tone_u8_22050_1.flac", 11999, codec.KindFLAC, ""},    // 5512 at 22.05 kHz: 249.98 ms
+		{"tone1k_s16_48000_2_noseek.flac", 12000, codec.KindFLAC, ""},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			tr := newTrack(t, bytes.NewReader(testutil.Fixture(t, tc.file)), pipeline.WithName(tc.file))
@@ -88,7 +93,7 @@ func TestTrackFixtures(t *testing.T) {
 			assert.Equal(t, tc.samples, x.DurationSamples(), "exact to the sample")
 			d, exact := tr.Duration()
 			assert.True(t, exact)
-			assert.Equal(t, time.Duration(tc.samples)*time.Second/48000, d)
+			assert.Equal(t, opus.Duration(tc.samples), d)
 			m := tr.Metadata()
 			assert.Equal(t, tc.kind, m.Kind)
 			assert.Equal(t, tc.file, m.Name)

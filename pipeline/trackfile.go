@@ -83,7 +83,7 @@ type trackMeta struct {
 }
 
 func kindNamed(s string) codec.Kind {
-	for k := codec.KindUnknown; k <= codec.KindRaw; k++ {
+	for k := codec.KindUnknown + 1; k.String() != codec.KindUnknown.String(); k++ {
 		if k.String() == s {
 			return k
 		}
