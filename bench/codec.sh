@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Times the codec path (MP3 decode, Opus encode, MP3 -> Opus into a cache)
-# beside ffmpeg doing the same transcode on the same files. It installs
+# Times the codec path (MP3 and FLAC decode, Opus encode, MP3 -> Opus into
+# a cache) beside ffmpeg doing the same on the same files. It installs
 # ffmpeg from Debian if it is missing (the tests never need it), makes a
-# 60-second version of the fixtures' program as MP3 at 44.1 and 48 kHz in a
-# temporary folder, runs ffmpeg on one thread REPS times, then the Go
+# 60-second version of the fixtures' program as MP3 at 44.1 and 48 kHz and
+# as 16-bit FLAC at 44.1 kHz in a temporary folder, runs ffmpeg on one thread REPS times, then the Go
 # benchmarks on those files with -cpu 1,2 -count COUNT.
 #
 # Environment (defaults in brackets):
@@ -32,6 +32,7 @@ R='if(lt(mod(t,3),0.5),0,if(lt(mod(t,3),1.5),0.5*sin(2*PI*660*(mod(t,3)-0.5)),if
 for rate in 44100 48000; do
 	ff -f lavfi -i "aevalsrc=exprs='$L|$R':s=$rate:d=$SECS" -c:a libmp3lame -b:a 128k "$tmp/prog$rate.mp3"
 done
+ff -f lavfi -i "aevalsrc=exprs='$L|$R':s=44100:d=$SECS" -c:a flac -sample_fmt s16 "$tmp/prog44100.flac"
 
 # timeit CMD...: the median wall time of REPS runs, in seconds.
 timeit() {
@@ -49,6 +50,8 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "ffmpeg $(ffmpeg -version | head -1 | cut -d' ' -f3), one thread, median of $REPS, ${SECS} s of audio:"
 t=$(timeit ff -threads 1 -i "$tmp/prog44100.mp3" -f null -)
 echo "  MP3 decode (44.1 kHz):                 $(xrt "$t")x real time"
+t=$(timeit ff -threads 1 -i "$tmp/prog44100.flac" -f null -)
+echo "  FLAC decode (44.1 kHz, 16-bit):        $(xrt "$t")x real time"
 t=$(timeit ff -threads 1 -i "$tmp/prog44100.mp3" -ar 48000 -c:a libopus -b:a 128k -f ogg /dev/null)
 echo "  MP3 44.1 kHz -> 48 kHz -> Opus 128k:   $(xrt "$t")x real time"
 t=$(timeit ff -threads 1 -i "$tmp/prog48000.mp3" -c:a libopus -b:a 128k -f ogg /dev/null)
@@ -58,8 +61,8 @@ echo "Go benchmarks (x-realtime), -count $COUNT:"
 # Whole files (one an operation) for the decode and transcode benchmarks;
 # 20 ms frames for the encoder alone, which needs many operations.
 {
-	CODEC_BENCH_MP3="$tmp/prog44100.mp3" CODEC_BENCH_MP3_48K="$tmp/prog48000.mp3" \
-		go test -run '^$' -bench '^BenchmarkCodec(MP3Decode|Transcode)' -benchtime 1x -cpu 1,2 -count "$COUNT" ./bench
+	CODEC_BENCH_MP3="$tmp/prog44100.mp3" CODEC_BENCH_MP3_48K="$tmp/prog48000.mp3" CODEC_BENCH_FLAC="$tmp/prog44100.flac" \
+		go test -run '^$' -bench '^BenchmarkCodec(MP3Decode|FLACDecode|Transcode)' -benchtime 1x -cpu 1,2 -count "$COUNT" ./bench
 	CODEC_BENCH_MP3_48K="$tmp/prog48000.mp3" \
 		go test -run '^$' -bench '^BenchmarkCodecOpusEncode' -benchtime 2s -cpu 1 -count "$COUNT" ./bench
 } | tee "$tmp/go.txt" | grep -E '^Benchmark' |

@@ -10,6 +10,7 @@ import (
 
 	"github.com/streamcatcher/streamcatcher/catcher"
 	"github.com/streamcatcher/streamcatcher/codec"
+	"github.com/streamcatcher/streamcatcher/codec/flac"
 	"github.com/streamcatcher/streamcatcher/codec/framed"
 	"github.com/streamcatcher/streamcatcher/codec/libopus"
 	"github.com/streamcatcher/streamcatcher/codec/mp3"
@@ -19,8 +20,8 @@ import (
 // The codec benchmarks report speed as "x-realtime": seconds of audio
 // processed per second of wall time. By default they use the 3-second
 // fixtures; bench/codec.sh points CODEC_BENCH_MP3 (44.1 kHz) and
-// CODEC_BENCH_MP3_48K (48 kHz) at longer files it makes, the same ones it
-// gives ffmpeg. Run them with -cpu 1 for figures on one core.
+// CODEC_BENCH_MP3_48K (48 kHz) and CODEC_BENCH_FLAC (44.1 kHz, 16-bit) at
+// longer files it makes, the same ones it gives ffmpeg. Run them with -cpu 1 for figures on one core.
 
 func codecFile(b *testing.B, env, name string) []byte {
 	b.Helper()
@@ -63,6 +64,30 @@ func BenchmarkCodecMP3Decode(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		r := catcher.NewTransformReader(bytes.NewReader(data), mp3.NewDecoder())
+		if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{r}, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRealtime(b, secs)
+}
+
+// BenchmarkCodecFLACDecode decodes a whole FLAC an operation: x-realtime
+// is seconds of decoded output per second, MB/s the PCM output's.
+func BenchmarkCodecFLACDecode(b *testing.B) {
+	data := codecFile(b, "CODEC_BENCH_FLAC", "tone1k_s16_48000_2.flac")
+	d := flac.NewDecoder()
+	pcm, err := io.ReadAll(catcher.NewTransformReader(bytes.NewReader(data), d))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := d.Format()
+	secs := float64(len(pcm)/f.BytesPerFrame()) / float64(f.Rate)
+	buf := make([]byte, 64<<10)
+	b.SetBytes(int64(len(pcm)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		r := catcher.NewTransformReader(bytes.NewReader(data), flac.NewDecoder())
 		if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{r}, buf); err != nil {
 			b.Fatal(err)
 		}
