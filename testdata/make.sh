@@ -96,3 +96,6 @@ fl tone1k_s16_48000_2.wav 00.25 tone1k_s16_48000_2.flac -b 1024 -S 10x
 fl tone1k_s16_48000_2.wav 00.25 tone1k_s16_48000_2_noseek.flac --no-seektable
 fl tone_s24_44100_2.wav 00.1 tone_s24_44100_2.flac -b 1152 -S 10x
 fl tone_u8_22050_1.wav 00.25 tone_u8_22050_1.flac
+# 32-bit FLAC (FLAC 1.4), which mewkiz/flac does not decode.
+ff -f lavfi -i "aevalsrc=exprs='0.5*sin(2*PI*440*t)':s=8000:d=0.1" -c:a pcm_s32le "$tmp/s32.wav"
+flac --silent --force --no-padding -o tone_s32_8000_1.flac "$tmp/s32.wav" 2>/dev/null

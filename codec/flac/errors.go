@@ -9,9 +9,9 @@ var (
 	ErrNotFLAC = errors.New("flac: not a FLAC stream")
 
 	// ErrUnsupported is returned, wrapped with the detail, for a stream the
-	// decoder recognises but does not decode: more channels than
-	// transform.MaxChannels, a bit depth outside 4 to 32, or frames whose
-	// channels or depth differ from the STREAMINFO's.
+	// decoder recognises but does not decode: a depth other than 8, 12,
+	// 16, 20 or 24 bits (32-bit FLAC among them), a sample rate of 0, or
+	// frames whose channels, depth or rate differ from the STREAMINFO's.
 	ErrUnsupported = errors.New("flac: unsupported stream")
 
 	// ErrCorrupt is returned, wrapped with the byte offset of the frame and

@@ -11,12 +11,12 @@
 // mewkiz/flac one at a time; every call into it is fenced, a panic
 // becoming ErrDecoderPanic.
 //
-// Samples of any depth from 4 to 32 bits and 1 to 8 channels are output
-// interleaved in the transform package's encodings: depths up to 16 bits
-// as s16le, up to 24 as s24le (both shifted left to fill the sample, so
-// 8-bit FLAC is the high byte of s16le, as the wav package outputs u8),
-// and deeper as f32le (full scale 1.0; beyond 24 bits the float keeps 24
-// significant bits).
+// Samples of 8, 12, 16, 20 and 24 bits (the depths mewkiz/flac decodes)
+// and 1 to 8 channels are output interleaved in the transform package's
+// encodings: up to 16 bits as s16le, 20 and 24 as s24le, shifted left to
+// fill the sample (so 8-bit FLAC is the high byte of s16le, as the wav
+// package outputs u8). Other depths, 32-bit FLAC among them, are refused
+// with ErrUnsupported when the header is read.
 //
 // The output is the STREAMINFO's total samples exactly: frames beyond it
 // are cut and bytes after it (an ID3v1 tag, say) are not read. A stream
@@ -153,8 +153,8 @@ type Decoder struct {
 // NewDecoder returns a FLAC decoder.
 func NewDecoder() *Decoder { return &Decoder{} }
 
-// MinSpace is the largest frame of output: 8 samples of 4 bytes.
-func (d *Decoder) MinSpace() int { return maxFrameChannels * 4 }
+// MinSpace is the largest frame of output: 8 samples of 3 bytes.
+func (d *Decoder) MinSpace() int { return maxFrameChannels * 3 }
 
 // Size is the memory the decoder holds (see catcher.Sizer).
 func (d *Decoder) Size() int64 {
@@ -374,14 +374,12 @@ func (d *Decoder) streamInfo(b [streamInfoSize]byte) error {
 	switch {
 	case rate == 0:
 		return fmt.Errorf("%w: STREAMINFO with a sample rate of 0", ErrUnsupported)
-	case bits < 4:
-		return fmt.Errorf("%w: %d bits a sample", ErrUnsupported, bits)
+	case bits != 8 && bits != 12 && bits != 16 && bits != 20 && bits != 24:
+		return fmt.Errorf("%w: %d bits a sample (mewkiz/flac decodes 8, 12, 16, 20 and 24)", ErrUnsupported, bits)
 	case bits <= 16:
 		i.Format.Encoding = transform.S16LE
-	case bits <= 24:
-		i.Format.Encoding = transform.S24LE
 	default:
-		i.Format.Encoding = transform.F32LE
+		i.Format.Encoding = transform.S24LE
 	}
 	i.Format.Rate, i.Format.Channels = rate, ch
 	d.info = i
@@ -526,20 +524,13 @@ func (d *Decoder) emit(f *frame.Frame) {
 				binary.LittleEndian.PutUint16(o[(j*ch+c)*2:], uint16(v<<shift))
 			}
 		}
-	case transform.S24LE:
+	default:
 		shift = uint(24 - d.info.Bits)
 		for c, s := range f.Subframes {
 			for j, v := range s.Samples[:n] {
 				v <<= shift
 				k := (j*ch + c) * 3
 				o[k], o[k+1], o[k+2] = byte(v), byte(v>>8), byte(v>>16)
-			}
-		}
-	default:
-		scale := 1 / float32(int64(1)<<(d.info.Bits-1))
-		for c, s := range f.Subframes {
-			for j, v := range s.Samples[:n] {
-				binary.LittleEndian.PutUint32(o[(j*ch+c)*4:], math.Float32bits(float32(v)*scale))
 			}
 		}
 	}

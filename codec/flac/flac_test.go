@@ -254,6 +254,7 @@ func TestBadHeaders(t *testing.T) {
 		{"STREAMINFO size", append([]byte("fLaC\x00\x00\x00\x10"), make([]byte, 16)...), flac.ErrNotFLAC, "STREAMINFO of 16 bytes"},
 		{"rate 0", streamInfo(func(b []byte) { b[10], b[11], b[12] = 0, 0, b[12]&0x0f }), flac.ErrUnsupported, "sample rate of 0"},
 		{"3 bits", streamInfo(func(b []byte) { b[12] &^= 1; b[13] = b[13]&0x0f | 2<<4 }), flac.ErrUnsupported, "3 bits a sample"},
+		{"32 bits", testutil.Fixture(t, "tone_s32_8000_1.flac"), flac.ErrUnsupported, "32 bits a sample"},
 		{"seek table size", append(bytes.Clone(in[:42]), 0x83, 0, 0, 17), flac.ErrCorrupt, "not a multiple of 18"},
 	}
 	for _, tt := range tests {
