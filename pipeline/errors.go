@@ -20,6 +20,14 @@ var (
 	// (a 404, say), and for one a source cannot use.
 	ErrHTTP = errors.New("pipeline: HTTP request failed")
 
+	// ErrICY is returned, wrapped with what was wrong, by an HTTP source
+	// whose stream's ICY metadata (internet radio's titles) is not what
+	// the protocol says: an icy-metaint header that is no interval, a
+	// metadata block that is not Key='value'; fields (the interval is not
+	// the stream's). A block cut short by a dropped connection wraps
+	// io.ErrUnexpectedEOF too: a radio stream reconnects after it.
+	ErrICY = errors.New("pipeline: bad ICY metadata")
+
 	// ErrCommand is returned, wrapped with the exit status and the end of
 	// the command's standard error, when a command source's process exits
 	// with a failure.

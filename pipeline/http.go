@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,8 +43,25 @@ import (
 // Retries are bounded (WithRetry), with a backoff that doubles, and end
 // with the source's context or Close.
 //
+// # Internet radio
+//
+// Every request asks for ICY metadata (Icy-MetaData: 1). When a response
+// says icy-metaint: N (an Icecast or Shoutcast stream), and only then,
+// the source strips the metadata block that follows every N bytes of
+// audio, so that what it reads is exactly the stream's audio, and
+// publishes each change of the StreamTitle with the audio byte offset it
+// applies from (Titles). A metadata block that is not ICY's is ErrICY.
+//
+// A radio stream (one with icy-metaint, or with no Content-Length and no
+// validator) cannot be resumed with Range: after a dropped connection,
+// or the end of an ICY stream (which has none), the source reconnects,
+// with the same retries and backoff, and joins the live point again. It
+// says so: Reconnects counts it, and Titles has a change marked Reconnect
+// at the offset where the audio jumps, since the bytes after it do not
+// follow those before.
+//
 // Read and Close may be called concurrently (Close ends a Read blocked on
-// the network).
+// the network), and so may Titles, Title and Reconnects with anything.
 type HTTPSource struct {
 	url    string
 	client *http.Client
@@ -56,14 +74,50 @@ type HTTPSource struct {
 	body   io.ReadCloser
 	closed bool
 
+	// titles is the StreamTitle changes, published with a store of a new
+	// slice (copied on write, never changed once stored) by the reading
+	// goroutine; readers load it.
+	titles     atomic.Pointer[[]StreamTitle]
+	reconnects atomic.Int64
+
 	// Only the reading goroutine touches these.
-	off       int64  // bytes delivered
-	size      int64  // the resource's length, -1 if unknown
-	validator string // If-Range value: a strong ETag or Last-Modified; "" if none
-	weak      string // the weak validator there was instead, described, or ""
-	fails     int    // failures in a row without progress
-	requests  int    // requests sent
-	err       error  // the end, sticky
+	off       int64     // bytes delivered
+	size      int64     // the resource's length, -1 if unknown
+	validator string    // If-Range value: a strong ETag or Last-Modified; "" if none
+	weak      string    // the weak validator there was instead, described, or ""
+	fails     int       // failures in a row without progress
+	requests  int       // requests sent
+	err       error     // the end, sticky
+	in        io.Reader // what Read reads: body, or its audio through an icyReader
+	icy       bool      // the stream has ICY metadata
+	radio     bool      // a live stream: reconnected to, not resumed
+	rejoin    bool      // the next response is a reconnect to a radio stream
+	base      int64     // off when the body was opened
+	title     *icyMeta  // the last title seen on this connection, or nil
+}
+
+// maxTitles bounds the changes Titles keeps: a radio plays for days.
+const maxTitles = 64
+
+// StreamTitle is a change of an internet radio stream's title, or a
+// reconnect (see HTTPSource).
+type StreamTitle struct {
+	// Title is the StreamTitle (UTF-8; a title that was not UTF-8 is
+	// taken as Latin-1); it may be "", as a stream between songs sends.
+	// It is "" at a reconnect.
+	Title string
+	// URL is the StreamUrl sent with it, or "".
+	URL string
+	// Offset is the number of audio bytes the source read before the
+	// first one the title applies to (the source's, counted across
+	// reconnects).
+	Offset int64
+	// Time is when the source read it.
+	Time time.Time
+	// Reconnect is set on the marker of a reconnect: the audio from
+	// Offset on is the live point of a new connection, not what followed
+	// the bytes before; the stream's next title comes after.
+	Reconnect bool
 }
 
 // HTTPOption configures an HTTPSource.
@@ -104,6 +158,60 @@ func (s *HTTPSource) Requests() int { return s.requests }
 // or -1.
 func (s *HTTPSource) Size() int64 { return s.size }
 
+// Titles returns the StreamTitle changes of an ICY stream so far, the
+// oldest first (the last 64), and the reconnect markers among them; nil
+// for a stream without ICY metadata. The slice is shared: it must not be
+// changed. It takes no lock and is safe to call from any goroutine, while
+// the source is read.
+//
+// The offsets are the source's audio bytes: a track made from the source
+// plays the audio from Offset some time after the source read it (what
+// the decoder, the encoder and the track's pacing hold), so a player
+// shows a title from about when it reaches the packets made from those
+// bytes.
+func (s *HTTPSource) Titles() []StreamTitle {
+	if p := s.titles.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Title returns the last title change or reconnect marker (see Titles),
+// and whether there is one. It takes no lock.
+func (s *HTTPSource) Title() (StreamTitle, bool) {
+	t := s.Titles()
+	if len(t) == 0 {
+		return StreamTitle{}, false
+	}
+	return t[len(t)-1], true
+}
+
+// Reconnects returns how many times the source joined a radio stream's
+// live point again after a dropped connection. It takes no lock.
+func (s *HTTPSource) Reconnects() int64 { return s.reconnects.Load() }
+
+// publish adds a change to Titles.
+func (s *HTTPSource) publish(t StreamTitle) {
+	old := s.Titles()
+	if len(old) >= maxTitles {
+		old = old[len(old)-maxTitles+1:]
+	}
+	next := make([]StreamTitle, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, t)
+	s.titles.Store(&next)
+}
+
+// meta takes a metadata block's fields read after audio bytes of the
+// body being read.
+func (s *HTTPSource) meta(m icyMeta, audio int64) {
+	if !m.hasTitle || s.title != nil && s.title.title == m.title && s.title.url == m.url {
+		return
+	}
+	s.title = &m
+	s.publish(StreamTitle{Title: m.title, URL: m.url, Offset: s.base + audio, Time: time.Now()})
+}
+
 // Read reads the resource, resuming it as needed.
 func (s *HTTPSource) Read(p []byte) (int, error) {
 	if len(p) == 0 {
@@ -123,6 +231,10 @@ func (s *HTTPSource) Read(p []byte) (int, error) {
 		switch {
 		case err == nil:
 			return n, nil
+		case err == io.EOF && s.icy:
+			// An ICY stream has no end: its end is a dropped connection.
+			s.closeBody()
+			s.transient(fmt.Errorf("radio stream ended at %d: %w", s.off, io.ErrUnexpectedEOF))
 		case err == io.EOF && (s.size < 0 || s.off >= s.size):
 			s.closeBody()
 			s.err = io.EOF
@@ -133,7 +245,7 @@ func (s *HTTPSource) Read(p []byte) (int, error) {
 			s.transient(fmt.Errorf("body ended at %d of %d bytes: %w", s.off, s.size, io.ErrUnexpectedEOF))
 		default:
 			s.closeBody()
-			s.transient(err)
+			s.fail(err)
 		}
 		if n > 0 {
 			return n, nil
@@ -149,7 +261,7 @@ func (s *HTTPSource) open() (io.Reader, error) {
 	body := s.body
 	s.mu.Unlock()
 	if body != nil {
-		return body, nil
+		return s.in, nil
 	}
 	if err := s.ctx.Err(); err != nil {
 		return nil, s.closedErr(err)
@@ -165,7 +277,8 @@ func (s *HTTPSource) open() (io.Reader, error) {
 		req.Header[k] = v
 	}
 	req.Header.Set("Accept-Encoding", "identity")
-	if s.off > 0 {
+	req.Header.Set("Icy-MetaData", "1")
+	if s.off > 0 && !s.rejoin {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", s.off))
 		req.Header.Set("If-Range", s.validator)
 	}
@@ -188,7 +301,22 @@ func (s *HTTPSource) open() (io.Reader, error) {
 		return nil, s.closedErr(s.ctx.Err())
 	}
 	s.body = resp.Body
-	return resp.Body, nil
+	s.in, s.base, s.title = resp.Body, s.off, nil
+	if s.icy {
+		s.in = newICYReader(resp.Body, s.metaint(resp), s.meta)
+	}
+	if s.rejoin {
+		s.rejoin = false
+		s.reconnects.Add(1)
+		s.publish(StreamTitle{Offset: s.off, Time: time.Now(), Reconnect: true})
+	}
+	return s.in, nil
+}
+
+// metaint returns a response's icy-metaint, which accept checked.
+func (s *HTTPSource) metaint(resp *http.Response) int {
+	n, _ := parseMetaint(resp.Header.Get("icy-metaint"))
+	return n
 }
 
 // accept checks a response against what the source expects: the whole
@@ -197,7 +325,7 @@ func (s *HTTPSource) accept(resp *http.Response) error {
 	if enc := resp.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		return permanent(fmt.Errorf("%w: %s sent Content-Encoding %q to a request for identity: its offsets cannot be resumed", ErrHTTP, s.url, enc))
 	}
-	if s.off == 0 {
+	if s.off == 0 || s.rejoin {
 		switch {
 		case resp.StatusCode == http.StatusOK:
 		case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
@@ -205,8 +333,19 @@ func (s *HTTPSource) accept(resp *http.Response) error {
 		default:
 			return permanent(fmt.Errorf("%w: %s: %s", ErrHTTP, s.url, resp.Status))
 		}
+		s.icy = false
+		if v := resp.Header.Get("icy-metaint"); v != "" {
+			if _, err := parseMetaint(v); err != nil {
+				return permanent(fmt.Errorf("%w (from %s)", err, s.url))
+			}
+			s.icy = true
+		}
+		if s.rejoin {
+			return nil // the live point, of a stream with no length
+		}
 		s.size = resp.ContentLength
 		s.validator, s.weak = validatorOf(resp.Header)
+		s.radio = s.icy || s.size < 0 && s.validator == "" && s.weak == ""
 		return nil
 	}
 	switch resp.StatusCode {
@@ -337,12 +476,15 @@ func (s *HTTPSource) transient(err error) {
 		s.err = s.closedErr(s.ctx.Err())
 		return
 	}
-	if s.off > 0 && s.validator == "" && s.weak != "" {
+	if s.off > 0 && s.radio {
+		s.rejoin = true // a live stream: no resume, the live point again
+	}
+	if s.off > 0 && !s.radio && s.validator == "" && s.weak != "" {
 		s.err = fmt.Errorf("%w: %s failed at %d and cannot be resumed: its only validator is %s, which does not tell every change of its bytes: %w",
 			ErrChanged, s.url, s.off, s.weak, err)
 		return
 	}
-	if s.off > 0 && s.validator == "" {
+	if s.off > 0 && !s.radio && s.validator == "" {
 		s.err = fmt.Errorf("pipeline: %s failed at %d and cannot be resumed (no ETag or Last-Modified to tell a changed file): %w", s.url, s.off, err)
 		return
 	}
