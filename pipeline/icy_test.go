@@ -288,3 +288,15 @@ func TestICYClose(t *testing.T) {
 	_, err = s.Read(buf)
 	assert.True(t, errors.Is(err, pipeline.ErrClosed), "got %v; want ErrClosed", err)
 }
+
+func TestICYEndIsADrop(t *testing.T) {
+	// An ICY stream has no end: a response that ends (a server restarted,
+	// a proxy's timeout) is reconnected to, at the live point.
+	ic := &icecast{interval: 32, blocks: 2, meta: titled("T")}
+	s := pipeline.OpenHTTP(context.Background(), serve(t, ic), fastRetry)
+	got := readN(t, s, 5*32)
+	want := append(append(audioAt(start(0), 64), audioAt(start(1), 64)...), audioAt(start(2), 32)...)
+	assert.True(t, bytes.Equal(want, got))
+	assert.Equal(t, int64(2), s.Reconnects())
+	assert.Equal(t, []change{{"T", 32, false}, {"", 64, true}, {"T", 96, false}, {"", 128, true}}, changes(s))
+}
