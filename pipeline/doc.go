@@ -14,7 +14,12 @@
 //     fails;
 //   - OpenHTTP: an HTTP(S) resource, resumed after a dropped connection
 //     with Range and If-Range on a strong validator only, identity
-//     encoding only, and never spliced with a changed file (ErrChanged).
+//     encoding only, and never spliced with a changed file (ErrChanged);
+//     on an internet radio stream (Icecast, Shoutcast) it strips the ICY
+//     metadata from the audio and publishes each StreamTitle change with
+//     the audio byte offset it applies from (HTTPSource.Titles, read
+//     without a lock), and after a dropped connection joins the live point
+//     again, marking the jump (HTTPSource.Reconnects).
 //
 // A track gives up on a source that gives no byte for its stall timeout
 // (30 s by default, none for a live track; WithStallTimeout), whatever the

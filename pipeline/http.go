@@ -344,6 +344,9 @@ func (s *HTTPSource) accept(resp *http.Response) error {
 			return nil // the live point, of a stream with no length
 		}
 		s.size = resp.ContentLength
+		if s.icy {
+			s.size = -1 // a length that counts the metadata is no audio's
+		}
 		s.validator, s.weak = validatorOf(resp.Header)
 		s.radio = s.icy || s.size < 0 && s.validator == "" && s.weak == ""
 		return nil

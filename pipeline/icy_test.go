@@ -298,5 +298,6 @@ func TestICYEndIsADrop(t *testing.T) {
 	want := append(append(audioAt(start(0), 64), audioAt(start(1), 64)...), audioAt(start(2), 32)...)
 	assert.True(t, bytes.Equal(want, got))
 	assert.Equal(t, int64(2), s.Reconnects())
+	assert.Equal(t, int64(-1), s.Size(), "a radio stream has no length")
 	assert.Equal(t, []change{{"T", 32, false}, {"", 64, true}, {"T", 96, false}, {"", 128, true}}, changes(s))
 }
