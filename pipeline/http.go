@@ -150,8 +150,9 @@ func OpenHTTP(ctx context.Context, url string, opts ...HTTPOption) *HTTPSource {
 	return s
 }
 
-// Requests returns the number of requests sent so far, the first and the
-// resumes. It is for the goroutine that reads.
+// Requests returns the number of requests sent so far, the first, the
+// resumes and a radio stream's reconnects. It is for the goroutine that
+// reads.
 func (s *HTTPSource) Requests() int { return s.requests }
 
 // Size returns the resource's length once known (after the first Read),

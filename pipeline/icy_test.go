@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -137,7 +138,29 @@ func TestICYTitles(t *testing.T) {
 		t.Run(strconv.Itoa(interval), func(t *testing.T) {
 			ic := &icecast{interval: interval, blocks: 9, meta: titled(titles...)}
 			s := pipeline.OpenHTTP(context.Background(), serve(t, ic), fastRetry)
+			// A player reads the titles while the source is read, without
+			// a lock (the race detector checks it): they only grow.
+			done, seen := make(chan struct{}), make(chan int)
+			go func() {
+				n := 0
+				for {
+					select {
+					case <-done:
+						seen <- n
+						return
+					default:
+					}
+					titles := s.Titles()
+					if len(titles) < n {
+						panic("the titles shrank")
+					}
+					n = len(titles)
+					runtime.Gosched()
+				}
+			}()
 			got := readN(t, s, 9*interval)
+			close(done)
+			assert.LessOrEqual(t, <-seen, 4)
 			assert.True(t, bytes.Equal(audioAt(0, 9*interval), got), "the audio is exactly the stream's, without its metadata")
 			// Block b follows audio byte (b+1)*interval; the reads stop
 			// before the ninth block.
