@@ -52,13 +52,19 @@ import (
 // publishes each change of the StreamTitle with the audio byte offset it
 // applies from (Titles). A metadata block that is not ICY's is ErrICY.
 //
-// A radio stream (one with icy-metaint, or with no Content-Length and no
-// validator) cannot be resumed with Range: after a dropped connection,
+// A radio stream (one with icy-metaint, or any other of the icy- or ice-
+// headers Icecast and Shoutcast send, such as icy-name or icy-br) cannot
+// be resumed with Range: after a dropped connection,
 // or the end of an ICY stream (which has none), the source reconnects,
 // with the same retries and backoff, and joins the live point again. It
 // says so: Reconnects counts it, and Titles has a change marked Reconnect
 // at the offset where the audio jumps, since the bytes after it do not
 // follow those before.
+//
+// A response that is none of those, without a length or a validator (a
+// download that is generated as it is sent), is not taken for a radio: a
+// reconnect would start it again from its first byte, spliced after what
+// was read, so a drop fails as for any resource without a validator.
 //
 // Read and Close may be called concurrently (Close ends a Read blocked on
 // the network), and so may Titles, Title and Reconnects with anything.
@@ -349,7 +355,7 @@ func (s *HTTPSource) accept(resp *http.Response) error {
 			s.size = -1 // a length that counts the metadata is no audio's
 		}
 		s.validator, s.weak = validatorOf(resp.Header)
-		s.radio = s.icy || s.size < 0 && s.validator == "" && s.weak == ""
+		s.radio = s.icy || radioHeaders(resp.Header)
 		return nil
 	}
 	switch resp.StatusCode {
@@ -537,4 +543,15 @@ func (s *HTTPSource) Close() error {
 		s.body = nil
 	}
 	return nil
+}
+
+// radioHeaders reports whether a response carries the headers of an
+// Icecast or Shoutcast stream (icy-name, icy-br, ice-audio-info, ...).
+func radioHeaders(h http.Header) bool {
+	for k := range h {
+		if k := strings.ToLower(k); strings.HasPrefix(k, "icy-") || strings.HasPrefix(k, "ice-") {
+			return true
+		}
+	}
+	return false
 }

@@ -46,6 +46,7 @@ func icyBlock(s string) []byte {
 type icecast struct {
 	interval int
 	metaint  string // the icy-metaint header sent; strconv.Itoa(interval) if ""
+	name     string // the icy-name header sent, if any
 	blocks   int
 	meta     func(conn, block int) []byte
 	drop     func(conn int) int
@@ -66,6 +67,9 @@ func (ic *icecast) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ic.mu.Unlock()
 	icy := ic.interval > 0 && r.Header.Get("Icy-MetaData") == "1"
 	w.Header().Set("Content-Type", "audio/mpeg")
+	if ic.name != "" {
+		w.Header().Set("icy-name", ic.name)
+	}
 	if icy {
 		v := ic.metaint
 		if v == "" {
@@ -236,9 +240,9 @@ func TestICYReconnect(t *testing.T) {
 }
 
 func TestICYNoLengthReconnects(t *testing.T) {
-	// A live stream without ICY metadata, no Content-Length and no
-	// validator: a drop is a reconnect, not the end nor an error.
-	ic := &icecast{blocks: 4, drop: func(k int) int {
+	// A radio stream without ICY metadata (icy-name, no Content-Length, no
+	// validator): a drop is a reconnect, not the end nor an error.
+	ic := &icecast{name: "Radio", blocks: 4, drop: func(k int) int {
 		if k == 0 {
 			return 5000
 		}
@@ -249,6 +253,23 @@ func TestICYNoLengthReconnects(t *testing.T) {
 	assert.True(t, bytes.Equal(append(audioAt(start(0), 5000), audioAt(start(1), 4*4096)...), got))
 	assert.Equal(t, int64(1), s.Reconnects())
 	assert.Equal(t, []change{{"", 5000, true}}, changes(s))
+}
+
+// A response with no length, no validator and none of a radio's headers
+// (a download generated as it is sent) is no radio: a drop fails, rather
+// than start it again and splice its first bytes after what was read.
+func TestNoLengthDownloadNotRadio(t *testing.T) {
+	ic := &icecast{blocks: 4, drop: func(k int) int {
+		if k == 0 {
+			return 5000
+		}
+		return -1
+	}}
+	s := pipeline.OpenHTTP(context.Background(), serve(t, ic), fastRetry)
+	got, err := io.ReadAll(s)
+	require.Error(t, err)
+	assert.True(t, bytes.Equal(audioAt(0, 5000), got), "what came before the drop, and nothing spliced after it")
+	assert.Zero(t, s.Reconnects())
 }
 
 func TestICYHostile(t *testing.T) {
