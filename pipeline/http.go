@@ -38,8 +38,9 @@ import (
 // the two. With only a weak validator the source does not resume: a
 // failure after the first byte is ErrChanged, since it could not tell a
 // changed file. Without any validator it does not resume either, and the
-// failure is the stream's, unless the stream is a radio's (below). A failure before the first byte is tried again
-// from the start in either case, nothing having been delivered.
+// failure is the stream's, unless the stream is a radio's (below). A
+// failure before the first byte is tried again from the start in either
+// case, nothing having been delivered.
 // Retries are bounded (WithRetry), with a backoff that doubles, and end
 // with the source's context or Close.
 //
