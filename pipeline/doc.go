@@ -27,7 +27,7 @@
 //
 // # Tracks
 //
-// NewTrack detects the input (MP3, WAV, Ogg Opus; raw PCM when told),
+// NewTrack detects the input (MP3, FLAC, WAV, Ogg Opus; raw PCM when told),
 // decodes, resamples to 48 kHz, encodes to Opus (20 ms stereo 128 kbit/s
 // by default) and frames the packets into a catcher.Catcher, in the
 // background; Ogg Opus is framed as it is. Listeners read it through

@@ -24,7 +24,7 @@ import (
 // its own (NewCursor), at its own position, while the encoding goes on.
 //
 // A Track is made from a source (an io.Reader: a file, a CommandSource,
-// an HTTPSource, ...). Its input is detected (MP3, WAV, Ogg Opus; raw PCM
+// an HTTPSource, ...). Its input is detected (MP3, FLAC, WAV, Ogg Opus; raw PCM
 // when WithRawPCM says so), decoded, resampled to 48 kHz, Opus-encoded and
 // framed; Ogg Opus is framed as it is, without re-encoding. NewTrack reads
 // nothing: the work is done in the background, a packet at a time, in
