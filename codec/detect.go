@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/streamcatcher/streamcatcher/codec/mp3"
+	"github.com/streamcatcher/streamcatcher/internal/id3"
 )
 
 // Kind is a kind of audio input that Detect recognises.
@@ -66,8 +67,8 @@ func Detect(head []byte) (Kind, error) {
 		return KindUnknown, fmt.Errorf("%w: Ogg stream without an OpusHead on its first page", ErrUnsupported)
 	case len(head) >= 4 && string(head[:4]) == "fLaC":
 		return KindFLAC, nil
-	case len(head) >= 10 && string(head[:3]) == "ID3":
-		if n := id3Size(head); n >= 0 && n+4 <= len(head) && string(head[n:n+4]) == "fLaC" {
+	case len(head) >= id3.HeaderSize && string(head[:3]) == "ID3":
+		if n, ok := id3.TagSize(head); ok && n+4 <= int64(len(head)) && string(head[n:n+4]) == "fLaC" {
 			return KindFLAC, nil
 		}
 		return KindMP3, nil
@@ -80,19 +81,6 @@ func Detect(head []byte) (Kind, error) {
 	default:
 		return KindMP3, nil
 	}
-}
-
-// id3Size returns the size of the ID3v2 tag that head starts with, its
-// header and footer included, or -1 if the size field is not synchsafe.
-func id3Size(head []byte) int {
-	if head[6]|head[7]|head[8]|head[9] >= 0x80 {
-		return -1
-	}
-	n := 10 + int(head[6])<<21 | int(head[7])<<14 | int(head[8])<<7 | int(head[9])
-	if head[5]&0x10 != 0 {
-		n += 10 // the footer
-	}
-	return n
 }
 
 // ContentTypeKind returns the kind of input an HTTP Content-Type names:

@@ -35,6 +35,7 @@ import (
 
 	"github.com/mewkiz/flac/frame"
 
+	"github.com/streamcatcher/streamcatcher/internal/id3"
 	"github.com/streamcatcher/streamcatcher/transform"
 )
 
@@ -299,14 +300,11 @@ func (d *Decoder) readHeader() error {
 		if err := c.full(m[4:10], "the ID3v2 header"); err != nil {
 			return err
 		}
-		if m[6]|m[7]|m[8]|m[9] >= 0x80 {
+		size, ok := id3.TagSize(m[:])
+		if !ok {
 			return fmt.Errorf("%w: ID3v2 tag with a size that is not synchsafe", ErrNotFLAC)
 		}
-		size := int64(m[6])<<21 | int64(m[7])<<14 | int64(m[8])<<7 | int64(m[9])
-		if m[5]&0x10 != 0 {
-			size += 10 // the footer
-		}
-		if err := c.skip(size, "the ID3v2 tag"); err != nil {
+		if err := c.skip(size-id3.HeaderSize, "the ID3v2 tag"); err != nil {
 			return err
 		}
 		if err := c.full(m[:4], "the marker"); err != nil {

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/streamcatcher/streamcatcher/internal/id3"
 )
 
 // An MPEG audio frame header (ISO 11172-3, 13818-3), big-endian:
@@ -323,14 +325,10 @@ func (m *walker) tagAt() (int, int64) {
 // start of b. For an APE footer the size is that of its items and the
 // footer, which end where the footer does.
 func tagSize(b []byte) (int, int64) {
-	switch {
-	case len(b) >= 10 && string(b[:3]) == "ID3" && b[6]|b[7]|b[8]|b[9] < 0x80:
-		size := int64(b[6])<<21 | int64(b[7])<<14 | int64(b[8])<<7 | int64(b[9])
-		size += 10
-		if b[5]&0x10 != 0 {
-			size += 10 // footer
-		}
+	if size, ok := id3.TagSize(b); ok {
 		return id3v2Tag, size
+	}
+	switch {
 	case len(b) >= 3 && string(b[:3]) == "TAG":
 		return id3v1Tag, 128
 	case len(b) >= 32 && string(b[:8]) == "APETAGEX":
