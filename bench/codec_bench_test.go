@@ -21,7 +21,8 @@ import (
 // processed per second of wall time. By default they use the 3-second
 // fixtures; bench/codec.sh points CODEC_BENCH_MP3 (44.1 kHz) and
 // CODEC_BENCH_MP3_48K (48 kHz) and CODEC_BENCH_FLAC (44.1 kHz, 16-bit) at
-// longer files it makes, the same ones it gives ffmpeg. Run them with -cpu 1 for figures on one core.
+// longer files it makes, the same ones it gives ffmpeg. Run them with
+// -cpu 1 for figures on one core.
 
 func codecFile(b *testing.B, env, name string) []byte {
 	b.Helper()
@@ -39,7 +40,18 @@ func codecFile(b *testing.B, env, name string) []byte {
 // codecMP3 decodes an MP3 fully and returns its PCM and format.
 func codecMP3(b *testing.B, data []byte) ([]byte, transform.Format) {
 	b.Helper()
-	d := mp3.NewDecoder()
+	return decodeAll(b, data, mp3.NewDecoder())
+}
+
+// decoder is a codec's decoder: a Transform that says its output's format.
+type decoder interface {
+	catcher.Transform
+	Format() transform.Format
+}
+
+// decodeAll decodes data fully with d and returns its PCM and format.
+func decodeAll(b *testing.B, data []byte, d decoder) ([]byte, transform.Format) {
+	b.Helper()
 	pcm, err := io.ReadAll(catcher.NewTransformReader(bytes.NewReader(data), d))
 	if err != nil {
 		b.Fatal(err)
@@ -52,18 +64,18 @@ func reportRealtime(b *testing.B, audioSeconds float64) {
 	b.ReportMetric(audioSeconds*float64(b.N)/b.Elapsed().Seconds(), "x-realtime")
 }
 
-// BenchmarkCodecMP3Decode decodes a whole MP3 an operation: x-realtime is
-// seconds of decoded output per second, MB/s the PCM output's.
-func BenchmarkCodecMP3Decode(b *testing.B) {
-	data := codecFile(b, "CODEC_BENCH_MP3", "prog_cbr128.mp3")
-	pcm, f := codecMP3(b, data)
+// benchDecode decodes data whole an operation, with a decoder newDecoder
+// makes each time: x-realtime is seconds of decoded output per second,
+// MB/s the PCM output's.
+func benchDecode[D decoder](b *testing.B, data []byte, newDecoder func() D) {
+	pcm, f := decodeAll(b, data, newDecoder())
 	secs := float64(len(pcm)/f.BytesPerFrame()) / float64(f.Rate)
 	buf := make([]byte, 64<<10)
 	b.SetBytes(int64(len(pcm)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		r := catcher.NewTransformReader(bytes.NewReader(data), mp3.NewDecoder())
+		r := catcher.NewTransformReader(bytes.NewReader(data), newDecoder())
 		if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{r}, buf); err != nil {
 			b.Fatal(err)
 		}
@@ -71,28 +83,14 @@ func BenchmarkCodecMP3Decode(b *testing.B) {
 	reportRealtime(b, secs)
 }
 
-// BenchmarkCodecFLACDecode decodes a whole FLAC an operation: x-realtime
-// is seconds of decoded output per second, MB/s the PCM output's.
+// BenchmarkCodecMP3Decode decodes a whole MP3 an operation (benchDecode).
+func BenchmarkCodecMP3Decode(b *testing.B) {
+	benchDecode(b, codecFile(b, "CODEC_BENCH_MP3", "prog_cbr128.mp3"), mp3.NewDecoder)
+}
+
+// BenchmarkCodecFLACDecode decodes a whole FLAC an operation (benchDecode).
 func BenchmarkCodecFLACDecode(b *testing.B) {
-	data := codecFile(b, "CODEC_BENCH_FLAC", "tone1k_s16_48000_2.flac")
-	d := flac.NewDecoder()
-	pcm, err := io.ReadAll(catcher.NewTransformReader(bytes.NewReader(data), d))
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := d.Format()
-	secs := float64(len(pcm)/f.BytesPerFrame()) / float64(f.Rate)
-	buf := make([]byte, 64<<10)
-	b.SetBytes(int64(len(pcm)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		r := catcher.NewTransformReader(bytes.NewReader(data), flac.NewDecoder())
-		if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{r}, buf); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportRealtime(b, secs)
+	benchDecode(b, codecFile(b, "CODEC_BENCH_FLAC", "tone1k_s16_48000_2.flac"), flac.NewDecoder)
 }
 
 // loopPCM reads pcm over and over.
