@@ -4,15 +4,14 @@ package pipeline_test
 
 import (
 	"bytes"
-	"io"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/streamcatcher/streamcatcher/codec/ogg"
 	"github.com/streamcatcher/streamcatcher/internal/testutil"
+	"github.com/streamcatcher/streamcatcher/internal/tracktest"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 	"github.com/streamcatcher/streamcatcher/transform"
 )
@@ -33,36 +32,12 @@ func TestWithoutCgo(t *testing.T) {
 
 	t.Run("ogg opus plays", func(t *testing.T) {
 		data := testutil.Fixture(t, "prog.opus")
-		d := ogg.NewOpusDemuxer()
-		src := bytes.NewReader(data)
-		var want [][]byte
-		for {
-			p, err := d.NextPacket(src)
-			if err == io.EOF {
-				break
-			}
-			require.NoError(t, err)
-			want = append(want, bytes.Clone(p))
-		}
+		want := oggPackets(t, data)
 		require.NotEmpty(t, want)
 		tr := newTrack(t, bytes.NewReader(data))
 		waitDone(t, tr)
 		require.NoError(t, tr.Err())
-
-		p := tr.NewPlayer()
-		defer p.Close()
-		var got [][]byte
-		for {
-			pkt, err := p.Next()
-			if err == io.EOF {
-				break
-			}
-			require.NoError(t, err)
-			if !pkt.Silence {
-				got = append(got, bytes.Clone(pkt.Data))
-			}
-		}
-		assert.Equal(t, want, got, "every packet of the file, as it is")
+		assert.Equal(t, want, tracktest.Packets(t, tr), "every packet of the file, as it is")
 
 		r, err := tr.NewPCMReader()
 		require.NoError(t, err)

@@ -104,20 +104,26 @@ func TestTrackFixtures(t *testing.T) {
 	}
 }
 
-// Ogg Opus is framed as it is: the packets are the file's, byte for byte.
-func TestTrackOggOpusAsItIs(t *testing.T) {
-	data := testutil.Fixture(t, "prog.opus")
+// oggPackets returns the Opus packets of an Ogg Opus file, copied.
+func oggPackets(t *testing.T, data []byte) [][]byte {
+	t.Helper()
 	d := ogg.NewOpusDemuxer()
 	src := bytes.NewReader(data)
-	var want [][]byte
+	var all [][]byte
 	for {
 		p, err := d.NextPacket(src)
 		if err == io.EOF {
-			break
+			return all
 		}
 		require.NoError(t, err)
-		want = append(want, bytes.Clone(p))
+		all = append(all, bytes.Clone(p))
 	}
+}
+
+// Ogg Opus is framed as it is: the packets are the file's, byte for byte.
+func TestTrackOggOpusAsItIs(t *testing.T) {
+	data := testutil.Fixture(t, "prog.opus")
+	want := oggPackets(t, data)
 	tr := newTrack(t, bytes.NewReader(data))
 	assert.Equal(t, want, packets(t, tr))
 	m := tr.Metadata()
