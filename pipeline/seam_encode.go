@@ -54,10 +54,10 @@ func (t *Track) encodeSeam(from, to int) ([][]byte, error) {
 		return nil, errSeamNotReady
 	}
 	m := t.Metadata()
-	s := seamEncoding{cfg: trackConfig{channels: m.Channels, frame: opus.Duration(u), app: opus.AppLowDelay, bitrate: m.Bitrate, cbr: t.cfg.cbr}, ch: m.Channels, u: u}
-	if s.ch != 1 && s.ch != 2 {
-		return nil, fmt.Errorf("pipeline: no seams for %d channels", s.ch)
+	if m.Channels != 1 && m.Channels != 2 {
+		return nil, fmt.Errorf("pipeline: no seams for %d channels", m.Channels)
 	}
+	s := seamEncoding{cfg: trackConfig{channels: m.Channels, frame: opus.Duration(u), app: opus.AppLowDelay, bitrate: m.Bitrate, cbr: t.cfg.cbr}}
 	if s.cfg.bitrate == 0 { // Ogg Opus input: the packets' own rate around the seam
 		s.cfg.bitrate = t.seamBitrate(x, to, int(seamFrames(seamTime, u)))
 	}
@@ -66,23 +66,32 @@ func (t *Track) encodeSeam(from, to int) ([][]byte, error) {
 		return nil, err
 	}
 	s.D = enc.PreSkip()
-	// The candidates, in order of preference: following the receiver, for
-	// seamTime then twice as long (the longer a transition, the closer its
-	// encoder's state to the track's when the track's packets take over,
-	// which matters at low bitrates); then through silence, likewise.
+	// The candidates, in order of preference: following the receiver,
+	// warmed up for seamWarmTime, with a transition of seamTime, then twice
+	// as long (the longer a transition, the closer its encoder's state to
+	// the track's when the track's packets take over, which matters at low
+	// bitrates), then warmed up for twice and half as long; then through
+	// silence, for seamTime and twice as long.
 	var (
 		best     [][]byte
 		bestOver = math.Inf(1)
 		bestGap  bool
 	)
 	for _, c := range []struct {
-		gap         bool
-		warm, scale int64
-	}{{false, 2, 1}, {false, 2, 2}, {false, 4, 1}, {false, 1, 1}, {true, 2, 1}, {true, 2, 2}} {
+		gap        bool
+		warm, long int64 // samples of warm-up and of transition
+	}{
+		{false, seamWarmTime, seamTime},
+		{false, seamWarmTime, 2 * seamTime},
+		{false, 2 * seamWarmTime, seamTime},
+		{false, seamWarmTime / 2, seamTime},
+		{true, seamWarmTime, seamTime},
+		{true, seamWarmTime, 2 * seamTime},
+	} {
 		if c.gap && from < 0 {
 			continue // from silence already
 		}
-		p, err := t.transition(x, s, from, to, c.gap, c.warm, c.scale)
+		p, err := t.transition(x, s, from, to, c.gap, c.warm, c.long)
 		if err != nil {
 			return nil, err
 		}
@@ -107,32 +116,37 @@ func (t *Track) encodeSeam(from, to int) ([][]byte, error) {
 func seamFrames(n, u int64) int64 { return max(1, (n+u-1)/u) }
 
 // seamEncoding is how a track's transitions are encoded: the encoder's
-// settings, its channels, packet duration and lookahead D.
+// settings (channels, packet duration, bitrate, ...) and its lookahead D.
 type seamEncoding struct {
-	cfg  trackConfig
-	ch   int
-	u, D int64
+	cfg trackConfig
+	D   int64
 }
 
+// channels is the transitions' channels, the track's.
+func (s seamEncoding) channels() int { return s.cfg.channels }
+
+// frame is the transitions' packet duration in samples, the track's.
+func (s seamEncoding) frame() int64 { return opus.Samples(s.cfg.frame) }
+
 // transition encodes a transition from packet from (or seamFromSilence,
-// seamFromStart) to packet to; through silence, if gap.
+// seamFromStart) to packet to, after warm samples of warm-up, lasting at
+// least long samples; through silence, if gap.
 //
 // In the decoded stream's samples (pre-skip included), let E be where the
 // receiver's audio stopped (the end of packet from) and S where it goes
 // (the start of packet to). The transition encoder is given, for frames of
 // the track's packet duration u, the audio it should put out: W frames of
 // the track before E (or silence), then a crossfade from the track after
-// E into the track from S, for seamPackets frames. An Opus encoder's
-// output lags its input by its lookahead D, so its input is that audio D
-// samples ahead; its first W packets are dropped, the next seamPackets are
-// the transition. Their state when they end is, within quantisation, the
-// track's encoder's after packet to+seamPackets-1, from which the track's
-// own packets go on. Through silence, the warm-up and the first frame are
-// silent (the first packet is then a silence frame), and the target fades
-// in after it, for seamPackets more frames.
-func (t *Track) transition(x framed.Index, s seamEncoding, from, to int, gap bool, warm, scale int64) ([][]byte, error) {
-	ch, u, D := int64(s.ch), s.u, s.D
-	W := seamFrames(warm*seamWarmTime/2, u)
+// E into the track from S, for k frames. An Opus encoder's output lags its
+// input by its lookahead D, so its input is that audio D samples ahead;
+// its first W packets are dropped, the next k are the transition. Their
+// state when they end is, within quantisation, the track's encoder's after
+// packet to+k-1, from which the track's own packets go on. Through
+// silence, the warm-up and the first frame are silent (the first packet
+// is then a silence frame), and the target fades in after it.
+func (t *Track) transition(x framed.Index, s seamEncoding, from, to int, gap bool, warm, long int64) ([][]byte, error) {
+	ch, u, D := int64(s.channels()), s.frame(), s.D
+	W := seamFrames(warm, u)
 	fadeAt := int64(seamOverlap)
 	if from == seamFromStart {
 		W, fadeAt = 0, D // a new encoder puts out D samples of silence first
@@ -142,9 +156,9 @@ func (t *Track) transition(x framed.Index, s seamEncoding, from, to int, gap boo
 	}
 	// The transition lasts seamTime, and at least until the crossfade is
 	// done, so that the track's own packets follow the target alone.
-	k := seamFrames(max(scale*seamTime, fadeAt+seamFade), u)
+	k := seamFrames(max(long, fadeAt+seamFade), u)
 	if gap {
-		k = seamFrames(fadeAt+max(scale*seamTime, seamFade), u)
+		k = seamFrames(fadeAt+max(long, seamFade), u)
 	}
 	frames := W + k
 	out := make([]float32, (frames*u+D)*ch) // what the encoder should put out
@@ -155,7 +169,7 @@ func (t *Track) transition(x framed.Index, s seamEncoding, from, to int, gap boo
 		}
 		e := x.Entry(from)
 		E := e.Start + e.Samples
-		a, err := t.decodeSpan(x, s.ch, E-W*u, E+seamFade+fadeAt)
+		a, err := t.decodeSpan(x, s.channels(), E-W*u, E+seamFade+fadeAt)
 		if err != nil {
 			return nil, err
 		}
@@ -163,7 +177,7 @@ func (t *Track) transition(x framed.Index, s seamEncoding, from, to int, gap boo
 		cont = a[W*u*ch:]
 	}
 	S := x.Entry(to).Start
-	b, err := t.decodeSpan(x, s.ch, S, S+k*u+D)
+	b, err := t.decodeSpan(x, s.channels(), S, S+k*u+D)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +219,7 @@ func (t *Track) transition(x framed.Index, s seamEncoding, from, to int, gap boo
 	if gap {
 		// A silence frame whatever the encoder made of silence: the
 		// reset must not depend on its choice.
-		packets[0] = silenceFrame(s.ch, u)
+		packets[0] = silenceFrame(s.channels(), u)
 	}
 	return packets, nil
 }
@@ -239,13 +253,13 @@ func silenceFrame(ch int, u int64) []byte {
 // from S for as long as the transition and a little after, as decoded in
 // continuous play); peaks under -40 dBFS count as -40 dBFS.
 func (t *Track) overshoot(x framed.Index, s seamEncoding, from, to int, p [][]byte) (float64, error) {
-	S, u := x.Entry(to).Start, s.u
+	S, u := x.Entry(to).Start, s.frame()
 	after := int64(len(p) + 3)
-	b, err := t.decodeSpan(x, s.ch, S, S+after*u)
+	b, err := t.decodeSpan(x, s.channels(), S, S+after*u)
 	if err != nil {
 		return 0, err
 	}
-	dec, err := newPacketDecoder(s.ch)
+	dec, err := newPacketDecoder(s.channels())
 	if err != nil {
 		return 0, err
 	}
@@ -254,7 +268,7 @@ func (t *Track) overshoot(x framed.Index, s seamEncoding, from, to int, p [][]by
 	case from >= 0:
 		e := x.Entry(from)
 		E := e.Start + e.Samples
-		if a, err = t.decodeSpan(x, s.ch, E-4800, E); err != nil {
+		if a, err = t.decodeSpan(x, s.channels(), E-4800, E); err != nil {
 			return 0, err
 		}
 		for i := max(from-int(seamFrames(2*opus.PreRoll, u)), x.First()); i <= from; i++ {
