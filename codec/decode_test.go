@@ -127,6 +127,24 @@ func TestDecodeFLAC(t *testing.T) {
 	}
 }
 
+// TestDecodeFLACAfterLargeTag: a FLAC file whose ID3v2 tag (cover art) is
+// larger than DetectSize is decoded as FLAC, to the same PCM as without it.
+func TestDecodeFLACAfterLargeTag(t *testing.T) {
+	fl := testutil.Fixture(t, "tone_s16_44100_1.flac")
+	decode := func(in []byte) []byte {
+		d, err := codec.NewDecoder(opusIn)
+		require.NoError(t, err)
+		c := catcher.New(iotest.HalfReader(bytes.NewReader(in)), catcher.WithTransform(d))
+		defer c.Close()
+		pcm, err := io.ReadAll(c.NewReader())
+		require.NoError(t, err)
+		return pcm
+	}
+	want := decode(fl)
+	got := decode(append(id3v2(200<<10), fl...))
+	assert.True(t, bytes.Equal(want, got), "%d bytes of PCM, want %d", len(got), len(want))
+}
+
 func TestDecodeErrors(t *testing.T) {
 	for _, tc := range []struct {
 		file string

@@ -110,14 +110,23 @@ func ContentTypeKind(contentType string) Kind {
 	return KindUnknown
 }
 
-// DetectReader reads up to DetectSize bytes of r, detects the kind of
-// input, and returns a reader of the whole input: the bytes it read, then
+// DetectReader reads up to DetectSize bytes of r (and, after an ID3v2 tag
+// larger than that, on to the four bytes after the tag), detects the kind
+// of input, and returns a reader of the whole input: the bytes it read, then
 // the rest of r. Closing that reader closes r if r is an io.Closer, so a
 // Catcher (or anyone) given it still releases the source.
 func DetectReader(r io.Reader) (Kind, io.ReadCloser, error) {
 	head := make([]byte, DetectSize)
 	n, err := io.ReadFull(r, head)
 	head = head[:n]
+	if tag, ok := id3.TagSize(head); ok && err == nil && tag+4 > int64(len(head)) {
+		// A tag with cover art is larger than DetectSize: read on to the
+		// four bytes after it, which tell FLAC from MP3. The buffer grows
+		// with the bytes that come, not with the tag's size field.
+		buf := bytes.NewBuffer(head)
+		_, err = io.CopyN(buf, r, tag+4-int64(len(head)))
+		head = buf.Bytes()
+	}
 	rc := &rejoined{Reader: io.MultiReader(bytes.NewReader(head), r), src: r}
 	if err != nil && err != io.EOF && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return KindUnknown, rc, err

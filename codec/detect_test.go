@@ -118,7 +118,9 @@ func TestDetectFLAC(t *testing.T) {
 		{"ID3v2 then FLAC", append(id3v2(500), fl...), codec.KindFLAC},
 		{"ID3v2 with a footer then FLAC", append(footer, fl...), codec.KindFLAC},
 		{"ID3v2 then MP3", append(id3v2(500), mp3...), codec.KindMP3},
-		{"ID3v2 longer than the head", append(id3v2(codec.DetectSize), fl...), codec.KindMP3},
+		{"ID3v2 longer than the head then FLAC", append(id3v2(300<<10), fl...), codec.KindFLAC},
+		{"ID3v2 longer than the head then MP3", append(id3v2(300<<10), mp3...), codec.KindMP3},
+		{"ID3v2 cut short", id3v2(300 << 10)[:20<<10], codec.KindMP3},
 		{"ID3v2 size not synchsafe", append([]byte("ID3\x04\x00\x00\x00\x00\x00\x80"), fl...), codec.KindMP3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -131,7 +133,10 @@ func TestDetectFLAC(t *testing.T) {
 		})
 	}
 	assert.Equal(t, "FLAC", codec.KindFLAC.String())
-	_, err := codec.Detect([]byte("fLa"))
+	k, err := codec.Detect(append(id3v2(codec.DetectSize), fl...)[:codec.DetectSize])
+	require.NoError(t, err)
+	assert.Equal(t, codec.KindMP3, k, "Detect alone: a tag that ends beyond its head is an MP3's")
+	_, err = codec.Detect([]byte("fLa"))
 	assert.ErrorIs(t, err, codec.ErrUnknownFormat, "a cut marker")
 }
 
