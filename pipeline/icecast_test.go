@@ -511,3 +511,27 @@ func TestIcecastOggChainedReader(t *testing.T) {
 	want := append([][]byte{links[0].head, links[0].tags}, links[0].audio...)
 	assert.Equal(t, want, got, "the first link, headers and audio")
 }
+
+// Icecast answers in HTTP/1.0 and ends a listener's body by closing the
+// connection: a drop (a proxy's timeout, the server restarted, the
+// listener kicked) reads as a clean end of the body. An Ogg mount has no
+// icy-metaint, but it is a radio (icy-name): like an MP3 radio's, its drop
+// should be a reconnect to the live point, marked, not the end of the
+// stream. A new listener of an Ogg mount is sent the link's header pages
+// first, as the recording itself was.
+func TestIcecastOggDropReconnects(t *testing.T) {
+	rec := loadRecording(t, "opus")
+	pages := oggPageWalk(t, rec.body)
+	require.Greater(t, len(pages), 4)
+	drop := pages[3].at // after two pages of audio
+	rp := &replay{rec: rec, conns: 2, to: func(k int) int { return []int{drop, -1}[k] }}
+	s := pipeline.OpenHTTP(context.Background(), rp.url(t), fastRetry)
+	defer s.Close()
+	got := make([]byte, drop+len(rec.body))
+	n, err := io.ReadFull(s, got)
+	conns, _ := rp.stats()
+	require.NoError(t, err, "read %d bytes of %d, over %d connections", n, len(got), conns)
+	assert.True(t, bytes.Equal(append(bytes.Clone(rec.body[:drop]), rec.body...), got), "the bytes before the drop, then the new connection's")
+	assert.Equal(t, int64(1), s.Reconnects())
+	assert.Equal(t, []change{{"", int64(drop), true}}, changes(s), "the reconnect marked where the stream jumps")
+}
