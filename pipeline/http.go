@@ -56,7 +56,8 @@ import (
 // A radio stream (one with icy-metaint, or any other of the icy- or ice-
 // headers Icecast and Shoutcast send, such as icy-name or icy-br) cannot
 // be resumed with Range: after a dropped connection,
-// or the end of an ICY stream (which has none), the source reconnects,
+// or the end of a radio stream without a length (which has no end), the
+// source reconnects,
 // with the same retries and backoff, and joins the live point again. It
 // says so: Reconnects counts it, and Titles has a change marked Reconnect
 // at the offset where the audio jumps, since the bytes after it do not
@@ -239,8 +240,10 @@ func (s *HTTPSource) Read(p []byte) (int, error) {
 		switch {
 		case err == nil:
 			return n, nil
-		case err == io.EOF && s.icy:
-			// An ICY stream has no end: its end is a dropped connection.
+		case err == io.EOF && (s.icy || s.radio && s.size < 0):
+			// A radio stream has no end: its end is a dropped connection
+			// (Icecast closes an Ogg mount's HTTP/1.0 body, which has no
+			// ICY metadata, without a length).
 			s.closeBody()
 			s.transient(fmt.Errorf("radio stream ended at %d: %w", s.off, io.ErrUnexpectedEOF))
 		case err == io.EOF && (s.size < 0 || s.off >= s.size):
