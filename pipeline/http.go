@@ -55,13 +55,12 @@ import (
 //
 // A radio stream (one with icy-metaint, or any other of the icy- or ice-
 // headers Icecast and Shoutcast send, such as icy-name or icy-br) cannot
-// be resumed with Range: after a dropped connection,
-// or the end of a radio stream without a length (which has no end), the
-// source reconnects,
-// with the same retries and backoff, and joins the live point again. It
-// says so: Reconnects counts it, and Titles has a change marked Reconnect
-// at the offset where the audio jumps, since the bytes after it do not
-// follow those before.
+// be resumed with Range: after a dropped connection, or the end of a
+// radio stream without a length (which has no end), the source
+// reconnects, with the same retries and backoff, and joins the live point
+// again. It says so: Reconnects counts it, and Titles has a change marked
+// Reconnect at the offset where the audio jumps, since the bytes after it
+// do not follow those before.
 //
 // A response that is none of those, without a length or a validator (a
 // download that is generated as it is sent), is not taken for a radio: a
