@@ -99,3 +99,52 @@ fl tone_u8_22050_1.wav 00.25 tone_u8_22050_1.flac
 # 32-bit FLAC (FLAC 1.4), which mewkiz/flac does not decode.
 ff -f lavfi -i "aevalsrc=exprs='0.5*sin(2*PI*440*t)':s=8000:d=0.1" -c:a pcm_s32le "$tmp/s32.wav"
 flac --silent --force --no-padding -o tone_s32_8000_1.flac "$tmp/s32.wav" 2>/dev/null
+
+# WebM and Matroska with Opus, from the 48 kHz program (ffmpeg's libopus at
+# 64 kbit/s stereo or 32 kbit/s mono, 20 ms packets; -bitexact: no
+# version strings, fixed track UIDs). Each file ends with a BlockGroup
+# whose DiscardPadding trims the last packet to the program's 144000
+# samples, after the OpusHead's pre-skip (also written as CodecDelay).
+ff -i "$tmp/prog48.wav" -c:a libopus -b:a 64k -cluster_time_limit 500 -bitexact \
+	-metadata title="Known Title" -metadata artist="Known Artist" prog.webm
+# To a pipe with -live 1: the Segment has an unknown size, and there are
+# no Cues (ffmpeg still writes each Cluster's size).
+ff -i "$tmp/prog48.wav" -c:a libopus -b:a 32k -ac 1 -bitexact -live 1 -f webm pipe:1 > prog_mono_pipe.webm
+# mkvmerge re-muxes prog.webm as Matroska (DocType "matroska"): it laces
+# eight packets a SimpleBlock, and takes a TimestampScale of 20832 ns.
+mkvmerge --quiet --deterministic 1 -o prog_laced.mka prog.webm
+# mkwebm (mkwebm/main.go) writes what no muxer above writes, from the
+# packets ffmpeg reads out of prog.webm into an Ogg file: Xiph lacing;
+# EBML lacing with fixed-size lacing for runs of packets of one size; a
+# Segment and Clusters of unknown size, as a browser's MediaRecorder
+# writes them, with Voids, a CRC-32 in the Info, and Tags after the last
+# Cluster.
+ff -i prog.webm -c:a copy "$tmp/prog_webm.ogg"
+len=$(( $(ffmpeg -nostdin -v error -i prog.webm -f s16le - | wc -c) / 4 ))
+go run mkwebm/main.go -lacing xiph -frames 4 -length "$len" "$tmp/prog_webm.ogg" prog_xiph.webm
+go run mkwebm/main.go -lacing ebml -frames 6 -length "$len" "$tmp/prog_webm.ogg" prog_ebml.webm
+go run mkwebm/main.go -unknown -title "Known Title" -artist "Known Artist" -length "$len" "$tmp/prog_webm.ogg" prog_unknownsize.webm
+# Cut inside a block of the third Cluster.
+head -c 12000 prog.webm > prog_cut.webm
+# Vorbis in WebM, which is not passed through.
+ff -i "$tmp/prog48.wav" -t 0.5 -ac 1 -c:a libvorbis -q:a 0 -bitexact prog_vorbis.webm
+
+# What ffmpeg reads out of each WebM above (its packets, byte for byte,
+# through -f data; their sizes as ffprobe shows them) and decodes (its
+# samples, after the pre-skip and the DiscardPadding), one line a file:
+# name, samples, SHA-256 of the packets end to end, sizes. The tests
+# compare the demuxer with it. The files mkwebm wrote must hold the same
+# packets as prog.webm: checked here.
+: > webm_ffmpeg.txt
+for f in prog.webm prog_mono_pipe.webm prog_laced.mka prog_xiph.webm prog_ebml.webm prog_unknownsize.webm; do
+	ch=$(ffprobe -v error -select_streams a:0 -show_entries stream=channels -of csv=p=0 "$f")
+	samples=$(( $(ffmpeg -nostdin -v error -i "$f" -f s16le - | wc -c) / (2 * ch) ))
+	sha=$(ffmpeg -nostdin -v error -i "$f" -map 0:a:0 -c copy -f data - | sha256sum | cut -d' ' -f1)
+	sizes=$(ffprobe -v error -select_streams a:0 -show_entries packet=size -of csv=p=0 "$f" | cut -d, -f1 | grep -v "^$" | paste -sd, -)
+	echo "$f $samples $sha $sizes" >> webm_ffmpeg.txt
+done
+want=$(grep '^prog.webm ' webm_ffmpeg.txt | cut -d' ' -f2-)
+for f in prog_laced.mka prog_xiph.webm prog_ebml.webm prog_unknownsize.webm; do
+	got=$(grep "^$f " webm_ffmpeg.txt | cut -d' ' -f2-)
+	[ "$got" = "$want" ] || { echo "make.sh: ffmpeg reads other packets from $f than from prog.webm" >&2; exit 1; }
+done
