@@ -13,8 +13,9 @@ import (
 // CuePoint is one entry of a file's Cues for its Opus track: where a
 // Cluster starts, in time and in bytes.
 type CuePoint struct {
-	// Time is the cue's timestamp: the time of the Cluster's first block
-	// of the track, counted from the start of the decoded stream, the
+	// Time is the cue's timestamp: the time of a block of the track in
+	// the Cluster (its first, as ffmpeg writes them; mkvmerge's may point
+	// at a later one), counted from the start of the decoded stream, the
 	// pre-skip (CodecDelay) included, at the file's timestamp precision
 	// (TimestampScale: a millisecond as ffmpeg writes it).
 	Time time.Duration
@@ -103,10 +104,9 @@ func readCues(r io.ReadSeeker, opts ...DemuxOption) (*OpusDemuxer, []CuePoint, e
 			return err
 		}
 		if ok && pos < 1<<56 && t < 1<<56/uint64(d.scale) {
-			ns := int64(t) * d.scale
 			cues = append(cues, CuePoint{
-				Time:   time.Duration(ns),
-				Sample: (ns*(opus.SampleRate/1000) + int64(time.Millisecond)/2) / int64(time.Millisecond), // ns*48000/1e9, rounded
+				Time:   time.Duration(int64(t) * d.scale),
+				Sample: d.ticksToSamples(int64(t)),
 				Offset: d.segData + int64(pos),
 			})
 		}
@@ -194,7 +194,23 @@ func Seek(r io.ReadSeeker, t time.Duration, opts ...DemuxOption) (*OpusDemuxer, 
 	}
 	d.r, d.src = newReader(r, c.Offset), r
 	d.inCluster, d.clusterEnd, d.pending = false, -1, nil
-	return d, c.Sample, nil
+	// The Cluster's first block of the track tells where it starts (a cue
+	// may point at a later block of the Cluster): read it now, its
+	// packets kept for NextPacket.
+	if err := d.advance(); err != nil {
+		if err == io.EOF {
+			err = fmt.Errorf("%w: no block of the track after the cue at %v", ErrCorrupt, c.Time)
+		}
+		return nil, 0, err
+	}
+	return d, d.ticksToSamples(d.blockTS), nil
+}
+
+// ticksToSamples converts a timestamp in TimestampScale ticks to samples
+// at 48 kHz, rounded.
+func (d *OpusDemuxer) ticksToSamples(t int64) int64 {
+	t = min(max(t, 0), 1<<56/d.scale)
+	return (t*d.scale*(opus.SampleRate/1000) + int64(time.Millisecond)/2) / int64(time.Millisecond)
 }
 
 // sortSearch returns the number of cues at or before sample s.

@@ -79,6 +79,8 @@ type OpusDemuxer struct {
 
 	inCluster  bool
 	clusterEnd int64   // the offset past the current Cluster's data, or -1
+	clusterTS  int64   // the current Cluster's Timestamp, in TimestampScale ticks
+	blockTS    int64   // the timestamp of the track's latest block, in ticks
 	pending    *header // an element read that ended an unknown-size Cluster
 
 	block   []byte   // the current block's data, reused
@@ -582,6 +584,10 @@ func (d *OpusDemuxer) advance() error {
 			}
 			var err error
 			switch h.id {
+			case idTimestamp:
+				var v uint64
+				v, err = d.r.uint(h)
+				d.clusterTS = int64(min(v, 1<<56))
 			case idSimpleBlock:
 				err = d.readBlock(h)
 			case idBlockGroup:
@@ -603,7 +609,7 @@ func (d *OpusDemuxer) advance() error {
 			if h.size != unknownSize && d.segEnd >= 0 && h.end() > d.segEnd {
 				return fmt.Errorf("%w: Cluster at offset %d overruns the Segment", ErrCorrupt, h.off)
 			}
-			d.inCluster, d.clusterEnd = true, h.end()
+			d.inCluster, d.clusterEnd, d.clusterTS = true, h.end(), 0
 		case h.id == idEBML && d.segEnd < 0:
 			return io.EOF // another file follows the live stream
 		case h.size == unknownSize:
@@ -670,6 +676,7 @@ func (d *OpusDemuxer) readBlock(h header) error {
 	if err := d.r.full(hdr[:]); err != nil {
 		return fmt.Errorf("webm: %s at offset %d: %w", name(h.id), h.off, err)
 	}
+	d.blockTS = d.clusterTS + int64(int16(uint16(hdr[0])<<8|uint16(hdr[1])))
 	n := h.end() - d.r.off
 	limit := int64(maxLaced)*int64(d.cfg.maxPacket+d.cfg.maxPacket/255+8) + 1
 	if n > limit {
