@@ -61,8 +61,8 @@ const decodeMinSpace = transform.MaxChannels * 4
 //
 // Its state (see catcher.StateOf) holds a Source and the decoder's own
 // (mp3.Info, flac.Info or wav.Info). An input it cannot decode ends the stream with
-// an error: ErrUnknownFormat, ErrUnsupported (Ogg Opus, which needs
-// libopus, or is framed as it is), or the decoder's. NewDecoder returns an
+// an error: ErrUnknownFormat, ErrUnsupported (Ogg Opus and WebM, which
+// need libopus, or are framed as they are), or the decoder's. NewDecoder returns an
 // error wrapping transform.ErrFormat if to is not a valid format with a
 // rate.
 func NewDecoder(to transform.Format, opts ...DecodeOption) (catcher.Transform, error) {
@@ -128,7 +128,7 @@ func buildDecoder(src io.Reader, to transform.Format, cfg decodeConfig) (catcher
 		}
 		dec = d
 	default:
-		return nil, nil, fmt.Errorf("%w: %v input: decode it with package libopus, or frame its packets as they are (ogg.NewOpusDemuxer)", ErrUnsupported, kind)
+		return nil, nil, fmt.Errorf("%w: %v input: decode it with package libopus, or frame its packets as they are (ogg.NewOpusDemuxer, webm.NewOpusDemuxer)", ErrUnsupported, kind)
 	}
 	stages, err := convert(from, to, cfg)
 	if err != nil {

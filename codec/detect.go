@@ -22,6 +22,7 @@ const (
 	KindOggOpus      // Ogg whose first stream is Opus
 	KindRaw          // raw PCM of a stated format (never detected)
 	KindFLAC         // FLAC, with or without an ID3v2 tag before it
+	KindWebM         // WebM or Matroska (EBML, DocType "webm" or "matroska"); its codec is the demuxer's to tell
 )
 
 func (k Kind) String() string {
@@ -36,6 +37,8 @@ func (k Kind) String() string {
 		return "raw PCM"
 	case KindFLAC:
 		return "FLAC"
+	case KindWebM:
+		return "webm"
 	}
 	return "unknown"
 }
@@ -47,10 +50,12 @@ const DetectSize = 8 << 10
 // Detect recognises an input by its first bytes (up to DetectSize of
 // them; fewer if the input is shorter). An ID3v2 tag is followed by FLAC
 // if "fLaC" comes right after it; a tag that ends beyond head is taken to
-// be an MP3's. Errors: io.ErrUnexpectedEOF
-// (wrapped) for no bytes; ErrUnsupported (wrapped) for Ogg that is not
-// Opus and for MPEG-2.5, which the MP3 decoder refuses; ErrUnknownFormat
-// otherwise.
+// be an MP3's. An EBML header whose DocType is "webm" or "matroska" is
+// KindWebM, whatever codec its tracks hold (webm.OpusDemuxer tells).
+// Errors: io.ErrUnexpectedEOF (wrapped) for no bytes; ErrUnsupported
+// (wrapped) for Ogg that is not Opus and for MPEG-2.5, which the MP3
+// decoder refuses; ErrUnknownFormat (wrapped, for EBML of another
+// DocType) otherwise.
 func Detect(head []byte) (Kind, error) {
 	switch {
 	case len(head) == 0:
@@ -67,6 +72,15 @@ func Detect(head []byte) (Kind, error) {
 		return KindUnknown, fmt.Errorf("%w: Ogg stream without an OpusHead on its first page", ErrUnsupported)
 	case len(head) >= 4 && string(head[:4]) == "fLaC":
 		return KindFLAC, nil
+	case len(head) >= 4 && string(head[:4]) == ebmlMagic:
+		switch dt, ok := ebmlDocType(head[4:]); {
+		case !ok:
+			return KindUnknown, fmt.Errorf("%w: EBML header cut short or malformed", ErrUnknownFormat)
+		case dt == "webm" || dt == "matroska":
+			return KindWebM, nil
+		default:
+			return KindUnknown, fmt.Errorf("%w: EBML of DocType %q", ErrUnknownFormat, dt)
+		}
 	case len(head) >= id3.HeaderSize && string(head[:3]) == "ID3":
 		if n, ok := id3.TagSize(head); ok && n+4 <= int64(len(head)) && string(head[n:n+4]) == "fLaC" {
 			return KindFLAC, nil
@@ -85,9 +99,11 @@ func Detect(head []byte) (Kind, error) {
 
 // ContentTypeKind returns the kind of input an HTTP Content-Type names:
 // audio/flac, audio/mpeg, audio/wav and audio/ogg or audio/opus with the
-// Opus codec (and their common variants, as audio/x-flac), or KindUnknown
-// for any other, and for audio/ogg without codecs=opus, which may hold
-// another codec. It is a hint: the first bytes (Detect) decide.
+// Opus codec, audio/webm and Matroska (and their common variants, as
+// audio/x-flac or video/webm), or KindUnknown for any other, for audio/ogg
+// without codecs=opus, which may hold another codec, and for WebM whose
+// codecs parameter names no Opus. It is a hint: the first bytes (Detect)
+// decide.
 func ContentTypeKind(contentType string) Kind {
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
@@ -106,8 +122,73 @@ func ContentTypeKind(contentType string) Kind {
 		if strings.EqualFold(strings.TrimSpace(params["codecs"]), "opus") {
 			return KindOggOpus
 		}
+	case "audio/webm", "video/webm", "audio/x-matroska", "video/x-matroska", "audio/matroska", "video/matroska":
+		codecs, ok := params["codecs"]
+		if !ok {
+			return KindWebM
+		}
+		for c := range strings.SplitSeq(codecs, ",") {
+			if strings.EqualFold(strings.TrimSpace(c), "opus") {
+				return KindWebM
+			}
+		}
 	}
 	return KindUnknown
+}
+
+// ebmlMagic is the ID of an EBML header, the first bytes of WebM and
+// Matroska.
+const ebmlMagic = "\x1a\x45\xdf\xa3"
+
+// ebmlDocType returns the DocType of the EBML header whose size and data
+// are b ("matroska", the default, if it has none), and whether the header
+// is whole in b and well formed.
+func ebmlDocType(b []byte) (string, bool) {
+	size, n := ebmlVint(b, false)
+	if n == 0 || size > uint64(len(b)-n) {
+		return "", false
+	}
+	b = b[n : n+int(size)]
+	for len(b) > 0 {
+		id, k := ebmlVint(b, true)
+		if k == 0 {
+			return "", false
+		}
+		size, m := ebmlVint(b[k:], false)
+		if m == 0 || size > uint64(len(b)-k-m) {
+			return "", false
+		}
+		data := b[k+m : k+m+int(size)]
+		if id == 0x4282 {
+			return strings.TrimRight(string(data), "\x00"), true
+		}
+		b = b[k+m+int(size):]
+	}
+	return "matroska", true
+}
+
+// ebmlVint reads an EBML variable-size integer at the start of b, with its
+// length marker kept (an ID) or not (a size), and its length; 0 if b
+// does not hold a valid one.
+func ebmlVint(b []byte, marker bool) (uint64, int) {
+	if len(b) == 0 || b[0] == 0 {
+		return 0, 0
+	}
+	n := 1
+	for m := byte(0x80); b[0]&m == 0; m >>= 1 {
+		n++
+	}
+	if len(b) < n {
+		return 0, 0
+	}
+	v := uint64(b[0])
+	if !marker {
+		v &= 0xFF >> n
+	}
+	for _, x := range b[1:n] {
+		v = v<<8 | uint64(x)
+	}
+	return v, n
 }
 
 // DetectReader reads up to DetectSize bytes of r (and, after an ID3v2 tag

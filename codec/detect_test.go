@@ -36,6 +36,11 @@ func TestDetectFixtures(t *testing.T) {
 		{"tone_s16_44100_1.flac", codec.KindFLAC, nil},
 		{"tone_s24_44100_2.flac", codec.KindFLAC, nil},
 		{"tone1k_s16_48000_2_noseek.flac", codec.KindFLAC, nil},
+		{"prog.webm", codec.KindWebM, nil},
+		{"prog_mono_pipe.webm", codec.KindWebM, nil},
+		{"prog_unknownsize.webm", codec.KindWebM, nil},
+		{"prog_laced.mka", codec.KindWebM, nil},
+		{"prog_vorbis.webm", codec.KindWebM, nil}, // the demuxer refuses it
 		{"empty.mp3", codec.KindUnknown, io.ErrUnexpectedEOF},
 		{"notaudio.txt", codec.KindUnknown, codec.ErrUnknownFormat},
 	}
@@ -71,6 +76,25 @@ func TestDetectOther(t *testing.T) {
 	_, err = codec.Detect(buf.Bytes())
 	assert.ErrorIs(t, err, codec.ErrUnsupported)
 	assert.Equal(t, "Ogg Opus", codec.KindOggOpus.String())
+	assert.Equal(t, "webm", codec.KindWebM.String())
+	// EBML headers: another DocType; none (Matroska, the default); cut
+	// short; a DocType after another child.
+	for _, c := range []struct {
+		head []byte
+		kind codec.Kind
+	}{
+		{[]byte("\x1a\x45\xdf\xa3\x87\x42\x82\x84mkvx"), codec.KindUnknown},
+		{[]byte("\x1a\x45\xdf\xa3\x80"), codec.KindWebM},
+		{[]byte("\x1a\x45\xdf\xa3\x88\x42\x82\x84web"), codec.KindUnknown},
+		{[]byte("\x1a\x45\xdf\xa3\x8b\x42\x86\x81\x01\x42\x82\x84webm"), codec.KindWebM},
+		{[]byte("\x1a\x45\xdf\xa3\x00"), codec.KindUnknown},
+	} {
+		k, err := codec.Detect(c.head)
+		assert.Equal(t, c.kind, k, "% x", c.head)
+		if c.kind == codec.KindUnknown {
+			assert.ErrorIs(t, err, codec.ErrUnknownFormat, "% x", c.head)
+		}
+	}
 	// MPEG-2.5, which the decoder refuses, is not called MP3.
 	f := append([]byte{0xff, 0xe3, 0x18, 0xc4}, make([]byte, 68)...)
 	k, err = codec.Detect(append(bytes.Clone(f), f...))
@@ -158,6 +182,14 @@ func TestContentTypeKind(t *testing.T) {
 		{"audio/ogg; codecs=opus", codec.KindOggOpus},
 		{"audio/ogg", codec.KindUnknown},
 		{"audio/ogg; codecs=vorbis", codec.KindUnknown},
+		{"audio/webm", codec.KindWebM},
+		{"video/webm", codec.KindWebM},
+		{`audio/webm; codecs="opus"`, codec.KindWebM},
+		{`video/webm; codecs="vp9, opus"`, codec.KindWebM},
+		{"audio/webm; codecs=vorbis", codec.KindUnknown},
+		{"audio/x-matroska", codec.KindWebM},
+		{"video/x-matroska", codec.KindWebM},
+		{"audio/matroska", codec.KindWebM},
 		{"application/octet-stream", codec.KindUnknown},
 		{"text/html; charset=utf-8", codec.KindUnknown},
 		{"", codec.KindUnknown},

@@ -3,7 +3,7 @@
 //
 // # The map
 //
-//	codec          Detect and DetectReader (MP3, FLAC, WAV, Ogg Opus by their
+//	codec          Detect and DetectReader (MP3, FLAC, WAV, Ogg Opus, WebM by their
 //	               first bytes; ContentTypeKind by the HTTP Content-Type); NewDecoder, a Transform built inside the fill that
 //	               detects the input, reads its header and converts its PCM
 //	               (encoding, channels, rate) to the format asked for
@@ -15,6 +15,9 @@
 //	               and raw PCM of a stated format, through one bounded reader
 //	codec/ogg      Ogg pages (our own reader and writer) and the Opus mapping
 //	               (OpusHead, OpusTags, demuxer, writer), exact to the sample
+//	codec/webm     WebM and Matroska: the Opus track's packets as they are
+//	               (our own streaming EBML reader), exact lengths from
+//	               DiscardPadding, Cues and Seek; other codecs refused
 //	codec/opus     Opus packets without decoding: TOC, framing, durations,
 //	               limits, the silence frame
 //	codec/framed   the packet store: the Framer that puts packets in a cache,
@@ -35,8 +38,9 @@
 //	cur := framed.NewCursor(c) // one per listener: tens of bytes
 //
 // What a decoder learns of its input (codec.Source, mp3.Info, flac.Info, wav.Info,
-// ogg.OpusInfo) and the framed.Index are published with the bytes they
-// describe, typed: catcher.StateOf[framed.Index](c).
+// ogg.OpusInfo, which webm.OpusDemuxer publishes too) and the
+// framed.Index are published with the bytes they describe, typed:
+// catcher.StateOf[framed.Index](c).
 //
 // # Errors
 //
