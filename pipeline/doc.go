@@ -27,10 +27,11 @@
 //
 // # Tracks
 //
-// NewTrack detects the input (MP3, FLAC, WAV, Ogg Opus; raw PCM when told),
-// decodes, resamples to 48 kHz, encodes to Opus (20 ms stereo 128 kbit/s
-// by default) and frames the packets into a catcher.Catcher, in the
-// background; Ogg Opus is framed as it is. Listeners read it through
+// NewTrack detects the input (MP3, FLAC, WAV, Ogg Opus, WebM; raw PCM
+// when told), decodes, resamples to 48 kHz, encodes to Opus (20 ms stereo
+// 128 kbit/s by default) and frames the packets into a catcher.Catcher,
+// in the background; Ogg Opus and WebM or Matroska with Opus are framed
+// as they are. Listeners read it through
 // framed.Cursors (Track.NewCursor): a packet number each, the packets lent
 // from the cache, so that a hundred listeners cost one encode and a
 // hundred small cursors. A listener at the head waits only for the next
@@ -108,6 +109,6 @@
 //
 // Opus encoding and decoding are libopus's, through cgo (package
 // libopus), and only opus_cgo.go names it. Built with CGO_ENABLED=0, the
-// package plays Ogg Opus input, framed as it is; a track of any other
-// input ends with ErrNoLibopus, as does a PCMReader's read.
+// package plays Ogg Opus and WebM input, framed as it is; a track of any
+// other input ends with ErrNoLibopus, as does a PCMReader's read.
 package pipeline

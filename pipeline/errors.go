@@ -59,6 +59,6 @@ var (
 // ErrNoLibopus is returned, wrapped with what is missing (the encoder or
 // the decoder), by a Track whose input must be Opus-encoded (MP3, WAV, raw
 // PCM) and by a PCMReader's reads, in a program built without cgo, which
-// has no libopus: such a program plays Ogg Opus input, framed as it is,
-// and nothing else.
+// has no libopus: such a program plays Ogg Opus and WebM (Opus) input,
+// framed as it is, and nothing else.
 var ErrNoLibopus = errors.New("pipeline: no libopus in this build")

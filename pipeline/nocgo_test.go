@@ -17,9 +17,9 @@ import (
 )
 
 // TestWithoutCgo is the package built without cgo, as
-// TestBuildsWithoutCgo runs it: Ogg Opus plays, framed as it is; input
-// that must be encoded fails at once with ErrNoLibopus, and so does
-// reading a track as PCM.
+// TestBuildsWithoutCgo runs it: Ogg Opus and WebM play, framed as they
+// are; input that must be encoded fails at once with ErrNoLibopus, and so
+// does reading a track as PCM.
 func TestWithoutCgo(t *testing.T) {
 	waitDone := func(t *testing.T, tr *pipeline.Track) {
 		t.Helper()
@@ -45,6 +45,16 @@ func TestWithoutCgo(t *testing.T) {
 		_, err = r.Read(make([]byte, 4096))
 		assert.ErrorIs(t, err, pipeline.ErrNoLibopus, "decoding to PCM needs libopus")
 		assert.ErrorContains(t, err, "CGO_ENABLED=0")
+	})
+
+	t.Run("webm plays", func(t *testing.T) {
+		data := testutil.Fixture(t, "prog.webm")
+		want := webmPackets(t, data)
+		require.NotEmpty(t, want)
+		tr := newTrack(t, bytes.NewReader(data))
+		waitDone(t, tr)
+		require.NoError(t, tr.Err())
+		assert.Equal(t, want, tracktest.Packets(t, tr), "every packet of the file, as it is")
 	})
 
 	for _, c := range []struct {

@@ -109,7 +109,9 @@ const holdback = opus.MaxPacketSamples + 960 + 312
 // trimming cuts within its last page: a second (what opusenc and
 // libopusenc put on a page at most) and a packet. An Ogg file with longer
 // pages, trimmed by more than that, can be read past its true end while
-// it is being loaded; read after the load, it is exact.
+// it is being loaded; read after the load, it is exact. WebM input takes
+// it too: its DiscardPadding trims its last block, which muxers write
+// with one packet.
 const oggHoldback = opus.SampleRate + opus.MaxPacketSamples
 
 // Read reads samples: whole frames of Format. It follows io.Reader. While
@@ -178,7 +180,7 @@ func (r *PCMReader) decodeMore() error {
 }
 
 func (r *PCMReader) holdback() int64 {
-	if src, _, ok := catcher.StateOf[codec.Source](r.t.c); ok && src.Kind == codec.KindOggOpus {
+	if src, _, ok := catcher.StateOf[codec.Source](r.t.c); ok && (src.Kind == codec.KindOggOpus || src.Kind == codec.KindWebM) {
 		return oggHoldback
 	}
 	return holdback

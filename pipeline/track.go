@@ -16,6 +16,7 @@ import (
 	"github.com/streamcatcher/streamcatcher/codec/ogg"
 	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/codec/wav"
+	"github.com/streamcatcher/streamcatcher/codec/webm"
 	"github.com/streamcatcher/streamcatcher/transform"
 )
 
@@ -24,9 +25,12 @@ import (
 // its own (NewCursor), at its own position, while the encoding goes on.
 //
 // A Track is made from a source (an io.Reader: a file, a CommandSource,
-// an HTTPSource, ...). Its input is detected (MP3, FLAC, WAV, Ogg Opus; raw PCM
-// when WithRawPCM says so), decoded, resampled to 48 kHz, Opus-encoded and
-// framed; Ogg Opus is framed as it is, without re-encoding. NewTrack reads
+// an HTTPSource, ...). Its input is detected (MP3, FLAC, WAV, Ogg Opus,
+// WebM; raw PCM when WithRawPCM says so), decoded, resampled to 48 kHz,
+// Opus-encoded and framed; Ogg Opus and WebM or Matroska with Opus
+// (webm.OpusDemuxer) are framed as they are, without re-encoding; WebM
+// of another codec fails with webm.ErrUnsupported (decode it with a
+// CommandSource running ffmpeg). NewTrack reads
 // nothing: the work is done in the background, a packet at a time, in
 // turn with the other tracks of its Pool. A source error ends the track at
 // the point where it happened: every packet before it stays playable, and
@@ -156,9 +160,9 @@ func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
 		return nil, fmt.Errorf("%w: %d channels (want 1 or 2)", transform.ErrFormat, cfg.channels)
 	}
 	// The encoder is made here, so that its settings are checked before
-	// anything runs; it is used only if the input is not Ogg Opus. A
-	// build without cgo has none (ErrNoLibopus): its tracks frame Ogg
-	// Opus, and end with that error on any other input.
+	// anything runs; it is used only if the input is not Ogg Opus or
+	// WebM. A build without cgo has none (ErrNoLibopus): its tracks frame
+	// Ogg Opus and WebM, and end with that error on any other input.
 	enc, noEnc := newEncoder(cfg)
 	if noEnc != nil && !errors.Is(noEnc, ErrNoLibopus) {
 		return nil, noEnc
@@ -219,13 +223,17 @@ func liveWindowBytes(cfg trackConfig) int64 {
 
 // build makes the track's transform inside the fill, once the input's
 // first bytes tell what it is. enc is nil in a build without an encoder,
-// and noEnc then says so: input other than Ogg Opus fails with it.
+// and noEnc then says so: input other than Ogg Opus or WebM fails with it.
 func (t *Track) build(src io.Reader, enc encoder, noEnc error, dec catcher.Transform) (catcher.Transform, io.Reader, error) {
 	if t.cfg.raw == nil {
 		kind, in, err := codec.DetectReader(src)
-		if kind == codec.KindOggOpus {
+		if kind == codec.KindOggOpus || kind == codec.KindWebM {
 			// Framed as it is: no decoding, no encoding, no pool slot.
-			f := framed.NewFramer(pace(ogg.NewOpusDemuxer(), pacingOf(t.cfg), t.ctx), t.framerOptions()...)
+			var d framed.PacketSource = ogg.NewOpusDemuxer()
+			if kind == codec.KindWebM {
+				d = webm.NewOpusDemuxer()
+			}
+			f := framed.NewFramer(pace(d, pacingOf(t.cfg), t.ctx), t.framerOptions()...)
 			return catcher.Annotate(f, codec.Source{Kind: kind}), in, nil
 		}
 		if err != nil {
@@ -423,12 +431,12 @@ type Metadata struct {
 	Name          string // WithName's
 	Title, Artist string // from an ID3v2 tag or the OpusTags, where present
 	// Kind and Format are the input's kind and PCM format (the Format is
-	// zero for Ogg Opus, which is not decoded); Kind is KindUnknown until
+	// zero for Ogg Opus and WebM, which are not decoded); Kind is KindUnknown until
 	// the input's first bytes have been read.
 	Kind   codec.Kind
 	Format transform.Format
 	// Bitrate, Frame and Channels are the encoder's settings; for Ogg Opus
-	// input, Bitrate is 0 and Channels the stream's.
+	// and WebM input, Bitrate is 0 and Channels the stream's.
 	Bitrate  int
 	Frame    time.Duration
 	Channels int
