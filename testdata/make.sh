@@ -2,9 +2,10 @@
 # make.sh regenerates the audio fixtures in this folder. The tests only read
 # the files; they never run this script nor need the tools it uses.
 #
-# Tools (Debian 12): apt-get install -y ffmpeg lame sox opus-tools flac perl
+# Tools (Debian 12): apt-get install -y ffmpeg lame sox opus-tools flac perl mkvtoolnix;
+# and Go, for mkwebm/main.go.
 # Versions used for the committed files: ffmpeg 5.1, LAME 3.100,
-# opus-tools 0.2 with libopus 1.3.1, flac 1.4.2.
+# opus-tools 0.2 with libopus 1.3.1, flac 1.4.2, mkvtoolnix 74.0.0, Go 1.26.
 #
 # Every step is deterministic (no dither, fixed Ogg serial number, garbage
 # from a fixed linear congruential generator), so running it again with the
