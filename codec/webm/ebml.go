@@ -3,7 +3,6 @@ package webm
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -325,6 +324,3 @@ func (r *reader) children(parent header, f func(h header) error) error {
 	}
 	return nil
 }
-
-// errEnd is what a walk returns to stop early (never to its caller).
-var errEnd = errors.New("webm: end of walk")

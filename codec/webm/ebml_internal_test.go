@@ -88,6 +88,9 @@ func TestVint(t *testing.T) {
 	assert.ErrorIs(t, err, ErrCorrupt, "a size's first byte 0")
 }
 
+// errEnd is what FuzzEBML's walk returns to stop early.
+var errEnd = errors.New("webm: end of walk")
+
 // FuzzEBML walks any input as EBML, into the masters the demuxer reads:
 // no panic, the offset only goes forward and never past the input, leaf
 // values bounded, and every error is the package's or a cut.
