@@ -136,7 +136,7 @@ type Library struct {
 	closeDone chan struct{} // closed when the first Close has finished; immutable
 
 	stats struct {
-		hits, diskHits, misses, loads, encodes, evictions, refusals, failures, corrupt, writes atomic.Int64
+		hits, diskHits, misses, loads, encodes, copies, evictions, refusals, failures, corrupt, writes atomic.Int64
 	}
 }
 
@@ -516,6 +516,13 @@ func (lib *Library) open(e *entry) (*Track, error) {
 	if lib.cfg.bound > 0 {
 		opts = append(opts, WithMaxBytes(lib.cfg.bound))
 	}
+	opts = append(opts, withBuilt(func(encodes bool) {
+		if encodes {
+			lib.stats.encodes.Add(1)
+		} else {
+			lib.stats.copies.Add(1)
+		}
+	}))
 	t, err := NewTrack(src, opts...)
 	if err != nil {
 		if c, ok := src.(io.Closer); ok {
@@ -523,7 +530,6 @@ func (lib *Library) open(e *entry) (*Track, error) {
 		}
 		return nil, err
 	}
-	lib.stats.encodes.Add(1)
 	return t, nil
 }
 
@@ -780,7 +786,8 @@ type LibraryStats struct {
 	DiskHits  int64 // loads served by the store
 	Misses    int64 // Gets that had to load
 	Loads     int64 // loads started (Gets' and Preload's)
-	Encodes   int64 // loads that encoded their source
+	Encodes   int64 // loads that encoded their source (MP3, WAV, FLAC, raw PCM)
+	Copies    int64 // loads that framed their source's Opus packets as they are (Ogg or WebM Opus), without an encode
 	Evictions int64
 	Refusals  int64 // loads refused by the budget
 	Failures  int64 // loads or tracks that failed
@@ -808,7 +815,7 @@ func (lib *Library) Stats() LibraryStats {
 	s := &lib.stats
 	st.Hits, st.DiskHits, st.Misses, st.Loads = s.hits.Load(), s.diskHits.Load(), s.misses.Load(), s.loads.Load()
 	st.Encodes, st.Evictions, st.Refusals, st.Failures = s.encodes.Load(), s.evictions.Load(), s.refusals.Load(), s.failures.Load()
-	st.Corrupt, st.Writes = s.corrupt.Load(), s.writes.Load()
+	st.Corrupt, st.Writes, st.Copies = s.corrupt.Load(), s.writes.Load(), s.copies.Load()
 	return st
 }
 

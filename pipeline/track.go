@@ -62,8 +62,9 @@ type trackConfig struct {
 	pool      *Pool
 	name      string
 	maxBytes  int64
-	noSeams   bool          // players send no transitions at jumps (WithSeams)
-	stall     time.Duration // WithStallTimeout's; 0: the default; -1: none
+	noSeams   bool               // players send no transitions at jumps (WithSeams)
+	stall     time.Duration      // WithStallTimeout's; 0: the default; -1: none
+	built     func(encodes bool) // called once the input is known: whether it is encoded (Library's count)
 }
 
 // TrackOption configures a Track.
@@ -234,6 +235,7 @@ func (t *Track) build(src io.Reader, enc encoder, noEnc error, dec catcher.Trans
 				d = webm.NewOpusDemuxer()
 			}
 			f := framed.NewFramer(pace(d, pacingOf(t.cfg), t.ctx), t.framerOptions()...)
+			t.reportBuilt(false)
 			return catcher.Annotate(f, codec.Source{Kind: kind}), in, nil
 		}
 		if err != nil {
@@ -245,8 +247,21 @@ func (t *Track) build(src io.Reader, enc encoder, noEnc error, dec catcher.Trans
 		return nil, nil, noEnc
 	}
 	g := &gated{PacketSource: enc, slot: &t.slot}
+	t.reportBuilt(true)
 	return catcher.Chain(dec, framed.NewFramer(pace(g, pacingOf(t.cfg), t.ctx), t.framerOptions()...)), src, nil
 }
+
+// reportBuilt tells withBuilt's function, if any, whether the input is
+// encoded.
+func (t *Track) reportBuilt(encodes bool) {
+	if t.cfg.built != nil {
+		t.cfg.built(encodes)
+	}
+}
+
+// withBuilt has f called once the track knows whether it encodes its
+// input (from the fill: f must not block).
+func withBuilt(f func(encodes bool)) TrackOption { return func(c *trackConfig) { c.built = f } }
 
 // framerOptions bound a live track's index: as many packets as its cache
 // window can hold (2.5 ms ones for Ogg input, which may use them; the
