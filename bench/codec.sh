@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Times the codec path (MP3 and FLAC decode, Opus encode, MP3 -> Opus into
-# a cache) beside ffmpeg doing the same on the same files. It installs
-# ffmpeg from Debian if it is missing (the tests never need it), makes a
-# 60-second version of the fixtures' program as MP3 at 44.1 and 48 kHz and
-# as 16-bit FLAC at 44.1 kHz in a temporary folder, runs ffmpeg on one thread REPS times, then the Go
-# benchmarks on those files with -cpu 1,2 -count COUNT.
+# Times the codec path (MP3 and FLAC decode, WebM and Ogg Opus passed
+# through into a cache, Opus encode, MP3 -> Opus into a cache) beside
+# ffmpeg doing the same on the same files. It installs ffmpeg from Debian
+# if it is missing (the tests never need it), makes a SECS-second version
+# of the fixtures' program as MP3 at 44.1 and 48 kHz, as 16-bit FLAC at
+# 44.1 kHz and as WebM and Ogg Opus in a temporary folder, runs ffmpeg on
+# one thread REPS times, then the Go benchmarks on those files with
+# -count COUNT.
 #
 # Environment (defaults in brackets):
 #   COUNT  runs of each Go benchmark [5]
@@ -33,6 +35,9 @@ for rate in 44100 48000; do
 	ff -f lavfi -i "aevalsrc=exprs='$L|$R':s=$rate:d=$SECS" -c:a libmp3lame -b:a 128k "$tmp/prog$rate.mp3"
 done
 ff -f lavfi -i "aevalsrc=exprs='$L|$R':s=44100:d=$SECS" -c:a flac -sample_fmt s16 "$tmp/prog44100.flac"
+# WebM and Ogg Opus at 128 kbit/s (20 ms packets), for the passthrough.
+ff -f lavfi -i "aevalsrc=exprs='$L|$R':s=48000:d=$SECS" -c:a libopus -b:a 128k "$tmp/prog48000.webm"
+ff -i "$tmp/prog48000.webm" -c:a copy "$tmp/prog48000.opus"
 
 # timeit CMD...: the median wall time of REPS runs, in seconds.
 timeit() {
@@ -52,6 +57,10 @@ t=$(timeit ff -threads 1 -i "$tmp/prog44100.mp3" -f null -)
 echo "  MP3 decode (44.1 kHz):                 $(xrt "$t")x real time"
 t=$(timeit ff -threads 1 -i "$tmp/prog44100.flac" -f null -)
 echo "  FLAC decode (44.1 kHz, 16-bit):        $(xrt "$t")x real time"
+t=$(timeit ff -threads 1 -i "$tmp/prog48000.webm" -c:a copy -f null -)
+echo "  WebM Opus, -c:a copy:                  $(xrt "$t")x real time"
+t=$(timeit ff -threads 1 -i "$tmp/prog48000.opus" -c:a copy -f null -)
+echo "  Ogg Opus, -c:a copy:                   $(xrt "$t")x real time"
 t=$(timeit ff -threads 1 -i "$tmp/prog44100.mp3" -ar 48000 -c:a libopus -b:a 128k -f ogg /dev/null)
 echo "  MP3 44.1 kHz -> 48 kHz -> Opus 128k:   $(xrt "$t")x real time"
 t=$(timeit ff -threads 1 -i "$tmp/prog48000.mp3" -c:a libopus -b:a 128k -f ogg /dev/null)
@@ -63,6 +72,8 @@ echo "Go benchmarks (x-realtime), -count $COUNT:"
 {
 	CODEC_BENCH_MP3="$tmp/prog44100.mp3" CODEC_BENCH_MP3_48K="$tmp/prog48000.mp3" CODEC_BENCH_FLAC="$tmp/prog44100.flac" \
 		go test -run '^$' -bench '^BenchmarkCodec(MP3Decode|FLACDecode|Transcode)' -benchtime 1x -cpu 1,2 -count "$COUNT" ./bench
+	CODEC_BENCH_WEBM="$tmp/prog48000.webm" CODEC_BENCH_OGG="$tmp/prog48000.opus" \
+		go test -run '^$' -bench '^BenchmarkCodecWebMCopy' -benchtime 20x -cpu 1 -count "$COUNT" ./bench
 	CODEC_BENCH_MP3_48K="$tmp/prog48000.mp3" \
 		go test -run '^$' -bench '^BenchmarkCodecOpusEncode' -benchtime 2s -cpu 1 -count "$COUNT" ./bench
 } | tee "$tmp/go.txt" | grep -E '^Benchmark' |
