@@ -155,7 +155,65 @@ const DefaultMaxPacket = 8 << 10
 // DemuxOption configures an OpusDemuxer.
 type DemuxOption func(*demuxConfig)
 
-type demuxConfig struct{ maxPacket int }
+type demuxConfig struct {
+	maxPacket int
+	chains    bool
+}
+
+// WithChains makes the demuxer go on across the links of a chained stream
+// (an Icecast radio's Ogg Opus, new headers at each song) rather than stop
+// at the end of the first with ErrChained: at each link it reads the new
+// OpusHead and OpusTags and goes on yielding audio packets, and its State
+// is then the Links read so far. It also resynchronises after damaged or
+// spliced bytes (a radio stream's reconnect: the old connection's page cut
+// short, then the new connection's first pages): it skips to the next
+// capture pattern (at most 256 KiB in a row) and goes on, with the new
+// headers if a link starts there; pages lost take the packet they cut
+// with them. It is for live streams: a file is read as it is by default.
+//
+// A later link's channel count may differ from the first's (each packet's
+// TOC says its own), and so may its pre-skip: the demuxer's PreSkip stays
+// the first link's, and a later link's pre-skip samples are played, not
+// dropped, since the receiver's decoder runs on across links, warm from the
+// link before. Length, at the end, is the packets' samples less the first
+// link's pre-skip and the last link's end trimming.
+func WithChains() DemuxOption { return func(c *demuxConfig) { c.chains = true } }
+
+// MaxLinks is how many links the Links of an OpusDemuxer made WithChains
+// keep: the newest, since a radio plays for days.
+const MaxLinks = 64
+
+// Link is one logical stream of a chain, as an OpusDemuxer made
+// WithChains read it.
+type Link struct {
+	OpusInfo
+	// Start is the decoded sample at which the link's first audio packet
+	// starts: the samples of every packet before it, pre-skip included,
+	// as framed.Index counts (Index.Entry(i).Start).
+	Start int64
+	// Offset is the byte offset of the link's first page in the input.
+	Offset int64
+	// Skipped is the number of damaged or spliced bytes skipped since the
+	// link before began (a radio stream's reconnect), or 0.
+	Skipped int64
+}
+
+// Links is the State of an OpusDemuxer made WithChains, once the first
+// link's headers are read: the links read so far, the oldest first, the
+// last MaxLinks of them. It must not be changed.
+type Links []Link
+
+// At returns the link that holds decoded sample s (pre-skip included, as
+// Link.Start), and whether one does: the last link that starts at or
+// before s.
+func (l Links) At(s int64) (Link, bool) {
+	for i := len(l) - 1; i >= 0; i-- {
+		if l[i].Start <= s {
+			return l[i], true
+		}
+	}
+	return Link{}, false
+}
 
 // WithMaxPacket sets the largest audio packet the demuxer accepts (and so
 // the Framer's MinSpace): DefaultMaxPacket by default, at most
@@ -171,20 +229,25 @@ func WithMaxPacket(n int) DemuxOption {
 
 // OpusDemuxer reads an Ogg Opus stream and yields its audio packets,
 // exactly as they are in the pages. It is a framed.PacketSource and a
-// catcher.Stater (its state is an OpusInfo, once the headers are read).
-// It is not safe for concurrent use; State may be called by the goroutine
-// that drives it.
+// catcher.Stater (its state is an OpusInfo, once the headers are read; or
+// the Links, WithChains). It is not safe for concurrent use; State may be
+// called by the goroutine that drives it.
 type OpusDemuxer struct {
 	cfg     demuxConfig
 	r       *Reader
 	src     io.Reader
-	info    *OpusInfo // nil until the headers have been read
-	total   int64     // samples of the packets returned so far
-	start   int64     // granule position of the stream's first sample (RFC 7845 4.0)
+	info    *OpusInfo // nil until the headers have been read; the current link's
+	preSkip int64     // the first link's pre-skip
+	total   int64     // samples of the current link's packets returned so far
+	before  int64     // samples of the earlier links' packets
+	start   int64     // granule position of the link's first sample (RFC 7845 4.0)
 	started bool      // start is known
 	last    int64     // the latest granule position seen, or -1
 	length  int64
 	ended   bool
+	links   Links // WithChains: copied on write, never changed once made
+
+	linkSkipped int64 // the Reader's skipped bytes when the current link's headers were read
 }
 
 // NewOpusDemuxer returns a demuxer of the Ogg Opus stream it is given in
@@ -205,22 +268,20 @@ func (d *OpusDemuxer) Info() (OpusInfo, bool) {
 	return *d.info, true
 }
 
-// State returns the OpusInfo once the headers have been read, else nil.
-// The value is never changed afterwards.
+// State returns the OpusInfo once the headers have been read, else nil;
+// WithChains, the Links. The value is never changed afterwards.
 func (d *OpusDemuxer) State() any {
 	if d.info == nil {
 		return nil
 	}
+	if d.cfg.chains {
+		return d.links
+	}
 	return *d.info
 }
 
-// PreSkip returns the OpusHead's pre-skip.
-func (d *OpusDemuxer) PreSkip() int64 {
-	if d.info == nil {
-		return 0
-	}
-	return int64(d.info.Head.PreSkip)
-}
+// PreSkip returns the OpusHead's pre-skip (the first link's, WithChains).
+func (d *OpusDemuxer) PreSkip() int64 { return d.preSkip }
 
 // MaxPacketSize returns the largest audio packet accepted (WithMaxPacket).
 func (d *OpusDemuxer) MaxPacketSize() int { return d.cfg.maxPacket }
@@ -247,7 +308,13 @@ func (d *OpusDemuxer) ReadHeaders(src io.Reader) error {
 	}
 	if d.r == nil || d.src != src {
 		d.r, d.src = NewReader(src), src
+		d.r.resync = d.cfg.chains
 	}
+	return d.readHeaders()
+}
+
+// readHeaders reads the headers of the link the Reader is at.
+func (d *OpusDemuxer) readHeaders() error {
 	p, err := d.r.ReadPacket()
 	if err != nil {
 		return notOpus(err)
@@ -262,7 +329,16 @@ func (d *OpusDemuxer) ReadHeaders(src io.Reader) error {
 	if info.Tags, err = ParseOpusTags(p.Data); err != nil {
 		return err
 	}
+	if d.info == nil {
+		d.preSkip = int64(info.Head.PreSkip)
+	}
 	d.info = &info
+	if d.cfg.chains {
+		l := Link{OpusInfo: info, Start: d.before, Offset: d.r.linkAt, Skipped: d.r.skipped - d.linkSkipped}
+		keep := d.links[max(0, len(d.links)-MaxLinks+1):]
+		d.links = append(append(make(Links, 0, len(keep)+1), keep...), l)
+	}
+	d.linkSkipped = d.r.skipped
 	return nil
 }
 
@@ -278,9 +354,9 @@ func notOpus(err error) error {
 
 // NextPacket returns the next audio packet. Errors: io.EOF at the end;
 // ErrChained (wrapped) after the last packet when another logical stream
-// follows; ErrNotOpus, ErrBadPage or io.ErrUnexpectedEOF, wrapped;
-// opus.ErrCorruptPacket for a packet with invalid framing or over the size
-// limit.
+// follows (not WithChains, which goes on); ErrNotOpus, ErrBadPage or
+// io.ErrUnexpectedEOF, wrapped; opus.ErrCorruptPacket for a packet with
+// invalid framing or over the size limit.
 func (d *OpusDemuxer) NextPacket(src io.Reader) ([]byte, error) {
 	if d.ended {
 		return nil, io.EOF
@@ -289,9 +365,17 @@ func (d *OpusDemuxer) NextPacket(src io.Reader) ([]byte, error) {
 		return nil, err
 	}
 	p, err := d.r.ReadPacket()
+	for d.cfg.chains && errors.Is(err, ErrChained) && d.r.nextLink() {
+		d.before += d.total
+		d.total, d.start, d.started, d.last = 0, 0, false, -1
+		if err = d.readHeaders(); err != nil {
+			return nil, err
+		}
+		p, err = d.r.ReadPacket()
+	}
 	if err == io.EOF || errors.Is(err, ErrChained) {
 		if d.last >= 0 {
-			d.length = max(0, min(d.last-d.start, d.total)-int64(d.info.Head.PreSkip))
+			d.length = max(0, d.before+min(d.last-d.start, d.total)-d.preSkip)
 		}
 		if err == io.EOF {
 			d.ended = true

@@ -13,6 +13,9 @@
 // Icecast radio stream is at each change of song) is read to the end of
 // its first link; the Reader then returns ErrChained, naming the next
 // link, rather than io.EOF, so that the rest is never dropped silently.
+// An OpusDemuxer made WithChains goes on across the links instead, and
+// resynchronises on the next capture pattern after spliced or damaged
+// bytes (a radio stream's reconnect): what a live track of a radio needs.
 //
 // Truncated input gives errors that wrap io.ErrUnexpectedEOF.
 package ogg
@@ -113,7 +116,7 @@ type Packet struct {
 // concatenating two with the same one is a chain too). It is not safe for
 // concurrent use.
 type Reader struct {
-	r      io.Reader
+	r      pushback
 	hdr    [oggHeaderSize + oggMaxSegs]byte
 	body   [oggMaxBody]byte
 	segs   []byte // lacing values of the current page not yet consumed
@@ -129,6 +132,35 @@ type Reader struct {
 	eos    bool
 	end    error // once the end-of-stream page is consumed: what follows it (io.EOF or ErrChained)
 	offset int64 // bytes consumed from r
+
+	// For a demuxer that follows chains (see OpusDemuxer's WithChains).
+	resync  bool      // skip damaged or spliced bytes to the next capture pattern; allow lost pages
+	next    *pageInfo // the first page of the next link, read (in hdr and body) but not taken
+	pending bool      // next is to be taken as the current link's first page by readPage
+	linkAt  int64     // offset of the current link's first page
+	skipped int64     // bytes skipped by resynchronisation, in all
+	spliced bool      // bytes were skipped since the last page taken: the next BOS page starts a link
+	scratch []byte    // the bytes of a damaged page, rescanned
+}
+
+// maxJunk bounds the bytes a resynchronising Reader skips in a row
+// looking for a page: a radio stream's splice costs at most a page
+// (65307 bytes) and the bytes a dropped connection cut short.
+const maxJunk = 256 << 10
+
+// pushback is a reader with bytes given back to be read again first.
+type pushback struct {
+	r    io.Reader
+	back []byte
+}
+
+func (b *pushback) Read(p []byte) (int, error) {
+	if len(b.back) > 0 {
+		n := copy(p, b.back)
+		b.back = b.back[n:]
+		return n, nil
+	}
+	return b.r.Read(p)
 }
 
 type pageInfo struct {
@@ -143,10 +175,12 @@ type pageInfo struct {
 }
 
 // NewReader returns a reader of the packets in r.
-func NewReader(r io.Reader) *Reader { return &Reader{r: r} }
+func NewReader(r io.Reader) *Reader { return &Reader{r: pushback{r: r}} }
 
 // size is the memory the Reader holds.
-func (o *Reader) size() int64 { return int64(len(o.hdr) + len(o.body) + cap(o.pkt)) }
+func (o *Reader) size() int64 {
+	return int64(len(o.hdr) + len(o.body) + cap(o.pkt) + cap(o.scratch))
+}
 
 // Packets returns the number of packets returned so far.
 func (o *Reader) Packets() int64 { return o.npk }
@@ -226,13 +260,14 @@ func (o *Reader) afterEnd() error {
 			// The next link, even under our serial number: RFC 3533 asks
 			// for a new one, but files concatenated as they are reuse it.
 			return o.chained(pi)
-		case pi.serial == o.serial:
+		case pi.serial == o.serial && !o.resync:
 			return fmt.Errorf("%w: page %d of stream %d after its end-of-stream page", ErrBadPage, pi.seq, pi.serial)
 		}
 	}
 }
 
 func (o *Reader) chained(pi pageInfo) error {
+	o.next = &pi
 	return fmt.Errorf("%w: logical stream %d starts at offset %d, after the %d packets of stream %d", ErrChained, pi.serial, pi.at, o.npk, o.serial)
 }
 
@@ -241,25 +276,60 @@ func (o *Reader) chained(pi pageInfo) error {
 var errNotPage = fmt.Errorf("%w: no capture pattern", ErrBadPage)
 
 // readRawPage reads one page into hdr and body and checks its checksum.
-// It returns io.EOF if the input ends before the page starts.
+// It returns io.EOF if the input ends before the page starts. A
+// resynchronising Reader skips damaged bytes to the next capture pattern
+// instead of failing (up to maxJunk in a row).
 func (o *Reader) readRawPage() (pageInfo, error) {
+	junk := int64(0)
+	for {
+		pi, hn, bn, err := o.readOnePage()
+		if err == nil || !o.resync || err == io.EOF || junk >= maxJunk {
+			return pi, err
+		}
+		// Give back what this attempt read, from the next capture
+		// pattern on (or its last 3 bytes, which may begin one). A page
+		// cut short by the end of the input is the end, unless another
+		// begins within it (the cut page's length took in the next).
+		o.scratch = append(append(o.scratch[:0], o.hdr[:hn]...), o.body[:bn]...)
+		i := bytes.Index(o.scratch[min(1, len(o.scratch)):], []byte("OggS"))
+		if !errors.Is(err, ErrBadPage) && i < 0 {
+			return pi, err
+		}
+		skip := len(o.scratch) - min(3, len(o.scratch)-1)
+		if i >= 0 {
+			skip = 1 + i
+		}
+		back := o.scratch[skip:]
+		o.r.back = append(append(make([]byte, 0, len(back)+len(o.r.back)), back...), o.r.back...)
+		o.offset -= int64(len(back))
+		junk += int64(skip)
+		o.skipped += int64(skip)
+		o.spliced = true
+	}
+}
+
+// readOnePage reads one page into hdr and body and checks its checksum,
+// and returns the bytes of hdr and of body it read, even on failure (the
+// checksum field as it was).
+func (o *Reader) readOnePage() (pi pageInfo, hn, bn int, err error) {
 	at := o.offset
-	n, err := io.ReadFull(o.r, o.hdr[:oggHeaderSize])
+	n, err := io.ReadFull(&o.r, o.hdr[:oggHeaderSize])
 	o.offset += int64(n)
+	hn = n
 	if !bytes.HasPrefix(o.hdr[:min(n, 4)], []byte("OggS")[:min(n, 4)]) || n >= 4 && string(o.hdr[:4]) != "OggS" {
-		return pageInfo{}, fmt.Errorf("%w at offset %d", errNotPage, at)
+		return pageInfo{}, hn, 0, fmt.Errorf("%w at offset %d", errNotPage, at)
 	}
 	if err != nil {
 		if err == io.EOF {
-			return pageInfo{}, io.EOF
+			return pageInfo{}, hn, 0, io.EOF
 		}
-		return pageInfo{}, truncated(err, "header")
+		return pageInfo{}, hn, 0, truncated(err, "header")
 	}
 	h := o.hdr[:]
 	if h[4] != 0 {
-		return pageInfo{}, fmt.Errorf("%w: version %d at offset %d", ErrBadPage, h[4], at)
+		return pageInfo{}, hn, 0, fmt.Errorf("%w: version %d at offset %d", ErrBadPage, h[4], at)
 	}
-	pi := pageInfo{
+	pi = pageInfo{
 		flags:   h[5],
 		granule: int64(binary.LittleEndian.Uint64(h[6:])),
 		serial:  binary.LittleEndian.Uint32(h[14:]),
@@ -269,10 +339,11 @@ func (o *Reader) readRawPage() (pageInfo, error) {
 		at:      at,
 	}
 	crc := binary.LittleEndian.Uint32(h[22:])
-	n, err = io.ReadFull(o.r, o.hdr[oggHeaderSize:oggHeaderSize+pi.nsegs])
+	n, err = io.ReadFull(&o.r, o.hdr[oggHeaderSize:oggHeaderSize+pi.nsegs])
 	o.offset += int64(n)
+	hn += n
 	if err != nil {
-		return pageInfo{}, truncated(err, "lacing values")
+		return pageInfo{}, hn, 0, truncated(err, "lacing values")
 	}
 	for i, v := range o.hdr[oggHeaderSize : oggHeaderSize+pi.nsegs] {
 		pi.size += int(v)
@@ -280,23 +351,34 @@ func (o *Reader) readRawPage() (pageInfo, error) {
 			pi.last = i
 		}
 	}
-	n, err = io.ReadFull(o.r, o.body[:pi.size])
+	n, err = io.ReadFull(&o.r, o.body[:pi.size])
 	o.offset += int64(n)
+	bn = n
 	if err != nil {
-		return pageInfo{}, truncated(err, "body")
+		return pageInfo{}, hn, bn, truncated(err, "body")
 	}
 	h[22], h[23], h[24], h[25] = 0, 0, 0, 0
 	sum := oggChecksum(oggChecksum(0, o.hdr[:oggHeaderSize+pi.nsegs]), o.body[:pi.size])
+	binary.LittleEndian.PutUint32(h[22:], crc)
 	if sum != crc {
-		return pageInfo{}, fmt.Errorf("%w: checksum %08x, want %08x (page %d of stream %d at offset %d)", ErrBadPage, sum, crc, pi.seq, pi.serial, at)
+		return pageInfo{}, hn, bn, fmt.Errorf("%w: checksum %08x, want %08x (page %d of stream %d at offset %d)", ErrBadPage, sum, crc, pi.seq, pi.serial, at)
 	}
-	return pi, nil
+	return pi, hn, bn, nil
 }
 
-// readPage reads the next page of our stream into hdr and body.
+// readPage reads the next page of our stream into hdr and body. A
+// resynchronising Reader (see resync) takes a page after a splice as it
+// comes: a first page (BOS) starts the next link, whatever came before;
+// lost pages are allowed, and a packet they cut is dropped.
 func (o *Reader) readPage() error {
 	for {
-		pi, err := o.readRawPage()
+		var pi pageInfo
+		var err error
+		if o.pending {
+			pi, o.pending = *o.next, false // the next link's first page, read already
+		} else {
+			pi, err = o.readRawPage()
+		}
 		if err == io.EOF {
 			if o.open {
 				return fmt.Errorf("ogg: input ends inside a packet: %w", io.ErrUnexpectedEOF)
@@ -309,11 +391,16 @@ func (o *Reader) readPage() error {
 		if err != nil {
 			return err
 		}
+		splice := o.resync && o.spliced && o.pages > 0 && pi.flags&oggBOS != 0
+		if splice {
+			o.open = false // a packet cut by the splice: lost
+		}
 		if o.pages == 0 {
 			o.serial = pi.serial
 			o.bos = pi.flags&oggBOS != 0
+			o.linkAt = pi.at
 		} else if pi.serial != o.serial {
-			if pi.flags&oggBOS == 0 || o.pages < 2 {
+			if pi.flags&oggBOS == 0 || o.pages < 2 && !splice {
 				continue // another logical stream, multiplexed with ours
 			}
 			// The first page of a stream after ours has had pages past
@@ -335,18 +422,26 @@ func (o *Reader) readPage() error {
 			o.eos, o.end = true, o.chained(pi)
 			return nil
 		} else if pi.seq != o.seq+1 {
-			return fmt.Errorf("%w: page %d follows page %d (pages lost)", ErrBadPage, pi.seq, o.seq)
+			if !o.resync {
+				return fmt.Errorf("%w: page %d follows page %d (pages lost)", ErrBadPage, pi.seq, o.seq)
+			}
+			o.open = false // pages lost: the packet they cut with them
 		}
+		o.spliced = false
 		cont := pi.flags&oggContinued != 0
 		if cont != o.open {
 			if o.open {
-				return fmt.Errorf("%w: page %d does not continue the open packet", ErrBadPage, pi.seq)
-			}
-			if o.pages > 0 {
+				if !o.resync {
+					return fmt.Errorf("%w: page %d does not continue the open packet", ErrBadPage, pi.seq)
+				}
+				o.open = false
+			} else if o.pages > 0 && !o.resync {
 				return fmt.Errorf("%w: page %d continues a packet that was not open", ErrBadPage, pi.seq)
 			}
-			// The first page we see continues a packet begun before the
-			// input started: skip that part.
+		}
+		if cont && !o.open {
+			// The page continues a packet begun before the input started
+			// (or before pages were lost): skip that part.
 			skip := 0
 			i := 0
 			for ; i < pi.nsegs; i++ {
@@ -360,11 +455,27 @@ func (o *Reader) readPage() error {
 		} else {
 			o.segs, o.pos = o.hdr[oggHeaderSize:oggHeaderSize+pi.nsegs], 0
 		}
+		if !o.open {
+			o.pkt = o.pkt[:0]
+		}
 		o.page, o.seq = pi, pi.seq
 		o.pages++
 		o.eos = pi.flags&oggEOS != 0
 		return nil
 	}
+}
+
+// nextLink makes a Reader that returned ErrChained read the next link of
+// the chain, from the first page that ended the link before, and reports
+// whether there is one.
+func (o *Reader) nextLink() bool {
+	if o.next == nil || o.end == nil || !errors.Is(o.end, ErrChained) {
+		return false
+	}
+	o.segs, o.pos, o.pkt, o.open = nil, 0, o.pkt[:0], false
+	o.pages, o.npk, o.bos, o.eos, o.end = 0, 0, false, false, nil
+	o.pending = true
+	return true
 }
 
 func truncated(err error, what string) error {

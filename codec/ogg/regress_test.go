@@ -274,19 +274,39 @@ func FuzzReader(f *testing.F) {
 				}
 			}
 		}
-		d := ogg.NewOpusDemuxer()
-		src := bytes.NewReader(in)
-		for {
-			_, err := d.NextPacket(src)
-			if err == io.EOF {
-				break
+		for _, chains := range []bool{false, true} {
+			var opts []ogg.DemuxOption
+			if chains {
+				opts = append(opts, ogg.WithChains())
 			}
-			if err != nil {
-				if !errors.Is(err, ogg.ErrNotOpus) && !errors.Is(err, ogg.ErrBadPage) && !errors.Is(err, io.ErrUnexpectedEOF) &&
-					!errors.Is(err, opus.ErrCorruptPacket) && !errors.Is(err, ogg.ErrChained) {
-					t.Fatalf("unexpected error %v", err)
+			d := ogg.NewOpusDemuxer(opts...)
+			src := bytes.NewReader(in)
+			total := 0
+			for {
+				p, err := d.NextPacket(src)
+				if err == io.EOF {
+					break
 				}
-				break
+				if err != nil {
+					if !errors.Is(err, ogg.ErrNotOpus) && !errors.Is(err, ogg.ErrBadPage) && !errors.Is(err, io.ErrUnexpectedEOF) &&
+						!errors.Is(err, opus.ErrCorruptPacket) && (chains || !errors.Is(err, ogg.ErrChained)) {
+						t.Fatalf("chains %v: unexpected error %v", chains, err)
+					}
+					break
+				}
+				if total += len(p); total > len(in) {
+					t.Fatalf("chains %v: %d bytes of packets from %d of input", chains, total, len(in))
+				}
+			}
+			if l, ok := d.State().(ogg.Links); chains && ok {
+				if len(l) > ogg.MaxLinks {
+					t.Fatalf("%d links kept", len(l))
+				}
+				for i := 1; i < len(l); i++ {
+					if l[i].Start < l[i-1].Start || l[i].Offset <= l[i-1].Offset {
+						t.Fatalf("links out of order: %+v", l)
+					}
+				}
 			}
 		}
 	})
