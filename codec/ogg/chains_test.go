@@ -45,7 +45,7 @@ func samplesOf(t *testing.T, packets [][]byte) int64 {
 func TestChainsAcrossLinks(t *testing.T) {
 	links := []testutil.OggLink{
 		testutil.OpusLink(t, 1, 2, 312, 23, true, "TITLE=One", "ARTIST=A"),
-		testutil.OpusLink(t, 2, 1, 120, 7, false, "TITLE=Two"),   // no end-of-stream page
+		testutil.OpusLink(t, 2, 1, 120, 7, false, "TITLE=Two"),    // no end-of-stream page
 		testutil.OpusLink(t, 2, 2, 3840, 11, true, "TITLE=Three"), // the serial number again
 		testutil.OpusLink(t, 9, 2, 0, 1, true, "TITLE=Four", "ARTIST=D"),
 	}
@@ -99,7 +99,7 @@ func TestChainsAcrossLinks(t *testing.T) {
 func TestChainsSplice(t *testing.T) {
 	a := testutil.OpusLink(t, 5, 2, 312, 40, false, "TITLE=Before")
 	b := testutil.OpusLink(t, 5, 2, 312, 60, true, "TITLE=After").Join(3) // the same song, joined later
-	first := a.Pages[2] + 1                                             // inside the first audio page
+	first := a.Pages[2] + 1                                               // inside the first audio page
 	var cuts []int
 	for c := first; c < len(a.Data); c += 7 {
 		cuts = append(cuts, c)
