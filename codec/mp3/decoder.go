@@ -28,6 +28,7 @@ import (
 
 	gomp3 "github.com/hajimehoshi/go-mp3"
 
+	"github.com/streamcatcher/streamcatcher/catcher"
 	"github.com/streamcatcher/streamcatcher/transform"
 )
 
@@ -71,7 +72,8 @@ type Info struct {
 
 // Decoder decodes MP3 to PCM: 16-bit little-endian stereo at the stream's
 // rate. It is a catcher.Transform, a catcher.Stater (its state is an Info,
-// once the first audio frame is found) and a catcher.Sizer.
+// once the first audio frame is found, and the Frames decoded, once one
+// is) and a catcher.Sizer.
 //
 // Frames lost in a damaged region are not replaced: the output is shorter
 // by their duration; a frame that go-mp3 fails on is replaced by silence
@@ -105,6 +107,7 @@ type Decoder struct {
 	skip    int64 // samples still to drop at the start
 	frames  int64 // audio frames seen
 	samples int64 // samples emitted into out
+	placed  Frames
 
 	damage    []string
 	firstFail error
@@ -158,17 +161,21 @@ func (d *Decoder) ReadInfo(src io.Reader) (Info, error) {
 func (d *Decoder) Info() Info { return d.info }
 
 // State returns the Info once the first audio frame has been found, else
-// nil.
+// nil; once a frame is decoded, a catcher.ChainState of the Info and the
+// Frames.
 func (d *Decoder) State() any {
 	if !d.infoReady {
 		return nil
 	}
-	return d.info
+	if d.placed.Len() == 0 {
+		return d.info
+	}
+	return catcher.ChainState{d.info, d.placed.view()}
 }
 
 // Size is the memory the decoder holds (see catcher.Sizer).
 func (d *Decoder) Size() int64 {
-	return int64(cap(d.walk.buf)+cap(d.out)+len(d.pcm)+len(d.pendBuf)) + 32<<10 // go-mp3's own state, about
+	return int64(cap(d.walk.buf)+cap(d.out)+len(d.pcm)+len(d.pendBuf)+cap(d.placed.offsets)*16) + 32<<10 // go-mp3's own state, about
 }
 
 // nextAudio returns the next audio frame, handling the Xing frame and
@@ -307,6 +314,7 @@ func (d *Decoder) decode(f frame) {
 		clear(d.pcm[:n*4])
 		pcm = d.pcm[:n*4]
 	}
+	d.placed.record(f.off, d.samples-d.skip)
 	d.emit(pcm)
 }
 

@@ -181,7 +181,7 @@ func FuzzChainsSplice(f *testing.F) {
 	f.Add(uint8(1), uint8(1), uint16(0), uint8(0), true)
 	f.Add(uint8(12), uint8(30), uint16(9999), uint8(7), true)
 	f.Fuzz(func(t *testing.T, n1, n2 uint8, cut uint16, join uint8, sameSerial bool) {
-		a := testutil.OpusLink(t, 3, 2, 312, int(n1), false, "TITLE=a")
+		a := testutil.OpusLink(t, 3, 2, 312, int(n1)+1, false, "TITLE=a") // a page of audio at least
 		serial := uint32(4)
 		if sameSerial {
 			serial = 3
