@@ -107,18 +107,27 @@ type HTTPSource struct {
 const maxTitles = 64
 
 // StreamTitle is a change of an internet radio stream's title, or a
-// reconnect (see HTTPSource).
+// reconnect (see HTTPSource); on a track, also a chained Ogg stream's
+// link (see Track.Titles).
 type StreamTitle struct {
 	// Title is the StreamTitle (UTF-8; a title that was not UTF-8 is
-	// taken as Latin-1); it may be "", as a stream between songs sends.
-	// It is "" at a reconnect.
+	// taken as Latin-1), or an Ogg link's TITLE; it may be "", as a
+	// stream between songs sends. It is "" at a reconnect.
 	Title string
+	// Artist is an Ogg link's ARTIST, or "" (ICY sends the artist inside
+	// the StreamTitle, as "Artist - Title").
+	Artist string
 	// URL is the StreamUrl sent with it, or "".
 	URL string
 	// Offset is the number of audio bytes the source read before the
 	// first one the title applies to (the source's, counted across
-	// reconnects).
+	// reconnects); for an Ogg link, before the link's first page.
 	Offset int64
+	// Position is the track position the change applies from: samples at
+	// 48 kHz after the pre-skip, as Packet.Position (see Track.Titles for
+	// how exact it is). It is set on a track's titles only; an
+	// HTTPSource's, which no track has placed, have 0.
+	Position int64
 	// Time is when the source read it.
 	Time time.Time
 	// Reconnect is set on the marker of a reconnect: the audio from

@@ -50,6 +50,10 @@ type icecast struct {
 	blocks   int
 	meta     func(conn, block int) []byte
 	drop     func(conn int) int
+	// audio, if set, is connection k's audio from its live point (an
+	// Ogg chain, an MP3), sent in place of the blocks of audioAt, with a
+	// metadata block after every interval of it when ICY is on.
+	audio func(conn int) []byte
 
 	mu    sync.Mutex
 	conns int
@@ -82,10 +86,24 @@ func (ic *icecast) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !icy {
 		size = 4096
 	}
-	for b := 0; b < ic.blocks; b++ {
-		body.Write(audioAt(start(k)+b*size, size))
-		if icy {
-			body.Write(ic.meta(k, b))
+	switch {
+	case ic.audio != nil && icy:
+		a := ic.audio(k)
+		for b := 0; len(a) > 0; b++ {
+			n := min(len(a), ic.interval)
+			body.Write(a[:n])
+			if a = a[n:]; len(a) > 0 || n == ic.interval {
+				body.Write(ic.meta(k, b))
+			}
+		}
+	case ic.audio != nil:
+		body.Write(ic.audio(k))
+	default:
+		for b := 0; b < ic.blocks; b++ {
+			body.Write(audioAt(start(k)+b*size, size))
+			if icy {
+				body.Write(ic.meta(k, b))
+			}
 		}
 	}
 	var out http.ResponseWriter = w

@@ -395,3 +395,15 @@ func (p *Player) LoopSection(from, to time.Duration, n int) error {
 	}
 	return nil
 }
+
+// Title returns the title the player is playing now, and whether there is
+// one: the track's title change (Track.TitleAt) at the position of the
+// packet it gave last, or of the next packet before it has given one. It
+// is for the player's driver, as Next is.
+func (p *Player) Title() (StreamTitle, bool) {
+	pos := p.position()
+	if x, ok := p.t.Index(); ok && p.last >= x.First() && p.last < x.Packets() {
+		pos = x.Entry(p.last).Start - x.PreSkip()
+	}
+	return p.t.TitleAt(max(pos, 0)) // the first packet's start is in the pre-skip
+}

@@ -179,11 +179,14 @@ func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
 	if noEnc == nil {
 		minSpace = framed.PrefixSize + max(enc.MaxPacketSize(), ogg.DefaultMaxPacket)
 	}
-	build := func(src io.Reader) (catcher.Transform, io.Reader, error) {
+	build := func(r io.Reader) (tr catcher.Transform, in io.Reader, err error) {
 		if noEnc != nil {
-			return t.build(src, nil, noEnc, dec)
+			tr, in, err = t.build(r, nil, noEnc, dec)
+		} else {
+			tr, in, err = t.build(r, enc, nil, dec)
 		}
-		return t.build(src, enc, nil, dec)
+		tr, in = withTitles(tr, in, src, cfg.live > 0)
+		return tr, in, err
 	}
 	copts := []catcher.Option{catcher.WithTransform(catcher.Deferred(minSpace, build))}
 	if cfg.live > 0 {
@@ -230,7 +233,7 @@ func (t *Track) build(src io.Reader, enc encoder, noEnc error, dec catcher.Trans
 		kind, in, err := codec.DetectReader(src)
 		if kind == codec.KindOggOpus || kind == codec.KindWebM {
 			// Framed as it is: no decoding, no encoding, no pool slot.
-			var d framed.PacketSource = ogg.NewOpusDemuxer()
+			var d framed.PacketSource = ogg.NewOpusDemuxer(t.demuxOptions()...)
 			if kind == codec.KindWebM {
 				d = webm.NewOpusDemuxer()
 			}
@@ -470,7 +473,11 @@ func (t *Track) Metadata() Metadata {
 	if info, _, ok := catcher.StateOf[mp3.Info](t.c); ok {
 		m.Title, m.Artist = info.Title, info.Artist
 	}
-	if info, _, ok := catcher.StateOf[ogg.OpusInfo](t.c); ok {
+	info, _, ok := catcher.StateOf[ogg.OpusInfo](t.c)
+	if links, _, chained := catcher.StateOf[ogg.Links](t.c); chained && len(links) > 0 {
+		info, ok = links[len(links)-1].OpusInfo, true // a live track's: its latest link's
+	}
+	if ok {
 		m.Bitrate, m.Channels = 0, int(info.Head.Channels)
 		m.Title, m.Artist = comment(info.Tags, "TITLE"), comment(info.Tags, "ARTIST")
 		if x, ok := t.Index(); ok && x.Packets() > x.First() {
