@@ -47,7 +47,15 @@
 // packet index keep only a window, so memory stays bounded however long
 // it runs, and a listener that falls behind is told and skips ahead. It
 // is encoded in real time (WithPacing), so that a file made live plays as
-// a radio does.
+// a radio does. A live track of Ogg Opus plays a chained stream across
+// its links (a radio's new headers at each song) and goes on after a
+// reconnect's splice (ogg.WithChains).
+//
+// A track's titles (Track.Titles) are placed on its timeline: an internet
+// radio's StreamTitle changes and reconnects, from its HTTPSource, at the
+// MP3 frame their byte falls before, and each Ogg link's TITLE and ARTIST
+// at the link's first packet; a Player's Title is the one at the packet
+// it gave last, what its listener hears.
 //
 // A PCMReader (Track.NewPCMReader) decodes a track back to samples from
 // any position, with the Opus pre-roll done, for local playback or mixing.

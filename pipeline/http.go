@@ -183,9 +183,9 @@ func (s *HTTPSource) Size() int64 { return s.size }
 //
 // The offsets are the source's audio bytes: a track made from the source
 // plays the audio from Offset some time after the source read it (what
-// the decoder, the encoder and the track's pacing hold), so a player
-// shows a title from about when it reaches the packets made from those
-// bytes.
+// the decoder, the encoder and the track's pacing hold). A track of the
+// source places each change at the track position its byte plays at
+// (Track.Titles), and a player says which it plays (Player.Title).
 func (s *HTTPSource) Titles() []StreamTitle {
 	if p := s.titles.Load(); p != nil {
 		return *p
