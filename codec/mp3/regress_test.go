@@ -158,3 +158,32 @@ func TestID3Text(t *testing.T) {
 	assert.Equal(t, "Zürich", info.Title)
 	assert.Equal(t, "Café", info.Artist)
 }
+
+// The Frames published place each frame: its header's offset (a CBR
+// stream's, 417 or 418 bytes apart after the 417-byte Info frame) and the
+// output sample it starts at, the trimmed delay (576 + 529) before the
+// first; a byte inside a frame gives the next.
+func TestFramesPlaced(t *testing.T) {
+	c := catcher.New(bytes.NewReader(testutil.Fixture(t, "prog_cbr128.mp3")), catcher.WithTransform(mp3.NewDecoder()))
+	defer c.Close()
+	require.NoError(t, c.Load(context.Background()))
+	f, _, ok := catcher.StateOf[mp3.Frames](c)
+	require.True(t, ok, "the Frames are published")
+	require.GreaterOrEqual(t, f.Len(), 64)
+	off, s, ok := f.At(0)
+	require.True(t, ok)
+	first := off // the oldest frame kept
+	for {
+		o, s2, ok := f.At(off + 1)
+		if !ok {
+			assert.Equal(t, int64(116-1), (s+1105)/1152, "the last frame's")
+			break
+		}
+		assert.Contains(t, []int64{417, 418}, o-off, "frame after offset %d", off)
+		assert.Equal(t, s+1152, s2)
+		off, s = o, s2
+	}
+	assert.Equal(t, int64(0), (s+1105)%1152)
+	o, _, _ := f.At(first - 1000)
+	assert.Equal(t, first, o, "an offset older than those kept gives the oldest")
+}

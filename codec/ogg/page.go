@@ -182,7 +182,8 @@ func (o *Reader) size() int64 {
 	return int64(len(o.hdr) + len(o.body) + cap(o.pkt) + cap(o.scratch))
 }
 
-// Packets returns the number of packets returned so far.
+// Packets returns the number of packets of the current link returned so
+// far.
 func (o *Reader) Packets() int64 { return o.npk }
 
 // ReadPacket returns the next packet of the stream. Errors: io.EOF at the
