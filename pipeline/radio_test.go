@@ -2,7 +2,6 @@ package pipeline_test
 
 import (
 	"context"
-	"io"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/streamcatcher/streamcatcher/catcher"
 	"github.com/streamcatcher/streamcatcher/codec/mp3"
+	"github.com/streamcatcher/streamcatcher/codec/ogg"
 	"github.com/streamcatcher/streamcatcher/internal/testutil"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 )
@@ -23,7 +23,9 @@ type heard struct {
 }
 
 // playTitled plays a track that has ended to its end with a new player,
-// asking the player's title after each packet of the track.
+// asking the player's title after each packet of the track. The radios
+// of these tests go away after their last connection: the track ends
+// with the source giving up on its reconnects, after every packet.
 func playTitled(t *testing.T, tr *pipeline.Track) heard {
 	t.Helper()
 	select {
@@ -37,7 +39,11 @@ func playTitled(t *testing.T, tr *pipeline.Track) heard {
 	for {
 		pk, err := p.Next()
 		if err != nil {
-			require.Equal(t, io.EOF, err)
+			require.ErrorIs(t, err, tr.Err(), "the track's end")
+			for _, e := range []error{ogg.ErrBadPage, ogg.ErrNotOpus, ogg.ErrChained} {
+				require.NotErrorIs(t, err, e, "the source's end, not the stream's")
+			}
+			require.NotContains(t, err.Error(), "ogg:", "the source's end, not the stream's")
 			return h
 		}
 		if pk.Silence {
@@ -94,11 +100,15 @@ func TestLiveOggChainTitles(t *testing.T) {
 		want = append(want, l.Packets...)
 	}
 	titles = append(append(append(titles, repeat("One", 30)...), repeat("Two", 25)...), repeat("Three", 40)...)
-	ic := &icecast{name: "Radio", audio: func(int) []byte { return stream }}
+	ic := &icecast{name: "Radio", audio: func(k int) []byte {
+		if k == 0 {
+			return stream
+		}
+		return nil // the radio is gone
+	}}
 	src := pipeline.OpenHTTP(context.Background(), serve(t, ic), fastRetry)
 	tr := newTrack(t, src, pipeline.WithLive(time.Minute), pipeline.WithPacing(nil))
 	h := playTitled(t, tr)
-	require.NoError(t, tr.Err())
 	require.Equal(t, len(want), len(h.packets))
 	assert.Equal(t, want, h.packets, "every packet of every link, none lost or changed")
 	assert.Equal(t, titles, h.titles, "the title of the link each packet is from")
@@ -124,10 +134,13 @@ func TestLiveOggReconnect(t *testing.T) {
 	drop := len(one.Data) + two.Pages[2+cutPage] + 40 // inside the page's body
 	conn1 := append(append([]byte(nil), two.Join(joinPage).Data...), three.Data...)
 	ic := &icecast{name: "Radio", audio: func(k int) []byte {
-		if k == 0 {
+		switch k {
+		case 0:
 			return conn0
+		case 1:
+			return conn1
 		}
-		return conn1
+		return nil // the radio is gone
 	}, drop: func(k int) int {
 		if k == 0 {
 			return drop
@@ -137,8 +150,7 @@ func TestLiveOggReconnect(t *testing.T) {
 	src := pipeline.OpenHTTP(context.Background(), serve(t, ic), fastRetry)
 	tr := newTrack(t, src, pipeline.WithLive(time.Minute), pipeline.WithPacing(nil))
 	h := playTitled(t, tr)
-	require.NoError(t, tr.Err())
-	assert.Equal(t, int64(1), src.Reconnects())
+	assert.GreaterOrEqual(t, src.Reconnects(), int64(1))
 
 	kept := cutPage * testutil.PacketsPerPage // two's packets on whole pages before the drop
 	joined := joinPage * testutil.PacketsPerPage

@@ -321,8 +321,8 @@ func (o *Reader) readOnePage() (pi pageInfo, hn, bn int, err error) {
 		return pageInfo{}, hn, 0, fmt.Errorf("%w at offset %d", errNotPage, at)
 	}
 	if err != nil {
-		if err == io.EOF {
-			return pageInfo{}, hn, 0, io.EOF
+		if err == io.EOF || n == 0 {
+			return pageInfo{}, hn, 0, err // the end, or the source's error, between pages
 		}
 		return pageInfo{}, hn, 0, truncated(err, "header")
 	}
@@ -479,9 +479,14 @@ func (o *Reader) nextLink() bool {
 	return true
 }
 
+// truncated is the error of the input ending inside a page: it wraps
+// io.ErrUnexpectedEOF, and the source's own error when that says more.
 func truncated(err error, what string) error {
-	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
 		return fmt.Errorf("ogg: input ends inside the %s of a page: %w", what, io.ErrUnexpectedEOF)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("ogg: input ends inside the %s of a page: %w", what, err)
 	}
 	return err
 }
