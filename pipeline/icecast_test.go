@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamcatcher/streamcatcher/codec/ogg"
+	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/internal/testutil"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 )
@@ -534,4 +535,48 @@ func TestIcecastOggDropReconnects(t *testing.T) {
 	assert.True(t, bytes.Equal(append(bytes.Clone(rec.body[:drop]), rec.body...), got), "the bytes before the drop, then the new connection's")
 	assert.Equal(t, int64(1), s.Reconnects())
 	assert.Equal(t, []change{{"", int64(drop), true}}, changes(s), "the reconnect marked where the stream jumps")
+}
+
+// The recorded chained Ogg Opus session (three opusenc files, one title
+// each, relayed by Icecast) played by a live track: every audio packet of
+// every link, in order, no header among them; each link's title at the
+// position of its first packet; the end is the replay's 404, not
+// ogg.ErrChained.
+func TestIcecastOggChainedLiveTrack(t *testing.T) {
+	rec := loadRecording(t, "chained")
+	links := oggLinks(t, rec.body)
+	require.Len(t, links, 3)
+	rp := &replay{rec: rec, conns: 1}
+	tr := newTrack(t, pipeline.OpenHTTP(context.Background(), rp.url(t), fastRetry), pipeline.WithLive(time.Minute), pipeline.WithPacing(nil))
+	var want [][]byte
+	var starts []int64 // each link's first sample after the first link's pre-skip
+	samples := int64(0)
+	for _, l := range links {
+		starts = append(starts, samples)
+		for _, p := range l.audio {
+			want = append(want, p)
+			n, err := opus.PacketSamples(p)
+			require.NoError(t, err)
+			samples += n
+		}
+	}
+	got, err := packetsUntil(t, tr, -1)
+	require.ErrorIs(t, err, pipeline.ErrHTTP, "the end is the replay's 404 on reconnecting")
+	assert.Equal(t, want, got, "every audio packet of the three links, in order")
+
+	head, err := ogg.ParseOpusHead(links[0].head)
+	require.NoError(t, err)
+	var titles []string
+	var at []int64
+	for _, c := range tr.Titles() {
+		if !c.Reconnect {
+			titles = append(titles, c.Title)
+			at = append(at, c.Position)
+		}
+	}
+	require.Equal(t, icecastTitles, titles, "each link's title, in order")
+	for i, s := range starts {
+		assert.Equal(t, max(0, s-int64(head.PreSkip)), at[i], "link %d's title at its first packet", i)
+	}
+	require.NoError(t, tr.Close())
 }
