@@ -38,6 +38,11 @@ var (
 	// (WithStallTimeout): the track ends with it.
 	ErrStalled = errors.New("pipeline: source stalled")
 
+	// ErrNotSeekable is returned, wrapped with the reason, by a source's
+	// Seek that cannot move: an HTTP resource that is a radio stream, has
+	// no strong validator, no known length, or is not served by range.
+	ErrNotSeekable = errors.New("pipeline: source cannot seek")
+
 	// ErrClosed is the one error of anything closed: it is
 	// catcher.ErrClosed itself, so that errors.Is(err, ErrClosed) and
 	// errors.Is(err, catcher.ErrClosed) say the same. A Track's players

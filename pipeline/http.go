@@ -100,6 +100,7 @@ type HTTPSource struct {
 	radio     bool      // a live stream: reconnected to, not resumed
 	rejoin    bool      // the next response is a reconnect to a radio stream
 	base      int64     // off when the body was opened
+	sought    bool      // Seek moved the offset: every request is a range under the validator
 	title     *icyMeta  // the last title seen on this connection, or nil
 }
 
@@ -229,6 +230,53 @@ func (s *HTTPSource) meta(m icyMeta, audio int64) {
 	s.publish(StreamTitle{Title: m.title, URL: m.url, Offset: s.base + audio, Time: time.Now()})
 }
 
+// Seek sets the offset of the next Read (io.Seeker), so that a demuxer
+// can read an index at the end of a file (a WebM's Cues) and start from
+// where it points: the next Read sends a request for the range from
+// there, under the same validator as a resume (If-Range), so that a
+// resource that changed is ErrChanged, never spliced. It needs what a
+// resume needs: a resource that is not a radio stream, with a strong
+// validator and a known length; before the first Read, Seek sends the
+// first request to learn them. Otherwise, and for a negative offset, the
+// error wraps ErrNotSeekable, and the offset is unchanged. Seeking to the
+// offset reached sends nothing; Seek is for the goroutine that reads.
+func (s *HTTPSource) Seek(offset int64, whence int) (int64, error) {
+	for s.err == nil && s.off == 0 && !s.hasBody() {
+		if _, err := s.open(); err != nil {
+			s.fail(err) // retried as a Read's would be
+		}
+	}
+	switch {
+	case s.err != nil && s.err != io.EOF:
+		return s.off, fmt.Errorf("%w: %w", ErrNotSeekable, s.err)
+	case s.radio:
+		return s.off, fmt.Errorf("%w: %s is a radio stream", ErrNotSeekable, s.url)
+	case s.size < 0:
+		return s.off, fmt.Errorf("%w: %s does not say its length", ErrNotSeekable, s.url)
+	case s.validator == "":
+		return s.off, fmt.Errorf("%w: %s has no strong validator (ETag or Last-Modified) to tell a changed file", ErrNotSeekable, s.url)
+	}
+	to := offset
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		to += s.off
+	case io.SeekEnd:
+		to += s.size
+	default:
+		return s.off, fmt.Errorf("%w: whence %d", ErrNotSeekable, whence)
+	}
+	if to < 0 {
+		return s.off, fmt.Errorf("%w: offset %d before the start", ErrNotSeekable, to)
+	}
+	if to == s.off {
+		return to, nil
+	}
+	s.closeBody()
+	s.off, s.err, s.fails, s.sought = to, nil, 0, true
+	return to, nil
+}
+
 // Read reads the resource, resuming it as needed.
 func (s *HTTPSource) Read(p []byte) (int, error) {
 	if len(p) == 0 {
@@ -297,7 +345,7 @@ func (s *HTTPSource) open() (io.Reader, error) {
 	}
 	req.Header.Set("Accept-Encoding", "identity")
 	req.Header.Set("Icy-MetaData", "1")
-	if s.off > 0 && !s.rejoin {
+	if (s.off > 0 || s.sought) && !s.rejoin {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", s.off))
 		req.Header.Set("If-Range", s.validator)
 	}
@@ -344,7 +392,7 @@ func (s *HTTPSource) accept(resp *http.Response) error {
 	if enc := resp.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		return permanent(fmt.Errorf("%w: %s sent Content-Encoding %q to a request for identity: its offsets cannot be resumed", ErrHTTP, s.url, enc))
 	}
-	if s.off == 0 || s.rejoin {
+	if s.off == 0 && !s.sought || s.rejoin {
 		switch {
 		case resp.StatusCode == http.StatusOK:
 		case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
@@ -529,6 +577,13 @@ func (s *HTTPSource) closedErr(err error) error {
 		return errSourceClosed
 	}
 	return err
+}
+
+// hasBody reports whether a response's body is open.
+func (s *HTTPSource) hasBody() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.body != nil
 }
 
 func (s *HTTPSource) closeBody() {
