@@ -88,20 +88,21 @@ type HTTPSource struct {
 	reconnects atomic.Int64
 
 	// Only the reading goroutine touches these.
-	off       int64     // bytes delivered
-	size      int64     // the resource's length, -1 if unknown
-	validator string    // If-Range value: a strong ETag or Last-Modified; "" if none
-	weak      string    // the weak validator there was instead, described, or ""
-	fails     int       // failures in a row without progress
-	requests  int       // requests sent
-	err       error     // the end, sticky
-	in        io.Reader // what Read reads: body, or its audio through an icyReader
-	icy       bool      // the stream has ICY metadata
-	radio     bool      // a live stream: reconnected to, not resumed
-	rejoin    bool      // the next response is a reconnect to a radio stream
-	base      int64     // off when the body was opened
-	sought    bool      // Seek moved the offset: every request is a range under the validator
-	title     *icyMeta  // the last title seen on this connection, or nil
+	off         int64     // bytes delivered
+	size        int64     // the resource's length, -1 if unknown
+	validator   string    // If-Range value: a strong ETag or Last-Modified; "" if none
+	weak        string    // the weak validator there was instead, described, or ""
+	fails       int       // failures in a row without progress
+	requests    int       // requests sent
+	err         error     // the end, sticky
+	in          io.Reader // what Read reads: body, or its audio through an icyReader
+	icy         bool      // the stream has ICY metadata
+	radio       bool      // a live stream: reconnected to, not resumed
+	rejoin      bool      // the next response is a reconnect to a radio stream
+	base        int64     // off when the body was opened
+	sought      bool      // Seek moved the offset: every request is a range under the validator
+	contentType string    // the first response's Content-Type
+	title       *icyMeta  // the last title seen on this connection, or nil
 }
 
 // maxTitles bounds the changes Titles keeps: a radio plays for days.
@@ -166,6 +167,12 @@ func OpenHTTP(ctx context.Context, url string, opts ...HTTPOption) *HTTPSource {
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	return s
 }
+
+// ContentType returns the Content-Type of the resource's response (once
+// known, after the first Read), or "". A Track's error for input it does
+// not know names it (codec.ContentTypeKind tells what it says); the first
+// bytes decide what the input is. It is for the goroutine that reads.
+func (s *HTTPSource) ContentType() string { return s.contentType }
 
 // Requests returns the number of requests sent so far, the first, the
 // resumes and a radio stream's reconnects. It is for the goroutine that
@@ -416,6 +423,7 @@ func (s *HTTPSource) accept(resp *http.Response) error {
 		}
 		s.validator, s.weak = validatorOf(resp.Header)
 		s.radio = s.icy || radioHeaders(resp.Header)
+		s.contentType = resp.Header.Get("Content-Type")
 		return nil
 	}
 	switch resp.StatusCode {

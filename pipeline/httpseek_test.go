@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamcatcher/streamcatcher/codec"
 	"github.com/streamcatcher/streamcatcher/codec/webm"
 	"github.com/streamcatcher/streamcatcher/internal/testutil"
 	"github.com/streamcatcher/streamcatcher/pipeline"
@@ -198,4 +199,21 @@ func webmFrom(t *testing.T, r io.ReadSeeker, at time.Duration) ([][]byte, int64)
 		require.NoError(t, err)
 		got = append(got, bytes.Clone(p))
 	}
+}
+
+// TestTrackNamesContentType: a track of a web page, where audio was
+// expected, fails with ErrUnknownFormat naming the page's Content-Type.
+func TestTrackNamesContentType(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<!doctype html><html><body>Sign in to confirm you are not a bot</body></html>")
+	}))
+	t.Cleanup(srv.Close)
+	tr, err := pipeline.NewTrack(pipeline.OpenHTTP(context.Background(), srv.URL, fastRetry))
+	require.NoError(t, err)
+	defer tr.Close()
+	<-tr.Done()
+	require.ErrorIs(t, tr.Err(), codec.ErrUnknownFormat)
+	assert.Contains(t, tr.Err().Error(), "Content-Type: text/html")
+	assert.Equal(t, codec.KindUnknown, codec.ContentTypeKind("text/html; charset=utf-8"))
 }

@@ -186,7 +186,7 @@ func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
 			tr, in, err = t.build(r, enc, nil, dec)
 		}
 		tr, in = withTitles(tr, in, src, cfg.live > 0)
-		return tr, in, err
+		return tr, in, withContentType(err, src)
 	}
 	copts := []catcher.Option{catcher.WithTransform(catcher.Deferred(minSpace, build))}
 	if cfg.live > 0 {
@@ -223,6 +223,20 @@ func liveBitrate(cfg trackConfig) int {
 func liveWindowBytes(cfg trackConfig) int64 {
 	packets := int64(cfg.live/(2500*time.Microsecond)) + 1
 	return max(64<<10, int64(cfg.live.Seconds()*float64(liveBitrate(cfg))/8)+packets*framed.PrefixSize)
+}
+
+// withContentType adds to err, an input not known or not supported, the
+// Content-Type that src's server gave, if src says one: a web page where
+// audio was expected is told by it.
+func withContentType(err error, src io.Reader) error {
+	c, ok := src.(interface{ ContentType() string })
+	if !ok || err == nil || !errors.Is(err, codec.ErrUnknownFormat) && !errors.Is(err, codec.ErrUnsupported) {
+		return err
+	}
+	if ct := c.ContentType(); ct != "" {
+		return fmt.Errorf("%w (the server's Content-Type: %s)", err, ct)
+	}
+	return err
 }
 
 // build makes the track's transform inside the fill, once the input's
