@@ -20,6 +20,10 @@ var (
 	// damage: every frame before it has been decoded.
 	ErrCorrupt = errors.New("flac: damaged data")
 
+	// ErrNoSeekTable is returned by Seek for a stream without a seek
+	// table: it can be decoded only from its start.
+	ErrNoSeekTable = errors.New("flac: no seek table")
+
 	// ErrDecoderPanic is returned, wrapped with the panic value, inside
 	// ErrCorrupt when mewkiz/flac panicked on a frame.
 	ErrDecoderPanic = errors.New("flac: decoder panicked on corrupt input")

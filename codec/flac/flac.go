@@ -125,6 +125,42 @@ func (i Info) Locate(sample int64) (at, first int64, ok bool) {
 	return i.FramesAt + p.Offset, p.Sample, true
 }
 
+// Seek returns a decoder of the FLAC stream r that starts at the frame
+// of the last seek point at or before sample (Info.Locate), or at the
+// first frame if no point is that early, and the sample that frame
+// starts with: its output is the stream's from there, to the same end.
+// It reads the header from r's start, then moves r to the frame; the
+// decoder reads r with Transform from there. Errors: ErrNoSeekTable for
+// a stream without a seek table; a sample out of range (wrapping
+// ErrUnsupported); ReadInfo's and r's.
+func Seek(r io.ReadSeeker, sample int64) (*Decoder, int64, error) {
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, 0, err
+	}
+	d := NewDecoder()
+	info, err := d.ReadInfo(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	if info.SeekTable == nil {
+		return nil, 0, ErrNoSeekTable
+	}
+	if sample < 0 || info.Length >= 0 && sample >= info.Length {
+		return nil, 0, fmt.Errorf("%w: seek to sample %d of a stream of %d", ErrUnsupported, sample, info.Length)
+	}
+	at, first, ok := info.Locate(sample)
+	if !ok {
+		at, first = info.FramesAt, 0
+	}
+	if _, err := r.Seek(at, io.SeekStart); err != nil {
+		return nil, 0, err
+	}
+	d.in = counter{n: at}
+	d.in.attach(r)
+	d.samples = first
+	return d, first, nil
+}
+
 // maxFrameChannels is the most channels a FLAC frame holds.
 const maxFrameChannels = 8
 

@@ -288,3 +288,39 @@ func TestSourceError(t *testing.T) {
 		assert.ErrorIs(t, err, errSrc, "cut at %d", cut)
 	}
 }
+
+// TestSeek: a decoder from Seek gives the stream's PCM from the frame of
+// the seek point it names, to the same end.
+func TestSeek(t *testing.T) {
+	for _, fx := range fixtures {
+		t.Run(fx.file, func(t *testing.T) {
+			in := testutil.Fixture(t, fx.file)
+			if !fx.seekTable {
+				_, _, err := flac.Seek(bytes.NewReader(in), 100)
+				assert.ErrorIs(t, err, flac.ErrNoSeekTable)
+				return
+			}
+			full, d, err := decode(t, in, 5)
+			require.NoError(t, err)
+			bpf := int64(d.Format().BytesPerFrame())
+			points := 0
+			for _, s := range []int64{0, 1, fx.length / 3, fx.length / 2, fx.length - 1} {
+				r := bytes.NewReader(in)
+				sd, first, err := flac.Seek(r, s)
+				require.NoError(t, err, "sample %d", s)
+				require.LessOrEqual(t, first, s)
+				if first > 0 {
+					points++
+				}
+				got, err := io.ReadAll(catcher.NewTransformReader(r, sd))
+				require.NoError(t, err, "sample %d", s)
+				assert.True(t, bytes.Equal(full[first*bpf:], got), "sample %d: the PCM from sample %d on (%d bytes, want %d)", s, first, len(got), int64(len(full))-first*bpf)
+			}
+			if len(d.Info().SeekTable) > 1 {
+				assert.Positive(t, points, "some seek lands after the first frame")
+			}
+			_, _, err = flac.Seek(bytes.NewReader(in), fx.length)
+			assert.ErrorIs(t, err, flac.ErrUnsupported, "past the end")
+		})
+	}
+}
