@@ -102,8 +102,15 @@ var (
 //     bounded by WithTrackBound, if set), until the next eviction.
 //   - A Store (WithStore): each track encoded to its end is written there,
 //     and a later load of its key, in this process or another, reads it
-//     back without decoding or encoding. A stored track that fails its
-//     checks, when it is opened or later as it is read, is counted
+//     back without decoding or encoding: it is served once its header and
+//     index are read and checked, its data checked block by block as it
+//     is read (from a store that streams, fetched ahead; see
+//     BlobStreamer). A store that cannot be read (a server down, errors
+//     after its retries) is no reason not to play: the load encodes the
+//     track instead, and counts it (LibraryStats.StoreErrors); so does a
+//     Get whose stored track fails to be read before its first packet. A
+//     stored track that fails its checks, when it is opened or later as
+//     it is read, is counted
 //     (LibraryStats.Corrupt), reported (WithErrorLog), removed, and
 //     encoded again by the next load of its key: a Get that meets it
 //     before its first packet loads it again itself; players of one that
@@ -136,7 +143,7 @@ type Library struct {
 	closeDone chan struct{} // closed when the first Close has finished; immutable
 
 	stats struct {
-		hits, diskHits, misses, loads, encodes, copies, evictions, refusals, failures, corrupt, writes atomic.Int64
+		hits, diskHits, misses, loads, encodes, copies, evictions, refusals, failures, corrupt, writes, storeErrors atomic.Int64
 	}
 }
 
@@ -252,10 +259,14 @@ type entry struct {
 	track  *Track
 	err    error
 	disk   bool // read from the store
+	// noStore: the load encodes, not reading the store (a Get whose
+	// stored track could not be read). Set before the load starts.
+	noStore bool
 
 	holds  atomic.Int64
 	used   atomic.Int64 // the library's tick at the last Get
 	failed atomic.Bool  // its failure counted
+	hit    atomic.Bool  // counted as a disk hit: a stored track whose first packet was read
 	heal   sync.Once    // a stored track found corrupt: counted, reported, removed
 
 	indexed  atomic.Bool // in the index; written under the library's mu
@@ -320,23 +331,35 @@ func (h *Hold) NewPlayer() *Player {
 // running (each removed); ctx's.
 func (lib *Library) Get(ctx context.Context, key Key) (*Hold, error) {
 	key = key.normal()
+	noStore := false
 	for tries := 1; ; tries++ {
-		h, err := lib.get(ctx, key)
+		h, err := lib.get(ctx, key, noStore)
+		switch {
 		// A stored track that failed a check before its first packet has
 		// been healed (removed, forgotten): the next load encodes it.
-		if errors.Is(err, errHealed) && tries < 3 {
+		case errors.Is(err, errHealed) && tries < 3:
+			continue
+		// A stored track that could not be read before its first packet
+		// has been forgotten: the next load encodes, without the store.
+		case errors.Is(err, errStoreRead) && !noStore:
+			noStore = true
 			continue
 		}
 		return h, err
 	}
 }
 
-// errHealed wraps the error of a stored track found corrupt before its
-// first packet, which Get then loads again.
-var errHealed = errors.New("pipeline: stored track removed")
+var (
+	// errHealed wraps the error of a stored track found corrupt before
+	// its first packet, which Get then loads again.
+	errHealed = errors.New("pipeline: stored track removed")
+	// errStoreRead wraps the error of a stored track that could not be
+	// read before its first packet, which Get then encodes.
+	errStoreRead = errors.New("pipeline: stored track not read")
+)
 
-func (lib *Library) get(ctx context.Context, key Key) (*Hold, error) {
-	e, err := lib.hold(key, true)
+func (lib *Library) get(ctx context.Context, key Key, noStore bool) (*Hold, error) {
+	e, err := lib.hold(key, true, noStore)
 	if err != nil {
 		return nil, err
 	}
@@ -364,16 +387,30 @@ func (lib *Library) get(ctx context.Context, key Key) (*Hold, error) {
 		if err := e.track.Err(); err != nil {
 			// At once, not when the load hears of it: a Get after this
 			// one loads again.
-			healed := lib.ended(e, err)
+			how := lib.ended(e, err, true)
 			h.Release()
-			if healed {
+			switch how {
+			case endHealed:
 				return nil, fmt.Errorf("%w: %w", errHealed, err)
+			case endStoreRead:
+				return nil, fmt.Errorf("%w: %w", errStoreRead, err)
 			}
 			return nil, err
 		}
 	}
+	lib.diskHit(e)
 	e.playable.Store(true)
 	return h, nil
+}
+
+// diskHit counts e as a disk hit, once, if it is a stored track whose
+// first packet has been read.
+func (lib *Library) diskHit(e *entry) {
+	if e.disk && !e.hit.Load() {
+		if x, _ := e.track.Index(); x.Packets() > 0 && e.hit.CompareAndSwap(false, true) {
+			lib.stats.diskHits.Add(1)
+		}
+	}
 }
 
 // Play returns a player of the track of key (Get, then Hold.NewPlayer):
@@ -393,14 +430,15 @@ func (lib *Library) Play(ctx context.Context, key Key) (*Player, error) {
 // counted and skipped.
 func (lib *Library) Preload(keys ...Key) {
 	for _, k := range keys {
-		if _, err := lib.hold(k.normal(), false); err != nil {
+		if _, err := lib.hold(k.normal(), false, false); err != nil {
 			continue
 		}
 	}
 }
 
-// hold finds or starts the entry of key, and holds it if asked.
-func (lib *Library) hold(key Key, held bool) (*entry, error) {
+// hold finds or starts the entry of key, and holds it if asked. A load it
+// starts reads the store unless noStore.
+func (lib *Library) hold(key Key, held, noStore bool) (*entry, error) {
 	lib.mu.RLock()
 	if lib.closed {
 		lib.mu.RUnlock()
@@ -436,7 +474,7 @@ func (lib *Library) hold(key Key, held bool) (*entry, error) {
 		lib.stats.refusals.Add(1)
 		return nil, fmt.Errorf("%w: %d bytes resident, the budget is %d", ErrOverBudget, lib.residentLocked(), lib.cfg.budget)
 	}
-	e = &entry{key: key, loaded: make(chan struct{})}
+	e = &entry{key: key, loaded: make(chan struct{}), noStore: noStore}
 	e.indexed.Store(true)
 	if held {
 		e.holds.Add(1)
@@ -464,6 +502,14 @@ func (lib *Library) load(e *entry) {
 		return
 	}
 	close(e.loaded)
+	if e.disk {
+		select {
+		case <-t.Ready():
+			lib.diskHit(e)
+		case <-lib.ctx.Done():
+			return
+		}
+	}
 	select {
 	case <-t.Done():
 	case <-lib.ctx.Done():
@@ -472,7 +518,7 @@ func (lib *Library) load(e *entry) {
 	switch err := t.Err(); {
 	case err == catcher.ErrClosed: // closed by the library, not by a source that failed
 	case err != nil:
-		lib.ended(e, err)
+		lib.ended(e, err, false)
 	case !e.disk && lib.cfg.store != nil:
 		lib.write(e)
 	}
@@ -488,12 +534,11 @@ func (lib *Library) load(e *entry) {
 // open makes e's track: from the store if it holds a sound copy, else
 // from its source.
 func (lib *Library) open(e *entry) (*Track, error) {
-	if s := lib.cfg.store; s != nil {
+	if s := lib.cfg.store; s != nil && !e.noStore {
 		t, err := lib.openStored(e)
 		switch {
 		case err == nil:
 			e.disk = true
-			lib.stats.diskHits.Add(1)
 			return t, nil
 		case errors.Is(err, ErrCorruptTrack):
 			lib.stats.corrupt.Add(1)
@@ -501,7 +546,8 @@ func (lib *Library) open(e *entry) (*Track, error) {
 			if rerr := s.Remove(lib.ctx, e.key.StoreName()); rerr != nil {
 				lib.logError(e.key, rerr)
 			}
-		case !errors.Is(err, fs.ErrNotExist):
+		case !errors.Is(err, fs.ErrNotExist) && lib.ctx.Err() == nil:
+			lib.stats.storeErrors.Add(1)
 			lib.logError(e.key, err) // a store that fails is no reason not to encode
 		}
 	}
@@ -612,18 +658,42 @@ func (lib *Library) drop(e *entry) {
 	e.closed = true
 }
 
-// ended forgets e, a track that failed with err, and reports whether it
-// was a stored track found corrupt: one that a check failed as it was
-// read, after the checks of its opening had passed (its file changed
-// since, or a check those do not make). That one is also counted as
-// Corrupt, reported and removed from the store, once, before it is
-// forgotten, so that the next load of its key encodes it again. Its
-// players have had only the packets before the one that failed its check,
-// and get the error after them.
-func (lib *Library) ended(e *entry, err error) (healed bool) {
+// How a track ended, for a Get that met its end before its first packet.
+const (
+	endFailed    = iota // a failure: the Get returns it
+	endHealed           // a stored track found corrupt, removed: the Get loads again
+	endStoreRead        // a stored track not read before its first packet: the Get encodes
+)
+
+// ended forgets e, a track that failed with err, and says how it ended.
+// A stored track found corrupt (a check failed as it was read, after the
+// checks of its opening had passed: its data is checked as it is read) is
+// also counted as Corrupt, reported and removed from the store, once,
+// before it is forgotten, so that the next load of its key encodes it
+// again. Its players have had only the packets before the one that failed
+// its check, and get the error after them. A stored track that could not
+// be read (the store's error, after its retries) is forgotten, reported
+// and counted as a store error, not a failure, if early (before its first
+// packet, which Get says), so that the Get encodes it; later, it is a
+// failure of the track, which its players hear after the packets they
+// had, each checked.
+func (lib *Library) ended(e *entry, err error, early bool) int {
+	if e.disk && !errors.Is(err, ErrCorruptTrack) && !errors.Is(err, catcher.ErrClosed) && lib.ctx.Err() == nil {
+		if early {
+			if e.failed.CompareAndSwap(false, true) {
+				lib.stats.storeErrors.Add(1)
+				lib.logError(e.key, err)
+			}
+			lib.forget(e)
+			return endStoreRead
+		}
+		if !e.failed.Load() {
+			lib.logError(e.key, err)
+		}
+	}
 	if !e.disk || !errors.Is(err, ErrCorruptTrack) {
 		lib.failed(e)
-		return false
+		return endFailed
 	}
 	e.heal.Do(func() { // the others wait until it is done
 		// Removed before it is forgotten, so that no load after it reads
@@ -636,7 +706,7 @@ func (lib *Library) ended(e *entry, err error) (healed bool) {
 			lib.logError(e.key, rerr)
 		}
 	})
-	return true
+	return endHealed
 }
 
 // failed forgets e, a track that failed, counting it once.
@@ -793,6 +863,11 @@ type LibraryStats struct {
 	Failures  int64 // loads or tracks that failed
 	Corrupt   int64 // stored tracks that failed their checks, when opened or as read (not counted in Failures)
 	Writes    int64 // tracks written to the store
+	// StoreErrors counts loads that found the store unreadable (its
+	// error, after its retries: not a blob that is not there, nor one
+	// that fails its checks), or a stored track that could not be read
+	// before its first packet, and encoded the track instead.
+	StoreErrors int64
 }
 
 // Stats returns the library's counts.
@@ -815,7 +890,7 @@ func (lib *Library) Stats() LibraryStats {
 	s := &lib.stats
 	st.Hits, st.DiskHits, st.Misses, st.Loads = s.hits.Load(), s.diskHits.Load(), s.misses.Load(), s.loads.Load()
 	st.Encodes, st.Evictions, st.Refusals, st.Failures = s.encodes.Load(), s.evictions.Load(), s.refusals.Load(), s.failures.Load()
-	st.Corrupt, st.Writes, st.Copies = s.corrupt.Load(), s.writes.Load(), s.copies.Load()
+	st.Corrupt, st.Writes, st.Copies, st.StoreErrors = s.corrupt.Load(), s.writes.Load(), s.copies.Load(), s.storeErrors.Load()
 	return st
 }
 

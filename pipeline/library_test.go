@@ -738,9 +738,9 @@ func TestLibraryConcurrentChurn(t *testing.T) {
 	assert.LessOrEqual(t, st.Resident, size*3)
 }
 
-// changingStore is a Store whose blobs read one byte differently from the
-// second read of it on: a file that changed after the checks of its
-// opening had passed.
+// changingStore is a Store whose blobs read one byte of their data
+// differently: a file that changed after the checks of its opening (its
+// header and index) had passed.
 type changingStore struct {
 	pipeline.Store
 	at int64 // the byte's offset in the file
@@ -756,13 +756,12 @@ func (s changingStore) Open(ctx context.Context, name string) (pipeline.Blob, er
 
 type changingBlob struct {
 	pipeline.Blob
-	at   int64
-	seen atomic.Bool
+	at int64
 }
 
 func (b *changingBlob) ReadAt(p []byte, off int64) (int, error) {
 	n, err := b.Blob.ReadAt(p, off)
-	if off <= b.at && b.at < off+int64(n) && b.seen.Swap(true) {
+	if off <= b.at && b.at < off+int64(n) {
 		p[b.at-off] ^= 0x10
 	}
 	return n, err
@@ -1001,4 +1000,74 @@ func TestLibraryStoreFLAC(t *testing.T) {
 	dur, exact := h2.Track().Duration()
 	assert.True(t, exact)
 	assert.Equal(t, 100*time.Millisecond, dur, "4410 samples at 44.1 kHz")
+}
+
+// gatedStore is a Store whose blobs' reads at or past an offset wait
+// until its gate is opened: a store slow to send a track's later blocks.
+type gatedStore struct {
+	pipeline.Store
+	from int64
+	gate chan struct{}
+}
+
+func (s gatedStore) Open(ctx context.Context, name string) (pipeline.Blob, error) {
+	b, err := s.Store.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return gatedBlob{Blob: b, s: s}, nil
+}
+
+type gatedBlob struct {
+	pipeline.Blob
+	s gatedStore
+}
+
+func (b gatedBlob) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > b.s.from {
+		<-b.s.gate
+	}
+	return b.Blob.ReadAt(p, off)
+}
+
+// A stored track is served once its header and index are read and
+// checked, and its first block: its later blocks, which the store is slow
+// to send, are not waited for; they are checked as they come, and the
+// track plays whole.
+func TestLibraryStoreServedBeforeData(t *testing.T) {
+	key := pipeline.Key{Source: "long"}
+	raw := pipeline.WithTrackOptions(pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2, Encoding: transform.S16LE}))
+	o := newOpener(t)
+	o.data["long"] = noise(10)
+	dir, path, want := storeOf(t, o, key, raw)
+	whole, err := os.ReadFile(path)
+	require.NoError(t, err)
+	l := layoutOf(t, whole)
+	require.Greater(t, len(whole)-l.data, 2*65536, "three blocks of data at least")
+
+	store, err := pipeline.NewDirStore(dir, 0)
+	require.NoError(t, err)
+	gate := make(chan struct{})
+	lib := newLibrary(t, o, raw, pipeline.WithStore(gatedStore{Store: store, from: int64(l.data + 65536), gate: gate}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h, err := lib.Get(ctx, key)
+	if err != nil {
+		close(gate)
+		require.NoError(t, err, "served before its later blocks were read")
+	}
+	defer h.Release()
+	p := h.NewPlayer()
+	pk, err := p.Next()
+	p.Close()
+	require.NoError(t, err)
+	assert.Equal(t, want[0], pk.Data)
+	assert.False(t, h.Track().Finished(), "the later blocks not read yet")
+	close(gate)
+	finished(t, h)
+	assert.Equal(t, want, playAll(t, h))
+	st := lib.Stats()
+	assert.Equal(t, int64(1), st.DiskHits)
+	assert.Zero(t, st.Encodes)
+	assert.Zero(t, st.Corrupt)
 }

@@ -39,6 +39,23 @@ type Blob interface {
 	Size() int64
 }
 
+// BlobStreamer is a Blob that also reads a range of itself in order,
+// better than by ReadAt calls one after another: a blob of an object
+// store fetches the bytes ahead of the reads, by range, several at once.
+// The Library reads a stored track's data through it when its Blob has
+// it (a type assertion, as io.Copy looks for WriterTo).
+type BlobStreamer interface {
+	Blob
+	// Stream returns a reader of the n bytes at off, in order, ending
+	// with io.EOF after them (io.ErrUnexpectedEOF, or the store's error,
+	// if they cannot all be read). It may start fetching at once. The
+	// reader belongs to one goroutine, but its Close may be called from
+	// another while a Read is in progress, and makes that Read return;
+	// Close stops any fetching ahead and waits for it. The Blob's Close
+	// comes after the stream's.
+	Stream(off, n int64) io.ReadCloser
+}
+
 // BlobWriter writes a new blob. Exactly one of Commit and Abort must be
 // called; Commit makes the blob visible (replacing one of that name), or
 // reports why it could not.

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -42,13 +43,16 @@ import (
 //	                      Track's cache holds it (see package framed)
 //
 // The file's size is exactly 60+m+4p+4b+d: a truncated or extended file
-// is found by its size before anything else is read. Every part is
-// checked before the track is served (header, index, every block, every
-// record against its index entry: its size and its packet's samples), and
-// the data's blocks and records are checked again as the track's cache
-// reads them (the file may have changed since), so that no packet that
-// fails a check is ever served. A file that fails any check is
-// ErrCorruptTrack, wrapped with what was wrong.
+// is found by its size before anything else is read. The parts before
+// the data (header, index, block checksums) are read at once and checked
+// before the track is served, the index against itself too (its sizes add
+// up to the data); the data is checked as the track's cache reads it,
+// each block against its checksum before any of its bytes are taken, each
+// record against its index entry (its size and its packet's samples), so
+// that a track is served after one read of its first parts, from a store
+// read by range as well as from a file, and no packet that fails a check
+// is ever served. A file that fails any check is ErrCorruptTrack, wrapped
+// with what was wrong.
 const (
 	trackMagic     = "sctrack1"
 	trackFixed     = 48
@@ -180,8 +184,10 @@ func corrupt(format string, args ...any) error {
 }
 
 // readStored reads and checks a stored track's header, index and block
-// checksums from f, of size bytes, and checks every block of its data. It
-// allocates nothing before the file's size says the parts are there.
+// checksums from f, of size bytes: the fixed header, then every other part
+// before the data in one read. It allocates nothing before the file's
+// size says the parts are there. The data is not read: blockReader and
+// storedPackets check it as it is read.
 func readStored(ctx context.Context, f io.ReaderAt, size int64, key string) (*storedTrack, error) {
 	if size < trackFixed+4 {
 		return nil, corrupt("%d bytes, less than a header", size)
@@ -214,12 +220,20 @@ func readStored(ctx context.Context, f io.ReaderAt, size int64, key string) (*st
 	if want != size {
 		return nil, corrupt("%d bytes, but its header describes %d (truncated or extended)", size, want)
 	}
-	head := make([]byte, trackFixed+m+4)
-	if _, err := f.ReadAt(head, 0); err != nil {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// Header, index and block checksums, each followed by its CRC.
+	parts := make([]byte, want-int64(d))
+	if _, err := f.ReadAt(parts, 0); err != nil {
 		return nil, fmt.Errorf("pipeline: reading a stored track: %w", err)
 	}
-	if got := binary.LittleEndian.Uint32(head[trackFixed+m:]); got != crc32.Checksum(head[:trackFixed+m], castagnoli) {
+	head, rest := parts[:trackFixed+m+4], parts[trackFixed+m+4:]
+	if !summed(head) {
 		return nil, corrupt("header checksum")
+	}
+	if !bytes.Equal(head[:trackFixed], fixed[:]) {
+		return nil, corrupt("the header changed while it was read")
 	}
 	st := &storedTrack{packets: int64(p), data: int64(d), block: block, preSkip: int64(preSkip), length: int64(length)}
 	if err := json.Unmarshal(head[trackFixed:trackFixed+m], &st.meta); err != nil {
@@ -231,16 +245,15 @@ func readStored(ctx context.Context, f io.ReaderAt, size int64, key string) (*st
 	if st.meta.Key != key {
 		return nil, corrupt("the file is of %q, not %q", st.meta.Key, key)
 	}
-	at := int64(len(head))
-	var err error
-	if st.index, err = readSummed(f, at, 4*st.packets, "index"); err != nil {
-		return nil, err
+	idx, sums := rest[:4*st.packets+4], rest[4*st.packets+4:]
+	if !summed(idx) {
+		return nil, corrupt("index checksum")
 	}
-	at += 4*st.packets + 4
-	if st.sums, err = readSummed(f, at, 4*b, "block checksums"); err != nil {
-		return nil, err
+	if !summed(sums) {
+		return nil, corrupt("block checksums checksum")
 	}
-	st.dataAt = at + 4*b + 4
+	st.index, st.sums = idx[:4*st.packets], sums[:4*b]
+	st.dataAt = int64(len(parts))
 
 	// The index against itself: sizes in range, and adding up to the data.
 	var total, samples int64
@@ -261,75 +274,13 @@ func readStored(ctx context.Context, f io.ReaderAt, size int64, key string) (*st
 		return nil, corrupt("length %d, more than the packets' %d samples", st.length, samples)
 	}
 	st.samples = samples
-
-	// Every block, and every record against its index entry, before any
-	// of it is served: an index whose entries are each in range and add
-	// up, but are not the records' (two swapped, say), is found here, not
-	// by a listener.
-	buf := make([]byte, min(block, st.data))
-	rc := recordCheck{st: st}
-	for i := int64(0); i < b; i++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if err := st.readBlock(f, i, buf); err != nil {
-			return nil, err
-		}
-		if err := rc.write(buf[:min(block, st.data-i*block)]); err != nil {
-			return nil, err
-		}
-	}
-	if rc.i != st.packets || len(rc.rec) != 0 {
-		return nil, corrupt("the data ends inside packet %d", rc.i)
-	}
 	return st, nil
 }
 
-// recordCheck checks the records of a stored track's data, given in order
-// in pieces of any size, against the index: each record's length prefix
-// and its packet's samples (which parsing its TOC checks too) must be its
-// entry's.
-type recordCheck struct {
-	st  *storedTrack
-	i   int64  // the next record
-	rec []byte // the start of record i, when a piece ended inside it
-}
-
-func (c *recordCheck) write(p []byte) error {
-	for len(p) > 0 {
-		if c.i == c.st.packets {
-			return corrupt("data past the last packet's record")
-		}
-		want := framed.PrefixSize + int(binary.LittleEndian.Uint16(c.st.index[4*c.i:]))
-		var rec []byte
-		switch {
-		case len(c.rec) == 0 && len(p) >= want:
-			rec, p = p[:want], p[want:]
-		default:
-			k := min(want-len(c.rec), len(p))
-			c.rec, p = append(c.rec, p[:k]...), p[k:]
-			if len(c.rec) < want {
-				return nil
-			}
-			rec = c.rec
-		}
-		if err := c.st.checkRecord(c.i, rec); err != nil {
-			return err
-		}
-		c.rec = c.rec[:0]
-		c.i++
-	}
-	return nil
-}
-
-// checkRecord checks record i (its prefix and packet) against its index
-// entry.
-func (st *storedTrack) checkRecord(i int64, rec []byte) error {
-	n := int(binary.LittleEndian.Uint16(st.index[4*i:]))
-	if size := int(binary.LittleEndian.Uint16(rec)); size != n {
-		return corrupt("packet %d: a record of %d bytes, the index says %d", i, size, n)
-	}
-	return st.checkPacket(i, rec[framed.PrefixSize:])
+// summed reports whether b ends with the CRC of the bytes before it.
+func summed(b []byte) bool {
+	n := len(b) - 4
+	return binary.LittleEndian.Uint32(b[n:]) == crc32.Checksum(b[:n], castagnoli)
 }
 
 // checkPacket checks packet i against its index entry.
@@ -342,18 +293,6 @@ func (st *storedTrack) checkPacket(i int64, p []byte) error {
 	return nil
 }
 
-// readSummed reads n bytes at off followed by their CRC, and checks it.
-func readSummed(f io.ReaderAt, off, n int64, what string) ([]byte, error) {
-	buf := make([]byte, n+4)
-	if _, err := f.ReadAt(buf, off); err != nil {
-		return nil, fmt.Errorf("pipeline: reading a stored track's %s: %w", what, err)
-	}
-	if binary.LittleEndian.Uint32(buf[n:]) != crc32.Checksum(buf[:n], castagnoli) {
-		return nil, corrupt("%s checksum", what)
-	}
-	return buf[:n], nil
-}
-
 // readBlock reads block i of the data into buf and checks it; it returns
 // the block in buf[:len].
 func (st *storedTrack) readBlock(f io.ReaderAt, i int64, buf []byte) error {
@@ -362,19 +301,27 @@ func (st *storedTrack) readBlock(f io.ReaderAt, i int64, buf []byte) error {
 	if _, err := f.ReadAt(b, st.dataAt+off); err != nil {
 		return fmt.Errorf("pipeline: reading a stored track's data: %w", err)
 	}
+	return st.checkBlock(i, b)
+}
+
+// checkBlock checks b, block i of the data, against its checksum.
+func (st *storedTrack) checkBlock(i int64, b []byte) error {
 	if binary.LittleEndian.Uint32(st.sums[4*i:]) != crc32.Checksum(b, castagnoli) {
+		off := i * st.block
 		return corrupt("data block %d (bytes %d to %d) checksum", i, off, off+int64(len(b)))
 	}
 	return nil
 }
 
-// blockReader reads a stored track's data, checking each block again as
-// it goes (the file may have changed since it was checked). It closes the
-// file on Close.
+// blockReader reads a stored track's data, checking each block before
+// any of its bytes are given out. It reads through the blob's Stream if it
+// is a BlobStreamer (an object store fetching ahead), else block by block
+// with ReadAt. It closes the stream and the blob on Close.
 type blockReader struct {
 	st   *storedTrack
 	f    io.ReaderAt
 	c    io.Closer
+	s    io.ReadCloser // the blob's stream of the data, if it is a BlobStreamer; set before the first Read
 	buf  []byte
 	next int64 // the next block
 	rest []byte
@@ -382,13 +329,22 @@ type blockReader struct {
 
 func (r *blockReader) Read(p []byte) (int, error) {
 	if len(r.rest) == 0 {
-		if r.next*r.st.block >= r.st.data {
+		off := r.next * r.st.block
+		if off >= r.st.data {
 			return 0, io.EOF
 		}
-		if err := r.st.readBlock(r.f, r.next, r.buf); err != nil {
+		b := r.buf[:min(r.st.block, r.st.data-off)]
+		if r.s != nil {
+			if _, err := io.ReadFull(r.s, b); err != nil {
+				return 0, fmt.Errorf("pipeline: reading a stored track's data: %w", err)
+			}
+			if err := r.st.checkBlock(r.next, b); err != nil {
+				return 0, err
+			}
+		} else if err := r.st.readBlock(r.f, r.next, r.buf); err != nil {
 			return 0, err
 		}
-		r.rest = r.buf[:min(r.st.block, r.st.data-r.next*r.st.block)]
+		r.rest = b
 		r.next++
 	}
 	n := copy(p, r.rest)
@@ -396,7 +352,12 @@ func (r *blockReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Close may be called while a Read is in progress (the cache's Close): a
+// stream's Close makes its Read return.
 func (r *blockReader) Close() error {
+	if r.s != nil {
+		r.s.Close()
+	}
 	if r.c == nil {
 		return nil
 	}
@@ -455,6 +416,9 @@ func openStoredTrack(st *storedTrack, f io.ReaderAt, c io.Closer, maxBytes int64
 	t := &Track{cfg: trackConfig{name: m.Name, bitrate: m.Bitrate, frame: md.Frame, channels: m.Channels}, stored: md}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	r := &blockReader{st: st, f: f, c: c, buf: make([]byte, min(st.block, max(st.data, 1)))}
+	if bs, ok := f.(BlobStreamer); ok {
+		r.s = bs.Stream(st.dataAt, st.data)
+	}
 	f2 := framed.NewFramer(&storedPackets{st: st}, framed.WithCapacity(int(st.packets)))
 	t.c = catcher.New(r, catcher.WithTransform(f2), catcher.WithLengthHint(st.data), catcher.WithFinalise(), catcher.WithReadAhead(math.MaxInt64))
 	t.c.Preload()

@@ -89,9 +89,10 @@ func FuzzStoredTrack(f *testing.F) {
 }
 
 // An index whose entries are each in range and add up to the data, under
-// a right checksum, but are not the records' (two swapped), is found by
-// the checks of the file's opening, before any of it is served; so is a
-// record whose packet is not of its entry's samples.
+// a right checksum, but are not the records' (two swapped), passes the
+// checks of the file's opening, and is found as the data is read, before
+// any packet of the record that fails is served; so is a record whose
+// packet is not of its entry's samples.
 func TestReadStoredChecksRecords(t *testing.T) {
 	good := storedFixture(t)
 	st, err := readStored(context.Background(), bytes.NewReader(good), int64(len(good)), "k")
@@ -102,6 +103,23 @@ func TestReadStoredChecksRecords(t *testing.T) {
 	resum := func(b []byte) {
 		idx := b[index : index+4*int(st.packets)]
 		binary.LittleEndian.PutUint32(b[index+len(idx):], crc32.Checksum(idx, castagnoli))
+	}
+	// played returns the packets played of the stored track b, and the
+	// error that ended them.
+	played := func(t *testing.T, b []byte) (int, error) {
+		st, err := readStored(context.Background(), bytes.NewReader(b), int64(len(b)), "k")
+		require.NoError(t, err, "the index is checked against the records as they are read")
+		tr, err := openStoredTrack(st, bytes.NewReader(b), nil, 0)
+		require.NoError(t, err)
+		defer tr.Close()
+		cur := tr.NewCursor()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for n := 0; ; n++ {
+			if _, err := cur.NextContext(ctx); err != nil {
+				return n, err
+			}
+		}
 	}
 
 	t.Run("two entries swapped", func(t *testing.T) {
@@ -114,9 +132,10 @@ func TestReadStoredChecksRecords(t *testing.T) {
 		copy(entry(b, 0), entry(b, j))
 		copy(entry(b, j), e)
 		resum(b)
-		_, err := readStored(context.Background(), bytes.NewReader(b), int64(len(b)), "k")
+		n, err := played(t, b)
 		require.ErrorIs(t, err, ErrCorruptTrack)
 		assert.ErrorContains(t, err, "packet 0")
+		assert.Zero(t, n, "packets served")
 		t.Logf("%v", err)
 	})
 	t.Run("samples of another entry", func(t *testing.T) {
@@ -125,8 +144,9 @@ func TestReadStoredChecksRecords(t *testing.T) {
 		s := binary.LittleEndian.Uint16(entry(b, i)[2:])
 		binary.LittleEndian.PutUint16(entry(b, i)[2:], s/2)
 		resum(b)
-		_, err := readStored(context.Background(), bytes.NewReader(b), int64(len(b)), "k")
+		n, err := played(t, b)
 		require.ErrorIs(t, err, ErrCorruptTrack)
 		assert.ErrorContains(t, err, fmt.Sprintf("packet %d", i))
+		assert.Equal(t, i, n, "packets served: those before it")
 	})
 }
