@@ -387,7 +387,7 @@ func (lib *Library) get(ctx context.Context, key Key, noStore bool) (*Hold, erro
 		if err := e.track.Err(); err != nil {
 			// At once, not when the load hears of it: a Get after this
 			// one loads again.
-			how := lib.ended(e, err, true)
+			how := lib.ended(e, err)
 			h.Release()
 			switch how {
 			case endHealed:
@@ -518,7 +518,7 @@ func (lib *Library) load(e *entry) {
 	switch err := t.Err(); {
 	case err == catcher.ErrClosed: // closed by the library, not by a source that failed
 	case err != nil:
-		lib.ended(e, err, false)
+		lib.ended(e, err)
 	case !e.disk && lib.cfg.store != nil:
 		lib.write(e)
 	}
@@ -673,13 +673,13 @@ const (
 // again. Its players have had only the packets before the one that failed
 // its check, and get the error after them. A stored track that could not
 // be read (the store's error, after its retries) is forgotten, reported
-// and counted as a store error, not a failure, if early (before its first
-// packet, which Get says), so that the Get encodes it; later, it is a
-// failure of the track, which its players hear after the packets they
-// had, each checked.
-func (lib *Library) ended(e *entry, err error, early bool) int {
+// and counted as a store error, not a failure, if it had no packet, so
+// that a Get waiting for it encodes it; later, it is a failure of the
+// track, which its players hear after the packets they had, each checked.
+// Get and the load both call it, in either order.
+func (lib *Library) ended(e *entry, err error) int {
 	if e.disk && !errors.Is(err, ErrCorruptTrack) && !errors.Is(err, catcher.ErrClosed) && lib.ctx.Err() == nil {
-		if early {
+		if x, _ := e.track.Index(); x.Packets() == 0 {
 			if e.failed.CompareAndSwap(false, true) {
 				lib.stats.storeErrors.Add(1)
 				lib.logError(e.key, err)

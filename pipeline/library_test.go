@@ -1071,3 +1071,66 @@ func TestLibraryStoreServedBeforeData(t *testing.T) {
 	assert.Zero(t, st.Encodes)
 	assert.Zero(t, st.Corrupt)
 }
+
+// failingStore is a Store whose blobs' reads at or past an offset fail:
+// a store gone away while a track is read.
+type failingStore struct {
+	pipeline.Store
+	from int64
+}
+
+var errStoreGone = errors.New("the store went away")
+
+func (s failingStore) Open(ctx context.Context, name string) (pipeline.Blob, error) {
+	b, err := s.Store.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return failingBlob{Blob: b, from: s.from}, nil
+}
+
+type failingBlob struct {
+	pipeline.Blob
+	from int64
+}
+
+func (b failingBlob) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > b.from {
+		return 0, errStoreGone
+	}
+	return b.Blob.ReadAt(p, off)
+}
+
+// A stored track whose data cannot be read, before its first packet, is
+// not corrupt: it is kept in the store, the Get encodes the track, and
+// counts a store error; the error is reported.
+func TestLibraryStoreReadError(t *testing.T) {
+	key := pipeline.Key{Source: "a"}
+	o := newOpener(t, "a")
+	dir, path, want := storeOf(t, o, key)
+	whole, err := os.ReadFile(path)
+	require.NoError(t, err)
+	l := layoutOf(t, whole)
+
+	store, err := pipeline.NewDirStore(dir, 0)
+	require.NoError(t, err)
+	var logged loggedErrors
+	lib := newLibrary(t, o, pipeline.WithStore(failingStore{Store: store, from: int64(l.data)}), pipeline.WithErrorLog(logged.log))
+	h, err := lib.Get(context.Background(), key)
+	require.NoError(t, err)
+	defer h.Release()
+	finished(t, h)
+	assert.Equal(t, want, playAll(t, h))
+	st := lib.Stats()
+	assert.Equal(t, int64(1), st.Encodes, "encoded")
+	assert.Equal(t, int64(1), st.StoreErrors)
+	assert.Zero(t, st.Corrupt, "not corrupt")
+	assert.Zero(t, st.Failures)
+	errs := logged.get()
+	require.NotEmpty(t, errs)
+	assert.ErrorIs(t, errs[0], errStoreGone)
+	assert.NotErrorIs(t, errs[0], pipeline.ErrCorruptTrack)
+	again, err := os.ReadFile(path)
+	require.NoError(t, err, "kept in the store")
+	assert.Equal(t, whole, again)
+}

@@ -293,13 +293,17 @@ func (st *storedTrack) checkPacket(i int64, p []byte) error {
 	return nil
 }
 
+// errBlobRead wraps the error of a blob that could not be read: the
+// store's, not the track's, which is not corrupt for it.
+var errBlobRead = errors.New("pipeline: reading a stored track's data")
+
 // readBlock reads block i of the data into buf and checks it; it returns
 // the block in buf[:len].
 func (st *storedTrack) readBlock(f io.ReaderAt, i int64, buf []byte) error {
 	off := i * st.block
 	b := buf[:min(st.block, st.data-off)]
 	if _, err := f.ReadAt(b, st.dataAt+off); err != nil {
-		return fmt.Errorf("pipeline: reading a stored track's data: %w", err)
+		return fmt.Errorf("%w: %w", errBlobRead, err)
 	}
 	return st.checkBlock(i, b)
 }
@@ -336,7 +340,7 @@ func (r *blockReader) Read(p []byte) (int, error) {
 		b := r.buf[:min(r.st.block, r.st.data-off)]
 		if r.s != nil {
 			if _, err := io.ReadFull(r.s, b); err != nil {
-				return 0, fmt.Errorf("pipeline: reading a stored track's data: %w", err)
+				return 0, fmt.Errorf("%w: %w", errBlobRead, err)
 			}
 			if err := r.st.checkBlock(r.next, b); err != nil {
 				return 0, err
@@ -381,6 +385,9 @@ func (s *storedPackets) NextPacket(src io.Reader) ([]byte, error) {
 	}
 	p, err := s.r.ReadPacket()
 	if err != nil {
+		if errors.Is(err, errBlobRead) || errors.Is(err, ErrCorruptTrack) {
+			return nil, err // the store's error, or a block that failed its check
+		}
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
