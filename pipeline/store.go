@@ -58,7 +58,9 @@ type BlobStreamer interface {
 
 // BlobWriter writes a new blob. Exactly one of Commit and Abort must be
 // called; Commit makes the blob visible (replacing one of that name), or
-// reports why it could not.
+// reports why it could not. A store shared by many processes may instead
+// keep a blob of that name that another process committed first, and
+// return nil: a name is one key's encoding, whichever process wrote it.
 type BlobWriter interface {
 	io.Writer
 	Commit() error
