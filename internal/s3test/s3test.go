@@ -6,7 +6,8 @@
 // folder (streamcatcher-tools/versitygw-<version>), else built there with
 // `go install` from the module proxy. Test packages that run at once
 // build it once: the build holds a lock file, and a binary is moved into
-// place only whole. Each server is a process of its own, killed by its
+// place only whole. A package's TestMain calls Prepare, so that the build
+// is done before its tests' -timeout runs. Each server is a process of its own, killed by its
 // PID in the test's Cleanup (and, on Linux, by the kernel if the test
 // process dies first), so that no server outlives its test.
 package s3test
@@ -56,46 +57,56 @@ type Server struct {
 }
 
 var buildOnce struct {
-	sync.Mutex
-	path string
+	sync.Mutex // guards path
+	path       string
 }
 
 // Binary returns the path of the versitygw binary, building it if no
-// build is there yet. It fails the test if it can be neither found nor
-// built.
+// build is there yet (see Prepare). It fails the test if it can be
+// neither found nor built.
 func Binary(t testing.TB) string {
 	t.Helper()
+	p, err := Prepare()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Prepare returns the path of the versitygw binary, building it if no
+// build is there yet, and saying so on standard error with the time it
+// took. A TestMain calls it before m.Run, so that a first build, minutes
+// long, is not counted in the test binary's -timeout, which m.Run starts.
+func Prepare() (string, error) {
 	if p := os.Getenv("STREAMCATCHER_VERSITYGW"); p != "" {
-		return p
+		return p, nil
 	}
 	buildOnce.Lock()
 	defer buildOnce.Unlock()
 	if buildOnce.path != "" {
-		return buildOnce.path
+		return buildOnce.path, nil
 	}
 	dir, err := toolDir()
 	if err != nil {
-		t.Fatalf("s3test: %v", err)
+		return "", fmt.Errorf("s3test: %w", err)
 	}
 	path := filepath.Join(dir, "versitygw")
-	if isExecutable(path) {
-		buildOnce.path = path
-		return path
-	}
-	unlock, err := lockFile(filepath.Join(dir, ".lock"))
-	if err != nil {
-		t.Fatalf("s3test: %v", err)
-	}
-	defer unlock()
-	if !isExecutable(path) { // another process may have built it meanwhile
-		start := time.Now()
-		if err := build(dir, path); err != nil {
-			t.Fatalf("s3test: building versitygw %s: %v", Version, err)
+	if !isExecutable(path) {
+		unlock, err := lockFile(filepath.Join(dir, ".lock"))
+		if err != nil {
+			return "", fmt.Errorf("s3test: %w", err)
 		}
-		t.Logf("s3test: built versitygw %s in %v", Version, time.Since(start).Round(time.Second))
+		defer unlock()
+		if !isExecutable(path) { // another process may have built it meanwhile
+			start := time.Now()
+			if err := build(dir, path); err != nil {
+				return "", fmt.Errorf("s3test: building versitygw %s: %w", Version, err)
+			}
+			fmt.Fprintf(os.Stderr, "s3test: built versitygw %s into %s in %v\n", Version, dir, time.Since(start).Round(time.Second))
+		}
 	}
 	buildOnce.path = path
-	return path
+	return path, nil
 }
 
 // toolDir returns the folder of this version's binary, made if need be.
