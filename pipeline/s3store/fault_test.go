@@ -84,7 +84,7 @@ func first(n int64, match func(*http.Request) bool, f fault) func(*http.Request)
 	}
 }
 
-func any(*http.Request) bool { return true }
+func anyRequest(*http.Request) bool { return true }
 
 func s3Error(w http.ResponseWriter, status int, code string) {
 	w.Header().Set("Content-Type", "application/xml")
@@ -205,8 +205,8 @@ func TestFaultTransient(t *testing.T) {
 		fault fault
 		match func(*http.Request) bool
 	}{
-		{"503 SlowDown at opening", slowDown, any},
-		{"500 at opening", internal, any},
+		{"503 SlowDown at opening", slowDown, anyRequest},
+		{"500 at opening", internal, anyRequest},
 		{"503 SlowDown reading data", slowDown, dataRead},
 		{"500 reading data", internal, dataRead},
 		{"a stall reading data", stall, dataRead},
