@@ -193,7 +193,8 @@ func Seek(r io.ReadSeeker, t time.Duration, opts ...DemuxOption) (*OpusDemuxer, 
 		return nil, 0, err
 	}
 	d.r, d.src = newReader(r, c.Offset), r
-	d.inCluster, d.clusterEnd, d.pending = false, -1, nil
+	d.inCluster, d.clusterEnd, d.hasPending = false, -1, false
+	d.frames, d.next = d.frames[:0], 0
 	// The Cluster's first block of the track tells where it starts (a cue
 	// may point at a later block of the Cluster): read it now, its
 	// packets kept for NextPacket.

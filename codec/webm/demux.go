@@ -81,10 +81,12 @@ type OpusDemuxer struct {
 	clusterEnd int64   // the offset past the current Cluster's data, or -1
 	clusterTS  int64   // the current Cluster's Timestamp, in TimestampScale ticks
 	blockTS    int64   // the timestamp of the track's latest block, in ticks
-	pending    *header // an element read that ended an unknown-size Cluster
+	pending    header  // an element read that ended an unknown-size Cluster, if hasPending
+	hasPending bool
 
 	block   []byte   // the current block's data, reused
-	frames  [][]byte // frames of the current block not yet returned
+	frames  [][]byte // the current block's frames, reused
+	next    int      // the first of frames not yet returned
 	packets int64    // packets returned
 	total   int64    // samples of the packets returned
 	discard int64    // samples of DiscardPadding seen, at 48 kHz
@@ -197,7 +199,7 @@ func (d *OpusDemuxer) ReadHeaders(src io.Reader) error {
 			break
 		}
 		if h.id == idEBML && d.segEnd < 0 {
-			d.pending = &h
+			d.pending, d.hasPending = h, true
 			break
 		}
 		if h.size == unknownSize || d.segEnd >= 0 && h.end() > d.segEnd {
@@ -510,7 +512,7 @@ func (d *OpusDemuxer) NextPacket(src io.Reader) ([]byte, error) {
 	if err := d.ReadHeaders(src); err != nil {
 		return nil, err
 	}
-	for len(d.frames) == 0 {
+	for d.next == len(d.frames) {
 		if d.ended {
 			return nil, io.EOF
 		}
@@ -524,8 +526,8 @@ func (d *OpusDemuxer) NextPacket(src io.Reader) ([]byte, error) {
 			return nil, err
 		}
 	}
-	p := d.frames[0]
-	d.frames = d.frames[1:]
+	p := d.frames[d.next]
+	d.next++
 	n, err := opus.PacketSamples(p)
 	if err != nil {
 		return nil, fmt.Errorf("%w (packet %d of the track)", err, d.packets)
@@ -557,8 +559,8 @@ func (d *OpusDemuxer) advance() error {
 			d.inCluster = false
 		}
 		var h header
-		if d.pending != nil {
-			h, d.pending = *d.pending, nil
+		if d.hasPending {
+			h, d.hasPending = d.pending, false
 		} else {
 			if d.segEnd >= 0 && d.r.off >= d.segEnd {
 				return io.EOF
@@ -576,7 +578,7 @@ func (d *OpusDemuxer) advance() error {
 		if d.inCluster {
 			if d.clusterEnd < 0 && !clusterChild(h.id) {
 				d.inCluster = false
-				d.pending = &h
+				d.pending, d.hasPending = h, true
 				continue
 			}
 			if h.size == unknownSize || d.clusterEnd >= 0 && h.end() > d.clusterEnd || d.segEnd >= 0 && h.end() > d.segEnd {
@@ -599,7 +601,7 @@ func (d *OpusDemuxer) advance() error {
 			if err := d.r.skip(h.end() - d.r.off); err != nil {
 				return fmt.Errorf("webm: %s at offset %d: %w", name(h.id), h.off, err)
 			}
-			if len(d.frames) > 0 {
+			if d.next < len(d.frames) {
 				return nil
 			}
 			continue
@@ -632,11 +634,11 @@ func (d *OpusDemuxer) readGroup(h header) error {
 		var err error
 		switch c.id {
 		case idBlock:
-			if len(d.frames) > 0 {
+			if d.next < len(d.frames) {
 				return fmt.Errorf("%w: BlockGroup at offset %d with two Blocks", ErrCorrupt, h.off)
 			}
 			err = d.readBlock(c)
-			ours = len(d.frames) > 0
+			ours = d.next < len(d.frames)
 		case idDiscardPadding:
 			pad, err = d.r.int(c)
 		}
@@ -669,31 +671,37 @@ func (d *OpusDemuxer) readBlock(h header) error {
 	if num != d.track.number {
 		return nil // the caller skips the rest
 	}
-	var hdr [3]byte // the timestamp and the flags
+	hdr := d.r.tmp[:3] // the timestamp and the flags
 	if d.r.off-start+3 > h.size {
 		return fmt.Errorf("%w: %s at offset %d of %d bytes", ErrCorrupt, name(h.id), h.off, h.size)
 	}
-	if err := d.r.full(hdr[:]); err != nil {
+	if err := d.r.full(hdr); err != nil {
 		return fmt.Errorf("webm: %s at offset %d: %w", name(h.id), h.off, err)
 	}
 	d.blockTS = d.clusterTS + int64(int16(uint16(hdr[0])<<8|uint16(hdr[1])))
+	lacing := hdr[2] >> 1 & 3
 	n := h.end() - d.r.off
 	limit := int64(maxLaced)*int64(d.cfg.maxPacket+d.cfg.maxPacket/255+8) + 1
 	if n > limit {
 		return fmt.Errorf("%w: %s at offset %d of %d bytes, more than the limit %d (256 packets of WithMaxPacket's size)", ErrCorrupt, name(h.id), h.off, h.size, limit)
 	}
 	if int64(cap(d.block)) < n {
-		d.block = make([]byte, n)
+		// Grown by doubling, so that blocks that grow a little at a time
+		// do not cost an allocation each.
+		d.block = make([]byte, min(max(n, 2*int64(cap(d.block)), 1<<10), max(n, limit)))
+	}
+	if cap(d.frames) == 0 {
+		d.frames = make([][]byte, 0, 16)
 	}
 	b := d.block[:n]
 	if err := d.r.full(b); err != nil {
 		return fmt.Errorf("webm: %s at offset %d cut short: %w", name(h.id), h.off, err)
 	}
-	frames, err := unlace(b, hdr[2]>>1&3, d.frames[:0])
+	frames, err := unlace(b, lacing, d.frames[:0])
 	if err != nil {
 		return fmt.Errorf("%w: %s at offset %d: %w", ErrCorrupt, name(h.id), h.off, err)
 	}
-	d.frames = frames
+	d.frames, d.next = frames, 0
 	return nil
 }
 

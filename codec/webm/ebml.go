@@ -127,6 +127,7 @@ func (h header) end() int64 {
 type reader struct {
 	br  *bufio.Reader
 	off int64
+	tmp [8]byte // scratch for small values: a local array would escape to the heap through bufio
 }
 
 // readerBuf is the reader's buffer: enough for every header and leaf
@@ -243,11 +244,11 @@ func (r *reader) uint(h header) (uint64, error) {
 	if h.size < 0 || h.size > 8 {
 		return 0, fmt.Errorf("%w: %s at offset %d is an integer of %d bytes", ErrCorrupt, name(h.id), h.off, h.size)
 	}
-	var b [8]byte
-	if err := r.full(b[8-h.size:]); err != nil {
+	clear(r.tmp[:])
+	if err := r.full(r.tmp[8-h.size:]); err != nil {
 		return 0, fmt.Errorf("%s at offset %d: %w", name(h.id), h.off, err)
 	}
-	return binary.BigEndian.Uint64(b[:]), nil
+	return binary.BigEndian.Uint64(r.tmp[:]), nil
 }
 
 // int reads a signed integer element's data (0 to 8 bytes).

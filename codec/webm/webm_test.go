@@ -240,3 +240,25 @@ func TestSourceError(t *testing.T) {
 	_, err := demux(webm.NewOpusDemuxer(), src)
 	assert.ErrorIs(t, err, errSource)
 }
+
+// TestAllocsPerPacket: once running, the demuxer allocates nothing per
+// block or packet: reading a whole file costs no more allocations than
+// reading its first 20 packets (its headers' and buffers').
+func TestAllocsPerPacket(t *testing.T) {
+	for _, file := range []string{"prog.webm", "prog_xiph.webm", "prog_ebml.webm", "prog_unknownsize.webm", "prog_laced.mka"} {
+		data := testutil.Fixture(t, file)
+		run := func(n int) float64 {
+			return testing.AllocsPerRun(5, func() {
+				d, r := webm.NewOpusDemuxer(), bytes.NewReader(data)
+				for i := 0; i != n; i++ {
+					if _, err := d.NextPacket(r); err != nil {
+						require.Equal(t, io.EOF, err)
+						return
+					}
+				}
+			})
+		}
+		first, all := run(20), run(-1)
+		assert.LessOrEqual(t, all, first+3, "%s: %v allocations for the first 20 packets, %v for all", file, first, all)
+	}
+}
