@@ -78,10 +78,10 @@ type OpusDemuxer struct {
 	clusters int64 // the offset of the first Cluster, or -1
 
 	inCluster  bool
-	clusterEnd int64   // the offset past the current Cluster's data, or -1
-	clusterTS  int64   // the current Cluster's Timestamp, in TimestampScale ticks
-	blockTS    int64   // the timestamp of the track's latest block, in ticks
-	pending    header  // an element read that ended an unknown-size Cluster, if hasPending
+	clusterEnd int64  // the offset past the current Cluster's data, or -1
+	clusterTS  int64  // the current Cluster's Timestamp, in TimestampScale ticks
+	blockTS    int64  // the timestamp of the track's latest block, in ticks
+	pending    header // an element read that ended an unknown-size Cluster, if hasPending
 	hasPending bool
 
 	block   []byte   // the current block's data, reused
