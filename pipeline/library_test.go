@@ -850,12 +850,12 @@ func noise(seconds int) []byte {
 	return b
 }
 
-// A stored track whose second block fails its check as it is read, while
-// its listeners play the first, ends for them with ErrCorruptTrack after
-// the first block's packets (the very packets of the encoding, never one
-// that failed a check); it is counted, reported and removed, and the next
-// Get encodes it again.
-func TestLibraryStoreCorruptMidTrack(t *testing.T) {
+// longStored stores a 10-second encoding of noise (raw PCM, "long") in a
+// new directory, and returns its key, its Library option, the opener,
+// the directory and file, its packets and the file's layout; the data
+// holds three 64 KiB blocks at least.
+func longStored(t *testing.T) (pipeline.Key, pipeline.LibraryOption, *opener, string, string, [][]byte, layout) {
+	t.Helper()
 	key := pipeline.Key{Source: "long"}
 	raw := pipeline.WithTrackOptions(pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2, Encoding: transform.S16LE}))
 	o := newOpener(t)
@@ -865,6 +865,16 @@ func TestLibraryStoreCorruptMidTrack(t *testing.T) {
 	require.NoError(t, err)
 	l := layoutOf(t, whole)
 	require.Greater(t, len(whole)-l.data, 2*65536, "three blocks of data at least")
+	return key, raw, o, dir, path, want, l
+}
+
+// A stored track whose second block fails its check as it is read, while
+// its listeners play the first, ends for them with ErrCorruptTrack after
+// the first block's packets (the very packets of the encoding, never one
+// that failed a check); it is counted, reported and removed, and the next
+// Get encodes it again.
+func TestLibraryStoreCorruptMidTrack(t *testing.T) {
+	key, raw, o, dir, path, want, l := longStored(t)
 
 	store, err := pipeline.NewDirStore(dir, 0)
 	require.NoError(t, err)
@@ -1035,15 +1045,7 @@ func (b gatedBlob) ReadAt(p []byte, off int64) (int, error) {
 // to send, are not waited for; they are checked as they come, and the
 // track plays whole.
 func TestLibraryStoreServedBeforeData(t *testing.T) {
-	key := pipeline.Key{Source: "long"}
-	raw := pipeline.WithTrackOptions(pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2, Encoding: transform.S16LE}))
-	o := newOpener(t)
-	o.data["long"] = noise(10)
-	dir, path, want := storeOf(t, o, key, raw)
-	whole, err := os.ReadFile(path)
-	require.NoError(t, err)
-	l := layoutOf(t, whole)
-	require.Greater(t, len(whole)-l.data, 2*65536, "three blocks of data at least")
+	key, raw, o, dir, _, want, l := longStored(t)
 
 	store, err := pipeline.NewDirStore(dir, 0)
 	require.NoError(t, err)

@@ -107,7 +107,12 @@ func TestTrackFixtures(t *testing.T) {
 // oggPackets returns the Opus packets of an Ogg Opus file, copied.
 func oggPackets(t *testing.T, data []byte) [][]byte {
 	t.Helper()
-	d := ogg.NewOpusDemuxer()
+	return demuxPackets(t, ogg.NewOpusDemuxer(), data)
+}
+
+// demuxPackets returns the packets d gives of data, copied.
+func demuxPackets(t *testing.T, d framed.PacketSource, data []byte) [][]byte {
+	t.Helper()
 	src := bytes.NewReader(data)
 	var all [][]byte
 	for {

@@ -3,7 +3,6 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"testing"
 	"time"
 
@@ -20,17 +19,7 @@ import (
 // webmPackets reads a WebM file's packets with the demuxer.
 func webmPackets(t *testing.T, data []byte) [][]byte {
 	t.Helper()
-	d := webm.NewOpusDemuxer()
-	src := bytes.NewReader(data)
-	var all [][]byte
-	for {
-		p, err := d.NextPacket(src)
-		if err == io.EOF {
-			return all
-		}
-		require.NoError(t, err)
-		all = append(all, bytes.Clone(p))
-	}
+	return demuxPackets(t, webm.NewOpusDemuxer(), data)
 }
 
 // waitTrack waits for a track to end.
