@@ -32,9 +32,9 @@ const (
 
 // Sizes shared by the implemented suites.
 const (
-	hashLen  = sha256.Size // KDF.Nh
-	aeadKey  = 16          // AEAD.Nk of AES-128-GCM
-	aeadNonce = 12         // AEAD.Nn of AES-128-GCM
+	hashLen   = sha256.Size // KDF.Nh
+	aeadKey   = 16          // AEAD.Nk of AES-128-GCM
+	aeadNonce = 12          // AEAD.Nn of AES-128-GCM
 )
 
 // String returns the suite's name in the IANA registry.
