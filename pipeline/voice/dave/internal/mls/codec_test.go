@@ -69,12 +69,17 @@ func TestVectorLengthBounded(t *testing.T) {
 }
 
 func TestOptionalPresenceOctet(t *testing.T) {
-	// GroupSecrets: joiner_secret<V> of 1 byte, then a presence octet of 2.
-	b := []byte{0x01, 0xaa, 0x02}
+	// GroupSecrets: joiner_secret<V> of 1 byte (01 aa), the presence
+	// octet of path_secret (02, invalid), a path_secret<V> of 1 byte
+	// (01 bb), no PSKs (00).
+	b := []byte{0x01, 0xaa, 0x02, 0x01, 0xbb, 0x00}
 	var gs mls.GroupSecrets
 	err := gs.Unmarshal(b)
 	require.ErrorIs(t, err, mls.ErrMalformed)
 	assert.Contains(t, err.Error(), "path_secret")
+	b[2] = 0x01
+	require.NoError(t, gs.Unmarshal(b))
+	assert.Equal(t, []byte{0xbb}, gs.PathSecret)
 }
 
 func TestTrailingBytes(t *testing.T) {

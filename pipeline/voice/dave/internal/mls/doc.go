@@ -27,7 +27,34 @@
 //     and Remove;
 //   - TreeKEM (sections 7.4 to 7.6): creating an UpdatePath and merging
 //     and decrypting a received one;
-//   - decrypting a Welcome (section 12.4.3.1).
+//   - creating and opening a Welcome (section 12.4.3.1).
+//
+// What the DAVE layer calls, in order of a session:
+//
+//   - CipherSuite P256AES128GCMSHA256P256; GenerateSigningKey and
+//     GenerateHPKEKey for the key package's keys; KeyPackage.Sign and
+//     Marshal for op 26 (a bare KeyPackage);
+//   - UnmarshalExternalSenders (op 25 wrapped as a one-entry vector) and
+//     MarshalExternalSenders for the group context extension;
+//   - MLSMessage.Unmarshal for the proposals of op 27, then
+//     AuthenticatedContent.Verify with the external sender's key and
+//     AuthenticatedContent.Ref to match revokes; KeyPackage.Verify on Adds;
+//   - RatchetTree.AddLeaf and RemoveLeaf to apply proposals,
+//     RatchetTree.CreateUpdatePath when a commit removes someone,
+//     CipherSuite.ConfirmedTranscriptHash, KeySchedule,
+//     EpochSecrets.ConfirmationTag, AuthenticatedContent.Sign and
+//     PublicMessage.SetMembershipTag to build the commit, GroupInfo.Sign
+//     and NewWelcome for the joiners;
+//   - on the other side MergeUpdatePath, DecryptUpdatePath,
+//     VerifyMembershipTag, Welcome.Open, RatchetTree.Validate,
+//     FromJoinerSecret and VerifyConfirmationTag;
+//   - EpochSecrets.Export("Discord Secure Frames v0", user id as 8 bytes
+//     little endian, 16) for each sender's base secret, and
+//     EpochSecrets.EpochAuthenticator for the displayable code.
+//
+// Gluing these into a group state machine (pending proposals, epoch
+// transitions, the checks of RFC 9420 section 12.2 and DAVE's own) is
+// that layer's work.
 //
 // Not implemented: the group state machine (creating and processing
 // commits as a whole, proposal list validation), PrivateMessage encryption
@@ -37,5 +64,6 @@
 // these but the state machine, which is the next layer's work.
 //
 // Every part is checked against the MLS working group's published test
-// vectors (repository testdata/mls).
+// vectors (repository testdata/mls), and the framing and signatures also
+// against payloads captured from Discord's voice gateway.
 package mls
