@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/streamcatcher/streamcatcher/codec/framed"
 	"github.com/streamcatcher/streamcatcher/codec/opus"
@@ -194,19 +196,37 @@ func (t *Track) transition(x framed.Index, s seamEncoding, from, to int, gap boo
 		}
 	}
 
+	packets, err := s.encode(t.ctx, out, W, frames)
+	if err != nil {
+		return nil, err
+	}
+	if gap {
+		// A silence frame whatever the encoder made of silence: the
+		// reset must not depend on its choice.
+		packets[0] = silenceFrame(s.channels(), u)
+	}
+	return packets, nil
+}
+
+// encode encodes out, the audio a transition encoder should put out
+// (frames packets of its duration, then its lookahead D: its input is out
+// D samples ahead), and returns the packets after the first W, the
+// warm-up's; errSeamNotReady once ctx is done (the track is closed).
+func (s seamEncoding) encode(ctx context.Context, out []float32, W, frames int64) ([][]byte, error) {
+	ch, u := int64(s.channels()), s.frame()
 	enc, err := newEncoder(s.cfg)
 	if err != nil {
 		return nil, err
 	}
 	in := make([]byte, 2*frames*u*ch)
-	for i, v := range out[D*ch:] {
+	for i, v := range out[s.D*ch : (frames*u+s.D)*ch] {
 		binary.LittleEndian.PutUint16(in[2*i:], uint16(toS16(v)))
 	}
 	r := bytes.NewReader(in)
-	packets := make([][]byte, 0, k)
+	packets := make([][]byte, 0, frames-W)
 	for f := range frames {
-		if t.ctx.Err() != nil {
-			return nil, errSeamNotReady // the track is closed
+		if ctx.Err() != nil {
+			return nil, errSeamNotReady
 		}
 		p, err := enc.NextPacket(r)
 		if err != nil {
@@ -215,11 +235,6 @@ func (t *Track) transition(x framed.Index, s seamEncoding, from, to int, gap boo
 		if f >= W {
 			packets = append(packets, bytes.Clone(p))
 		}
-	}
-	if gap {
-		// A silence frame whatever the encoder made of silence: the
-		// reset must not depend on its choice.
-		packets[0] = silenceFrame(s.channels(), u)
 	}
 	return packets, nil
 }
@@ -259,11 +274,10 @@ func (t *Track) overshoot(x framed.Index, s seamEncoding, from, to int, p [][]by
 	if err != nil {
 		return 0, err
 	}
-	dec, err := newPacketDecoder(s.channels())
-	if err != nil {
-		return 0, err
-	}
-	var a []float32 // the side before the jump; none from silence or the start
+	var (
+		a      []float32 // the side before the jump; none from silence or the start
+		before [][]byte  // what the receiver decoded before the jump
+	)
 	switch {
 	case from >= 0:
 		e := x.Entry(from)
@@ -271,34 +285,41 @@ func (t *Track) overshoot(x framed.Index, s seamEncoding, from, to int, p [][]by
 		if a, err = t.decodeSpan(x, s.channels(), E-4800, E); err != nil {
 			return 0, err
 		}
-		for i := max(from-int(seamFrames(2*opus.PreRoll, u)), x.First()); i <= from; i++ {
-			data, err := t.packet(x, i)
-			if err != nil {
-				return 0, err
-			}
-			if _, err := dec.Decode(data); err != nil {
-				return 0, err
-			}
+		if before, err = t.packets(x, max(from-int(seamFrames(2*opus.PreRoll, u)), x.First()), from+1); err != nil {
+			return 0, err
 		}
 	case from == seamFromSilence: // a player's silence frames
 		for range opus.SilenceFrames {
-			if _, err := dec.Decode(silence); err != nil {
-				return 0, err
-			}
+			before = append(before, silence)
+		}
+	}
+	next, err := t.packets(x, to+len(p), min(to+int(after), x.Packets()))
+	if err != nil {
+		return 0, err
+	}
+	heard, err := heardPeak(s.channels(), before, p, next)
+	if err != nil {
+		return 0, err
+	}
+	return 20 * math.Log10(heard/max(peakOf(a), peakOf(b), math.Pow(10, -40.0/20))), nil
+}
+
+// heardPeak decodes with one decoder, as a receiver does, the packets
+// before (to set its state), then p and after, and returns the peak of
+// what p and after decode to, full scale 1.
+func heardPeak(ch int, before, p, after [][]byte) (float64, error) {
+	dec, err := newPacketDecoder(ch)
+	if err != nil {
+		return 0, err
+	}
+	for _, data := range before {
+		if _, err := dec.Decode(data); err != nil {
+			return 0, err
 		}
 	}
 	heard := 0.0
-	for i := range int(after) {
-		pk := p[min(i, len(p)-1)]
-		if i >= len(p) {
-			if to+i >= x.Packets() {
-				break
-			}
-			if pk, err = t.packet(x, to+i); err != nil {
-				return 0, err
-			}
-		}
-		pcm, err := dec.Decode(pk)
+	for _, data := range slices.Concat(p, after) {
+		pcm, err := dec.Decode(data)
 		if err != nil {
 			return 0, err
 		}
@@ -306,14 +327,29 @@ func (t *Track) overshoot(x framed.Index, s seamEncoding, from, to int, p [][]by
 			heard = max(heard, math.Abs(float64(v))/32768)
 		}
 	}
-	side := math.Pow(10, -40.0/20)
-	for _, v := range a {
-		side = max(side, math.Abs(float64(v)))
+	return heard, nil
+}
+
+// peakOf is the largest absolute value of samples.
+func peakOf(samples []float32) float64 {
+	m := 0.0
+	for _, v := range samples {
+		m = max(m, math.Abs(float64(v)))
 	}
-	for _, v := range b {
-		side = max(side, math.Abs(float64(v)))
+	return m
+}
+
+// packets returns packets [i, j) of the track, lent from the cache.
+func (t *Track) packets(x framed.Index, i, j int) ([][]byte, error) {
+	out := make([][]byte, 0, max(j-i, 0))
+	for ; i < j; i++ {
+		data, err := t.packet(x, i)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, data)
 	}
-	return 20 * math.Log10(heard/side), nil
+	return out, nil
 }
 
 // packet returns packet i's data, lent from the cache; errSeamNotReady
