@@ -46,6 +46,7 @@ type Track struct {
 	slot   slot      // the pool slot of the track's fill; only the fill touches it
 	stored *Metadata // a stored track's, read from its file; nil for others
 	seams  seamCache // transitions at players' jumps
+	joins  joinCache // joins of its end to other tracks' starts
 }
 
 type trackConfig struct {
@@ -520,8 +521,11 @@ func comment(t ogg.OpusTags, name string) string {
 // when it ends, those are released and the chunks copied into one store.
 // A live track holds its window and its index window instead. The
 // transitions players send at their jumps count too (about 1 KB each at
-// 128 kbit/s, at most 64 a track).
-func (t *Track) Resident() int64 { return t.c.Stats().Resident + t.seams.bytes.Load() }
+// 128 kbit/s, at most 64 a track), and the joins made of its end into
+// other tracks (see join.go).
+func (t *Track) Resident() int64 {
+	return t.c.Stats().Resident + t.seams.bytes.Load() + t.joins.bytes.Load()
+}
 
 // settledSize is the part of Resident that no longer changes once the
 // track has ended: all but its transitions, which players' jumps add to.
@@ -535,5 +539,6 @@ func (t *Track) Close() error {
 	t.cancel() // ends a wait for the pool
 	err := t.c.Close()
 	t.closeSeams()
+	t.closeJoins()
 	return err
 }
