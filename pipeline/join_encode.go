@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/streamcatcher/streamcatcher/codec/framed"
 	"github.com/streamcatcher/streamcatcher/codec/opus"
@@ -18,6 +19,17 @@ const (
 	joinTail = 1440
 	// joinSplice is the crossfade of a splice (see splice).
 	joinSplice = 480
+)
+
+// A transition frame that a receiver decodes louder than the audio it
+// was given, its peak by more than joinLoud (0.5 dB) and its RMS by more
+// than joinLouder (0.25 dB: coding noise moves a frame's peak more than
+// its RMS), is made quieter by its peak's excess and the transition
+// encoded again, joinTries times at most in all.
+const (
+	joinLoud   = 1.0593
+	joinLouder = 1.0292
+	joinTries  = 4
 )
 
 // joinNeed is how much of B (its decoded samples after its pre-skip) a
@@ -153,11 +165,6 @@ func joinCandidate(ctx context.Context, a, b *Track, xa, xb framed.Index, s seam
 	out = append(out, warmed...)
 	out = append(out, joined...)
 	out = append(out, bNext[:D*ch]...)
-	p, err := s.encode(ctx, out, W, W+k)
-	if err != nil {
-		return nil, 0, err
-	}
-
 	before, err := a.packets(xa, max(aLast-int(seamFrames(2*opus.PreRoll, u)), 0), aLast+1)
 	if err != nil {
 		return nil, 0, err
@@ -166,12 +173,64 @@ func joinCandidate(ctx context.Context, a, b *Track, xa, xb framed.Index, s seam
 	if err != nil {
 		return nil, 0, err
 	}
-	heard, err := heardPeak(int(ch), before, p, next)
-	if err != nil {
-		return nil, 0, err
+	// The receiver's decoder may not be in the state the warm-up gives the
+	// encoder (A encoded elsewhere): its first transition frames then come
+	// out louder than coded. Those frames are made quieter by as much, and
+	// encoded again, a few times at most.
+	floor := math.Pow(10, -40.0/20)
+	gains := slices.Repeat([]float64{1}, int(k))
+	var (
+		p     [][]byte
+		heard []level
+	)
+	for range joinTries {
+		if p, err = s.encode(ctx, scaleFrames(out, ch, u, W, gains), W, W+k); err != nil {
+			return nil, 0, err
+		}
+		if heard, err = heardLevels(int(ch), before, p, next); err != nil {
+			return nil, 0, err
+		}
+		loud := false
+		for f := range k {
+			want := levelOf(out[(W+f)*u*ch : (W+f+1)*u*ch])
+			if h := heard[f]; h.peak > max(want.peak, floor)*joinLoud && h.rms > max(want.rms, floor)*joinLouder {
+				gains[f] *= max(want.peak, floor) / h.peak
+				loud = true
+			}
+		}
+		if !loud {
+			break
+		}
 	}
-	over := 20 * math.Log10(heard/max(peakOf(warmed), peakOf(joined), peakOf(bNext), math.Pow(10, -40.0/20)))
+	peak := 0.0
+	for _, l := range heard {
+		peak = max(peak, l.peak)
+	}
+	over := 20 * math.Log10(peak/max(peakOf(warmed), peakOf(joined), peakOf(bNext), floor))
 	return &join{aLast: aLast, packets: p, bFirst: bFirst, fade: fade, mixed: mixed, shift: shift}, over, nil
+}
+
+// scaleFrames returns out (interleaved, ch channels) with transition
+// frame f (the samples from (W+f)*u) multiplied by gains[f], the gain
+// going linearly from a frame's middle to the next's; out itself if every
+// gain is 1.
+func scaleFrames(out []float32, ch, u, W int64, gains []float64) []float32 {
+	if !slices.ContainsFunc(gains, func(g float64) bool { return g != 1 }) {
+		return out
+	}
+	scaled := slices.Clone(out)
+	k := int64(len(gains))
+	at := func(f int64) float64 { return gains[min(max(f, 0), k-1)] }
+	for i := W * u; i < (W+k)*u; i++ {
+		x := float64(i-W*u)/float64(u) - 0.5 // in frames, from the first frame's middle
+		f := int64(math.Floor(x))
+		w := x - float64(f)
+		g := float32((1-w)*at(f) + w*at(f+1))
+		for c := range ch {
+			scaled[i*ch+c] *= g
+		}
+	}
+	return scaled
 }
 
 // equalPower mixes a into b (interleaved, ch channels, of one length)

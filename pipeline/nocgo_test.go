@@ -47,6 +47,26 @@ func TestWithoutCgo(t *testing.T) {
 		assert.ErrorContains(t, err, "CGO_ENABLED=0")
 	})
 
+	t.Run("a join is a cut", func(t *testing.T) {
+		a := newTrack(t, bytes.NewReader(testutil.Fixture(t, "prog.opus")))
+		b := newTrack(t, bytes.NewReader(testutil.Fixture(t, "prog.webm")))
+		select {
+		case <-pipeline.PrepareJoin(a, b, 0):
+		case <-time.After(30 * time.Second):
+			t.Fatal("the join was not made")
+		}
+		p, ready := pipeline.JoinNow(a, b, 0)
+		require.True(t, ready)
+		assert.True(t, p.Cut, "no transition without an encoder")
+		assert.ErrorIs(t, p.Err, pipeline.ErrNoLibopus)
+		x, _ := a.Index()
+		assert.Equal(t, x.Packets()-1, p.ALast, "all of a's packets")
+		assert.Equal(t, 1, p.BFirst, "a silence frame in place of b's first")
+		stream, err := pipeline.JoinedPackets(a, b, p)
+		require.NoError(t, err)
+		assert.Len(t, stream, x.Packets()+len(tracktest.Packets(t, b)), "a's packets, the silence frame, b's from its second")
+	})
+
 	t.Run("webm plays", func(t *testing.T) {
 		data := testutil.Fixture(t, "prog.webm")
 		want := webmPackets(t, data)

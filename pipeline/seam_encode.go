@@ -308,35 +308,58 @@ func (t *Track) overshoot(x framed.Index, s seamEncoding, from, to int, p [][]by
 // before (to set its state), then p and after, and returns the peak of
 // what p and after decode to, full scale 1.
 func heardPeak(ch int, before, p, after [][]byte) (float64, error) {
+	heard, err := heardLevels(ch, before, p, after)
+	m := 0.0
+	for _, l := range heard {
+		m = max(m, l.peak)
+	}
+	return m, err
+}
+
+// level is the peak and the RMS of some audio, full scale 1.
+type level struct{ peak, rms float64 }
+
+// heardLevels is heardPeak packet by packet: the level of each of p and
+// after, as decoded.
+func heardLevels(ch int, before, p, after [][]byte) ([]level, error) {
 	dec, err := newPacketDecoder(ch)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	for _, data := range before {
 		if _, err := dec.Decode(data); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
-	heard := 0.0
+	heard := make([]level, 0, len(p)+len(after))
 	for _, data := range slices.Concat(p, after) {
 		pcm, err := dec.Decode(data)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
+		var l level
 		for _, v := range pcm {
-			heard = max(heard, math.Abs(float64(v))/32768)
+			x := float64(v) / 32768
+			l.peak, l.rms = max(l.peak, math.Abs(x)), l.rms+x*x
 		}
+		l.rms = math.Sqrt(l.rms / float64(max(len(pcm), 1)))
+		heard = append(heard, l)
 	}
 	return heard, nil
 }
 
 // peakOf is the largest absolute value of samples.
-func peakOf(samples []float32) float64 {
-	m := 0.0
+func peakOf(samples []float32) float64 { return levelOf(samples).peak }
+
+// levelOf is the level of samples.
+func levelOf(samples []float32) level {
+	var l level
 	for _, v := range samples {
-		m = max(m, math.Abs(float64(v)))
+		x := float64(v)
+		l.peak, l.rms = max(l.peak, math.Abs(x)), l.rms+x*x
 	}
-	return m
+	l.rms = math.Sqrt(l.rms / float64(max(len(samples), 1)))
+	return l
 }
 
 // packets returns packets [i, j) of the track, lent from the cache.
