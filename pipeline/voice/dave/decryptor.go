@@ -346,6 +346,7 @@ func (s *ratchetState) erase() {
 // decrypt appends the plaintext of f to dst if f decrypts under the
 // ratchet, checking the replay window and the generation first.
 func (s *ratchetState) decrypt(dst []byte, f *frame, now time.Time, scratch *[]byte) ([]byte, error) {
+	s.expireGenerations(now)
 	gen := wrapGeneration(s.oldest, f.nonce>>generationShift)
 	big := uint64(gen)<<generationShift | uint64(f.nonce&(1<<generationShift-1))
 	if s.haveNonce && big <= s.newestNonce {
@@ -366,13 +367,14 @@ func (s *ratchetState) decrypt(dst []byte, f *frame, now time.Time, scratch *[]b
 }
 
 // cryptor returns the cipher of generation gen, making it if it is in the
-// range allowed.
+// range allowed. expireGenerations was called at now.
 func (s *ratchetState) cryptor(gen uint32, now time.Time) (*genCipher, error) {
-	s.expireGenerations(now)
-	if gen < s.oldest {
-		return nil, fmt.Errorf("%w: generation %d, oldest kept %d", ErrGenerationExpired, gen, s.oldest)
-	}
 	if uint64(gen) > uint64(s.newest)+MaxGenerationGap {
+		// The nonce's 8 bits are read as a generation at or after the
+		// oldest kept; one behind it reads as 256 generations later.
+		if gen >= generationWrap && gen-generationWrap < s.oldest {
+			return nil, fmt.Errorf("%w: generation %d, oldest kept %d", ErrGenerationExpired, gen-generationWrap, s.oldest)
+		}
 		return nil, fmt.Errorf("%w: generation %d, newest %d", ErrGenerationTooFar, gen, s.newest)
 	}
 	age := int64(now.Sub(s.created) / time.Second)
