@@ -466,24 +466,27 @@ func (s *ratchetState) decrypted(gen uint32, big uint64, now time.Time) {
 // and use the platform's AES-GCM assembly; the plaintext is copied out
 // only if the tag is right.
 func open(dst []byte, aead cipher.AEAD, f *frame, scratch *[]byte) ([]byte, bool) {
-	var iv [12]byte
-	binary.LittleEndian.PutUint32(iv[8:], f.nonce)
 	ct, aad := f.body, []byte(nil)
 	n := len(f.body)
-	// The scratch space: the plaintext (n+16), the recomputed
-	// ciphertext and tag (n+16), and for a frame with unencrypted ranges
-	// the gathered ciphertext and additional data (n).
-	need := 2*(n+gcmTagSize) + n
+	// The scratch space (an IV on the stack would escape through the
+	// AEAD interface): the IV (12 bytes), the plaintext (n+16), the
+	// recomputed ciphertext and tag (n+16), and for a frame with
+	// unencrypted ranges the gathered ciphertext and additional data (n).
+	const ivSize = 12
+	need := ivSize + 2*(n+gcmTagSize) + n
 	if cap(*scratch) < need {
 		*scratch = make([]byte, need)
 	}
 	buf := (*scratch)[:need]
-	pt, sealed, gather := buf[:0:n+gcmTagSize], buf[n+gcmTagSize:n+gcmTagSize:2*(n+gcmTagSize)], buf[2*(n+gcmTagSize):]
+	iv, rest := buf[:ivSize], buf[ivSize:]
+	clear(iv[:8])
+	binary.LittleEndian.PutUint32(iv[8:], f.nonce)
+	pt, sealed, gather := rest[:0:n+gcmTagSize], rest[n+gcmTagSize:n+gcmTagSize:2*(n+gcmTagSize)], rest[2*(n+gcmTagSize):]
 	if len(f.ranges) > 0 {
 		ct, aad = splitRanges(f, gather)
 	}
-	pt = aead.Seal(pt, iv[:], ct, nil)[:len(ct)]
-	sealed = aead.Seal(sealed, iv[:], pt, aad)
+	pt = aead.Seal(pt, iv, ct, nil)[:len(ct)]
+	sealed = aead.Seal(sealed, iv, pt, aad)
 	if subtle.ConstantTimeCompare(sealed[len(ct):len(ct)+TagSize], f.tag) != 1 {
 		clear(buf)
 		return dst, false

@@ -8,6 +8,9 @@ var (
 	ReadULEB128   = readULEB128
 )
 
+// MaxRatchets is how many ratchets a Decryptor keeps at most.
+const MaxRatchets = maxRatchets
+
 // WrapGeneration is the full generation read from a nonce's top byte.
 var WrapGeneration = wrapGeneration
 

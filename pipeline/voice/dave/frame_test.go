@@ -72,3 +72,22 @@ func TestULEB128MatchesUvarint(t *testing.T) {
 		assert.Equal(t, binary.AppendUvarint(nil, v), dave.AppendULEB128(nil, v), "%#x", v)
 	}
 }
+
+// TestWrapGeneration checks how the 8 bits of generation in a nonce are
+// read against the oldest generation kept: at or after it, wrapping every
+// 256.
+func TestWrapGeneration(t *testing.T) {
+	for _, tc := range []struct{ oldest, low, want uint32 }{
+		{0, 0, 0},
+		{0, 5, 5},
+		{255, 255, 255},
+		{255, 0, 256},
+		{256, 0, 256},
+		{256, 255, 511},
+		{300, 44, 300},
+		{300, 50, 306},
+		{300, 10, 522},
+	} {
+		assert.Equal(t, tc.want, dave.WrapGeneration(tc.oldest, tc.low), "oldest %d, low %d", tc.oldest, tc.low)
+	}
+}
