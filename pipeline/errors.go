@@ -61,6 +61,19 @@ var (
 	errReaderClosed = fmt.Errorf("pipeline: PCM reader closed: %w", ErrClosed)
 )
 
+// Errors of a Queue.
+var (
+	// ErrIdle is returned by Queue.Next while the queue has nothing to
+	// play (empty, or stopped), once it has given its silence frames. It
+	// wraps ErrPaused, so that a driver that waits out a pause
+	// (errors.Is) waits out an idle queue too.
+	ErrIdle = fmt.Errorf("pipeline: queue idle: %w", ErrPaused)
+
+	// ErrQueueClosed is returned by Queue.Next after the queue's Close.
+	// It wraps ErrClosed.
+	ErrQueueClosed = fmt.Errorf("pipeline: queue closed: %w", ErrClosed)
+)
+
 // ErrNoLibopus is returned, wrapped with what is missing (the encoder or
 // the decoder), by a Track whose input must be Opus-encoded (MP3, WAV, raw
 // PCM) and by a PCMReader's reads, in a program built without cgo, which

@@ -82,6 +82,7 @@ type Player struct {
 	loops   int32 // loops left: -1 forever
 	state   uint8
 	silence int8  // silence frames still to give before the pause or end takes effect
+	quiet   bool  // no silence frames at the end: a Queue's player, whose queue gives them when it stops or empties
 	err     error // why the player ended, if not the track's end
 	hold    *Hold // its Library hold, given back by Close; nil if none
 	last    int   // the packet given last; seamFromSilence, seamFromStart
@@ -220,7 +221,7 @@ func (p *Player) end(err error) error {
 	if err != io.EOF {
 		p.err = err
 	}
-	if err != catcher.ErrClosed { // the track's Close; a source closed under it ended it like any error
+	if err != catcher.ErrClosed && !p.quiet { // the track's Close; a source closed under it ended it like any error
 		p.silence = opus.SilenceFrames
 	}
 	if p.err != nil {

@@ -129,9 +129,12 @@ func (s *Scheduler) Close() {
 // ErrStopped is a listener's error when its Scheduler was closed.
 var ErrStopped = errors.New("pipeline: scheduler closed")
 
-// Listener is a player driven by a Scheduler, and what it measured.
+// Listener is a player (or a Queue) driven by a Scheduler, and what it
+// measured.
 type Listener struct {
-	p     *Player
+	p     *Player // nil for a Queue's listener
+	q     *Queue  // nil for a Player's listener
+	src   driven  // p or q
 	send  func(Packet) error
 	shard *shard
 	added time.Time
@@ -140,7 +143,7 @@ type Listener struct {
 	next      time.Duration // the deadline of the listener's next packet, from the shard's start
 	started   bool          // next is set: the listener has had its first deadline
 	first     bool          // a packet has been sent
-	live      bool          // its player's track is live: the listener is held to the live edge
+	live      bool          // its player's track is live: the listener is held to the live edge (a Queue's: see Queue.keepLive)
 	following bool          // a live listener has followed the live edge since Do last moved its player
 	liveSkips int64         // packets a live listener's player passed over to rejoin the live edge
 
@@ -171,12 +174,45 @@ func (s *Scheduler) Add(p *Player, send func(Packet) error) *Listener {
 	return s.add(p, send, nil)
 }
 
+// AddQueue adds a Queue as one listener, as Add adds a player: its
+// packets are given to send at their deadlines from the next one on. An
+// idle or paused queue leaves a gap, as a paused player does; the
+// listener is dropped when the queue ends (io.EOF, with WithEndWhenEmpty),
+// is closed (its error is then ErrQueueClosed), when send returns an
+// error, or on Remove. The queue is commanded through its own methods,
+// from any goroutine: Do does nothing for its listener. A live track it
+// plays is held to the live edge as a player's is.
+func (s *Scheduler) AddQueue(q *Queue, send func(Packet) error) *Listener {
+	sh := s.shards[int(s.next.Add(1)-1)%len(s.shards)]
+	l := &Listener{q: q, src: q, send: send, shard: sh, added: s.clock.Now(), done: make(chan struct{})}
+	return sh.take(l)
+}
+
+// driven is what a Scheduler's listener plays: a Player or a Queue.
+type driven interface {
+	// Next is Player.Next's contract.
+	Next() (Packet, error)
+	// passTime moves its clock on by n samples in which it gave nothing.
+	passTime(n int64)
+	// counts returns the packets lost to live windows and the silence
+	// frames it has given so far (only the driver calls it).
+	counts() (skips, silence int64)
+}
+
+func (p *Player) counts() (skips, silence int64) { return p.stats.Skips, p.stats.Silence }
+
 // add is Add with onEnd, called with the listener's error when it ends,
 // on whichever goroutine ends it; it must not block.
 func (s *Scheduler) add(p *Player, send func(Packet) error, onEnd func(error)) *Listener {
 	sh := s.shards[int(s.next.Add(1)-1)%len(s.shards)]
-	l := &Listener{p: p, send: send, shard: sh, added: s.clock.Now(), done: make(chan struct{}), onEnd: onEnd, live: p.t.cfg.live > 0}
+	l := &Listener{p: p, src: p, send: send, shard: sh, added: s.clock.Now(), done: make(chan struct{}), onEnd: onEnd, live: p.t.cfg.live > 0}
 	l.following = l.live && s.nearLive(p) // a player put at the live edge (a Broadcast's) is held there from the start
+	return sh.take(l)
+}
+
+// take puts a new listener in the shard's next slot, or ends it if the
+// scheduler has closed.
+func (sh *shard) take(l *Listener) *Listener {
 	sh.mu.Lock()
 	if sh.stopped {
 		sh.mu.Unlock()
@@ -234,7 +270,8 @@ func without(ls []*Listener, l *Listener) []*Listener {
 // given: the way to pause, resume, seek or loop a player the scheduler
 // drives, from any goroutine, without a race. f must not block (a Seek
 // into the part not encoded yet should be given a context already done,
-// or be made before Add). Functions run in the order given.
+// or be made before Add). Functions run in the order given. A Queue's
+// listener has no player of its own: f is not run (command the Queue).
 func (l *Listener) Do(f func(*Player)) {
 	l.opsMu.Lock()
 	l.ops = append(l.ops, f)
@@ -257,8 +294,9 @@ func (l *Listener) Err() error {
 	}
 }
 
-// Player returns the listener's player. While the listener is driven,
-// only its callback, or a function given to Do, may use it.
+// Player returns the listener's player (nil for a Queue's). While the
+// listener is driven, only its callback, or a function given to Do, may
+// use it.
 func (l *Listener) Player() *Player { return l.p }
 
 // ListenerStats is what a Scheduler measured of one listener.
@@ -435,12 +473,12 @@ func (sh *shard) tick(sl *slotList, deadline, now time.Duration) {
 		err := sh.serve(l, now, &ts)
 		// The player's counts, for readers of the listener's: its own
 		// are the driver's alone.
-		ps := l.p.stats
-		skips := ps.Skips + l.liveSkips
+		skips, silence := l.src.counts()
+		skips += l.liveSkips
 		ts.skips += skips - l.skips.Load()
-		ts.silence += ps.Silence - l.silence.Load()
+		ts.silence += silence - l.silence.Load()
 		l.skips.Store(skips)
-		l.silence.Store(ps.Silence)
+		l.silence.Store(silence)
 		if err != nil {
 			l.finish(err)
 			continue
@@ -477,37 +515,48 @@ func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 		l.hasOps.Store(false)
 		l.opsMu.Unlock()
 		for _, f := range ops {
-			f(l.p)
+			if l.p != nil {
+				f(l.p)
+			}
 		}
 		l.following = false // the player may have been moved: it rejoins the edge by playing on
 	}
+	live := l.live || l.q != nil && l.q.live.Load()
 	bound := time.Duration(s.catchUp) * s.frame
-	if l.live {
+	if live {
 		bound = s.frame - 1 // no catch-up: more than the packet due now is a resync
 	}
 	if behind := now - l.next; behind > bound {
 		l.next = now - behind%s.frame // back on the grid, at the present
-		l.p.passTime(opus.Samples(behind - behind%s.frame))
+		l.src.passTime(opus.Samples(behind - behind%s.frame))
 		l.resyncs.Add(1)
 		ts.resyncs++
 	}
-	if l.live {
-		sh.keepLive(l, ts)
+	switch {
+	case l.live:
+		sh.keepLive(l, l.p, ts)
+	case live:
+		l.q.keepLive(func(p *Player, fresh bool) {
+			if fresh {
+				l.following = s.nearLive(p)
+			}
+			sh.keepLive(l, p, ts)
+		})
 	}
 	for n := 0; n < maxPerDeadline && l.next <= now; n++ {
-		pk, err := l.p.Next()
+		pk, err := l.src.Next()
 		switch {
 		case err == nil:
 		case err == ErrUnderrun:
 			l.underruns.Add(1)
 			ts.underruns++
 			l.next += s.frame // a gap, not a burst later
-			l.p.passTime(opus.Samples(s.frame))
-			if l.live {
+			l.src.passTime(opus.Samples(s.frame))
+			if live {
 				l.following = true // it has run into the live edge
 			}
 			return nil
-		case err == ErrPaused:
+		case err == ErrPaused || err == ErrIdle:
 			l.next += s.frame
 			return nil
 		case err == io.EOF:
@@ -546,8 +595,7 @@ func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 // that has not followed the edge since Do last ran (it was put behind it)
 // starts to once it is within those frames of it; a player looping a
 // section is left where it is.
-func (sh *shard) keepLive(l *Listener, ts *tickStats) {
-	p := l.p
+func (sh *shard) keepLive(l *Listener, p *Player, ts *tickStats) {
 	if p.loops != 0 {
 		return
 	}

@@ -1,0 +1,1026 @@
+package pipeline
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/streamcatcher/streamcatcher/codec/opus"
+)
+
+// Queue is a queue player: what a guild's bot plays. It plays the tracks
+// of a Library one after another, commanded from any goroutine, and is
+// driven as a Player is: its Next gives the next packet, so that a
+// Scheduler (AddQueue), a sink.FrameProvider, sink.Copy or sink.Feed
+// takes it as they take a Player.
+//
+// # Commands
+//
+// Every command (Play, Enqueue, PlayNext, InsertBefore, Remove, Move,
+// Clear, Shuffle, Skip, SkipTo, Stop, Seek, Pause, Resume, Loop,
+// LoopSection) returns at once: it is recorded, and applied at the next
+// packet boundary (the driver's next Next call), in the order the queue
+// recorded it, before that packet is chosen. Commands name queue entries
+// by the EntryID that Play, Enqueue, PlayNext and InsertBefore return,
+// never by an index, which another user's command may have moved; a
+// command naming an entry that is no longer where it says (played,
+// removed) does nothing. State gives the entries in order, for a
+// command by index.
+//
+// # Playing
+//
+// The queue owns one Player at a time, of its current entry, and the
+// Library holds (Library.Get's, without its wait) of its current entry
+// and of the next ones up to WithLoadAhead (one by default), so that the
+// next track loads while the current one plays; an entry further down
+// holds nothing until it comes that near. A hold is released when its
+// entry is played, removed, cleared, or the queue closed. Next never
+// waits: an entry whose track is still loading (or whose source stalls)
+// is an underrun (ErrUnderrun), counted towards WithStuckAfter.
+//
+// Tracks follow each other packet after packet: the next track's first
+// packet comes right after the last one's last, on one timeline
+// (Packet.Timestamp runs on across tracks, and across the gaps a
+// Scheduler passes). A receiver decoding the queue's stream with one
+// decoder holds the state of the last track's audio at that boundary, for
+// which the next track's first packet was not coded: it is sent as a
+// silence frame of its duration (as a Player does at a jump that has no
+// transition; see Player), the next packets as they are. The five
+// silence frames of a Player's end are not sent between queued tracks:
+// they are sent when the queue stops or empties, and at a pause, as a
+// Player's are.
+//
+// When the queue has nothing to play (it is empty, or was stopped), Next
+// gives those silence frames, then ErrIdle (which wraps ErrPaused: a
+// driver waits it out as it waits out a pause), until a track is queued;
+// with WithEndWhenEmpty it gives io.EOF instead, and a Scheduler then
+// drops its listener.
+//
+// # Events
+//
+// With WithEvents or WithEventFunc, the queue tells of each entry's start
+// and end (with the reason), a stuck track, the position at a rate the
+// user picks (WithPositionEvery), and a track's title changes; see Event.
+//
+// A Queue is safe for concurrent use: any goroutine may command it and
+// read its State; one goroutine at a time drives it (Next).
+type Queue struct {
+	lib *Library
+	cfg queueConfig
+	ev  *eventSink // nil: no events
+
+	mu      sync.Mutex // guards cmds, ids, closed and state
+	cmds    []queueCmd // recorded, not yet applied
+	spare   []queueCmd // the last batch's slice, reused
+	ids     EntryID    // the last ID given
+	closed  bool
+	state   QueueState  // published at each packet boundary
+	hasCmds atomic.Bool // cmds is not empty
+	// live says that the current track is live, for the Scheduler (see
+	// keepLive). Stored by the driver; read by the Scheduler's shard.
+	live atomic.Bool
+
+	// drive is held by Next, by the Scheduler's calls and by Close: it
+	// guards every field below, the driver's.
+	drive    sync.Mutex
+	done     bool      // closed: Next gives ErrQueueClosed
+	entries  []*qentry // queued after the current, in order
+	cur      *qentry   // the current entry, nil if none
+	player   *Player   // cur's player, once its track is ready
+	started  bool      // cur's first packet has been given (EventStarted sent)
+	seek     int64     // cur's pending seek, in samples; -1 if none
+	paused   bool
+	loop     LoopMode
+	section  [2]time.Duration // LoopSection's, from and to
+	silence  int     // the queue's silence frames still to give (a pause, a stop, an empty queue)
+	audible  *qentry // the entry whose audio the receiver's decoder holds: the last packet given was its audio; nil after silence
+	ts       int64   // the queue's clock: samples given, and passed (passTime)
+	stalls   int     // underruns in a row of the current entry while not paused
+	sincePos int     // packets of the current entry given since the last position event
+	title    StreamTitle
+	liveSeen *Player // the player keepLive saw last
+	skips    int64   // the skips of the players ended (see counts)
+	dirty    bool    // entries or cur changed since the last publish
+	rng      *rand.Rand
+	stats    QueueStats
+}
+
+// EntryID names an entry of a Queue. IDs are given in increasing order
+// from 1, never twice by one queue; 0 names no entry.
+type EntryID uint64
+
+// qentry is one entry of the queue.
+type qentry struct {
+	id      EntryID
+	key     Key
+	hold    *Hold // the Library's hold, while the entry is in the load-ahead window
+	tries   int   // loads made again after a stored copy failed before its first packet
+	noStore bool  // the next load encodes, without the store
+}
+
+// LoopMode is what a Queue repeats.
+type LoopMode uint8
+
+// Loop modes.
+const (
+	// LoopOff plays each entry once.
+	LoopOff LoopMode = iota
+	// LoopTrack plays the current track again and again, packet after
+	// packet (as Player.Loop(-1)), whatever the track; Skip moves on.
+	LoopTrack
+	// LoopQueue puts each entry that finished back at the end of the
+	// queue, with its ID.
+	LoopQueue
+	// LoopSection loops a section of the current track (LoopSection);
+	// it ends with the track.
+	LoopSection
+)
+
+// QueueOption configures a Queue.
+type QueueOption func(*queueConfig)
+
+type queueConfig struct {
+	ahead        int
+	stuckAfter   int // underruns in a row
+	positionEach int // packets; 0: no position events
+	endWhenEmpty bool
+	seed         *uint64
+	events       int // the channel's buffer; 0: no channel
+	eventFunc    func(Event)
+}
+
+// WithLoadAhead sets how many entries after the current one are held,
+// and so loaded, while it plays (1 by default; at most 2, at least 0).
+func WithLoadAhead(n int) QueueOption { return func(c *queueConfig) { c.ahead = min(max(n, 0), 2) } }
+
+// WithStuckAfter sets after how many packet deadlines in a row with no
+// packet of the current track (underruns: Next calls that gave
+// ErrUnderrun) the queue sends EventStuck (500 by default: ten seconds
+// of 20 ms deadlines; 0 for never). It is counted on the driver's calls,
+// not on a clock, and told once a stall.
+func WithStuckAfter(deadlines int) QueueOption {
+	return func(c *queueConfig) { c.stuckAfter = max(deadlines, 0) }
+}
+
+// WithPositionEvery makes the queue send EventPosition every n packets of
+// the current track (50 by default: a second of 20 ms packets; 1 for
+// every packet; 0 for none).
+func WithPositionEvery(n int) QueueOption {
+	return func(c *queueConfig) { c.positionEach = max(n, 0) }
+}
+
+// WithEndWhenEmpty makes Next give io.EOF, rather than ErrIdle, once the
+// queue has nothing to play and has given its silence frames: for an
+// export, or a driver that should stop.
+func WithEndWhenEmpty() QueueOption { return func(c *queueConfig) { c.endWhenEmpty = true } }
+
+// WithShuffleSeed makes Shuffle's order reproducible: the queue's
+// shuffles are rand.New(rand.NewPCG(seed, seed)).Shuffle's, one after
+// another (random by default).
+func WithShuffleSeed(seed uint64) QueueOption { return func(c *queueConfig) { c.seed = &seed } }
+
+// WithEvents makes the queue send its events on the channel Events
+// returns, through a buffer of n events (64 if n < 1). The driver never
+// waits for the reader: when the buffer is full, the oldest position
+// event in it is dropped (and counted, QueueStats.EventsDropped), or the
+// new one if it is a position event and there is none; the other events
+// are never dropped (the buffer grows past n for them).
+func WithEvents(n int) QueueOption {
+	return func(c *queueConfig) {
+		if n < 1 {
+			n = 64
+		}
+		c.events = n
+	}
+}
+
+// WithEventFunc makes the queue call f with each event, on the driver's
+// goroutine, within the Next call that makes it: f must not block (it
+// holds up the packet), and may give the queue commands. It replaces
+// WithEvents.
+func WithEventFunc(f func(Event)) QueueOption { return func(c *queueConfig) { c.eventFunc = f } }
+
+// NewQueue returns an empty queue playing the tracks of lib. Close
+// releases what it holds.
+func NewQueue(lib *Library, opts ...QueueOption) *Queue {
+	cfg := queueConfig{ahead: 1, stuckAfter: 500, positionEach: 50}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	q := &Queue{lib: lib, cfg: cfg, seek: -1}
+	if cfg.seed != nil {
+		q.rng = rand.New(rand.NewPCG(*cfg.seed, *cfg.seed))
+	} else {
+		q.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	switch {
+	case cfg.eventFunc != nil:
+		q.ev = &eventSink{fn: cfg.eventFunc}
+	case cfg.events > 0:
+		q.ev = newEventSink(cfg.events)
+	}
+	return q
+}
+
+// Commands.
+
+type cmdOp uint8
+
+const (
+	opPlay cmdOp = iota
+	opEnqueue
+	opPlayNext
+	opInsert
+	opRemove
+	opMove
+	opClear
+	opShuffle
+	opSkip
+	opSkipTo
+	opStop
+	opSeek
+	opPause
+	opResume
+	opLoop
+	opLoopSection
+)
+
+// queueCmd is a command recorded for the next packet boundary.
+type queueCmd struct {
+	op       cmdOp
+	id       EntryID // the entry it names or makes
+	before   EntryID
+	key      Key
+	n        int
+	from, to time.Duration
+	loop     LoopMode
+}
+
+// record records c, giving it a new entry's ID if it makes one.
+func (q *Queue) record(c queueCmd, makes bool) EntryID {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if makes {
+		q.ids++
+		c.id = q.ids
+	}
+	if q.closed {
+		return c.id
+	}
+	q.cmds = append(q.cmds, c)
+	q.hasCmds.Store(true)
+	return c.id
+}
+
+// Play plays the track of key now: it replaces the current entry (which
+// ends with EndReplaced), the queue after it unchanged. It does not end a
+// pause. It returns the new entry's ID.
+func (q *Queue) Play(key Key) EntryID { return q.record(queueCmd{op: opPlay, key: key.normal()}, true) }
+
+// Enqueue adds the track of key at the end of the queue, and returns the
+// entry's ID. An idle queue starts playing it.
+func (q *Queue) Enqueue(key Key) EntryID {
+	return q.record(queueCmd{op: opEnqueue, key: key.normal()}, true)
+}
+
+// PlayNext adds the track of key at the front of the queue, to play after
+// the current entry, and returns the entry's ID.
+func (q *Queue) PlayNext(key Key) EntryID {
+	return q.record(queueCmd{op: opPlayNext, key: key.normal()}, true)
+}
+
+// InsertBefore adds the track of key before the queued entry before (at
+// the end if before is not queued then), and returns the entry's ID.
+func (q *Queue) InsertBefore(key Key, before EntryID) EntryID {
+	return q.record(queueCmd{op: opInsert, key: key.normal(), before: before}, true)
+}
+
+// Remove removes the entry id: a queued one (it ends with EndRemoved,
+// never played), or the current one (it ends with EndRemoved, and the
+// next plays).
+func (q *Queue) Remove(id EntryID) { q.record(queueCmd{op: opRemove, id: id}, false) }
+
+// Move moves the queued entry id before the queued entry before (to the
+// end if before is 0 or not queued then). Moving the current entry, or
+// an entry before itself, does nothing.
+func (q *Queue) Move(id, before EntryID) {
+	q.record(queueCmd{op: opMove, id: id, before: before}, false)
+}
+
+// Clear removes every queued entry (each ends with EndRemoved); the
+// current one plays on.
+func (q *Queue) Clear() { q.record(queueCmd{op: opClear}, false) }
+
+// Shuffle puts the queued entries in a random order (see
+// WithShuffleSeed); the current one plays on.
+func (q *Queue) Shuffle() { q.record(queueCmd{op: opShuffle}, false) }
+
+// Skip ends the current entry (EndSkipped) and the n-1 queued after it
+// (n < 1 is 1), and plays the next.
+func (q *Queue) Skip(n int) { q.record(queueCmd{op: opSkip, n: max(n, 1)}, false) }
+
+// SkipTo ends the current entry and the queued ones before the queued
+// entry id (EndSkipped), and plays id. If id is not queued then, it does
+// nothing.
+func (q *Queue) SkipTo(id EntryID) { q.record(queueCmd{op: opSkipTo, id: id}, false) }
+
+// Stop ends the current entry and every queued one (EndStopped): the
+// queue gives its silence frames, then is idle until a track is queued.
+// It ends a pause.
+func (q *Queue) Stop() { q.record(queueCmd{op: opStop}, false) }
+
+// Seek moves the entry id, if it is the current one then, to position d
+// of its track. It never waits: a position already encoded is played from
+// the next packet; past the encoded point, the queue plays on where it
+// was, and moves at the first packet boundary at which d is encoded
+// (and, as Player.Seek asks, the jump's transition can be made). A seek
+// at or past the end of a finished track does nothing. A later Seek, or
+// the entry's end, replaces a seek not yet made. A paused queue plays
+// from d on Resume.
+func (q *Queue) Seek(id EntryID, d time.Duration) {
+	q.record(queueCmd{op: opSeek, id: id, from: max(d, 0)}, false)
+}
+
+// Pause pauses the queue: it gives five silence frames (if it was giving
+// audio), then ErrPaused until Resume. The entries and loops stay.
+func (q *Queue) Pause() { q.record(queueCmd{op: opPause}, false) }
+
+// Resume resumes a paused queue where it was.
+func (q *Queue) Resume() { q.record(queueCmd{op: opResume}, false) }
+
+// Loop sets the loop mode: LoopOff, LoopTrack or LoopQueue (LoopSection
+// is set by LoopSection, and is LoopOff here).
+func (q *Queue) Loop(m LoopMode) { q.record(queueCmd{op: opLoop, loop: m}, false) }
+
+// LoopSection loops the section [from, to) of the entry id, if it is the
+// current one then, as Player.LoopSection does, forever, until the track
+// ends (Skip), or Loop sets another mode. An empty section is refused at
+// once, with Player.LoopSection's error.
+func (q *Queue) LoopSection(id EntryID, from, to time.Duration) error {
+	if err := checkSection(from, to); err != nil {
+		return err
+	}
+	q.record(queueCmd{op: opLoopSection, id: id, from: from, to: to}, false)
+	return nil
+}
+
+// checkSection is Player.LoopSection's check.
+func checkSection(from, to time.Duration) error {
+	if to <= from || from < 0 {
+		return fmt.Errorf("pipeline: loop section [%v, %v) is empty", from, to)
+	}
+	return nil
+}
+
+// Events returns the channel of the queue's events, if it was made
+// WithEvents (nil otherwise). It is closed by Close; the events still
+// buffered then are not delivered.
+func (q *Queue) Events() <-chan Event {
+	if q.ev == nil || q.ev.out == nil {
+		return nil
+	}
+	return q.ev.out
+}
+
+// QueueEntry is an entry of a queue.
+type QueueEntry struct {
+	ID  EntryID
+	Key Key
+}
+
+// QueueState is a Queue as of its last packet boundary: a consistent copy.
+type QueueState struct {
+	Current  QueueEntry   // the entry playing (ID 0 if none)
+	Started  bool         // the current entry has given its first packet
+	Position int64        // the current track's position of the next packet, in samples at 48 kHz after the pre-skip
+	Entries  []QueueEntry // queued after the current one, in order
+	Paused   bool
+	Loop     LoopMode
+	Stats    QueueStats
+}
+
+// QueueStats counts what a Queue did.
+type QueueStats struct {
+	Packets       int64 // packets given, silence frames included
+	Silence       int64 // silence frames given (the queue's, a player's, and in place of a track's first packet)
+	Underruns     int64 // Next calls that gave ErrUnderrun
+	Commands      int64 // commands applied, in the order recorded
+	Tracks        int64 // entries started
+	Failed        int64 // entries that ended with EndFailed
+	EventsDropped int64 // position events dropped from a full buffer (WithEvents)
+}
+
+// State returns the queue as of its last packet boundary (commands
+// recorded since are not applied yet). It is safe to call from any
+// goroutine.
+func (q *Queue) State() QueueState {
+	q.mu.Lock()
+	st := q.state
+	q.mu.Unlock()
+	st.Entries = slices.Clone(st.Entries)
+	if q.ev != nil {
+		st.Stats.EventsDropped = q.ev.dropped.Load()
+	}
+	return st
+}
+
+// publish copies the driver's state for State.
+func (q *Queue) publish() {
+	var cur QueueEntry
+	if q.cur != nil {
+		cur = QueueEntry{q.cur.id, q.cur.key}
+	}
+	var pos int64
+	if q.player != nil {
+		pos = max(q.player.position(), 0)
+	}
+	var entries []QueueEntry
+	if q.dirty {
+		entries = make([]QueueEntry, len(q.entries))
+		for i, e := range q.entries {
+			entries[i] = QueueEntry{e.id, e.key}
+		}
+	}
+	q.mu.Lock()
+	if q.dirty {
+		q.state.Entries = entries
+	}
+	q.state.Current, q.state.Started, q.state.Position = cur, q.started, pos
+	q.state.Paused, q.state.Loop, q.state.Stats = q.paused, q.loop, q.stats
+	q.mu.Unlock()
+	q.dirty = false
+}
+
+// Driving.
+
+// Next returns the next packet to send, and moves past it, as Player.Next
+// does: it applies the commands recorded since the last call first. It
+// never waits. Errors: ErrUnderrun when the current track's next packet
+// is not ready (a track still loading, or encoding); ErrPaused while
+// paused, after the silence frames; ErrIdle while there is nothing to
+// play, after them; io.EOF then instead, WithEndWhenEmpty; ErrQueueClosed
+// after Close. A track's error is not the queue's: the entry ends
+// (EndFailed) and the next plays. The packet's Data is lent, as a
+// Player's is.
+func (q *Queue) Next() (Packet, error) {
+	q.drive.Lock()
+	defer q.drive.Unlock()
+	if q.done {
+		return Packet{}, ErrQueueClosed
+	}
+	if q.hasCmds.Load() {
+		q.apply()
+	}
+	if q.dirty {
+		q.window()
+	}
+	pk, err := q.next()
+	switch err {
+	case nil:
+		q.stats.Packets++
+		if pk.Silence {
+			q.stats.Silence++
+		}
+	case ErrUnderrun:
+		q.stats.Underruns++
+	}
+	q.publish()
+	return pk, err
+}
+
+// next chooses the packet: the queue's silence frames, the current
+// entry's next packet, or the next entry's first, as the state says.
+func (q *Queue) next() (Packet, error) {
+	// Each round but the last ends an entry: bounded by the entries,
+	// and by a LoopQueue of tracks that have no packet.
+	for range len(q.entries) + 4 {
+		if q.silence > 0 {
+			q.silence--
+			q.audible = nil
+			pos := int64(0)
+			if q.player != nil {
+				pos = max(q.player.position(), 0)
+				if q.started {
+					q.player.silenced() // it resumes from silence: see seamData
+				}
+			}
+			return q.give(Packet{Data: silence, Samples: 960, Position: pos, Silence: true}), nil
+		}
+		if q.cur == nil {
+			if len(q.entries) == 0 {
+				if q.audible != nil {
+					q.silence = opus.SilenceFrames
+					continue
+				}
+				if q.cfg.endWhenEmpty {
+					return Packet{}, io.EOF
+				}
+				return Packet{}, ErrIdle
+			}
+			q.cur = q.entries[0]
+			q.entries = slices.Delete(q.entries, 0, 1)
+			q.dirty = true
+			q.window()
+		}
+		if q.paused {
+			return Packet{}, ErrPaused
+		}
+		if q.player == nil {
+			t, err := q.ready(q.cur)
+			if err != nil {
+				q.end(EndFailed, err)
+				continue
+			}
+			if t == nil {
+				return Packet{}, q.underrun()
+			}
+			q.newPlayer(t)
+		}
+		if q.seek >= 0 {
+			moved, err := q.player.trySeek(q.seek)
+			switch {
+			case moved || err != nil:
+				q.seek = -1
+			default:
+				q.seekAhead(q.cur, q.seek)
+			}
+		}
+		pk, err := q.player.Next()
+		switch {
+		case err == nil:
+		case err == ErrUnderrun:
+			return Packet{}, q.underrun()
+		case err == io.EOF:
+			q.end(EndFinished, nil)
+			continue
+		default:
+			q.end(EndFailed, err)
+			continue
+		}
+		q.stalls = 0
+		if !q.started {
+			q.started = true
+			q.stats.Tracks++
+			pk = q.boundary(q.audible, q.cur, pk)
+			q.emit(Event{Kind: EventStarted, ID: q.cur.id, Key: q.cur.key, Position: pk.Position})
+		}
+		if pk.Silence {
+			q.audible = nil
+		} else {
+			q.audible = q.cur
+		}
+		pk = q.give(pk)
+		q.events(pk)
+		return pk, nil
+	}
+	return Packet{}, q.underrun()
+}
+
+// boundary returns what is sent for the first packet pk of entry b's
+// track, the receiver's decoder holding the state of entry a's audio
+// (nil: of silence, or of nothing). The receiver's decoder holds a's
+// state, for which b's first packet was not coded: it is sent as a
+// silence frame of its duration (the rule of a Player's jump without a
+// transition: see seamData), and b's player goes on as after a silence
+// frame. A join of a's end to b's start would be made here.
+func (q *Queue) boundary(a, b *qentry, pk Packet) Packet {
+	if a == nil || pk.Silence {
+		return pk
+	}
+	_ = b
+	pk.Data, pk.Silence, pk.Seam = silenceOf(pk.Samples), true, false
+	q.player.silenced()
+	return pk
+}
+
+// give puts pk on the queue's timeline.
+func (q *Queue) give(pk Packet) Packet {
+	pk.Timestamp = q.ts
+	q.ts += pk.Samples
+	return pk
+}
+
+// events sends the events of the current entry's packet pk: its position,
+// at WithPositionEvery's rate; its title, when it changed.
+func (q *Queue) events(pk Packet) {
+	if q.ev == nil {
+		return
+	}
+	if n := q.cfg.positionEach; n > 0 {
+		q.sincePos++
+		if q.sincePos >= n {
+			q.sincePos = 0
+			q.emit(Event{Kind: EventPosition, ID: q.cur.id, Key: q.cur.key, Position: pk.Position})
+		}
+	}
+	t := q.player.t
+	if len(t.Titles()) == 0 {
+		return
+	}
+	if st, ok := q.player.Title(); ok && st != q.title {
+		q.title = st
+		q.emit(Event{Kind: EventTitle, ID: q.cur.id, Key: q.cur.key, Position: pk.Position, Title: st})
+	}
+}
+
+// underrun counts an underrun of the current entry, telling EventStuck
+// once the entry has had WithStuckAfter of them in a row, and returns
+// ErrUnderrun.
+func (q *Queue) underrun() error {
+	q.stalls++
+	if q.cfg.stuckAfter > 0 && q.stalls == q.cfg.stuckAfter && q.cur != nil {
+		var pos int64
+		if q.player != nil {
+			pos = max(q.player.position(), 0)
+		}
+		q.emit(Event{Kind: EventStuck, ID: q.cur.id, Key: q.cur.key, Position: pos,
+			Stalled: time.Duration(q.stalls) * 20 * time.Millisecond})
+	}
+	return ErrUnderrun
+}
+
+// newPlayer makes the current entry's player, of track t.
+func (q *Queue) newPlayer(t *Track) {
+	p := t.NewPlayer()
+	p.quiet = true
+	if t.cfg.live > 0 {
+		p.SkipToLive() // a live track is joined at its live edge
+		q.live.Store(true)
+	}
+	switch q.loop {
+	case LoopTrack:
+		p.Loop(-1)
+	case LoopSection:
+		_ = p.LoopSection(q.section[0], q.section[1], -1) // checked when given
+	}
+	q.player = p
+}
+
+// seekAhead is called at each packet boundary at which the current
+// entry's pending seek to target (samples) is past its encoded point.
+// It is where an encode started from the target would be asked for;
+// until then, the seek waits for the encoding to reach it.
+func (q *Queue) seekAhead(e *qentry, target int64) {}
+
+// end ends the current entry, for reason r (and err, a failure's).
+func (q *Queue) end(r EndReason, err error) {
+	e := q.cur
+	if e == nil {
+		return
+	}
+	if q.player != nil {
+		q.skips += q.player.stats.Skips
+		q.player.Close()
+		q.player = nil
+	}
+	q.cur, q.started, q.seek, q.stalls, q.sincePos, q.title = nil, false, -1, 0, 0, StreamTitle{}
+	q.live.Store(false)
+	if q.loop == LoopSection {
+		q.loop = LoopOff
+	}
+	if r == EndFailed {
+		q.stats.Failed++
+	}
+	if r == EndFinished && q.loop == LoopQueue {
+		q.entries = append(q.entries, e)
+	} else {
+		e.release()
+	}
+	q.dirty = true
+	q.emit(Event{Kind: EventEnded, ID: e.id, Key: e.key, Reason: r, Err: err})
+}
+
+// drop removes the queued entries for which f is true, ending each with
+// reason r.
+func (q *Queue) drop(r EndReason, f func(i int, e *qentry) bool) {
+	var gone []*qentry
+	i := 0
+	q.entries = slices.DeleteFunc(q.entries, func(e *qentry) bool {
+		d := f(i, e)
+		i++
+		if d {
+			gone = append(gone, e)
+		}
+		return d
+	})
+	for _, e := range gone {
+		e.release()
+		q.dirty = true
+		q.emit(Event{Kind: EventEnded, ID: e.id, Key: e.key, Reason: r})
+	}
+}
+
+// apply applies the commands recorded, in order.
+func (q *Queue) apply() {
+	q.mu.Lock()
+	cmds := q.cmds
+	q.cmds = q.spare[:0]
+	q.hasCmds.Store(false)
+	q.mu.Unlock()
+	for i := range cmds {
+		q.applyOne(&cmds[i])
+		q.stats.Commands++
+	}
+	clear(cmds)
+	q.spare = cmds[:0]
+}
+
+func (q *Queue) find(id EntryID) int {
+	return slices.IndexFunc(q.entries, func(e *qentry) bool { return e.id == id })
+}
+
+func (q *Queue) isCurrent(id EntryID) bool { return q.cur != nil && q.cur.id == id }
+
+func (q *Queue) applyOne(c *queueCmd) {
+	switch c.op {
+	case opPlay:
+		q.end(EndReplaced, nil)
+		q.cur = &qentry{id: c.id, key: c.key}
+		q.dirty = true
+	case opEnqueue:
+		q.entries = append(q.entries, &qentry{id: c.id, key: c.key})
+		q.dirty = true
+	case opPlayNext:
+		q.entries = slices.Insert(q.entries, 0, &qentry{id: c.id, key: c.key})
+		q.dirty = true
+	case opInsert:
+		i := q.find(c.before)
+		if i < 0 {
+			i = len(q.entries)
+		}
+		q.entries = slices.Insert(q.entries, i, &qentry{id: c.id, key: c.key})
+		q.dirty = true
+	case opRemove:
+		if q.isCurrent(c.id) {
+			q.end(EndRemoved, nil)
+			return
+		}
+		q.drop(EndRemoved, func(_ int, e *qentry) bool { return e.id == c.id })
+	case opMove:
+		i := q.find(c.id)
+		if i < 0 || c.id == c.before {
+			return
+		}
+		e := q.entries[i]
+		q.entries = slices.Delete(q.entries, i, i+1)
+		j := q.find(c.before)
+		if j < 0 {
+			j = len(q.entries)
+		}
+		q.entries = slices.Insert(q.entries, j, e)
+		q.dirty = true
+	case opClear:
+		q.drop(EndRemoved, func(int, *qentry) bool { return true })
+	case opShuffle:
+		q.rng.Shuffle(len(q.entries), func(i, j int) { q.entries[i], q.entries[j] = q.entries[j], q.entries[i] })
+		q.dirty = true
+	case opSkip:
+		q.end(EndSkipped, nil)
+		q.drop(EndSkipped, func(i int, _ *qentry) bool { return i < c.n-1 })
+	case opSkipTo:
+		i := q.find(c.id)
+		if i < 0 {
+			return
+		}
+		q.end(EndSkipped, nil)
+		q.drop(EndSkipped, func(j int, _ *qentry) bool { return j < i })
+	case opStop:
+		q.end(EndStopped, nil)
+		q.drop(EndStopped, func(int, *qentry) bool { return true })
+		q.paused = false
+	case opSeek:
+		if q.isCurrent(c.id) {
+			q.seek = opus.Samples(c.from)
+		}
+	case opPause:
+		if !q.paused {
+			q.paused = true
+			if q.audible != nil {
+				q.silence = opus.SilenceFrames
+				if p := q.player; p != nil && q.started {
+					p.t.prepareSeam(seamFromSilence, p.cur.Pos()) // for the resume
+				}
+			}
+		}
+	case opResume:
+		q.paused = false
+		q.silence = 0
+	case opLoop:
+		m := c.loop
+		if m == LoopSection {
+			m = LoopOff
+		}
+		q.loop = m
+		if q.player != nil {
+			if m == LoopTrack {
+				q.player.Loop(-1)
+			} else {
+				q.player.Loop(0)
+			}
+		}
+	case opLoopSection:
+		if !q.isCurrent(c.id) {
+			return
+		}
+		q.loop = LoopSection
+		q.section = [2]time.Duration{c.from, c.to}
+		if q.player != nil {
+			_ = q.player.LoopSection(c.from, c.to, -1)
+		}
+	}
+}
+
+// silenced tells the player that its receiver has been given silence
+// frames since its last packet, as its own pause's: its next packet is a
+// jump from silence (see seamData).
+func (p *Player) silenced() { p.last, p.seam = seamFromSilence, nil }
+
+// trySeek moves the player to the packet that holds target (samples), as
+// Seek does, if the encoding has reached it (and the packets after it that
+// the jump's transition is made from): it never waits, and the transition
+// is encoded in the background (Next encodes it if it is not ready by
+// then). It reports whether the player moved; a target at or past the end
+// of a finished track is ErrSeekPastEnd (or the track's error), and the
+// player does not move.
+func (p *Player) trySeek(target int64) (bool, error) {
+	ahead := target
+	if !p.t.cfg.noSeams && p.t.cfg.live == 0 {
+		ahead += seamAhead
+	}
+	finished := p.t.c.Finished() // before the index: once finished, the index read after is whole
+	x, ok := p.t.Index()
+	done := finished || ok && x.Done()
+	if ok && x.DecodedSamples()-x.PreSkip() > target && (!done || target < x.DurationSamples()) && (done || x.DecodedSamples()-x.PreSkip() > ahead) {
+		i, _ := x.Find(target)
+		from := p.last
+		if err := p.seekTo(i); err != nil {
+			return false, err
+		}
+		if i != from+1 || from < 0 {
+			p.t.prepareSeam(from, i)
+		}
+		return true, nil
+	}
+	if done {
+		if err := p.t.c.Err(); err != nil {
+			return false, err
+		}
+		return false, fmt.Errorf("%w: %v, the track is %v", ErrSeekPastEnd, opus.Duration(target), x.Duration())
+	}
+	return false, nil
+}
+
+// release gives back the entry's hold, if it has one.
+func (e *qentry) release() {
+	if e.hold != nil {
+		e.hold.Release()
+		e.hold = nil
+	}
+}
+
+// window holds the current entry and the next WithLoadAhead ones, which so
+// load, and lets go of the holds of entries further down (moved there).
+func (q *Queue) window() {
+	if q.cur != nil && q.cur.hold == nil {
+		q.hold(q.cur)
+	}
+	for i, e := range q.entries {
+		switch {
+		case i < q.cfg.ahead:
+			if e.hold == nil {
+				q.hold(e)
+			}
+		case e.hold != nil:
+			e.release()
+		}
+	}
+}
+
+// hold takes a Library hold on e's track, starting its load if it is not
+// in memory. It never waits. A refusal (ErrOverBudget, ErrLibraryClosed)
+// is tried again at the next boundary that needs it, and fails the entry
+// once it is the current one (see ready).
+func (q *Queue) hold(e *qentry) error {
+	le, err := q.lib.hold(e.key, true, e.noStore)
+	if err != nil {
+		return err
+	}
+	e.hold = &Hold{lib: q.lib, e: le}
+	return nil
+}
+
+// ready returns e's track once its first packet is ready, nil before; or
+// why it cannot play. It never waits. A stored copy that fails before its
+// first packet is loaded again, as Get does.
+func (q *Queue) ready(e *qentry) (*Track, error) {
+	if e.hold == nil {
+		if err := q.hold(e); err != nil {
+			return nil, err
+		}
+	}
+	le := e.hold.e
+	if !le.isLoaded() {
+		return nil, nil
+	}
+	if le.err != nil {
+		return nil, le.err
+	}
+	t := le.track
+	select {
+	case <-t.Ready():
+	default:
+		return nil, nil
+	}
+	if x, _ := t.Index(); x.Packets() == 0 {
+		if err := t.Err(); err != nil {
+			how := q.lib.ended(le, err)
+			e.release()
+			if how != endFailed && e.tries < 3 {
+				e.tries++
+				e.noStore = e.noStore || how == endStoreRead
+				return nil, nil // loaded again at the next boundary
+			}
+			return nil, err
+		}
+	}
+	q.lib.diskHit(le)
+	le.playable.Store(true)
+	return t, nil
+}
+
+// passTime moves the queue's clock on by n samples in which it gave
+// nothing (see Player.passTime).
+func (q *Queue) passTime(n int64) {
+	q.drive.Lock()
+	q.ts += n
+	q.drive.Unlock()
+}
+
+// counts is the Scheduler's (see driven): the current player's skips,
+// and the queue's silence frames.
+func (q *Queue) counts() (skips, silence int64) {
+	q.drive.Lock()
+	defer q.drive.Unlock()
+	return q.skips + q.playerSkips(), q.stats.Silence
+}
+
+// playerSkips is the skips of the current player.
+func (q *Queue) playerSkips() int64 {
+	if q.player == nil {
+		return 0
+	}
+	return q.player.stats.Skips
+}
+
+// keepLive runs f, for a Scheduler's listener of the queue, with the
+// player of the live track it plays, if it plays one and is not paused,
+// with the driver's lock held; fresh says that the player is not the one
+// of the last call.
+func (q *Queue) keepLive(f func(p *Player, fresh bool)) {
+	q.drive.Lock()
+	defer q.drive.Unlock()
+	p := q.player
+	if p == nil || p.t.cfg.live == 0 || q.paused || q.done {
+		return
+	}
+	fresh := p != q.liveSeen
+	q.liveSeen = p
+	f(p, fresh)
+}
+
+// Close ends the queue: it releases every hold it has, closes its player,
+// and ends its events (the channel is closed). Next then gives
+// ErrQueueClosed; commands do nothing. It returns once no call of the
+// queue runs. Close is idempotent.
+func (q *Queue) Close() error {
+	q.mu.Lock()
+	q.closed = true
+	q.cmds = nil
+	q.hasCmds.Store(false)
+	q.mu.Unlock()
+	q.drive.Lock()
+	if !q.done {
+		q.done = true
+		if q.player != nil {
+			q.player.Close()
+			q.player = nil
+		}
+		if q.cur != nil {
+			q.cur.release()
+		}
+		for _, e := range q.entries {
+			e.release()
+		}
+		q.live.Store(false)
+		q.liveSeen = nil
+	}
+	q.drive.Unlock()
+	if q.ev != nil {
+		q.ev.close()
+	}
+	return nil
+}
