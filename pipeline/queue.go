@@ -96,11 +96,11 @@ type Queue struct {
 	paused   bool
 	loop     LoopMode
 	section  [2]time.Duration // LoopSection's, from and to
-	silence  int     // the queue's silence frames still to give (a pause, a stop, an empty queue)
-	audible  *qentry // the entry whose audio the receiver's decoder holds: the last packet given was its audio; nil after silence
-	ts       int64   // the queue's clock: samples given, and passed (passTime)
-	stalls   int     // underruns in a row of the current entry while not paused
-	sincePos int     // packets of the current entry given since the last position event
+	silence  int              // the queue's silence frames still to give (a pause, a stop, an empty queue)
+	audible  *qentry          // the entry whose audio the receiver's decoder holds: the last packet given was its audio; nil after silence
+	ts       int64            // the queue's clock: samples given, and passed (passTime)
+	stalls   int              // underruns in a row of the current entry while not paused
+	sincePos int              // packets of the current entry given since the last position event
 	title    StreamTitle
 	liveSeen *Player // the player keepLive saw last
 	skips    int64   // the skips of the players ended (see counts)
@@ -807,8 +807,9 @@ func (q *Queue) applyOne(c *queueCmd) {
 			}
 		}
 	case opResume:
-		q.paused = false
-		q.silence = 0
+		if q.paused {
+			q.paused, q.silence = false, 0 // a pause's silence frames not given yet are not needed
+		}
 	case opLoop:
 		m := c.loop
 		if m == LoopSection {

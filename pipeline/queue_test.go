@@ -1,0 +1,565 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamcatcher/streamcatcher/codec/opus"
+	"github.com/streamcatcher/streamcatcher/internal/testutil"
+	"github.com/streamcatcher/streamcatcher/pipeline"
+)
+
+// queueTracks are the tracks of the queue tests: Ogg Opus links framed as
+// they are, without transitions at jumps, so that every packet played is
+// one of a link's own (testutil.OpusLink tells each apart by its serial
+// number and its number in the link), with no pre-skip, so that packet i
+// is at position 960·i.
+type queueTracks struct {
+	keys    []pipeline.Key
+	packets [][][]byte // by track
+	lib     *pipeline.Library
+	o       *opener
+}
+
+// newQueueTracks makes a Library of tracks of the given numbers of
+// packets, loaded (and held until the test's end) when loaded is true.
+func newQueueTracks(t *testing.T, loaded bool, lens ...int) *queueTracks {
+	t.Helper()
+	qt := &queueTracks{o: &opener{data: map[string][]byte{}, opens: map[string]int{}, fail: map[string]int{}}}
+	for i, n := range lens {
+		l := testutil.OpusLink(t, uint32(i+1), 2, 0, n, true)
+		src := fmt.Sprintf("track%d", i)
+		qt.o.data[src] = l.Data
+		qt.keys = append(qt.keys, pipeline.Key{Source: src})
+		qt.packets = append(qt.packets, l.Packets)
+	}
+	qt.lib = newLibrary(t, qt.o, pipeline.WithTrackOptions(pipeline.WithSeams(false)))
+	if loaded {
+		for _, k := range qt.keys {
+			h, err := qt.lib.Get(context.Background(), k)
+			require.NoError(t, err)
+			finished(t, h)
+			t.Cleanup(h.Release)
+		}
+	}
+	return qt
+}
+
+// which returns the track and packet number of a packet a queue gave, or
+// -1, -1 for a silence frame.
+func (qt *queueTracks) which(t *testing.T, pk pipeline.Packet) (int, int) {
+	t.Helper()
+	if pk.Silence {
+		require.Equal(t, []byte(opus.SilenceFrame), pk.Data, "a silence frame")
+		return -1, -1
+	}
+	for i, ps := range qt.packets {
+		for j, p := range ps {
+			if bytes.Equal(p, pk.Data) {
+				return i, j
+			}
+		}
+	}
+	t.Fatalf("packet %x is no track's", pk.Data)
+	return 0, 0
+}
+
+// withTimeout runs f and fails the test if it does not return within a
+// generous time: it must not block.
+func withTimeout(t *testing.T, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s blocked", what)
+	}
+}
+
+// Tracks follow each other packet after packet on one timeline: the next
+// track's first packet is a silence frame in its place (the receiver's
+// decoder holds the last track's state), no silence frames between
+// tracks, five after the last, then idle; the events tell each start and
+// end in order.
+func TestQueuePlaysInOrder(t *testing.T) {
+	qt := newQueueTracks(t, true, 4, 6)
+	var events []pipeline.Event
+	q := pipeline.NewQueue(qt.lib, pipeline.WithEventFunc(func(e pipeline.Event) { events = append(events, e) }), pipeline.WithPositionEvery(0))
+	defer q.Close()
+	_, err := q.Next()
+	require.ErrorIs(t, err, pipeline.ErrIdle, "empty")
+	require.ErrorIs(t, err, pipeline.ErrPaused, "idle is a kind of pause for drivers")
+	a, b := q.Enqueue(qt.keys[0]), q.Enqueue(qt.keys[1])
+	type played struct{ track, n int }
+	var got []played
+	var ts []int64
+	for {
+		pk, err := q.Next()
+		if errors.Is(err, pipeline.ErrIdle) {
+			break
+		}
+		require.NoError(t, err)
+		tr, n := qt.which(t, pk)
+		got = append(got, played{tr, n})
+		ts = append(ts, pk.Timestamp)
+	}
+	want := []played{{0, 0}, {0, 1}, {0, 2}, {0, 3}, {-1, -1}, {1, 1}, {1, 2}, {1, 3}, {1, 4}, {1, 5}}
+	for range 5 {
+		want = append(want, played{-1, -1})
+	}
+	assert.Equal(t, want, got)
+	for i, x := range ts {
+		assert.Equal(t, int64(960*i), x, "packet %d on one timeline", i)
+	}
+	kinds := func(es []pipeline.Event) (out []string) {
+		for _, e := range es {
+			out = append(out, fmt.Sprintf("%d:%d:%d", e.Kind, e.ID, e.Reason))
+		}
+		return out
+	}
+	assert.Equal(t, kinds([]pipeline.Event{
+		{Kind: pipeline.EventStarted, ID: a}, {Kind: pipeline.EventEnded, ID: a, Reason: pipeline.EndFinished},
+		{Kind: pipeline.EventStarted, ID: b}, {Kind: pipeline.EventEnded, ID: b, Reason: pipeline.EndFinished},
+	}), kinds(events))
+	st := q.State()
+	assert.Equal(t, int64(15), st.Stats.Packets)
+	assert.Equal(t, int64(6), st.Stats.Silence)
+	assert.Zero(t, st.Current.ID)
+}
+
+// queueModel is what a queue should do, written as simply as it can be:
+// the tracks as lists of packets, the state as indexes.
+type queueModel struct {
+	tracks     [][][]byte
+	every      int // position events' rate
+	entries    []mEntry
+	cur        *mEntry
+	pos        int // cur's next packet
+	started    bool
+	paused     bool
+	loop       pipeline.LoopMode
+	from, to   int64 // a section's, in samples
+	seek       int64 // pending, in samples; -1 none
+	silence    int
+	audible    bool
+	sincePos   int
+	ts         int64
+	rng        *rand.Rand
+	events     []string
+	commands   int64
+	lastIDSeen pipeline.EntryID
+}
+
+type mEntry struct {
+	id    pipeline.EntryID
+	track int
+}
+
+// mCmd is a command as the test gave it.
+type mCmd struct {
+	op       string
+	id, to   pipeline.EntryID
+	track, n int
+	d, d2    time.Duration
+	loop     pipeline.LoopMode
+}
+
+func (m *queueModel) event(kind pipeline.EventKind, id pipeline.EntryID, reason pipeline.EndReason, pos int64) {
+	m.events = append(m.events, fmt.Sprintf("kind %d id %d reason %d position %d", kind, id, reason, pos))
+}
+
+func (m *queueModel) end(r pipeline.EndReason) {
+	if m.cur == nil {
+		return
+	}
+	e := *m.cur
+	m.cur, m.started, m.seek, m.sincePos = nil, false, -1, 0
+	if m.loop == pipeline.LoopSection {
+		m.loop = pipeline.LoopOff
+	}
+	if r == pipeline.EndFinished && m.loop == pipeline.LoopQueue {
+		m.entries = append(m.entries, e)
+	}
+	m.event(pipeline.EventEnded, e.id, r, 0)
+}
+
+func (m *queueModel) drop(r pipeline.EndReason, f func(i int, e mEntry) bool) {
+	var kept []mEntry
+	for i, e := range m.entries {
+		if f(i, e) {
+			m.event(pipeline.EventEnded, e.id, r, 0)
+		} else {
+			kept = append(kept, e)
+		}
+	}
+	m.entries = kept
+}
+
+func (m *queueModel) find(id pipeline.EntryID) int {
+	return slices.IndexFunc(m.entries, func(e mEntry) bool { return e.id == id })
+}
+
+func (m *queueModel) apply(c mCmd) {
+	m.commands++
+	isCur := m.cur != nil && m.cur.id == c.id
+	switch c.op {
+	case "play":
+		m.end(pipeline.EndReplaced)
+		m.cur, m.pos = &mEntry{c.id, c.track}, 0
+	case "enqueue":
+		m.entries = append(m.entries, mEntry{c.id, c.track})
+	case "next":
+		m.entries = slices.Insert(m.entries, 0, mEntry{c.id, c.track})
+	case "insert":
+		i := m.find(c.to)
+		if i < 0 {
+			i = len(m.entries)
+		}
+		m.entries = slices.Insert(m.entries, i, mEntry{c.id, c.track})
+	case "remove":
+		if isCur {
+			m.end(pipeline.EndRemoved)
+			return
+		}
+		m.drop(pipeline.EndRemoved, func(_ int, e mEntry) bool { return e.id == c.id })
+	case "move":
+		i := m.find(c.id)
+		if i < 0 || c.id == c.to {
+			return
+		}
+		e := m.entries[i]
+		m.entries = slices.Delete(m.entries, i, i+1)
+		j := m.find(c.to)
+		if j < 0 {
+			j = len(m.entries)
+		}
+		m.entries = slices.Insert(m.entries, j, e)
+	case "clear":
+		m.drop(pipeline.EndRemoved, func(int, mEntry) bool { return true })
+	case "shuffle":
+		m.rng.Shuffle(len(m.entries), func(i, j int) { m.entries[i], m.entries[j] = m.entries[j], m.entries[i] })
+	case "skip":
+		m.end(pipeline.EndSkipped)
+		m.drop(pipeline.EndSkipped, func(i int, _ mEntry) bool { return i < c.n-1 })
+	case "skipto":
+		i := m.find(c.id)
+		if i < 0 {
+			return
+		}
+		m.end(pipeline.EndSkipped)
+		m.drop(pipeline.EndSkipped, func(j int, _ mEntry) bool { return j < i })
+	case "stop":
+		m.end(pipeline.EndStopped)
+		m.drop(pipeline.EndStopped, func(int, mEntry) bool { return true })
+		m.paused = false
+	case "seek":
+		if isCur {
+			m.seek = opus.Samples(c.d)
+		}
+	case "pause":
+		if !m.paused {
+			m.paused = true
+			if m.audible {
+				m.silence = 5
+			}
+		}
+	case "resume":
+		if m.paused {
+			m.paused, m.silence = false, 0
+		}
+	case "loop":
+		m.loop = c.loop
+	case "section":
+		if isCur {
+			m.loop, m.from, m.to = pipeline.LoopSection, opus.Samples(c.d), opus.Samples(c.d2)
+		}
+	}
+}
+
+// next is what the queue's Next gives: a packet (its track and number,
+// -1 for a silence frame) or an error.
+func (m *queueModel) next() (track, n int, err error) {
+	for {
+		if m.silence > 0 {
+			m.silence--
+			m.audible = false
+			m.ts += 960
+			return -1, -1, nil
+		}
+		if m.cur == nil {
+			if len(m.entries) == 0 {
+				if m.audible {
+					m.silence = 5
+					continue
+				}
+				return 0, 0, pipeline.ErrIdle
+			}
+			e := m.entries[0]
+			m.entries = m.entries[1:]
+			m.cur, m.pos = &e, 0
+		}
+		if m.paused {
+			return 0, 0, pipeline.ErrPaused
+		}
+		ps := m.tracks[m.cur.track]
+		if m.seek >= 0 {
+			if m.seek < int64(len(ps))*960 {
+				m.pos = int(m.seek / 960)
+			}
+			m.seek = -1
+		}
+		i := m.pos
+		if m.loop == pipeline.LoopSection && int64(i)*960 >= m.to {
+			i = int(m.from / 960)
+		}
+		if i >= len(ps) {
+			switch {
+			case m.loop == pipeline.LoopTrack:
+				i = 0
+			case m.loop == pipeline.LoopSection && m.from/960 < int64(len(ps)):
+				i = int(m.from / 960)
+			default:
+				m.end(pipeline.EndFinished)
+				continue
+			}
+		}
+		m.pos = i + 1
+		track, n = m.cur.track, i
+		if !m.started {
+			m.started = true
+			if m.audible {
+				track, n = -1, -1
+			}
+			m.event(pipeline.EventStarted, m.cur.id, 0, int64(i)*960)
+		}
+		m.audible = track >= 0
+		m.ts += 960
+		if m.every > 0 {
+			m.sincePos++
+			if m.sincePos >= m.every {
+				m.sincePos = 0
+				m.event(pipeline.EventPosition, m.cur.id, 0, int64(i)*960)
+			}
+		}
+		return track, n, nil
+	}
+}
+
+// The property test: commands from several goroutines, interleaved with
+// the driver's Next calls, linearised in the order the queue records them
+// (each goroutine gives its command and logs it under one lock, and the
+// driver reads how many the queue has applied after each packet): the
+// packets played are exactly the model's, in order, with their
+// timestamps, and the events are the model's, in order.
+func TestQueueModel(t *testing.T) {
+	steps, workers := 4000, 3
+	if testing.Short() {
+		steps = 1000
+	}
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { queueModelRun(t, seed, steps, workers) })
+	}
+}
+
+func queueModelRun(t *testing.T, seed uint64, steps, workers int) {
+	lens := []int{3, 5, 8, 13}
+	qt := newQueueTracks(t, true, lens...)
+	var events []string
+	q := pipeline.NewQueue(qt.lib, pipeline.WithShuffleSeed(seed), pipeline.WithPositionEvery(3),
+		pipeline.WithEventFunc(func(e pipeline.Event) {
+			pos := e.Position
+			if e.Kind == pipeline.EventEnded {
+				pos = 0
+			}
+			events = append(events, fmt.Sprintf("kind %d id %d reason %d position %d", e.Kind, e.ID, e.Reason, pos))
+		}))
+	defer q.Close()
+	m := &queueModel{tracks: qt.packets, every: 3, seek: -1, rng: rand.New(rand.NewPCG(seed, seed))}
+
+	var (
+		mu   sync.Mutex // the log's, and the order of the commands given
+		log  []mCmd
+		ids  []pipeline.EntryID
+		stop = make(chan struct{})
+		wg   sync.WaitGroup
+	)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, uint64(w)+100))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mu.Lock()
+				c := queueCommand(q, r, ids, len(lens))
+				if c.op != "" {
+					log = append(log, c)
+					if c.id != 0 && !slices.Contains(ids, c.id) {
+						ids = append(ids, c.id)
+					}
+				}
+				mu.Unlock()
+				time.Sleep(time.Duration(r.IntN(200)) * time.Microsecond)
+			}
+		}()
+	}
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+
+	applied := 0
+	played := 0
+	var trace []string // what happened, told if the test fails
+	defer func() {
+		if t.Failed() {
+			t.Logf("the last steps:\n%s", strings.Join(trace[max(0, len(trace)-30):], "\n"))
+		}
+	}()
+	for step := range steps {
+		pk, err := q.Next()
+		st := q.State()
+		mu.Lock()
+		require.LessOrEqual(t, int(st.Stats.Commands), len(log))
+		for _, c := range log[applied:st.Stats.Commands] {
+			m.apply(c)
+			trace = append(trace, fmt.Sprintf("  %+v", c))
+		}
+		applied = int(st.Stats.Commands)
+		mu.Unlock()
+		wantTrack, wantN, wantErr := m.next()
+		tr, n := -2, -2
+		if err == nil {
+			tr, n = qt.which(t, pk)
+		}
+		trace = append(trace, fmt.Sprintf("step %d: got %d/%d %v, want %d/%d %v; entries %v cur %v", step, tr, n, err, wantTrack, wantN, wantErr, m.entries, m.cur))
+		if wantErr != nil {
+			require.Equal(t, wantErr, err, "step %d", step)
+		} else {
+			require.NoError(t, err, "step %d", step)
+			tr, n := qt.which(t, pk)
+			require.Equal(t, [2]int{wantTrack, wantN}, [2]int{tr, n}, "step %d: track and packet", step)
+			require.Equal(t, m.ts-960, pk.Timestamp, "step %d: timestamp", step)
+			played++
+		}
+		require.Equal(t, m.events, events, "step %d: events", step)
+		if m.cur != nil {
+			require.Equal(t, m.cur.id, st.Current.ID, "step %d: current", step)
+		} else {
+			require.Zero(t, st.Current.ID, "step %d: current", step)
+		}
+		var want []pipeline.EntryID
+		for _, e := range m.entries {
+			want = append(want, e.id)
+		}
+		var got []pipeline.EntryID
+		for _, e := range st.Entries {
+			got = append(got, e.ID)
+		}
+		require.Equal(t, want, got, "step %d: entries", step)
+		if step%40 == 39 {
+			time.Sleep(time.Millisecond) // let the commands pile up
+		}
+	}
+	t.Logf("%d commands applied, %d packets played, %d events", applied, played, len(events))
+	assert.Greater(t, applied, steps/10, "commands were given while it played")
+}
+
+// queueCommand gives q a random command, and returns it as the model
+// takes it.
+func queueCommand(q *pipeline.Queue, r *rand.Rand, ids []pipeline.EntryID, tracks int) mCmd {
+	anyID := func() pipeline.EntryID {
+		if len(ids) == 0 || r.IntN(8) == 0 {
+			return pipeline.EntryID(r.IntN(3)) // none, or one not given yet
+		}
+		return ids[r.IntN(len(ids))]
+	}
+	curID := func() pipeline.EntryID {
+		if r.IntN(4) == 0 {
+			return anyID()
+		}
+		return q.State().Current.ID // what a user sees, and names
+	}
+	tr := r.IntN(tracks)
+	key := pipeline.Key{Source: fmt.Sprintf("track%d", tr)}
+	switch x := r.IntN(100); {
+	case x < 22:
+		return mCmd{op: "enqueue", id: q.Enqueue(key), track: tr}
+	case x < 26:
+		return mCmd{op: "play", id: q.Play(key), track: tr}
+	case x < 30:
+		return mCmd{op: "next", id: q.PlayNext(key), track: tr}
+	case x < 34:
+		before := anyID()
+		return mCmd{op: "insert", id: q.InsertBefore(key, before), to: before, track: tr}
+	case x < 41:
+		id := curID()
+		if r.IntN(2) == 0 {
+			id = anyID()
+		}
+		q.Remove(id)
+		return mCmd{op: "remove", id: id}
+	case x < 48:
+		id, before := anyID(), anyID()
+		q.Move(id, before)
+		return mCmd{op: "move", id: id, to: before}
+	case x < 50:
+		q.Clear()
+		return mCmd{op: "clear"}
+	case x < 54:
+		q.Shuffle()
+		return mCmd{op: "shuffle"}
+	case x < 60:
+		n := r.IntN(3)
+		q.Skip(n)
+		return mCmd{op: "skip", n: max(n, 1)}
+	case x < 63:
+		id := anyID()
+		q.SkipTo(id)
+		return mCmd{op: "skipto", id: id}
+	case x < 65:
+		q.Stop()
+		return mCmd{op: "stop"}
+	case x < 74:
+		id, d := curID(), time.Duration(r.IntN(300))*time.Millisecond
+		q.Seek(id, d)
+		return mCmd{op: "seek", id: id, d: d}
+	case x < 79:
+		q.Pause()
+		return mCmd{op: "pause"}
+	case x < 86:
+		q.Resume()
+		return mCmd{op: "resume"}
+	case x < 92:
+		m := []pipeline.LoopMode{pipeline.LoopOff, pipeline.LoopTrack, pipeline.LoopQueue}[r.IntN(3)]
+		q.Loop(m)
+		return mCmd{op: "loop", loop: m}
+	default:
+		id := curID()
+		from := time.Duration(r.IntN(15)) * 10 * time.Millisecond
+		to := from + time.Duration(1+r.IntN(15))*10*time.Millisecond
+		if err := q.LoopSection(id, from, to); err != nil {
+			panic(err) // never empty
+		}
+		return mCmd{op: "section", id: id, d: from, d2: to}
+	}
+}
