@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -562,4 +563,175 @@ func queueCommand(q *pipeline.Queue, r *rand.Rand, ids []pipeline.EntryID, track
 		}
 		return mCmd{op: "section", id: id, d: from, d2: to}
 	}
+}
+
+// stalled is a source that gives nothing until it is closed (the track's
+// Close closes it).
+type stalled struct {
+	once   sync.Once
+	closed chan struct{}
+}
+
+func newStalled() *stalled { return &stalled{closed: make(chan struct{})} }
+
+func (s *stalled) Read([]byte) (int, error) {
+	<-s.closed
+	return 0, io.ErrClosedPipe
+}
+
+func (s *stalled) Close() error {
+	s.once.Do(func() { close(s.closed) })
+	return nil
+}
+
+// No command waits for a track that is loading, or whose source stalls:
+// each returns at once, Next gives underruns (and tells EventStuck once,
+// after WithStuckAfter of them), a seek past what is encoded is kept for
+// later, a track that comes in later plays, and Close returns.
+func TestQueueNeverBlocks(t *testing.T) {
+	qt := newQueueTracks(t, true, 5)
+	released := make(chan struct{})
+	qt.o.data["stalled"] = nil
+	qt.o.data["gated"] = testutil.OpusLink(t, 9, 2, 0, 4, true).Data
+	qt.o.wrap = func(src string, r io.Reader) io.Reader {
+		switch src {
+		case "stalled":
+			return newStalled()
+		case "gated":
+			return &gate{r: r, open: released}
+		}
+		return r
+	}
+	var (
+		mu     sync.Mutex
+		events []pipeline.Event
+	)
+	q := pipeline.NewQueue(qt.lib, pipeline.WithStuckAfter(5), pipeline.WithPositionEvery(0),
+		pipeline.WithEventFunc(func(e pipeline.Event) { mu.Lock(); events = append(events, e); mu.Unlock() }))
+	closed := false
+	defer func() {
+		if !closed {
+			q.Close()
+		}
+	}()
+	var stuckID pipeline.EntryID
+	withTimeout(t, "Enqueue", func() { stuckID = q.Enqueue(pipeline.Key{Source: "stalled"}) })
+	for i := range 8 {
+		withTimeout(t, "Next", func() {
+			_, err := q.Next()
+			assert.Equal(t, pipeline.ErrUnderrun, err, "Next %d: the track is not there", i)
+		})
+	}
+	withTimeout(t, "the commands", func() {
+		q.Seek(stuckID, time.Minute)
+		q.Pause()
+		q.Resume()
+		q.LoopSection(stuckID, time.Second, 2*time.Second)
+		q.Loop(pipeline.LoopTrack)
+		q.Loop(pipeline.LoopOff)
+		q.Enqueue(pipeline.Key{Source: "gated"})
+		q.Shuffle()
+		_ = q.State()
+	})
+	withTimeout(t, "Next", func() {
+		_, err := q.Next()
+		assert.Equal(t, pipeline.ErrUnderrun, err)
+	})
+	mu.Lock()
+	var stuck []pipeline.Event
+	for _, e := range events {
+		if e.Kind == pipeline.EventStuck {
+			stuck = append(stuck, e)
+		}
+	}
+	mu.Unlock()
+	require.Len(t, stuck, 1, "told once a stall")
+	assert.Equal(t, stuckID, stuck[0].ID)
+	assert.Equal(t, 5*20*time.Millisecond, stuck[0].Stalled)
+
+	// Skipped: the gated track, loading, underruns in turn; once its
+	// source gives, it plays, its first packet as it is (nothing was
+	// heard before it).
+	withTimeout(t, "Skip", func() { q.Skip(1) })
+	withTimeout(t, "Next", func() {
+		_, err := q.Next()
+		assert.Equal(t, pipeline.ErrUnderrun, err)
+	})
+	close(released)
+	var got []int
+	deadline := time.Now().Add(30 * time.Second)
+	for len(got) < 4 {
+		require.False(t, time.Now().After(deadline), "the gated track plays")
+		withTimeout(t, "Next", func() {
+			pk, err := q.Next()
+			if err == pipeline.ErrUnderrun {
+				time.Sleep(time.Millisecond)
+				return
+			}
+			require.NoError(t, err)
+			require.False(t, pk.Silence)
+			got = append(got, int(pk.Position/960))
+		})
+	}
+	assert.Equal(t, []int{0, 1, 2, 3}, got)
+
+	// A seek past the encoded point of a loading track does not wait:
+	// the queue plays on where it was.
+	withTimeout(t, "Play", func() { stuckID = q.Play(pipeline.Key{Source: "stalled"}) })
+	withTimeout(t, "Seek", func() { q.Seek(stuckID, time.Minute) })
+	withTimeout(t, "Next", func() {
+		_, err := q.Next()
+		assert.Equal(t, pipeline.ErrUnderrun, err)
+	})
+	withTimeout(t, "Close", func() { q.Close() })
+	closed = true
+	_, err := q.Next()
+	assert.ErrorIs(t, err, pipeline.ErrQueueClosed)
+	assert.ErrorIs(t, err, pipeline.ErrClosed)
+	assert.Zero(t, qt.lib.Stats().Holders-int64(len(qt.keys)), "the queue's holds released; the test's own remain")
+}
+
+// A seek past what is encoded of the current track is made at the first
+// packet boundary at which the target is encoded; meanwhile the queue
+// plays on from where it was.
+func TestQueueSeekWaitsForEncoding(t *testing.T) {
+	link := testutil.OpusLink(t, 3, 2, 0, 600, true)
+	qt := newQueueTracks(t, false)
+	qt.o.data["piped"] = link.Data
+	released := make(chan struct{})
+	// The headers and the first 60 pages (300 packets, past what a
+	// track reads to know its input) at once; the rest when released.
+	cut := link.Pages[2+60]
+	qt.o.wrap = func(_ string, r io.Reader) io.Reader {
+		return io.MultiReader(io.LimitReader(r, int64(cut)), &gate{r: r, open: released})
+	}
+	q := pipeline.NewQueue(qt.lib)
+	defer q.Close()
+	id := q.Enqueue(pipeline.Key{Source: "piped"})
+	next := func() pipeline.Packet {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			pk, err := q.Next()
+			if err == pipeline.ErrUnderrun {
+				require.False(t, time.Now().After(deadline), "a packet")
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			require.NoError(t, err)
+			return pk
+		}
+	}
+	assert.Zero(t, next().Position)
+	q.Seek(id, 11*time.Second) // packet 550: not read yet
+	for i := 1; i < 40; i++ {
+		pk := next()
+		assert.Equal(t, int64(960*i), pk.Position, "plays on")
+	}
+	close(released)
+	h, err := qt.lib.Get(context.Background(), pipeline.Key{Source: "piped"})
+	require.NoError(t, err)
+	defer h.Release()
+	finished(t, h)
+	assert.Equal(t, int64(550*960), next().Position, "the seek made at the next boundary once encoded")
+	assert.Equal(t, int64(551*960), next().Position)
 }
