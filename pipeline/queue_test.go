@@ -19,6 +19,7 @@ import (
 	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/internal/testutil"
 	"github.com/streamcatcher/streamcatcher/pipeline"
+	"github.com/streamcatcher/streamcatcher/pipeline/sink"
 )
 
 // queueTracks are the tracks of the queue tests: Ogg Opus links framed as
@@ -734,4 +735,163 @@ func TestQueueSeekWaitsForEncoding(t *testing.T) {
 	finished(t, h)
 	assert.Equal(t, int64(550*960), next().Position, "the seek made at the next boundary once encoded")
 	assert.Equal(t, int64(551*960), next().Position)
+}
+
+// A Scheduler drives a Queue as one listener, on a fake clock: a command
+// given from another goroutine shows in the next packet sent; an idle or
+// paused queue leaves gaps, and its listener goes on; Close ends it.
+func TestSchedulerDrivesQueue(t *testing.T) {
+	qt := newQueueTracks(t, true, 20, 20)
+	s, clock := fakeScheduler(t)
+	q := pipeline.NewQueue(qt.lib)
+	rec := &recorder{clock: clock}
+	l := s.AddQueue(q, rec.send)
+	tick := func(n int) {
+		t.Helper()
+		for range n {
+			clock.Advance(20 * time.Millisecond)
+			settle(t, clock)
+		}
+	}
+	last := func() (int, int) {
+		t.Helper()
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return qt.which(t, rec.got[len(rec.got)-1])
+	}
+	tick(3)
+	assert.Zero(t, rec.count(), "idle: nothing sent")
+	assert.Zero(t, l.Stats().Underruns)
+
+	var a pipeline.EntryID
+	withTimeout(t, "Enqueue", func() { a = q.Enqueue(qt.keys[0]) })
+	tick(1)
+	require.Equal(t, 1, rec.count())
+	tr, n := last()
+	assert.Equal(t, [2]int{0, 0}, [2]int{tr, n})
+	tick(2)
+
+	withTimeout(t, "Seek", func() { q.Seek(a, 300*time.Millisecond) })
+	tick(1)
+	tr, n = last()
+	assert.Equal(t, [2]int{0, 15}, [2]int{tr, n}, "the seek in the next packet")
+
+	withTimeout(t, "Play", func() { q.Play(qt.keys[1]) })
+	tick(2)
+	rec.mu.Lock()
+	first := rec.got[len(rec.got)-2]
+	rec.mu.Unlock()
+	assert.True(t, first.Silence, "the next packet: the new track's first, as a silence frame")
+	assert.Zero(t, first.Position)
+	tr, n = last()
+	assert.Equal(t, [2]int{1, 1}, [2]int{tr, n})
+
+	withTimeout(t, "Pause", func() { q.Pause() })
+	before := rec.count()
+	tick(8)
+	assert.Equal(t, before+5, rec.count(), "five silence frames, then nothing")
+	withTimeout(t, "Resume", func() { q.Resume() })
+	tick(1)
+	tr, n = last()
+	assert.Equal(t, [2]int{1, 2}, [2]int{tr, n}, "where it was")
+
+	rec.mu.Lock()
+	for i, pk := range rec.got[1:] {
+		assert.Greater(t, pk.Timestamp, rec.got[i].Timestamp, "one timeline")
+	}
+	rec.mu.Unlock()
+	select {
+	case <-l.Done():
+		t.Fatal("the listener ended")
+	default:
+	}
+	q.Close()
+	tick(1)
+	select {
+	case <-l.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the listener goes on after the queue's Close")
+	}
+	assert.ErrorIs(t, l.Err(), pipeline.ErrQueueClosed)
+}
+
+// A Queue is a sink.Source: disgo's frame provider takes it as it takes
+// a Player, an idle queue giving empty frames; its Close closes the
+// queue.
+func TestQueueFrameProvider(t *testing.T) {
+	qt := newQueueTracks(t, true, 3, 2)
+	q := pipeline.NewQueue(qt.lib)
+	fp := sink.NewFrameProvider(q)
+	frame, err := fp.ProvideOpusFrame()
+	require.NoError(t, err)
+	assert.Nil(t, frame, "idle: an empty frame")
+	q.Enqueue(qt.keys[0])
+	q.Enqueue(qt.keys[1])
+	var want [][]byte
+	want = append(want, qt.packets[0]...)
+	want = append(want, []byte(opus.SilenceFrame), qt.packets[1][1])
+	for range 5 {
+		want = append(want, []byte(opus.SilenceFrame))
+	}
+	want = append(want, nil)
+	var got [][]byte
+	for range want {
+		frame, err := fp.ProvideOpusFrame()
+		require.NoError(t, err)
+		got = append(got, frame)
+	}
+	assert.Equal(t, want, got)
+	fp.Close()
+	_, err = fp.ProvideOpusFrame()
+	assert.ErrorIs(t, err, pipeline.ErrQueueClosed)
+	assert.Equal(t, int64(len(qt.keys)), qt.lib.Stats().Holders, "the queue's holds released")
+}
+
+// Events on a channel: the driver never waits for the reader; when the
+// buffer is full, position events are dropped, the oldest first, and
+// counted; starts and ends never are, and come in order.
+func TestQueueEventsChannel(t *testing.T) {
+	qt := newQueueTracks(t, true, 6, 9)
+	q := pipeline.NewQueue(qt.lib, pipeline.WithEvents(4), pipeline.WithPositionEvery(1), pipeline.WithEndWhenEmpty())
+	a, b := q.Enqueue(qt.keys[0]), q.Enqueue(qt.keys[1])
+	n := 0
+	withTimeout(t, "playing with no reader", func() {
+		for {
+			_, err := q.Next()
+			if err == io.EOF {
+				return
+			}
+			require.NoError(t, err)
+			n++
+		}
+	})
+	assert.Equal(t, 6+9+5, n, "the tracks, and the silence frames of the end")
+	var got []pipeline.Event
+	var positions []int64
+	dropped := q.State().Stats.EventsDropped // final: the driver is done
+	assert.Positive(t, dropped)
+	for len(got) < 4 || int64(len(positions))+dropped < 6+9 {
+		select {
+		case e := <-q.Events():
+			if e.Kind == pipeline.EventPosition {
+				positions = append(positions, e.Position)
+				continue
+			}
+			got = append(got, e)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("events %v, positions %v, %d dropped: not all there", got, positions, dropped)
+		}
+	}
+	var kinds []string
+	for _, e := range got {
+		kinds = append(kinds, fmt.Sprintf("%d:%d:%d", e.Kind, e.ID, e.Reason))
+	}
+	assert.Equal(t, []string{
+		fmt.Sprintf("%d:%d:0", pipeline.EventStarted, a), fmt.Sprintf("%d:%d:%d", pipeline.EventEnded, a, pipeline.EndFinished),
+		fmt.Sprintf("%d:%d:0", pipeline.EventStarted, b), fmt.Sprintf("%d:%d:%d", pipeline.EventEnded, b, pipeline.EndFinished),
+	}, kinds)
+	assert.Equal(t, int64(6+9), int64(len(positions))+dropped, "each position event delivered or counted as dropped")
+	q.Close()
+	_, open := <-q.Events()
+	assert.False(t, open, "closed by Close")
 }
