@@ -88,7 +88,18 @@
 // to the first packet are measured per listener and per shard. Its Clock
 // is injectable: a FakeClock makes its tests exact and sleepless.
 //
-// A Broadcast is a live session of a track that many listeners join:
+// A Queue is a queue player, what a guild's bot plays: a Library's
+// tracks one after another, commanded from any goroutine (play now,
+// enqueue, insert, remove, move, clear, shuffle, skip, stop, seek, pause,
+// loops), each command returning at once and applied at the next packet
+// boundary, entries named by the IDs it gives. It holds and loads the
+// next entries while one plays, never waits for a track (a seek past what
+// is encoded is made once it is), and tells its events (started, ended
+// with a reason, stuck, position, title) on a channel or to a function.
+// It is driven as a Player is (its Next), so that a Scheduler (AddQueue)
+// and the sinks take it as they take a player.
+//
+
 // paced ones (voice, WebRTC) at the live point, buffered ones (an HTTP
 // stream) with a burst and a bounded queue, slow ones skipping ahead or
 // dropped.

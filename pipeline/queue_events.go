@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,25 @@ const (
 	EndRemoved                       // Remove, Clear
 	EndFailed                        // its track could not be loaded, or failed while playing (Err)
 )
+
+// String returns the reason's name: "finished", "skipped", ...
+func (r EndReason) String() string {
+	switch r {
+	case EndFinished:
+		return "finished"
+	case EndSkipped:
+		return "skipped"
+	case EndStopped:
+		return "stopped"
+	case EndReplaced:
+		return "replaced"
+	case EndRemoved:
+		return "removed"
+	case EndFailed:
+		return "failed"
+	}
+	return fmt.Sprintf("EndReason(%d)", uint8(r))
+}
 
 // Event is what a Queue tells of its entries.
 type Event struct {
