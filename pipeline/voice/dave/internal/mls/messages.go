@@ -810,6 +810,19 @@ func (m *MLSMessage) Marshal() ([]byte, error) { return marshal(m) }
 // Unmarshal decodes b, which must hold exactly one message.
 func (m *MLSMessage) Unmarshal(b []byte) error { return unmarshal(b, m, "MLSMessage") }
 
+// UnmarshalPrefix decodes the message at the start of b and returns the
+// bytes that follow it, for payloads that carry messages back to back
+// (DAVE's proposals vector, its commit followed by a Welcome). The
+// returned slice aliases b.
+func (m *MLSMessage) UnmarshalPrefix(b []byte) (rest []byte, err error) {
+	r := reader{b: b}
+	m.decode(&r)
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.b, nil
+}
+
 func (m *MLSMessage) encode(w *writer) {
 	w.u16(uint16(m.Version))
 	w.u16(uint16(m.WireFormat))

@@ -90,3 +90,25 @@ func TestMessagesVectors(t *testing.T) {
 	}
 	t.Logf("%d vectors, %d structures", len(vectors), checked)
 }
+
+// TestUnmarshalPrefix splits two messages written back to back, and
+// reports a message cut short as malformed.
+func TestUnmarshalPrefix(t *testing.T) {
+	body := unhex(t, discordAppend)
+	_, size, err := mls.ReadVarint(body)
+	require.NoError(t, err)
+	msg := body[size:]
+	two := append(append([]byte(nil), msg...), msg...)
+
+	var m mls.MLSMessage
+	rest, err := m.UnmarshalPrefix(two)
+	require.NoError(t, err)
+	assert.Equal(t, msg, rest)
+	rest, err = m.UnmarshalPrefix(rest)
+	require.NoError(t, err)
+	assert.Empty(t, rest)
+	assert.Equal(t, mls.ProposalAdd, m.PublicMessage.Content.Proposal.Type)
+
+	_, err = m.UnmarshalPrefix(msg[:len(msg)-1])
+	assert.ErrorIs(t, err, mls.ErrMalformed)
+}
