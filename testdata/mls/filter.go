@@ -1,8 +1,9 @@
 //go:build ignore
 
 // Command filter copies the MLS working group's test vectors that the
-// package pipeline/voice/dave/internal/mls checks into this directory,
-// keeping only the vectors of the cipher suites it implements (1 and 2).
+// packages pipeline/voice/dave/internal/mls and pipeline/voice/dave (the
+// passive-client vectors) check into this directory, keeping only the
+// vectors of the cipher suites they implement (1 and 2).
 // Files whose vectors name no cipher suite are copied whole. Each kept
 // vector's JSON is copied unchanged but for its white space, which is
 // removed.
@@ -25,6 +26,8 @@ var files = []string{
 	"deserialization.json",
 	"key-schedule.json",
 	"messages.json",
+	"passive-client-handling-commit.json",
+	"passive-client-welcome.json",
 	"transcript-hashes.json",
 	"tree-math.json",
 	"tree-operations.json",

@@ -3,6 +3,7 @@ package dave
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -486,12 +487,22 @@ func (g *group) processCommit(pm *mls.PublicMessage, cache []*cachedProposal) (*
 func joinGroup(wl *mls.Welcome, kp *mls.KeyPackage, initKey, leafKey *mls.HPKEKey, sig *mls.SigningKey, tree *mls.RatchetTree) (*group, error) {
 	cs := wl.CipherSuite
 	gs, gi, err := wl.Open(kp, initKey)
+	if errors.Is(err, mls.ErrUnsupportedSuite) && cs.Supported() {
+		return nil, fmt.Errorf("%w: pre-shared keys in the welcome (%w)", ErrUnsupported, err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if len(gs.PSKs) > 0 {
 		return nil, fmt.Errorf("%w: welcome with pre-shared keys", ErrUnsupported)
 	}
+	return joinOpened(cs, gs, gi, nil, kp, leafKey, sig, tree)
+}
+
+// joinOpened joins by the opened secrets and group info of a Welcome,
+// pskSecret being the PSK secret of its pre-shared keys (nil for none).
+func joinOpened(cs mls.CipherSuite, gs *mls.GroupSecrets, gi *mls.GroupInfo, pskSecret []byte, kp *mls.KeyPackage, leafKey *mls.HPKEKey, sig *mls.SigningKey, tree *mls.RatchetTree) (*group, error) {
+	var err error
 	ctx := gi.GroupContext
 	if ctx.CipherSuite != cs || ctx.Version != mls.MLS10 {
 		return nil, fmt.Errorf("group of version %d, %v in a welcome of %v", ctx.Version, ctx.CipherSuite, cs)
@@ -566,7 +577,7 @@ func joinGroup(wl *mls.Welcome, kp *mls.KeyPackage, initKey, leafKey *mls.HPKEKe
 		return nil, err
 	}
 	g := &group{cs: cs, ctx: ctx, tree: tree, priv: priv, sig: sig}
-	if g.secrets, err = cs.FromJoinerSecret(gs.JoinerSecret, nil, &g.ctx); err != nil {
+	if g.secrets, err = cs.FromJoinerSecret(gs.JoinerSecret, pskSecret, &g.ctx); err != nil {
 		return nil, err
 	}
 	if err := g.secrets.VerifyConfirmationTag(ctx.ConfirmedTranscriptHash, gi.ConfirmationTag); err != nil {
