@@ -29,7 +29,8 @@
 // 30-digit voice privacy code (PrivacyCode, DisplayableCode), and each
 // member's 16-byte media base secret (SenderSecret:
 // MLS-Exporter("Discord Secure Frames v0", user id as 8 bytes little
-// endian, 16)), which seeds that sender's key ratchet.
+// endian, 16)), which seeds that sender's key ratchet (KeyRatchet, for
+// the Encryptor and Decryptor).
 //
 // DAVE's profile is enforced: proposals are external Adds and Removes of
 // the current epoch from external sender 0; commits reference them, never

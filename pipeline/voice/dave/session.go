@@ -688,3 +688,15 @@ func (s *Session) SenderSecret(userID uint64) ([]byte, error) {
 	}
 	return s.current.secrets.Export(senderSecretLabel, binary.LittleEndian.AppendUint64(nil, userID), 16)
 }
+
+// KeyRatchet returns the key ratchet of a member's media frames in the
+// established group's epoch, NewKeyRatchet(SenderSecret(userID)): what an
+// Encryptor (the session's own user) or a member's Decryptor is given
+// when a transition executes. Errors as SenderSecret's.
+func (s *Session) KeyRatchet(userID uint64) (*KeyRatchet, error) {
+	secret, err := s.SenderSecret(userID)
+	if err != nil {
+		return nil, err
+	}
+	return NewKeyRatchet(secret)
+}

@@ -125,12 +125,24 @@ type member interface {
 	recognize(ids []uint64)
 }
 
-// goMember is a dave.Session; its media are made here from its sender
-// secret, as the media part of DAVE.md section 3 does.
+// goMember is a dave.Session with the media part of package dave: an
+// Encryptor on its own sender secret's key ratchet and a Decryptor per
+// sender, each given the new epoch's ratchet when the epoch changes.
 type goMember struct {
-	t     *testing.T
-	s     *dave.Session
-	nonce uint32
+	t   *testing.T
+	s   *dave.Session
+	enc *dave.Encryptor
+	// encEpoch and decEpoch are the epochs of the ratchets given.
+	encEpoch uint64
+	dec      map[uint64]*dave.Decryptor
+	decEpoch map[uint64]uint64
+}
+
+// ratchet returns the key ratchet of user's frames in the current epoch.
+func (m *goMember) ratchet(user uint64) *dave.KeyRatchet {
+	r, err := m.s.KeyRatchet(user)
+	require.NoError(m.t, err)
+	return r
 }
 
 func (m *goMember) id() uint64                          { return m.s.UserID() }
@@ -159,13 +171,30 @@ func (m *goMember) state() state {
 }
 
 func (m *goMember) encrypt(pt []byte) []byte {
-	secret, err := m.s.SenderSecret(m.id())
+	if e := m.s.Epoch(); m.enc == nil || m.encEpoch != e {
+		m.enc, m.encEpoch = dave.NewEncryptor(m.ratchet(m.id())), e
+	}
+	frame, err := m.enc.AppendEncrypt(nil, pt)
 	require.NoError(m.t, err)
-	m.nonce++
-	return sealFrame(m.t, secret, m.nonce, pt)
+	return frame
 }
 
 func (m *goMember) checkFrame(from uint64, frame, pt []byte) {
+	e := m.s.Epoch()
+	d := m.dec[from]
+	if d == nil {
+		d = dave.NewDecryptor()
+		m.dec[from] = d
+	}
+	if m.decEpoch[from] != e {
+		d.TransitionToKeyRatchet(m.ratchet(from), dave.KeyExpiry)
+		m.decEpoch[from] = e
+	}
+	got, err := d.AppendDecrypt(nil, frame)
+	if assert.NoError(m.t, err, "user %d's frame at Go user %d, epoch %d", from, m.id(), e) {
+		assert.Equal(m.t, hex.EncodeToString(pt), hex.EncodeToString(got), "user %d's frame at Go user %d", from, m.id())
+	}
+	// The same frame sealed by the reference of DAVE.md section 3.
 	secret, err := m.s.SenderSecret(from)
 	require.NoError(m.t, err)
 	nonce := frameNonce(m.t, frame)
@@ -356,7 +385,7 @@ func newGroup(t *testing.T, channel uint64) *group {
 func (g *group) goMember(id uint64) member {
 	s, err := dave.NewSession(id, g.channel)
 	require.NoError(g.t, err)
-	return &goMember{t: g.t, s: s}
+	return &goMember{t: g.t, s: s, dec: map[uint64]*dave.Decryptor{}, decEpoch: map[uint64]uint64{}}
 }
 
 func (g *group) daveyMember(p *peer, id uint64) member {
