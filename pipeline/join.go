@@ -50,7 +50,8 @@ import (
 // nothing goes silent and no step is heard.
 //
 // A join needs A finished (its true end is known only then), B's first
-// packets encoded, and an Opus encoder (cgo). Made ahead (prepareJoin, in
+// packets encoded, an Opus encoder (cgo), and transitions on for both
+// tracks (WithSeams). Made ahead (prepareJoin, in
 // the background, in a slot of A's Pool, as a queue asks when A's end
 // nears), it is cached on A and lent to every stream that plays the same
 // pair with the same fade; the cache keeps joinCacheMax of them, and
@@ -158,6 +159,11 @@ func (a *Track) joinEntry(b *Track, fade time.Duration) *join {
 		j := cutJoin(a, b, k.fade, fmt.Errorf("%w: track closed", ErrClosed))
 		close(j.ready)
 		return j
+	}
+	if a.cfg.noSeams || b.cfg.noSeams {
+		j := cutJoin(a, b, k.fade, fmt.Errorf("%w: transitions are off (WithSeams(false))", errJoinMismatch))
+		close(j.ready)
+		return j // not cached: nothing was made
 	}
 	j := &join{key: k, ready: make(chan struct{})}
 	if c.m == nil {

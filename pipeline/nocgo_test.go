@@ -50,6 +50,8 @@ func TestWithoutCgo(t *testing.T) {
 	t.Run("a join is a cut", func(t *testing.T) {
 		a := newTrack(t, bytes.NewReader(testutil.Fixture(t, "prog.opus")))
 		b := newTrack(t, bytes.NewReader(testutil.Fixture(t, "prog.webm")))
+		waitDone(t, a)
+		waitDone(t, b) // the join waits for b's first packets only; its packets are all read below
 		select {
 		case <-pipeline.PrepareJoin(a, b, 0):
 		case <-time.After(30 * time.Second):

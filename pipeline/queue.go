@@ -105,6 +105,13 @@ type Queue struct {
 	liveSeen *Player // the player keepLive saw last
 	skips    int64   // the skips of the players ended (see counts)
 	dirty    bool    // entries or cur changed since the last publish
+	// The join of the current track into the next entry's (see joinStep).
+	joinTo   *qentry         // the entry joinWait is for
+	joinA    *Track          // the track joinWait joins from
+	joinWait <-chan struct{} // prepareJoin's: closed once the join is ready; nil until asked
+	jn       *join           // the join, once ready (a cut is never played: boundary does that)
+	jnAt     int             // the next of jn's packets to give while its transition plays; -1 if none does
+	jnPos    int64           // the position on the entry's track of the next of jn's packets
 	rng      *rand.Rand
 	stats    QueueStats
 }
@@ -151,6 +158,8 @@ type queueConfig struct {
 	seed         *uint64
 	events       int // the channel's buffer; 0: no channel
 	eventFunc    func(Event)
+	fade         time.Duration // WithCrossfade's
+	noJoins      bool          // WithJoins(false)
 }
 
 // WithLoadAhead sets how many entries after the current one are held,
@@ -204,6 +213,20 @@ func WithEvents(n int) QueueOption {
 // WithEvents.
 func WithEventFunc(f func(Event)) QueueOption { return func(c *queueConfig) { c.eventFunc = f } }
 
+// WithCrossfade makes the queue cross-fade from each track into the next
+// over d (an equal-power fade, encoded once per pair of tracks and d, and
+// shared: see the package's joins), instead of the gapless join it makes
+// by default. d is cut to what the tracks allow.
+func WithCrossfade(d time.Duration) QueueOption {
+	return func(c *queueConfig) { c.fade = max(d, 0) }
+}
+
+// WithJoins(false) turns the joins between tracks off: each track then
+// starts as after a jump without a transition (a silence frame in place
+// of its first packet), as it does anyway where a join cannot be made or
+// is not ready in time. Joins are on by default.
+func WithJoins(on bool) QueueOption { return func(c *queueConfig) { c.noJoins = !on } }
+
 // NewQueue returns an empty queue playing the tracks of lib. Close
 // releases what it holds.
 func NewQueue(lib *Library, opts ...QueueOption) *Queue {
@@ -211,7 +234,7 @@ func NewQueue(lib *Library, opts ...QueueOption) *Queue {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	q := &Queue{lib: lib, cfg: cfg, seek: -1}
+	q := &Queue{lib: lib, cfg: cfg, seek: -1, jnAt: -1}
 	if cfg.seed != nil {
 		q.rng = rand.New(rand.NewPCG(*cfg.seed, *cfg.seed))
 	} else {
@@ -410,6 +433,7 @@ type QueueStats struct {
 	Underruns     int64 // Next calls that gave ErrUnderrun
 	Commands      int64 // commands applied, in the order recorded
 	Tracks        int64 // entries started
+	Joins         int64 // entries started through a join of the track before into theirs (the rest after a silence frame or silence)
 	Failed        int64 // entries that ended with EndFailed
 	EventsDropped int64 // position events dropped from a full buffer (WithEvents)
 }
@@ -549,6 +573,9 @@ func (q *Queue) next() (Packet, error) {
 				q.seekAhead(q.cur, q.seek)
 			}
 		}
+		if pk, ok := q.joinStep(); ok {
+			return pk, nil
+		}
 		pk, err := q.player.Next()
 		switch {
 		case err == nil:
@@ -595,6 +622,109 @@ func (q *Queue) boundary(a, b *qentry, pk Packet) Packet {
 	pk.Data, pk.Silence, pk.Seam = silenceOf(pk.Samples), true, false
 	q.player.silenced()
 	return pk
+}
+
+// joinStep plays the join of the current track into the next entry's:
+// it asks for it once the current track is finished (its end is known),
+// and when the player has given the join's aLast, makes the next entry
+// the current one, its player at the join's bFirst, and gives the join's
+// transition packets, then the new player's own. It reports whether it
+// gave a packet. Without a join ready in time, or where none can be made
+// (a cut), the current track plays to its end and boundary starts the
+// next.
+func (q *Queue) joinStep() (Packet, bool) {
+	if q.jnAt >= 0 {
+		if q.cur == q.joinTo && q.audible == q.cur && q.seek < 0 {
+			return q.joinPacket(), true
+		}
+		q.joinReset() // a pause's silence, a seek: the transition is cut short
+		return Packet{}, false
+	}
+	if q.cfg.noJoins || !q.started || q.audible != q.cur || q.seek >= 0 || q.loop == LoopTrack || q.loop == LoopSection || len(q.entries) == 0 {
+		return Packet{}, false
+	}
+	b, a := q.entries[0], q.player.t
+	if b.hold == nil || !b.hold.e.isLoaded() || b.hold.e.err != nil {
+		return Packet{}, false
+	}
+	bt := b.hold.e.track
+	if bt == a || a.cfg.live > 0 || bt.cfg.live > 0 {
+		return Packet{}, false
+	}
+	if q.joinTo != b || q.joinA != a {
+		q.joinTo, q.joinA, q.joinWait, q.jn = b, a, nil, nil
+	}
+	if q.joinWait == nil {
+		if !a.Finished() {
+			return Packet{}, false
+		}
+		q.joinWait = a.prepareJoin(bt, q.cfg.fade)
+	}
+	if q.jn == nil {
+		select {
+		case <-q.joinWait:
+			q.jn, _ = a.joinNow(bt, q.cfg.fade)
+		default:
+			return Packet{}, false
+		}
+	}
+	j := q.jn
+	if j.cut || q.player.last != j.aLast {
+		return Packet{}, false // none, or not there yet (or past it: the end's cut then)
+	}
+	// a's packets to aLast given: b takes over.
+	q.end(EndFinished, nil)
+	q.cur = q.entries[0]
+	q.entries = slices.Delete(q.entries, 0, 1)
+	q.dirty = true
+	q.window()
+	t, err := q.ready(q.cur)
+	if err != nil || t != bt {
+		q.joinReset()
+		return Packet{}, false // the next round plays it (or fails it) as usual
+	}
+	q.newPlayer(t)
+	p := q.player
+	p.cur.Seek(j.bFirst)
+	p.last = j.bFirst - 1 // the join's transition ends where b's packet bFirst follows on
+	xb, _ := t.Index()
+	q.jnPos = xb.Entry(j.bFirst).Start - xb.PreSkip()
+	for _, d := range j.packets {
+		n, _ := opus.PacketSamples(d)
+		q.jnPos -= n
+	}
+	q.jnAt, q.joinTo = 0, q.cur
+	q.started = true
+	q.stats.Tracks++
+	q.stats.Joins++
+	pk := q.joinPacket()
+	q.emit(Event{Kind: EventStarted, ID: q.cur.id, Key: q.cur.key, Position: pk.Position})
+	return pk, true
+}
+
+// joinPacket gives the next of the join's transition packets.
+func (q *Queue) joinPacket() Packet {
+	d := q.jn.packets[q.jnAt]
+	n, err := opus.PacketSamples(d)
+	if err != nil {
+		n = 960 // not so: the join's encoder made them
+	}
+	pk := Packet{Data: d, Samples: n, Position: max(q.jnPos, 0), Seam: true}
+	q.jnPos += n
+	q.jnAt++
+	if q.jnAt == len(q.jn.packets) {
+		q.joinReset()
+	}
+	q.stalls = 0
+	q.audible = q.cur
+	pk = q.give(pk)
+	q.events(pk)
+	return pk
+}
+
+// joinReset forgets the join played or asked.
+func (q *Queue) joinReset() {
+	q.joinTo, q.joinA, q.joinWait, q.jn, q.jnAt = nil, nil, nil, nil, -1
 }
 
 // give puts pk on the queue's timeline.

@@ -103,7 +103,8 @@ func WithApplication(a opus.Application) TrackOption { return func(c *trackConfi
 // receiver decoding the stream with one decoder (Discord's clients,
 // browsers) hears no click at a loop, a seek or a resume; without them, a
 // jump from loud audio to a place that followed quieter audio comes out
-// several decibels too loud, often clipping.
+// several decibels too loud, often clipping. It turns a Queue's joins of
+// the track to the tracks before and after it off too.
 func WithSeams(on bool) TrackOption { return func(c *trackConfig) { c.noSeams = !on } }
 
 // WithRawPCM says that the source is raw PCM of format f, which cannot be

@@ -1,0 +1,150 @@
+//go:build cgo
+
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamcatcher/streamcatcher/pipeline"
+)
+
+// A queue goes from each track to the next through their join: the
+// stream it gives is exactly a's packets to the join's ALast, the join's
+// transition, and b's from BFirst (what TestJoinGapless and
+// TestJoinCrossfade check a receiver hears: gapless, or the crossfade,
+// within the seam bound), then the five silence frames; b is started by
+// the join, and counted.
+func TestQueueJoins(t *testing.T) {
+	for _, fade := range []time.Duration{0, 200 * time.Millisecond} {
+		t.Run("fade="+fade.String(), func(t *testing.T) {
+			o := &opener{data: map[string][]byte{
+				"a": tone(2, 0, 48000+317, 440, 0.5), // not whole packets: the join's shift
+				"b": tone(2, 0, 36011, 660, 0.5),
+			}, opens: map[string]int{}, fail: map[string]int{}}
+			lib := newLibrary(t, o, pipeline.WithTrackOptions(pipeline.WithRawPCM(f32)))
+			ka, kb := pipeline.Key{Source: "a"}, pipeline.Key{Source: "b"}
+			ha, err := lib.Get(context.Background(), ka)
+			require.NoError(t, err)
+			defer ha.Release()
+			hb, err := lib.Get(context.Background(), kb)
+			require.NoError(t, err)
+			defer hb.Release()
+			finished(t, ha)
+			finished(t, hb)
+
+			var events []pipeline.Event
+			q := pipeline.NewQueue(lib, pipeline.WithCrossfade(fade), pipeline.WithEndWhenEmpty(), pipeline.WithPositionEvery(0),
+				pipeline.WithEventFunc(func(e pipeline.Event) { events = append(events, e) }))
+			defer q.Close()
+			ida, idb := q.Enqueue(ka), q.Enqueue(kb)
+			first, err := q.Next()
+			require.NoError(t, err)
+			got := [][]byte{first.Data}
+			// The queue asks for the join once a plays; wait for it, so that
+			// a driver faster than real time finds it ready.
+			select {
+			case <-pipeline.PrepareJoin(ha.Track(), hb.Track(), fade):
+			case <-time.After(joinWait):
+				t.Fatal("the join was not made")
+			}
+			plan, ok := pipeline.JoinNow(ha.Track(), hb.Track(), fade)
+			require.True(t, ok)
+			require.False(t, plan.Cut, "a join, not a cut: %v", plan.Err)
+			var silence int
+			for {
+				pk, err := q.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				require.NoError(t, err)
+				if pk.Silence {
+					silence++
+					continue
+				}
+				require.Zero(t, silence, "no silence frame between the tracks")
+				got = append(got, pk.Data)
+			}
+			assert.Equal(t, 5, silence, "the five silence frames at the end")
+			want, err := pipeline.JoinedPackets(ha.Track(), hb.Track(), plan)
+			require.NoError(t, err)
+			assert.Equal(t, want, got, "a's packets, the join's, b's")
+			st := q.State().Stats
+			assert.EqualValues(t, 1, st.Joins)
+			assert.EqualValues(t, 2, st.Tracks)
+
+			var kinds []string
+			for _, e := range events {
+				kind := map[pipeline.EventKind]string{pipeline.EventStarted: "started", pipeline.EventEnded: "ended"}[e.Kind]
+				kinds = append(kinds, kind+" "+map[pipeline.EntryID]string{ida: "a", idb: "b"}[e.ID])
+			}
+			assert.Equal(t, []string{"started a", "ended a", "started b", "ended b"}, kinds)
+		})
+	}
+}
+
+// A pause in the middle of a join's transition cuts it short: the pause's
+// silence frames, then b's own packets from where the transition was (as
+// after any resume), to b's end.
+func TestQueueJoinPaused(t *testing.T) {
+	const fade = 200 * time.Millisecond
+	o := &opener{data: map[string][]byte{"a": tone(2, 0, 48000, 440, 0.5), "b": tone(2, 0, 48000, 660, 0.5)},
+		opens: map[string]int{}, fail: map[string]int{}}
+	lib := newLibrary(t, o, pipeline.WithTrackOptions(pipeline.WithRawPCM(f32)))
+	ka, kb := pipeline.Key{Source: "a"}, pipeline.Key{Source: "b"}
+	ha, err := lib.Get(context.Background(), ka)
+	require.NoError(t, err)
+	defer ha.Release()
+	hb, err := lib.Get(context.Background(), kb)
+	require.NoError(t, err)
+	defer hb.Release()
+	finished(t, ha)
+	finished(t, hb)
+	q := pipeline.NewQueue(lib, pipeline.WithCrossfade(fade), pipeline.WithEndWhenEmpty(), pipeline.WithPositionEvery(0))
+	defer q.Close()
+	q.Enqueue(ka)
+	idb := q.Enqueue(kb)
+	_, err = q.Next()
+	require.NoError(t, err)
+	<-pipeline.PrepareJoin(ha.Track(), hb.Track(), fade)
+	plan, ok := pipeline.JoinNow(ha.Track(), hb.Track(), fade)
+	require.True(t, ok)
+	require.False(t, plan.Cut)
+	require.Greater(t, len(plan.Packets), 2)
+	// Drive to the join's second transition packet, then pause.
+	seen := 0
+	for seen < 2 {
+		_, err := q.Next()
+		require.NoError(t, err)
+		if q.State().Current.ID == idb {
+			seen++
+		}
+	}
+	require.EqualValues(t, 1, q.State().Stats.Joins, "b started by the join, whose transition is under way")
+	q.Pause()
+	var last []byte
+	for {
+		pk, err := q.Next()
+		if errors.Is(err, pipeline.ErrPaused) {
+			q.Resume()
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		if !pk.Silence {
+			last = pk.Data
+		}
+	}
+	xb, _ := hb.Track().Index()
+	wantLast, err := pipeline.JoinedPackets(hb.Track(), hb.Track(), pipeline.JoinPlan{ALast: xb.Packets() - 1, BFirst: xb.Packets()})
+	require.NoError(t, err)
+	assert.Equal(t, wantLast[len(wantLast)-1], last, "b plays to its last packet")
+}
