@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/streamcatcher/streamcatcher/codec/opus"
-	"github.com/streamcatcher/streamcatcher/examples/discordlike/voice"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 	"github.com/streamcatcher/streamcatcher/pipeline/sink"
+	"github.com/streamcatcher/streamcatcher/pipeline/voice"
 )
 
 // fleet is the guild bots: one Library and one Scheduler for them all.
@@ -152,16 +152,17 @@ func (b *bot) logf(format string, args ...any) {
 
 func (b *bot) run(ctx context.Context, gateway string) {
 	start := time.Now()
-	cfg := voice.Config{
-		URL: gateway, ServerID: b.guild, UserID: b.user, SessionID: "session-" + b.guild, Token: b.token,
-		SenderOptions: []sink.SenderOption{sink.WithExtension(labelProfile, func(dst []byte, p opus.Packet) []byte {
-			return appendLabel(dst, int(b.track.Load()), p)
-		})},
-	}
+	// What the main gateway's VOICE_SERVER_UPDATE and VOICE_STATE_UPDATE
+	// would give the bot.
+	su := voice.ServerUpdate{Endpoint: gateway, Token: b.token, GuildID: b.guild}
+	st := voice.StateUpdate{UserID: b.user, SessionID: "session-" + b.guild}
+	opts := []voice.Option{voice.WithSenderOptions(sink.WithExtension(labelProfile, func(dst []byte, p opus.Packet) []byte {
+		return appendLabel(dst, int(b.track.Load()), p)
+	}))}
 	if b.n%2 == 0 { // half the guilds prefer the other mode: both are in use
-		cfg.Modes = []string{voice.ModeXChaCha20Poly1305, voice.ModeAES256GCM}
+		opts = append(opts, voice.WithModes(voice.ModeXChaCha20Poly1305, voice.ModeAES256GCM))
 	}
-	conn, err := voice.Connect(ctx, cfg)
+	conn, err := voice.Connect(ctx, su, st, opts...)
 	if err != nil {
 		b.mu.Lock()
 		b.err = err

@@ -10,9 +10,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/streamcatcher/streamcatcher/examples/discordlike/voice"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 	"github.com/streamcatcher/streamcatcher/pipeline/sink"
+	"github.com/streamcatcher/streamcatcher/pipeline/voice"
+	"github.com/streamcatcher/streamcatcher/pipeline/voice/voicetest"
 )
 
 // service is the server half: the voice gateway and its UDP endpoint, the
@@ -21,7 +22,7 @@ import (
 type service struct {
 	o     *options
 	con   *console
-	voice *voice.Server
+	voice *voicetest.Server
 	ln    net.Listener
 	http  *http.Server
 	ver   *verifier
@@ -59,13 +60,14 @@ func startService(o *options, con *console, cat *catalogue, lib *pipeline.Librar
 		}
 	}
 	s.web = newWeb(con, cat, sched, o.webrtcAddr)
-	opts := []voice.ServerOption{
-		voice.WithPacketHandler(func(ss *voice.Session, p sink.Opened, at time.Time) {
+	opts := []voicetest.Option{
+		voicetest.WithUDPConn(udp),
+		voicetest.WithPacketHandler(func(ss *voicetest.Session, p sink.Opened, at time.Time) {
 			l := labelOf(p.Ext)
 			s.ver.handle(sessionInfo{ssrc: ss.SSRC, guild: ss.ServerID}, p, l, at)
 			s.web.relay(ss.ServerID, p.Payload, l)
 		}),
-		voice.WithAuthenticate(func(id voice.Identify) error {
+		voicetest.WithAuthenticate(func(id voice.Identify) error {
 			if id.Token != "token-"+id.UserID {
 				return errors.New("wrong token")
 			}
@@ -73,13 +75,13 @@ func startService(o *options, con *console, cat *catalogue, lib *pipeline.Librar
 		}),
 	}
 	if o.dave {
-		opts = append(opts, voice.WithRequireDAVE())
+		opts = append(opts, voicetest.WithRequireDAVE())
 	}
-	s.voice, err = voice.NewServer(udp, opts...)
-	if err != nil {
+	if a := udp.LocalAddr().(*net.UDPAddr); a.IP.IsUnspecified() {
 		udp.Close()
-		return nil, err
+		return nil, fmt.Errorf("-udp %s: the voice server announces its address to clients: give one they can reach", o.udpAddr)
 	}
+	s.voice = voicetest.NewServer(opts...)
 	s.ln, err = net.Listen("tcp", o.addr)
 	if err != nil {
 		s.voice.Close()

@@ -3,7 +3,6 @@ package voice
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 )
@@ -30,6 +29,28 @@ const (
 	OpClientsConnect     = 11 // server: users who joined the channel
 	OpClientDisconnect   = 13 // server: a user who left
 )
+
+// Opcodes of DAVE, Discord's end-to-end layer: JSON messages (J) or
+// binary frames (B), which the DAVE layer handles through an E2EE (the
+// client) or a voicetest DAVE hook (the server). Binary frames from the
+// server are "u16 seq | u8 op | payload", from the client "u8 op |
+// payload" (see ParseServerBinary and AppendClientBinary).
+const (
+	OpDAVEPrepareTransition           = 21 // server, J: a transition (its id, the protocol version) is coming
+	OpDAVEExecuteTransition           = 22 // server, J: execute the transition now
+	OpDAVETransitionReady             = 23 // client, J: ready for the transition
+	OpDAVEPrepareEpoch                = 24 // server, J: a new MLS group (epoch 1) is coming
+	OpDAVEMLSExternalSender           = 25 // server, B: the MLS external sender's credential and key
+	OpDAVEMLSKeyPackage               = 26 // client, B: the client's MLS key package
+	OpDAVEMLSProposals                = 27 // server, B: proposals to add or remove members
+	OpDAVEMLSCommitWelcome            = 28 // client, B: a commit, with a welcome for the members added
+	OpDAVEMLSAnnounceCommitTransition = 29 // server, B: the winning commit and its transition
+	OpDAVEMLSWelcome                  = 30 // server, B: a welcome for a member added
+	OpDAVEMLSInvalidCommitWelcome     = 31 // client, J: the commit or welcome could not be processed
+)
+
+// IsDAVE reports whether op is one of DAVE's (21 to 31).
+func IsDAVE(op int) bool { return op >= OpDAVEPrepareTransition && op <= OpDAVEMLSInvalidCommitWelcome }
 
 // Speaking flags.
 const (
@@ -64,10 +85,6 @@ type wireMessage struct {
 	Seq *int64          `json:"seq,omitempty"`
 	S   *int64          `json:"s,omitempty"` // what disgo reads and sends
 }
-
-// ErrBadMessage is the error for a control message that is not JSON, is
-// too large, lacks its op, or whose payload does not fit its op.
-var ErrBadMessage = errors.New("voice: malformed message")
 
 // ParseMessage parses a control message. It accepts the sequence under
 // either "seq" (Discord's) or "s" (disgo's), and a missing "d".

@@ -3,7 +3,6 @@ package voice
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/netip"
 )
@@ -19,15 +18,12 @@ import (
 //
 // type is 1 for a request and 2 for a response.
 const (
+	// DiscoverySize is the size of both messages.
 	DiscoverySize     = 74
 	discoveryRequest  = 1
 	discoveryResponse = 2
 	discoveryLength   = 70
 )
-
-// ErrBadDiscovery is the error for a datagram that is not a well-formed
-// IP discovery message.
-var ErrBadDiscovery = errors.New("voice: malformed IP discovery packet")
 
 // DiscoveryRequest returns the request for ssrc.
 func DiscoveryRequest(ssrc uint32) []byte {

@@ -1,11 +1,10 @@
-package voice_test
+package voicetest_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"net"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,8 +13,9 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/streamcatcher/streamcatcher/codec/opus"
-	"github.com/streamcatcher/streamcatcher/examples/discordlike/voice"
 	"github.com/streamcatcher/streamcatcher/pipeline/sink"
+	"github.com/streamcatcher/streamcatcher/pipeline/voice"
+	"github.com/streamcatcher/streamcatcher/pipeline/voice/voicetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -37,7 +37,7 @@ type heardPacket struct {
 	payload string
 }
 
-func (h *heard) handle(s *voice.Session, p sink.Opened, _ time.Time) {
+func (h *heard) handle(s *voicetest.Session, p sink.Opened, _ time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.pkts = append(h.pkts, heardPacket{s.ID, p.Sequence, p.Timestamp, p.Marker, string(p.Payload)})
@@ -51,22 +51,18 @@ func (h *heard) get() []heardPacket {
 
 // newServer starts a voice server on loopback and returns it with its
 // gateway URL.
-func newServer(t testing.TB, opts ...voice.ServerOption) (*voice.Server, string) {
+func newServer(t testing.TB, opts ...voicetest.Option) (*voicetest.Server, string) {
 	t.Helper()
-	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	srv, err := voice.NewServer(udp, opts...)
-	require.NoError(t, err)
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		srv.Close()
-		hs.Close()
-	})
-	return srv, "ws" + strings.TrimPrefix(hs.URL, "http") + "/voice"
+	srv := voicetest.NewServer(opts...)
+	t.Cleanup(func() { srv.Close() })
+	return srv, srv.Endpoint() + "/voice"
 }
 
-func config(url, guild, user string) voice.Config {
-	return voice.Config{URL: url, ServerID: guild, UserID: user, SessionID: "session-" + guild + "-" + user, Token: "token-" + user}
+// connect joins srv's channel of guild as user.
+func connect(t testing.TB, srv *voicetest.Server, guild, user string, opts ...voice.Option) (*voice.Conn, error) {
+	t.Helper()
+	su, st := srv.Updates(guild, user)
+	return voice.Connect(context.Background(), su, st, opts...)
 }
 
 func frame(i int) opus.Packet {
@@ -82,6 +78,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// checkTimeline checks that the server heard frames [0, n) in order, on
+// one RTP timeline (sequence and timestamp continued) whatever the
+// sessions that carried them.
+func checkTimeline(t *testing.T, got []heardPacket, n int) {
+	t.Helper()
+	require.Len(t, got, n)
+	for i, p := range got {
+		assert.Equal(t, fmt.Sprintf("frame %04d", i), p.payload)
+		assert.Equal(t, got[0].seq+uint16(i), p.seq, "packet %d", i)
+		assert.Equal(t, got[0].ts+uint32(960*i), p.ts, "packet %d", i)
 	}
 }
 
@@ -102,43 +111,37 @@ func TestHandshakeAndAudio(t *testing.T) {
 	for _, mode := range []string{voice.ModeAES256GCM, voice.ModeXChaCha20Poly1305} {
 		t.Run(mode, func(t *testing.T) {
 			var h heard
-			srv, url := newServer(t, voice.WithPacketHandler(h.handle))
-			// A listener in the channel hears the bot's Speaking once the
-			// server has taken it, so the packets come after it.
+			srv, _ := newServer(t, voicetest.WithPacketHandler(h.handle))
+			// A listener in the channel hears the bot's Speaking, which
+			// the bot sends by itself before its first packet.
 			spoke := make(chan struct{}, 1)
-			lcfg := config(url, "guild", "listener")
-			lcfg.OnMessage = func(m voice.Message) {
+			listener, err := connect(t, srv, "guild", "listener", voice.WithMessageHandler(func(m voice.Message) {
 				if m.Op == voice.OpSpeaking {
 					select {
 					case spoke <- struct{}{}:
 					default:
 					}
 				}
-			}
-			listener, err := voice.Connect(context.Background(), lcfg)
+			}))
 			require.NoError(t, err)
 			defer listener.Close()
-			cfg := config(url, "guild", "bot")
-			cfg.Modes = []string{mode}
-			c, err := voice.Connect(context.Background(), cfg)
+			c, err := connect(t, srv, "guild", "bot", voice.WithModes(mode))
 			require.NoError(t, err)
 			defer c.Close()
 			assert.Equal(t, mode, c.Mode())
-			require.NoError(t, c.Speaking(voice.SpeakingMicrophone))
-			select {
-			case <-spoke:
-			case <-time.After(30 * time.Second):
-				t.Fatal("the server did not pass the bot's Speaking on")
-			}
 			for i := range 50 {
 				require.NoError(t, c.Send(frame(i)))
 			}
 			waitFor(t, "50 packets", func() bool { return len(h.get()) == 50 })
 			checkRun(t, h.get(), 50)
+			select {
+			case <-spoke:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the server did not pass the bot's Speaking on")
+			}
 			st := srv.Stats()
 			assert.Equal(t, int64(50), st.Packets)
 			assert.Zero(t, st.Rejected)
-			assert.Zero(t, st.Unannounced)
 			assert.Equal(t, int64(2), st.Discovery, "one for each client")
 		})
 	}
@@ -148,26 +151,23 @@ func TestHandshakeAndAudio(t *testing.T) {
 // goes on meanwhile, and a message sent while it was away is replayed.
 func TestResume(t *testing.T) {
 	var h heard
-	srv, url := newServer(t, voice.WithPacketHandler(h.handle), voice.WithHeartbeatInterval(heartbeat))
+	srv, _ := newServer(t, voicetest.WithPacketHandler(h.handle), voicetest.WithHeartbeatInterval(heartbeat))
 	joined := make(chan []string, 4)
-	cfg := config(url, "guild", "bot")
-	cfg.OnMessage = func(m voice.Message) {
+	c, err := connect(t, srv, "guild", "bot", voice.WithMessageHandler(func(m voice.Message) {
 		var cc voice.ClientsConnect
 		if m.Op == voice.OpClientsConnect && m.Decode(&cc) == nil {
 			joined <- cc.UserIDs
 		}
-	}
-	c, err := voice.Connect(context.Background(), cfg)
+	}))
 	require.NoError(t, err)
 	defer c.Close()
-	require.NoError(t, c.Speaking(voice.SpeakingMicrophone))
 
 	for i := range 20 {
 		require.NoError(t, c.Send(frame(i)))
 	}
 	c.DropControl()
 	// While the bot is away, someone joins its channel.
-	other, err := voice.Connect(context.Background(), config(url, "guild", "listener"))
+	other, err := connect(t, srv, "guild", "listener")
 	require.NoError(t, err)
 	defer other.Close()
 	for i := 20; i < 40; i++ {
@@ -206,11 +206,10 @@ const heartbeat = time.Second
 // reopens it, and not a packet is lost.
 func TestUDPReopen(t *testing.T) {
 	var h heard
-	srv, url := newServer(t, voice.WithPacketHandler(h.handle))
-	c, err := voice.Connect(context.Background(), config(url, "guild", "bot"))
+	srv, _ := newServer(t, voicetest.WithPacketHandler(h.handle))
+	c, err := connect(t, srv, "guild", "bot")
 	require.NoError(t, err)
 	defer c.Close()
-	require.NoError(t, c.Speaking(voice.SpeakingMicrophone))
 	for i := range 60 {
 		if i == 30 {
 			c.DropUDP()
@@ -228,21 +227,21 @@ func TestUDPReopen(t *testing.T) {
 // a client's Close ends its session at once.
 func TestSessionEvents(t *testing.T) {
 	ended := make(chan error, 2)
-	srv, url := newServer(t, voice.WithSessionHandler(func(_ *voice.Session, err error) { ended <- err }))
+	srv, _ := newServer(t, voicetest.WithSessionHandler(func(_ *voicetest.Session, err error) { ended <- err }))
 	msgs := make(chan voice.Message, 8)
-	cfg := config(url, "guild", "a")
-	cfg.OnMessage = func(m voice.Message) { msgs <- m }
-	a, err := voice.Connect(context.Background(), cfg)
+	a, err := connect(t, srv, "guild", "a", voice.WithMessageHandler(func(m voice.Message) { msgs <- m }))
 	require.NoError(t, err)
 	defer a.Close()
-	b, err := voice.Connect(context.Background(), config(url, "guild", "b"))
+	b, err := connect(t, srv, "guild", "b")
 	require.NoError(t, err)
 	require.NoError(t, b.Speaking(voice.SpeakingSoundshare))
-	require.NoError(t, b.Close())
-	assert.NoError(t, <-ended)
 
 	want := []int{voice.OpClientsConnect, voice.OpSpeaking, voice.OpClientDisconnect}
 	for _, op := range want {
+		if op == voice.OpClientDisconnect {
+			require.NoError(t, b.Close())
+			assert.NoError(t, <-ended)
+		}
 		select {
 		case m := <-msgs:
 			require.Equal(t, op, m.Op)
@@ -297,7 +296,7 @@ const identify = `{"op":0,"d":{"server_id":"g","user_id":"u","session_id":"s","t
 func TestCloseCodes(t *testing.T) {
 	cases := []struct {
 		name string
-		opts []voice.ServerOption
+		opts []voicetest.Option
 		path string
 		msgs []string
 		code int
@@ -308,17 +307,17 @@ func TestCloseCodes(t *testing.T) {
 		{"before identify", nil, "", []string{`{"op":1,"d":{"protocol":"udp","data":{"address":"127.0.0.1","port":1,"mode":"aead_aes256_gcm_rtpsize"}}}`}, voice.CloseNotAuthenticated},
 		{"identify twice", nil, "", []string{identify, identify}, voice.CloseAlreadyAuthenticated},
 		{"identify without ids", nil, "", []string{`{"op":0,"d":{"token":"t"}}`}, voice.CloseDecodeError},
-		{"wrong token", []voice.ServerOption{voice.WithAuthenticate(func(id voice.Identify) error { return errors.New("no") })}, "", []string{identify}, voice.CloseAuthenticationFailed},
-		{"unknown server", []voice.ServerOption{voice.WithAuthenticate(func(id voice.Identify) error { return &voice.CloseError{Code: voice.CloseServerNotFound} })}, "", []string{identify}, voice.CloseServerNotFound},
-		{"DAVE required", []voice.ServerOption{voice.WithRequireDAVE()}, "", []string{identify}, voice.CloseE2EERequired},
+		{"wrong token", []voicetest.Option{voicetest.WithAuthenticate(func(id voice.Identify) error { return errors.New("no") })}, "", []string{identify}, voice.CloseAuthenticationFailed},
+		{"unknown server", []voicetest.Option{voicetest.WithAuthenticate(func(id voice.Identify) error { return &voice.CloseError{Code: voice.CloseServerNotFound} })}, "", []string{identify}, voice.CloseServerNotFound},
+		{"DAVE required", []voicetest.Option{voicetest.WithRequireDAVE()}, "", []string{identify}, voice.CloseE2EERequired},
 		{"unknown protocol", nil, "", []string{identify, `{"op":1,"d":{"protocol":"webrtc","data":{"address":"127.0.0.1","port":1,"mode":"aead_aes256_gcm_rtpsize"}}}`}, voice.CloseUnknownProtocol},
 		{"xsalsa20", nil, "", []string{identify, `{"op":1,"d":{"protocol":"udp","data":{"address":"127.0.0.1","port":1,"mode":"xsalsa20_poly1305"}}}`}, voice.CloseUnknownEncryptionMode},
 		{"plain aes-gcm", nil, "", []string{identify, `{"op":1,"d":{"protocol":"udp","data":{"address":"127.0.0.1","port":1,"mode":"aead_aes256_gcm"}}}`}, voice.CloseUnknownEncryptionMode},
 		{"bad address", nil, "", []string{identify, `{"op":1,"d":{"protocol":"udp","data":{"address":"nowhere","port":1,"mode":"aead_aes256_gcm_rtpsize"}}}`}, voice.CloseBadRequest},
 		{"resume unknown", nil, "", []string{`{"op":7,"d":{"server_id":"g","session_id":"nope","token":"t","seq_ack":1}}`}, voice.CloseSessionInvalid},
 		{"old version", nil, "?v=3", nil, voice.CloseBadRequest},
-		{"no heartbeat", []voice.ServerOption{voice.WithHeartbeatInterval(50 * time.Millisecond)}, "", []string{identify}, voice.CloseSessionTimeout},
-		{"rate limited", []voice.ServerOption{voice.WithRateLimit(5)}, "", strings.Split(strings.Repeat(`{"op":3,"d":{"t":1,"seq_ack":-1}}|`, 8), "|")[:8], voice.CloseRateLimited},
+		{"no heartbeat", []voicetest.Option{voicetest.WithHeartbeatInterval(50 * time.Millisecond)}, "", []string{identify}, voice.CloseSessionTimeout},
+		{"rate limited", []voicetest.Option{voicetest.WithRateLimit(5)}, "", strings.Split(strings.Repeat(`{"op":3,"d":{"t":1,"seq_ack":-1}}|`, 8), "|")[:8], voice.CloseRateLimited},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -342,17 +341,15 @@ func TestCloseCodes(t *testing.T) {
 
 func TestConnectErrors(t *testing.T) {
 	t.Run("DAVE required", func(t *testing.T) {
-		_, url := newServer(t, voice.WithRequireDAVE())
-		_, err := voice.Connect(context.Background(), config(url, "g", "u"))
+		srv, _ := newServer(t, voicetest.WithRequireDAVE())
+		_, err := connect(t, srv, "g", "u")
 		var ce *voice.CloseError
 		require.ErrorAs(t, err, &ce)
 		assert.Equal(t, voice.CloseE2EERequired, ce.Code)
 	})
 	t.Run("no common mode", func(t *testing.T) {
-		_, url := newServer(t, voice.WithModes(voice.ModeXChaCha20Poly1305))
-		cfg := config(url, "g", "u")
-		cfg.Modes = []string{voice.ModeAES256GCM}
-		_, err := voice.Connect(context.Background(), cfg)
+		srv, _ := newServer(t, voicetest.WithModes(voice.ModeXChaCha20Poly1305))
+		_, err := connect(t, srv, "g", "u", voice.WithModes(voice.ModeAES256GCM))
 		assert.ErrorIs(t, err, voice.ErrNoMode)
 	})
 	t.Run("nobody there", func(t *testing.T) {
@@ -360,7 +357,7 @@ func TestConnectErrors(t *testing.T) {
 		require.NoError(t, err)
 		url := "ws://" + l.Addr().String()
 		l.Close()
-		_, err = voice.Connect(context.Background(), config(url, "g", "u"))
+		_, err = voice.Connect(context.Background(), voice.ServerUpdate{Endpoint: url, Token: "t", GuildID: "g"}, voice.StateUpdate{UserID: "u", SessionID: "s"})
 		assert.ErrorIs(t, err, voice.ErrHandshake)
 	})
 }
@@ -368,12 +365,12 @@ func TestConnectErrors(t *testing.T) {
 // TestDisconnect: a session removed by the server ends its client for
 // good, with 4014.
 func TestDisconnect(t *testing.T) {
-	srv, url := newServer(t)
-	cfg := config(url, "g", "u")
-	c, err := voice.Connect(context.Background(), cfg)
+	srv, _ := newServer(t)
+	c, err := connect(t, srv, "g", "u")
 	require.NoError(t, err)
 	defer c.Close()
-	require.True(t, srv.Disconnect(cfg.SessionID))
+	_, st := srv.Updates("g", "u")
+	require.True(t, srv.Disconnect(st.SessionID))
 	select {
 	case <-c.Done():
 	case <-time.After(5 * time.Second):
@@ -389,8 +386,8 @@ func TestDisconnect(t *testing.T) {
 // packet: all rejected, none handed on.
 func TestUDPGarbage(t *testing.T) {
 	var h heard
-	srv, url := newServer(t, voice.WithPacketHandler(h.handle))
-	c, err := voice.Connect(context.Background(), config(url, "g", "u"))
+	srv, _ := newServer(t, voicetest.WithPacketHandler(h.handle))
+	c, err := connect(t, srv, "g", "u")
 	require.NoError(t, err)
 	defer c.Close()
 	u, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(srv.UDPAddr()))
@@ -420,7 +417,7 @@ func FuzzServerMessages(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	_, url := newServer(f, voice.WithHeartbeatInterval(time.Second))
+	_, url := newServer(f, voicetest.WithHeartbeatInterval(time.Second))
 	f.Fuzz(func(t *testing.T, session string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -452,7 +449,7 @@ func FuzzServerMessages(f *testing.F) {
 // gone at once, so its client can identify anew with the same session ID,
 // as Discord's documentation tells it to; it cannot resume.
 func TestTimeoutEndsSession(t *testing.T) {
-	srv, url := newServer(t, voice.WithHeartbeatInterval(50*time.Millisecond))
+	srv, url := newServer(t, voicetest.WithHeartbeatInterval(50*time.Millisecond))
 	ws := raw(t, url)
 	send(t, ws, identify)
 	assert.Equal(t, voice.CloseSessionTimeout, closedWith(t, ws))
@@ -462,7 +459,7 @@ func TestTimeoutEndsSession(t *testing.T) {
 	send(t, again, `{"op":7,"d":{"server_id":"g","session_id":"s","token":"t","seq_ack":1}}`)
 	assert.Equal(t, voice.CloseSessionInvalid, closedWith(t, again), "no resume after 4009")
 
-	c, err := voice.Connect(context.Background(), voice.Config{URL: url, ServerID: "g", UserID: "u", SessionID: "s", Token: "t"})
+	c, err := voice.Connect(context.Background(), voice.ServerUpdate{Endpoint: url, Token: "t", GuildID: "g"}, voice.StateUpdate{UserID: "u", SessionID: "s"})
 	require.NoError(t, err, "identify anew")
 	c.Close()
 }
@@ -472,11 +469,10 @@ func TestTimeoutEndsSession(t *testing.T) {
 // before (which the server would refuse with 4003), and no packet is lost.
 func TestDropBoth(t *testing.T) {
 	var h heard
-	srv, url := newServer(t, voice.WithPacketHandler(h.handle), voice.WithHeartbeatInterval(heartbeat))
-	c, err := voice.Connect(context.Background(), config(url, "guild", "bot"))
+	srv, _ := newServer(t, voicetest.WithPacketHandler(h.handle), voicetest.WithHeartbeatInterval(heartbeat))
+	c, err := connect(t, srv, "guild", "bot")
 	require.NoError(t, err)
 	defer c.Close()
-	require.NoError(t, c.Speaking(voice.SpeakingMicrophone))
 	for i := range 60 {
 		if i == 20 {
 			c.DropControl()
@@ -521,7 +517,7 @@ func await(t *testing.T, ws *websocket.Conn, op int, v any) {
 // datagrams heard before are all refused as replays when sent again.
 func TestReselectKeepsReplayWindow(t *testing.T) {
 	var h heard
-	srv, url := newServer(t, voice.WithPacketHandler(h.handle))
+	srv, url := newServer(t, voicetest.WithPacketHandler(h.handle))
 	u, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(srv.UDPAddr()))
 	require.NoError(t, err)
 	defer u.Close()
@@ -551,7 +547,7 @@ func TestReselectKeepsReplayWindow(t *testing.T) {
 	}
 	// In batches, each taken before the next is sent, so that no socket
 	// buffer overflows on a busy machine.
-	sendAll := func(what string, counted func(voice.ServerStats) int64) {
+	sendAll := func(what string, counted func(voicetest.ServerStats) int64) {
 		for i := 0; i < n; i += 50 {
 			for _, b := range sent[i : i+50] {
 				_, err := u.Write(b)
@@ -560,7 +556,7 @@ func TestReselectKeepsReplayWindow(t *testing.T) {
 			waitFor(t, what, func() bool { return counted(srv.Stats()) == int64(i+50) })
 		}
 	}
-	sendAll("the packets", func(st voice.ServerStats) int64 { return st.Packets })
+	sendAll("the packets", func(st voicetest.ServerStats) int64 { return st.Packets })
 
 	for _, mode := range []string{voice.ModeXChaCha20Poly1305, voice.ModeAES256GCM} {
 		send(t, ws, selectMode(mode))
@@ -569,77 +565,79 @@ func TestReselectKeepsReplayWindow(t *testing.T) {
 		require.Equal(t, mode, again.Mode)
 		require.Equal(t, sd.SecretKey, again.SecretKey, "one key per session")
 	}
-	sendAll("the replays", func(st voice.ServerStats) int64 { return st.Packets + st.Rejected - n })
+	sendAll("the replays", func(st voicetest.ServerStats) int64 { return st.Packets + st.Rejected - n })
 	st := srv.Stats()
 	assert.Equal(t, int64(n), st.Packets, "replays accepted")
 	assert.Equal(t, int64(n), st.Rejected, "replays rejected")
 	assert.Len(t, h.get(), n)
 }
 
-// TestIdentifyAfterFailedResume: a client whose resume is refused
-// identifies anew with the same session ID, as discord.js does; the
-// session waiting for a resume is replaced at once, not after its resume
-// window.
+// TestIdentifyAfterFailedResume: a client whose resume is refused with
+// 4006 identifies anew with the same session ID by itself, as discord.js
+// does; the session waiting for a resume is replaced at once, not after
+// its resume window, and audio goes on with the new session.
 func TestIdentifyAfterFailedResume(t *testing.T) {
 	var refuse atomic.Bool
+	var h heard
 	ended := make(chan error, 2)
 	srv, url := newServer(t,
-		voice.WithResumeWindow(time.Minute),
-		voice.WithAuthenticate(func(voice.Identify) error {
+		voicetest.WithResumeWindow(time.Minute),
+		voicetest.WithPacketHandler(h.handle),
+		voicetest.WithAuthenticate(func(voice.Identify) error {
 			if refuse.CompareAndSwap(true, false) {
 				return &voice.CloseError{Code: voice.CloseSessionInvalid, Reason: "refused for the test"}
 			}
 			return nil
 		}),
-		voice.WithSessionHandler(func(_ *voice.Session, err error) { ended <- err }))
-	cfg := config(url, "guild", "bot")
-	c, err := voice.Connect(context.Background(), cfg)
+		voicetest.WithSessionHandler(func(_ *voicetest.Session, err error) { ended <- err }))
+	c, err := connect(t, srv, "guild", "bot")
 	require.NoError(t, err)
 	defer c.Close()
 	first := c.SSRC()
+	for i := range 10 {
+		require.NoError(t, c.Send(frame(i)))
+	}
+	waitFor(t, "10 packets", func() bool { return len(h.get()) == 10 })
 
 	refuse.Store(true) // the resume that follows is refused
 	c.DropControl()
 	select {
-	case <-c.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("the resume was not refused")
-	}
-	var ce *voice.CloseError
-	require.ErrorAs(t, c.Err(), &ce)
-	require.Equal(t, voice.CloseSessionInvalid, ce.Code)
-	// The server has seen the old connection go: the session waits for a
-	// resume (a minute) with no connection.
-	waitFor(t, "the session waiting", func() bool { return srv.Stats().Waiting == 1 })
-	assert.Equal(t, 1, srv.Stats().Sessions)
-
-	again, err := voice.Connect(context.Background(), cfg)
-	require.NoError(t, err, "identify anew with the same session ID")
-	defer again.Close()
-	assert.NotEqual(t, first, again.SSRC(), "a new session")
-	select {
 	case err := <-ended:
-		assert.ErrorIs(t, err, voice.ErrReplaced)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the old session did not end")
+		assert.ErrorIs(t, err, voicetest.ErrReplaced)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the old session was not replaced")
 	}
+	waitFor(t, "the new session", func() bool { return c.Stats().Reidentified == 1 })
+	assert.NotEqual(t, first, c.SSRC(), "a new session")
+	for i := 10; i < 20; i++ {
+		require.NoError(t, c.Send(frame(i)))
+	}
+	waitFor(t, "20 packets", func() bool { return len(h.get()) == 20 })
+	checkTimeline(t, h.get(), 20)
 	st := srv.Stats()
 	assert.Equal(t, 1, st.Sessions)
 	assert.Zero(t, st.Waiting)
 	assert.Equal(t, int64(2), st.Opened)
+	select {
+	case <-c.Done():
+		t.Fatalf("the connection ended: %v", c.Err())
+	default:
+	}
 
 	// A session on a live connection keeps its ID.
+	su, state := srv.Updates("guild", "bot")
 	ws := raw(t, url)
-	send(t, ws, fmt.Sprintf(`{"op":0,"d":{"server_id":%q,"user_id":%q,"session_id":%q,"token":%q}}`, cfg.ServerID, cfg.UserID, cfg.SessionID, cfg.Token))
+	send(t, ws, fmt.Sprintf(`{"op":0,"d":{"server_id":%q,"user_id":%q,"session_id":%q,"token":%q}}`, su.GuildID, state.UserID, state.SessionID, su.Token))
 	assert.Equal(t, voice.CloseSessionInvalid, closedWith(t, ws))
-	require.NoError(t, again.Speaking(voice.SpeakingMicrophone), "the live session goes on")
+	require.NoError(t, c.Send(frame(20)), "the live session goes on")
+	waitFor(t, "21 packets", func() bool { return len(h.get()) == 21 })
 }
 
 // TestKeepAlive: discord.js's 8-byte UDP keep-alives are counted as such,
 // not as rejected datagrams.
 func TestKeepAlive(t *testing.T) {
-	srv, url := newServer(t)
-	c, err := voice.Connect(context.Background(), config(url, "g", "u"))
+	srv, _ := newServer(t)
+	c, err := connect(t, srv, "g", "u")
 	require.NoError(t, err)
 	defer c.Close()
 	u, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(srv.UDPAddr()))

@@ -1,4 +1,4 @@
-package voice_test
+package voicetest_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/coder/websocket"
 	disgovoice "github.com/disgoorg/disgo/voice"
 	"github.com/disgoorg/snowflake/v2"
-	"github.com/streamcatcher/streamcatcher/examples/discordlike/voice"
+	"github.com/streamcatcher/streamcatcher/pipeline/voice"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

@@ -6,7 +6,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/streamcatcher/streamcatcher/examples/discordlike/voice"
+	"github.com/streamcatcher/streamcatcher/pipeline/voice"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

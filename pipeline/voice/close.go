@@ -1,13 +1,17 @@
 package voice
 
-import (
-	"errors"
-	"fmt"
+import "fmt"
 
-	"github.com/coder/websocket"
-)
-
-// Close codes of the voice gateway.
+// Close codes of the voice gateway, and what a Conn does after each
+// (Discord's documentation; songbird and discord.js do the same):
+//
+//	resume            a drop without a code (1000-3999), 4015
+//	identify anew     4006, 4009 (the session is gone; the same session ID)
+//	end, naming it    the rest: 4004 authentication failed, 4014
+//	                  disconnected (kicked, the channel deleted), 4022
+//	                  call terminated, 4017 DAVE required, and the
+//	                  codes of a client's own mistakes (4001-4005,
+//	                  4011, 4012, 4016, 4020, 4021)
 const (
 	CloseUnknownOpcode         = 4001 // an op the server does not know
 	CloseDecodeError           = 4002 // a message that does not parse
@@ -47,10 +51,10 @@ var closeNames = map[int]string{
 }
 
 // CloseError is a connection closed by the server with one of the close
-// codes, and the reason it gave.
+// codes, and the reason it gave. Its Error names the code.
 type CloseError struct {
-	Code   int
-	Reason string
+	Code   int    // the WebSocket close code
+	Reason string // the close frame's reason, as the server gave it
 }
 
 func (e *CloseError) Error() string {
@@ -65,27 +69,19 @@ func (e *CloseError) Error() string {
 }
 
 // Resumable reports whether a client may resume its session after this
-// close; otherwise it may identify anew (4006, 4009: Reconnect) or must
-// stop (the rest).
+// close (a drop, 4015); otherwise it may identify anew (4006, 4009:
+// Reconnect) or must stop (the rest).
 func (e *CloseError) Resumable() bool {
 	return e.Code < 4000 || e.Code == CloseServerCrashed
 }
 
-// Reconnect reports whether a client should connect again at all.
+// Reconnect reports whether a client should connect again at all: by
+// resuming (Resumable) or identifying anew (4006, 4009). Otherwise the
+// close is final.
 func (e *CloseError) Reconnect() bool {
 	switch e.Code {
 	case CloseSessionInvalid, CloseSessionTimeout, CloseServerCrashed:
 		return true
 	}
 	return e.Code < 4000
-}
-
-// closeError returns err as a *CloseError when it is a WebSocket close
-// with a status code, else nil.
-func closeError(err error) *CloseError {
-	var ce websocket.CloseError
-	if errors.As(err, &ce) {
-		return &CloseError{Code: int(ce.Code), Reason: ce.Reason}
-	}
-	return nil
 }

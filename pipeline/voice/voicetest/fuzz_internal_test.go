@@ -1,6 +1,7 @@
-package voice
+package voicetest
 
 import (
+	"github.com/streamcatcher/streamcatcher/pipeline/voice"
 	"net"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 // packet is handed on only if it authenticates under the session's key.
 func FuzzDatagram(f *testing.F) {
 	key := make([]byte, 32)
-	c, err := sink.NewCipher(ModeAES256GCM, key)
+	c, err := sink.NewCipher(voice.ModeAES256GCM, key)
 	require.NoError(f, err)
 	s := sink.NewSender(nil, sink.NewPacketizer(1), sink.WithCipher(c), sink.WithExtension(0xbede, func(dst []byte, _ opus.Packet) []byte {
 		return append(dst, 0x10, 0xaa)
@@ -23,8 +24,8 @@ func FuzzDatagram(f *testing.F) {
 	good, err := s.Build(opus.Packet{Data: []byte{0xfc, 1, 2, 3}, Samples: 960})
 	require.NoError(f, err)
 	f.Add(append([]byte(nil), good...))
-	f.Add(DiscoveryRequest(1))
-	f.Add(DiscoveryRequest(2))
+	f.Add(voice.DiscoveryRequest(1))
+	f.Add(voice.DiscoveryRequest(2))
 	f.Add([]byte{0x80, 0x78, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1})
 
 	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -38,9 +39,9 @@ func FuzzDatagram(f *testing.F) {
 			handed++
 		}}}
 		ss := &Session{srv: srv, SSRC: 1}
-		ciph, err := sink.NewCipher(ModeAES256GCM, key)
+		ciph, err := sink.NewCipher(voice.ModeAES256GCM, key)
 		require.NoError(t, err)
-		ss.udp.Store(&udpState{recv: sink.NewReceiver(ciph), mode: ModeAES256GCM})
+		ss.udp.Store(&udpState{recv: sink.NewReceiver(ciph), mode: voice.ModeAES256GCM})
 		srv.bySSRC.Store(uint32(1), ss)
 		var reply []byte
 		srv.handleDatagram(append([]byte(nil), p...), to, &reply)
