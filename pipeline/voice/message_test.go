@@ -255,3 +255,60 @@ func FuzzParseMessage(f *testing.F) {
 		assert.Equal(t, m.Seq < 0, again.Seq < 0)
 	})
 }
+
+func TestBinaryFrames(t *testing.T) {
+	b := voice.AppendServerBinary(nil, 0x0102, voice.OpDAVEMLSWelcome, []byte{0xaa, 0xbb})
+	assert.Equal(t, []byte{
+		0x01, 0x02, // seq
+		30,         // op: MLS welcome
+		0xaa, 0xbb, // payload
+	}, b)
+	seq, op, payload, err := voice.ParseServerBinary(b)
+	require.NoError(t, err)
+	assert.Equal(t, uint16(0x0102), seq)
+	assert.Equal(t, voice.OpDAVEMLSWelcome, op)
+	assert.Equal(t, []byte{0xaa, 0xbb}, payload)
+
+	c := voice.AppendClientBinary(nil, voice.OpDAVEMLSKeyPackage, []byte{1})
+	assert.Equal(t, []byte{26, 1}, c)
+	op, payload, err = voice.ParseClientBinary(c)
+	require.NoError(t, err)
+	assert.Equal(t, voice.OpDAVEMLSKeyPackage, op)
+	assert.Equal(t, []byte{1}, payload)
+
+	_, _, _, err = voice.ParseServerBinary([]byte{0, 1})
+	assert.ErrorIs(t, err, voice.ErrBadBinary)
+	_, _, err = voice.ParseClientBinary(nil)
+	assert.ErrorIs(t, err, voice.ErrBadBinary)
+	assert.True(t, voice.IsDAVE(21))
+	assert.True(t, voice.IsDAVE(31))
+	assert.False(t, voice.IsDAVE(20))
+	assert.False(t, voice.IsDAVE(32))
+}
+
+// FuzzBinaryFrames: whatever the bytes, the parsers do not panic, refuse
+// only what is too short, and what parses appends back to the same bytes.
+func FuzzBinaryFrames(f *testing.F) {
+	f.Add([]byte{0, 1, 25, 1, 2, 3})
+	f.Add([]byte{26})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) > 1<<16 {
+			return
+		}
+		seq, op, payload, err := voice.ParseServerBinary(b)
+		if len(b) < 3 {
+			require.ErrorIs(t, err, voice.ErrBadBinary)
+		} else {
+			require.NoError(t, err)
+			assert.Equal(t, b, voice.AppendServerBinary(nil, seq, op, payload))
+		}
+		op, payload, err = voice.ParseClientBinary(b)
+		if len(b) < 1 {
+			require.ErrorIs(t, err, voice.ErrBadBinary)
+		} else {
+			require.NoError(t, err)
+			assert.Equal(t, b, voice.AppendClientBinary(nil, op, payload))
+		}
+	})
+}

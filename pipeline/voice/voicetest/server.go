@@ -302,6 +302,13 @@ func (s *Server) Close() error {
 	return err
 }
 
+// Session returns the session of that ID, or nil.
+func (s *Server) Session(id string) *Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[id]
+}
+
 // Disconnect removes the session from its channel: its connection is
 // closed with 4014, after which the client must not reconnect.
 func (s *Server) Disconnect(sessionID string) bool {

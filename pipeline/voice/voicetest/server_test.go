@@ -654,3 +654,17 @@ func TestKeepAlive(t *testing.T) {
 	assert.Equal(t, int64(3), st.KeepAlives)
 	assert.Equal(t, int64(1), st.Rejected)
 }
+
+// TestBinaryWithoutDAVE: a binary frame from a session without DAVE
+// closes it with 4001 (its ops are unknown there); before Identify, 4003.
+func TestBinaryWithoutDAVE(t *testing.T) {
+	_, url := newServer(t)
+	ws := raw(t, url)
+	require.NoError(t, ws.Write(context.Background(), websocket.MessageBinary, []byte{26, 1, 2}))
+	assert.Equal(t, voice.CloseNotAuthenticated, closedWith(t, ws))
+
+	ws = raw(t, url)
+	send(t, ws, identify)
+	require.NoError(t, ws.Write(context.Background(), websocket.MessageBinary, []byte{26, 1, 2}))
+	assert.Equal(t, voice.CloseUnknownOpcode, closedWith(t, ws))
+}
