@@ -502,9 +502,9 @@ func (c *Conn) UpdateServer(ctx context.Context, su ServerUpdate) error {
 	default:
 	}
 	if ws := c.ws.Load(); ws != nil {
-		// Leave the old server as a client that leaves does; the control
-		// goroutine then takes the move.
-		go func() { _ = ws.Close(websocket.StatusNormalClosure, "moving to another voice server") }()
+		// Leave the old server as a client that leaves does (its reader,
+		// the control goroutine, sees the close and takes the move).
+		_ = ws.Close(websocket.StatusNormalClosure, "moving to another voice server")
 	}
 	select {
 	case err := <-res:
