@@ -41,7 +41,14 @@
 // growing, jittered wait between tries; 500s, 503 SlowDown, refused,
 // reset and cut connections are tried again. A request that fails every
 // try is ErrUnavailable: the Library then encodes the track itself, and
-// counts it (pipeline.LibraryStats.StoreErrors). A stored track whose
+// counts it (pipeline.LibraryStats.StoreErrors). A server that is down
+// costs that wait once, not once a load: a request that failed every try
+// opens the Store's breaker (WithBreaker), and every request then fails
+// at once with ErrSuspended (and ErrUnavailable), so that loads encode at
+// once, until a wait of 5 s has passed; then one request, tried once,
+// probes the server: answered, the Store is used again; not, it is left
+// alone twice as long, up to a minute (Stats: Trips, Probes, Suspended).
+// A stored track whose
 // reads fail after its first packets ends for its players after the
 // packets they had, each checked: no listener hears a wrong byte.
 //

@@ -9,6 +9,11 @@ var (
 	// stalled past the request timeout, or answering 500, 503 SlowDown
 	// and the like each time.
 	ErrUnavailable = errors.New("s3store: store unavailable")
+	// ErrSuspended is returned, with ErrUnavailable, for a request not
+	// made because the store failed a moment ago (see WithBreaker): it
+	// fails at once, instead of waiting out its tries against a server
+	// that is likely still down.
+	ErrSuspended = errors.New("s3store: store suspended after a failure")
 	// ErrChanged is returned by a blob's reads when its object was
 	// replaced or removed since the blob was opened: its bytes are never
 	// spliced with another object's.

@@ -298,7 +298,8 @@ func TestFaultDownMidRead(t *testing.T) {
 			return pass
 		})
 		src := newSources(t)
-		lib, _ := f.library(t, src)
+		clock := pipeline.NewFakeClock(time.Unix(1_000_000, 0))
+		lib, store := f.library(t, src, s3store.WithClock(clock))
 		h, err := lib.Get(context.Background(), longKey)
 		require.NoError(t, err)
 		got, err := packetsOf(t, h)
@@ -308,13 +309,15 @@ func TestFaultDownMidRead(t *testing.T) {
 		require.NotEmpty(t, got)
 		require.Less(t, len(got), len(f.want))
 		assert.Equal(t, f.want[:len(got)], got, "each packet the stored one")
+		eventually(t, func() bool { return lib.Stats().Tracks == 0 }, "the failed track forgotten")
 		st := lib.Stats()
 		assert.Equal(t, int64(1), st.DiskHits)
 		assert.Equal(t, int64(1), st.Failures)
 		assert.Zero(t, st.Encodes)
+		assert.Equal(t, int64(1), store.Stats().Trips, "the store left alone for a while")
 
 		f.proxy.setRule(nil)
-		eventually(t, func() bool { return lib.Stats().Tracks == 0 }, "the failed track forgotten")
+		clock.Advance(time.Minute) // past the breaker's wait: the next request probes
 		h, err = lib.Get(context.Background(), longKey)
 		require.NoError(t, err)
 		defer h.Release()

@@ -50,9 +50,41 @@ func classify(err error) (out error, retry bool) {
 // growing, jittered wait between tries. Each try has its own timeout, on
 // a context op must heed (its body read within it, too). what names the
 // request in errors.
+//
+// While the store's breaker is open (a request failed every try a moment
+// ago), it fails at once with ErrSuspended, or is the breaker's probe, and
+// is then tried once.
 func (s *Store) do(ctx context.Context, what string, op func(ctx context.Context) error) error {
+	probe, err := s.brk.allow()
+	if err != nil {
+		s.stats.suspended.Add(1)
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, what, err)
+	}
+	if probe {
+		s.stats.probes.Add(1)
+	}
+	err = s.try(ctx, what, probe, op)
+	outcome := answered
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		outcome = failed
+	case err != nil && ctx.Err() != nil:
+		outcome = interrupted
+	}
+	if s.brk.done(probe, outcome) {
+		s.stats.trips.Add(1)
+	}
+	return err
+}
+
+// try is do's loop of tries: one only for the breaker's probe.
+func (s *Store) try(ctx context.Context, what string, probe bool, op func(ctx context.Context) error) error {
+	tries := s.cfg.tries
+	if probe {
+		tries = 1
+	}
 	var last error
-	for try := 0; try < s.cfg.tries; try++ {
+	for try := 0; try < tries; try++ {
 		if try > 0 {
 			s.stats.retries.Add(1)
 			if err := s.wait(ctx, try); err != nil {
@@ -76,7 +108,7 @@ func (s *Store) do(ctx context.Context, what string, op func(ctx context.Context
 		last = err
 	}
 	s.stats.unavailable.Add(1)
-	return fmt.Errorf("%w: %s: %d tries: %w", ErrUnavailable, what, s.cfg.tries, last)
+	return fmt.Errorf("%w: %s: %d tries: %w", ErrUnavailable, what, tries, last)
 }
 
 // wait sleeps before try (1 and up): the base wait doubled at each try,

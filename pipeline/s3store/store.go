@@ -30,8 +30,11 @@ type Store struct {
 	// wins, each object whole). Only ever goes from false to true.
 	unconditional atomic.Bool
 
+	brk breaker
+
 	stats struct {
 		requests, retries, unavailable, uploads, multipart, kept, aborted atomic.Int64
+		trips, probes, suspended                                          atomic.Int64
 	}
 }
 
@@ -50,6 +53,9 @@ type config struct {
 	ahead          int
 	head           int64
 	transport      http.RoundTripper
+	breakBase      time.Duration
+	breakCap       time.Duration
+	clock          pipeline.Clock
 }
 
 // Option configures a Store.
@@ -102,6 +108,24 @@ func WithReadAhead(chunk int64, ahead int) Option {
 	return func(c *config) { c.chunk, c.ahead = max(chunk, 4<<10), max(ahead, 1) }
 }
 
+// WithBreaker sets how long the store is left alone after a request
+// failed every try (ErrUnavailable): requests fail at once, with
+// ErrSuspended, for base (5 s by default); then one request, tried once,
+// probes the server while the others still fail at once; a probe that
+// fails leaves it alone twice as long again, at most cap (1 min by
+// default); one that is answered ends it. A Library meanwhile encodes the
+// tracks it loads at once instead of waiting out every load's tries
+// against a server that is down. base 0 turns it off: each request is
+// tried on its own.
+func WithBreaker(base, cap time.Duration) Option {
+	return func(c *config) { c.breakBase, c.breakCap = max(base, 0), max(cap, base, 0) }
+}
+
+// WithClock sets the clock of the breaker's waits (the system's by
+// default): a pipeline.FakeClock in tests. The waits between a request's
+// tries, and their timeouts, are on the system's clock whatever it is.
+func WithClock(c pipeline.Clock) Option { return func(cfg *config) { cfg.clock = c } }
+
 // WithTransport sets the HTTP transport (by default a clone of
 // http.DefaultTransport's settings, whose idle connections Close closes).
 func WithTransport(rt http.RoundTripper) Option { return func(c *config) { c.transport = rt } }
@@ -114,7 +138,8 @@ func WithTransport(rt http.RoundTripper) Option { return func(c *config) { c.tra
 // Store's idle connections.
 func New(endpoint, bucket string, opts ...Option) (*Store, error) {
 	cfg := config{region: "us-east-1", tries: 5, base: 100 * time.Millisecond, cap: 2 * time.Second,
-		timeout: 30 * time.Second, partSize: 16 << 20, chunk: 256 << 10, ahead: 4, head: 64 << 10}
+		timeout: 30 * time.Second, partSize: 16 << 20, chunk: 256 << 10, ahead: 4, head: 64 << 10,
+		breakBase: 5 * time.Second, breakCap: time.Minute, clock: pipeline.SystemClock{}}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -129,7 +154,7 @@ func New(endpoint, bucket string, opts ...Option) (*Store, error) {
 	if cfg.creds {
 		creds = credentials.NewStaticV4(cfg.access, cfg.secret, "")
 	}
-	s := &Store{bucket: bucket, cfg: cfg}
+	s := &Store{bucket: bucket, cfg: cfg, brk: breaker{clock: cfg.clock, base: cfg.breakBase, cap: cfg.breakCap}}
 	rt := cfg.transport
 	if rt == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -178,6 +203,9 @@ type Stats struct {
 	Multipart   int64 // of those, written by a multipart upload
 	Kept        int64 // blobs not written at Commit because the key had an object already (written by another process first)
 	Aborted     int64 // multipart uploads aborted (Abort, a failed Commit, AbortStaleUploads)
+	Trips       int64 // times the breaker opened: a request failed every try while it was closed
+	Probes      int64 // requests let through an open breaker, each tried once, to see if the server is back
+	Suspended   int64 // requests failed at once by an open breaker (ErrSuspended), not made
 }
 
 // Stats returns the store's counts.
@@ -186,6 +214,7 @@ func (s *Store) Stats() Stats {
 	return Stats{
 		Requests: st.requests.Load(), Retries: st.retries.Load(), Unavailable: st.unavailable.Load(),
 		Uploads: st.uploads.Load(), Multipart: st.multipart.Load(), Kept: st.kept.Load(), Aborted: st.aborted.Load(),
+		Trips: st.trips.Load(), Probes: st.probes.Load(), Suspended: st.suspended.Load(),
 	}
 }
 
