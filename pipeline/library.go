@@ -105,7 +105,11 @@ var (
 //     back without decoding or encoding: it is served once its header and
 //     index are read and checked, its data checked block by block as it
 //     is read (from a store that streams, fetched ahead; see
-//     BlobStreamer). A store that cannot be read (a server down, errors
+//     BlobStreamer), a block at a time ahead of the time since it was
+//     loaded (WithStoreReadAhead), so that a track played for a minute
+//     and left is not fetched whole. The read is one stream from the
+//     first byte: a seek past what is read waits for the store to read
+//     up to it, at the store's speed. A store that cannot be read (a server down, errors
 //     after its retries) is no reason not to play: the load encodes the
 //     track instead, and counts it (LibraryStats.StoreErrors); so does a
 //     Get whose stored track fails to be read before its first packet. A
@@ -154,6 +158,7 @@ type libraryConfig struct {
 	opts     []TrackOption
 	bound    int64
 	errorLog func(Key, error)
+	pace     storedPace // how stored tracks are read
 }
 
 // LibraryOption configures a Library.
@@ -167,6 +172,17 @@ func WithBudget(bytes int64) LibraryOption {
 
 // WithStore keeps the library's finished encodings in s (none by default).
 func WithStore(s Store) LibraryOption { return func(c *libraryConfig) { c.store = s } }
+
+// WithStoreReadAhead sets how far ahead a stored track's data is read
+// from the store: packets ahead of the time since the track was loaded
+// (500 by default: 10 s at 20 ms a packet), and at once when a player
+// waits for it (a seek past what is read); 0 reads a stored track whole
+// as soon as it is loaded. Time is clock's (SystemClock if nil; a
+// FakeClock in tests). See Library for what it spares and what it does
+// not.
+func WithStoreReadAhead(packets int, clock Clock) LibraryOption {
+	return func(c *libraryConfig) { c.pace = storedPace{ahead: max(packets, 0), clock: clock} }
+}
 
 // WithOpener sets how a Key's Source is opened: by default, an http:// or
 // https:// URL with OpenHTTP, anything else as a path with OpenFile. The
@@ -240,7 +256,7 @@ func defaultOpen(ctx context.Context, source string) (io.Reader, error) {
 // NewLibrary returns an empty Library; Close releases it. It panics if
 // WithTrackOptions sets what only a Key may (see there).
 func NewLibrary(opts ...LibraryOption) *Library {
-	cfg := libraryConfig{budget: 256 << 20, open: defaultOpen}
+	cfg := libraryConfig{budget: 256 << 20, open: defaultOpen, pace: storedPace{ahead: 500}}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -589,7 +605,7 @@ func (lib *Library) openStored(e *entry) (*Track, error) {
 		b.Close()
 		return nil, err
 	}
-	return openStoredTrack(st, b, b, lib.cfg.bound)
+	return openStoredTrack(st, b, b, lib.cfg.bound, lib.cfg.pace)
 }
 
 // write stores e's finished track, holding it meanwhile.

@@ -177,6 +177,9 @@ type storedTrack struct {
 	sums      []byte // 4 bytes a block
 	maxPacket int
 	samples   int64 // the packets' samples, pre-skip included
+	// starts is, for each block of the data, the first sample of the
+	// packet its first byte belongs to: when a player reaches it.
+	starts []int64
 }
 
 func corrupt(format string, args ...any) error {
@@ -257,6 +260,7 @@ func readStored(ctx context.Context, f io.ReaderAt, size int64, key string) (*st
 
 	// The index against itself: sizes in range, and adding up to the data.
 	var total, samples int64
+	st.starts = make([]int64, 0, b)
 	for i := int64(0); i < st.packets; i++ {
 		n := int64(binary.LittleEndian.Uint16(st.index[4*i:]))
 		s := int64(binary.LittleEndian.Uint16(st.index[4*i+2:]))
@@ -265,6 +269,9 @@ func readStored(ctx context.Context, f io.ReaderAt, size int64, key string) (*st
 		}
 		st.maxPacket = max(st.maxPacket, int(n))
 		total += framed.PrefixSize + n
+		for int64(len(st.starts)) < b && int64(len(st.starts))*block < total {
+			st.starts = append(st.starts, samples) // a block that begins in this packet
+		}
 		samples += s
 	}
 	if total != st.data {
@@ -322,13 +329,14 @@ func (st *storedTrack) checkBlock(i int64, b []byte) error {
 // is a BlobStreamer (an object store fetching ahead), else block by block
 // with ReadAt. It closes the stream and the blob on Close.
 type blockReader struct {
-	st   *storedTrack
-	f    io.ReaderAt
-	c    io.Closer
-	s    io.ReadCloser // the blob's stream of the data, if it is a BlobStreamer; set before the first Read
-	buf  []byte
-	next int64 // the next block
-	rest []byte
+	st    *storedTrack
+	pacer *pacer // asks the cache for the data at its pace; nil if it is read whole at once. Set before the first Read
+	f     io.ReaderAt
+	c     io.Closer
+	s     io.ReadCloser // the blob's stream of the data, if it is a BlobStreamer; set before the first Read
+	buf   []byte
+	next  int64 // the next block
+	rest  []byte
 }
 
 func (r *blockReader) Read(p []byte) (int, error) {
@@ -359,6 +367,9 @@ func (r *blockReader) Read(p []byte) (int, error) {
 // Close may be called while a Read is in progress (the cache's Close): a
 // stream's Close makes its Read return.
 func (r *blockReader) Close() error {
+	if r.pacer != nil {
+		r.pacer.stop()
+	}
 	if r.s != nil {
 		r.s.Close()
 	}
@@ -404,10 +415,34 @@ func (s *storedPackets) PreSkip() int64     { return s.st.preSkip }
 func (s *storedPackets) Length() int64      { return s.st.length }
 func (s *storedPackets) MaxPacketSize() int { return max(s.st.maxPacket, 1) }
 
+// storedPace is how a stored track's data is read into its cache: ahead
+// packets ahead of the time since it was opened, on clock; the whole of
+// it at once if ahead is 0.
+type storedPace struct {
+	ahead int
+	clock Clock
+}
+
 // openStoredTrack returns a Track of the checked stored track st, read
-// from f (closed with the track). No decoder or encoder runs, and it takes
-// no pool slot.
-func openStoredTrack(st *storedTrack, f io.ReaderAt, c io.Closer, maxBytes int64) (*Track, error) {
+// from f (closed with the track) at the pace asked. No decoder or encoder
+// runs, and it takes no pool slot.
+//
+// A paced track's cache reads a block of the data when the time since the
+// track was opened comes within pace.ahead packets (counted at the
+// track's mean packet duration) of the block's first packet, or when a
+// reader waits for it (Track.Ready, a Player's Seek, a Cursor's
+// NextContext), whichever comes first: the fetches of a store read by
+// range stay ahead of the players, who start at the beginning and play
+// at most in real time, and a track left after its first minute is not
+// fetched whole. The pace is on the clock, not on the players' positions,
+// because the cache does not know them: a cursor is a packet number the
+// cache never sees, and a Player never waits on the cache (Next says
+// ErrUnderrun, and a Scheduler tries again at the next deadline), so a
+// fill that waited for its readers to ask would run dry under every
+// scheduled player. The cache is one stream from the first byte on: a
+// seek past what is read waits for the reading of everything before its
+// target (at the store's speed, not the clock's: the wait asks for it).
+func openStoredTrack(st *storedTrack, f io.ReaderAt, c io.Closer, maxBytes int64, pace storedPace) (*Track, error) {
 	if maxBytes > 0 && st.data > maxBytes {
 		if c != nil {
 			c.Close()
@@ -427,7 +462,77 @@ func openStoredTrack(st *storedTrack, f io.ReaderAt, c io.Closer, maxBytes int64
 		r.s = bs.Stream(st.dataAt, st.data)
 	}
 	f2 := framed.NewFramer(&storedPackets{st: st}, framed.WithCapacity(int(st.packets)))
-	t.c = catcher.New(r, catcher.WithTransform(f2), catcher.WithLengthHint(st.data), catcher.WithFinalise(), catcher.WithReadAhead(math.MaxInt64))
-	t.c.Preload()
+	if pace.ahead <= 0 || len(st.starts) == 0 {
+		t.c = catcher.New(r, catcher.WithTransform(f2), catcher.WithLengthHint(st.data), catcher.WithFinalise(), catcher.WithReadAhead(math.MaxInt64))
+		t.c.Preload()
+		return t, nil
+	}
+	// Read as far as the pacer or a reader asks, a block past a wait.
+	t.c = catcher.New(r, catcher.WithTransform(f2), catcher.WithLengthHint(st.data), catcher.WithFinalise(), catcher.WithReadAhead(st.block))
+	r.pacer = newPacer(st, t.c, pace) // before it starts: its first demand may start the fill, and end it
+	r.pacer.start()
 	return t, nil
+}
+
+// pacer asks a stored track's cache for each block of its data when the
+// time since the track was opened comes within its read-ahead of the
+// block's first packet (see openStoredTrack). It ends when the last block
+// has been asked for, or at stop, which the cache's source (blockReader)
+// calls as it is closed: stop must come after start.
+type pacer struct {
+	st     *storedTrack
+	c      *catcher.Catcher
+	clock  Clock
+	ahead  int64 // samples
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{} // closed when run has returned
+}
+
+func newPacer(st *storedTrack, c *catcher.Catcher, pace storedPace) *pacer {
+	clock := pace.clock
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	mean := st.samples / max(st.packets, 1)
+	p := &pacer{st: st, c: c, clock: clock, ahead: int64(pace.ahead) * mean, done: make(chan struct{})}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	return p
+}
+
+// start starts the pacer, its time from now.
+func (p *pacer) start() { go p.run(p.clock.Now()) }
+
+// run asks for the blocks due, then waits until the next one is.
+func (p *pacer) run(start time.Time) {
+	defer close(p.done)
+	st := p.st
+	next := 0 // the first block not asked for
+	for next < len(st.starts) {
+		due := st.preSkip + opus.Samples(p.clock.Now().Sub(start)) + p.ahead
+		for next < len(st.starts) && st.starts[next] <= due {
+			next++
+		}
+		if next > 0 {
+			p.c.Ready(min(int64(next)*st.block, st.data) - 1) // a demand on the fill, not a wait
+		}
+		if next == len(st.starts) {
+			return
+		}
+		at := start.Add(opus.Duration(st.starts[next] - st.preSkip - p.ahead))
+		select {
+		case <-p.c.Done():
+			return
+		default:
+		}
+		if err := p.clock.Wait(p.ctx, at); err != nil {
+			return
+		}
+	}
+}
+
+// stop ends the pacer and waits for it.
+func (p *pacer) stop() {
+	p.cancel()
+	<-p.done
 }

@@ -60,7 +60,7 @@ func FuzzStoredTrack(f *testing.F) {
 		if int64(len(st.index))+int64(len(st.sums)) > int64(len(b)) {
 			t.Fatalf("parts larger than the file")
 		}
-		tr, err := openStoredTrack(st, bytes.NewReader(b), nil, 0)
+		tr, err := openStoredTrack(st, bytes.NewReader(b), nil, 0, storedPace{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ func TestReadStoredChecksRecords(t *testing.T) {
 	played := func(t *testing.T, b []byte) (int, error) {
 		st, err := readStored(context.Background(), bytes.NewReader(b), int64(len(b)), "k")
 		require.NoError(t, err, "the index is checked against the records as they are read")
-		tr, err := openStoredTrack(st, bytes.NewReader(b), nil, 0)
+		tr, err := openStoredTrack(st, bytes.NewReader(b), nil, 0, storedPace{})
 		require.NoError(t, err)
 		defer tr.Close()
 		cur := tr.NewCursor()

@@ -17,7 +17,14 @@
 // round trip. The data is read through the blob's Stream
 // (pipeline.BlobStreamer): ranges of 256 KiB, four at once ahead of the
 // reader (WithReadAhead), each checked by the Library block by block
-// against its checksum before a listener gets a byte of it. Every read
+// against its checksum before a listener gets a byte of it. The Library
+// reads a stored track ahead of the time since it loaded it
+// (pipeline.WithStoreReadAhead: 10 s of packets by default), and at once
+// for a player that waits (a seek past what is read), so that the ranges
+// fetched stay that far, plus this read-ahead, ahead of the players, and
+// a track left early is not fetched whole. A seek past what is read waits
+// for the ranges before it: the track's cache is one stream from its
+// first byte. Every read
 // asks for the ETag of the opening (If-Match), so an object replaced or
 // removed meanwhile is ErrChanged, never bytes of two objects.
 //

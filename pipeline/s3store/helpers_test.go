@@ -123,7 +123,12 @@ func playAll(t testing.TB, h *pipeline.Hold) [][]byte {
 // waits for it to be written, and returns its packets.
 func stored(t testing.TB, store pipeline.Store, key pipeline.Key) [][]byte {
 	t.Helper()
-	src := newSources(t)
+	return storedFrom(t, store, key, newSources(t))
+}
+
+// storedFrom is stored with the track's source in src.
+func storedFrom(t testing.TB, store pipeline.Store, key pipeline.Key, src *sources) [][]byte {
+	t.Helper()
 	lib := pipeline.NewLibrary(pipeline.WithOpener(src.open), pipeline.WithStore(store), rawPCM)
 	defer lib.Close()
 	h, err := lib.Get(context.Background(), key)
