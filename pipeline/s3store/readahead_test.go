@@ -65,7 +65,8 @@ func TestReadAheadPaced(t *testing.T) {
 	for now := time.Duration(0); now < 10*time.Second; now += time.Second {
 		clock.Advance(time.Second)
 		progress(now + time.Second + ahead) // read as the clock moved
-		for range 50 { // a second of packets, in step with the clock
+		// A second of packets, in step with the clock.
+		for range 50 {
 			pk, err := pl.Next()
 			require.NoError(t, err, "at %v, read to %v", now, tr.Progress())
 			played = append(played, append([]byte(nil), pk.Data...))
