@@ -137,11 +137,14 @@ func (b *blob) read(ctx context.Context, p []byte, off int64) error {
 
 // Stream returns a reader of the n bytes at off that fetches them by
 // ranges of the store's chunk size, several at once ahead of the reads
-// (WithReadAhead), each range tried again on its own.
+// (WithReadAhead), each range tried again on its own. The first ranges
+// are smaller (a quarter of a chunk, then half), so that the first bytes
+// come sooner: a track's first packet waits for the first range.
 func (b *blob) Stream(off, n int64) io.ReadCloser {
 	n = max(min(n, b.size-off), 0)
 	ctx, cancel := context.WithCancel(b.ctx)
-	return &stream{b: b, end: off + n, next: off, ctx: ctx, cancel: cancel}
+	first := min(b.s.cfg.chunk, max(b.s.cfg.chunk/4, 4<<10))
+	return &stream{b: b, end: off + n, next: off, size: first, ctx: ctx, cancel: cancel}
 }
 
 // stream reads a range of a blob in order, fetching ahead. Read belongs
@@ -157,6 +160,7 @@ type stream struct {
 	wg      sync.WaitGroup // the fetches
 	pending []chan fetched // the fetches begun and not yet read, in order; the reader's alone
 	next    int64          // the offset of the next fetch to begin; the reader's alone
+	size    int64          // the size of the next fetch: a quarter of a chunk at first, doubled at each one up to a chunk; the reader's alone
 	cur     []byte         // what is left of the chunk being read; the reader's alone
 	err     error          // the error that ended the stream; the reader's alone
 }
@@ -205,8 +209,9 @@ func (s *stream) fill() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for !s.closed && len(s.pending) < s.b.s.cfg.ahead && s.next < s.end {
-		at, n := s.next, min(s.b.s.cfg.chunk, s.end-s.next)
+		at, n := s.next, min(s.size, s.end-s.next)
 		s.next += n
+		s.size = min(2*s.size, s.b.s.cfg.chunk)
 		ch := make(chan fetched, 1)
 		s.pending = append(s.pending, ch)
 		s.wg.Go(func() {
