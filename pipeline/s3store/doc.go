@@ -65,7 +65,11 @@
 // processes is kept within bounds by the server's lifecycle rules (an
 // expiry of the objects under the Store's prefix), which every S3
 // server applies alone, with no race between processes; a track expired
-// is encoded again by the next process that wants it.
+// is encoded again by the next process that wants it. An expiry counts
+// from an object's creation, not from its last read: a track still
+// played is encoded again once it has expired. versitygw, on which the
+// tests run, does not implement lifecycle rules (501), so this is not
+// tested here.
 //
 // # The client
 //
