@@ -15,8 +15,9 @@ import (
 	"github.com/streamcatcher/streamcatcher/pipeline"
 )
 
-// Open fetches the first bytes of the object of name (64 KiB: a stored
-// track's header and index, for a track of some minutes) with one ranged
+// Open fetches the first bytes of the object of name (WithHeadSize: a
+// stored track's header, index and checksums, and its first data block,
+// for a track of some minutes) with one ranged
 // GET, which tells its size and ETag too; the blob's reads then fetch by
 // range, each asking for that ETag, so that an object replaced or
 // removed meanwhile is ErrChanged, never spliced. The blob's reads use

@@ -11,10 +11,11 @@
 //
 // # Reads
 //
-// Open fetches a stored track's first 64 KiB with one ranged GET, which
-// also tells the object's size and ETag: its header and index for a
-// track of some minutes, so that the Library serves the track after one
-// round trip. The data is read through the blob's Stream
+// Open fetches a stored track's first 192 KiB with one ranged GET
+// (WithHeadSize), which also tells the object's size and ETag: its
+// header, index and checksums, and its first data block too for a track
+// of some minutes, so that the Library serves the track's first packet
+// after one round trip. The data is read through the blob's Stream
 // (pipeline.BlobStreamer): ranges of 256 KiB, four at once ahead of the
 // reader (WithReadAhead), each checked by the Library block by block
 // against its checksum before a listener gets a byte of it. The Library

@@ -126,6 +126,13 @@ func WithBreaker(base, cap time.Duration) Option {
 // tries, and their timeouts, are on the system's clock whatever it is.
 func WithClock(c pipeline.Clock) Option { return func(cfg *config) { cfg.clock = c } }
 
+// WithHeadSize sets how many bytes Open fetches with its one GET (192
+// KiB by default, at least 4 KiB): a stored track's header, index and
+// checksums, and for a track of some minutes its first data block too,
+// so that its first packet needs no other request. The blob keeps them
+// while it is open.
+func WithHeadSize(n int64) Option { return func(c *config) { c.head = max(n, 4<<10) } }
+
 // WithTransport sets the HTTP transport (by default a clone of
 // http.DefaultTransport's settings, whose idle connections Close closes).
 func WithTransport(rt http.RoundTripper) Option { return func(c *config) { c.transport = rt } }
@@ -138,7 +145,7 @@ func WithTransport(rt http.RoundTripper) Option { return func(c *config) { c.tra
 // Store's idle connections.
 func New(endpoint, bucket string, opts ...Option) (*Store, error) {
 	cfg := config{region: "us-east-1", tries: 5, base: 100 * time.Millisecond, cap: 2 * time.Second,
-		timeout: 30 * time.Second, partSize: 16 << 20, chunk: 256 << 10, ahead: 4, head: 64 << 10,
+		timeout: 30 * time.Second, partSize: 16 << 20, chunk: 256 << 10, ahead: 4, head: 192 << 10,
 		breakBase: 5 * time.Second, breakCap: time.Minute, clock: pipeline.SystemClock{}}
 	for _, o := range opts {
 		o(&cfg)
