@@ -121,7 +121,8 @@ func newServer(t *testing.T, opts ...webrtcsink.Option) *webrtcsink.Server {
 }
 
 // checkStream checks that got is one RTP stream, numbered as we number
-// it: one SSRC, the sequence up by one and the timestamp by 960 a packet,
+// it: one SSRC, the sequence up by one and the timestamp by 960 a packet
+// (or whole frames more, after a resync),
 // every payload decoded by Opus; it returns the payloads.
 func checkStream(t *testing.T, got []*rtp.Packet) [][]byte {
 	t.Helper()
@@ -134,7 +135,11 @@ func checkStream(t *testing.T, got []*rtp.Packet) [][]byte {
 		assert.Equal(t, uint8(webrtcsink.PayloadTypeOpus), p.PayloadType)
 		if i > 0 {
 			assert.Equal(t, got[i-1].SequenceNumber+1, p.SequenceNumber, "packet %d: no gap, no duplicate", i)
-			assert.Equal(t, got[i-1].Timestamp+960, p.Timestamp, "packet %d: exactly one frame later", i)
+			// One frame later; or whole frames later where the Scheduler,
+			// held up on a busy machine, let the time it missed pass (a
+			// resync: the timeline jumps, the packets do not).
+			d := p.Timestamp - got[i-1].Timestamp
+			assert.True(t, d >= 960 && d%960 == 0 && d < 1<<31, "packet %d: %d samples after the last, not whole frames", i, d)
 		}
 		pcm, err := dec.Decode(p.Payload, 960, false)
 		require.NoError(t, err, "packet %d decodes", i)
