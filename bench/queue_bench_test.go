@@ -1,0 +1,182 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/streamcatcher/streamcatcher/codec/opus"
+	"github.com/streamcatcher/streamcatcher/pipeline"
+)
+
+// queueLibrary is a Library of the 3 s MP3 fixture under one key, loaded,
+// its tracks made with opts.
+func queueLibrary(b *testing.B, opts ...pipeline.TrackOption) (*pipeline.Library, pipeline.Key) {
+	b.Helper()
+	data := codecFile(b, "", "prog_48000.mp3")
+	lib := pipeline.NewLibrary(pipeline.WithOpener(func(context.Context, string) (io.Reader, error) {
+		return bytes.NewReader(data), nil
+	}), pipeline.WithTrackOptions(opts...))
+	b.Cleanup(func() { lib.Close() })
+	key := pipeline.Key{Source: "prog"}
+	h, err := lib.Get(context.Background(), key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	<-h.Track().Done()
+	b.Cleanup(h.Release)
+	return lib, key
+}
+
+// BenchmarkQueueListener is what a Queue costs beside a plain Player: one
+// operation is a deadline of a Scheduler's shard (on a fake clock)
+// serving N listeners of one loaded 3 s track, looped; ns/listener is
+// the time per listener per packet. impl=player: Players, as
+// BenchmarkListenerPacket; impl=queue: a Queue each, playing the track
+// with LoopTrack; impl=queue-commands: the same, each queue given a
+// command (a seek) once a second (1 in 50 of them a deadline), from the
+// benchmark's goroutine between deadlines, on a track without transitions
+// at jumps (WithSeams(false)): the queue's own cost of a command. (A
+// click-free seek costs a transition's encode, a few milliseconds of one
+// core: BenchmarkSeam.)
+func BenchmarkQueueListener(b *testing.B) {
+	const n = 10_000
+	for _, impl := range []string{"player", "queue", "queue-commands"} {
+		var opts []pipeline.TrackOption
+		if impl == "queue-commands" {
+			opts = append(opts, pipeline.WithSeams(false))
+		}
+		lib, key := queueLibrary(b, opts...)
+		h, err := lib.Get(context.Background(), key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer h.Release()
+		b.Run(fmt.Sprintf("listeners=%d/impl=%s", n, impl), func(b *testing.B) {
+			clock := pipeline.NewFakeClock(time.Unix(0, 0))
+			s := pipeline.NewScheduler(pipeline.WithClock(clock), pipeline.WithShards(1))
+			defer s.Close()
+			ctx := context.Background()
+			clock.BlockUntilWaiting(ctx, 1)
+			buf := make([]byte, 4096)
+			send := func(p pipeline.Packet) error { copy(buf, p.Data); return nil }
+			var queues []*pipeline.Queue
+			var ids []pipeline.EntryID
+			for range n {
+				if impl == "player" {
+					p := h.NewPlayer()
+					p.Loop(-1)
+					defer p.Close()
+					s.Add(p, send)
+					continue
+				}
+				q := pipeline.NewQueue(lib, pipeline.WithPositionEvery(0))
+				defer q.Close()
+				ids = append(ids, q.Enqueue(key))
+				q.Loop(pipeline.LoopTrack)
+				queues = append(queues, q)
+				s.AddQueue(q, send)
+			}
+			clock.Advance(20 * time.Millisecond) // the first deadline takes them in
+			clock.BlockUntilWaiting(ctx, 1)
+			k := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if impl == "queue-commands" {
+					for j := i % 50; j < n; j += 50 {
+						queues[j].Seek(ids[j], time.Duration(k%2500)*time.Millisecond)
+						k++
+					}
+				}
+				clock.Advance(20 * time.Millisecond)
+				clock.BlockUntilWaiting(ctx, 1)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/listener")
+			if st := s.Stats()[0]; st.Underruns > 0 {
+				b.Fatalf("underruns %d", st.Underruns)
+			}
+		})
+	}
+}
+
+// BenchmarkQueueCommandLatency is the time from a command to the first
+// packet that shows it, in real time: N queues on a Scheduler on the real
+// clock, each given a seek to a position of its own once a second from
+// other goroutines, for a few seconds; the latency is from the Seek call
+// to the send of the first packet at the target (positions are exact).
+// It reports the median, the 99th percentile and the worst, in ms. The
+// track has no transitions at jumps (see BenchmarkQueueListener).
+func BenchmarkQueueCommandLatency(b *testing.B) {
+	lib, key := queueLibrary(b, pipeline.WithSeams(false))
+	const n = 10_000
+	const secs = 4
+	for range b.N {
+		s := pipeline.NewScheduler()
+		type pending struct {
+			target int64
+			at     time.Time
+		}
+		var mu sync.Mutex
+		var lat []time.Duration
+		waits := make([]atomic.Pointer[pending], n)
+		queues := make([]*pipeline.Queue, n)
+		ids := make([]pipeline.EntryID, n)
+		for i := range n {
+			q := pipeline.NewQueue(lib, pipeline.WithPositionEvery(0))
+			ids[i] = q.Enqueue(key)
+			q.Loop(pipeline.LoopTrack)
+			queues[i] = q
+			w := &waits[i]
+			s.AddQueue(q, func(p pipeline.Packet) error {
+				if pd := w.Load(); pd != nil && !p.Silence && p.Position <= pd.target && pd.target < p.Position+p.Samples {
+					if w.CompareAndSwap(pd, nil) {
+						d := time.Since(pd.at)
+						mu.Lock()
+						lat = append(lat, d)
+						mu.Unlock()
+					}
+				}
+				return nil
+			})
+		}
+		time.Sleep(200 * time.Millisecond) // all playing
+		var wg sync.WaitGroup
+		for g := range 4 { // the commanding goroutines: each a quarter of the queues
+			wg.Go(func() {
+				tick := time.NewTicker(20 * time.Millisecond)
+				defer tick.Stop()
+				for step := range secs * 50 {
+					<-tick.C
+					for i := g + 4*(step%50); i < n; i += 200 {
+						target := opus.Samples(time.Duration(500+(i*7+step*13)%2000) * time.Millisecond)
+						waits[i].Store(&pending{target: target, at: time.Now()})
+						queues[i].Seek(ids[i], opus.Duration(target))
+					}
+				}
+			})
+		}
+		wg.Wait()
+		time.Sleep(200 * time.Millisecond)
+		s.Close()
+		for _, q := range queues {
+			q.Close()
+		}
+		if len(lat) == 0 {
+			b.Fatal("no command seen")
+		}
+		slices.Sort(lat)
+		ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+		b.ReportMetric(ms(lat[len(lat)/2]), "median-ms")
+		b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
+		b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
+		b.ReportMetric(float64(len(lat)), "commands")
+	}
+}
