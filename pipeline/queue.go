@@ -83,6 +83,9 @@ type Queue struct {
 	// live says that the current track is live, for the Scheduler (see
 	// keepLive). Stored by the driver; read by the Scheduler's shard.
 	live atomic.Bool
+	// pubSkips and pubSilence are counts' (the Scheduler's, after each
+	// deadline), stored by Next: read without the driver's lock.
+	pubSkips, pubSilence atomic.Int64
 
 	// drive is held by Next, by the Scheduler's calls and by Close: it
 	// guards every field below, the driver's.
@@ -513,6 +516,8 @@ func (q *Queue) Next() (Packet, error) {
 		q.stats.Underruns++
 	}
 	q.publish()
+	q.pubSkips.Store(q.skips + q.playerSkips())
+	q.pubSilence.Store(q.stats.Silence)
 	return pk, err
 }
 
@@ -1094,9 +1099,7 @@ func (q *Queue) passTime(n int64) {
 // counts is the Scheduler's (see driven): the current player's skips,
 // and the queue's silence frames.
 func (q *Queue) counts() (skips, silence int64) {
-	q.drive.Lock()
-	defer q.drive.Unlock()
-	return q.skips + q.playerSkips(), q.stats.Silence
+	return q.pubSkips.Load(), q.pubSilence.Load()
 }
 
 // playerSkips is the skips of the current player.
@@ -1112,6 +1115,9 @@ func (q *Queue) playerSkips() int64 {
 // with the driver's lock held; fresh says that the player is not the one
 // of the last call.
 func (q *Queue) keepLive(f func(p *Player, fresh bool)) {
+	if !q.live.Load() {
+		return // no live track: nothing to hold (the driver stores it)
+	}
 	q.drive.Lock()
 	defer q.drive.Unlock()
 	p := q.player
