@@ -1,76 +1,36 @@
 package interop_test
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os/exec"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamcatcher/streamcatcher/internal/nodetest"
 	"github.com/streamcatcher/streamcatcher/pipeline/voice/dave"
 	"github.com/streamcatcher/streamcatcher/pipeline/voice/dave/internal/mls"
 )
 
 // peer is the node process running peer.js.
 type peer struct {
-	t     *testing.T
-	cmd   *exec.Cmd
-	in    io.WriteCloser
-	out   *bufio.Scanner
-	stder lockedBuffer
-}
-
-// lockedBuffer is a bytes.Buffer that exec's copying goroutine writes
-// while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	t    *testing.T
+	proc *nodetest.Process
 }
 
 // startPeer starts peer.js; the test's cleanup ends it.
 func startPeer(t *testing.T) *peer {
 	t.Helper()
-	needNode(t)
-	p := &peer{t: t, cmd: exec.Command("node", "peer.js")}
-	p.cmd.Stderr = &p.stder
-	var err error
-	p.in, err = p.cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := p.cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, p.cmd.Start())
-	p.out = bufio.NewScanner(stdout)
-	p.out.Buffer(make([]byte, 1<<16), 1<<24)
-	t.Cleanup(func() {
-		p.in.Close() // peer.js exits when its input closes
-		if err := p.cmd.Wait(); err != nil {
-			t.Errorf("peer.js: %v\n%s", err, p.stder.String())
-		}
-	})
+	nodetest.Need(t, nodeErr)
+	p := &peer{t: t, proc: nodetest.Start(t, "peer.js")}
 	var v struct{ Version string }
 	require.NoError(t, p.call(map[string]any{"cmd": "version"}, &v))
 	require.Equal(t, daveyVersion, v.Version)
@@ -81,12 +41,8 @@ func startPeer(t *testing.T) *peer {
 // answer with an error is returned as one.
 func (p *peer) call(req map[string]any, v any) error {
 	p.t.Helper()
-	b, err := json.Marshal(req)
-	require.NoError(p.t, err)
-	_, err = p.in.Write(append(b, '\n'))
-	require.NoError(p.t, err)
-	require.True(p.t, p.out.Scan(), "peer.js answered nothing to %s: %v\n%s", req["cmd"], p.out.Err(), p.stder.String())
-	line := p.out.Bytes()
+	p.proc.Send(req)
+	line := p.proc.Next(time.Minute)
 	var e struct{ Error string }
 	require.NoError(p.t, json.Unmarshal(line, &e))
 	if e.Error != "" {
