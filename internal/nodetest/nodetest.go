@@ -23,7 +23,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -141,7 +140,7 @@ type Process struct {
 	cmd    *exec.Cmd
 	in     io.WriteCloser
 	lines  chan []byte
-	stderr lockedBuffer
+	stderr string // the file the script's standard error goes to
 }
 
 // exitWait is how long the cleanup waits for a script to exit after its
@@ -157,8 +156,13 @@ func Start(t testing.TB, script string, env ...string) *Process {
 	t.Helper()
 	p := &Process{t: t, name: script, cmd: exec.Command("node", script), lines: make(chan []byte, 1024)}
 	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stderr = &p.stderr
-	var err error
+	stderr, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close() // the script has its own descriptor
+	p.stderr = stderr.Name()
+	p.cmd.Stderr = stderr
 	p.in, err = p.cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +192,7 @@ func Start(t testing.TB, script string, env ...string) *Process {
 		}
 		<-read
 		if err := p.cmd.Wait(); err != nil {
-			t.Errorf("node %s: %v\n%s", script, err, p.stderr.String())
+			t.Errorf("node %s: %v\n%s", script, err, p.Stderr())
 		}
 	})
 	return p
@@ -202,7 +206,7 @@ func (p *Process) Send(v any) {
 		p.t.Fatal(err)
 	}
 	if _, err := p.in.Write(append(b, '\n')); err != nil {
-		p.t.Fatalf("node %s: writing to it: %v\n%s", p.name, err, p.stderr.String())
+		p.t.Fatalf("node %s: writing to it: %v\n%s", p.name, err, p.Stderr())
 	}
 }
 
@@ -217,33 +221,20 @@ func (p *Process) Next(limit time.Duration) []byte {
 	select {
 	case line, ok := <-p.lines:
 		if !ok {
-			p.t.Fatalf("node %s: its output ended\n%s", p.name, p.stderr.String())
+			p.t.Fatalf("node %s: its output ended\n%s", p.name, p.Stderr())
 		}
 		return line
 	case <-time.After(limit):
-		p.t.Fatalf("node %s: no output within %v\n%s", p.name, limit, p.stderr.String())
+		p.t.Fatalf("node %s: no output within %v\n%s", p.name, limit, p.Stderr())
 		return nil
 	}
 }
 
 // Stderr returns what the script wrote to its standard error so far.
-func (p *Process) Stderr() string { return p.stderr.String() }
-
-// lockedBuffer is a bytes.Buffer that exec's copying goroutine writes
-// while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.TrimSpace(l.b.String())
+func (p *Process) Stderr() string {
+	b, err := os.ReadFile(p.stderr)
+	if err != nil {
+		return err.Error()
+	}
+	return strings.TrimSpace(string(b))
 }
