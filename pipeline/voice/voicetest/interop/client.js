@@ -1,0 +1,155 @@
+// client.js runs one discord.js voice client (@discordjs/voice, with
+// davey for DAVE) for the interoperability tests of package voicetest,
+// driven over standard input and output: one JSON command a line in, one
+// JSON event a line out. Byte strings are base64.
+//
+// Commands ("cmd"):
+//   join {guild, channel, user, session, endpoint, token, dave, listen}
+//       joins through an adapter that plays the main gateway: it answers
+//       the Voice State Update with the VOICE_STATE_UPDATE and
+//       VOICE_SERVER_UPDATE the test gives (endpoint is host:port, dialled
+//       as wss://); dave is the daveEncryption option; listen lists the
+//       user ids whose audio is subscribed to.
+//   play {packets}   plays Opus packets through an AudioPlayer, from an
+//                    AudioResource of StreamType.Opus (no encoder)
+//   leave            destroys the connection
+//
+// Events ("event"):
+//   ready {mode, ssrc, dave}     the connection is ready (again)
+//   ssrc {user, ssrc}            the receiver maps ssrc to user (op 5)
+//   packet {user, ssrc, seq, timestamp, data}
+//                                a frame from user, from the receiver's
+//                                subscription, with its RTP header's fields
+//   played {count, sent}         the player went idle after playing count
+//                                packets; sent counts the connection's
+//                                packets so far, the player's silence
+//                                frames included
+//   closed {code}                the voice WebSocket closed with code
+//   left                         the connection is destroyed
+//   error {message}
+'use strict';
+
+const readline = require('node:readline');
+const { Readable } = require('node:stream');
+const voice = require('@discordjs/voice');
+
+const emit = (e) => process.stdout.write(JSON.stringify(e) + '\n');
+const b64 = (b) => Buffer.from(b).toString('base64');
+
+let connection = null;
+let player = null;
+let playing = 0;
+
+function join(r) {
+  connection = voice.joinVoiceChannel({
+    guildId: r.guild,
+    channelId: r.channel,
+    selfDeaf: false,
+    selfMute: false,
+    daveEncryption: r.dave,
+    adapterCreator: (methods) => ({
+      sendPayload(payload) {
+        if (payload.d.channel_id === null) return true; // leaving
+        // The main gateway answers a Voice State Update (op 4) with the
+        // two events, the voice state first.
+        setImmediate(() => {
+          methods.onVoiceStateUpdate({
+            guild_id: r.guild,
+            channel_id: r.channel,
+            user_id: r.user,
+            session_id: r.session,
+            deaf: false,
+            mute: false,
+            self_deaf: payload.d.self_deaf,
+            self_mute: payload.d.self_mute,
+            self_video: false,
+            suppress: false,
+          });
+          methods.onVoiceServerUpdate({ guild_id: r.guild, token: r.token, endpoint: r.endpoint });
+        });
+        return true;
+      },
+      destroy() {},
+    }),
+  });
+  connection.on('error', (e) => emit({ event: 'error', message: String(e && e.message ? e.message : e) }));
+  const watched = new WeakSet();
+  connection.on('stateChange', (before, after) => {
+    const net = after.networking;
+    if (net && !watched.has(net)) {
+      watched.add(net);
+      net.on('close', (code) => emit({ event: 'closed', code }));
+    }
+    if (after.status === voice.VoiceConnectionStatus.Ready && before.status !== after.status) {
+      const data = net.state.connectionData;
+      emit({ event: 'ready', mode: data.encryptionMode, ssrc: data.ssrc, dave: Boolean(net.state.dave) });
+    }
+  });
+
+  const receiver = connection.receiver;
+  receiver.ssrcMap.on('update', (_, d) => emit({ event: 'ssrc', user: d.userId, ssrc: d.audioSSRC }));
+
+  // The receiver hands a subscription the frame alone; the RTP header of
+  // each frame it parsed is queued here, per user, to report with it.
+  const headers = new Map();
+  const parse = receiver.parsePacket.bind(receiver);
+  receiver.parsePacket = (buffer, mode, nonce, key, userId) => {
+    const frame = parse(buffer, mode, nonce, key, userId);
+    if (frame) {
+      headers.get(userId)?.push({ ssrc: buffer.readUInt32BE(8), seq: buffer.readUInt16BE(2), timestamp: buffer.readUInt32BE(4) });
+    }
+    return frame;
+  };
+  for (const user of r.listen || []) {
+    headers.set(user, []);
+    const stream = receiver.subscribe(user, { end: { behavior: voice.EndBehaviorType.Manual } });
+    stream.on('data', (frame) => emit({ event: 'packet', user, ...headers.get(user).shift(), data: b64(frame) }));
+    stream.on('error', (e) => emit({ event: 'error', message: `receiving from ${user}: ${e.message}` }));
+  }
+}
+
+function play(r) {
+  if (!player) {
+    player = voice.createAudioPlayer({ behaviors: { noSubscriber: voice.NoSubscriberBehavior.Play } });
+    player.on('error', (e) => emit({ event: 'error', message: `player: ${e.message}` }));
+    player.on('stateChange', (before, after) => {
+      if (after.status === voice.AudioPlayerStatus.Idle && before.status !== after.status) {
+        const net = connection.state.networking;
+        emit({ event: 'played', count: playing, sent: net ? net.state.connectionData.packetsPlayed : 0 });
+      }
+    });
+    connection.subscribe(player);
+  }
+  // All the packets are in the stream before it is played, so that the
+  // player never finds it empty and plays silence in their place.
+  const stream = new Readable({ objectMode: true, highWaterMark: r.packets.length + 1, read() {} });
+  for (const p of r.packets) stream.push(Buffer.from(p, 'base64'));
+  stream.push(null);
+  playing = r.packets.length;
+  player.play(voice.createAudioResource(stream, { inputType: voice.StreamType.Opus }));
+}
+
+function leave() {
+  if (connection) connection.destroy();
+  connection = null;
+  emit({ event: 'left' });
+}
+
+const commands = { join, play, leave };
+
+const rl = readline.createInterface({ input: process.stdin });
+rl.on('line', (line) => {
+  try {
+    const r = JSON.parse(line);
+    const c = commands[r.cmd];
+    if (!c) throw new Error(`unknown command ${r.cmd}`);
+    c(r);
+  } catch (e) {
+    emit({ event: 'error', message: String(e && e.message ? e.message : e) });
+  }
+});
+rl.on('close', () => {
+  if (connection) connection.destroy();
+  if (player) player.stop(true);
+  process.exit(0);
+});
