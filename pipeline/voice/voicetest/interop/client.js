@@ -1,7 +1,8 @@
 // client.js runs one discord.js voice client (@discordjs/voice, with
 // davey for DAVE) for the interoperability tests of package voicetest,
 // driven over standard input and output: one JSON command a line in, one
-// JSON event a line out. Byte strings are base64.
+// JSON event a line out. Byte strings are base64. discord.js's debug
+// lines (DAVE's among them) go to standard error.
 //
 // Commands ("cmd"):
 //   join {guild, channel, user, session, endpoint, token, dave, listen}
@@ -12,6 +13,7 @@
 //       user ids whose audio is subscribed to.
 //   play {packets}   plays Opus packets through an AudioPlayer, from an
 //                    AudioResource of StreamType.Opus (no encoder)
+//   state            reports the DAVE state (a state event)
 //   leave            destroys the connection
 //
 // Events ("event"):
@@ -24,6 +26,11 @@
 //                                packets; sent counts the connection's
 //                                packets so far, the player's silence
 //                                frames included
+//   transitioned {id}            a DAVE transition was executed
+//   state {version, epoch, ready, privacyCode, members}
+//                                the DAVE state: the protocol version in
+//                                force, davey's group epoch (a decimal
+//                                string), readiness and members
 //   closed {code}                the voice WebSocket closed with code
 //   left                         the connection is destroyed
 //   error {message}
@@ -47,6 +54,7 @@ function join(r) {
     selfDeaf: false,
     selfMute: false,
     daveEncryption: r.dave,
+    debug: true,
     adapterCreator: (methods) => ({
       sendPayload(payload) {
         if (payload.d.channel_id === null) return true; // leaving
@@ -73,6 +81,8 @@ function join(r) {
     }),
   });
   connection.on('error', (e) => emit({ event: 'error', message: String(e && e.message ? e.message : e) }));
+  connection.on('debug', (m) => process.stderr.write(`${r.user}: ${m}\n`));
+  connection.on('transitioned', (id) => emit({ event: 'transitioned', id }));
   const watched = new WeakSet();
   connection.on('stateChange', (before, after) => {
     const net = after.networking;
@@ -129,13 +139,27 @@ function play(r) {
   player.play(voice.createAudioResource(stream, { inputType: voice.StreamType.Opus }));
 }
 
+function state() {
+  const net = connection && connection.state.networking;
+  const dave = net && net.state.dave;
+  const session = dave && dave.session;
+  emit({
+    event: 'state',
+    version: dave ? dave.protocolVersion : 0,
+    epoch: session && session.epoch !== null ? session.epoch.toString() : null,
+    ready: Boolean(session && session.ready),
+    privacyCode: dave ? dave.voicePrivacyCode : null,
+    members: session ? session.getUserIds() : [],
+  });
+}
+
 function leave() {
   if (connection) connection.destroy();
   connection = null;
   emit({ event: 'left' });
 }
 
-const commands = { join, play, leave };
+const commands = { join, play, state, leave };
 
 const rl = readline.createInterface({ input: process.stdin });
 rl.on('line', (line) => {

@@ -33,6 +33,13 @@ type event struct {
 	Sent      int
 	Code      int
 	Message   string
+	ID        int
+	Version   int
+	Epoch     string
+	Ready     bool
+	// PrivacyCode is null in the JSON without a DAVE group.
+	PrivacyCode string
+	Members     []string
 }
 
 // djs is a discord.js voice client in its own node process.
@@ -46,9 +53,10 @@ type djs struct {
 	packets map[string][]event
 }
 
-// joinSpec says whom a discord.js client joins as, and where.
+// joinSpec says whom a discord.js client joins as, and where (the
+// channel is the one voicetest.Server's Updates gives).
 type joinSpec struct {
-	guild, channel, user string
+	guild, user string
 	// endpoint is the server's TLS listener, host:port.
 	endpoint string
 	// ca is the file of the CA that issued the listener's certificate.
@@ -72,7 +80,7 @@ func startDJS(t *testing.T, srv *voicetest.Server, spec joinSpec) *djs {
 		packets: make(map[string][]event),
 	}
 	d.proc.Send(map[string]any{
-		"cmd": "join", "guild": spec.guild, "channel": spec.channel, "user": spec.user,
+		"cmd": "join", "guild": spec.guild, "channel": st.ChannelID, "user": spec.user,
 		"session": st.SessionID, "endpoint": spec.endpoint, "token": su.Token,
 		"dave": spec.dave, "listen": spec.listen,
 	})
@@ -131,6 +139,13 @@ func (d *djs) play(packets [][]byte) int {
 	e := d.await("end of playing", func(e event) bool { return e.Event == "played" })
 	require.Equal(d.t, len(packets), e.Count)
 	return e.Sent
+}
+
+// state asks for the client's DAVE state.
+func (d *djs) state() event {
+	d.t.Helper()
+	d.proc.Send(map[string]any{"cmd": "state"})
+	return d.await("its state", func(e event) bool { return e.Event == "state" })
 }
 
 // leave destroys the client's connection.

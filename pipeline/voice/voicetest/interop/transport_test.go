@@ -16,13 +16,12 @@ import (
 	"github.com/streamcatcher/streamcatcher/pipeline/voice/voicetest"
 )
 
-// The ids of the transport test's channel and users, snowflakes as
+// The ids of the transport test's guild and users, snowflakes as
 // Discord's.
 const (
-	guildID   = "1100000000000000001"
-	channelID = "1100000000000000002"
-	goUser    = "1200000000000000001"
-	djsUser   = "1200000000000000002"
+	guildID = "1100000000000000001"
+	goUser  = "1200000000000000001"
+	djsUser = "1200000000000000002"
 )
 
 // frames is how many frames each side sends.
@@ -53,11 +52,12 @@ func TestDiscordJSTransport(t *testing.T) {
 			require.Equal(t, mode, conn.Mode())
 
 			js := startDJS(t, srv, joinSpec{
-				guild: guildID, channel: channelID, user: djsUser,
+				guild: guildID, user: djsUser,
 				endpoint: endpoint, ca: ca.file, listen: []string{goUser},
 			})
 			require.Equal(t, mode, js.ready.Mode, "discord.js's mode")
 			require.False(t, js.ready.Dave, "discord.js has a DAVE session with daveEncryption off")
+			require.Zero(t, js.state().Version, "discord.js's DAVE protocol version")
 
 			// Go to discord.js. Its receiver drops the packets of an SSRC
 			// it cannot name yet, so the Go client announces itself first.
