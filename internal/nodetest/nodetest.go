@@ -154,7 +154,7 @@ const exitWait = 30 * time.Second
 // fails the test if it exited with an error, showing its standard error.
 func Start(t testing.TB, script string, env ...string) *Process {
 	t.Helper()
-	p := &Process{t: t, name: script, cmd: exec.Command("node", script), lines: make(chan []byte, 1024)}
+	p := &Process{t: t, name: script, cmd: exec.Command("node", script), lines: make(chan []byte, 8192)}
 	p.cmd.Env = append(os.Environ(), env...)
 	stderr, err := os.CreateTemp(t.TempDir(), "stderr")
 	if err != nil {
@@ -218,15 +218,27 @@ func (p *Process) Lines() <-chan []byte { return p.lines }
 // ended or none came within limit.
 func (p *Process) Next(limit time.Duration) []byte {
 	p.t.Helper()
+	line, ok := p.Within(limit)
+	if !ok {
+		p.t.Fatalf("node %s: no output within %v\n%s", p.name, limit, p.Stderr())
+	}
+	return line
+}
+
+// Within returns the next line of output, or false if none came within
+// limit; it fails the test if the output ended.
+func (p *Process) Within(limit time.Duration) ([]byte, bool) {
+	p.t.Helper()
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
 	select {
 	case line, ok := <-p.lines:
 		if !ok {
 			p.t.Fatalf("node %s: its output ended\n%s", p.name, p.Stderr())
 		}
-		return line
-	case <-time.After(limit):
-		p.t.Fatalf("node %s: no output within %v\n%s", p.name, limit, p.Stderr())
-		return nil
+		return line, true
+	case <-timer.C:
+		return nil, false
 	}
 }
 

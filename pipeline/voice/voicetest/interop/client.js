@@ -11,6 +11,7 @@
 //       VOICE_SERVER_UPDATE the test gives (endpoint is host:port, dialled
 //       as wss://); dave is the daveEncryption option; listen lists the
 //       user ids whose audio is subscribed to.
+//   speak            sends Speaking (op 5) now, before any audio
 //   play {packets}   plays Opus packets through an AudioPlayer, from an
 //                    AudioResource of StreamType.Opus (no encoder)
 //   state            reports the DAVE state (a state event)
@@ -27,10 +28,11 @@
 //                                packets so far, the player's silence
 //                                frames included
 //   transitioned {id}            a DAVE transition was executed
-//   state {version, epoch, ready, privacyCode, members}
+//   state {version, pending, epoch, ready, privacyCode, members}
 //                                the DAVE state: the protocol version in
-//                                force, davey's group epoch (a decimal
-//                                string), readiness and members
+//                                force, the transitions pending, davey's
+//                                group epoch (a decimal string),
+//                                readiness and members
 //   closed {code}                the voice WebSocket closed with code
 //   left                         the connection is destroyed
 //   error {message}
@@ -81,7 +83,9 @@ function join(r) {
     }),
   });
   connection.on('error', (e) => emit({ event: 'error', message: String(e && e.message ? e.message : e) }));
-  connection.on('debug', (m) => process.stderr.write(`${r.user}: ${m}\n`));
+  connection.on('debug', (m) => {
+    if (!/state change/.test(m)) process.stderr.write(`${r.user}: ${m}\n`); // not the states' dumps
+  });
   connection.on('transitioned', (id) => emit({ event: 'transitioned', id }));
   const watched = new WeakSet();
   connection.on('stateChange', (before, after) => {
@@ -146,11 +150,16 @@ function state() {
   emit({
     event: 'state',
     version: dave ? dave.protocolVersion : 0,
+    pending: dave ? dave.pendingTransitions.size : 0,
     epoch: session && session.epoch !== null ? session.epoch.toString() : null,
     ready: Boolean(session && session.ready),
     privacyCode: dave ? dave.voicePrivacyCode : null,
     members: session ? session.getUserIds() : [],
   });
+}
+
+function speak() {
+  connection.setSpeaking(true);
 }
 
 function leave() {
@@ -159,7 +168,7 @@ function leave() {
   emit({ event: 'left' });
 }
 
-const commands = { join, play, state, leave };
+const commands = { join, speak, play, state, leave };
 
 const rl = readline.createInterface({ input: process.stdin });
 rl.on('line', (line) => {

@@ -1,6 +1,7 @@
 package interop_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/streamcatcher/streamcatcher/internal/nodetest"
 	"github.com/streamcatcher/streamcatcher/pipeline/sink"
+	"github.com/streamcatcher/streamcatcher/pipeline/voice"
 	"github.com/streamcatcher/streamcatcher/pipeline/voice/voicetest"
 )
 
@@ -35,6 +37,7 @@ type event struct {
 	Message   string
 	ID        int
 	Version   int
+	Pending   int
 	Epoch     string
 	Ready     bool
 	// PrivacyCode is null in the JSON without a DAVE group.
@@ -51,6 +54,8 @@ type djs struct {
 	ready event
 	// packets are the frames it received, by sender, in order.
 	packets map[string][]event
+	// ssrcs are the SSRCs its receiver has named, by user.
+	ssrcs map[string]uint32
 }
 
 // joinSpec says whom a discord.js client joins as, and where (the
@@ -78,6 +83,7 @@ func startDJS(t *testing.T, srv *voicetest.Server, spec joinSpec) *djs {
 		user:    spec.user,
 		proc:    nodetest.Start(t, "client.js", "NODE_EXTRA_CA_CERTS="+spec.ca),
 		packets: make(map[string][]event),
+		ssrcs:   make(map[string]uint32),
 	}
 	d.proc.Send(map[string]any{
 		"cmd": "join", "guild": spec.guild, "channel": st.ChannelID, "user": spec.user,
@@ -88,33 +94,40 @@ func startDJS(t *testing.T, srv *voicetest.Server, spec joinSpec) *djs {
 	return d
 }
 
-// next reads the client's next event, keeping the packets and failing
-// the test on an error.
-func (d *djs) next() event {
+// next reads the client's next event, keeping the packets and SSRCs and
+// failing the test on an error; false if none came before deadline.
+func (d *djs) next(deadline time.Time) (event, bool) {
 	d.t.Helper()
-	line := d.proc.Next(wait)
+	line, ok := d.proc.Within(time.Until(deadline))
+	if !ok {
+		return event{}, false
+	}
 	var e event
 	require.NoError(d.t, json.Unmarshal(line, &e), "discord.js client %s: %s", d.user, line)
 	switch e.Event {
 	case "packet":
 		d.packets[e.User] = append(d.packets[e.User], e)
+	case "ssrc":
+		d.ssrcs[e.User] = e.SSRC
 	case "error":
 		d.t.Fatalf("discord.js client %s: %s\n%s", d.user, e.Message, d.proc.Stderr())
 	}
-	return e
+	return e, true
 }
 
 // await reads events until one satisfies cond.
 func (d *djs) await(what string, cond func(event) bool) event {
 	d.t.Helper()
 	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
-		if e := d.next(); cond(e) {
+	for {
+		e, ok := d.next(deadline)
+		if !ok {
+			d.t.Fatalf("discord.js client %s: no %s within %v\n%s", d.user, what, wait, d.proc.Stderr())
+		}
+		if cond(e) {
 			return e
 		}
 	}
-	d.t.Fatalf("discord.js client %s: no %s within %v", d.user, what, wait)
-	return event{}
 }
 
 // awaitPackets reads events until n frames from user have come.
@@ -122,12 +135,27 @@ func (d *djs) awaitPackets(user string, n int) []event {
 	d.t.Helper()
 	deadline := time.Now().Add(wait)
 	for len(d.packets[user]) < n {
-		if time.Now().After(deadline) {
-			d.t.Fatalf("discord.js client %s: %d of %d frames from %s within %v", d.user, len(d.packets[user]), n, user, wait)
+		if _, ok := d.next(deadline); !ok {
+			d.t.Fatalf("discord.js client %s: %d of %d frames from %s within %v\n%s", d.user, len(d.packets[user]), n, user, wait, d.proc.Stderr())
 		}
-		d.next()
 	}
 	return d.packets[user]
+}
+
+// awaitSSRC waits until the client's receiver names ssrc as user's:
+// it drops the packets of an SSRC it cannot name.
+func (d *djs) awaitSSRC(user string, ssrc uint32) {
+	d.t.Helper()
+	if d.ssrcs[user] == ssrc {
+		return
+	}
+	d.await(user+"'s SSRC", func(e event) bool { return d.ssrcs[user] == ssrc })
+}
+
+// speak has the client send Speaking now.
+func (d *djs) speak() {
+	d.t.Helper()
+	d.proc.Send(map[string]any{"cmd": "speak"})
 }
 
 // play has the client play packets and waits for its player to finish.
@@ -227,4 +255,32 @@ func consecutive(seqs []uint16) string {
 		}
 	}
 	return b.String()
+}
+
+// connectGo joins srv's channel of guildID as user with a Go voice.Conn
+// that receives, closed at the test's cleanup.
+func connectGo(t *testing.T, srv *voicetest.Server, user string, opts ...voice.Option) *voice.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	su, st := srv.Updates(guildID, user)
+	conn, err := voice.Connect(ctx, su, st, append([]voice.Option{voice.WithReceive(1024)}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// receiveFrom reads the Go client's packets into got, by sender, until
+// it has n from user.
+func receiveFrom(t *testing.T, conn *voice.Conn, got map[string][][]byte, user string, n int) {
+	t.Helper()
+	timeout := time.After(wait)
+	for len(got[user]) < n {
+		select {
+		case r := <-conn.Receive():
+			got[r.UserID] = append(got[r.UserID], r.Opus)
+		case <-timeout:
+			t.Fatalf("the Go client received %d of %s's %d frames within %v; %+v", len(got[user]), user, n, wait, conn.Stats())
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package interop_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -43,12 +42,7 @@ func TestDiscordJSTransport(t *testing.T) {
 			ca := newTestCA(t)
 			endpoint := serveTLS(t, ca, srv)
 
-			ctx, cancel := context.WithTimeout(context.Background(), wait)
-			defer cancel()
-			su, st := srv.Updates(guildID, goUser)
-			conn, err := voice.Connect(ctx, su, st, voice.WithReceive(4*frames))
-			require.NoError(t, err)
-			t.Cleanup(func() { conn.Close() })
+			conn := connectGo(t, srv, goUser)
 			require.Equal(t, mode, conn.Mode())
 
 			js := startDJS(t, srv, joinSpec{
@@ -62,9 +56,7 @@ func TestDiscordJSTransport(t *testing.T) {
 			// Go to discord.js. Its receiver drops the packets of an SSRC
 			// it cannot name yet, so the Go client announces itself first.
 			require.NoError(t, conn.Speaking(voice.SpeakingMicrophone))
-			js.await("the Go client's SSRC", func(e event) bool {
-				return e.Event == "ssrc" && e.User == goUser && e.SSRC == conn.SSRC()
-			})
+			js.awaitSSRC(goUser, conn.SSRC())
 			sent := testutil.OpusLink(t, 1, 2, 312, frames, true).Packets
 			for i, p := range sent {
 				require.NoError(t, conn.Send(opus.Packet{Data: p, Samples: 960, Timestamp: int64(i) * 960}))
