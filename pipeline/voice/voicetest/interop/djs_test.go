@@ -76,6 +76,15 @@ type joinSpec struct {
 // spec.guild as spec.user and waits for it to be ready.
 func startDJS(t *testing.T, srv *voicetest.Server, spec joinSpec) *djs {
 	t.Helper()
+	d := startJoining(t, srv, spec)
+	d.ready = d.await("ready", func(e event) bool { return e.Event == "ready" })
+	return d
+}
+
+// startJoining starts a discord.js client joining srv's channel of
+// spec.guild as spec.user.
+func startJoining(t *testing.T, srv *voicetest.Server, spec joinSpec) *djs {
+	t.Helper()
 	nodetest.Need(t, nodeErr)
 	su, st := srv.Updates(spec.guild, spec.user)
 	d := &djs{
@@ -90,7 +99,6 @@ func startDJS(t *testing.T, srv *voicetest.Server, spec joinSpec) *djs {
 		"session": st.SessionID, "endpoint": spec.endpoint, "token": su.Token,
 		"dave": spec.dave, "listen": spec.listen,
 	})
-	d.ready = d.await("ready", func(e event) bool { return e.Event == "ready" })
 	return d
 }
 
@@ -261,13 +269,18 @@ func consecutive(seqs []uint16) string {
 // that receives, closed at the test's cleanup.
 func connectGo(t *testing.T, srv *voicetest.Server, user string, opts ...voice.Option) *voice.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	su, st := srv.Updates(guildID, user)
-	conn, err := voice.Connect(ctx, su, st, append([]voice.Option{voice.WithReceive(1024)}, opts...)...)
+	conn, err := connectErr(srv, user, opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// connectErr is connectGo's Connect, for a test of its error.
+func connectErr(srv *voicetest.Server, user string, opts ...voice.Option) (*voice.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	su, st := srv.Updates(guildID, user)
+	return voice.Connect(ctx, su, st, append([]voice.Option{voice.WithReceive(1024)}, opts...)...)
 }
 
 // receiveFrom reads the Go client's packets into got, by sender, until
