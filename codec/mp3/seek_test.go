@@ -1,0 +1,43 @@
+package mp3_test
+
+import (
+	"bytes"
+	"io"
+	"testing"
+	"testing/iotest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamcatcher/streamcatcher/catcher"
+	"github.com/streamcatcher/streamcatcher/codec/mp3"
+	"github.com/streamcatcher/streamcatcher/internal/testutil"
+)
+
+// A decoder made by Seek gives, from the sample it says it starts at, the
+// whole stream's output sample for sample, to its end: at the start, in
+// the encoder's delay, at a frame's first sample and inside one, and in
+// the last frame; for MPEG-1 and MPEG-2, CBR and VBR, behind a tag.
+func TestSeek(t *testing.T) {
+	for _, file := range []string{"prog_cbr128.mp3", "prog_vbr.mp3", "prog_id3.mp3", "prog_22050_mono.mp3", "prog_notag.mp3"} {
+		t.Run(file, func(t *testing.T) {
+			data := testutil.Fixture(t, file)
+			whole, err := decodeMP3(t, bytes.NewReader(data))
+			require.NoError(t, err)
+			n := int64(len(whole) / 4)
+			for _, sample := range []int64{0, 1, 600, 1152, 1729, 20000, 44100, n / 2, n - 1000, n - 1} {
+				r := iotest.HalfReader(bytes.NewReader(data))
+				d, first, err := mp3.Seek(r, sample)
+				require.NoError(t, err, "sample %d", sample)
+				assert.LessOrEqual(t, first, sample)
+				assert.Greater(t, first, sample-1152, "the frame holding sample %d", sample)
+				got, err := io.ReadAll(catcher.NewTransformReader(r, d))
+				require.NoError(t, err)
+				require.Equal(t, len(whole)-int(first)*4, len(got), "sample %d: the output runs to the stream's end", sample)
+				assert.True(t, bytes.Equal(whole[first*4:], got), "sample %d: the whole stream's output from %d", sample, first)
+			}
+			_, _, err = mp3.Seek(bytes.NewReader(data), n+5000)
+			assert.ErrorIs(t, err, io.EOF, "past the end")
+		})
+	}
+}
