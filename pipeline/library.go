@@ -578,6 +578,8 @@ func (lib *Library) open(e *entry) (*Track, error) {
 	if lib.cfg.bound > 0 {
 		opts = append(opts, WithMaxBytes(lib.cfg.bound))
 	}
+	source := e.key.Source
+	opts = append(opts, withReopen(func(ctx context.Context) (io.Reader, error) { return lib.cfg.open(ctx, source) }))
 	opts = append(opts, withBuilt(func(encodes bool) {
 		if encodes {
 			lib.stats.encodes.Add(1)

@@ -87,6 +87,9 @@ type Player struct {
 	hold    *Hold // its Library hold, given back by Close; nil if none
 	last    int   // the packet given last; seamFromSilence, seamFromStart
 	seam    *seam // the transition under way, if any
+	seg     *segment // the segment it plays from, if any (see segment.go)
+	segAt   int      // the track's packet number of the next packet it gives from seg
+	segJump bool     // seg's next packet is the first after the jump into it: a silence frame in its place
 	stats   PlayerStats
 }
 
@@ -119,6 +122,7 @@ func (p *Player) Close() error {
 		p.hold.Release()
 		p.hold = nil
 	}
+	p.leaveSegment()
 	p.state, p.err, p.silence = ended, ErrPlayerClosed, 0
 	return nil
 }
@@ -154,6 +158,11 @@ func (p *Player) Next() (Packet, error) {
 			return Packet{}, p.err
 		}
 		return Packet{}, io.EOF
+	}
+	if p.seg != nil {
+		if pk, err, ok := p.segmentNext(); ok {
+			return pk, err
+		}
 	}
 	looped := false // one loop back a call: a section that left a live window is not spun on
 	for {
@@ -254,6 +263,9 @@ func (p *Player) position() int64 {
 	if !ok {
 		return 0
 	}
+	if p.seg != nil {
+		return int64(p.segAt)*p.seg.u - x.PreSkip()
+	}
 	if i := p.cur.Pos(); i >= x.First() && i < x.Packets() {
 		return x.Entry(i).Start - x.PreSkip()
 	}
@@ -328,6 +340,9 @@ func (p *Player) prepareJump(i int) {
 }
 
 func (p *Player) seekTo(i int) error {
+	if p.seg != nil && (p.seg.first > i || p.segAt != i) {
+		p.leaveSegment()
+	}
 	p.cur.Seek(i)
 	if p.state == ended && p.err != catcher.ErrClosed && p.err != ErrPlayerClosed {
 		p.state, p.err, p.silence = playing, nil, 0

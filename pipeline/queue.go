@@ -361,9 +361,14 @@ func (q *Queue) Stop() { q.record(queueCmd{op: opStop}, false) }
 
 // Seek moves the entry id, if it is the current one then, to position d
 // of its track. It never waits: a position already encoded is played from
-// the next packet; past the encoded point, the queue plays on where it
-// was, and moves at the first packet boundary at which d is encoded
-// (and, as Player.Seek asks, the jump's transition can be made). A seek
+// the next packet; past the encoded point of a track still encoding, the
+// track encodes a segment from d (an MP3, WAV or FLAC input: see the
+// package's segments), and the queue plays on where it was (or gives
+// nothing, if it had nothing to play), and moves at the first packet
+// boundary at which d is encoded, in the segment or in the track (and,
+// for the track, as Player.Seek asks, the jump's transition can be
+// made); from a segment it goes back onto the track's own packets once
+// they are there, through a transition. A seek
 // at or past the end of a finished track does nothing. A later Seek, or
 // the entry's end, replaces a seek not yet made. A paused queue plays
 // from d on Resume.
@@ -574,8 +579,8 @@ func (q *Queue) next() (Packet, error) {
 			switch {
 			case moved || err != nil:
 				q.seek = -1
-			default:
-				q.seekAhead(q.cur, q.seek)
+			case q.seekAhead(q.seek):
+				q.seek = -1
 			}
 		}
 		if pk, ok := q.joinStep(); ok {
@@ -796,10 +801,26 @@ func (q *Queue) newPlayer(t *Track) {
 }
 
 // seekAhead is called at each packet boundary at which the current
-// entry's pending seek to target (samples) is past its encoded point.
-// It is where an encode started from the target would be asked for;
-// until then, the seek waits for the encoding to reach it.
-func (q *Queue) seekAhead(e *qentry, target int64) {}
+// entry's pending seek to target (samples) is past its encoded point. It
+// asks the track for a segment at the target (see segment.go), which the
+// track starts encoding if it has none, and moves the player there once
+// the segment's packet holding the target is encoded; it reports whether
+// it did. Until then the queue plays on where it was (or gives nothing,
+// ErrUnderrun, if the player had nothing to play), and the seek is made
+// by whichever comes first: the segment, or the track's own encode.
+func (q *Queue) seekAhead(target int64) bool {
+	p := q.player
+	s, i := p.t.segmentAt(target)
+	if s == nil {
+		return false
+	}
+	if _, ok, _ := s.packet(i); !ok {
+		s.reach(i)
+		return false
+	}
+	p.seekSegment(s, i)
+	return true
+}
 
 // end ends the current entry, for reason r (and err, a failure's).
 func (q *Queue) end(r EndReason, err error) {

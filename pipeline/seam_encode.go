@@ -55,6 +55,41 @@ func (t *Track) encodeSeam(from, to int) ([][]byte, error) {
 	if to+int(seamFrames(seamTime, u))+1 > x.Packets() && !x.Done() || to < x.First() || to >= x.Packets() {
 		return nil, errSeamNotReady
 	}
+	own := trackSpan{t, x}
+	return t.encodeTransition(x, own, own, from, to)
+}
+
+// packetSpan is a stream of packets on a track's grid (packet i starts
+// where the track's packet i does), as a transition reads one side of its
+// jump: the track's own packets, or a segment's (see segment.go).
+type packetSpan interface {
+	// spanPackets returns packets [i, j), lent.
+	spanPackets(i, j int) ([][]byte, error)
+	// decode decodes to the samples [s0, s1) of the decoded stream
+	// (pre-skip included), as decodeSpan does; errSeamNotReady if the
+	// packets are not there.
+	decode(ch int, s0, s1 int64) ([]float32, error)
+}
+
+// trackSpan is a track's own packets as a packetSpan.
+type trackSpan struct {
+	t *Track
+	x framed.Index
+}
+
+func (s trackSpan) spanPackets(i, j int) ([][]byte, error) { return s.t.packets(s.x, i, j) }
+
+func (s trackSpan) decode(ch int, s0, s1 int64) ([]float32, error) {
+	return s.t.decodeSpan(s.x, ch, s0, s1)
+}
+
+// encodeTransition encodes the transition packets for a jump from packet
+// from of a (or seamFromSilence, seamFromStart) to packet to of b, both
+// on the grid of x, the track's index, which holds the entries of both
+// packets: a seam's (a and b the track itself), or the way from a
+// segment back onto the track (see segment.go).
+func (t *Track) encodeTransition(x framed.Index, a, b packetSpan, from, to int) ([][]byte, error) {
+	u := x.Uniform()
 	m := t.Metadata()
 	if m.Channels != 1 && m.Channels != 2 {
 		return nil, fmt.Errorf("pipeline: no seams for %d channels", m.Channels)
@@ -93,11 +128,11 @@ func (t *Track) encodeSeam(from, to int) ([][]byte, error) {
 		if c.gap && from < 0 {
 			continue // from silence already
 		}
-		p, err := t.transition(x, s, from, to, c.gap, c.warm, c.long)
+		p, err := t.transition(x, s, a, b, from, to, c.gap, c.warm, c.long)
 		if err != nil {
 			return nil, err
 		}
-		over, err := t.overshoot(x, s, from, to, p)
+		over, err := t.overshoot(x, s, a, b, from, to, p)
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +181,7 @@ func (s seamEncoding) frame() int64 { return opus.Samples(s.cfg.frame) }
 // packet to+k-1, from which the track's own packets go on. Through
 // silence, the warm-up and the first frame are silent (the first packet
 // is then a silence frame), and the target fades in after it.
-func (t *Track) transition(x framed.Index, s seamEncoding, from, to int, gap bool, warm, long int64) ([][]byte, error) {
+func (t *Track) transition(x framed.Index, s seamEncoding, a, b packetSpan, from, to int, gap bool, warm, long int64) ([][]byte, error) {
 	ch, u, D := int64(s.channels()), s.frame(), s.D
 	W := seamFrames(warm, u)
 	fadeAt := int64(seamOverlap)
@@ -171,28 +206,28 @@ func (t *Track) transition(x framed.Index, s seamEncoding, from, to int, gap boo
 		}
 		e := x.Entry(from)
 		E := e.Start + e.Samples
-		a, err := t.decodeSpan(x, s.channels(), E-W*u, E+seamFade+fadeAt)
+		av, err := a.decode(s.channels(), E-W*u, E+seamFade+fadeAt)
 		if err != nil {
 			return nil, err
 		}
-		copy(out, a[:W*u*ch])
-		cont = a[W*u*ch:]
+		copy(out, av[:W*u*ch])
+		cont = av[W*u*ch:]
 	}
 	S := x.Entry(to).Start
-	b, err := t.decodeSpan(x, s.channels(), S, S+k*u+D)
+	bv, err := b.decode(s.channels(), S, S+k*u+D)
 	if err != nil {
 		return nil, err
 	}
 	tail := out[W*u*ch:]
-	for i := range int64(len(b)) / ch {
+	for i := range int64(len(bv)) / ch {
 		w := float32(min(max(i-fadeAt, 0), seamFade)) / seamFade
 		for c := range ch {
 			j := i*ch + c
-			var a float32
+			var av float32
 			if j < int64(len(cont)) {
-				a = cont[j]
+				av = cont[j]
 			}
-			tail[j] = (1-w)*a + w*b[j]
+			tail[j] = (1-w)*av + w*bv[j]
 		}
 	}
 
@@ -267,10 +302,10 @@ func silenceFrame(ch int, u int64) []byte {
 // of the two sides' peaks (100 ms of the track before E, and the track
 // from S for as long as the transition and a little after, as decoded in
 // continuous play); peaks under -40 dBFS count as -40 dBFS.
-func (t *Track) overshoot(x framed.Index, s seamEncoding, from, to int, p [][]byte) (float64, error) {
+func (t *Track) overshoot(x framed.Index, s seamEncoding, as, bs packetSpan, from, to int, p [][]byte) (float64, error) {
 	S, u := x.Entry(to).Start, s.frame()
 	after := int64(len(p) + 3)
-	b, err := t.decodeSpan(x, s.channels(), S, S+after*u)
+	b, err := bs.decode(s.channels(), S, S+after*u)
 	if err != nil {
 		return 0, err
 	}
@@ -282,10 +317,10 @@ func (t *Track) overshoot(x framed.Index, s seamEncoding, from, to int, p [][]by
 	case from >= 0:
 		e := x.Entry(from)
 		E := e.Start + e.Samples
-		if a, err = t.decodeSpan(x, s.channels(), E-4800, E); err != nil {
+		if a, err = as.decode(s.channels(), E-4800, E); err != nil {
 			return 0, err
 		}
-		if before, err = t.packets(x, max(from-int(seamFrames(2*opus.PreRoll, u)), x.First()), from+1); err != nil {
+		if before, err = as.spanPackets(max(from-int(seamFrames(2*opus.PreRoll, u)), x.First()), from+1); err != nil {
 			return 0, err
 		}
 	case from == seamFromSilence: // a player's silence frames
@@ -293,7 +328,7 @@ func (t *Track) overshoot(x framed.Index, s seamEncoding, from, to int, p [][]by
 			before = append(before, silence)
 		}
 	}
-	next, err := t.packets(x, to+len(p), min(to+int(after), x.Packets()))
+	next, err := bs.spanPackets(to+len(p), min(to+int(after), x.Packets()))
 	if err != nil {
 		return 0, err
 	}

@@ -47,6 +47,7 @@ type Track struct {
 	stored *Metadata // a stored track's, read from its file; nil for others
 	seams  seamCache // transitions at players' jumps
 	joins  joinCache // joins of its end to other tracks' starts
+	segs   segmentCache // side encodes from seeks past the encoded point (see segment.go)
 }
 
 type trackConfig struct {
@@ -66,6 +67,7 @@ type trackConfig struct {
 	noSeams   bool               // players send no transitions at jumps (WithSeams)
 	stall     time.Duration      // WithStallTimeout's; 0: the default; -1: none
 	built     func(encodes bool) // called once the input is known: whether it is encoded (Library's count)
+	reopen    func(ctx context.Context) (io.Reader, error) // opens the source again, for segments (withReopen); nil: none
 }
 
 // TrackOption configures a Track.
@@ -522,10 +524,12 @@ func comment(t ogg.OpusTags, name string) string {
 // when it ends, those are released and the chunks copied into one store.
 // A live track holds its window and its index window instead. The
 // transitions players send at their jumps count too (about 1 KB each at
-// 128 kbit/s, at most 64 a track), and the joins made of its end into
-// other tracks (see join.go).
+// 128 kbit/s, at most 64 a track), the joins made of its end into
+// other tracks (see join.go), and its segments while it encodes (see
+// segment.go: at most four, each at most ten seconds ahead of its
+// furthest player).
 func (t *Track) Resident() int64 {
-	return t.c.Stats().Resident + t.seams.bytes.Load() + t.joins.bytes.Load()
+	return t.c.Stats().Resident + t.seams.bytes.Load() + t.joins.bytes.Load() + t.segs.bytes.Load()
 }
 
 // settledSize is the part of Resident that no longer changes once the
@@ -541,5 +545,6 @@ func (t *Track) Close() error {
 	err := t.c.Close()
 	t.closeSeams()
 	t.closeJoins()
+	t.closeSegments()
 	return err
 }

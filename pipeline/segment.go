@@ -1,0 +1,544 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/streamcatcher/streamcatcher/catcher"
+	"github.com/streamcatcher/streamcatcher/codec"
+	"github.com/streamcatcher/streamcatcher/codec/flac"
+	"github.com/streamcatcher/streamcatcher/codec/framed"
+	"github.com/streamcatcher/streamcatcher/codec/mp3"
+	"github.com/streamcatcher/streamcatcher/codec/opus"
+	"github.com/streamcatcher/streamcatcher/codec/wav"
+)
+
+// Segments.
+//
+// A seek past the encoded point of a track that is still encoding need
+// not wait for everything before its target: the track opens its source
+// a second time (a Library's track reopens it by its key), finds the
+// target in it without decoding what comes before (MP3 by a walk over the
+// frame headers, then the frames just before the target decoded for the
+// bit reservoir: mp3.Seek; FLAC by its seek table when the source can
+// seek: flac.Seek; WAV by skipping whole frames of its data), and encodes
+// from there: a segment, a side encode whose packets lie exactly on the
+// track's grid (its packet i holds what the track's packet i will hold,
+// the same samples encoded by another encoder). The track's own encode
+// goes on untouched; segments are temporary.
+//
+// Where a segment's encoder starts is chosen so that its positions are
+// exact: a source sample q0 whose time is a whole 48 kHz sample P0 (so
+// that the resampler started there puts out the same samples as the
+// track's, past its first taps), some way before the packet segWarm
+// packets before the target's, from which the encoder is fed so that its
+// packets fall on the track's (their pre-skips are the same encoder's);
+// the segWarm packets are dropped.
+//
+// A player that seeks there (Queue.Seek, through seekAhead) keeps playing
+// what it played until the segment's packet at the target is encoded,
+// then plays the segment, a silence frame in place of its first packet (a
+// jump without a transition: see seam.go); once the track's own encode
+// has passed the player's position by what a transition needs, the player
+// goes back onto the track's packets at the same position, through a
+// transition encoded from the segment's audio into the track's (the same
+// audio, coded by two encoders), as a seam's is (encodeTransition).
+//
+// A segment encodes in a slot of the track's Pool, urgently (a listener
+// waits), no further than segLead packets ahead of the furthest player on
+// it, and stops once the track's encode has passed its end. Segments are
+// kept on the track (segMax at most), lent to every player that seeks
+// into them, counted in Resident, and dropped once the track's encode has
+// passed them and no player is on them.
+//
+// Ogg Opus and WebM input (framed as it is, not encoded) has no segments
+// yet: a seek past its encoded point waits for it, as before.
+
+// Sizes of segments.
+const (
+	// segWarm is the packets a segment's encoder makes before the
+	// target's, dropped: its first packets, and the resampler's start.
+	segWarm = 2
+	// segMargin is how far before the encoder's first input (48 kHz
+	// samples) the resampler starts: more than its filter's half length.
+	segMargin = 2048
+	// segLead is how far ahead of the furthest player on it a segment
+	// encodes, in packets (10 s of 20 ms packets).
+	segLead = 500
+	// segMax bounds the segments a track keeps.
+	segMax = 4
+	// segBackTime is the segment's audio a player must have played (in
+	// samples) before it goes back onto the track: what a transition's
+	// longest warm-up decodes, with the decoder's pre-roll.
+	segBackTime = 2*seamWarmTime + 2*opus.PreRoll
+)
+
+// errNoSegment says why a track cannot make a segment.
+var errNoSegment = errors.New("pipeline: no segment")
+
+// segment is a side encode of a track from a packet on: packets[k] is
+// the track's packet first+k, encoded from a second reading of the
+// source.
+type segment struct {
+	first  int   // the track's packet number of packets[0]
+	u      int64 // samples a packet
+	cancel context.CancelFunc
+
+	mu      sync.Mutex    // guards packets, ended, err and backs
+	packets [][]byte      // only appended to: a copy of the slice is a snapshot
+	ended   bool          // no packet will be added: the encode ended, failed, or is no longer needed
+	err     error         // why it failed, if it did
+	backs   map[int]*seam // transitions back onto the track, by the track's packet
+
+	want  atomic.Int64  // the furthest packet a player has asked for; the encode keeps segLead ahead of it
+	more  chan struct{} // a token when want moves (buffered 1)
+	users atomic.Int32  // players on it
+	size  atomic.Int64  // its packets' bytes
+}
+
+// segmentCache is a track's segments. Its zero value is empty.
+type segmentCache struct {
+	mu     sync.Mutex // guards segs and closed, and wg's Add
+	segs   []*segment
+	closed bool
+	wg     sync.WaitGroup
+	bytes  atomic.Int64 // the segments' packets' bytes (Resident counts them)
+	made   atomic.Int64 // segments started
+}
+
+// withReopen gives a track a way to open its source again, for segments
+// (a Library's opener and the track's key).
+func withReopen(f func(ctx context.Context) (io.Reader, error)) TrackOption {
+	return func(c *trackConfig) { c.reopen = f }
+}
+
+// packet returns the segment's packet for the track's packet i, if it is
+// encoded, and whether the segment has ended.
+func (s *segment) packet(i int) (data []byte, ok, ended bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k := i - s.first; k >= 0 && k < len(s.packets) {
+		return s.packets[k], true, s.ended
+	}
+	return nil, false, s.ended
+}
+
+// end is the track's packet number one past the segment's last.
+func (s *segment) end() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.first + len(s.packets)
+}
+
+// reach tells the encode that a player has asked for packet i.
+func (s *segment) reach(i int) {
+	for {
+		w := s.want.Load()
+		if int64(i) <= w {
+			return
+		}
+		if s.want.CompareAndSwap(w, int64(i)) {
+			select {
+			case s.more <- struct{}{}:
+			default:
+			}
+			return
+		}
+	}
+}
+
+func (s *segment) add(p []byte, c *segmentCache) {
+	s.mu.Lock()
+	s.packets = append(s.packets, p)
+	s.mu.Unlock()
+	s.size.Add(int64(len(p)))
+	c.bytes.Add(int64(len(p)))
+}
+
+func (s *segment) finish(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ended = true
+	if err != nil && !errors.Is(err, context.Canceled) {
+		s.err = err
+	}
+}
+
+// snapshot is the segment's packets now, as a packetSpan.
+func (s *segment) snapshot() segmentSpan {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return segmentSpan{first: s.first, u: s.u, packets: s.packets[:len(s.packets):len(s.packets)]}
+}
+
+// segmentSpan is a segment's packets at one moment, as a transition reads
+// them.
+type segmentSpan struct {
+	first   int
+	u       int64
+	packets [][]byte
+}
+
+func (s segmentSpan) spanPackets(i, j int) ([][]byte, error) {
+	if i < s.first || j > s.first+len(s.packets) {
+		return nil, errSeamNotReady
+	}
+	return s.packets[i-s.first : j-s.first], nil
+}
+
+func (s segmentSpan) decode(ch int, s0, s1 int64) ([]float32, error) {
+	out := make([]float32, (s1-s0)*int64(ch))
+	first := max(int(max(s0-2*opus.PreRoll, 0)/s.u), s.first)
+	last := int((s1 + s.u - 1) / s.u) // one past the last packet needed
+	if first > int(s0/s.u) && s0 >= 0 || last > s.first+len(s.packets) {
+		return nil, errSeamNotReady
+	}
+	dec, err := newPacketDecoder(ch)
+	if err != nil {
+		return nil, err
+	}
+	for i := first; i < last; i++ {
+		pcm, err := dec.Decode(s.packets[i-s.first])
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: segment: packet %d: %w", i, err)
+		}
+		for j := range int64(len(pcm) / ch) {
+			at := int64(i)*s.u + j
+			if at < s0 || at >= s1 {
+				continue
+			}
+			for c := range int64(ch) {
+				out[(at-s0)*int64(ch)+c] = float32(pcm[j*int64(ch)+c]) / 32768
+			}
+		}
+	}
+	return out, nil
+}
+
+// segmentAt returns the segment that holds (or will hold) the packet at
+// position target (samples after the pre-skip) and that packet's number,
+// starting one if the track has none and can make one; nil if it cannot
+// (no way to reopen its source, input framed as it is, packets of varying
+// durations, segMax segments in use, the track closed). It never waits.
+func (t *Track) segmentAt(target int64) (*segment, int) {
+	x, ok := t.Index()
+	u := x.Uniform()
+	if !ok || u <= 0 || t.cfg.reopen == nil || t.cfg.live > 0 || x.First() > 0 {
+		return nil, 0
+	}
+	i := int((target + x.PreSkip()) / u)
+	c := &t.segs
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, 0
+	}
+	for _, s := range c.segs {
+		if e := s.end(); i >= s.first && i < max(e, int(s.want.Load())+segLead) {
+			s.mu.Lock()
+			usable := i < s.first+len(s.packets) || !s.ended
+			s.mu.Unlock()
+			if usable {
+				return s, i
+			}
+		}
+	}
+	if i < segWarm+1 {
+		return nil, 0 // at the start: the track's own encode is there at once
+	}
+	t.sweepLocked(x)
+	if len(c.segs) >= segMax {
+		return nil, 0
+	}
+	src, _, ok := catcher.StateOf[codec.Source](t.c)
+	if !ok || src.Kind != codec.KindMP3 && src.Kind != codec.KindWAV && src.Kind != codec.KindFLAC || src.Format.Rate <= 0 {
+		return nil, 0
+	}
+	ctx, cancel := context.WithCancel(t.ctx)
+	s := &segment{first: i, u: u, cancel: cancel, more: make(chan struct{}, 1)}
+	s.want.Store(int64(i))
+	c.segs = append(c.segs, s)
+	c.made.Add(1)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer cancel()
+		s.finish(t.encodeSegment(ctx, s, x, src))
+	}()
+	return s, i
+}
+
+// sweepLocked drops the segments no player is on whose end the track's
+// encode has passed (or that ended with an error).
+func (t *Track) sweepLocked(x framed.Index) {
+	c := &t.segs
+	c.segs = slices.DeleteFunc(c.segs, func(s *segment) bool {
+		if s.users.Load() > 0 {
+			return false
+		}
+		s.mu.Lock()
+		gone := s.ended && (s.err != nil || x.Packets() >= s.first+len(s.packets) || x.Done())
+		s.mu.Unlock()
+		if gone {
+			s.cancel()
+			c.bytes.Add(-s.size.Load())
+		}
+		return gone
+	})
+}
+
+// leaveSegment is a player's leaving s: the track drops the segments it
+// no longer needs.
+func (t *Track) leaveSegment(s *segment) {
+	s.users.Add(-1)
+	x, _ := t.Index()
+	c := &t.segs
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		t.sweepLocked(x)
+	}
+}
+
+// closeSegments stops the segments' encodes, waits for them, and drops
+// the segments.
+func (t *Track) closeSegments() {
+	c := &t.segs
+	c.mu.Lock()
+	c.closed = true
+	for _, s := range c.segs {
+		s.cancel()
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
+	c.mu.Lock()
+	c.segs = nil
+	c.bytes.Store(0)
+	c.mu.Unlock()
+}
+
+// encodeSegment encodes segment s of the track, whose index was x when it
+// was asked for, from its source (of kind and format src) opened again;
+// see the top of this file.
+func (t *Track) encodeSegment(ctx context.Context, s *segment, x framed.Index, src codec.Source) error {
+	enc, err := newEncoder(t.cfg)
+	if err != nil {
+		return err
+	}
+	if enc.PreSkip() != x.PreSkip() {
+		return fmt.Errorf("%w: the encoder's pre-skip is %d, the track's %d", errNoSegment, enc.PreSkip(), x.PreSkip())
+	}
+	// The encoder's first input, and where the source is read from: q0
+	// at its rate, P0 at 48 kHz, the same instant.
+	start := int64(s.first-segWarm) * s.u
+	rate := int64(src.Format.Rate)
+	g := gcd64(rate, opus.SampleRate)
+	L, M := opus.SampleRate/g, rate/g
+	p0 := max(0, start-segMargin) / L * L
+	q0 := p0 / L * M
+
+	r, err := t.cfg.reopen(ctx)
+	if err != nil {
+		return err
+	}
+	if c, ok := r.(io.Closer); ok {
+		stop := context.AfterFunc(ctx, func() { c.Close() }) // ends a read that blocks
+		defer func() {
+			if stop() {
+				c.Close()
+			}
+		}()
+	}
+	sl := &slot{pool: t.cfg.pool, ctx: ctx, urgent: func() bool { return true }}
+	r = yielding(r, sl)
+	dec, first, err := seekPCM(src.Kind, r, q0)
+	if err != nil {
+		return err
+	}
+	pcm := catcher.NewTransformReader(r, dec)
+	if _, err := io.CopyN(io.Discard, pcm, (q0-first)*int64(src.Format.BytesPerFrame())); err != nil {
+		return err
+	}
+	conv, err := codec.NewDecoder(pcmFormat(t.cfg.channels), codec.WithQuality(t.cfg.quality), codec.WithRawInput(src.Format))
+	if err != nil {
+		return err
+	}
+	in := catcher.NewTransformReader(pcm, conv)
+	if _, err := io.CopyN(io.Discard, in, (start-p0)*int64(2*t.cfg.channels)); err != nil {
+		return err
+	}
+	ahead := int(seamAhead/s.u) + 2 // the packets a player's way back needs
+	for j := 0; ; j++ {
+		for j >= segWarm && s.first+j-segWarm >= int(s.want.Load())+segLead {
+			select {
+			case <-s.more:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if j >= segWarm {
+			if y, ok := t.Index(); ok && (y.Done() || y.Packets() >= s.first+j-segWarm+ahead) {
+				return nil // the track's own encode is there: no one needs more
+			}
+		}
+		if err := sl.take(); err != nil {
+			return err
+		}
+		p, err := enc.NextPacket(in)
+		sl.give()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if j >= segWarm {
+			s.add(bytes.Clone(p), &t.segs)
+		}
+	}
+}
+
+// seekPCM returns a decoder of r, a source of the given kind read from
+// its start, that starts at or before source sample q (without decoding
+// what comes before where it can), and the sample its output starts at.
+func seekPCM(kind codec.Kind, r io.Reader, q int64) (catcher.Transform, int64, error) {
+	switch kind {
+	case codec.KindMP3:
+		return mp3.Seek(r, q)
+	case codec.KindFLAC:
+		if rs, ok := r.(io.ReadSeeker); ok {
+			if d, first, err := flac.Seek(rs, q); err == nil {
+				return d, first, nil
+			}
+			if _, err := rs.Seek(0, io.SeekStart); err != nil {
+				return nil, 0, err
+			}
+		}
+		d := flac.NewDecoder()
+		if _, err := d.ReadInfo(r); err != nil {
+			return nil, 0, err
+		}
+		return d, 0, nil
+	case codec.KindWAV:
+		d := wav.NewDecoder()
+		if _, err := d.ReadHeader(r); err != nil {
+			return nil, 0, err
+		}
+		return d, 0, nil
+	}
+	return nil, 0, fmt.Errorf("%w for %v input", errNoSegment, kind)
+}
+
+func gcd64(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// Players on segments.
+
+// seekSegment moves the player to packet i of the track, played from
+// segment s until the track's own encode is there; its first packet is
+// a silence frame (a jump without a transition).
+func (p *Player) seekSegment(s *segment, i int) {
+	p.leaveSegment()
+	s.users.Add(1)
+	p.seg, p.segAt, p.segJump = s, i, true
+	s.reach(i)
+	p.seam = nil
+	_ = p.seekTo(i) // the cursor where the player goes back, and an ended player revived
+}
+
+// leaveSegment takes the player off its segment, if it is on one.
+func (p *Player) leaveSegment() {
+	if s := p.seg; s != nil {
+		p.seg = nil
+		p.t.leaveSegment(s)
+	}
+}
+
+// segmentNext gives the player's next packet from its segment, and true;
+// or false once the player has gone back onto the track's packets (the
+// cursor is then at the packet to give, and a transition into it, if one
+// could be made, under way).
+func (p *Player) segmentNext() (Packet, error, bool) {
+	s, i := p.seg, p.segAt
+	x, _ := p.t.Index()
+	if x.Done() && i >= x.Packets() {
+		p.leaveSegment() // past the track's end: the cursor says so
+		p.cur.Seek(i)
+		return Packet{}, nil, false
+	}
+	ahead := x.Done() || x.Packets() >= i+int(seamAhead/s.u)+2
+	data, ok, ended := s.packet(i)
+	if ahead && (p.t.cfg.noSeams || int64(i-s.first)*s.u >= segBackTime || !ok) {
+		p.leaveSegment()
+		p.cur.Seek(i)
+		if p.last == i-1 && !p.t.cfg.noSeams {
+			p.seam = p.t.backFrom(s, x, i)
+		}
+		return Packet{}, nil, false
+	}
+	if !ok {
+		if ended {
+			// Failed short of i: the track's own packets, once encoded.
+			p.leaveSegment()
+			p.cur.Seek(i)
+			return Packet{}, nil, false
+		}
+		p.stats.Underruns++
+		return Packet{}, ErrUnderrun, true
+	}
+	s.reach(i)
+	out := Packet{Timestamp: p.ts, Samples: s.u, Position: int64(i)*s.u - x.PreSkip(), Data: data}
+	p.segAt++
+	p.ts += s.u
+	if p.segJump {
+		p.segJump = false
+		out.Data, out.Silence = silenceOf(s.u), true
+		p.last = seamFromSilence
+		p.stats.Silence++
+		return out, nil, true
+	}
+	p.last = i // the same audio as the track's packet i
+	p.stats.Packets++
+	return out, nil, true
+}
+
+// backFrom returns the transition from segment s, played to packet i-1,
+// onto the track's packet i (encoded once per segment and packet, and
+// lent to every player that goes back there), or nil if none can be made.
+func (t *Track) backFrom(s *segment, x framed.Index, i int) *seam {
+	s.mu.Lock()
+	b := s.backs[i]
+	made := b == nil
+	if made {
+		b = &seam{to: i, ready: make(chan struct{})}
+		if s.backs == nil {
+			s.backs = make(map[int]*seam)
+		}
+		s.backs[i] = b
+	}
+	s.mu.Unlock()
+	if made {
+		func() {
+			defer close(b.ready) // even if the encoder panics
+			if packets, err := t.encodeTransition(x, s.snapshot(), trackSpan{t, x}, i-1, i); err == nil {
+				b.packets = packets
+			}
+		}()
+	} else {
+		<-b.ready
+	}
+	if len(b.packets) == 0 {
+		return nil
+	}
+	return b
+}

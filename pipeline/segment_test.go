@@ -1,0 +1,211 @@
+//go:build cgo
+
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamcatcher/streamcatcher/codec/libopus"
+	"github.com/streamcatcher/streamcatcher/internal/testutil"
+	"github.com/streamcatcher/streamcatcher/pipeline"
+)
+
+// longMP3 is an MP3 of about d: prog_notag.mp3 (no LAME tag, so that its
+// copies make one stream) again and again, frames after frames.
+func longMP3(t testing.TB, d time.Duration) []byte {
+	one := testutil.Fixture(t, "prog_notag.mp3")
+	n := int(d/(3*time.Second)) + 1
+	return bytes.Repeat(one, n)
+}
+
+// heldOpener opens source data, the first open of it giving its first
+// head bytes at once and the rest once released (a track whose encode
+// has just started and goes slowly), every later open all of it.
+type heldOpener struct {
+	data     []byte
+	head     int
+	released chan struct{}
+	mu       sync.Mutex
+	opens    int
+}
+
+func (o *heldOpener) open(_ context.Context, _ string) (io.Reader, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.opens++
+	r := bytes.NewReader(o.data)
+	if o.opens == 1 {
+		return io.MultiReader(io.LimitReader(r, int64(o.head)), &gate{r: r, open: o.released}), nil
+	}
+	return r, nil
+}
+
+// nextPacket drives q until it gives a packet (underruns waited out).
+func nextPacket(t *testing.T, q *pipeline.Queue) pipeline.Packet {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		pk, err := q.Next()
+		if err == pipeline.ErrUnderrun {
+			require.False(t, time.Now().After(deadline), "a packet")
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		require.NoError(t, err)
+		return pk
+	}
+}
+
+// decodeAll decodes packets with one decoder, as a receiver does, and
+// returns the left channel, full scale 1.
+func decodeAll(t *testing.T, packets [][]byte) []float64 {
+	t.Helper()
+	dec, err := libopus.NewPacketDecoder(2)
+	require.NoError(t, err)
+	var out []float64
+	for _, p := range packets {
+		pcm, err := dec.Decode(p)
+		require.NoError(t, err)
+		for i := 0; i+1 < len(pcm); i += 2 {
+			out = append(out, float64(pcm[i])/32768)
+		}
+	}
+	return out
+}
+
+// A seek 3 minutes into a 4-minute MP3 whose encode has just started (its
+// source held after its first 200 KB) is made from a segment encoded from
+// the target: the queue plays on meanwhile, then gives a silence frame at
+// the target's packet, the segment's packets after it, at their exact
+// positions, their audio the track's own at those positions; once the
+// track's encode has passed, the queue goes back onto the track's packets
+// through a transition, within the seam bound.
+func TestQueueSeekAheadMP3(t *testing.T) {
+	data := longMP3(t, 4*time.Minute)
+	o := &heldOpener{data: data, head: 200 << 10, released: make(chan struct{})}
+	released := false
+	defer func() {
+		if !released {
+			close(o.released)
+		}
+	}()
+	lib := pipeline.NewLibrary(pipeline.WithOpener(o.open))
+	defer lib.Close()
+	q := pipeline.NewQueue(lib)
+	defer q.Close()
+	key := pipeline.Key{Source: "long"}
+	id := q.Enqueue(key)
+	first := nextPacket(t, q)
+
+	target := 3 * time.Minute
+	q.Seek(id, target)
+	var (
+		played []pipeline.Packet // from the jump on
+		before = first.Position // position of the last packet before the jump
+		jumped bool
+		meanwhile int
+	)
+	for len(played) < 200 {
+		pk := nextPacket(t, q)
+		if !jumped && pk.Position == before+960 { // plays on where it was meanwhile
+			before = pk.Position
+			meanwhile++
+			require.Less(t, meanwhile, 3000, "the seek made within 60 s of audio played on")
+			continue
+		}
+		jumped = true
+		played = append(played, pk)
+	}
+	h, err := lib.Get(context.Background(), key)
+	require.NoError(t, err)
+	defer h.Release()
+	x, ok := h.Track().Index()
+	require.True(t, ok)
+	pre, u := x.PreSkip(), int64(960)
+	i0 := (int64(target/time.Millisecond)*48 + pre) / u
+	assert.Less(t, int64(x.Packets()), i0, "the track's own encode is not there: the packets came from a segment")
+	t.Logf("%d packets played on before the jump", meanwhile)
+	assert.True(t, played[0].Silence, "a silence frame in place of the target's packet")
+	for k, pk := range played {
+		require.Equal(t, (i0+int64(k))*u-pre, pk.Position, "packet %d after the jump at its exact position", k)
+		if k > 0 {
+			assert.False(t, pk.Silence)
+		}
+	}
+
+	close(o.released)
+	released = true
+	finished(t, h)
+	// The queue goes back onto the track's packets: a transition, then
+	// the track's own.
+	var seams int
+	for {
+		pk := nextPacket(t, q)
+		played = append(played, pk)
+		if pk.Seam {
+			seams++
+			continue
+		}
+		if seams > 0 {
+			break
+		}
+		require.Less(t, len(played), 2000, "back onto the track within 40 s of audio")
+	}
+	for range 50 {
+		played = append(played, nextPacket(t, q))
+	}
+	own := packets(t, h.Track())
+	n := len(played)
+	last := played[n-1]
+	k := (last.Position + pre) / u
+	assert.Equal(t, own[k], last.Data, "the track's own packets after the transition")
+
+	// The audio: what a receiver decodes from the jump on against the
+	// track's own audio decoded in continuous play, at the same positions.
+	ref := decodeAll(t, own)
+	datas := make([][]byte, n)
+	for k, pk := range played {
+		datas[k] = pk.Data
+	}
+	rx := decodeAll(t, datas)
+	at := int(i0 * u) // where rx[0] is in ref
+	seg := int(200 * u)
+	lag, corr := testutil.BestLag(ref[at:], rx, 10*int(u), seg, 20)
+	assert.Zero(t, lag, "the segment's audio at the track's positions (correlation %.3f)", corr)
+	snr := testutil.SNR(ref[at:at+len(rx)], rx, 10*int(u), seg)
+	assert.Greater(t, snr, 15.0, "the segment's audio is the track's: SNR %.1f dB", snr)
+	t.Logf("segment against the track: lag %d, correlation %.4f, SNR %.1f dB", lag, corr, snr)
+
+	// The seam bound at the way back: from 10 ms before the transition to
+	// 60 ms after it, no louder than the larger side's peak by 1 dB.
+	back := 0
+	for k, pk := range played {
+		if pk.Seam {
+			back = k
+			break
+		}
+	}
+	require.NotZero(t, back)
+	b := back * int(u)
+	heard := peakOf(rx[b-480 : b+2880])
+	side := max(peakOf(ref[at+b-9600:at+b]), peakOf(ref[at+b:at+b+9600]), math.Pow(10, -40.0/20))
+	excess := testutil.DB(heard / side)
+	assert.LessOrEqual(t, excess, 1.0, "the seam bound at the way back: %.2f dB", excess)
+	t.Logf("the way back: %.2f dB over the larger side", excess)
+}
+
+func peakOf(x []float64) float64 {
+	m := 0.0
+	for _, v := range x {
+		m = max(m, math.Abs(v))
+	}
+	return m
+}
