@@ -81,12 +81,12 @@ type Player struct {
 	to      int64
 	loops   int32 // loops left: -1 forever
 	state   uint8
-	silence int8  // silence frames still to give before the pause or end takes effect
-	quiet   bool  // no silence frames at the end: a Queue's player, whose queue gives them when it stops or empties
-	err     error // why the player ended, if not the track's end
-	hold    *Hold // its Library hold, given back by Close; nil if none
-	last    int   // the packet given last; seamFromSilence, seamFromStart
-	seam    *seam // the transition under way, if any
+	silence int8     // silence frames still to give before the pause or end takes effect
+	quiet   bool     // no silence frames at the end: a Queue's player, whose queue gives them when it stops or empties
+	err     error    // why the player ended, if not the track's end
+	hold    *Hold    // its Library hold, given back by Close; nil if none
+	last    int      // the packet given last; seamFromSilence, seamFromStart
+	seam    *seam    // the transition under way, if any
 	seg     *segment // the segment it plays from, if any (see segment.go)
 	segAt   int      // the track's packet number of the next packet it gives from seg
 	segJump bool     // seg's next packet is the first after the jump into it: a silence frame in its place

@@ -108,9 +108,9 @@ func TestQueueSeekAheadMP3(t *testing.T) {
 	target := 3 * time.Minute
 	q.Seek(id, target)
 	var (
-		played []pipeline.Packet // from the jump on
-		before = first.Position // position of the last packet before the jump
-		jumped bool
+		played    []pipeline.Packet // from the jump on
+		before    = first.Position  // position of the last packet before the jump
+		jumped    bool
 		meanwhile int
 	)
 	for len(played) < 200 {

@@ -43,10 +43,10 @@ type Track struct {
 	cfg    trackConfig
 	ctx    context.Context
 	cancel context.CancelFunc
-	slot   slot      // the pool slot of the track's fill; only the fill touches it
-	stored *Metadata // a stored track's, read from its file; nil for others
-	seams  seamCache // transitions at players' jumps
-	joins  joinCache // joins of its end to other tracks' starts
+	slot   slot         // the pool slot of the track's fill; only the fill touches it
+	stored *Metadata    // a stored track's, read from its file; nil for others
+	seams  seamCache    // transitions at players' jumps
+	joins  joinCache    // joins of its end to other tracks' starts
 	segs   segmentCache // side encodes from seeks past the encoded point (see segment.go)
 }
 
@@ -64,9 +64,9 @@ type trackConfig struct {
 	pool      *Pool
 	name      string
 	maxBytes  int64
-	noSeams   bool               // players send no transitions at jumps (WithSeams)
-	stall     time.Duration      // WithStallTimeout's; 0: the default; -1: none
-	built     func(encodes bool) // called once the input is known: whether it is encoded (Library's count)
+	noSeams   bool                                         // players send no transitions at jumps (WithSeams)
+	stall     time.Duration                                // WithStallTimeout's; 0: the default; -1: none
+	built     func(encodes bool)                           // called once the input is known: whether it is encoded (Library's count)
 	reopen    func(ctx context.Context) (io.Reader, error) // opens the source again, for segments (withReopen); nil: none
 }
 
