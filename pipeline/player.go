@@ -83,13 +83,12 @@ type Player struct {
 	state   uint8
 	silence int8     // silence frames still to give before the pause or end takes effect
 	quiet   bool     // no silence frames at the end: a Queue's player, whose queue gives them when it stops or empties
+	segJump bool     // seg's next packet is the first after the jump into it: a silence frame in its place
 	err     error    // why the player ended, if not the track's end
 	hold    *Hold    // its Library hold, given back by Close; nil if none
 	last    int      // the packet given last; seamFromSilence, seamFromStart
 	seam    *seam    // the transition under way, if any
-	seg     *segment // the segment it plays from, if any (see segment.go)
-	segAt   int      // the track's packet number of the next packet it gives from seg
-	segJump bool     // seg's next packet is the first after the jump into it: a silence frame in its place
+	seg     *segment // the segment it plays from, if any (see segment.go): cur is then at its next packet
 	stats   PlayerStats
 }
 
@@ -264,7 +263,7 @@ func (p *Player) position() int64 {
 		return 0
 	}
 	if p.seg != nil {
-		return int64(p.segAt)*p.seg.u - x.PreSkip()
+		return int64(p.cur.Pos())*p.seg.u - x.PreSkip()
 	}
 	if i := p.cur.Pos(); i >= x.First() && i < x.Packets() {
 		return x.Entry(i).Start - x.PreSkip()
@@ -340,7 +339,7 @@ func (p *Player) prepareJump(i int) {
 }
 
 func (p *Player) seekTo(i int) error {
-	if p.seg != nil && (p.seg.first > i || p.segAt != i) {
+	if p.seg != nil && (p.seg.first > i || p.cur.Pos() != i) {
 		p.leaveSegment()
 	}
 	p.cur.Seek(i)

@@ -449,11 +449,11 @@ func gcd64(a, b int64) int64 {
 // a silence frame (a jump without a transition).
 func (p *Player) seekSegment(s *segment, i int) {
 	p.leaveSegment()
+	_ = p.seekTo(i) // the cursor at the segment's next packet, and an ended player revived
 	s.users.Add(1)
-	p.seg, p.segAt, p.segJump = s, i, true
+	p.seg, p.segJump = s, true
 	s.reach(i)
 	p.seam = nil
-	_ = p.seekTo(i) // the cursor where the player goes back, and an ended player revived
 }
 
 // leaveSegment takes the player off its segment, if it is on one.
@@ -469,7 +469,7 @@ func (p *Player) leaveSegment() {
 // cursor is then at the packet to give, and a transition into it, if one
 // could be made, under way).
 func (p *Player) segmentNext() (Packet, error, bool) {
-	s, i := p.seg, p.segAt
+	s, i := p.seg, p.cur.Pos()
 	x, _ := p.t.Index()
 	if x.Done() && i >= x.Packets() {
 		p.leaveSegment() // past the track's end: the cursor says so
@@ -498,7 +498,7 @@ func (p *Player) segmentNext() (Packet, error, bool) {
 	}
 	s.reach(i)
 	out := Packet{Timestamp: p.ts, Samples: s.u, Position: int64(i)*s.u - x.PreSkip(), Data: data}
-	p.segAt++
+	p.cur.Seek(i + 1)
 	p.ts += s.u
 	if p.segJump {
 		p.segJump = false
