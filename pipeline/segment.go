@@ -26,12 +26,14 @@ import (
 // a second time (a Library's track reopens it by its key), finds the
 // target in it without decoding what comes before (MP3 by a walk over the
 // frame headers, then the frames just before the target decoded for the
-// bit reservoir: mp3.Seek; FLAC by its seek table when the source can
-// seek: flac.Seek; WAV by skipping whole frames of its data), and encodes
+// bit reservoir: mp3.Seek), and encodes
 // from there: a segment, a side encode whose packets lie exactly on the
 // track's grid (its packet i holds what the track's packet i will hold,
 // the same samples encoded by another encoder). The track's own encode
-// goes on untouched; segments are temporary.
+// goes on untouched; segments are temporary. Only MP3 input has them for
+// now: the locators of FLAC (its seek table, flac.Seek) and WAV (whole
+// frames skipped) are written (segmentSource) but their positions are not
+// tested yet, so their seeks wait for the track's own encode, as before.
 //
 // Where a segment's encoder starts is chosen so that its positions are
 // exact: a source sample q0 whose time is a whole 48 kHz sample P0 (so
@@ -257,7 +259,11 @@ func (t *Track) segmentAt(target int64) (*segment, int) {
 		return nil, 0
 	}
 	src, _, ok := catcher.StateOf[codec.Source](t.c)
-	if !ok || src.Kind != codec.KindMP3 && src.Kind != codec.KindWAV && src.Kind != codec.KindFLAC || src.Format.Rate <= 0 {
+	// MP3 only, for now: the WAV and FLAC locators (segmentSource) have no
+	// test of their positions yet, and Ogg and WebM need none of an
+	// encode (their packets, located by page or Cues, are to be taken as
+	// they are); their seeks wait for the track's own encode, as before.
+	if !ok || src.Kind != codec.KindMP3 || src.Format.Rate <= 0 {
 		return nil, 0
 	}
 	ctx, cancel := context.WithCancel(t.ctx)
