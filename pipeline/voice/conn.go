@@ -36,7 +36,10 @@ type ServerUpdate struct {
 type StateUpdate struct {
 	UserID    string // the bot's user
 	SessionID string // the main gateway's session, Identify's session_id
-	ChannelID string // the voice channel joined (kept for the caller; not sent)
+	// ChannelID is the voice channel joined: not sent, but DAVE's group
+	// is the channel's. "" takes the guild's ID, right only for a server
+	// whose channel is the guild, as voicetest's.
+	ChannelID string
 }
 
 // Option configures a Conn.
@@ -51,6 +54,7 @@ type config struct {
 	receive      int
 	decrypt      FrameDecryptor
 	e2ee         E2EE
+	dave         bool
 	flags        int
 	queue        int
 }
@@ -92,10 +96,21 @@ func WithReceive(n int) Option { return func(c *config) { c.receive = max(n, 1) 
 // frames (DAVE's); nil, the default, is none.
 func WithFrameDecryptor(d FrameDecryptor) Option { return func(c *config) { c.decrypt = d } }
 
-// WithE2EE plugs in the end-to-end layer (DAVE's): its version is
-// announced in Identify and it is handed DAVE's messages. Without one
-// the Conn announces version 0 and ignores DAVE's messages (counted).
+// WithE2EE plugs in an end-to-end layer of the caller's in place of the
+// Conn's own DAVE: its version is announced in Identify and it is handed
+// DAVE's messages.
 func WithE2EE(e E2EE) Option { return func(c *config) { c.e2ee = e } }
+
+// WithDAVE turns the Conn's own DAVE layer (Conn.DAVE) on, the default,
+// or off. Discord requires DAVE; off, the Conn announces version 0 (a
+// server that requires DAVE closes it with 4017), ignores DAVE's
+// messages (counted) and sends its frames as they are, for servers of
+// transport encryption alone. With DAVE on, a server that does not speak
+// it describes the session with version 0 and the layer passes frames
+// through both ways. A FrameDecryptor or a sink.FrameEncryptor given
+// with the options takes the place of the layer's; WithE2EE replaces the
+// whole layer.
+func WithDAVE(on bool) Option { return func(c *config) { c.dave = on } }
 
 // WithSpeakingFlags sets the flags the Conn announces (op 5) before its
 // audio (default SpeakingMicrophone).
@@ -163,8 +178,23 @@ type Conn struct {
 	recv     chan Received // nil without WithReceive
 	recvOnce sync.Once
 
+	dave *DAVE // the Conn's own DAVE layer; nil when off or replaced by WithE2EE
+
+	outMu  sync.Mutex // guards outbox
+	outbox []outFrame // control frames queued by the DAVE layer, sent in order by the heartbeat goroutine
+
 	stats counters
 }
+
+// outFrame is a control frame waiting to be sent.
+type outFrame struct {
+	binary bool
+	b      []byte
+}
+
+// maxOutbox bounds the control frames waiting (DAVE's answers, a few per
+// transition).
+const maxOutbox = 256
 
 // sessionInfo is what SSRC and Mode report.
 type sessionInfo struct {
@@ -208,9 +238,13 @@ type Received struct {
 	Sequence  uint16
 	Timestamp uint32
 	Marker    bool
-	// Opus is the frame, decrypted (end to end too, with a
+	// Opus is the frame, decrypted (end to end too, by DAVE or a
 	// FrameDecryptor); the receiver owns it.
 	Opus []byte
+	// Extension is the RTP header extension's body as sent (whole
+	// 32-bit words, padding included), decrypted; nil without one. The
+	// receiver owns it.
+	Extension []byte
 }
 
 // Connect joins the voice channel that the main gateway's two events
@@ -226,6 +260,7 @@ func Connect(ctx context.Context, su ServerUpdate, st StateUpdate, opts ...Optio
 		reconnectFor: 30 * time.Second,
 		flags:        SpeakingMicrophone,
 		queue:        250,
+		dave:         true,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -243,6 +278,19 @@ func Connect(ctx context.Context, su ServerUpdate, st StateUpdate, opts ...Optio
 	}
 	if cfg.receive > 0 {
 		c.recv = make(chan Received, cfg.receive)
+	}
+	if cfg.dave && cfg.e2ee == nil {
+		channel := st.ChannelID
+		if channel == "" {
+			channel = su.GuildID
+		}
+		c.dave = newDAVE(c, Snowflake(st.UserID), Snowflake(channel))
+		c.cfg.e2ee = c.dave
+		if c.cfg.decrypt == nil {
+			c.cfg.decrypt = c.dave
+		}
+		// The caller's frame encryptor, if any, comes after and wins.
+		c.cfg.senderOpts = append([]sink.SenderOption{sink.WithFrameEncryptor(c.dave)}, cfg.senderOpts...)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.seq.Store(-1)
@@ -265,6 +313,10 @@ func checkUpdate(su ServerUpdate) error {
 	}
 	return nil
 }
+
+// DAVE returns the Conn's own DAVE layer, or nil when it is off
+// (WithDAVE(false)) or replaced (WithE2EE).
+func (c *Conn) DAVE() *DAVE { return c.dave }
 
 // SSRC returns the current session's SSRC (a new one after a new
 // Identify or a region move).
@@ -708,12 +760,22 @@ func (c *Conn) handshake(ctx context.Context, l *link, su ServerUpdate) (*transp
 	if c.cfg.e2ee != nil {
 		dave = c.cfg.e2ee.MaxProtocolVersion()
 	}
+	c.outMu.Lock()
+	c.outbox = nil // the last session's
+	c.outMu.Unlock()
+	if c.dave != nil {
+		c.dave.begin()
+	}
 	id := Identify{ServerID: su.GuildID, UserID: c.state.UserID, SessionID: c.state.SessionID, Token: su.Token, MaxDAVEProtocolVersion: dave}
 	if err := write(ctx, l.ws, NewMessage(OpIdentify, id)); err != nil {
 		return nil, fmt.Errorf("%w: identify: %v", ErrHandshake, err)
 	}
 	var ready Ready
 	if err := c.await(ctx, l, OpReady, &ready); err != nil {
+		var ce *CloseError
+		if dave == 0 && errors.As(err, &ce) && ce.Code == CloseE2EERequired {
+			return nil, fmt.Errorf("%w (this Conn has DAVE off: WithDAVE(false) or an E2EE of version 0)", err)
+		}
 		return nil, err
 	}
 	ip, err := netip.ParseAddr(ready.IP)
@@ -811,6 +873,7 @@ func (c *Conn) beat(ctx context.Context, l *link, interval time.Duration) {
 		var m Message
 		var resel *netip.AddrPort
 		var spoke *transport
+		var out *outFrame
 		flags := 0
 		select {
 		case <-ctx.Done():
@@ -821,12 +884,19 @@ func (c *Conn) beat(ctx context.Context, l *link, interval time.Duration) {
 			c.nudge() // what was asked before this link
 			continue
 		case <-wake:
-			if resel = c.pending.Swap(nil); resel != nil {
+			resel = c.pending.Swap(nil)
+			if resel == nil {
+				out = c.takeOut() // DAVE's answers before a Speaking
+			}
+			switch {
+			case resel != nil:
 				m = selectProtocol(*resel, c.Mode())
-			} else if flags, spoke = c.takeSpeaking(); spoke != nil {
+			case out != nil:
+			default:
+				if flags, spoke = c.takeSpeaking(); spoke == nil {
+					continue
+				}
 				m = NewMessage(OpSpeaking, Speaking{Speaking: flags, SSRC: spoke.ssrc})
-			} else {
-				continue
 			}
 		case <-t.C:
 			if ready == nil && sent-l.acked.Load() >= 2 { // two unanswered: a dead link
@@ -837,22 +907,65 @@ func (c *Conn) beat(ctx context.Context, l *link, interval time.Duration) {
 			sent++
 		}
 		wctx, cancel := context.WithTimeout(ctx, interval)
-		err := write(wctx, l.ws, m)
+		var err error
+		switch {
+		case out == nil:
+			err = write(wctx, l.ws, m)
+		case out.binary:
+			err = l.ws.Write(wctx, websocket.MessageBinary, out.b)
+		default:
+			err = l.ws.Write(wctx, websocket.MessageText, out.b)
+		}
 		cancel()
 		if err != nil {
 			if resel != nil && c.pending.CompareAndSwap(nil, resel) { // for the next link
 				c.nudge()
 			}
+			if out != nil { // for the next link of this session
+				c.unshiftOut(*out)
+			}
 			l.ws.CloseNow()
 			return
 		}
-		if resel != nil || spoke != nil {
+		if resel != nil || spoke != nil || out != nil {
 			if spoke != nil {
 				c.spoke(spoke, flags)
 			}
 			c.nudge() // more may be waiting
 		}
 	}
+}
+
+// queueControl queues a control frame (a text message's JSON, or a
+// client binary frame) for the heartbeat goroutine to send, in order,
+// on the session's link; the DAVE layer's answers go this way, so that
+// its handlers never wait on the network.
+func (c *Conn) queueControl(binary bool, b []byte) {
+	c.outMu.Lock()
+	if len(c.outbox) < maxOutbox {
+		c.outbox = append(c.outbox, outFrame{binary: binary, b: b})
+	}
+	c.outMu.Unlock()
+	c.nudge()
+}
+
+// takeOut returns the first control frame queued, if any.
+func (c *Conn) takeOut() *outFrame {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if len(c.outbox) == 0 {
+		return nil
+	}
+	f := c.outbox[0]
+	c.outbox = slices.Delete(c.outbox, 0, 1)
+	return &f
+}
+
+// unshiftOut puts back a frame that could not be sent, first in line.
+func (c *Conn) unshiftOut(f outFrame) {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	c.outbox = slices.Insert(c.outbox, 0, f)
 }
 
 // takeSpeaking returns the Speaking flags to send, and the session's

@@ -79,27 +79,26 @@ func next(t *testing.T, ch chan string) string {
 }
 
 // TestDAVEAdmission: a server that requires DAVE refuses a client
-// without it (4017), and a client with it too while no DAVE layer is
-// installed (4017, saying so); with one, the client is described with
-// version 1 and the DAVE messages flow both ways, binary frames
-// included.
+// without it (4017, the error saying that DAVE is off); without a DAVE
+// layer of the caller's it plays Discord's part with its DAVEServer; with
+// one, the client is described with version 1 and the DAVE messages flow
+// both ways, binary frames included.
 func TestDAVEAdmission(t *testing.T) {
 	t.Run("client without DAVE", func(t *testing.T) {
 		srv := newServer(t, voicetest.WithRequireDAVE(), voicetest.WithDAVE(&daveHook{ch: make(chan string, 16)}))
 		su, st := srv.Updates("guild", "bot")
-		_, err := voice.Connect(context.Background(), su, st)
+		_, err := voice.Connect(context.Background(), su, st, voice.WithDAVE(false))
 		var ce *voice.CloseError
 		require.ErrorAs(t, err, &ce)
 		assert.Equal(t, voice.CloseE2EERequired, ce.Code)
+		assert.Contains(t, err.Error(), "WithDAVE(false)", "the error says why")
 	})
-	t.Run("server without a DAVE layer", func(t *testing.T) {
+	t.Run("server without a DAVE layer of its own", func(t *testing.T) {
 		srv := newServer(t, voicetest.WithRequireDAVE())
-		su, st := srv.Updates("guild", "bot")
-		_, err := voice.Connect(context.Background(), su, st, voice.WithE2EE(newE2EE(1)))
-		var ce *voice.CloseError
-		require.ErrorAs(t, err, &ce, "admitted, to play without DAVE")
-		assert.Equal(t, voice.CloseE2EERequired, ce.Code)
-		assert.Contains(t, ce.Reason, "no DAVE layer")
+		require.NotNil(t, srv.DAVE(), "WithRequireDAVE installs voicetest's DAVEServer")
+		c := connect(t, srv, "guild", "bot")
+		waitFor(t, "the key package", func() bool { return c.DAVE().Stats().KeyPackages == 1 })
+		assert.Equal(t, 1, c.DAVE().Stats().ProtocolVersion)
 	})
 	t.Run("DAVE", func(t *testing.T) {
 		hook := &daveHook{ch: make(chan string, 16)}
@@ -144,11 +143,11 @@ func TestDAVEAdmission(t *testing.T) {
 	})
 }
 
-// TestBinaryWithoutE2EE: a client without an E2EE ignores DAVE's binary
+// TestBinaryWithoutE2EE: a client with DAVE off ignores DAVE's binary
 // frames and messages (counted) and carries on.
 func TestBinaryWithoutE2EE(t *testing.T) {
 	srv := newServer(t)
-	c := connect(t, srv, "guild", "bot")
+	c := connect(t, srv, "guild", "bot", voice.WithDAVE(false))
 	ss := srv.Session("session-guild-bot")
 	require.NotNil(t, ss)
 	ss.SendBinary(voice.OpDAVEMLSExternalSender, []byte("sender"))

@@ -68,7 +68,7 @@ func (c *Conn) read(tx *transport, udp *net.UDPConn) {
 			continue
 		}
 		recvs[ssrc] = r
-		pkt := Received{SSRC: ssrc, Sequence: o.Sequence, Timestamp: o.Timestamp, Marker: o.Marker, Opus: o.Payload}
+		pkt := Received{SSRC: ssrc, Sequence: o.Sequence, Timestamp: o.Timestamp, Marker: o.Marker, Opus: o.Payload, Extension: o.Ext}
 		user := c.userOf(ssrc)
 		if user == "" {
 			if len(held) >= maxSenders {
@@ -79,6 +79,9 @@ func (c *Conn) read(tx *transport, udp *net.UDPConn) {
 				held[ssrc] = held[ssrc][1:]
 			}
 			pkt.Opus = append([]byte(nil), pkt.Opus...)
+			if pkt.Extension != nil {
+				pkt.Extension = append([]byte(nil), pkt.Extension...)
+			}
 			held[ssrc] = append(held[ssrc], pkt)
 			continue
 		}
@@ -119,6 +122,9 @@ func (c *Conn) deliver(p Received) {
 		}
 	}
 	p.Opus = append([]byte(nil), frame...)
+	if p.Extension != nil {
+		p.Extension = append([]byte(nil), p.Extension...)
+	}
 	c.stats.received.Add(1) // before the receiver can see it
 	select {
 	case c.recv <- p:

@@ -30,10 +30,13 @@
 // Kick closes a session with any code.
 //
 // DAVE: a client that announces it (max_dave_protocol_version 1) is
-// described with dave_protocol_version 1 and handed to the DAVE hook
-// (WithDAVE), which plays Discord's part (the MLS external sender,
-// proposals, commits, welcomes) through Session.Send and
-// Session.SendBinary; the client's DAVE messages and binary frames go
-// to the hook. Without a hook such a client is described with version
-// 0, or, under WithRequireDAVE, refused with 4017.
+// described with dave_protocol_version 1 and handed to the DAVE layer,
+// which plays Discord's part (the MLS external sender, proposals,
+// commits, welcomes, transitions) through Session.Send and
+// Session.SendBinary; the client's DAVE messages and binary frames go to
+// it. DAVEServer is voicetest's own (WithDAVEServer; WithRequireDAVE
+// installs it by default); WithDAVE takes another. Without one, such a
+// client is described with version 0. Audio is relayed as its sender
+// sealed it inside: DAVE frames stay end-to-end encrypted, and only the
+// channel's members, not the server, can read them.
 package voicetest

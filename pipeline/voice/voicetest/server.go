@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -89,17 +90,17 @@ func WithResumeWindow(d time.Duration) Option {
 
 // WithRequireDAVE makes the server require end-to-end encryption, as
 // Discord does: an Identify without a DAVE version
-// (max_dave_protocol_version 0) is closed with 4017. A client that
-// announces DAVE is admitted only when a DAVE hook is installed
-// (WithDAVE), which then plays Discord's part; without one it is refused
-// with 4017 too, its reason saying so.
+// (max_dave_protocol_version 0) is closed with 4017. Without a DAVE
+// layer of the caller's (WithDAVE), a DAVEServer with the defaults plays
+// Discord's part.
 func WithRequireDAVE() Option { return func(c *serverConfig) { c.dave = true } }
 
-// WithDAVE installs the DAVE layer (the MLS external sender and delivery
-// service): a client that announces DAVE is then described with
-// dave_protocol_version 1 and handed to the hook. Without one, such a
-// client is described with version 0 (transport encryption alone), or
-// refused under WithRequireDAVE.
+// WithDAVE installs a DAVE layer (the MLS external sender and delivery
+// service; DAVEServer is voicetest's own, WithDAVEServer): a client that
+// announces DAVE is then described with dave_protocol_version 1 and
+// handed to the hook. Without one (and without WithRequireDAVE), such a
+// client is described with version 0, transport encryption alone. The
+// Server's Close closes a hook that is an io.Closer.
 func WithDAVE(h DAVE) Option { return func(c *serverConfig) { c.hook = h } }
 
 // WithUDPConn makes the server take RTP on udp (default: a new socket on
@@ -148,6 +149,9 @@ func NewServer(opts ...Option) *Server {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if cfg.dave && cfg.hook == nil {
+		cfg.hook = NewDAVEServer()
+	}
 	for _, m := range cfg.modes {
 		if _, err := sink.NewCipher(m, make([]byte, 32)); err != nil {
 			panic(fmt.Sprintf("voicetest: mode %q: %v", m, err))
@@ -188,12 +192,22 @@ func (s *Server) Endpoint() string { return "ws" + strings.TrimPrefix(s.http.URL
 
 // Updates returns the two events Discord's main gateway would give a
 // bot (user) joining a voice channel of guild on this server: the
-// endpoint and a token ("token-" + user), and a session ID
-// ("session-" + guild + "-" + user). A server without WithAuthenticate
+// endpoint and a token ("token-" + user), a session ID
+// ("session-" + guild + "-" + user), and the channel, which is the
+// guild's (a voicetest guild has one voice channel, whose ID is the
+// guild's: DAVE's group is voice.Snowflake(guild)). A server without WithAuthenticate
 // takes any token.
 func (s *Server) Updates(guild, user string) (voice.ServerUpdate, voice.StateUpdate) {
 	return voice.ServerUpdate{Endpoint: s.Endpoint(), Token: "token-" + user, GuildID: guild},
-		voice.StateUpdate{UserID: user, SessionID: "session-" + guild + "-" + user, ChannelID: "channel-" + guild}
+		voice.StateUpdate{UserID: user, SessionID: "session-" + guild + "-" + user, ChannelID: guild}
+}
+
+// DAVE returns the server's DAVEServer (WithRequireDAVE, WithDAVEServer,
+// or one given to WithDAVE), or nil when its DAVE layer is another or
+// none.
+func (s *Server) DAVE() *DAVEServer {
+	x, _ := s.cfg.hook.(*DAVEServer)
+	return x
 }
 
 // ServerStats are a Server's counters.
@@ -299,6 +313,9 @@ func (s *Server) Close() error {
 	err := s.udp.Close()
 	s.wg.Wait()
 	s.http.Close()
+	if c, ok := s.cfg.hook.(io.Closer); ok {
+		_ = c.Close()
+	}
 	return err
 }
 
@@ -726,9 +743,6 @@ func (c *conn) handle(m voice.Message) (code int, reason string) {
 		}
 		if s.cfg.dave && id.MaxDAVEProtocolVersion < 1 {
 			return voice.CloseE2EERequired, "this channel requires the DAVE protocol"
-		}
-		if s.cfg.dave && s.cfg.hook == nil {
-			return voice.CloseE2EERequired, "this channel requires DAVE, and this server has no DAVE layer (voicetest.WithDAVE)"
 		}
 		if code, reason := s.authenticate(id); code != 0 {
 			return code, reason
@@ -1164,8 +1178,8 @@ func (s *Server) handleDatagram(p []byte, from netip.AddrPort, reply *[]byte) {
 
 // relayAudio sends o, ss's packet, to the others in its channel whose
 // UDP transport is set up, as Discord does: the speaker's header (SSRC,
-// sequence, timestamp, marker), the frame as the speaker sealed it
-// inside (end-to-end encrypted or not), sealed under each receiver's own
+// sequence, timestamp, marker, header extension), the frame as the
+// speaker sealed it inside (end-to-end encrypted or not), sealed under each receiver's own
 // key and counter. It runs on the UDP goroutine.
 func (s *Server) relayAudio(ss *Session, o sink.Opened) {
 	s.mu.Lock()
@@ -1186,6 +1200,12 @@ func (s *Server) relayAudio(ss *Session, o sink.Opened) {
 		h := sink.Header{PayloadType: o.PayloadType, Marker: o.Marker, Sequence: o.Sequence, Timestamp: o.Timestamp, SSRC: o.SSRC}
 		plain := append(s.plain[:0], make([]byte, sink.HeaderSize)...)
 		h.Marshal(plain)
+		if o.Ext != nil && len(o.Ext)%4 == 0 { // the header extension too, as the speaker sent it
+			plain[0] |= 0x10
+			words := len(o.Ext) / 4
+			plain = append(plain, byte(o.ExtProfile>>8), byte(o.ExtProfile), byte(words>>8), byte(words))
+			plain = append(plain, o.Ext...)
+		}
 		plain = append(plain, o.Payload...)
 		s.plain = plain
 		sealed, err := st.seal.Seal(s.sealed[:0], plain, other.relayCounter)

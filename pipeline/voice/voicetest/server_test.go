@@ -342,10 +342,11 @@ func TestCloseCodes(t *testing.T) {
 func TestConnectErrors(t *testing.T) {
 	t.Run("DAVE required", func(t *testing.T) {
 		srv, _ := newServer(t, voicetest.WithRequireDAVE())
-		_, err := connect(t, srv, "g", "u")
+		_, err := connect(t, srv, "g", "u", voice.WithDAVE(false))
 		var ce *voice.CloseError
 		require.ErrorAs(t, err, &ce)
 		assert.Equal(t, voice.CloseE2EERequired, ce.Code)
+		assert.Contains(t, err.Error(), "DAVE off")
 	})
 	t.Run("no common mode", func(t *testing.T) {
 		srv, _ := newServer(t, voicetest.WithModes(voice.ModeXChaCha20Poly1305))
