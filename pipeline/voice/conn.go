@@ -763,6 +763,12 @@ func (c *Conn) handshake(ctx context.Context, l *link, su ServerUpdate) (*transp
 	c.outMu.Lock()
 	c.outbox = nil // the last session's
 	c.outMu.Unlock()
+	// A new session's SSRCs are told anew, from its first messages on:
+	// the Speaking of those already speaking may come before Session
+	// Description.
+	c.usersMu.Lock()
+	clear(c.users)
+	c.usersMu.Unlock()
 	if c.dave != nil {
 		c.dave.begin()
 	}
@@ -847,9 +853,6 @@ func (c *Conn) install(l *link, tx *transport) {
 		old.udp.Close()
 	}
 	c.info.Store(&sessionInfo{ssrc: tx.ssrc, mode: tx.mode})
-	c.usersMu.Lock()
-	clear(c.users) // a new channel's SSRCs are told anew
-	c.usersMu.Unlock()
 	if c.recv != nil {
 		c.wg.Add(1)
 		go c.read(tx, tx.udp)

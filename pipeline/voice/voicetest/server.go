@@ -827,8 +827,9 @@ func (s *Server) authenticate(id voice.Identify) (int, string) {
 	return 0, ""
 }
 
-// open starts a session for id on c and sends Ready, then tells the
-// channel.
+// open starts a session for id on c and sends Ready, who is in the
+// channel and the Speaking of those speaking already (the SSRCs of what
+// it will hear), then tells the channel.
 func (s *Server) open(id voice.Identify, c *conn) (*Session, int, string) {
 	ss := &Session{
 		srv:       s,
@@ -865,8 +866,12 @@ func (s *Server) open(id voice.Identify, c *conn) (*Session, int, string) {
 		s.channels[ss.ServerID] = ch
 	}
 	var others []string
+	var speaking []voice.Speaking
 	for o := range ch {
 		others = append(others, o.UserID)
+		if f := o.speaking.Load(); f != 0 {
+			speaking = append(speaking, voice.Speaking{Speaking: int(f), SSRC: o.SSRC, UserID: o.UserID})
+		}
 	}
 	ch[ss] = struct{}{}
 	s.mu.Unlock()
@@ -876,6 +881,9 @@ func (s *Server) open(id voice.Identify, c *conn) (*Session, int, string) {
 	ss.send(voice.NewMessage(voice.OpReady, voice.Ready{SSRC: ss.SSRC, IP: s.addr.Addr().String(), Port: int(s.addr.Port()), Modes: s.cfg.modes}), true)
 	if len(others) > 0 {
 		ss.send(voice.NewMessage(voice.OpClientsConnect, voice.ClientsConnect{UserIDs: others}), true)
+	}
+	for _, sp := range speaking { // who speaks already: their SSRCs
+		ss.send(voice.NewMessage(voice.OpSpeaking, sp), true)
 	}
 	s.relay(ss, voice.NewMessage(voice.OpClientsConnect, voice.ClientsConnect{UserIDs: []string{ss.UserID}}))
 	return ss, 0, ""
