@@ -4,9 +4,12 @@
 // play them with the commands a music bot's users give (play, seek, skip,
 // loop, pause and resume, stop) driven by one Scheduler, and send them as
 // encrypted RTP to a voice server that speaks Discord's voice gateway
-// (version 8, package voice). The server decrypts and decodes every packet
-// and checks it: numbering, timing, and that the audio is the track's at
-// the place the packet claims. Browsers join a guild's channel on a served
+// (version 8, package voice), which requires DAVE as Discord does: the
+// server relays end-to-end encrypted frames it cannot read, and a
+// listener in each channel, a member of its DAVE group, decrypts and
+// decodes every packet and checks it (-dave=false: transport encryption
+// alone, checked by the server): numbering, timing, and that the audio
+// is the track's at the place the packet claims. Browsers join a guild's channel on a served
 // page, over WebRTC, and every channel is also an HTTP Ogg Opus stream.
 //
 //	go run ./examples/discordlike                 # 50 guilds for 20 s, then a summary
@@ -72,7 +75,7 @@ func main() {
 	flag.BoolVar(&o.split, "split", false, "run the bots in a second process (the server stays in this one)")
 	flag.StringVar(&o.record, "record", "", "write what each guild was heard to say to `DIR`/<guild>.opus")
 	flag.BoolVar(&o.serve, "serve", false, "keep running (bots and page) until interrupted, for browsers")
-	flag.BoolVar(&o.dave, "dave", false, "make the server require DAVE, which no bot has: every handshake ends in 4017")
+	flag.BoolVar(&o.dave, "dave", true, "make the server require DAVE, as Discord does (the bots have it on); a listener in each channel decrypts what the server checks")
 	flag.BoolVar(&o.faults, "faults", true, "inject faults: a lost UDP socket, a lost control connection, a corrupt and a missing track, a wrong token")
 	flag.Parse()
 	if tracks != "" {
@@ -134,11 +137,11 @@ func run(ctx context.Context, o *options) error {
 	}
 	con.linef("voice gateway %s (UDP %s), web page %s", svc.gateway, svc.voice.UDPAddr(), svc.base)
 	con.linef("%d guilds, %d tracks: %s", o.guilds, cat.played, strings.Join(names(cat), ", "))
-	if o.faults && !o.dave && o.role != "server" {
+	if o.faults && o.role != "server" {
 		con.line("faults injected (-faults=false for none): guild-3 loses its UDP socket, guild-4 its control connection, guild-5 queues a corrupt file, guild-6 a missing one, guild-7 a wrong token")
 	}
 	if o.dave {
-		con.line("the server requires DAVE (-dave): every bot will be refused with 4017")
+		con.line("the server requires DAVE (-dave=false for transport encryption alone): it relays frames it cannot read, which a listener in each channel decrypts for the checks")
 	}
 
 	playCtx, cancel := context.WithCancel(ctx)
@@ -199,7 +202,7 @@ func run(ctx context.Context, o *options) error {
 		return fmt.Errorf("%w: the checker fell behind by %d packets", errChecks, svc.ver.overflow.Load())
 	case !childOK:
 		return errors.New("the bots' process failed")
-	case total.Verified == 0 && !o.dave:
+	case total.Verified == 0:
 		return fmt.Errorf("%w: no audio was verified", errChecks)
 	case bs != nil && total.Packets != bs.Sent:
 		return fmt.Errorf("%w: the bots sent %d packets, the server heard %d", errChecks, bs.Sent, total.Packets)
@@ -373,7 +376,7 @@ func startProgress(con *console, svc *service, o *options) func() {
 				status = "FAILING: " + failures(tot)
 			}
 			con.progress(fmt.Sprintf("guilds %d/%d · %.0f packets/s · verified %d · late %d · CPU %.0f%% · heap %.0f MB · %s",
-				st.Sessions, o.guilds, rate, tot.Verified, tot.Late, load, float64(ms.HeapInuse)/1e6, status))
+				st.Sessions-len(svc.listeners), o.guilds, rate, tot.Verified, tot.Late, load, float64(ms.HeapInuse)/1e6, status))
 		}
 	}()
 	return func() {

@@ -34,6 +34,11 @@ type service struct {
 	mu         sync.Mutex // guards recordings
 	recordings []*recording
 	serveErr   chan error
+
+	// listeners are the DAVE members that hear each guild (-dave); wg
+	// their readers.
+	listeners []*voice.Conn
+	wg        sync.WaitGroup
 }
 
 func startService(o *options, con *console, cat *catalogue, lib *pipeline.Library, sched *pipeline.Scheduler) (*service, error) {
@@ -62,11 +67,6 @@ func startService(o *options, con *console, cat *catalogue, lib *pipeline.Librar
 	s.web = newWeb(con, cat, sched, o.webrtcAddr)
 	opts := []voicetest.Option{
 		voicetest.WithUDPConn(udp),
-		voicetest.WithPacketHandler(func(ss *voicetest.Session, p sink.Opened, at time.Time) {
-			l := labelOf(p.Ext)
-			s.ver.handle(sessionInfo{ssrc: ss.SSRC, guild: ss.ServerID}, p, l, at)
-			s.web.relay(ss.ServerID, p.Payload, l)
-		}),
 		voicetest.WithAuthenticate(func(id voice.Identify) error {
 			if id.Token != "token-"+id.UserID {
 				return errors.New("wrong token")
@@ -75,7 +75,13 @@ func startService(o *options, con *console, cat *catalogue, lib *pipeline.Librar
 		}),
 	}
 	if o.dave {
+		// The server relays DAVE frames it cannot read: a listener in
+		// each channel, a member of its group, hears them for the checks.
 		opts = append(opts, voicetest.WithRequireDAVE())
+	} else {
+		opts = append(opts, voicetest.WithPacketHandler(func(ss *voicetest.Session, p sink.Opened, at time.Time) {
+			s.heard(ss.ServerID, p, at)
+		}))
 	}
 	if a := udp.LocalAddr().(*net.UDPAddr); a.IP.IsUnspecified() {
 		udp.Close()
@@ -95,12 +101,54 @@ func startService(o *options, con *console, cat *catalogue, lib *pipeline.Librar
 	s.gateway = "ws://" + host + "/voice"
 	s.base = "http://" + host + "/"
 	go func() { s.serveErr <- s.http.Serve(s.ln) }()
+	if o.dave {
+		if err := s.listen(); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// heard checks a packet of guild's bot and relays it to the web side.
+func (s *service) heard(guild string, p sink.Opened, at time.Time) {
+	l := labelOf(p.Ext)
+	s.ver.handle(sessionInfo{ssrc: p.SSRC, guild: guild}, p, l, at)
+	s.web.relay(guild, p.Payload, l)
+}
+
+// listen joins each guild's channel with a listener: a voice client with
+// DAVE, in the group, whose receive path decrypts what the bot sends.
+func (s *service) listen() error {
+	for g := 1; g <= s.o.guilds; g++ {
+		guild, user := fmt.Sprintf("guild-%d", g), fmt.Sprintf("listener-%d", g)
+		su := voice.ServerUpdate{Endpoint: s.gateway, Token: "token-" + user, GuildID: guild}
+		st := voice.StateUpdate{UserID: user, SessionID: "session-" + user}
+		c, err := voice.Connect(context.Background(), su, st, voice.WithReceive(queueLen))
+		if err != nil {
+			return fmt.Errorf("listener of %s: %w", guild, err)
+		}
+		s.listeners = append(s.listeners, c)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for r := range c.Receive() { // closed when the listener is
+				p := sink.Opened{Header: sink.Header{Sequence: r.Sequence, Timestamp: r.Timestamp, Marker: r.Marker, SSRC: r.SSRC},
+					Ext: r.Extension, Payload: r.Opus}
+				s.heard(guild, p, time.Now())
+			}
+		}()
+	}
+	return nil
 }
 
 // close shuts the service down: the voice server's connections, the web
 // side, the HTTP server; then it waits for the checkers.
 func (s *service) close() {
+	for _, c := range s.listeners {
+		c.Close()
+	}
+	s.wg.Wait()
 	s.voice.Close()
 	s.web.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
