@@ -102,10 +102,17 @@
 // # DAVE
 //
 // Discord requires DAVE on voice channels since 2026-03-01 (a client
-// without it is closed with 4017). The Conn carries its traffic: an E2EE
-// (WithE2EE) announces its version in Identify and is handed DAVE's JSON
-// messages (ops 21, 22, 24) and binary frames (25 to 30), and answers
-// with SendMessage and SendBinary; frames are encrypted by a
-// sink.FrameEncryptor (WithSenderOptions) and decrypted by a
-// FrameDecryptor (WithFrameDecryptor).
+// without it is closed with 4017). A Conn has its own DAVE layer, on by
+// default (Conn.DAVE; WithDAVE(false) turns it off for servers of
+// transport encryption alone): it announces version 1 in Identify, takes
+// part in the channel's MLS group through ops 21 to 31 (package
+// pipeline/voice/dave), encrypts what Send sends under its key of the
+// epoch once a transition has executed (before that, frames are not
+// sent: never in the clear), and decrypts each user's frames on the
+// receive path. The group is the channel's (StateUpdate.ChannelID); users
+// and channels are named by Snowflake. Another layer can take its place:
+// an E2EE (WithE2EE) is handed DAVE's JSON messages (ops 21, 22, 24) and
+// binary frames (25 to 30) and answers with SendMessage and SendBinary;
+// frames are then encrypted by a sink.FrameEncryptor (WithSenderOptions)
+// and decrypted by a FrameDecryptor (WithFrameDecryptor).
 package voice
