@@ -1,6 +1,7 @@
 package voicetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,7 +27,8 @@ import (
 //	                          first commit: the other pending users)
 //	op 28 commit (+welcome)   the first valid one of an epoch wins: op 29 to
 //	                          the members, op 30 (only its own secrets) to each
-//	                          joiner; later ones are dropped (Rejected)
+//	                          joiner; later ones are dropped (Rejected); under
+//	                          WithCommitGate, held until n have come
 //	op 23 ready               op 22 once every member of the transition is
 //	                          ready, or the transition timeout has passed
 //	a session leaves          op 27 Remove to the others, the same cycle; the
@@ -45,6 +47,7 @@ import (
 type DAVEServer struct {
 	timeout time.Duration
 	clock   pipeline.Clock
+	gate    int             // commits held per epoch before the first is taken; set once
 	ctx     context.Context // ends at Close
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // the transitions' timers
@@ -62,6 +65,13 @@ type daveChannel struct {
 	version     int                 // 1, or 0 once downgraded
 	nextID      uint16              // the last transition id given
 	transitions map[uint16]*daveTransition
+	held        []heldCommit // the epoch's commits held by the gate, in order of arrival
+}
+
+// heldCommit is a commit (op 28) held by WithCommitGate.
+type heldCommit struct {
+	ss      *Session
+	payload []byte
 }
 
 // daveTransition is a transition waiting for its members' op 23.
@@ -74,7 +84,7 @@ type daveTransition struct {
 }
 
 type daveServerCounters struct {
-	keyPackages, commits, rejected, executed, timedOut, invalid atomic.Int64
+	keyPackages, commits, rejected, held, executed, timedOut, invalid atomic.Int64
 }
 
 // DAVEStats are a DAVEServer's counters.
@@ -82,6 +92,7 @@ type DAVEStats struct {
 	KeyPackages int64 // key packages taken (op 26)
 	Commits     int64 // commits that won their epoch (op 28)
 	Rejected    int64 // commits dropped: another won the epoch, or invalid
+	Held        int64 // commits held by WithCommitGate until their epoch's n had come
 	Executed    int64 // transitions executed (op 22 sent)
 	TimedOut    int64 // of those, executed at the timeout without every op 23
 	Invalid     int64 // op 31 received
@@ -100,6 +111,18 @@ func WithTransitionTimeout(d time.Duration) DAVEOption {
 // system's; a test's pipeline.FakeClock, so that nothing times out
 // until it is advanced).
 func WithDAVEClock(c pipeline.Clock) DAVEOption { return func(x *DAVEServer) { x.clock = c } }
+
+// WithCommitGate makes the server hold the commits (op 28) of each
+// epoch until n have arrived, then take them in their order of arrival:
+// the first valid one wins and the others are dropped (Rejected), as
+// when n members commit the same epoch at once and each commits before
+// the server announces any. It is meant for tests of commit races; the
+// commits of an epoch with fewer than n committers are held until the
+// group is reset (and those of a session that has left are dropped). A
+// commit held that is not valid is counted as Rejected rather than
+// closing its session. n of 1 or less: each commit taken as it comes
+// (the default).
+func WithCommitGate(n int) DAVEOption { return func(x *DAVEServer) { x.gate = n } }
 
 // NewDAVEServer returns a DAVEServer, for WithDAVE.
 func NewDAVEServer(opts ...DAVEOption) *DAVEServer {
@@ -128,7 +151,7 @@ func (x *DAVEServer) Close() error {
 // Stats returns the counters.
 func (x *DAVEServer) Stats() DAVEStats {
 	s := &x.stats
-	return DAVEStats{KeyPackages: s.keyPackages.Load(), Commits: s.commits.Load(), Rejected: s.rejected.Load(),
+	return DAVEStats{KeyPackages: s.keyPackages.Load(), Commits: s.commits.Load(), Rejected: s.rejected.Load(), Held: s.held.Load(),
 		Executed: s.executed.Load(), TimedOut: s.timedOut.Load(), Invalid: s.invalid.Load()}
 }
 
@@ -201,6 +224,7 @@ func (x *DAVEServer) Leave(ss *Session) {
 		}
 		clear(ch.transitions)
 		ch.x.Reset()
+		ch.held = nil
 		if ch.version == 0 {
 			return
 		}
@@ -263,29 +287,55 @@ func (x *DAVEServer) HandleBinary(ss *Session, op int, payload []byte) error {
 		x.stats.keyPackages.Add(1)
 		x.deliverLocked(ch, out)
 	case voice.OpDAVEMLSCommitWelcome:
-		id := ch.nextID + 1
-		if id == 0 {
-			id = 1 // 0 is the transition executed at once
+		if x.gate <= 1 {
+			return x.commitLocked(ch, u, payload)
 		}
-		out, err := ch.x.Commit(u, payload, id)
-		if err != nil {
-			x.stats.rejected.Add(1)
-			if errors.Is(err, dave.ErrCommitRejected) {
-				return nil // another won the epoch: dropped, as Discord does
+		ch.held = append(ch.held, heldCommit{ss: ss, payload: bytes.Clone(payload)})
+		x.stats.held.Add(1)
+		if len(ch.held) < x.gate {
+			return nil
+		}
+		held := ch.held
+		ch.held = nil
+		for _, c := range held {
+			cu := voice.Snowflake(c.ss.UserID)
+			if ch.members[cu] != c.ss {
+				continue // left while held
 			}
-			return &voice.CloseError{Code: voice.CloseDecodeError, Reason: err.Error()}
+			if err := x.commitLocked(ch, cu, c.payload); err != nil && c.ss == ss {
+				return err
+			}
 		}
-		ch.nextID = id
-		x.stats.commits.Add(1)
-		x.deliverLocked(ch, out)
-		t := &daveTransition{id: id, version: ch.version, to: map[uint64]bool{}, waiting: map[uint64]bool{}}
-		for _, d := range out {
-			t.to[d.UserID], t.waiting[d.UserID] = true, true
-		}
-		x.startLocked(ch, t)
 	default:
 		return &voice.CloseError{Code: voice.CloseUnknownOpcode, Reason: fmt.Sprintf("binary op %d is the server's", op)}
 	}
+	return nil
+}
+
+// commitLocked takes user u's commit: the first valid one of the epoch
+// is delivered and its transition started; another is dropped, and one
+// that does not decode closes the session.
+func (x *DAVEServer) commitLocked(ch *daveChannel, u uint64, payload []byte) error {
+	id := ch.nextID + 1
+	if id == 0 {
+		id = 1 // 0 is the transition executed at once
+	}
+	out, err := ch.x.Commit(u, payload, id)
+	if err != nil {
+		x.stats.rejected.Add(1)
+		if errors.Is(err, dave.ErrCommitRejected) {
+			return nil // another won the epoch: dropped, as Discord does
+		}
+		return &voice.CloseError{Code: voice.CloseDecodeError, Reason: err.Error()}
+	}
+	ch.nextID = id
+	x.stats.commits.Add(1)
+	x.deliverLocked(ch, out)
+	t := &daveTransition{id: id, version: ch.version, to: map[uint64]bool{}, waiting: map[uint64]bool{}}
+	for _, d := range out {
+		t.to[d.UserID], t.waiting[d.UserID] = true, true
+	}
+	x.startLocked(ch, t)
 	return nil
 }
 
@@ -326,6 +376,7 @@ func (x *DAVEServer) Upgrade(serverID string) bool {
 	}
 	ch.version = dave.ProtocolVersion
 	ch.x.Reset()
+	ch.held = nil
 	for _, ss := range ch.members {
 		ss.Send(voice.NewMessage(voice.OpDAVEPrepareEpoch, voice.PrepareEpoch{ProtocolVersion: ch.version, Epoch: 1}))
 	}
