@@ -36,7 +36,6 @@ func TestDiscordJSDAVE(t *testing.T) {
 	ca := newTestCA(t)
 	endpoint := serveTLS(t, ca, srv)
 	conn := connectGo(t, srv, goUser)
-	got := make(map[string][][]byte) // what the Go client received, by sender
 
 	js := make(map[string]*djs)
 	for _, u := range []string{djsUser, djsUser2} {
@@ -48,8 +47,29 @@ func TestDiscordJSDAVE(t *testing.T) {
 	}
 	epoch := settle(t, srv, conn, js)
 
-	// The Go client speaks.
-	sent := testutil.OpusLink(t, 1, 2, 312, frames, true).Packets
+	sent, got := allHear(t, heard, conn, js, []string{djsUser, djsUser2}, epoch)
+
+	ds, gs := srv.DAVE().Stats(), conn.DAVE().Stats()
+	t.Logf("epoch %d, members %v; Go: %d frames sent (%d encrypted), %d from each discord.js client decrypted of %d received (%d refused); "+
+		"discord.js %s: %d from Go, %d from %s; discord.js %s: %d from Go, %d from %s; server: %d commits won, %d rejected, %d transitions (%d timed out)",
+		epoch, srv.DAVE().Members(guildID), len(sent), gs.Encrypted, len(got[djsUser]), conn.Stats().Received, gs.Refused,
+		djsUser, len(js[djsUser].packets[goUser]), len(js[djsUser].packets[djsUser2]), djsUser2,
+		djsUser2, len(js[djsUser2].packets[goUser]), len(js[djsUser2].packets[djsUser]), djsUser,
+		ds.Commits, ds.Rejected, ds.Executed, ds.TimedOut)
+	for _, d := range js {
+		d.leave()
+	}
+}
+
+// allHear has the Go client send frames, then each discord.js client of
+// order play frames, and checks that every other party DAVE-decrypts
+// each frame byte-equal to what was sent, in order, while the server
+// relays DAVE frames it cannot read. It returns the Go client's frames
+// and what the Go client received, by sender.
+func allHear(t *testing.T, heard *heard, conn *voice.Conn, js map[string]*djs, order []string, epoch uint64) (sent [][]byte, got map[string][][]byte) {
+	t.Helper()
+	got = make(map[string][][]byte)
+	sent = testutil.OpusLink(t, 1, 2, 312, frames, true).Packets
 	require.NoError(t, conn.Speaking(voice.SpeakingMicrophone))
 	for _, d := range js {
 		d.awaitSSRC(goUser, conn.SSRC())
@@ -63,8 +83,7 @@ func TestDiscordJSDAVE(t *testing.T) {
 	}
 	assertDAVEFrames(t, sent, heard.of(goUser), "the Go client's frames at the server")
 
-	// Each discord.js client speaks.
-	for i, u := range []string{djsUser, djsUser2} {
+	for i, u := range order {
 		d := js[u]
 		d.speak()
 		for o, other := range js {
@@ -89,17 +108,7 @@ func TestDiscordJSDAVE(t *testing.T) {
 			}
 		}
 	}
-
-	ds, gs := srv.DAVE().Stats(), conn.DAVE().Stats()
-	t.Logf("epoch %d, members %v; Go: %d frames sent (%d encrypted), %d from each discord.js client decrypted of %d received (%d refused); "+
-		"discord.js %s: %d from Go, %d from %s; discord.js %s: %d from Go, %d from %s; server: %d commits won, %d rejected, %d transitions (%d timed out)",
-		epoch, srv.DAVE().Members(guildID), len(sent), gs.Encrypted, len(got[djsUser]), conn.Stats().Received, gs.Refused,
-		djsUser, len(js[djsUser].packets[goUser]), len(js[djsUser].packets[djsUser2]), djsUser2,
-		djsUser2, len(js[djsUser2].packets[goUser]), len(js[djsUser2].packets[djsUser]), djsUser,
-		ds.Commits, ds.Rejected, ds.Executed, ds.TimedOut)
-	for _, d := range js {
-		d.leave()
-	}
+	return sent, got
 }
 
 // settle waits until the Go client and the discord.js clients are the
