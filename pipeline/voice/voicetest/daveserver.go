@@ -47,10 +47,12 @@ import (
 type DAVEServer struct {
 	timeout time.Duration
 	clock   pipeline.Clock
-	gate    int             // commits held per epoch before the first is taken; set once
 	ctx     context.Context // ends at Close
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // the transitions' timers
+
+	gate   int                                                // commits held per epoch before the first is taken; set once
+	tamper func(userID uint64, op int, payload []byte) []byte // WithDeliveryTamper's; set once
 
 	mu       sync.Mutex // guards channels; held while sending, which never blocks
 	channels map[string]*daveChannel
@@ -123,6 +125,17 @@ func WithDAVEClock(c pipeline.Clock) DAVEOption { return func(x *DAVEServer) { x
 // closing its session. n of 1 or less: each commit taken as it comes
 // (the default).
 func WithCommitGate(n int) DAVEOption { return func(x *DAVEServer) { x.gate = n } }
+
+// WithDeliveryTamper makes the server pass each op 27, 29 and 30 it
+// sends through f, with the DAVE id (voice.Snowflake) of the user it
+// goes to, and send what f returns in its place: a test corrupts a
+// commit or welcome to one member to see it refused (op 31) and the
+// member removed and added again. f is called with the server's lock
+// held and must not block or call the server; it must not modify
+// payload, which other deliveries may share.
+func WithDeliveryTamper(f func(userID uint64, op int, payload []byte) []byte) DAVEOption {
+	return func(x *DAVEServer) { x.tamper = f }
+}
 
 // NewDAVEServer returns a DAVEServer, for WithDAVE.
 func NewDAVEServer(opts ...DAVEOption) *DAVEServer {
@@ -387,7 +400,11 @@ func (x *DAVEServer) Upgrade(serverID string) bool {
 func (x *DAVEServer) deliverLocked(ch *daveChannel, out []dave.Delivery) {
 	for _, d := range out {
 		if ss := ch.members[d.UserID]; ss != nil {
-			ss.SendBinary(int(d.Opcode), d.Payload)
+			payload := d.Payload
+			if x.tamper != nil {
+				payload = x.tamper(d.UserID, int(d.Opcode), payload)
+			}
+			ss.SendBinary(int(d.Opcode), payload)
 		}
 	}
 }
