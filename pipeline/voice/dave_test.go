@@ -31,10 +31,10 @@ type daveChannel struct {
 	plain   atomic.Int64 // frames relayed in the clear while they must not be
 }
 
-func newDAVEChannel(t *testing.T) *daveChannel {
+func newDAVEChannel(t *testing.T, opts ...voicetest.DAVEOption) *daveChannel {
 	ch := &daveChannel{clock: pipeline.NewFakeClock(time.Unix(1_000_000, 0))}
 	ch.srv = newServer(t, voicetest.WithRequireDAVE(),
-		voicetest.WithDAVEServer(voicetest.WithDAVEClock(ch.clock)),
+		voicetest.WithDAVEServer(append([]voicetest.DAVEOption{voicetest.WithDAVEClock(ch.clock)}, opts...)...),
 		voicetest.WithPacketHandler(func(_ *voicetest.Session, p sink.Opened, _ time.Time) {
 			ch.packets.Add(1)
 			encrypted := len(p.Payload) > 11 && bytes.HasSuffix(p.Payload, []byte{0xFA, 0xFA})
@@ -359,6 +359,64 @@ func TestDAVECommitRace(t *testing.T) {
 		}
 	}
 	assert.Zero(t, ch.plain.Load())
+}
+
+// TestDAVEInvalidWelcome: the server corrupts the welcome of carol's
+// join; carol cannot process it and sends op 31 with a new key package;
+// the server stops awaiting her, alice and bob go to the join's epoch,
+// and her key package removes and adds her again: a new epoch whose
+// welcome she processes. Then each member decrypts every other's frames,
+// byte-equal, in order, and none was relayed in the clear.
+func TestDAVEInvalidWelcome(t *testing.T) {
+	var corrupted atomic.Int64
+	carol := voice.Snowflake("carol")
+	ch := newDAVEChannel(t, voicetest.WithDeliveryTamper(func(user uint64, op int, payload []byte) []byte {
+		if user != carol || op != int(dave.OpWelcome) || !corrupted.CompareAndSwap(0, 1) {
+			return payload
+		}
+		bad := bytes.Clone(payload)
+		for i := 2; i < len(bad); i++ { // past the transition id
+			bad[i] ^= 0x5a
+		}
+		return bad
+	}))
+	x := ch.srv.DAVE()
+	a, b := join(t, ch, "alice"), join(t, ch, "bob")
+	e1 := settled(t, a, b)
+
+	c := join(t, ch, "carol")
+	waitFor(t, "carol's op 31", func() bool { return x.Stats().Invalid == 1 })
+	assert.Equal(t, int64(1), corrupted.Load(), "welcomes corrupted")
+	e3 := settled(t, a, b, c)
+	assert.Equal(t, e1+2, e3, "the join's epoch, then carol's removal and addition again")
+	st := x.Stats()
+	assert.Equal(t, int64(1), st.Invalid, "op 31 received")
+	assert.Equal(t, int64(4), st.KeyPackages, "key packages: one each, and carol's again")
+	assert.Len(t, x.Members("guild"), 3, "members")
+	assert.Zero(t, st.TimedOut, "transitions executed at the timeout: carol's op 31 ends the wait for her")
+	cs := c.conn.DAVE().Stats()
+	assert.Equal(t, int64(1), cs.Invalid, "op 31 sent by carol")
+	assert.Equal(t, int64(2), cs.KeyPackages, "key packages sent by carol")
+	for _, m := range []*member{a, b} {
+		assert.Zero(t, m.conn.DAVE().Stats().Invalid, "op 31 sent by %s", m.user)
+	}
+
+	for i := 0; i < 3; i++ {
+		for _, m := range []*member{a, b, c} {
+			require.NoError(t, m.conn.Send(daveFrame(m.user, i)))
+		}
+	}
+	for _, r := range []*member{a, b, c} {
+		for _, s := range []*member{a, b, c} {
+			if r != s {
+				waitFor(t, r.user+" hearing "+s.user, func() bool { return len(r.from(s.user)) >= 3 })
+				assert.Equal(t, []string{string(daveFrame(s.user, 0).Data), string(daveFrame(s.user, 1).Data), string(daveFrame(s.user, 2).Data)},
+					r.from(s.user), "%s hearing %s", r.user, s.user)
+			}
+		}
+	}
+	assert.Zero(t, ch.plain.Load(), "frames relayed in the clear")
+	t.Logf("epochs %d, then %d; server: %+v; carol: %+v", e1, e3, st, cs)
 }
 
 // TestDAVEDowngrade: the server downgrades the channel to version 0 and
