@@ -3,6 +3,7 @@ module github.com/streamcatcher/streamcatcher
 go 1.26.0
 
 require (
+	github.com/bwmarrin/discordgo v0.28.1
 	github.com/coder/websocket v1.8.15
 	github.com/disgoorg/disgo v0.18.15
 	github.com/disgoorg/snowflake/v2 v2.0.3

@@ -14,8 +14,8 @@
 // Connect takes the two as a StateUpdate and a ServerUpdate; a later
 // VOICE_SERVER_UPDATE for the guild (a region move) goes to
 // Conn.UpdateServer, which moves the connection without losing the
-// player's place. The wiring for three Go libraries (ExampleConnect
-// shows disgo's, compiled):
+// player's place. The wiring for three Go libraries (Example_disgo and
+// Example_discordgo show the first two, compiled):
 //
 //	// disgo (github.com/disgoorg/disgo): events.GuildVoiceStateUpdate
 //	// and events.VoiceServerUpdate, for the bot's own user.
@@ -51,8 +51,8 @@
 //		err = conn.UpdateServer(ctx, su)
 //	}
 //
-// (The discordgo and arikawa lines are not compiled: those modules are
-// not among this module's dependencies.) An endpoint of null in
+// (The arikawa lines are not compiled: the module proxy this module is
+// built from does not serve arikawa.) An endpoint of null in
 // VOICE_SERVER_UPDATE means the voice server is being reallocated: wait
 // for the next one.
 //
