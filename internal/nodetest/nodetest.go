@@ -5,6 +5,9 @@
 // cannot run them, and Start runs a node script that the test drives
 // with JSON lines on its standard input and output.
 //
+// A program that is not a test (an example driving discord.js) uses
+// InstallIn, Locked and Command, which take no *testing.T.
+//
 // A machine needs node (20 or later) and npm with access to the npm
 // registry. Without them the tests fail saying how to install them,
 // unless STREAMCATCHER_NO_NODE=1 is set, which skips them, loudly; CI
@@ -47,40 +50,50 @@ func Install(pins map[string]string) error {
 	if Skipped() {
 		return nil
 	}
+	return InstallIn(".", pins)
+}
+
+// InstallIn is Install for the folder dir, whatever the current
+// directory, and whether or not Skipped: it makes sure that node runs
+// and that dir's node_modules holds each package of pins at its version,
+// running `npm ci` in dir, under a lock, when one is missing.
+func InstallIn(dir string, pins map[string]string) error {
 	if _, err := exec.LookPath("node"); err != nil {
 		return ErrNoNode
 	}
-	if installed(pins) {
+	if installed(dir, pins) {
 		return nil
 	}
 	if _, err := exec.LookPath("npm"); err != nil {
 		return ErrNoNode
 	}
-	unlock, err := lockDir(".npm-ci.lock")
+	unlock, err := lockDir(filepath.Join(dir, ".npm-ci.lock"))
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if installed(pins) { // another test binary installed them meanwhile
+	if installed(dir, pins) { // another test binary installed them meanwhile
 		return nil
 	}
 	start := time.Now()
-	out, err := exec.Command("npm", "ci", "--no-audit", "--no-fund").CombinedOutput()
+	npm := exec.Command("npm", "ci", "--no-audit", "--no-fund")
+	npm.Dir = dir
+	out, err := npm.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("npm ci in %s: %v\n%s", abs("."), err, out)
+		return fmt.Errorf("npm ci in %s: %v\n%s", abs(dir), err, out)
 	}
-	if !installed(pins) {
-		return fmt.Errorf("npm ci in %s did not install %v: package-lock.json pins other versions", abs("."), pins)
+	if !installed(dir, pins) {
+		return fmt.Errorf("npm ci in %s did not install %v: package-lock.json pins other versions", abs(dir), pins)
 	}
-	fmt.Fprintf(os.Stderr, "nodetest: npm ci in %s installed %v in %v\n", abs("."), pins, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "nodetest: npm ci in %s installed %v in %v\n", abs(dir), pins, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-// installed reports whether node_modules holds every package of pins at
-// its version.
-func installed(pins map[string]string) bool {
+// installed reports whether dir's node_modules holds every package of
+// pins at its version.
+func installed(dir string, pins map[string]string) bool {
 	for name, version := range pins {
-		b, err := os.ReadFile(filepath.Join("node_modules", filepath.FromSlash(name), "package.json"))
+		b, err := os.ReadFile(filepath.Join(dir, "node_modules", filepath.FromSlash(name), "package.json"))
 		if err != nil {
 			return false
 		}
@@ -110,6 +123,40 @@ func lockDir(path string) (unlock func(), err error) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// Locked returns the versions at which dir's package-lock.json pins the
+// packages names, for InstallIn.
+func Locked(dir string, names ...string) (map[string]string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
+	if err != nil {
+		return nil, err
+	}
+	var lock struct {
+		Packages map[string]struct{ Version string }
+	}
+	if err := json.Unmarshal(b, &lock); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "package-lock.json"), err)
+	}
+	pins := make(map[string]string, len(names))
+	for _, name := range names {
+		p, ok := lock.Packages["node_modules/"+name]
+		if !ok || p.Version == "" {
+			return nil, fmt.Errorf("%s pins no version of %s", filepath.Join(dir, "package-lock.json"), name)
+		}
+		pins[name] = p.Version
+	}
+	return pins, nil
+}
+
+// Command returns the command that runs `node script` in dir, with env
+// added to this process's environment, for a program to start and drive
+// itself (Start is the tests').
+func Command(dir, script string, env ...string) *exec.Cmd {
+	cmd := exec.Command("node", script)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
 }
 
 func abs(p string) string {
