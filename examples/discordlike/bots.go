@@ -94,7 +94,7 @@ type fault struct {
 func newFleet(o *options, con *console, cat *catalogue, lib *pipeline.Library, sched *pipeline.Scheduler) *fleet {
 	f := &fleet{o: o, con: con, cat: cat, lib: lib, sched: sched}
 	for g := 1; g <= o.guilds; g++ {
-		b := &bot{f: f, n: g, guild: fmt.Sprintf("guild-%d", g), user: fmt.Sprintf("bot-%d", g), plays: map[string]int{}, commands: map[string]int{}}
+		b := &bot{f: f, n: g, guild: fmt.Sprintf("guild-%d", g), user: botUser(g), plays: map[string]int{}, commands: map[string]int{}}
 		b.token = "token-" + b.user
 		// Guilds start spread over the first tracks, so that several ask
 		// for each at once, and then go through the list.

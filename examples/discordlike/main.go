@@ -56,6 +56,7 @@ type options struct {
 	record     string
 	serve      bool
 	dave       bool
+	discordjs  string
 	faults     bool
 	out        io.Writer
 }
@@ -76,6 +77,7 @@ func main() {
 	flag.StringVar(&o.record, "record", "", "write what each guild was heard to say to `DIR`/<guild>.opus")
 	flag.BoolVar(&o.serve, "serve", false, "keep running (bots and page) until interrupted, for browsers")
 	flag.BoolVar(&o.dave, "dave", true, "make the server require DAVE, as Discord does (the bots have it on); a listener in each channel decrypts what the server checks")
+	flag.StringVar(&o.discordjs, "discordjs", "auto", "auto: a discord.js client (node, pipeline/voice/voicetest/interop) in the even guilds' channels, with -dave, when node is on PATH; true: require it; false: none")
 	flag.BoolVar(&o.faults, "faults", true, "inject faults: a lost UDP socket, a lost control connection, a corrupt and a missing track, a wrong token")
 	flag.Parse()
 	if tracks != "" {
@@ -143,6 +145,11 @@ func run(ctx context.Context, o *options) error {
 	if o.dave {
 		con.line("the server requires DAVE (-dave=false for transport encryption alone): it relays frames it cannot read, which a listener in each channel decrypts for the checks")
 	}
+	if svc.djs.skipped != "" {
+		con.linef("discord.js guilds skipped: %s; every guild has Go clients alone", svc.djs.skipped)
+	} else {
+		con.linef("discord.js: a client (node, @discordjs/voice with davey) in the channel of each even guild, %d, a member of its DAVE group", len(svc.djs.clients))
+	}
 
 	playCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -198,6 +205,8 @@ func run(ctx context.Context, o *options) error {
 	switch {
 	case total.failed():
 		return fmt.Errorf("%w: %s", errChecks, failures(total))
+	case svc.djs.failed():
+		return fmt.Errorf("%w: a discord.js client did not decrypt the bot's frames as the listener did", errChecks)
 	case svc.ver.overflow.Load() > 0:
 		return fmt.Errorf("%w: the checker fell behind by %d packets", errChecks, svc.ver.overflow.Load())
 	case !childOK:
@@ -376,7 +385,7 @@ func startProgress(con *console, svc *service, o *options) func() {
 				status = "FAILING: " + failures(tot)
 			}
 			con.progress(fmt.Sprintf("guilds %d/%d · %.0f packets/s · verified %d · late %d · CPU %.0f%% · heap %.0f MB · %s",
-				st.Sessions-len(svc.listeners), o.guilds, rate, tot.Verified, tot.Late, load, float64(ms.HeapInuse)/1e6, status))
+				st.Sessions-len(svc.listeners)-len(svc.djs.clients), o.guilds, rate, tot.Verified, tot.Late, load, float64(ms.HeapInuse)/1e6, status))
 		}
 	}()
 	return func() {
@@ -441,6 +450,7 @@ func summarize(con *console, o *options, cat *catalogue, lib *pipeline.Library, 
 				r.Guild, r.Packets, float64(r.Samples)/48000, r.concealedShare()*100, r.Level, r.Peak, agentName(r.Agent))
 		}
 	}
+	summarizeDJS(con, o, svc.djs)
 	listeners := max(len(res), 1) + len(web)
 	p("  listeners           %d: %d voice channels heard by the server, %d WebRTC and HTTP listeners in this process, %d browser reports",
 		len(res)+len(web), len(res), len(web), len(ws.Reports))

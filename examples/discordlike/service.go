@@ -31,14 +31,20 @@ type service struct {
 	gateway string // the voice gateway's URL
 	base    string // the web page's
 
-	mu         sync.Mutex // guards recordings
+	mu         sync.Mutex // guards recordings and frames
 	recordings []*recording
-	serveErr   chan error
+	// frames are the frames the listeners of the discord.js guilds
+	// heard: guild → frameKey → frameHash; nil without discord.js.
+	frames   map[string]map[uint64]uint64
+	serveErr chan error
 
 	// listeners are the DAVE members that hear each guild (-dave); wg
 	// their readers.
 	listeners []*voice.Conn
 	wg        sync.WaitGroup
+
+	// djs are the discord.js clients (-dave, -discordjs).
+	djs *djsGuilds
 }
 
 func startService(o *options, con *console, cat *catalogue, lib *pipeline.Library, sched *pipeline.Scheduler) (*service, error) {
@@ -101,6 +107,14 @@ func startService(o *options, con *console, cat *catalogue, lib *pipeline.Librar
 	s.gateway = "ws://" + host + "/voice"
 	s.base = "http://" + host + "/"
 	go func() { s.serveErr <- s.http.Serve(s.ln) }()
+	if s.djs, err = s.startDiscordJS(); err != nil {
+		s.djs = &djsGuilds{}
+		s.close()
+		return nil, err
+	}
+	if len(s.djs.clients) > 0 {
+		s.frames = make(map[string]map[uint64]uint64)
+	}
 	if o.dave {
 		if err := s.listen(); err != nil {
 			s.close()
@@ -121,7 +135,7 @@ func (s *service) heard(guild string, p sink.Opened, at time.Time) {
 // DAVE, in the group, whose receive path decrypts what the bot sends.
 func (s *service) listen() error {
 	for g := 1; g <= s.o.guilds; g++ {
-		guild, user := fmt.Sprintf("guild-%d", g), fmt.Sprintf("listener-%d", g)
+		guild, user := fmt.Sprintf("guild-%d", g), listenerUser(g)
 		su := voice.ServerUpdate{Endpoint: s.gateway, Token: "token-" + user, GuildID: guild}
 		st := voice.StateUpdate{UserID: user, SessionID: "session-" + user}
 		c, err := voice.Connect(context.Background(), su, st, voice.WithReceive(queueLen))
@@ -136,19 +150,42 @@ func (s *service) listen() error {
 				p := sink.Opened{Header: sink.Header{Sequence: r.Sequence, Timestamp: r.Timestamp, Marker: r.Marker, SSRC: r.SSRC},
 					Ext: r.Extension, Payload: r.Opus}
 				s.heard(guild, p, time.Now())
+				if djsGuild(g) {
+					s.keep(guild, p)
+				}
 			}
 		}()
 	}
 	return nil
 }
 
-// close shuts the service down: the voice server's connections, the web
-// side, the HTTP server; then it waits for the checkers.
+// keep records a frame the listener of a discord.js guild heard, for
+// the comparison with the discord.js client's.
+func (s *service) keep(guild string, p sink.Opened) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.frames == nil {
+		return
+	}
+	if s.frames[guild] == nil {
+		s.frames[guild] = make(map[uint64]uint64)
+	}
+	s.frames[guild][frameKey(p.SSRC, p.Sequence)] = frameHash(p.Payload)
+}
+
+// close shuts the service down: the discord.js clients, the voice
+// server's connections, the web side, the HTTP server; then it waits for
+// the checkers and compares what the discord.js clients heard with the
+// listeners'.
 func (s *service) close() {
+	s.djs.close()
 	for _, c := range s.listeners {
 		c.Close()
 	}
 	s.wg.Wait()
+	s.mu.Lock()
+	s.djs.compare(s.frames)
+	s.mu.Unlock()
 	s.voice.Close()
 	s.web.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
