@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/streamcatcher/streamcatcher/codec/ogg"
 	"github.com/streamcatcher/streamcatcher/codec/opus"
+	"github.com/streamcatcher/streamcatcher/internal/nodetest"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 	"github.com/streamcatcher/streamcatcher/pipeline/sink"
 	"github.com/stretchr/testify/assert"
@@ -57,7 +59,7 @@ func shortOptions(out *syncBuffer) *options {
 	return &options{
 		guilds: 10, duration: 3 * time.Second, listeners: 1,
 		addr: "127.0.0.1:0", udpAddr: "127.0.0.1:0", webrtcAddr: "127.0.0.1:0",
-		role: "all", faults: true, out: out,
+		role: "all", discordjs: "auto", faults: true, out: out,
 	}
 }
 
@@ -131,6 +133,74 @@ func TestDAVE(t *testing.T) {
 	assert.Contains(t, out.String(), "3 connected of 3")
 	assert.Contains(t, out.String(), "the server requires DAVE")
 	assert.Regexp(t, regexp.MustCompile(`verified +[1-9][0-9]* packets`), out.String())
+}
+
+// TestDiscordJS: with DAVE required and node here, a discord.js client
+// joins the channel of each even guild, a member of its DAVE group, and
+// every frame of the bot it decrypts is byte-equal to the frame the
+// listener decrypted; without node, a line says they were skipped.
+func TestDiscordJS(t *testing.T) {
+	var out syncBuffer
+	o := shortOptions(&out)
+	o.guilds, o.listeners, o.dave, o.faults = 4, 0, true, false
+	err := run(context.Background(), o)
+	t.Log("\n" + out.String())
+	require.NoError(t, err)
+	s := out.String()
+	if _, lookErr := exec.LookPath("node"); lookErr != nil || nodetest.Skipped() {
+		assert.Regexp(t, `discord.js guilds skipped: \S`, s)
+		return
+	}
+	assert.Contains(t, s, "in the channel of each even guild, 2, a member of its DAVE group")
+	m := regexp.MustCompile(`discord.js guilds +2 \(even\): (\d+) frames of the bots decrypted by discord.js, (\d+) byte-equal to the listener's, 0 differing, \d+ of packets the listener missed; the listeners heard \d+; 0 failed`).FindStringSubmatch(s)
+	require.NotNil(t, m, "the discord.js guilds' line")
+	assert.NotEqual(t, "0", m[1], "discord.js decrypted some frames")
+	assert.Equal(t, m[1], m[2], "every frame byte-equal to the listener's")
+	assert.Contains(t, s, "Go-only guilds      2 (odd)")
+}
+
+// TestDiscordJSSkipped: -discordjs=false, or -dave=false, says so in a
+// line and runs Go clients alone.
+func TestDiscordJSSkipped(t *testing.T) {
+	for _, c := range []struct {
+		discordjs string
+		dave      bool
+		why       string
+	}{{"false", true, "-discordjs=false"}, {"auto", false, "-dave=false"}} {
+		var out syncBuffer
+		o := shortOptions(&out)
+		o.guilds, o.listeners, o.faults, o.duration = 2, 0, false, time.Second
+		o.discordjs, o.dave = c.discordjs, c.dave
+		require.NoError(t, run(context.Background(), o), out.String())
+		assert.Contains(t, out.String(), "discord.js guilds skipped: "+c.why)
+		assert.Contains(t, out.String(), "discord.js          skipped: "+c.why)
+	}
+}
+
+// TestDJSCompare: a discord.js client fails when a frame it decrypted
+// differs from the listener's frame of the same packet, or when it
+// decrypted none of those the listener heard.
+func TestDJSCompare(t *testing.T) {
+	heard := map[string]map[uint64]uint64{"guild-2": {
+		frameKey(7, 1): frameHash([]byte("one")), frameKey(7, 2): frameHash([]byte("two")),
+	}}
+	ok := &djsClient{guild: "guild-2", frames: []djsFrame{{frameKey(7, 1), frameHash([]byte("one"))}, {frameKey(7, 3), 1}}}
+	wrong := &djsClient{guild: "guild-2", frames: []djsFrame{{frameKey(7, 2), frameHash([]byte("one"))}}}
+	none := &djsClient{guild: "guild-2"}
+	for _, c := range []struct {
+		client *djsClient
+		want   djsResult
+	}{
+		{ok, djsResult{guild: "guild-2", frames: 2, equal: 1, unheard: 1, heard: 2}},
+		{wrong, djsResult{guild: "guild-2", frames: 1, differ: 1, heard: 2}},
+		{none, djsResult{guild: "guild-2", heard: 2}},
+	} {
+		d := &djsGuilds{clients: []*djsClient{c.client}}
+		d.compare(heard)
+		require.Len(t, d.results, 1)
+		assert.Equal(t, c.want, d.results[0])
+		assert.Equal(t, c.client != ok, d.failed(), "%+v", c.want)
+	}
 }
 
 // TestSplit runs the bots in a second process: this test binary, which
