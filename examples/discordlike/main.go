@@ -9,7 +9,12 @@
 // listener in each channel, a member of its DAVE group, decrypts and
 // decodes every packet and checks it (-dave=false: transport encryption
 // alone, checked by the server): numbering, timing, and that the audio
-// is the track's at the place the packet claims. Browsers join a guild's channel on a served
+// is the track's at the place the packet claims. When node is here
+// (-discordjs=auto), a discord.js client (client.js of
+// pipeline/voice/voicetest/interop) joins the channel of each even
+// guild too, a member of its DAVE group, and each frame of the bot it
+// decrypts must be byte-equal to the listener's; without node, a line
+// says those guilds were skipped. Browsers join a guild's channel on a served
 // page, over WebRTC, and every channel is also an HTTP Ogg Opus stream.
 //
 //	go run ./examples/discordlike                 # 50 guilds for 20 s, then a summary
