@@ -189,6 +189,8 @@ func (s *service) startDiscordJS() (*djsGuilds, error) {
 		d.skipped = "-dave=false (they join the channels' DAVE groups)"
 	case s.o.guilds < 2:
 		d.skipped = "one guild: the even guilds have them"
+	case s.o.serve:
+		d.skipped = "-serve: their frames are compared at the run's end, which never comes"
 	case nodetest.Skipped():
 		d.skipped = "STREAMCATCHER_NO_NODE=1"
 	}
