@@ -55,6 +55,7 @@ type config struct {
 	decrypt      FrameDecryptor
 	e2ee         E2EE
 	dave         bool
+	daveNow      func() time.Time
 	flags        int
 	queue        int
 }
@@ -111,6 +112,12 @@ func WithE2EE(e E2EE) Option { return func(c *config) { c.e2ee = e } }
 // with the options takes the place of the layer's; WithE2EE replaces the
 // whole layer.
 func WithDAVE(on bool) Option { return func(c *config) { c.dave = on } }
+
+// WithDAVEClock makes the Conn's own DAVE layer read the time from now
+// instead of time.Now (a test's pipeline.FakeClock's Now): the
+// receivers' passthrough windows (PassthroughWindow, DowngradeWindow)
+// and their decryptors' key expiry follow it (dave.WithDecryptorClock).
+func WithDAVEClock(now func() time.Time) Option { return func(c *config) { c.daveNow = now } }
 
 // WithSpeakingFlags sets the flags the Conn announces (op 5) before its
 // audio (default SpeakingMicrophone).
@@ -284,7 +291,7 @@ func Connect(ctx context.Context, su ServerUpdate, st StateUpdate, opts ...Optio
 		if channel == "" {
 			channel = su.GuildID
 		}
-		c.dave = newDAVE(c, Snowflake(st.UserID), Snowflake(channel))
+		c.dave = newDAVE(c, Snowflake(st.UserID), Snowflake(channel), cfg.daveNow)
 		c.cfg.e2ee = c.dave
 		if c.cfg.decrypt == nil {
 			c.cfg.decrypt = c.dave

@@ -71,6 +71,7 @@ type DAVE struct {
 	self    uint64
 	channel uint64
 	enc     *dave.Encryptor
+	now     func() time.Time // the clock of the passthrough windows and the decryptors
 
 	mu sync.Mutex // guards the fields below
 	// version is the protocol version in force (op 4, an executed
@@ -133,8 +134,11 @@ type DAVEStats struct {
 	Refused         int64  // frames received and refused (a wrong key, not encrypted, a replay)
 }
 
-func newDAVE(c *Conn, self, channel uint64) *DAVE {
-	return &DAVE{c: c, self: self, channel: channel, enc: dave.NewEncryptor(nil),
+func newDAVE(c *Conn, self, channel uint64, now func() time.Time) *DAVE {
+	if now == nil {
+		now = time.Now
+	}
+	return &DAVE{c: c, self: self, channel: channel, now: now, enc: dave.NewEncryptor(nil),
 		users: map[uint64]bool{}, decs: map[uint64]*dave.Decryptor{}, pending: map[uint16]transition{}}
 }
 
@@ -368,7 +372,7 @@ func (d *DAVE) executeLocked(t transition) {
 		d.enc.SetKeyRatchet(t.self)
 		d.enc.SetPassthroughMode(false)
 		d.sendEpoch = t.epoch
-		if d.passAlways || time.Now().Before(d.passUntil) {
+		if d.passAlways || d.now().Before(d.passUntil) {
 			d.allowPassthroughLocked(PassthroughWindow)
 		}
 	}
@@ -377,11 +381,11 @@ func (d *DAVE) executeLocked(t transition) {
 // allowPassthroughLocked lets frames not encrypted pass for window from
 // now, and no longer.
 func (d *DAVE) allowPassthroughLocked(window time.Duration) {
-	until := time.Now().Add(window)
+	until := d.now().Add(window)
 	d.passAlways, d.passUntil = false, until
 	for _, dec := range d.decs {
 		dec.TransitionToPassthroughMode(true, 0)
-		dec.TransitionToPassthroughMode(false, time.Until(until))
+		dec.TransitionToPassthroughMode(false, until.Sub(d.now()))
 	}
 }
 
@@ -390,10 +394,10 @@ func (d *DAVE) allowPassthroughLocked(window time.Duration) {
 func (d *DAVE) decLocked(u uint64) *dave.Decryptor {
 	dec := d.decs[u]
 	if dec == nil {
-		dec = dave.NewDecryptor()
+		dec = dave.NewDecryptor(dave.WithDecryptorClock(d.now))
 		if d.passAlways {
 			dec.TransitionToPassthroughMode(true, 0)
-		} else if left := time.Until(d.passUntil); left > 0 {
+		} else if left := d.passUntil.Sub(d.now()); left > 0 {
 			dec.TransitionToPassthroughMode(true, 0)
 			dec.TransitionToPassthroughMode(false, left)
 		}

@@ -56,10 +56,10 @@ type member struct {
 	done  chan struct{}
 }
 
-func join(t *testing.T, ch *daveChannel, user string) *member {
+func join(t *testing.T, ch *daveChannel, user string, opts ...voice.Option) *member {
 	t.Helper()
 	m := &member{user: user, heard: map[string][]string{}, done: make(chan struct{})}
-	m.conn = connect(t, ch.srv, "guild", user, voice.WithReceive(4096))
+	m.conn = connect(t, ch.srv, "guild", user, append([]voice.Option{voice.WithReceive(4096)}, opts...)...)
 	go func() {
 		defer close(m.done)
 		for r := range m.conn.Receive() { // closed once Close has returned
