@@ -51,9 +51,8 @@ import (
 //
 // A join needs A finished (its true end is known only then), B's first
 // packets encoded, an Opus encoder (cgo), and transitions on for both
-// tracks (WithSeams). Made ahead (prepareJoin, in
-// the background, in a slot of A's Pool, as a queue asks when A's end
-// nears), it is cached on A and lent to every stream that plays the same
+// tracks (WithSeams). Made ahead (prepareJoin, in the background, in a
+// slot of A's Pool, as a queue asks once A is finished), it is cached on A and lent to every stream that plays the same
 // pair with the same fade; the cache keeps joinCacheMax of them, and
 // drops them when A or B is closed. Where a join cannot be made (tracks
 // of other channels or packet durations, a live track, a track too short

@@ -42,14 +42,19 @@ import (
 // waits: an entry whose track is still loading (or whose source stalls)
 // is an underrun (ErrUnderrun), counted towards WithStuckAfter.
 //
-// Tracks follow each other packet after packet: the next track's first
-// packet comes right after the last one's last, on one timeline
-// (Packet.Timestamp runs on across tracks, and across the gaps a
-// Scheduler passes). A receiver decoding the queue's stream with one
-// decoder holds the state of the last track's audio at that boundary, for
-// which the next track's first packet was not coded: it is sent as a
-// silence frame of its duration (as a Player does at a jump that has no
-// transition; see Player), the next packets as they are. The five
+// Tracks follow each other on one timeline (Packet.Timestamp runs on
+// across tracks, and across the gaps a Scheduler passes), through the
+// join of each track's end into the next one's start: gapless, or a
+// crossfade (WithCrossfade), encoded once per pair and shared (see the
+// package's joins). The queue asks for the join once the playing track
+// is finished encoding, and plays it if it is ready when the track's
+// packets come to it. Where there is none (a live track, tracks of other
+// channels or packet durations, WithJoins(false), WithSeams(false), no
+// libopus, or a join not ready in time), the next track's first packet
+// follows the last one's last and, since a receiver decoding the stream
+// with one decoder holds the state of the last track's audio, for which
+// it was not coded, is sent as a silence frame of its duration (as a
+// Player does at a jump that has no transition; see Player). The five
 // silence frames of a Player's end are not sent between queued tracks:
 // they are sent when the queue stops or empties, and at a pause, as a
 // Player's are.
@@ -111,7 +116,8 @@ type Queue struct {
 	// The join of the current track into the next entry's (see joinStep).
 	joinTo   *qentry         // the entry joinWait is for
 	joinA    *Track          // the track joinWait joins from
-	joinWait <-chan struct{} // prepareJoin's: closed once the join is ready; nil until asked
+	joinWait <-chan struct{} // joinMade's ready: closed once the join is ready; nil until asked
+	joinMade *join           // the join asked for
 	jn       *join           // the join, once ready (a cut is never played: boundary does that)
 	jnAt     int             // the next of jn's packets to give while its transition plays; -1 if none does
 	jnPos    int64           // the position on the entry's track of the next of jn's packets
@@ -362,8 +368,9 @@ func (q *Queue) Stop() { q.record(queueCmd{op: opStop}, false) }
 // Seek moves the entry id, if it is the current one then, to position d
 // of its track. It never waits: a position already encoded is played from
 // the next packet; past the encoded point of a track still encoding, the
-// track encodes a segment from d (an MP3, WAV or FLAC input: see the
-// package's segments), and the queue plays on where it was (or gives
+// track encodes a segment from d (MP3 input, so far: see the package's
+// segments; other input waits for the track's own encode, which the queue
+// asks to go on at once), and the queue plays on where it was (or gives
 // nothing, if it had nothing to play), and moves at the first packet
 // boundary at which d is encoded, in the segment or in the track (and,
 // for the track, as Player.Seek asks, the jump's transition can be
@@ -371,7 +378,8 @@ func (q *Queue) Stop() { q.record(queueCmd{op: opStop}, false) }
 // they are there, through a transition. A seek
 // at or past the end of a finished track does nothing. A later Seek, or
 // the entry's end, replaces a seek not yet made. A paused queue plays
-// from d on Resume.
+// from d on Resume. A seek made during a join's transition into the
+// entry takes effect at the transition's end.
 func (q *Queue) Seek(id EntryID, d time.Duration) {
 	q.record(queueCmd{op: opSeek, id: id, from: max(d, 0)}, false)
 }
@@ -586,6 +594,9 @@ func (q *Queue) next() (Packet, error) {
 		if pk, ok := q.joinStep(); ok {
 			return pk, nil
 		}
+		if q.player == nil {
+			continue // a join that could not go on: the entry is started as usual
+		}
 		pk, err := q.player.Next()
 		switch {
 		case err == nil:
@@ -623,7 +634,7 @@ func (q *Queue) next() (Packet, error) {
 // state, for which b's first packet was not coded: it is sent as a
 // silence frame of its duration (the rule of a Player's jump without a
 // transition: see seamData), and b's player goes on as after a silence
-// frame. A join of a's end to b's start would be made here.
+// frame. (Where a join was ready, joinStep started b instead.)
 func (q *Queue) boundary(a, b *qentry, pk Packet) Packet {
 	if a == nil || pk.Silence {
 		return pk
@@ -644,10 +655,14 @@ func (q *Queue) boundary(a, b *qentry, pk Packet) Packet {
 // next.
 func (q *Queue) joinStep() (Packet, bool) {
 	if q.jnAt >= 0 {
-		if q.cur == q.joinTo && q.audible == q.cur && q.seek < 0 {
+		// A seek made meanwhile waits for the transition's end: its own
+		// transition is made from where the join leaves the receiver's
+		// decoder (b's packet bFirst). A pause's silence frames cut it
+		// short: b's player goes on as after any silence.
+		if q.cur == q.joinTo && q.audible == q.cur {
 			return q.joinPacket(), true
 		}
-		q.joinReset() // a pause's silence, a seek: the transition is cut short
+		q.joinReset()
 		return Packet{}, false
 	}
 	if q.cfg.noJoins || !q.started || q.audible != q.cur || q.seek >= 0 || q.loop == LoopTrack || q.loop == LoopSection || len(q.entries) == 0 {
@@ -662,18 +677,19 @@ func (q *Queue) joinStep() (Packet, bool) {
 		return Packet{}, false
 	}
 	if q.joinTo != b || q.joinA != a {
-		q.joinTo, q.joinA, q.joinWait, q.jn = b, a, nil, nil
+		q.joinTo, q.joinA, q.joinWait, q.joinMade, q.jn = b, a, nil, nil, nil
 	}
 	if q.joinWait == nil {
 		if !a.Finished() {
 			return Packet{}, false
 		}
-		q.joinWait = a.prepareJoin(bt, q.cfg.fade)
+		q.joinMade = a.joinEntry(bt, q.cfg.fade) // held: the cache may let it go meanwhile
+		q.joinWait = q.joinMade.ready
 	}
 	if q.jn == nil {
 		select {
 		case <-q.joinWait:
-			q.jn, _ = a.joinNow(bt, q.cfg.fade)
+			q.jn = q.joinMade
 		default:
 			return Packet{}, false
 		}
@@ -691,7 +707,7 @@ func (q *Queue) joinStep() (Packet, bool) {
 	t, err := q.ready(q.cur)
 	if err != nil || t != bt {
 		q.joinReset()
-		return Packet{}, false // the next round plays it (or fails it) as usual
+		return Packet{}, false // next plays it (or fails it) as usual: it has no player yet
 	}
 	q.newPlayer(t)
 	p := q.player
@@ -734,7 +750,7 @@ func (q *Queue) joinPacket() Packet {
 
 // joinReset forgets the join played or asked.
 func (q *Queue) joinReset() {
-	q.joinTo, q.joinA, q.joinWait, q.jn, q.jnAt = nil, nil, nil, nil, -1
+	q.joinTo, q.joinA, q.joinWait, q.joinMade, q.jn, q.jnAt = nil, nil, nil, nil, nil, -1
 }
 
 // give puts pk on the queue's timeline.
@@ -812,6 +828,13 @@ func (q *Queue) seekAhead(target int64) bool {
 	p := q.player
 	s, i := p.t.segmentAt(target)
 	if s == nil {
+		// No segment: the seek waits for the track's own packets. Ask
+		// the fill for the next of them, so that a fill that paces itself
+		// (a stored track: see WithStoreReadAhead), or waits its turn in
+		// the pool, goes on now: a block, or some packets, a boundary.
+		if x, ok := p.t.Index(); ok {
+			p.t.c.Ready(x.End())
+		}
 		return false
 	}
 	if _, ok, _ := s.packet(i); !ok {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 )
 
@@ -147,4 +148,125 @@ func TestQueueJoinPaused(t *testing.T) {
 	wantLast, err := pipeline.JoinedPackets(hb.Track(), hb.Track(), pipeline.JoinPlan{ALast: xb.Packets() - 1, BFirst: xb.Packets()})
 	require.NoError(t, err)
 	assert.Equal(t, wantLast[len(wantLast)-1], last, "b plays to its last packet")
+}
+
+// A Queue's seek past what a paced stored track has read (its read-ahead
+// follows a clock, stopped here) lands without the clock: the queue asks
+// the fill for the packets the seek waits for.
+func TestQueueSeekStoredPaced(t *testing.T) {
+	key, raw, o, dir, _, _, _ := longStored(t) // 10 s of noise, stored
+	store, err := pipeline.NewDirStore(dir, 0)
+	require.NoError(t, err)
+	clock := pipeline.NewFakeClock(time.Unix(0, 0))
+	lib := newLibrary(t, o, raw, pipeline.WithStore(store), pipeline.WithStoreReadAhead(25, clock))
+	q := pipeline.NewQueue(lib, pipeline.WithPositionEvery(0))
+	defer q.Close()
+	id := q.Enqueue(key)
+	var pk pipeline.Packet
+	for n := 0; ; n++ {
+		require.Less(t, n, 100000, "the track never started")
+		if pk, err = q.Next(); err == nil {
+			break
+		}
+		require.ErrorIs(t, err, pipeline.ErrUnderrun)
+	}
+	require.EqualValues(t, 1, lib.Stats().DiskHits, "played from the store")
+	target := 9 * time.Second
+	q.Seek(id, target)
+	for n := 0; ; n++ {
+		require.Less(t, n, 100000, "the seek never landed, the clock stopped")
+		pk, err = q.Next()
+		if errors.Is(err, pipeline.ErrUnderrun) {
+			continue
+		}
+		require.NoError(t, err)
+		if pk.Position >= opus.Samples(target)-960 {
+			break
+		}
+	}
+	assert.LessOrEqual(t, pk.Position, opus.Samples(target))
+}
+
+// gateAfter gives the first n bytes of r at once and the rest once open
+// is closed.
+type gateAfter struct {
+	r    io.Reader
+	n    int64
+	open chan struct{}
+}
+
+func (g *gateAfter) Read(p []byte) (int, error) {
+	if g.n <= 0 {
+		<-g.open
+		return g.r.Read(p)
+	}
+	if int64(len(p)) > g.n {
+		p = p[:g.n]
+	}
+	k, err := g.r.Read(p)
+	g.n -= int64(k)
+	return k, err
+}
+
+// A seek made during a join's transition, to a place of b not encoded
+// yet, waits for the transition's end: the join's packets are all given,
+// in order, then b's own from bFirst (not b's bFirst straight after a
+// transition cut short, which the receiver's decoder, partway through
+// the transition, was not coded for).
+func TestQueueJoinSeekWaits(t *testing.T) {
+	const fade = 200 * time.Millisecond
+	open := make(chan struct{})
+	defer close(open)
+	o := &opener{data: map[string][]byte{"a": tone(2, 0, 48000, 440, 0.5), "b": tone(2, 0, 3*48000, 660, 0.5)},
+		opens: map[string]int{}, fail: map[string]int{},
+		wrap: func(src string, r io.Reader) io.Reader {
+			if src == "b" {
+				return &gateAfter{r: r, n: 8 * 48000, open: open} // b's first second
+			}
+			return r
+		}}
+	lib := newLibrary(t, o, pipeline.WithTrackOptions(pipeline.WithRawPCM(f32)))
+	ka, kb := pipeline.Key{Source: "a"}, pipeline.Key{Source: "b"}
+	ha, err := lib.Get(context.Background(), ka)
+	require.NoError(t, err)
+	defer ha.Release()
+	hb, err := lib.Get(context.Background(), kb)
+	require.NoError(t, err)
+	defer hb.Release()
+	finished(t, ha)
+	q := pipeline.NewQueue(lib, pipeline.WithCrossfade(fade), pipeline.WithPositionEvery(0))
+	defer q.Close()
+	q.Enqueue(ka)
+	idb := q.Enqueue(kb)
+	_, err = q.Next()
+	require.NoError(t, err)
+	select {
+	case <-pipeline.PrepareJoin(ha.Track(), hb.Track(), fade):
+	case <-time.After(joinWait):
+		t.Fatal("the join was not made")
+	}
+	plan, ok := pipeline.JoinNow(ha.Track(), hb.Track(), fade)
+	require.True(t, ok)
+	require.False(t, plan.Cut, "%v", plan.Err)
+	require.Greater(t, len(plan.Packets), 3)
+	var got [][]byte
+	for len(got) < 2 {
+		pk, err := q.Next()
+		require.NoError(t, err)
+		if q.State().Current.ID == idb {
+			got = append(got, pk.Data)
+		}
+	}
+	q.Seek(idb, 2500*time.Millisecond) // b's encode is held at its first second
+	for len(got) < len(plan.Packets)+1 {
+		pk, err := q.Next()
+		require.NoError(t, err)
+		got = append(got, pk.Data)
+	}
+	xb, _ := hb.Track().Index()
+	first, err := pipeline.JoinedPackets(hb.Track(), hb.Track(), pipeline.JoinPlan{ALast: -1, BFirst: plan.BFirst})
+	require.NoError(t, err)
+	require.Greater(t, xb.Packets(), plan.BFirst)
+	assert.Equal(t, plan.Packets, got[:len(plan.Packets)], "the join's transition, whole")
+	assert.Equal(t, first[0], got[len(plan.Packets)], "then b's packet bFirst")
 }

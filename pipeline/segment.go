@@ -246,9 +246,14 @@ func (t *Track) segmentAt(target int64) (*segment, int) {
 			s.mu.Lock()
 			usable := i < s.first+len(s.packets) || !s.ended
 			s.mu.Unlock()
-			if usable {
-				return s, i
+			if !usable {
+				// It ended before i: failed (a source that cannot be
+				// opened again, a file mp3.Seek refuses), or at the
+				// source's end. Not made again: the seek waits for the
+				// track's own encode, as without segments.
+				return nil, 0
 			}
+			return s, i
 		}
 	}
 	if i < segWarm+1 {
@@ -289,7 +294,7 @@ func (t *Track) sweepLocked(x framed.Index) {
 			return false
 		}
 		s.mu.Lock()
-		gone := s.ended && (s.err != nil || x.Packets() >= s.first+len(s.packets) || x.Done())
+		gone := s.ended && (x.Packets() >= s.first+len(s.packets) || x.Done())
 		s.mu.Unlock()
 		if gone {
 			s.cancel()
@@ -302,7 +307,12 @@ func (t *Track) sweepLocked(x framed.Index) {
 // leaveSegment is a player's leaving s: the track drops the segments it
 // no longer needs.
 func (t *Track) leaveSegment(s *segment) {
-	s.users.Add(-1)
+	if s.users.Add(-1) == 0 {
+		select { // its encode, waiting for a player to need more, sees it has none
+		case s.more <- struct{}{}:
+		default:
+		}
+	}
 	x, _ := t.Index()
 	c := &t.segs
 	c.mu.Lock()
@@ -384,8 +394,14 @@ func (t *Track) encodeSegment(ctx context.Context, s *segment, x framed.Index, s
 		for j >= segWarm && s.first+j-segWarm >= int(s.want.Load())+segLead {
 			select {
 			case <-s.more:
+			case <-t.Done():
 			case <-ctx.Done():
 				return ctx.Err()
+			}
+			// No player on it, and the track's own encode has what it
+			// has (or has ended): no one will need more of it.
+			if y, ok := t.Index(); ok && (y.Done() || s.users.Load() == 0 && y.Packets() >= s.first+j-segWarm) {
+				return nil
 			}
 		}
 		if j >= segWarm {
