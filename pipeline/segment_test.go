@@ -218,3 +218,83 @@ func peakOf(x []float64) float64 {
 	}
 	return m
 }
+
+// closingReader is a reader whose Close is counted.
+type closingReader struct {
+	io.Reader
+	closed *int32
+	mu     *sync.Mutex
+}
+
+func (c closingReader) Close() error {
+	c.mu.Lock()
+	*c.closed++
+	c.mu.Unlock()
+	return nil
+}
+
+// A segment that no player is on any more ends its encode once the track
+// has what it has, or has ended, and closes its source, rather than
+// waiting for a player to need more until the track is closed.
+func TestSegmentEndsWithoutPlayers(t *testing.T) {
+	data := longMP3(t, time.Minute)
+	held := &heldOpener{data: data, head: 100 << 10, released: make(chan struct{})}
+	var mu sync.Mutex
+	var closed int32
+	opens := 0
+	open := func(ctx context.Context, s string) (io.Reader, error) {
+		r, err := held.open(ctx, s)
+		mu.Lock()
+		opens++
+		mu.Unlock()
+		return closingReader{Reader: r, closed: &closed, mu: &mu}, err
+	}
+	released := false
+	defer func() {
+		if !released {
+			close(held.released)
+		}
+	}()
+	lib := pipeline.NewLibrary(pipeline.WithOpener(open))
+	defer lib.Close()
+	q := pipeline.NewQueue(lib)
+	defer q.Close()
+	key := pipeline.Key{Source: "long"}
+	id := q.Enqueue(key)
+	first := nextPacket(t, q)
+	q.Seek(id, 40*time.Second)
+	for n := 0; ; n++ { // until the jump into the segment
+		require.Less(t, n, 5000, "the seek made")
+		pk := nextPacket(t, q)
+		if pk.Position > first.Position+960*int64(n+1) {
+			break
+		}
+	}
+	q.Seek(id, 0) // back to the start, encoded: the player leaves the segment
+	for range 10 {
+		nextPacket(t, q)
+	}
+	mu.Lock()
+	require.Equal(t, 2, opens, "the track's source and the segment's")
+	mu.Unlock()
+	close(held.released) // the track's own encode runs to its end
+	released = true
+	eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return closed >= 1 // the segment's source: the track's is closed at its end too
+	}, "a source closed")
+	h, err := lib.Get(context.Background(), key)
+	require.NoError(t, err)
+	defer h.Release()
+	select {
+	case <-h.Track().Done():
+	case <-time.After(60 * time.Second):
+		t.Fatal("the track did not end")
+	}
+	eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return closed == 2
+	}, "the segment's source closed once the track ended, the track still held")
+}
