@@ -16,6 +16,26 @@ import (
 	"github.com/streamcatcher/streamcatcher/pipeline"
 )
 
+// joinTracks is a Library of two raw PCM tracks, "a" and "b", through
+// opener o, both held (and waited for, but a b whose source o holds back),
+// with the holds and keys.
+func joinTracks(t *testing.T, o *opener, waitB bool) (*pipeline.Library, *pipeline.Hold, *pipeline.Hold, pipeline.Key, pipeline.Key) {
+	t.Helper()
+	lib := newLibrary(t, o, pipeline.WithTrackOptions(pipeline.WithRawPCM(f32)))
+	ka, kb := pipeline.Key{Source: "a"}, pipeline.Key{Source: "b"}
+	ha, err := lib.Get(context.Background(), ka)
+	require.NoError(t, err)
+	t.Cleanup(ha.Release)
+	hb, err := lib.Get(context.Background(), kb)
+	require.NoError(t, err)
+	t.Cleanup(hb.Release)
+	finished(t, ha)
+	if waitB {
+		finished(t, hb)
+	}
+	return lib, ha, hb, ka, kb
+}
+
 // A queue goes from each track to the next through their join: the
 // stream it gives is exactly a's packets to the join's ALast, the join's
 // transition, and b's from BFirst (what TestJoinGapless and
@@ -29,16 +49,7 @@ func TestQueueJoins(t *testing.T) {
 				"a": tone(2, 0, 48000+317, 440, 0.5), // not whole packets: the join's shift
 				"b": tone(2, 0, 36011, 660, 0.5),
 			}, opens: map[string]int{}, fail: map[string]int{}}
-			lib := newLibrary(t, o, pipeline.WithTrackOptions(pipeline.WithRawPCM(f32)))
-			ka, kb := pipeline.Key{Source: "a"}, pipeline.Key{Source: "b"}
-			ha, err := lib.Get(context.Background(), ka)
-			require.NoError(t, err)
-			defer ha.Release()
-			hb, err := lib.Get(context.Background(), kb)
-			require.NoError(t, err)
-			defer hb.Release()
-			finished(t, ha)
-			finished(t, hb)
+			lib, ha, hb, ka, kb := joinTracks(t, o, true)
 
 			var events []pipeline.Event
 			q := pipeline.NewQueue(lib, pipeline.WithCrossfade(fade), pipeline.WithEndWhenEmpty(), pipeline.WithPositionEvery(0),
@@ -97,21 +108,12 @@ func TestQueueJoinPaused(t *testing.T) {
 	const fade = 200 * time.Millisecond
 	o := &opener{data: map[string][]byte{"a": tone(2, 0, 48000, 440, 0.5), "b": tone(2, 0, 48000, 660, 0.5)},
 		opens: map[string]int{}, fail: map[string]int{}}
-	lib := newLibrary(t, o, pipeline.WithTrackOptions(pipeline.WithRawPCM(f32)))
-	ka, kb := pipeline.Key{Source: "a"}, pipeline.Key{Source: "b"}
-	ha, err := lib.Get(context.Background(), ka)
-	require.NoError(t, err)
-	defer ha.Release()
-	hb, err := lib.Get(context.Background(), kb)
-	require.NoError(t, err)
-	defer hb.Release()
-	finished(t, ha)
-	finished(t, hb)
+	lib, ha, hb, ka, kb := joinTracks(t, o, true)
 	q := pipeline.NewQueue(lib, pipeline.WithCrossfade(fade), pipeline.WithEndWhenEmpty(), pipeline.WithPositionEvery(0))
 	defer q.Close()
 	q.Enqueue(ka)
 	idb := q.Enqueue(kb)
-	_, err = q.Next()
+	_, err := q.Next()
 	require.NoError(t, err)
 	<-pipeline.PrepareJoin(ha.Track(), hb.Track(), fade)
 	plan, ok := pipeline.JoinNow(ha.Track(), hb.Track(), fade)
@@ -225,20 +227,12 @@ func TestQueueJoinSeekWaits(t *testing.T) {
 			}
 			return r
 		}}
-	lib := newLibrary(t, o, pipeline.WithTrackOptions(pipeline.WithRawPCM(f32)))
-	ka, kb := pipeline.Key{Source: "a"}, pipeline.Key{Source: "b"}
-	ha, err := lib.Get(context.Background(), ka)
-	require.NoError(t, err)
-	defer ha.Release()
-	hb, err := lib.Get(context.Background(), kb)
-	require.NoError(t, err)
-	defer hb.Release()
-	finished(t, ha)
+	lib, ha, hb, ka, kb := joinTracks(t, o, false)
 	q := pipeline.NewQueue(lib, pipeline.WithCrossfade(fade), pipeline.WithPositionEvery(0))
 	defer q.Close()
 	q.Enqueue(ka)
 	idb := q.Enqueue(kb)
-	_, err = q.Next()
+	_, err := q.Next()
 	require.NoError(t, err)
 	select {
 	case <-pipeline.PrepareJoin(ha.Track(), hb.Track(), fade):

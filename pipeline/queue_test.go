@@ -711,16 +711,7 @@ func TestQueueSeekWaitsForEncoding(t *testing.T) {
 	id := q.Enqueue(pipeline.Key{Source: "piped"})
 	next := func() pipeline.Packet {
 		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); ; {
-			pk, err := q.Next()
-			if err == pipeline.ErrUnderrun {
-				require.False(t, time.Now().After(deadline), "a packet")
-				time.Sleep(time.Millisecond)
-				continue
-			}
-			require.NoError(t, err)
-			return pk
-		}
+		return nextPacket(t, q)
 	}
 	assert.Zero(t, next().Position)
 	q.Seek(id, 11*time.Second) // packet 550: not read yet
@@ -894,4 +885,19 @@ func TestQueueEventsChannel(t *testing.T) {
 	q.Close()
 	_, open := <-q.Events()
 	assert.False(t, open, "closed by Close")
+}
+
+// nextPacket drives q until it gives a packet (underruns waited out).
+func nextPacket(t *testing.T, q *pipeline.Queue) pipeline.Packet {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		pk, err := q.Next()
+		if err == pipeline.ErrUnderrun {
+			require.False(t, time.Now().After(deadline), "a packet")
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		require.NoError(t, err)
+		return pk
+	}
 }

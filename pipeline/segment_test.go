@@ -49,21 +49,6 @@ func (o *heldOpener) open(_ context.Context, _ string) (io.Reader, error) {
 	return r, nil
 }
 
-// nextPacket drives q until it gives a packet (underruns waited out).
-func nextPacket(t *testing.T, q *pipeline.Queue) pipeline.Packet {
-	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		pk, err := q.Next()
-		if err == pipeline.ErrUnderrun {
-			require.False(t, time.Now().After(deadline), "a packet")
-			time.Sleep(time.Millisecond)
-			continue
-		}
-		require.NoError(t, err)
-		return pk
-	}
-}
-
 // decodeAll decodes packets with one decoder, as a receiver does, and
 // returns the left channel, full scale 1.
 func decodeAll(t *testing.T, packets [][]byte) []float64 {
