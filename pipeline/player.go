@@ -83,7 +83,7 @@ type Player struct {
 	state   uint8
 	silence int8     // silence frames still to give before the pause or end takes effect
 	quiet   bool     // no silence frames at the end: a Queue's player, whose queue gives them when it stops or empties
-	segJump bool     // seg's next packet is the first after the jump into it: a silence frame in its place
+	reset   bool     // the next packet (seg's or the track's) follows audio it was not coded after, with no transition: a silence frame in its place
 	err     error    // why the player ended, if not the track's end
 	hold    *Hold    // its Library hold, given back by Close; nil if none
 	last    int      // the packet given last; seamFromSilence, seamFromStart

@@ -310,6 +310,10 @@ func (p *Player) prepareLoop(next int) {
 // packet i's place. p.last, the packet the player gave before
 // (seamFromSilence, seamFromStart), tells a jump.
 func (p *Player) seamData(i int, data []byte) (_ []byte, seam, reset bool) {
+	if p.reset {
+		p.reset = false
+		return nil, false, true
+	}
 	if i != p.last+1 || p.last < 0 {
 		p.seam = p.t.seamNow(p.last, i)
 		if p.seam == nil && !p.t.cfg.noSeams && (p.last >= 0 || p.last == seamFromStart && i > 0) {

@@ -473,7 +473,7 @@ func (p *Player) seekSegment(s *segment, i int) {
 	p.leaveSegment()
 	_ = p.seekTo(i) // the cursor at the segment's next packet, and an ended player revived
 	s.users.Add(1)
-	p.seg, p.segJump = s, true
+	p.seg, p.reset = s, true
 	s.reach(i)
 	p.seam = nil
 }
@@ -505,14 +505,21 @@ func (p *Player) segmentNext() (Packet, error, bool) {
 		p.cur.Seek(i)
 		if p.last == i-1 && !p.t.cfg.noSeams {
 			p.seam = p.t.backFrom(s, x, i)
+			// Without a transition, the track's packet i follows the
+			// segment's audio, coded by another encoder: a jump without
+			// a transition.
+			p.reset = p.seam == nil
 		}
 		return Packet{}, nil, false
 	}
 	if !ok {
 		if ended {
-			// Failed short of i: the track's own packets, once encoded.
+			// Failed short of i: the track's own packets, once encoded,
+			// after a silence frame in place of the first (a jump
+			// without a transition, as above).
 			p.leaveSegment()
 			p.cur.Seek(i)
+			p.reset = p.last == i-1 && !p.t.cfg.noSeams
 			return Packet{}, nil, false
 		}
 		p.stats.Underruns++
@@ -522,8 +529,8 @@ func (p *Player) segmentNext() (Packet, error, bool) {
 	out := Packet{Timestamp: p.ts, Samples: s.u, Position: int64(i)*s.u - x.PreSkip(), Data: data}
 	p.cur.Seek(i + 1)
 	p.ts += s.u
-	if p.segJump {
-		p.segJump = false
+	if p.reset {
+		p.reset = false
 		out.Data, out.Silence = silenceOf(s.u), true
 		p.last = seamFromSilence
 		p.stats.Silence++
