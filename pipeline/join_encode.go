@@ -93,6 +93,9 @@ func encodeJoin(ctx context.Context, a, b *Track, fade int64) (*join, error) {
 	} {
 		j, over, err := joinCandidate(ctx, a, b, xa, xb, s, fade, c.warm, c.head)
 		if err != nil {
+			if best != nil && ctx.Err() == nil {
+				continue // a later shape that does not fit (a short B): the earlier one stands
+			}
 			return nil, err
 		}
 		if over < bestOver {
