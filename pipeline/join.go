@@ -289,29 +289,14 @@ func (a *Track) dropJoin(j *join) {
 // evictLocked forgets the oldest join that is ready (one being made
 // stays). Streams that hold it keep it until they have played it.
 func (c *joinCache) evictLocked() {
-	for i, k := range c.order {
-		j := c.m[k]
-		select {
-		case <-j.ready:
-		default:
-			continue
-		}
+	if j, ok := evictOldestReady(c.m, &c.order, func(j *join) <-chan struct{} { return j.ready }); ok {
 		j.stop()
 		c.bytes.Add(-j.size())
-		delete(c.m, k)
-		c.order = slices.Delete(c.order, i, i+1)
-		return
 	}
 }
 
 // size is the bytes of a ready join's packets.
-func (j *join) size() int64 {
-	n := 0
-	for _, p := range j.packets {
-		n += len(p)
-	}
-	return int64(n)
-}
+func (j *join) size() int64 { return packetBytes(j.packets) }
 
 // closeJoins ends the background work of the track's joins (its context
 // is cancelled first, by Close), waits for it, and empties the cache.

@@ -196,24 +196,37 @@ func (t *Track) seamEntry(from, to int) (s *seam, made bool) {
 // stays), and takes its bytes off the count. Players that hold it keep
 // it until their transition ends.
 func (c *seamCache) evictLocked() {
-	for j, k := range c.order {
-		s := c.m[k]
-		select {
-		case <-s.ready:
-		default:
-			continue
-		}
+	if s, ok := evictOldestReady(c.m, &c.order, func(s *seam) <-chan struct{} { return s.ready }); ok {
 		c.bytes.Add(-s.size())
-		delete(c.m, k)
-		c.order = slices.Delete(c.order, j, j+1)
-		return
 	}
 }
 
+// evictOldestReady removes from m, and from order (m's keys in the order
+// they were added), the oldest entry whose ready channel is closed, and
+// returns it: a cache of transitions being encoded keeps those under way.
+func evictOldestReady[K comparable, V any](m map[K]V, order *[]K, ready func(V) <-chan struct{}) (V, bool) {
+	for i, k := range *order {
+		v := m[k]
+		select {
+		case <-ready(v):
+		default:
+			continue
+		}
+		delete(m, k)
+		*order = slices.Delete(*order, i, i+1)
+		return v, true
+	}
+	var zero V
+	return zero, false
+}
+
 // size is the bytes of a ready seam's packets.
-func (s *seam) size() int64 {
+func (s *seam) size() int64 { return packetBytes(s.packets) }
+
+// packetBytes is the bytes of packets.
+func packetBytes(packets [][]byte) int64 {
 	n := 0
-	for _, p := range s.packets {
+	for _, p := range packets {
 		n += len(p)
 	}
 	return int64(n)
