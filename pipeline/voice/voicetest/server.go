@@ -43,10 +43,16 @@ type Server struct {
 	conns    map[*conn]struct{}
 	closed   bool
 
-	bySSRC   sync.Map // uint32 → *Session; read per packet by the UDP goroutine
-	nextSSRC atomic.Uint32
-	wg       sync.WaitGroup
-	stats    serverCounters
+	bySSRC sync.Map // uint32 → *Session; read per packet by the UDP goroutine
+
+	// Ended sessions whose SSRC the UDP goroutine forgets once it reads
+	// the fence (a datagram to itself) sent after their end; see forget.
+	fenceMu    sync.Mutex
+	forgetting []fenced
+	fences     uint64
+	nextSSRC   atomic.Uint32
+	wg         sync.WaitGroup
+	stats      serverCounters
 
 	// The UDP goroutine's buffers, for relaying.
 	relayTo       []*Session
@@ -1014,7 +1020,7 @@ func (s *Server) endLocked(ss *Session, why error) *conn {
 		}
 	}
 	s.mu.Unlock()
-	s.bySSRC.Delete(ss.SSRC)
+	s.forget(ss)
 	s.relay(ss, voice.NewMessage(voice.OpClientDisconnect, voice.ClientDisconnect{UserID: ss.UserID}))
 	if joined {
 		s.cfg.hook.Leave(ss)
@@ -1114,6 +1120,48 @@ func (ss *Session) DAVEVersion() int {
 	return ss.dave
 }
 
+// fenced is an ended session and the fence after which it is forgotten.
+type fenced struct {
+	ss    *Session
+	fence uint64
+}
+
+// forget removes ended session ss from the SSRC index once the UDP
+// goroutine has read every datagram that reached the server before the
+// end, so that a client's last packets, written before it closed its
+// control connection, are heard even when the close is handled first
+// (on loopback a datagram is in the socket's queue when its send
+// returns). The fence is a datagram the server sends to its own
+// socket: it queues behind those.
+func (s *Server) forget(ss *Session) {
+	s.fenceMu.Lock()
+	s.fences++
+	n := s.fences
+	s.forgetting = append(s.forgetting, fenced{ss, n})
+	s.fenceMu.Unlock()
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], n)
+	if _, err := s.udp.WriteToUDPAddrPort(b[:], s.addr); err != nil {
+		s.passFence(n) // the socket is closing: nothing more is read
+	}
+}
+
+// passFence forgets the sessions ended before fence n.
+func (s *Server) passFence(n uint64) {
+	s.fenceMu.Lock()
+	defer s.fenceMu.Unlock()
+	keep := s.forgetting[:0]
+	for _, f := range s.forgetting {
+		if f.fence > n {
+			keep = append(keep, f)
+			continue
+		}
+		s.bySSRC.CompareAndDelete(f.ss.SSRC, f.ss)
+	}
+	clear(s.forgetting[len(keep):])
+	s.forgetting = keep
+}
+
 // readUDP serves the UDP socket: IP discovery, and audio from sessions.
 func (s *Server) readUDP() {
 	defer s.wg.Done()
@@ -1133,6 +1181,12 @@ func (s *Server) readUDP() {
 
 // handleDatagram acts on one datagram; it never panics, whatever p holds.
 func (s *Server) handleDatagram(p []byte, from netip.AddrPort, reply *[]byte) {
+	if from == s.addr { // only the server sends from its own address
+		if len(p) == 8 {
+			s.passFence(binary.BigEndian.Uint64(p))
+		}
+		return
+	}
 	if voice.IsDiscovery(p) {
 		ssrc, err := voice.ParseDiscoveryRequest(p)
 		if _, ok := s.bySSRC.Load(ssrc); err != nil || !ok {
