@@ -28,6 +28,7 @@ var files = []string{
 	"messages.json",
 	"passive-client-handling-commit.json",
 	"passive-client-welcome.json",
+	"secret-tree.json",
 	"transcript-hashes.json",
 	"tree-math.json",
 	"tree-operations.json",

@@ -27,7 +27,12 @@
 //     and Remove;
 //   - TreeKEM (sections 7.4 to 7.6): creating an UpdatePath and merging
 //     and decrypting a received one;
-//   - creating and opening a Welcome (section 12.4.3.1).
+//   - creating and opening a Welcome (section 12.4.3.1);
+//   - the secret tree of section 9: the tree secrets, each leaf's
+//     handshake and application ratchets, and the sender data key and
+//     nonce; a ratchet gives each generation's key once, keeps a bounded
+//     number of skipped keys for late messages and refuses a generation
+//     too far ahead.
 //
 // What the DAVE layer calls, in order of a session:
 //
@@ -57,8 +62,8 @@
 // that layer's work.
 //
 // Not implemented: the group state machine (creating and processing
-// commits as a whole, proposal list validation), PrivateMessage encryption
-// and the secret tree of section 9, pre-shared keys other than none,
+// commits as a whole, proposal list validation), PrivateMessage encryption,
+// pre-shared keys other than none,
 // external commits, ReInit and branching, and credential validation beyond
 // signatures (the application checks identities). DAVE needs none of
 // these but the state machine, which is the next layer's work.

@@ -50,4 +50,10 @@ var (
 	// reference names nothing: a Welcome with no secrets for a key
 	// package, a leaf index beyond the tree, a node with no private key.
 	ErrNotFound = errors.New("mls: not found")
+
+	// ErrGeneration is returned, wrapped with the leaf, ratchet and
+	// generation, when a secret tree's ratchet cannot give the key of a
+	// generation: one already used, skipped over and no longer kept, or
+	// more than MaxForwardGenerations ahead of the ratchet.
+	ErrGeneration = errors.New("mls: unusable ratchet generation")
 )
