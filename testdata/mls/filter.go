@@ -25,6 +25,7 @@ var files = []string{
 	"crypto-basics.json",
 	"deserialization.json",
 	"key-schedule.json",
+	"message-protection.json",
 	"messages.json",
 	"passive-client-handling-commit.json",
 	"passive-client-welcome.json",

@@ -17,9 +17,8 @@
 //     ProposalRef;
 //   - the wire structures: KeyPackage, LeafNode, ParentNode, Credential,
 //     the proposals (all seven types), Commit, UpdatePath, FramedContent,
-//     AuthenticatedContent, PublicMessage (signature and membership tag),
-//     PrivateMessage (as opaque ciphertext), GroupInfo, GroupSecrets,
-//     Welcome, MLSMessage;
+//     AuthenticatedContent, PublicMessage, PrivateMessage, GroupInfo,
+//     GroupSecrets, Welcome, MLSMessage;
 //   - the key schedule of section 8 with the exporter, and the
 //     transcript hashes of section 8.2;
 //   - the ratchet tree of section 7: tree and parent hashes, resolution,
@@ -32,7 +31,14 @@
 //     handshake and application ratchets, and the sender data key and
 //     nonce; a ratchet gives each generation's key once, keeps a bounded
 //     number of skipped keys for late messages and refuses a generation
-//     too far ahead.
+//     too far ahead;
+//   - message protection (sections 6.1 to 6.3), by a Protector of one
+//     epoch: PublicMessage (signature over the FramedContentTBS,
+//     membership tag) and PrivateMessage (content encrypted with the
+//     secret tree's keys and a reuse guard, zero padding checked, sender
+//     data encrypted under the key and nonce of the ciphertext's sample),
+//     both ways; a PrivateMessage that fails leaves the ratchets as they
+//     were.
 //
 // What the DAVE layer calls, in order of a session:
 //
@@ -62,8 +68,8 @@
 // that layer's work.
 //
 // Not implemented: the group state machine (creating and processing
-// commits as a whole, proposal list validation), PrivateMessage encryption,
-// pre-shared keys other than none,
+// commits as a whole, proposal list validation), pre-shared keys other
+// than none,
 // external commits, ReInit and branching, and credential validation beyond
 // signatures (the application checks identities). DAVE needs none of
 // these but the state machine, which is the next layer's work.

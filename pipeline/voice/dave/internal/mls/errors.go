@@ -56,4 +56,9 @@ var (
 	// generation: one already used, skipped over and no longer kept, or
 	// more than MaxForwardGenerations ahead of the ratchet.
 	ErrGeneration = errors.New("mls: unusable ratchet generation")
+
+	// ErrWrongEpoch is returned, wrapped with the group and epoch, for a
+	// message of another group, or of another epoch of the group, than
+	// the one whose keys are to protect or unprotect it.
+	ErrWrongEpoch = errors.New("mls: message of another group or epoch")
 )

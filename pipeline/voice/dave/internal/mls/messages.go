@@ -607,8 +607,8 @@ func (p *PublicMessage) VerifyMembershipTag(cs CipherSuite, membershipKey []byte
 	return cs.verifyMAC(membershipKey, tbm, p.MembershipTag, "membership tag")
 }
 
-// PrivateMessage is an encrypted message (RFC 9420 section 6.3). DAVE does
-// not use it; it is decoded, not decrypted, so that it round-trips.
+// PrivateMessage is an encrypted message (RFC 9420 section 6.3), made
+// and opened by a Protector. DAVE does not use it.
 type PrivateMessage struct {
 	GroupID             []byte
 	Epoch               uint64
