@@ -29,6 +29,7 @@ var files = []string{
 	"messages.json",
 	"passive-client-handling-commit.json",
 	"passive-client-welcome.json",
+	"psk_secret.json",
 	"secret-tree.json",
 	"transcript-hashes.json",
 	"tree-math.json",

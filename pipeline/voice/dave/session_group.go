@@ -17,7 +17,8 @@ import (
 // It is a value of one epoch: creating or processing a commit returns the
 // next epoch's group and leaves the receiver as it was. It is general
 // MLS for what it supports (proposals by value or reference; Add, Remove,
-// Update and GroupContextExtensions; PublicMessage framing), so that the
+// Update and GroupContextExtensions; PreSharedKey in a commit it
+// receives, when it has a PSK store; PublicMessage framing), so that the
 // passive-client vectors check it; DAVE's own restrictions are the
 // Session's. A group is not safe for concurrent use.
 type group struct {
@@ -28,6 +29,10 @@ type group struct {
 	secrets *mls.EpochSecrets
 	interim []byte // interim transcript hash after the epoch's commit
 	sig     *mls.SigningKey
+	// psks holds the pre-shared keys the group's commits may inject, and
+	// gets each epoch's resumption PSK; nil (DAVE's groups) refuses
+	// PreSharedKey proposals.
+	psks *mls.PSKStore
 }
 
 // cachedProposal is a proposal received in a PublicMessage of the current
@@ -203,7 +208,9 @@ func (g *group) apply(tree *mls.RatchetTree, props []appliedProposal, committer 
 		case mls.ProposalUpdate, mls.ProposalRemove, mls.ProposalGroupContextExtensions:
 			pathRequired = true
 		case mls.ProposalPSK:
-			return nil, nil, false, fmt.Errorf("%w: pre-shared key proposal", ErrUnsupported)
+			if g.psks == nil {
+				return nil, nil, false, fmt.Errorf("%w: pre-shared key proposal", ErrUnsupported)
+			}
 		case mls.ProposalReInit:
 			return nil, nil, false, fmt.Errorf("%w: ReInit proposal", ErrUnsupported)
 		case mls.ProposalExternalInit:
@@ -277,6 +284,18 @@ func (g *group) apply(tree *mls.RatchetTree, props []appliedProposal, committer 
 	return joiners, exts, pathRequired, nil
 }
 
+// pskIDs returns the pre-shared keys the PreSharedKey proposals of a
+// commit inject, in the commit's order.
+func pskIDs(props []appliedProposal) []mls.PreSharedKeyID {
+	var ids []mls.PreSharedKeyID
+	for _, p := range props {
+		if p.proposal.Type == mls.ProposalPSK {
+			ids = append(ids, *p.proposal.PSK)
+		}
+	}
+	return ids
+}
+
 // joinerLeaves returns the leaf indices of joiners.
 func joinerLeaves(joiners []joiner) []uint32 {
 	leaves := make([]uint32, len(joiners))
@@ -312,6 +331,9 @@ func (g *group) commit(refs [][]byte, cache []*cachedProposal, forcePath bool) (
 	joiners, exts, pathRequired, err := g.apply(tree, props, g.self())
 	if err != nil {
 		return nil, err
+	}
+	if len(pskIDs(props)) > 0 {
+		return nil, fmt.Errorf("%w: a commit of pre-shared keys", ErrUnsupported)
 	}
 	ctx := g.ctx
 	ctx.Epoch++
@@ -465,12 +487,21 @@ func (g *group) processCommit(pm *mls.PublicMessage, cache []*cachedProposal) (*
 	if ctx.ConfirmedTranscriptHash, err = g.cs.ConfirmedTranscriptHash(g.interim, ac); err != nil {
 		return nil, nil, err
 	}
-	next := &group{cs: g.cs, ctx: ctx, tree: tree, priv: priv, sig: g.sig}
-	if next.secrets, err = g.cs.KeySchedule(g.secrets.InitSecret, commitSecret, nil, &next.ctx); err != nil {
+	var pskSecret []byte
+	if ids := pskIDs(props); len(ids) > 0 {
+		if pskSecret, err = g.psks.Secret(g.cs, ids); err != nil {
+			return nil, nil, err
+		}
+	}
+	next := &group{cs: g.cs, ctx: ctx, tree: tree, priv: priv, sig: g.sig, psks: g.psks}
+	if next.secrets, err = g.cs.KeySchedule(g.secrets.InitSecret, commitSecret, pskSecret, &next.ctx); err != nil {
 		return nil, nil, err
 	}
 	if err := next.secrets.VerifyConfirmationTag(ctx.ConfirmedTranscriptHash, pm.Auth.ConfirmationTag); err != nil {
 		return nil, nil, err
+	}
+	if next.psks != nil {
+		next.psks.AddResumption(ctx.GroupID, ctx.Epoch, next.secrets.ResumptionPSK)
 	}
 	if next.interim, err = g.cs.InterimTranscriptHash(ctx.ConfirmedTranscriptHash, pm.Auth.ConfirmationTag); err != nil {
 		return nil, nil, err

@@ -38,7 +38,11 @@
 //     secret tree's keys and a reuse guard, zero padding checked, sender
 //     data encrypted under the key and nonce of the ciphertext's sample),
 //     both ways; a PrivateMessage that fails leaves the ratchets as they
-//     were.
+//     were;
+//   - pre-shared keys (section 8.4): the psk_secret of a list of PSKs,
+//     and a PSKStore of external PSKs and of the latest epochs'
+//     resumption PSKs (a bounded number), which checks the PSKs a commit
+//     or a Welcome names and derives their secret (Welcome.OpenWithPSKs).
 //
 // What the DAVE layer calls, in order of a session:
 //
@@ -68,11 +72,13 @@
 // that layer's work.
 //
 // Not implemented: the group state machine (creating and processing
-// commits as a whole, proposal list validation), pre-shared keys other
-// than none,
-// external commits, ReInit and branching, and credential validation beyond
-// signatures (the application checks identities). DAVE needs none of
-// these but the state machine, which is the next layer's work.
+// commits as a whole, proposal list validation), external commits, ReInit
+// and branching (and so resumption PSKs of those usages), and credential
+// validation beyond signatures (the application checks identities). DAVE
+// needs none of these but the state machine, which is the next layer's
+// work. Neither does it use the secret tree, PrivateMessages or
+// pre-shared keys; they are here so that the subset passes every test
+// vector of its parts, and the passive-client vectors that inject PSKs.
 //
 // Every part is checked against the MLS working group's published test
 // vectors (repository testdata/mls), and the framing and signatures also

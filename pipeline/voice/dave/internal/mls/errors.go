@@ -61,4 +61,9 @@ var (
 	// message of another group, or of another epoch of the group, than
 	// the one whose keys are to protect or unprotect it.
 	ErrWrongEpoch = errors.New("mls: message of another group or epoch")
+
+	// ErrUnsupported is returned, wrapped with what, for a part of MLS
+	// this package does not implement that a message asks for: a
+	// resumption PSK of a ReInit or of a branch.
+	ErrUnsupported = errors.New("mls: unsupported feature")
 )

@@ -28,14 +28,14 @@ const (
 	PSKResumption PSKType = 2
 )
 
-// PreSharedKeyID names a pre-shared key (RFC 9420 section 8.4). DAVE uses
-// none; it is decoded so that messages carrying one round-trip.
+// PreSharedKeyID names a pre-shared key (RFC 9420 section 8.4), with
+// the nonce that makes each use of it unique. DAVE uses none.
 type PreSharedKeyID struct {
 	Type PSKType
 	// ID is the id of an external PSK.
 	ID []byte
 	// Usage, GroupID and Epoch name a resumption PSK.
-	Usage   uint8
+	Usage   ResumptionUsage
 	GroupID []byte
 	Epoch   uint64
 	Nonce   []byte
@@ -47,7 +47,7 @@ func (p *PreSharedKeyID) encode(w *writer) {
 	case PSKExternal:
 		w.opaque(p.ID)
 	case PSKResumption:
-		w.u8(p.Usage)
+		w.u8(uint8(p.Usage))
 		w.opaque(p.GroupID)
 		w.u64(p.Epoch)
 	}
@@ -60,7 +60,7 @@ func (p *PreSharedKeyID) decode(r *reader) {
 	case PSKExternal:
 		p.ID = r.opaque("psk_id.psk_id")
 	case PSKResumption:
-		p.Usage = r.u8("psk_id.usage")
+		p.Usage = ResumptionUsage(r.u8("psk_id.usage"))
 		p.GroupID = r.opaque("psk_id.psk_group_id")
 		p.Epoch = r.u64("psk_id.psk_epoch")
 	default:

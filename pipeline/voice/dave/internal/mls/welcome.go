@@ -64,17 +64,35 @@ func NewWelcome(cs CipherSuite, joinerSecret []byte, gi *GroupInfo, members []Ne
 // signer's key is in the ratchet tree) nor its confirmation tag. It
 // returns an error wrapping ErrNotFound if the Welcome has no entry for
 // kp, ErrDecrypt if one does not open, ErrUnsupportedSuite or ErrMalformed.
+//
+// A Welcome whose group secrets name pre-shared keys is refused with an
+// error wrapping ErrUnsupportedSuite: OpenWithPSKs opens those.
 func (wl *Welcome) Open(kp *KeyPackage, initKey *HPKEKey) (*GroupSecrets, *GroupInfo, error) {
+	gs, gi, _, err := wl.open(kp, initKey, nil)
+	return gs, gi, err
+}
+
+// OpenWithPSKs opens the Welcome as Open does, taking the pre-shared keys
+// its group secrets name from psks (checked as PSKStore.Secret checks
+// them), and returns their psk_secret too, for FromJoinerSecret: Nh zero
+// bytes when there are none.
+func (wl *Welcome) OpenWithPSKs(kp *KeyPackage, initKey *HPKEKey, psks *PSKStore) (*GroupSecrets, *GroupInfo, []byte, error) {
+	return wl.open(kp, initKey, psks)
+}
+
+// open opens the Welcome, with the pre-shared keys of psks; a nil psks
+// refuses a Welcome that names any.
+func (wl *Welcome) open(kp *KeyPackage, initKey *HPKEKey, psks *PSKStore) (*GroupSecrets, *GroupInfo, []byte, error) {
 	cs := wl.CipherSuite
 	if err := cs.check(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if kp.CipherSuite != cs {
-		return nil, nil, fmt.Errorf("%w: key package of %v for a welcome of %v", ErrNotFound, kp.CipherSuite, cs)
+		return nil, nil, nil, fmt.Errorf("%w: key package of %v for a welcome of %v", ErrNotFound, kp.CipherSuite, cs)
 	}
 	ref, err := kp.Ref()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var egs *EncryptedGroupSecrets
 	for i := range wl.Secrets {
@@ -84,38 +102,46 @@ func (wl *Welcome) Open(kp *KeyPackage, initKey *HPKEKey) (*GroupSecrets, *Group
 		}
 	}
 	if egs == nil {
-		return nil, nil, fmt.Errorf("%w: welcome has no secrets for key package %x", ErrNotFound, ref)
+		return nil, nil, nil, fmt.Errorf("%w: welcome has no secrets for key package %x", ErrNotFound, ref)
 	}
 	pt, err := initKey.DecryptWithLabel("Welcome", wl.EncryptedGroupInfo, egs.EncryptedGroupSecrets.KEMOutput, egs.EncryptedGroupSecrets.Ciphertext)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	gs := new(GroupSecrets)
 	if err := gs.Unmarshal(pt); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if len(gs.PSKs) > 0 {
-		return nil, nil, fmt.Errorf("%w: welcome with %d pre-shared keys", ErrUnsupportedSuite, len(gs.PSKs))
+	var pskSecret []byte
+	switch {
+	case psks != nil:
+		if pskSecret, err = psks.Secret(cs, gs.PSKs); err != nil {
+			return nil, nil, nil, err
+		}
+	case len(gs.PSKs) > 0:
+		return nil, nil, nil, fmt.Errorf("%w: welcome with %d pre-shared keys", ErrUnsupportedSuite, len(gs.PSKs))
+	default:
+		pskSecret = zeros()
 	}
-	member, err := cs.memberSecret(gs.JoinerSecret, nil)
+	member, err := cs.memberSecret(gs.JoinerSecret, pskSecret)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	welcomeSecret, err := cs.DeriveSecret(member, "welcome")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	aead, nonce, err := cs.welcomeAEAD(welcomeSecret)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	giBytes, err := aead.Open(nil, nonce, wl.EncryptedGroupInfo, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: group info: %v", ErrDecrypt, err)
+		return nil, nil, nil, fmt.Errorf("%w: group info: %v", ErrDecrypt, err)
 	}
 	gi := new(GroupInfo)
 	if err := gi.Unmarshal(giBytes); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return gs, gi, nil
+	return gs, gi, pskSecret, nil
 }
