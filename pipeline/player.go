@@ -104,9 +104,16 @@ type PlayerStats struct {
 // NewPlayer returns a player at the track's start (for a live track, at
 // the oldest packet kept; see SkipToLive to join at the live edge).
 func (t *Track) NewPlayer() *Player {
-	p := &Player{t: t, cur: *framed.NewCursor(t.c), to: -1, last: seamFromStart}
-	p.cur.SkipToOldest() // what a live track has let go is no skip of this player's
+	p := new(Player)
+	t.initPlayer(p)
 	return p
+}
+
+// initPlayer makes *p a new player of t (a Queue's player lives in the
+// queue).
+func (t *Track) initPlayer(p *Player) {
+	*p = Player{t: t, cur: *framed.NewCursor(t.c), to: -1, last: seamFromStart}
+	p.cur.SkipToOldest() // what a live track has let go is no skip of this player's
 }
 
 // ErrPlayerClosed is returned by Next after the player's Close. It wraps

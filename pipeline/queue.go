@@ -74,55 +74,72 @@ import (
 // A Queue is safe for concurrent use: any goroutine may command it and
 // read its State; one goroutine at a time drives it (Next).
 type Queue struct {
-	lib *Library
-	cfg queueConfig
-	ev  *eventSink // nil: no events
+	// The fields every packet touches come first, the driver's and those
+	// the Scheduler reads at each deadline, with the player's right after
+	// them: a queue costs its listener few cache lines beyond a Player's.
 
-	mu      sync.Mutex // guards cmds, ids, closed and state
-	cmds    []queueCmd // recorded, not yet applied
-	spare   []queueCmd // the last batch's slice, reused
-	ids     EntryID    // the last ID given
-	closed  bool
-	state   QueueState  // published at each packet boundary
+	// drive is held by Next, by the Scheduler's calls and by Close: it
+	// guards the driver's fields (every field below up to mu, but the
+	// atomics).
+	drive   sync.Mutex
 	hasCmds atomic.Bool // cmds is not empty
 	// live says that the current track is live, for the Scheduler (see
 	// keepLive). Stored by the driver; read by the Scheduler's shard.
-	live atomic.Bool
-	// pubSkips and pubSilence are counts' (the Scheduler's, after each
-	// deadline), stored by Next: read without the driver's lock.
-	pubSkips, pubSilence atomic.Int64
-
-	// drive is held by Next, by the Scheduler's calls and by Close: it
-	// guards every field below, the driver's.
-	drive    sync.Mutex
-	done     bool      // closed: Next gives ErrQueueClosed
-	entries  []*qentry // queued after the current, in order
-	cur      *qentry   // the current entry, nil if none
-	player   *Player   // cur's player, once its track is ready
-	started  bool      // cur's first packet has been given (EventStarted sent)
-	seek     int64     // cur's pending seek, in samples; -1 if none
+	live     atomic.Bool
+	done     bool // closed: Next gives ErrQueueClosed
+	started  bool // cur's first packet has been given (EventStarted sent)
 	paused   bool
+	dirty    bool // entries or cur changed since the last publish
 	loop     LoopMode
+	player   *Player    // cur's player, once its track is ready: &pl
+	cur      *qentry    // the current entry, nil if none
+	audible  *qentry    // the entry whose audio the receiver's decoder holds: the last packet given was its audio; nil after silence
+	seek     int64      // cur's pending seek, in samples; -1 if none
+	ts       int64      // the queue's clock: samples given, and passed (passTime)
+	silence  int        // the queue's silence frames still to give (a pause, a stop, an empty queue)
+	stalls   int        // underruns in a row of the current entry while not paused
+	sincePos int        // packets of the current entry given since the last position event
+	jnAt     int        // the next of jn's packets to give while its transition plays; -1 if none does
+	ev       *eventSink // nil: no events; immutable
+	stats    QueueStats
+	// What State reads without the driver's lock, stored by Next (see
+	// publish): the position and the counts that change at most packets;
+	// pubSkips and pubSilence are the Scheduler's counts too (counts).
+	pubPos, pubPackets, pubUnderruns, pubSkips, pubSilence atomic.Int64
+	pubSkipsV                                              int64 // pubSkips' value, the driver's copy
+	// What publish last put in state, to tell a change: a full publish
+	// (under mu) is made only then.
+	pubCur     *qentry
+	pubStarted bool
+	pubPaused  bool
+	pubLoop    LoopMode
+	pubCounts  int64  // the sum of the counts but Packets, Silence and Underruns
+	pl         Player // the current entry's player (player points here while there is one)
+	gen        int    // players made: keepLive's way to tell a new one
+
+	entries  []*qentry        // queued after the current, in order
 	section  [2]time.Duration // LoopSection's, from and to
-	silence  int              // the queue's silence frames still to give (a pause, a stop, an empty queue)
-	audible  *qentry          // the entry whose audio the receiver's decoder holds: the last packet given was its audio; nil after silence
-	ts       int64            // the queue's clock: samples given, and passed (passTime)
-	stalls   int              // underruns in a row of the current entry while not paused
-	sincePos int              // packets of the current entry given since the last position event
 	title    StreamTitle
-	liveSeen *Player // the player keepLive saw last
-	skips    int64   // the skips of the players ended (see counts)
-	dirty    bool    // entries or cur changed since the last publish
+	liveSeen int   // gen of the player keepLive saw last
+	skips    int64 // the skips of the players ended (see counts)
 	// The join of the current track into the next entry's (see joinStep).
 	joinTo   *qentry         // the entry joinWait is for
 	joinA    *Track          // the track joinWait joins from
 	joinWait <-chan struct{} // joinMade's ready: closed once the join is ready; nil until asked
 	joinMade *join           // the join asked for
 	jn       *join           // the join, once ready (a cut is never played: boundary does that)
-	jnAt     int             // the next of jn's packets to give while its transition plays; -1 if none does
 	jnPos    int64           // the position on the entry's track of the next of jn's packets
 	rng      *rand.Rand
-	stats    QueueStats
+
+	lib *Library
+	cfg queueConfig
+
+	mu     sync.Mutex // guards cmds, ids, closed and state
+	cmds   []queueCmd // recorded, not yet applied
+	spare  []queueCmd // the last batch's slice, reused
+	ids    EntryID    // the last ID given
+	closed bool
+	state  QueueState // published at the packet boundaries that change it (see publish)
 }
 
 // EntryID names an entry of a Queue. IDs are given in increasing order
@@ -460,6 +477,8 @@ type QueueStats struct {
 func (q *Queue) State() QueueState {
 	q.mu.Lock()
 	st := q.state
+	st.Position = q.pubPos.Load()
+	st.Stats.Packets, st.Stats.Silence, st.Stats.Underruns = q.pubPackets.Load(), q.pubSilence.Load(), q.pubUnderruns.Load()
 	q.mu.Unlock()
 	st.Entries = slices.Clone(st.Entries)
 	if q.ev != nil {
@@ -468,15 +487,29 @@ func (q *Queue) State() QueueState {
 	return st
 }
 
-// publish copies the driver's state for State.
+// publish makes the driver's state State's, at the end of each Next:
+// the position and the per-packet counts through atomics, the rest under
+// mu only when it changed. A full publish stores the atomics under mu
+// too, and the others change nothing else, so that State, which reads
+// them under mu, never mixes one boundary's entry with another's
+// position.
 func (q *Queue) publish() {
-	var cur QueueEntry
-	if q.cur != nil {
-		cur = QueueEntry{q.cur.id, q.cur.key}
-	}
 	var pos int64
 	if q.player != nil {
 		pos = max(q.player.position(), 0)
+	}
+	if skips := q.skips + q.playerSkips(); skips != q.pubSkipsV {
+		q.pubSkipsV = skips
+		q.pubSkips.Store(skips)
+	}
+	counts := q.stats.Commands + q.stats.Tracks + q.stats.Joins + q.stats.Failed
+	if !q.dirty && q.cur == q.pubCur && q.started == q.pubStarted && q.paused == q.pubPaused && q.loop == q.pubLoop && counts == q.pubCounts {
+		q.storeCounts(pos)
+		return
+	}
+	var cur QueueEntry
+	if q.cur != nil {
+		cur = QueueEntry{q.cur.id, q.cur.key}
 	}
 	var entries []QueueEntry
 	if q.dirty {
@@ -489,10 +522,24 @@ func (q *Queue) publish() {
 	if q.dirty {
 		q.state.Entries = entries
 	}
-	q.state.Current, q.state.Started, q.state.Position = cur, q.started, pos
+	q.state.Current, q.state.Started = cur, q.started
 	q.state.Paused, q.state.Loop, q.state.Stats = q.paused, q.loop, q.stats
+	q.storeCounts(pos)
 	q.mu.Unlock()
 	q.dirty = false
+	q.pubCur, q.pubStarted, q.pubPaused, q.pubLoop, q.pubCounts = q.cur, q.started, q.paused, q.loop, counts
+}
+
+// storeCounts stores what changes at most packets, where it changed.
+func (q *Queue) storeCounts(pos int64) {
+	q.pubPos.Store(pos)
+	q.pubPackets.Store(q.stats.Packets)
+	if q.pubSilence.Load() != q.stats.Silence {
+		q.pubSilence.Store(q.stats.Silence)
+	}
+	if q.pubUnderruns.Load() != q.stats.Underruns {
+		q.pubUnderruns.Store(q.stats.Underruns)
+	}
 }
 
 // Driving.
@@ -529,8 +576,6 @@ func (q *Queue) Next() (Packet, error) {
 		q.stats.Underruns++
 	}
 	q.publish()
-	q.pubSkips.Store(q.skips + q.playerSkips())
-	q.pubSilence.Store(q.stats.Silence)
 	return pk, err
 }
 
@@ -665,7 +710,7 @@ func (q *Queue) joinStep() (Packet, bool) {
 		q.joinReset()
 		return Packet{}, false
 	}
-	if q.cfg.noJoins || !q.started || q.audible != q.cur || q.seek >= 0 || q.loop == LoopTrack || q.loop == LoopSection || len(q.entries) == 0 {
+	if !q.started || q.audible != q.cur || q.seek >= 0 || q.loop == LoopTrack || q.loop == LoopSection || len(q.entries) == 0 || q.cfg.noJoins {
 		return Packet{}, false
 	}
 	b, a := q.entries[0], q.player.t
@@ -801,7 +846,9 @@ func (q *Queue) underrun() error {
 
 // newPlayer makes the current entry's player, of track t.
 func (q *Queue) newPlayer(t *Track) {
-	p := t.NewPlayer()
+	p := &q.pl
+	t.initPlayer(p)
+	q.gen++
 	p.quiet = true
 	if t.cfg.live > 0 {
 		p.SkipToLive() // a live track is joined at its live edge
@@ -1168,8 +1215,8 @@ func (q *Queue) keepLive(f func(p *Player, fresh bool)) {
 	if p == nil || p.t.cfg.live == 0 || q.paused || q.done {
 		return
 	}
-	fresh := p != q.liveSeen
-	q.liveSeen = p
+	fresh := q.gen != q.liveSeen
+	q.liveSeen = q.gen
 	f(p, fresh)
 }
 
@@ -1197,7 +1244,7 @@ func (q *Queue) Close() error {
 			e.release()
 		}
 		q.live.Store(false)
-		q.liveSeen = nil
+		q.liveSeen = 0
 	}
 	q.drive.Unlock()
 	if q.ev != nil {
