@@ -89,7 +89,8 @@ type Queue struct {
 	done     bool // closed: Next gives ErrQueueClosed
 	started  bool // cur's first packet has been given (EventStarted sent)
 	paused   bool
-	dirty    bool // entries or cur changed since the last publish
+	dirty    bool // entries or cur changed: the load-ahead window is to be looked at
+	steady   bool // nothing but the player's next packet is to be chosen (see isSteady)
 	loop     LoopMode
 	player   *Player    // cur's player, once its track is ready: &pl
 	cur      *qentry    // the current entry, nil if none
@@ -102,26 +103,22 @@ type Queue struct {
 	jnAt     int        // the next of jn's packets to give while its transition plays; -1 if none does
 	ev       *eventSink // nil: no events; immutable
 	stats    QueueStats
-	// What State reads without the driver's lock, stored by Next (see
-	// publish): the position and the counts that change at most packets;
-	// pubSkips and pubSilence are the Scheduler's counts too (counts).
-	pubPos, pubPackets, pubUnderruns, pubSkips, pubSilence atomic.Int64
-	pubSkipsV                                              int64 // pubSkips' value, the driver's copy
-	// What publish last put in state, to tell a change: a full publish
-	// (under mu) is made only then.
-	pubCur     *qentry
-	pubStarted bool
-	pubPaused  bool
-	pubLoop    LoopMode
-	pubCounts  int64  // the sum of the counts but Packets, Silence and Underruns
-	pl         Player // the current entry's player (player points here while there is one)
-	gen        int    // players made: keepLive's way to tell a new one
+	// The Scheduler's counts (see counts), stored by Next when they
+	// change; pubSkipsV is pubSkips' value, the driver's copy.
+	pubSkips, pubSilence atomic.Int64
+	pubSkipsV            int64
+	skips                int64     // the skips of the players ended (see counts)
+	entries              []*qentry // queued after the current, in order
+	// emitting is set while WithEventFunc's function runs, on the
+	// driver's goroutine with drive held: State then reads the state
+	// stored before it (snapshot), not the driver's.
+	emitting atomic.Bool
+	pl       Player // the current entry's player (player points here while there is one)
 
-	entries  []*qentry        // queued after the current, in order
+	gen      int              // players made: keepLive's way to tell a new one
+	liveSeen int              // gen of the player keepLive saw last
 	section  [2]time.Duration // LoopSection's, from and to
 	title    StreamTitle
-	liveSeen int   // gen of the player keepLive saw last
-	skips    int64 // the skips of the players ended (see counts)
 	// The join of the current track into the next entry's (see joinStep).
 	joinTo   *qentry         // the entry joinWait is for
 	joinA    *Track          // the track joinWait joins from
@@ -134,12 +131,12 @@ type Queue struct {
 	lib *Library
 	cfg queueConfig
 
-	mu     sync.Mutex // guards cmds, ids, closed and state
-	cmds   []queueCmd // recorded, not yet applied
-	spare  []queueCmd // the last batch's slice, reused
-	ids    EntryID    // the last ID given
-	closed bool
-	state  QueueState // published at the packet boundaries that change it (see publish)
+	mu       sync.Mutex // guards cmds, ids, closed and snapshot
+	cmds     []queueCmd // recorded, not yet applied
+	spare    []queueCmd // the last batch's slice, reused
+	ids      EntryID    // the last ID given
+	closed   bool
+	snapshot QueueState // the state as an event function is called (see emitting)
 }
 
 // EntryID names an entry of a Queue. IDs are given in increasing order
@@ -473,72 +470,54 @@ type QueueStats struct {
 
 // State returns the queue as of its last packet boundary (commands
 // recorded since are not applied yet). It is safe to call from any
-// goroutine.
+// goroutine, WithEventFunc's function included; it waits for a Next
+// under way to end.
 func (q *Queue) State() QueueState {
-	q.mu.Lock()
-	st := q.state
-	st.Position = q.pubPos.Load()
-	st.Stats.Packets, st.Stats.Silence, st.Stats.Underruns = q.pubPackets.Load(), q.pubSilence.Load(), q.pubUnderruns.Load()
-	q.mu.Unlock()
-	st.Entries = slices.Clone(st.Entries)
+	var st QueueState
+	if q.emitting.Load() {
+		// The driver is in an event function (maybe this call's
+		// caller): the state it published before it is the present one.
+		q.mu.Lock()
+		st = q.snapshot
+		q.mu.Unlock()
+		st.Entries = slices.Clone(st.Entries)
+	} else {
+		q.drive.Lock()
+		st = q.stateLocked()
+		q.drive.Unlock()
+	}
 	if q.ev != nil {
 		st.Stats.EventsDropped = q.ev.dropped.Load()
 	}
 	return st
 }
 
-// publish makes the driver's state State's, at the end of each Next:
-// the position and the per-packet counts through atomics, the rest under
-// mu only when it changed. A full publish stores the atomics under mu
-// too, and the others change nothing else, so that State, which reads
-// them under mu, never mixes one boundary's entry with another's
-// position.
-func (q *Queue) publish() {
-	var pos int64
-	if q.player != nil {
-		pos = max(q.player.position(), 0)
+// stateLocked is the state, read by the driver or with its lock held.
+func (q *Queue) stateLocked() QueueState {
+	st := QueueState{Started: q.started, Paused: q.paused, Loop: q.loop, Stats: q.stats}
+	if q.cur != nil {
+		st.Current = QueueEntry{q.cur.id, q.cur.key}
 	}
+	if q.player != nil {
+		st.Position = max(q.player.position(), 0)
+	}
+	if len(q.entries) > 0 {
+		st.Entries = make([]QueueEntry, len(q.entries))
+		for i, e := range q.entries {
+			st.Entries[i] = QueueEntry{e.id, e.key}
+		}
+	}
+	return st
+}
+
+// publish stores the Scheduler's counts where they changed.
+func (q *Queue) publish() {
 	if skips := q.skips + q.playerSkips(); skips != q.pubSkipsV {
 		q.pubSkipsV = skips
 		q.pubSkips.Store(skips)
 	}
-	counts := q.stats.Commands + q.stats.Tracks + q.stats.Joins + q.stats.Failed
-	if !q.dirty && q.cur == q.pubCur && q.started == q.pubStarted && q.paused == q.pubPaused && q.loop == q.pubLoop && counts == q.pubCounts {
-		q.storeCounts(pos)
-		return
-	}
-	var cur QueueEntry
-	if q.cur != nil {
-		cur = QueueEntry{q.cur.id, q.cur.key}
-	}
-	var entries []QueueEntry
-	if q.dirty {
-		entries = make([]QueueEntry, len(q.entries))
-		for i, e := range q.entries {
-			entries[i] = QueueEntry{e.id, e.key}
-		}
-	}
-	q.mu.Lock()
-	if q.dirty {
-		q.state.Entries = entries
-	}
-	q.state.Current, q.state.Started = cur, q.started
-	q.state.Paused, q.state.Loop, q.state.Stats = q.paused, q.loop, q.stats
-	q.storeCounts(pos)
-	q.mu.Unlock()
-	q.dirty = false
-	q.pubCur, q.pubStarted, q.pubPaused, q.pubLoop, q.pubCounts = q.cur, q.started, q.paused, q.loop, counts
-}
-
-// storeCounts stores what changes at most packets, where it changed.
-func (q *Queue) storeCounts(pos int64) {
-	q.pubPos.Store(pos)
-	q.pubPackets.Store(q.stats.Packets)
 	if q.pubSilence.Load() != q.stats.Silence {
 		q.pubSilence.Store(q.stats.Silence)
-	}
-	if q.pubUnderruns.Load() != q.stats.Underruns {
-		q.pubUnderruns.Store(q.stats.Underruns)
 	}
 }
 
@@ -559,13 +538,15 @@ func (q *Queue) Next() (Packet, error) {
 	if q.done {
 		return Packet{}, ErrQueueClosed
 	}
-	if q.hasCmds.Load() {
+	cmds := q.hasCmds.Load() // once: a command recorded after it waits for the next call
+	if cmds {
 		q.apply()
 	}
+	steady := q.steady && !cmds
 	if q.dirty {
 		q.window()
 	}
-	pk, err := q.next()
+	pk, err := q.next(steady)
 	switch err {
 	case nil:
 		q.stats.Packets++
@@ -576,15 +557,39 @@ func (q *Queue) Next() (Packet, error) {
 		q.stats.Underruns++
 	}
 	q.publish()
+	q.steady = q.isSteady()
 	return pk, err
+}
+
+// isSteady reports whether the next packet is the current player's next,
+// unless a command comes first: no silence frames of the queue's to give,
+// no pause, no seek waiting, no join under way or to be asked for now.
+// next then goes straight to the player.
+func (q *Queue) isSteady() bool {
+	if q.done || q.silence > 0 || q.cur == nil || q.paused || q.player == nil || q.seek >= 0 || q.jnAt >= 0 || !q.started {
+		return false
+	}
+	if q.audible != q.cur || q.loop == LoopTrack || q.loop == LoopSection || len(q.entries) == 0 || q.cfg.noJoins {
+		return true // joinStep would give nothing
+	}
+	// A join is asked for once the track is finished: not yet.
+	return q.joinWait == nil && q.joinTo == q.entries[0] && q.joinA == q.player.t && !q.player.t.Finished()
 }
 
 // next chooses the packet: the queue's silence frames, the current
 // entry's next packet, or the next entry's first, as the state says.
-func (q *Queue) next() (Packet, error) {
+//
+// steady says that the choice is the current player's next packet, as
+// isSteady reported at the end of the last call with no command since:
+// its first round goes to the player at once.
+func (q *Queue) next(steady bool) (Packet, error) {
 	// Each round but the last ends an entry: bounded by the entries,
 	// and by a LoopQueue of tracks that have no packet.
 	for range len(q.entries) + 4 {
+		if steady {
+			steady = false
+			goto play
+		}
 		if q.silence > 0 {
 			q.silence--
 			q.audible = nil
@@ -642,6 +647,7 @@ func (q *Queue) next() (Packet, error) {
 		if q.player == nil {
 			continue // a join that could not go on: the entry is started as usual
 		}
+	play:
 		pk, err := q.player.Next()
 		switch {
 		case err == nil:
@@ -1112,6 +1118,7 @@ func (e *qentry) release() {
 // window holds the current entry and the next WithLoadAhead ones, which so
 // load, and lets go of the holds of entries further down (moved there).
 func (q *Queue) window() {
+	q.dirty = false
 	if q.cur != nil && q.cur.hold == nil {
 		q.hold(q.cur)
 	}

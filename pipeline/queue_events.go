@@ -81,7 +81,19 @@ type Event struct {
 
 // emit tells ev, if the queue tells events.
 func (q *Queue) emit(ev Event) {
-	if q.ev != nil {
+	switch {
+	case q.ev == nil:
+	case q.ev.fn != nil:
+		// The function may ask for State: it gets this, the driver's
+		// lock being held.
+		st := q.stateLocked()
+		q.mu.Lock()
+		q.snapshot = st
+		q.mu.Unlock()
+		q.emitting.Store(true)
+		q.ev.fn(ev)
+		q.emitting.Store(false)
+	default:
 		q.ev.emit(ev)
 	}
 }
