@@ -95,6 +95,7 @@ type Queue struct {
 	player   *Player    // cur's player, once its track is ready: &pl
 	cur      *qentry    // the current entry, nil if none
 	audible  *qentry    // the entry whose audio the receiver's decoder holds: the last packet given was its audio; nil after silence
+	given    *qentry    // the entry of the last packet given (nil: the queue's own silence); Playing's
 	seek     int64      // cur's pending seek, in samples; -1 if none
 	ts       int64      // the queue's clock: samples given, and passed (passTime)
 	silence  int        // the queue's silence frames still to give (a pause, a stop, an empty queue)
@@ -131,12 +132,13 @@ type Queue struct {
 	lib *Library
 	cfg queueConfig
 
-	mu       sync.Mutex // guards cmds, ids, closed and snapshot
-	cmds     []queueCmd // recorded, not yet applied
-	spare    []queueCmd // the last batch's slice, reused
-	ids      EntryID    // the last ID given
-	closed   bool
-	snapshot QueueState // the state as an event function is called (see emitting)
+	mu        sync.Mutex // guards cmds, ids, closed and snapshot
+	cmds      []queueCmd // recorded, not yet applied
+	spare     []queueCmd // the last batch's slice, reused
+	ids       EntryID    // the last ID given
+	closed    bool
+	snapshot  QueueState // the state as an event function is called (see emitting)
+	snapGiven QueueEntry // Playing's, then
 }
 
 // EntryID names an entry of a Queue. IDs are given in increasing order
@@ -492,6 +494,35 @@ func (q *Queue) State() QueueState {
 	return st
 }
 
+// Playing returns the entry of the last packet Next gave: its audio, a
+// transition into it (a seek's, a loop's, a join's), the silence frame
+// sent in place of its first packet, or the silence frames of its pause;
+// ID 0 if that packet was the queue's own silence after its entries
+// ended (a stop, an empty queue), or if none was given yet. Unlike
+// State's Current, which is the entry the queue is on (one still
+// loading, one just queued by Play during a pause), it changes only when
+// a packet is given, so that what a "now playing" shows matches the
+// audio sent: read on the driver's goroutine after Next (in a
+// Scheduler's send function), it is the entry of the packet in hand. It
+// is safe to call from any goroutine, as State is.
+func (q *Queue) Playing() QueueEntry {
+	if q.emitting.Load() {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return q.snapGiven
+	}
+	q.drive.Lock()
+	defer q.drive.Unlock()
+	return q.givenLocked()
+}
+
+func (q *Queue) givenLocked() QueueEntry {
+	if q.given == nil {
+		return QueueEntry{}
+	}
+	return QueueEntry{q.given.id, q.given.key}
+}
+
 // stateLocked is the state, read by the driver or with its lock held.
 func (q *Queue) stateLocked() QueueState {
 	st := QueueState{Started: q.started, Paused: q.paused, Loop: q.loop, Stats: q.stats}
@@ -553,6 +584,7 @@ func (q *Queue) Next() (Packet, error) {
 		if pk.Silence {
 			q.stats.Silence++
 		}
+		q.given = q.cur
 	case ErrUnderrun:
 		q.stats.Underruns++
 	}

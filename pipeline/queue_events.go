@@ -86,9 +86,9 @@ func (q *Queue) emit(ev Event) {
 	case q.ev.fn != nil:
 		// The function may ask for State: it gets this, the driver's
 		// lock being held.
-		st := q.stateLocked()
+		st, given := q.stateLocked(), q.givenLocked()
 		q.mu.Lock()
-		q.snapshot = st
+		q.snapshot, q.snapGiven = st, given
 		q.mu.Unlock()
 		q.emitting.Store(true)
 		q.ev.fn(ev)

@@ -901,3 +901,76 @@ func nextPacket(t *testing.T, q *pipeline.Queue) pipeline.Packet {
 		return pk
 	}
 }
+
+// Playing is the entry of the last packet given, whatever the queue is
+// on: the silence frame in place of an entry's first packet is that
+// entry's, a pause's silence frames the paused entry's, the queue's own
+// after a stop no entry's; an entry made current by Play during a pause
+// is not playing until its first packet. Read from another goroutine
+// meanwhile, it is always one of those.
+func TestQueuePlaying(t *testing.T) {
+	qt := newQueueTracks(t, true, 4, 6, 3)
+	q := pipeline.NewQueue(qt.lib, pipeline.WithPositionEvery(0))
+	defer q.Close()
+	assert.Zero(t, q.Playing(), "nothing given yet")
+	a, b := q.Enqueue(qt.keys[0]), q.Enqueue(qt.keys[1])
+
+	stop := make(chan struct{})
+	seen := make(chan map[pipeline.EntryID]bool)
+	go func() { // a "now playing" display, polling
+		ids := map[pipeline.EntryID]bool{}
+		for {
+			select {
+			case <-stop:
+				seen <- ids
+				return
+			default:
+				ids[q.Playing().ID] = true
+			}
+		}
+	}()
+
+	type given struct {
+		track int
+		id    pipeline.EntryID
+	}
+	next := func() given {
+		t.Helper()
+		pk, err := q.Next()
+		require.NoError(t, err)
+		tr, _ := qt.which(t, pk)
+		return given{tr, q.Playing().ID}
+	}
+	var got []given
+	for range 4 + 3 { // a's packets, b's first (a silence frame), b's next two
+		got = append(got, next())
+	}
+	assert.Equal(t, []given{{0, a}, {0, a}, {0, a}, {0, a}, {-1, b}, {1, b}, {1, b}}, got)
+
+	q.Pause()
+	for range opus.SilenceFrames {
+		assert.Equal(t, given{-1, b}, next(), "a pause's silence frames are the paused entry's")
+	}
+	c := q.Play(qt.keys[2])
+	_, err := q.Next()
+	require.ErrorIs(t, err, pipeline.ErrPaused)
+	assert.Equal(t, c, q.State().Current.ID, "the queue is on c")
+	assert.Equal(t, b, q.Playing().ID, "but the last packet given was b's")
+	q.Resume()
+	assert.Equal(t, given{2, c}, next(), "c's first packet (after silence: its own)")
+	assert.Equal(t, qt.keys[2].Source, q.Playing().Key.Source)
+
+	q.Stop()
+	for range opus.SilenceFrames {
+		assert.Equal(t, given{-1, 0}, next(), "the queue's own silence after a stop")
+	}
+	_, err = q.Next()
+	require.ErrorIs(t, err, pipeline.ErrIdle)
+	assert.Zero(t, q.Playing().ID)
+	assert.Zero(t, q.Playing().Key)
+	close(stop)
+	ids := <-seen
+	for id := range ids {
+		assert.Contains(t, []pipeline.EntryID{0, a, b, c}, id)
+	}
+}
