@@ -1,9 +1,13 @@
 // Command discordlike runs a Discord-like voice service on loopback, the
-// library's main job end to end: guild bots take their tracks from one
-// shared Library (each track encoded once, however many guilds play it),
-// play them with the commands a music bot's users give (play, seek, skip,
-// loop, pause and resume, stop) driven by one Scheduler, and send them as
-// encrypted RTP to a voice server that speaks Discord's voice gateway
+// library's main job end to end. The bots are in bot.go, the program a
+// music bot's author writes, to be read first: each guild's bot plays a
+// queue (pipeline.Queue) of tracks from one shared Library (each track
+// encoded once, however many guilds play it) on one Scheduler, commanded
+// from any goroutine by the commands its users give (play, enqueue, skip,
+// seek, pause and resume, loop, loop a section, stop), and tells what it
+// plays. The rest (this file and the harness_* files; see README.md) is
+// the example's test harness. The bots send encrypted RTP to a voice
+// server that speaks Discord's voice gateway
 // (version 8, package voice), which requires DAVE as Discord does: the
 // server relays end-to-end encrypted frames it cannot read, and a
 // listener in each channel, a member of its DAVE group, decrypts and
@@ -126,7 +130,7 @@ func run(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
-	lib := pipeline.NewLibrary(pipeline.WithOpener(cat.open), pipeline.WithStore(ds), pipeline.WithBudget(512<<20))
+	lib := pipeline.NewLibrary(pipeline.WithOpener(cat.opener), pipeline.WithStore(ds), pipeline.WithBudget(512<<20))
 	defer lib.Close()
 	sched := pipeline.NewScheduler()
 	defer sched.Close()
@@ -346,11 +350,16 @@ func (w prefixWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// encodes says how many times each track was encoded.
+// encodes says how many times each track was encoded, and how many
+// segments were encoded for seeks ahead of its encode.
 func encodes(cat *catalogue) string {
 	var parts []string
 	for i := range cat.played {
-		parts = append(parts, fmt.Sprintf("%s ×%d", cat.name(i), cat.opens[i].Load()))
+		part := fmt.Sprintf("%s ×%d", cat.name(i), cat.opens[i].Load())
+		if n := cat.segments[i].Load(); n > 0 {
+			part += fmt.Sprintf(" (and %d segments)", n)
+		}
+		parts = append(parts, part)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -416,6 +425,7 @@ func summarize(con *console, o *options, cat *catalogue, lib *pipeline.Library, 
 		}
 		p("  plays               %s", counts(bs.Plays))
 		p("  commands            %s", counts(bs.Commands))
+		p("  queue events        %s", counts(bs.Events))
 		p("  reconnects          %d control connections resumed, %d UDP sockets reopened", bs.Resumes, bs.Reopens)
 		if len(bs.First) > 0 {
 			p("  first packet        %v median, %v worst (from the bot's start: handshake and first packet)",
@@ -426,7 +436,8 @@ func summarize(con *console, o *options, cat *catalogue, lib *pipeline.Library, 
 	vs := svc.voice.Stats()
 	p("  heard               %d packets from %d guilds; %d rejected datagrams", total.Packets, len(res), vs.Rejected)
 	p("  verified            %d packets' audio matched the track at their position (worst %.1f dB SNR);", total.Verified, total.WorstSNR)
-	p("                      %d within 100 ms after a jump not compared, %d silence frames", total.PreRoll, total.Silence)
+	p("                      %d within 100 ms after a jump not compared, %d transition packets past it not compared, %d silence frames",
+		total.PreRoll, total.Transition, total.Silence)
 	p("  seams               %d jumps heard, worst %+.1f dB over the louder side, %d over %+.0f dB (peak in the 60 ms after a jump)",
 		total.Seams, total.WorstSeam, total.SeamsOver, seamBound)
 	p("  lost                %d   duplicated %d   reordered %d   bad timestamps %d", total.Lost, total.Duplicate, total.Reordered, total.BadTime)

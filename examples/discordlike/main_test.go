@@ -223,10 +223,10 @@ func TestLabel(t *testing.T) {
 	b := appendLabel(nil, 7, opus.Packet{Position: -312})
 	require.Len(t, b, 13)
 	assert.Equal(t, byte(0x1b), b[0])
-	track, pos, ok := parseLabel(append(append([]byte{0, 0}, b...), 0, 0, 0))
-	assert.True(t, ok)
-	assert.Equal(t, 7, track)
-	assert.Equal(t, int64(-312), pos)
+	l := parseLabel(append(append([]byte{0, 0}, b...), 0, 0, 0))
+	assert.Equal(t, label{track: 7, pos: -312, ok: true}, l)
+	l = parseLabel(appendLabel(nil, 7, opus.Packet{Position: 960, Seam: true}))
+	assert.Equal(t, label{track: 7, pos: 960, seam: true, ok: true}, l, "a transition packet's")
 
 	for name, ext := range map[string][]byte{
 		"empty":     nil,
@@ -237,19 +237,19 @@ func TestLabel(t *testing.T) {
 		"wrong len": {0x1a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, _, ok := parseLabel(ext)
-			assert.False(t, ok)
+			assert.False(t, parseLabel(ext).ok)
 		})
 	}
 }
 
 func FuzzLabel(f *testing.F) {
 	f.Add(appendLabel(nil, 1, opus.Packet{Position: 960}))
+	f.Add(appendLabel(nil, 1, opus.Packet{Position: 960, Seam: true}))
 	f.Add([]byte{0x10, 0xff, 0x1b})
 	f.Fuzz(func(t *testing.T, ext []byte) {
-		track, pos, ok := parseLabel(ext)
-		if ok { // what parses is an element that is really there
-			el := appendLabel(nil, track, opus.Packet{Position: pos})
+		l := parseLabel(ext)
+		if l.ok { // what parses is an element that is really there
+			el := appendLabel(nil, l.track, opus.Packet{Position: l.pos, Seam: l.seam})
 			assert.True(t, bytes.Contains(ext, el))
 		}
 	})
@@ -259,7 +259,7 @@ func FuzzLabel(f *testing.F) {
 // them, and then with each kind of fault: each is caught.
 func TestVerifier(t *testing.T) {
 	cat := newCatalogue([]string{testdataPath("prog_48000.mp3")}, false)
-	lib := pipeline.NewLibrary(pipeline.WithOpener(cat.open))
+	lib := pipeline.NewLibrary(pipeline.WithOpener(cat.opener))
 	defer lib.Close()
 	p, err := lib.Play(context.Background(), cat.key(0))
 	require.NoError(t, err)

@@ -29,7 +29,12 @@ import (
 //     onto a loud onset the match can be as low as 13 dB (in a 15 s run of
 //     50 guilds, one packet of some 32,000 compared was under 16 dB), while
 //     audio from another place, or another track, is at or below
-//     0 dB, its difference as loud as itself;
+//     0 dB, its difference as loud as itself. A transition packet (its
+//     label's seam bit: a seek's, a loop's or a resume's, 60 ms, within
+//     the pre-roll of its jump; or the join of two queued tracks, up to
+//     a few hundred milliseconds with a crossfade) is not compared: its
+//     audio is faded or mixed across the jump, no one place of one track
+//     (those past the pre-roll are counted, Transition);
 //   - seams: at each jump (the label's position does not follow the
 //     previous packet's), the peak heard in the next seamAfter, against
 //     the larger of the two sides' peaks (seamSide of the track before the
@@ -164,6 +169,7 @@ type streamResult struct {
 	Packets    int64 // heard
 	Verified   int64 // audio compared and matching
 	PreRoll    int64 // audio not compared: within preRoll of a jump
+	Transition int64 // audio not compared: transition packets past the pre-roll
 	Silence    int64 // silence frames
 	Lost       int64
 	Duplicate  int64
@@ -187,6 +193,7 @@ func (r *streamResult) add(o streamResult) {
 	r.Packets += o.Packets
 	r.Verified += o.Verified
 	r.PreRoll += o.PreRoll
+	r.Transition += o.Transition
 	r.Silence += o.Silence
 	r.Lost += o.Lost
 	r.Duplicate += o.Duplicate
@@ -364,6 +371,10 @@ func (st *stream) check(p heardPacket) {
 	if st.skip > 0 {
 		st.skip -= samples
 		r.PreRoll++
+		return
+	}
+	if p.seam {
+		r.Transition++
 		return
 	}
 	ref := st.v.refs.get(st.v.ctx, p.track)

@@ -13,15 +13,20 @@ import (
 // body is encrypted with the payload in the rtpsize modes.
 //
 //	0xBEDE | length 4 words
-//	+------+--------------------+-------------------------------+---------+
-//	| 0x1B | track (uint32, BE) | position in samples (int64, BE) | padding |
-//	+------+--------------------+-------------------------------+---------+
+//	+------+---+-----------------+---------------------------------+---------+
+//	| 0x1B | S | track (31 bits) | position in samples (int64, BE) | padding |
+//	+------+---+-----------------+---------------------------------+---------+
 //
-// 0x1B is element 1, 12 bytes long.
+// 0x1B is element 1, 12 bytes long; S, the top bit of the first word,
+// marks a transition packet (opus.Packet's Seam: a seek's, a loop's, a
+// resume's, or the join of two queued tracks, gapless or cross-faded),
+// whose audio is faded or mixed across a jump and so is no one place of
+// one track.
 const (
 	labelProfile = 0xBEDE
 	labelID      = 1
 	labelLen     = 12
+	labelSeam    = 1 << 31
 )
 
 // label is what a packet's label says, once parsed: ok is false when it
@@ -29,25 +34,28 @@ const (
 type label struct {
 	track int
 	pos   int64
+	seam  bool
 	ok    bool
 }
 
 // labelOf parses the label of a packet's extension body.
-func labelOf(ext []byte) label {
-	track, pos, ok := parseLabel(ext)
-	return label{track, pos, ok}
-}
+func labelOf(ext []byte) label { return parseLabel(ext) }
 
-// appendLabel appends the label element for packet p of track.
+// appendLabel appends the label element for packet p of track (0 to
+// 2³¹-1).
 func appendLabel(dst []byte, track int, p opus.Packet) []byte {
+	w := uint32(track) &^ labelSeam
+	if p.Seam {
+		w |= labelSeam
+	}
 	dst = append(dst, labelID<<4|(labelLen-1))
-	dst = binary.BigEndian.AppendUint32(dst, uint32(track))
+	dst = binary.BigEndian.AppendUint32(dst, w)
 	return binary.BigEndian.AppendUint64(dst, uint64(p.Position))
 }
 
 // parseLabel finds the label element in an extension body of one-byte
 // elements; it never panics, whatever ext holds.
-func parseLabel(ext []byte) (track int, pos int64, ok bool) {
+func parseLabel(ext []byte) label {
 	for i := 0; i < len(ext); {
 		id, n := ext[i]>>4, int(ext[i]&0x0f)+1
 		switch {
@@ -55,16 +63,17 @@ func parseLabel(ext []byte) (track int, pos int64, ok bool) {
 			i++
 			continue
 		case id == 15: // the rest is reserved
-			return 0, 0, false
+			return label{}
 		}
 		if i+1+n > len(ext) {
-			return 0, 0, false
+			return label{}
 		}
 		if id == labelID && n == labelLen {
 			b := ext[i+1:]
-			return int(binary.BigEndian.Uint32(b)), int64(binary.BigEndian.Uint64(b[4:])), true
+			w := binary.BigEndian.Uint32(b)
+			return label{track: int(w &^ labelSeam), pos: int64(binary.BigEndian.Uint64(b[4:])), seam: w&labelSeam != 0, ok: true}
 		}
 		i += 1 + n
 	}
-	return 0, 0, false
+	return label{}
 }

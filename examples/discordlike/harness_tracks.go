@@ -49,7 +49,12 @@ func testdataPath(name string) string { return filepath.Join(testdata(), name) }
 type catalogue struct {
 	paths  []string       // the tracks to play, then the bad files faults inject
 	played int            // how many of paths are the tracks to play
-	opens  []atomic.Int64 // times each source was opened: encodes
+	opens  []atomic.Int64 // times each source was opened with none of its files open: encodes
+	// segments counts the opens of a source while it was open already:
+	// a track that encodes a segment for a seek ahead of its encode opens
+	// its source a second time (see package pipeline's segments).
+	segments []atomic.Int64
+	open     []atomic.Int64 // files of each source open now
 }
 
 // Bad files the faults put in two guilds' queues.
@@ -63,6 +68,8 @@ func newCatalogue(tracks []string, faults bool) *catalogue {
 		}
 	}
 	c.opens = make([]atomic.Int64, len(c.paths))
+	c.segments = make([]atomic.Int64, len(c.paths))
+	c.open = make([]atomic.Int64, len(c.paths))
 	return c
 }
 
@@ -75,18 +82,49 @@ func (c *catalogue) name(i int) string {
 
 func (c *catalogue) key(i int) pipeline.Key { return pipeline.Key{Source: c.paths[i]} }
 
-// open is the Library's opener: a file, counted when it is one of ours.
-func (c *catalogue) open(_ context.Context, source string) (io.Reader, error) {
+// index returns the index of the track of source, 0 if it is none of
+// the catalogue's.
+func (c *catalogue) index(source string) int {
+	for i, p := range c.paths {
+		if p == source {
+			return i
+		}
+	}
+	return 0
+}
+
+// opener is the Library's opener: a file, counted when it is one of
+// ours.
+func (c *catalogue) opener(_ context.Context, source string) (io.Reader, error) {
 	f, err := os.Open(source)
 	if err != nil {
 		return nil, err
 	}
 	for i, p := range c.paths {
 		if p == source {
-			c.opens[i].Add(1)
+			if c.open[i].Add(1) > 1 {
+				c.segments[i].Add(1)
+			} else {
+				c.opens[i].Add(1)
+			}
+			return &countedFile{File: f, open: &c.open[i]}, nil
 		}
 	}
 	return f, nil // the Library closes what it opens when it is an io.Closer
+}
+
+// countedFile is a file of the catalogue, counted open until closed.
+type countedFile struct {
+	*os.File
+	open   *atomic.Int64
+	closed atomic.Bool
+}
+
+func (f *countedFile) Close() error {
+	if !f.closed.Swap(true) {
+		f.open.Add(-1)
+	}
+	return f.File.Close()
 }
 
 // reference is a track decoded once on the server, packet by packet, for
