@@ -342,6 +342,25 @@ func TestVerifier(t *testing.T) {
 		})
 		assert.Equal(t, int64(1), r.Undecoded)
 	})
+	t.Run("transition", func(t *testing.T) {
+		// Packets 40 to 59 are a transition (a join's, a crossfade's):
+		// labelled as seams, their audio is not compared, even past the
+		// pre-roll; from packet 60 on, audio from the wrong place is
+		// caught again.
+		r := check(t, func(i int, _ *sink.Header, pkt *opus.Packet) bool {
+			switch {
+			case i >= 40 && i < 60:
+				pkt.Position += 30 * 960
+				pkt.Seam = true
+			case i >= 60 && i < 70:
+				pkt.Position += 30 * 960
+			}
+			return true
+		})
+		assert.Equal(t, int64(20-preRoll/960), r.Transition, "%+v", r)
+		assert.Positive(t, r.Wrong, "after the transition: %+v", r)
+		assert.LessOrEqual(t, r.Wrong, int64(10), "only packets 60 to 69: %+v", r)
+	})
 	t.Run("unlabelled", func(t *testing.T) {
 		v := newVerifier(&references{lib: lib, cat: cat, refs: map[int]*reference{}})
 		v.handle(sessionInfo{ssrc: 1, guild: "g"}, sink.Opened{Payload: pkts[30].Data}, label{}, time.Now())
