@@ -56,11 +56,15 @@ type Bot struct {
 }
 
 // Bot returns the bot of a guild, its queue empty: users may queue
-// tracks before it joins a channel. say posts text to the guild's text
+// tracks before it joins a channel. It cross-fades from each track into
+// the next over fade (an equal-power fade, encoded once for every guild
+// that plays the same two tracks); with a fade of 0, it joins them
+// gapless, as an album plays. say posts text to the guild's text
 // channel, about the event given.
-func (m *Music) Bot(guild string, say func(ev pipeline.Event, text string)) *Bot {
+func (m *Music) Bot(guild string, fade time.Duration, say func(ev pipeline.Event, text string)) *Bot {
 	b := &Bot{music: m, guild: guild, say: say, told: make(chan struct{})}
 	b.queue = pipeline.NewQueue(m.lib,
+		pipeline.WithCrossfade(fade),
 		pipeline.WithEvents(64),       // events come on a channel, which tell reads
 		pipeline.WithPositionEvery(0), // no position events: this bot shows no progress bar
 	)

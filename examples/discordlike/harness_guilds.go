@@ -42,6 +42,7 @@ type guild struct {
 	user     string
 	token    string
 	playlist []int // catalogue indexes: the tracks its users queue, in turn
+	once     []int // and those they queue once, first (a bad file)
 	faults   []fault
 
 	// Written by run (commands by its users), read once it has returned.
@@ -94,7 +95,7 @@ func (f *fleet) injectFaults() {
 	}
 	for i, n := range []int{5, 6} { // a corrupt file, a missing one, queued first
 		if g := pick(n); g != nil && f.cat.played+i < len(f.cat.paths) {
-			g.playlist = append([]int{f.cat.played + i}, g.playlist...)
+			g.once = append(g.once, f.cat.played+i)
 		}
 	}
 	if g := pick(7); g != nil {
@@ -123,7 +124,7 @@ func (g *guild) logf(format string, args ...any) {
 // until the context ends, and has it leave.
 func (g *guild) run(ctx context.Context, gateway string) {
 	start := time.Now()
-	b := g.f.music.Bot(g.name, g.said)
+	b := g.f.music.Bot(g.name, g.fade(), g.said)
 	// What the main gateway's VOICE_SERVER_UPDATE and VOICE_STATE_UPDATE
 	// would give the bot.
 	su := voice.ServerUpdate{Endpoint: gateway, Token: g.token, GuildID: g.name}
@@ -156,6 +157,18 @@ func (g *guild) run(ctx context.Context, gateway string) {
 		g.first = joined.Sub(start) + ls.First
 	}
 }
+
+// fade is the guild's crossfade between tracks: every third guild's is
+// crossfadeLen, the others' none (gapless).
+func (g *guild) fade() time.Duration {
+	if g.n%3 == 0 {
+		return crossfadeLen
+	}
+	return 0
+}
+
+// crossfadeLen is the crossfade of every third guild.
+const crossfadeLen = 300 * time.Millisecond
 
 // labels is the connection option that labels each packet the bot sends
 // with its track and its place there (see harness_label.go). The queue's
@@ -201,6 +214,9 @@ func (g *guild) said(ev pipeline.Event, text string) {
 // them gives the bot a command, each guild from its own place in the
 // round of commands.
 func (g *guild) users(ctx context.Context, b *Bot) {
+	for _, i := range g.once {
+		_ = b.Enqueue(g.f.cat.paths[i])
+	}
 	next := 0 // the playlist's next track
 	enqueue := func() {
 		for range g.playlist { // a track that failed is refused: the next one

@@ -148,6 +148,9 @@ func run(ctx context.Context, o *options) error {
 	}
 	con.linef("voice gateway %s (UDP %s), web page %s", svc.gateway, svc.voice.UDPAddr(), svc.base)
 	con.linef("%d guilds, %d tracks: %s", o.guilds, cat.played, strings.Join(names(cat), ", "))
+	if o.role != "server" && o.guilds >= 3 {
+		con.linef("every third guild (guild-3, guild-6...) cross-fades its tracks over %v; the others join them gapless", crossfadeLen)
+	}
 	if o.faults && o.role != "server" {
 		con.line("faults injected (-faults=false for none): guild-3 loses its UDP socket, guild-4 its control connection, guild-5 queues a corrupt file, guild-6 a missing one, guild-7 a wrong token")
 	}
@@ -357,7 +360,7 @@ func encodes(cat *catalogue) string {
 	for i := range cat.played {
 		part := fmt.Sprintf("%s ×%d", cat.name(i), cat.opens[i].Load())
 		if n := cat.segments[i].Load(); n > 0 {
-			part += fmt.Sprintf(" (and %d segments)", n)
+			part += fmt.Sprintf(" (and %d segments, for seeks ahead)", n)
 		}
 		parts = append(parts, part)
 	}
