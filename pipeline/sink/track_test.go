@@ -224,6 +224,60 @@ func TestWriteOgg(t *testing.T) {
 	}
 }
 
+// TestWriteOggLength cuts files of a set length from a track: shorter
+// than the track, and longer than a source that loops without end. Each
+// is the packets that hold the pre-skip and the length, from the start,
+// and ends there, its last granule the pre-skip plus the length (the
+// granules never going back, as they would if packets past the length
+// were written and the end then trimmed).
+func TestWriteOggLength(t *testing.T) {
+	tr := tracktest.Load(t)
+	want := tracktest.Packets(t, tr)
+	head, ok := tr.OpusHead()
+	require.True(t, ok)
+	for _, tc := range []struct {
+		name   string
+		length int64
+		loop   bool
+	}{
+		{"part of the track", 48000, false},
+		{"the track looped", 5 * 48000, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tr.NewPlayer()
+			defer p.Close()
+			if tc.loop {
+				p.Loop(-1)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var buf bytes.Buffer
+			n, err := sink.WriteOgg(ctx, &buf, p, head, tc.length)
+			require.NoError(t, err)
+			packets := (int64(head.PreSkip) + tc.length + 959) / 960
+			assert.Equal(t, packets, n, "packets written")
+
+			r := ogg.NewReader(&buf)
+			var granule int64
+			for i := 0; ; i++ {
+				pk, err := r.ReadPacket()
+				if err == io.EOF {
+					break
+				}
+				require.NoError(t, err)
+				if i >= 2 && i-2 < len(want) { // after a loop back, a transition's packets come first
+					assert.Equal(t, want[i-2], pk.Data, "packet %d", i-2)
+				}
+				if pk.Granule >= 0 {
+					assert.GreaterOrEqual(t, pk.Granule, granule, "granules never go back")
+					granule = pk.Granule
+				}
+			}
+			assert.Equal(t, int64(head.PreSkip)+tc.length, granule, "the exact length")
+		})
+	}
+}
+
 func TestHTTPStreamBroadcast(t *testing.T) {
 	tr := tracktest.Load(t, pipeline.WithBitrate(256000)) // a fast stream fills a stalled client's socket soon
 	want := tracktest.Packets(t, tr)
