@@ -90,6 +90,45 @@ func (s *FileSource) file() (*os.File, error) {
 	return f, nil
 }
 
+// Seek sets the offset of the next Read (io.Seeker), so that a decoder
+// can start inside the file (a segment's WAV by byte, FLAC by its seek
+// table) or read an index at its end (a WebM's Cues). It opens nothing:
+// an open file is moved, else the next Read opens it at the offset. A
+// negative offset is an error, and the offset is unchanged. Seek is for
+// the goroutine that reads.
+func (s *FileSource) Seek(offset int64, whence int) (int64, error) {
+	to := offset
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		to += s.off
+	case io.SeekEnd:
+		fi, err := os.Stat(s.path)
+		if err != nil {
+			return s.off, fmt.Errorf("pipeline: %w", err)
+		}
+		to += fi.Size()
+	default:
+		return s.off, fmt.Errorf("pipeline: seeking %s: whence %d", s.path, whence)
+	}
+	if to < 0 {
+		return s.off, fmt.Errorf("pipeline: seeking %s to %d, before its start", s.path, to)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return s.off, errSourceClosed
+	}
+	if s.f != nil {
+		if _, err := s.f.Seek(to, io.SeekStart); err != nil {
+			s.f.Close() // opened again at the offset by the next Read
+			s.f = nil
+		}
+	}
+	s.off = to
+	return to, nil
+}
+
 // closeFile closes the file after a read error, to be opened again.
 func (s *FileSource) closeFile() {
 	s.mu.Lock()
