@@ -15,8 +15,10 @@ import (
 	"github.com/streamcatcher/streamcatcher/codec/flac"
 	"github.com/streamcatcher/streamcatcher/codec/framed"
 	"github.com/streamcatcher/streamcatcher/codec/mp3"
+	"github.com/streamcatcher/streamcatcher/codec/ogg"
 	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/codec/wav"
+	"github.com/streamcatcher/streamcatcher/codec/webm"
 )
 
 // Segments.
@@ -90,6 +92,7 @@ var errNoSegment = errors.New("pipeline: no segment")
 type segment struct {
 	first  int   // the track's packet number of packets[0]
 	u      int64 // samples a packet
+	same   bool  // its packets are the source's own, as the track's are (Ogg Opus, WebM): byte-equal to the track's
 	cancel context.CancelFunc
 
 	mu      sync.Mutex    // guards packets, ended, err and backs
@@ -264,15 +267,27 @@ func (t *Track) segmentAt(target int64) (*segment, int) {
 		return nil, 0
 	}
 	src, _, ok := catcher.StateOf[codec.Source](t.c)
-	// MP3 only, for now: the WAV and FLAC locators (segmentSource) have no
-	// test of their positions yet, and Ogg and WebM need none of an
-	// encode (their packets, located by page or Cues, are to be taken as
-	// they are); their seeks wait for the track's own encode, as before.
-	if !ok || src.Kind != codec.KindMP3 || src.Format.Rate <= 0 {
+	if !ok {
 		return nil, 0
 	}
+	s := &segment{first: i, u: u, more: make(chan struct{}, 1)}
+	var fill func(ctx context.Context) error
+	switch src.Kind {
+	case codec.KindOggOpus, codec.KindWebM:
+		// The source's own packets, from the pre-roll before the target
+		// on, so that a decoder given them from there has converged.
+		s.first, s.same = max(i-int((opus.PreRoll+u-1)/u), 0), true
+		fill = func(ctx context.Context) error { return t.copySegment(ctx, s, src.Kind) }
+	case codec.KindMP3, codec.KindWAV, codec.KindFLAC:
+		if src.Format.Rate <= 0 {
+			return nil, 0
+		}
+		fill = func(ctx context.Context) error { return t.encodeSegment(ctx, s, x, src) }
+	default:
+		return nil, 0 // raw PCM: nothing to find a position in but a read from the start
+	}
 	ctx, cancel := context.WithCancel(t.ctx)
-	s := &segment{first: i, u: u, cancel: cancel, more: make(chan struct{}, 1)}
+	s.cancel = cancel
 	s.want.Store(int64(i))
 	c.segs = append(c.segs, s)
 	c.made.Add(1)
@@ -280,7 +295,7 @@ func (t *Track) segmentAt(target int64) (*segment, int) {
 	go func() {
 		defer c.wg.Done()
 		defer cancel()
-		s.finish(t.encodeSegment(ctx, s, x, src))
+		s.finish(fill(ctx))
 	}()
 	return s, i
 }
@@ -359,20 +374,13 @@ func (t *Track) encodeSegment(ctx context.Context, s *segment, x framed.Index, s
 	p0 := max(0, start-segMargin) / L * L
 	q0 := p0 / L * M
 
-	r, err := t.cfg.reopen(ctx)
+	r, closeSource, err := t.openSegmentSource(ctx)
 	if err != nil {
 		return err
 	}
-	if c, ok := r.(io.Closer); ok {
-		stop := context.AfterFunc(ctx, func() { c.Close() }) // ends a read that blocks
-		defer func() {
-			if stop() {
-				c.Close()
-			}
-		}()
-	}
+	defer closeSource()
 	sl := &slot{pool: t.cfg.pool, ctx: ctx, urgent: func() bool { return true }}
-	r = yielding(r, sl)
+	r = yieldingSeeker(r, sl)
 	dec, first, err := seekPCM(src.Kind, r, q0)
 	if err != nil {
 		return err
@@ -391,17 +399,9 @@ func (t *Track) encodeSegment(ctx context.Context, s *segment, x framed.Index, s
 	}
 	ahead := int(seamAhead/s.u) + 2 // the packets a player's way back needs
 	for j := 0; ; j++ {
-		for j >= segWarm && s.first+j-segWarm >= int(s.want.Load())+segLead {
-			select {
-			case <-s.more:
-			case <-t.Done():
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			// No player on it, and the track's own encode has what it
-			// has (or has ended): no one will need more of it.
-			if y, ok := t.Index(); ok && (y.Done() || s.users.Load() == 0 && y.Packets() >= s.first+j-segWarm) {
-				return nil
+		if j >= segWarm {
+			if stop, err := t.awaitSegment(ctx, s, s.first+j-segWarm); stop || err != nil {
+				return err
 			}
 		}
 		if j >= segWarm {
@@ -426,30 +426,197 @@ func (t *Track) encodeSegment(ctx context.Context, s *segment, x framed.Index, s
 	}
 }
 
-// seekPCM returns a decoder of r, a source of the given kind read from
-// its start, that starts at or before source sample q (without decoding
-// what comes before where it can), and the sample its output starts at.
-func seekPCM(kind codec.Kind, r io.Reader, q int64) (catcher.Transform, int64, error) {
+// openSegmentSource opens the track's source again for a segment, and
+// returns it with the function that closes it (if it is an io.Closer),
+// which the end of ctx calls too, so that a read that blocks ends.
+func (t *Track) openSegmentSource(ctx context.Context) (io.Reader, func(), error) {
+	r, err := t.cfg.reopen(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, ok := r.(io.Closer)
+	if !ok {
+		return r, func() {}, nil
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	return r, func() {
+		if stop() {
+			c.Close()
+		}
+	}, nil
+}
+
+// awaitSegment waits, before segment s makes the track's packet k, until
+// a player on it needs it (k within segLead of the furthest packet asked
+// for); it reports true instead if no one will: no player is on it and
+// the track's own packets are there, or the track has ended.
+func (t *Track) awaitSegment(ctx context.Context, s *segment, k int) (bool, error) {
+	for k >= int(s.want.Load())+segLead {
+		select {
+		case <-s.more:
+		case <-t.Done():
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+		if y, ok := t.Index(); ok && (y.Done() || s.users.Load() == 0 && y.Packets() >= k) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// copySegment fills segment s of a track whose input is framed as it is
+// (Ogg Opus, WebM; kind) with the source's own packets, none decoded,
+// from the track's packet s.first on: its source opened again, and the
+// packets found by page (Ogg: ogg.SeekOpus bisects the pages' granule
+// positions) or by Cues (WebM: webm.Seek) where the source seeks, else
+// read from the first. Packet k of the source is the track's packet k,
+// the same bytes. It ends once the track's own packets are there, at the
+// source's end, or at a packet of another duration than the track's.
+func (t *Track) copySegment(ctx context.Context, s *segment, kind codec.Kind) error {
+	r, closeSource, err := t.openSegmentSource(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeSource()
+	x, _ := t.Index()
+	next, at, err := locatePackets(kind, r, int64(s.first)*s.u, x.PreSkip())
+	if err != nil {
+		return err
+	}
+	// The track's packet number of the first packet: WebM's timestamps
+	// are rounded to its timestamp precision (a millisecond as ffmpeg
+	// writes them), Ogg's granule positions exact.
+	k := int((at + s.u/2) / s.u)
+	if d := at - int64(k)*s.u; d > s.u/4 || d < -s.u/4 || k > s.first {
+		return fmt.Errorf("%w: the %v source's packets found start at sample %d, not at or before packet %d of %d samples", errNoSegment, kind, at, s.first, s.u)
+	}
+	for ; ; k++ {
+		p, err := next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if n, err := opus.PacketSamples(p); err != nil || n != s.u {
+			return fmt.Errorf("%w: packet %d of the %v source is of %d samples, the track's of %d", errNoSegment, k, kind, n, s.u)
+		}
+		if k < s.first {
+			continue
+		}
+		if stop, err := t.awaitSegment(ctx, s, k); stop || err != nil {
+			return err
+		}
+		if y, ok := t.Index(); ok && (y.Done() || y.Packets() > k) {
+			return nil // the track's own packets are there: no one needs more
+		}
+		s.add(bytes.Clone(p), &t.segs)
+	}
+}
+
+// locatePackets returns the packets of r, Ogg Opus or WebM (kind) read
+// from its start, from one at or before the packet that starts at decoded
+// sample want (the pre-skip, preSkip, included, as framed.Index counts),
+// and the sample the first starts at: found without reading what comes
+// before where r seeks (see copySegment), else from the first packet.
+func locatePackets(kind codec.Kind, r io.Reader, want, preSkip int64) (func() ([]byte, error), int64, error) {
+	rs, seeks := r.(io.ReadSeeker)
+	if seeks {
+		// A source that cannot seek (an HTTP source without ranges) says
+		// so at the first Seek, with its offset unchanged.
+		_, err := rs.Seek(0, io.SeekStart)
+		seeks = err == nil
+	}
 	switch kind {
-	case codec.KindMP3:
-		return mp3.Seek(r, q)
-	case codec.KindFLAC:
-		if rs, ok := r.(io.ReadSeeker); ok {
-			if d, first, err := flac.Seek(rs, q); err == nil {
-				return d, first, nil
+	case codec.KindOggOpus:
+		if seeks {
+			d, at, err := ogg.SeekOpus(rs, want)
+			if err != nil {
+				return nil, 0, err
+			}
+			return func() ([]byte, error) { return d.NextPacket(rs) }, at, nil
+		}
+		d := ogg.NewOpusDemuxer()
+		return func() ([]byte, error) { return d.NextPacket(r) }, 0, nil
+	case codec.KindWebM:
+		if seeks {
+			// webm.Seek goes back by the track's seek pre-roll again:
+			// the packets before want are dropped.
+			d, at, err := webm.Seek(rs, opus.Duration(max(want-preSkip, 0)))
+			if err == nil {
+				return func() ([]byte, error) { return d.NextPacket(rs) }, at, nil
+			}
+			if !errors.Is(err, webm.ErrNoCues) {
+				return nil, 0, err
 			}
 			if _, err := rs.Seek(0, io.SeekStart); err != nil {
 				return nil, 0, err
 			}
 		}
+		d := webm.NewOpusDemuxer()
+		return func() ([]byte, error) { return d.NextPacket(r) }, 0, nil
+	}
+	return nil, 0, fmt.Errorf("%w for %v input", errNoSegment, kind)
+}
+
+// yieldingSeeker is yielding's reader (see track.go) that can seek if src
+// can: a seek that waits for the network (an HTTPSource's before its
+// first read) gives the slot back meanwhile, as a read does.
+func yieldingSeeker(src io.Reader, s *slot) io.Reader {
+	y := yieldReader{r: src, slot: s}
+	if sk, ok := src.(io.Seeker); ok {
+		return yieldReadSeeker{y, sk}
+	}
+	return y
+}
+
+type yieldReadSeeker struct {
+	yieldReader
+	s io.Seeker
+}
+
+func (y yieldReadSeeker) Seek(offset int64, whence int) (int64, error) {
+	if !y.slot.held {
+		return y.s.Seek(offset, whence)
+	}
+	y.slot.give()
+	n, err := y.s.Seek(offset, whence)
+	if terr := y.slot.take(); terr != nil && err == nil {
+		err = terr
+	}
+	return n, err
+}
+
+// seekPCM returns a decoder of r, a source of the given kind read from
+// its start, that starts at or before source sample q (without decoding
+// what comes before where it can), and the sample its output starts at:
+// MP3 by a walk over its frame headers (mp3.Seek); WAV by byte, one seek
+// past the whole frames before q where r seeks (wav.Seek), else they are
+// read and dropped; FLAC by its seek table where r seeks and the stream
+// has one (flac.Seek), else decoded from its start.
+func seekPCM(kind codec.Kind, r io.Reader, q int64) (catcher.Transform, int64, error) {
+	switch kind {
+	case codec.KindMP3:
+		return mp3.Seek(r, q)
+	case codec.KindWAV:
+		return wav.Seek(r, q)
+	case codec.KindFLAC:
+		// A source that cannot seek (an HTTP source without ranges)
+		// says so at the first Seek, with its offset unchanged.
+		if rs, ok := r.(io.ReadSeeker); ok {
+			if _, err := rs.Seek(0, io.SeekStart); err == nil {
+				d, first, err := flac.Seek(rs, q)
+				if !errors.Is(err, flac.ErrNoSeekTable) {
+					return d, first, err
+				}
+				if _, err := rs.Seek(0, io.SeekStart); err != nil {
+					return nil, 0, err
+				}
+			}
+		}
 		d := flac.NewDecoder()
 		if _, err := d.ReadInfo(r); err != nil {
-			return nil, 0, err
-		}
-		return d, 0, nil
-	case codec.KindWAV:
-		d := wav.NewDecoder()
-		if _, err := d.ReadHeader(r); err != nil {
 			return nil, 0, err
 		}
 		return d, 0, nil
@@ -498,7 +665,15 @@ func (p *Player) segmentNext() (Packet, error, bool) {
 		p.cur.Seek(i)
 		return Packet{}, nil, false
 	}
-	ahead := x.Done() || x.Packets() >= i+int(seamAhead/s.u)+2
+	if s.same && (x.Done() || i < x.Packets()) {
+		// The track's own packet i is there, and it is the segment's (the
+		// source's own bytes): back onto the track's packets, with no
+		// transition, since nothing changes for the receiver.
+		p.leaveSegment()
+		p.cur.Seek(i)
+		return Packet{}, nil, false
+	}
+	ahead := !s.same && (x.Done() || x.Packets() >= i+int(seamAhead/s.u)+2)
 	data, ok, ended := s.packet(i)
 	if ahead && (p.t.cfg.noSeams || int64(i-s.first)*s.u >= segBackTime || !ok) {
 		p.leaveSegment()
@@ -519,7 +694,9 @@ func (p *Player) segmentNext() (Packet, error, bool) {
 			// without a transition, as above).
 			p.leaveSegment()
 			p.cur.Seek(i)
-			p.reset = p.last == i-1 && !p.t.cfg.noSeams
+			if !s.same { // the track's own bytes follow on from a copied segment's
+				p.reset = p.last == i-1 && !p.t.cfg.noSeams
+			}
 			return Packet{}, nil, false
 		}
 		p.stats.Underruns++

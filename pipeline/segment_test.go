@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,10 +31,14 @@ func longMP3(t testing.TB, d time.Duration) []byte {
 // heldOpener opens source data, the first open of it giving its first
 // head bytes at once and the rest once released (a track whose encode
 // has just started and goes slowly), every later open all of it.
+// Later opens can seek unless plain is set; read counts the bytes read
+// from them.
 type heldOpener struct {
 	data     []byte
 	head     int
 	released chan struct{}
+	plain    bool
+	read     atomic.Int64
 	mu       sync.Mutex
 	opens    int
 }
@@ -46,7 +51,23 @@ func (o *heldOpener) open(_ context.Context, _ string) (io.Reader, error) {
 	if o.opens == 1 {
 		return io.MultiReader(io.LimitReader(r, int64(o.head)), &gate{r: r, open: o.released}), nil
 	}
-	return r, nil
+	c := countedReader{Reader: r, n: &o.read}
+	if o.plain {
+		return struct{ io.Reader }{c}, nil // no Seek
+	}
+	return c, nil
+}
+
+// countedReader is a bytes.Reader that counts the bytes read from it.
+type countedReader struct {
+	*bytes.Reader
+	n *atomic.Int64
+}
+
+func (c countedReader) Read(p []byte) (int, error) {
+	n, err := c.Reader.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // decodeAll decodes packets with one decoder, as a receiver does, and
@@ -68,19 +89,26 @@ func decodeAll(t *testing.T, packets [][]byte) []float64 {
 
 // A seek 3 minutes into a 4-minute MP3 (45 s into a minute's, with
 // -short) whose encode has just started (its source held after its first
-// 200 KB) is made from a segment encoded from
-// the target: the queue plays on meanwhile, then gives a silence frame at
-// the target's packet, the segment's packets after it, at their exact
-// positions, their audio the track's own at those positions; once the
-// track's encode has passed, the queue goes back onto the track's packets
-// through a transition, within the seam bound.
+// 200 KB) is made from a segment encoded from the target (see
+// seekAheadEncoded).
 func TestQueueSeekAheadMP3(t *testing.T) {
 	length, target := 4*time.Minute, 3*time.Minute
 	if testing.Short() {
 		length, target = time.Minute, 45*time.Second
 	}
-	data := longMP3(t, length)
-	o := &heldOpener{data: data, head: 200 << 10, released: make(chan struct{})}
+	o := &heldOpener{data: longMP3(t, length), head: 200 << 10, released: make(chan struct{})}
+	seekAheadEncoded(t, o, target)
+}
+
+// seekAheadEncoded checks a seek to target of a track of o's source,
+// whose encode has just started (o holds its source after its head):
+// the queue plays on meanwhile, then gives a silence frame at the
+// target's packet, the segment's packets after it, at their exact
+// positions, their audio the track's own at those positions; once the
+// track's encode has passed, the queue goes back onto the track's packets
+// through a transition, within the seam bound. It releases o.
+func seekAheadEncoded(t *testing.T, o *heldOpener, target time.Duration) {
+	t.Helper()
 	released := false
 	defer func() {
 		if !released {
