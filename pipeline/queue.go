@@ -384,14 +384,16 @@ func (q *Queue) Stop() { q.record(queueCmd{op: opStop}, false) }
 // Seek moves the entry id, if it is the current one then, to position d
 // of its track. It never waits: a position already encoded is played from
 // the next packet; past the encoded point of a track still encoding, the
-// track encodes a segment from d (MP3 input, so far: see the package's
-// segments; other input waits for the track's own encode, which the queue
-// asks to go on at once), and the queue plays on where it was (or gives
+// track makes a segment from d (see the package's segments: MP3, WAV and
+// FLAC input encoded from d, Ogg Opus and WebM input's own packets from
+// d; raw PCM input waits for the track's own encode, which the queue asks
+// to go on at once), and the queue plays on where it was (or gives
 // nothing, if it had nothing to play), and moves at the first packet
-// boundary at which d is encoded, in the segment or in the track (and,
-// for the track, as Player.Seek asks, the jump's transition can be
-// made); from a segment it goes back onto the track's own packets once
-// they are there, through a transition. A seek
+// boundary at which d is there, in the segment or in the track (and, for
+// the track, as Player.Seek asks, the jump's transition can be made);
+// from a segment it goes back onto the track's own packets once they are
+// there, through a transition (none from Ogg Opus and WebM segments,
+// whose packets are the track's own). A seek
 // at or past the end of a finished track does nothing. A later Seek, or
 // the entry's end, replaces a seek not yet made. A paused queue plays
 // from d on Resume. A seek made during a join's transition into the
@@ -904,9 +906,9 @@ func (q *Queue) newPlayer(t *Track) {
 // seekAhead is called at each packet boundary at which the current
 // entry's pending seek to target (samples) is past its encoded point. It
 // asks the track for a segment at the target (see segment.go), which the
-// track starts encoding if it has none, and moves the player there once
-// the segment's packet holding the target is encoded; it reports whether
-// it did. Until then the queue plays on where it was (or gives nothing,
+// track starts if it has none, and moves the player there once the
+// segment's packet holding the target is there; it reports whether it
+// did. Until then the queue plays on where it was (or gives nothing,
 // ErrUnderrun, if the player had nothing to play), and the seek is made
 // by whichever comes first: the segment, or the track's own encode.
 func (q *Queue) seekAhead(target int64) bool {

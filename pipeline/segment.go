@@ -26,43 +26,65 @@ import (
 // A seek past the encoded point of a track that is still encoding need
 // not wait for everything before its target: the track opens its source
 // a second time (a Library's track reopens it by its key), finds the
-// target in it without decoding what comes before (MP3 by a walk over the
-// frame headers, then the frames just before the target decoded for the
-// bit reservoir: mp3.Seek), and encodes
-// from there: a segment, a side encode whose packets lie exactly on the
-// track's grid (its packet i holds what the track's packet i will hold,
-// the same samples encoded by another encoder). The track's own encode
-// goes on untouched; segments are temporary. Only MP3 input has them for
-// now: the locators of FLAC (its seek table, flac.Seek) and WAV (whole
-// frames skipped) are written (segmentSource) but their positions are not
-// tested yet, so their seeks wait for the track's own encode, as before.
+// target in it without decoding what comes before, and makes a segment
+// from there: packets that lie exactly on the track's grid (its packet i
+// holds what the track's packet i will hold). The track's own encode goes
+// on untouched; segments are temporary. How the target is found, by the
+// input's kind:
 //
-// Where a segment's encoder starts is chosen so that its positions are
-// exact: a source sample q0 whose time is a whole 48 kHz sample P0 (so
-// that the resampler started there puts out the same samples as the
-// track's, past its first taps), some way before the packet segWarm
-// packets before the target's, from which the encoder is fed so that its
-// packets fall on the track's (their pre-skips are the same encoder's);
-// the segWarm packets are dropped.
+//	MP3       a walk over the frame headers, then the frames just before
+//	          the target decoded for the bit reservoir (mp3.Seek)
+//	WAV       by byte: one seek to the header's end plus whole frames
+//	          where the reopened source seeks (a file, an HTTPSource served
+//	          by range); else the frames before are read and dropped
+//	          (wav.Seek)
+//	FLAC      by its seek table where the source seeks (flac.Seek: the
+//	          frame of the last point at or before the target); without a
+//	          table, or a source that cannot seek, decoded from the start
+//	Ogg Opus  by page: the last page whose granule position is at or
+//	          before the pre-roll before the target, found by bisecting
+//	          the pages (ogg.SeekOpus); from the first page where the
+//	          source cannot seek
+//	WebM      by Cues: the Cluster of the cue at or before the seek
+//	          pre-roll before the target (webm.Seek); from the first
+//	          Cluster where the source cannot seek or has no Cues
+//
+// MP3, WAV and FLAC segments are encoded from the target, the same
+// samples encoded by another encoder. Where a segment's encoder starts is
+// chosen so that its positions are exact: a source sample q0 whose time
+// is a whole 48 kHz sample P0 (so that the resampler started there puts
+// out the same samples as the track's, past its first taps), some way
+// before the packet segWarm packets before the target's, from which the
+// encoder is fed so that its packets fall on the track's (their
+// pre-skips are the same encoder's); the segWarm packets are dropped.
+//
+// Ogg Opus and WebM segments are not encoded: they are the source's own
+// packets (copySegment), from the pre-roll before the target on (80 ms,
+// so that a decoder given them from there has converged), so that packet
+// i of the segment is packet i of the track, the same bytes, as long as
+// the packets are of the track's one duration (a packet of another ends
+// the segment).
 //
 // A player that seeks there (Queue.Seek, through seekAhead) keeps playing
-// what it played until the segment's packet at the target is encoded,
-// then plays the segment, a silence frame in place of its first packet (a
-// jump without a transition: see seam.go); once the track's own encode
-// has passed the player's position by what a transition needs, the player
-// goes back onto the track's packets at the same position, through a
-// transition encoded from the segment's audio into the track's (the same
-// audio, coded by two encoders), as a seam's is (encodeTransition).
+// what it played until the segment's packet at the target is there, then
+// plays the segment, a silence frame in place of its first packet (a
+// jump without a transition: see seam.go). From an encoded segment it
+// goes back onto the track's packets at the same position once the
+// track's own encode has passed its position by what a transition needs,
+// through a transition encoded from the segment's audio into the
+// track's (the same audio, coded by two encoders), as a seam's is
+// (encodeTransition). From a copied segment it goes back as soon as the
+// track's demux has the packet it is at, with no transition: the packets
+// are the same, so the receiver's decoder cannot tell.
 //
-// A segment encodes in a slot of the track's Pool, urgently (a listener
-// waits), no further than segLead packets ahead of the furthest player on
-// it, and stops once the track's encode has passed its end. Segments are
+// A segment runs in its own goroutine; an encoded one takes a slot of the
+// track's Pool for each packet, urgently (a listener waits). It goes no
+// further than segLead packets ahead of the furthest player on it, and
+// stops once the track's own packets have passed its end. Segments are
 // kept on the track (segMax at most), lent to every player that seeks
 // into them, counted in Resident, and dropped once the track's encode has
-// passed them and no player is on them.
-//
-// Ogg Opus and WebM input (framed as it is, not encoded) has no segments
-// yet: a seek past its encoded point waits for it, as before.
+// passed them and no player is on them. Raw PCM input has none: its seeks
+// wait for the track's own encode.
 
 // Sizes of segments.
 const (
@@ -88,7 +110,7 @@ var errNoSegment = errors.New("pipeline: no segment")
 
 // segment is a side encode of a track from a packet on: packets[k] is
 // the track's packet first+k, encoded from a second reading of the
-// source.
+// source, or (same) copied from it.
 type segment struct {
 	first  int   // the track's packet number of packets[0]
 	u      int64 // samples a packet
@@ -229,7 +251,7 @@ func (s segmentSpan) decode(ch int, s0, s1 int64) ([]float32, error) {
 // segmentAt returns the segment that holds (or will hold) the packet at
 // position target (samples after the pre-skip) and that packet's number,
 // starting one if the track has none and can make one; nil if it cannot
-// (no way to reopen its source, input framed as it is, packets of varying
+// (no way to reopen its source, raw PCM input, packets of varying
 // durations, segMax segments in use, the track closed). It never waits.
 func (t *Track) segmentAt(target int64) (*segment, int) {
 	x, ok := t.Index()

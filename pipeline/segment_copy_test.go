@@ -72,11 +72,14 @@ func longWebM(t *testing.T, d time.Duration) ([]byte, [][]byte) {
 	}
 	var body, cues []byte
 	body = append(body, ebmlEl(0x1549A966, ebmlUint(0x2AD7B1, 1000000))...) // Info: TimestampScale 1 ms
-	body = append(body, ebmlEl(0x1654AE6B, ebmlEl(0xAE, // Tracks, TrackEntry
-		ebmlUint(0xD7, 1), ebmlUint(0x83, 2), ebmlEl(0x86, []byte("A_OPUS")), // number, audio, codec
-		ebmlEl(0x63A2, info.Head.Marshal()), // CodecPrivate
+	entry := ebmlEl(0xAE,
+		ebmlUint(0xD7, 1),                                      // TrackNumber
+		ebmlUint(0x83, 2),                                      // TrackType: audio
+		ebmlEl(0x86, []byte("A_OPUS")),                         // CodecID
+		ebmlEl(0x63A2, info.Head.Marshal()),                    // CodecPrivate
 		ebmlUint(0x56AA, uint64(info.Head.PreSkip)*1000000/48), // CodecDelay, ns
-		ebmlUint(0x56BB, 80000000)))...) // SeekPreRoll, ns
+		ebmlUint(0x56BB, 80000000))                             // SeekPreRoll, ns
+	body = append(body, ebmlEl(0x1654AE6B, entry)...) // Tracks
 	const perCluster = 100
 	for k := 0; k < len(packets); k += perCluster {
 		ms := uint64(k * 20)
