@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamcatcher/streamcatcher/codec/ogg"
 	"github.com/streamcatcher/streamcatcher/internal/testutil"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 )
@@ -32,6 +33,50 @@ func (h *heldSource) Read(p []byte) (int, error) {
 // (ms/seek-median); the goal is under 100 ms.
 func BenchmarkSeekAhead(b *testing.B) {
 	data := bytes.Repeat(testutil.Fixture(b, "prog_notag.mp3"), 81) // about 4 minutes
+	seekAhead(b, data, 200<<10)
+}
+
+// BenchmarkSeekAheadOgg is BenchmarkSeekAhead for a 4-minute Ogg Opus
+// file (prog.opus's packets 80 times over, pages of a second) whose
+// demux has just started (its first 50 KB read): the segment's bisection
+// of the reopened file's pages, and its first packets copied; nothing is
+// encoded.
+func BenchmarkSeekAheadOgg(b *testing.B) {
+	d := ogg.NewOpusDemuxer()
+	src := bytes.NewReader(testutil.Fixture(b, "prog.opus"))
+	var one [][]byte
+	for {
+		p, err := d.NextPacket(src)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		one = append(one, bytes.Clone(p))
+	}
+	info, _ := d.Info()
+	var out bytes.Buffer
+	w, err := ogg.NewOpusWriter(&out, info.Head, info.Tags)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for range 80 {
+		for _, p := range one {
+			if err := w.WritePacket(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	seekAhead(b, out.Bytes(), 50<<10)
+}
+
+// seekAhead measures a seek 3 minutes into data, a source whose first
+// head bytes are read at once and the rest held back, reopened whole.
+func seekAhead(b *testing.B, data []byte, head int64) {
 	target := 3 * time.Minute
 	var took []time.Duration
 	b.ReportAllocs()
@@ -42,7 +87,7 @@ func BenchmarkSeekAhead(b *testing.B) {
 			opens++ // the Library's load and the segment's reopen, one after the other
 			r := bytes.NewReader(data)
 			if opens == 1 {
-				return io.MultiReader(io.LimitReader(r, 200<<10), &heldSource{r: r, open: held}), nil
+				return io.MultiReader(io.LimitReader(r, head), &heldSource{r: r, open: held}), nil
 			}
 			return r, nil
 		}
