@@ -6,6 +6,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,7 +124,7 @@ func TestQueueSeekAheadCopied(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			data, own := tc.make(t, time.Minute)
 			o := &heldOpener{data: data, head: 50 << 10, released: make(chan struct{}), plain: tc.plain}
-			seekAheadCopied(t, o, own, 45*time.Second)
+			seekAheadCopied(t, o.open, o.released, own, 45*time.Second)
 			if !tc.plain {
 				// A read from the start reads at least the bytes before
 				// the target; a located one, the target's page or Cluster
@@ -133,15 +137,19 @@ func TestQueueSeekAheadCopied(t *testing.T) {
 	}
 }
 
-func seekAheadCopied(t *testing.T, o *heldOpener, own [][]byte, target time.Duration) {
+// seekAheadCopied checks a seek to target of a track of Ogg Opus or
+// WebM whose packets are own, opened by open, the first open's source
+// held until release is closed (which it closes), as
+// TestQueueSeekAheadCopied says.
+func seekAheadCopied(t *testing.T, open func(context.Context, string) (io.Reader, error), release chan struct{}, own [][]byte, target time.Duration) {
 	t.Helper()
 	released := false
 	defer func() {
 		if !released {
-			close(o.released)
+			close(release)
 		}
 	}()
-	lib := pipeline.NewLibrary(pipeline.WithOpener(o.open))
+	lib := pipeline.NewLibrary(pipeline.WithOpener(open))
 	defer lib.Close()
 	q := pipeline.NewQueue(lib)
 	defer q.Close()
@@ -185,7 +193,7 @@ func seekAheadCopied(t *testing.T, o *heldOpener, own [][]byte, target time.Dura
 	}
 	assert.Equal(t, 1, pipeline.SegmentPlayers(tr), "the queue plays from the segment")
 
-	close(o.released)
+	close(release)
 	released = true
 	waitTrack(t, tr)
 	require.NoError(t, tr.Err())
@@ -200,4 +208,91 @@ func seekAheadCopied(t *testing.T, o *heldOpener, own [][]byte, target time.Dura
 		require.Equal(t, all[i0+int64(k)], pk.Data, "packet %d after the jump", k)
 	}
 	assert.Zero(t, pipeline.SegmentPlayers(tr), "the queue is back on the track's packets")
+}
+
+// heldHTTP is an HTTPSource that gives its first head bytes at once and
+// the rest once open is closed.
+type heldHTTP struct {
+	s    *pipeline.HTTPSource
+	head int64
+	open chan struct{}
+	n    int64
+}
+
+func (h *heldHTTP) Read(p []byte) (int, error) {
+	if h.n >= h.head {
+		<-h.open
+	} else {
+		p = p[:min(int64(len(p)), h.head-h.n)]
+	}
+	n, err := h.s.Read(p)
+	h.n += int64(n)
+	return n, err
+}
+
+func (h *heldHTTP) Close() error { return h.s.Close() }
+
+// countedSource is a source that can seek, whose reads are counted.
+type countedSource struct {
+	*pipeline.HTTPSource
+	n *atomic.Int64
+}
+
+func (c countedSource) Read(p []byte) (int, error) {
+	n, err := c.HTTPSource.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// The same over HTTP, the segment's source an HTTPSource that seeks by
+// range (under If-Range): the Ogg file's pages bisected, the WebM file's
+// Cues read, each by ranges, the bytes before the target not read.
+func TestQueueSeekAheadCopiedHTTP(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func(*testing.T, time.Duration) ([]byte, [][]byte)
+	}{
+		{"ogg by page", longOggOpus},
+		{"webm by cues", longWebM},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, own := tc.make(t, time.Minute)
+			rs := &rangeServer{data: data}
+			rs.etag.Store(`"v1"`)
+			var ranged atomic.Int64
+			url := (&rangeCounter{h: rs, n: &ranged}).url(t)
+			release := make(chan struct{})
+			var opens, read atomic.Int64
+			open := func(ctx context.Context, _ string) (io.Reader, error) {
+				s := pipeline.OpenHTTP(ctx, url, fastRetry)
+				if opens.Add(1) == 1 {
+					return &heldHTTP{s: s, head: 50 << 10, open: release}, nil
+				}
+				return countedSource{HTTPSource: s, n: &read}, nil
+			}
+			seekAheadCopied(t, open, release, own, 45*time.Second)
+			assert.Positive(t, ranged.Load(), "requests by range")
+			before := int64(len(data)) * 45 / 60
+			assert.Less(t, read.Load(), before, "the segment's source not read from its start: %d bytes read, about %d before the target", read.Load(), before)
+		})
+	}
+}
+
+// rangeCounter counts the requests for a range that it passes to h.
+type rangeCounter struct {
+	h http.Handler
+	n *atomic.Int64
+}
+
+func (rc *rangeCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Range") != "" {
+		rc.n.Add(1)
+	}
+	rc.h.ServeHTTP(w, r)
+}
+
+func (rc *rangeCounter) url(t *testing.T) string {
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
