@@ -70,7 +70,7 @@ func subjects() []subject {
 			{1, 0, 0.707, 0.5, 0.707, 0}, {0, 1, 0.707, 0.5, 0, 0.707},
 		}))
 	})
-	return append(ss, resamplerSubjects()...)
+	return append(append(ss, resamplerSubjects()...), filterSubjects()...)
 }
 
 // drive runs tr over src, calling Transform directly with dst sizes drawn

@@ -11,4 +11,10 @@ var (
 	// ErrFormat is returned, wrapped with the detail, by a constructor given
 	// a format, rate, encoding, matrix or option it cannot handle.
 	ErrFormat = errors.New("transform: unsupported format")
+
+	// ErrFilterParam is returned, wrapped with the parameter's name, its
+	// value and its range, by a filter's constructor, Chain.Validate and
+	// ParseChain given a parameter out of range or not finite, and by
+	// ParseChain given a chain it cannot read.
+	ErrFilterParam = errors.New("transform: filter parameter out of range")
 )
