@@ -463,9 +463,15 @@ func TestFilterParams(t *testing.T) {
 		make func() error
 		msg  string
 	}{
-		{"volume above 5", func() error { _, err := transform.NewVolume(stereo48, transform.VolumeConfig{Volume: 5.01}); return err }, "volume volume is 5.01 (want 0 to 5)"},
+		{"volume above 5", func() error {
+			_, err := transform.NewVolume(stereo48, transform.VolumeConfig{Volume: 5.01})
+			return err
+		}, "volume volume is 5.01 (want 0 to 5)"},
 		{"volume negative", func() error { _, err := transform.NewVolume(stereo48, transform.VolumeConfig{Volume: -1}); return err }, "volume volume is -1"},
-		{"volume NaN", func() error { _, err := transform.NewVolume(stereo48, transform.VolumeConfig{Volume: math.NaN()}); return err }, "volume volume is NaN"},
+		{"volume NaN", func() error {
+			_, err := transform.NewVolume(stereo48, transform.VolumeConfig{Volume: math.NaN()})
+			return err
+		}, "volume volume is NaN"},
 		{"band gain below", func() error {
 			_, err := transform.NewEqualizer(stereo48, transform.EqualizerConfig{Gains: [15]float64{12: -0.3}})
 			return err
@@ -510,7 +516,10 @@ func TestFilterParams(t *testing.T) {
 			_, err := transform.NewChannelMix(stereo48, transform.ChannelMixConfig{LeftToRight: 2})
 			return err
 		}, "channelMix leftToRight is 2 (want 0 to 1)"},
-		{"low-pass", func() error { _, err := transform.NewLowPass(stereo48, transform.LowPassConfig{Smoothing: 0.5}); return err }, "lowPass smoothing is 0.5 (want 1 to 10000)"},
+		{"low-pass", func() error {
+			_, err := transform.NewLowPass(stereo48, transform.LowPassConfig{Smoothing: 0.5})
+			return err
+		}, "lowPass smoothing is 0.5 (want 1 to 10000)"},
 		{"chain", func() error {
 			_, err := transform.NewChainFilter(stereo48, transform.Chain{Vibrato: &transform.VibratoConfig{Frequency: 2, Depth: -0.5}})
 			return err
