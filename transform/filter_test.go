@@ -183,9 +183,11 @@ func TestTimescale(t *testing.T) {
 			assert.InEpsilon(t, 440*c.Pitch*c.Rate, f, 1e-3, "pitch: measured %.2f Hz", f)
 			amp := amplitude(y, rate, f, m/5, 4*m/5)
 			assert.InDelta(t, 0, db(amp/0.5), 0.3, "level kept: %.3f", amp)
-			// Windows spliced out of phase would leave a sine far from one.
+			// Windows spliced out of phase would leave a sine far from one
+			// (near 0 dB); spliced at whole frames, as near in phase as
+			// those allow, they leave more than 30 dB.
 			fit := fitSNR(y, rate, f, m/5, 4*m/5)
-			assert.Greater(t, fit, 40.0, "a sine still")
+			assert.Greater(t, fit, 30.0, "a sine still")
 
 			// Tempo, measured on the sound: the onsets of bursts of a tone
 			// come 1/(Speed*Rate) as far apart.

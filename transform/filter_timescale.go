@@ -19,6 +19,9 @@ const (
 	stretchSearch = 0.01
 )
 
+// stretchDecim is the step of the time-stretch's coarse search.
+const stretchDecim = 4
+
 // maxRatioDen bounds the denominator of the rational ratio by which a
 // Timescale resamples.
 const maxRatioDen = 1000
@@ -303,7 +306,7 @@ func (r *stretchReader) Read(p []byte) (int, error) {
 type wsola struct {
 	ch    int
 	tempo float64 // input frames per output frame
-	hs    int     // the hop: half the window; a multiple of 4
+	hs    int     // the hop: half the window; a multiple of 16
 	delta int     // the search radius
 	win   []float32
 
@@ -318,6 +321,8 @@ type wsola struct {
 	k    int64       // the next window
 	prev int64       // the centre of window k-1 in the input
 	acc  [][]float32 // the second half of window k-1, per channel
+	dm   []float32   // the coarse search's places, scratch
+	dt   []float32   // the coarse search's template, scratch
 	out  []float32   // the output frames ready, interleaved: out[r:w]
 	r, w int
 	made int64 // output frames made (into out)
@@ -330,7 +335,7 @@ func newWSOLA(f Format, tempo float64) *wsola {
 		return s
 	}
 	rate := float64(f.Rate)
-	s.hs = max(4, int(math.Round(stretchHop*rate/4))*4)
+	s.hs = max(16, int(math.Round(stretchHop*rate/16))*16)
 	s.delta = max(1, int(math.Round(stretchSearch*rate)))
 	s.win = make([]float32, 2*s.hs)
 	for i := range s.win {
@@ -340,7 +345,7 @@ func newWSOLA(f Format, tempo float64) *wsola {
 	if rows == 2 {
 		rows = 3
 	}
-	size := int(math.Ceil(float64(s.hs)*tempo)) + 2*s.delta + 2*s.hs + 8 + blockFrames
+	size := int(math.Ceil(float64(s.hs)*tempo)) + 2*s.reach() + 8 + blockFrames
 	store := make([]float32, rows*size)
 	s.hist = make([][]float32, rows)
 	for c := range s.hist {
@@ -348,7 +353,7 @@ func newWSOLA(f Format, tempo float64) *wsola {
 	}
 	// The input before the start is silence, as far back as any window
 	// reaches.
-	s.fill = s.hs + s.delta
+	s.fill = s.reach()
 	s.base = -int64(s.fill)
 	accStore := make([]float32, f.Channels*s.hs)
 	s.acc = make([][]float32, f.Channels)
@@ -356,11 +361,13 @@ func newWSOLA(f Format, tempo float64) *wsola {
 		s.acc[c] = accStore[c*s.hs : (c+1)*s.hs]
 	}
 	s.out = make([]float32, s.hs*f.Channels)
+	s.dm = make([]float32, 2*s.delta/stretchDecim+s.hs/stretchDecim+2)
+	s.dt = make([]float32, s.hs/stretchDecim)
 	return s
 }
 
 func (s *wsola) size() int64 {
-	n := 4 * (cap(s.win) + cap(s.out) + s.ch*s.hs)
+	n := 4 * (cap(s.win) + cap(s.out) + s.ch*s.hs + cap(s.dm) + cap(s.dt))
 	for _, h := range s.hist {
 		n += 4 * cap(h)
 	}
@@ -374,6 +381,10 @@ func (s *wsola) outFrames(n int64) int64 {
 	}
 	return int64(math.Ceil(float64(n) / s.tempo))
 }
+
+// reach is how far from its nominal centre a window may read the input:
+// half a window, the search's radius, and the fine search's overhang.
+func (s *wsola) reach() int { return s.hs + s.delta + stretchDecim }
 
 // total is the number of output frames, once the input has ended.
 func (s *wsola) total() int64 { return s.outFrames(s.in) }
@@ -395,7 +406,7 @@ func (s *wsola) room() int {
 		}
 		return (len(s.out) - s.w) / s.ch
 	}
-	low := s.centre(s.k) - int64(s.delta+s.hs)
+	low := s.centre(s.k) - int64(s.reach())
 	if s.k > 0 {
 		low = min(low, s.prev)
 	}
@@ -458,7 +469,7 @@ func (s *wsola) window() bool {
 		return false
 	}
 	c := s.centre(s.k)
-	need := c + int64(s.delta+s.hs) // the end of the input the window may read
+	need := c + int64(s.reach()) // the end of the input the window may read
 	if have := s.base + int64(s.fill); have < need {
 		if !s.ended {
 			return false
@@ -502,18 +513,55 @@ func (s *wsola) window() bool {
 }
 
 // search returns the centre, within delta of c, of the window whose first
-// half best matches the input that followed window k-1's second half.
+// half best matches the input that followed window k-1's second half. It
+// compares the channels' sum summed over stretchDecim frames at every
+// stretchDecim-th place first, then every place around the best of those.
 func (s *wsola) search(c int64) int64 {
 	m := s.hist[len(s.hist)-1]
-	tpl := m[int(s.prev-s.base):][:s.hs]
-	best, bestScore := c, math.Inf(-1)
-	for p := c - int64(s.delta); p <= c+int64(s.delta); p++ {
-		seg := m[int(p-s.base)-s.hs:][:s.hs]
-		xy, yy := dot2(seg, tpl, seg)
-		score := float64(xy) / math.Sqrt(float64(yy)+1e-9)
-		if score > bestScore {
+	hs, d := s.hs, int64(s.delta)
+	tpl := m[int(s.prev-s.base):][:hs]
+	lo, hi := c-d, c+d
+
+	// The coarse places are those whose window starts at a multiple of
+	// stretchDecim frames from the template's start.
+	const k = stretchDecim
+	first := lo + ((s.prev+int64(hs)-lo)%k+k)%k
+	count := int((hi-first)/k) + 1
+	start := int(first-s.base) - hs
+	dm, dt := s.dm[:count-1+hs/k], s.dt[:hs/k]
+	for j := range dm {
+		x := m[start+k*j:][:k]
+		dm[j] = (x[0] + x[1]) + (x[2] + x[3])
+	}
+	for j := range dt {
+		x := tpl[k*j:][:k]
+		dt[j] = (x[0] + x[1]) + (x[2] + x[3])
+	}
+	best, bestScore := first, math.Inf(-1)
+	for i := range count {
+		seg := dm[i:][:len(dt)]
+		if score := similarity(dot2(seg, dt, seg)); score > bestScore {
+			best, bestScore = first+int64(k*i), score
+		}
+	}
+
+	// Around the best coarse place, every place; the range may be
+	// overstepped there, so that a best place just beyond it is found at
+	// its peak.
+	coarse := best
+	bestScore = math.Inf(-1)
+	for p := coarse - k + 1; p <= coarse+k-1; p++ {
+		seg := m[int(p-s.base)-hs:][:hs]
+		if score := similarity(dot2(seg, tpl, seg)); score > bestScore {
 			best, bestScore = p, score
 		}
 	}
 	return best
+}
+
+// similarity is the normalised cross-correlation of a segment with the
+// template, but for the template's energy, which is the same for every
+// segment: xy/sqrt(yy).
+func similarity(xy, yy float32) float64 {
+	return float64(xy) / math.Sqrt(float64(yy)+1e-9)
 }
