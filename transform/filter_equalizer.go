@@ -7,8 +7,10 @@ const EqualizerBands = 15
 
 // EqualizerCentres are the centres of the Equalizer's bands, in Hz:
 // Lavalink's (and lavaplayer's), about two thirds of an octave apart, from
-// 25 Hz to 16 kHz.
-var EqualizerCentres = [EqualizerBands]float64{25, 40, 63, 100, 160, 250, 400, 630, 1000, 1600, 2500, 4000, 6300, 10000, 16000}
+// 25 Hz to 16 kHz. The filters use their own copy.
+var EqualizerCentres = eqCentres
+
+var eqCentres = [EqualizerBands]float64{25, 40, 63, 100, 160, 250, 400, 630, 1000, 1600, 2500, 4000, 6300, 10000, 16000}
 
 // Limits of an Equalizer band's gain, as Lavalink defines them.
 const (
@@ -97,7 +99,7 @@ func newEqualizerStage(f Format, c EqualizerConfig) *equalizerStage {
 	s := &equalizerStage{ch: f.Channels, acc: make([]float32, blockFrames*f.Channels)}
 	rate := float64(f.Rate)
 	for b, g := range c.Gains {
-		f0 := EqualizerCentres[b]
+		f0 := eqCentres[b]
 		if g == 0 || f0 >= 0.45*rate {
 			continue
 		}
