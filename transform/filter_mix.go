@@ -138,7 +138,8 @@ func (c DistortionConfig) Validate() error {
 }
 
 // NewDistortion returns a Filter that applies c's formula to every sample,
-// in float64; the result is clipped to full scale (NaN, which tan's poles
+// in float64 (its sine, cosine and tangent within 1e-15 of the math
+// package's); the result is clipped to full scale (NaN, which tan's poles
 // times 0 could make, as 0), so that the output is finite and bounded
 // whatever the parameters.
 //
@@ -160,8 +161,8 @@ func (s *distortionStage) run(buf []float32) {
 	c := &s.c
 	for i, v := range buf {
 		x := float64(v)
-		y := c.Offset + c.Scale*(c.SinOffset+math.Sin(x*c.SinScale))*
-			(c.CosOffset+math.Cos(x*c.CosScale))*(c.TanOffset+math.Tan(x*c.TanScale))
+		y := c.Offset + c.Scale*(c.SinOffset+fastSin(x*c.SinScale))*
+			(c.CosOffset+fastCos(x*c.CosScale))*(c.TanOffset+fastTan(x*c.TanScale))
 		buf[i] = float32(clipUnit(y))
 	}
 }
