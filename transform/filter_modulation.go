@@ -71,7 +71,7 @@ func newTremoloStage(f Format, c TremoloConfig) *tremoloStage {
 func (s *tremoloStage) run(buf []float32) {
 	ch, half, ph := s.ch, s.half, s.phase
 	for i := 0; i+ch <= len(buf); i += ch {
-		m := 1 - half + half*math.Sin(ph)
+		m := 1 - half + half*fastSin(ph)
 		for j := i; j < i+ch; j++ {
 			buf[j] = float32(float64(buf[j]) * m)
 		}
@@ -127,7 +127,7 @@ func newRotationStage(f Format, c RotationConfig) []stage {
 func (s *rotationStage) run(buf []float32) {
 	ph := s.phase
 	for i := 0; i+2 <= len(buf); i += 2 {
-		sin := math.Sin(ph)
+		sin := fastSin(ph)
 		buf[i] = float32(float64(buf[i]) * (1 + sin) / 2)
 		buf[i+1] = float32(float64(buf[i+1]) * (1 - sin) / 2)
 		if ph += s.step; ph >= twoPi {
@@ -200,7 +200,7 @@ func (s *vibratoStage) run(buf []float32) {
 	ch, mask, line := s.ch, s.mask, s.line
 	ph, w := s.ph, s.w
 	for i := 0; i+ch <= len(buf); i += ch {
-		d := vibratoBase + s.swing*(1+math.Sin(ph))/2
+		d := vibratoBase + s.swing*(1+fastSin(ph))/2
 		if ph += s.step; ph >= twoPi {
 			ph -= twoPi
 		}

@@ -2,8 +2,9 @@ package transform
 
 import "math"
 
-// The distortion's sine and cosine: for the arguments it passes (at most
-// MaxDistortionParam in magnitude), a reduction by multiples of pi/2 in
+// The sines of the modulation filters and the distortion's sine, cosine and
+// tangent: for the arguments they pass (an LFO's phase, in [0, 2 pi), or at
+// most MaxDistortionParam in magnitude), a reduction by multiples of pi/2 in
 // two parts (fdlibm's) and Taylor polynomials on [-pi/4, pi/4], within
 // 1e-15 of math.Sin and math.Cos there and three times as fast.
 
