@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,7 +44,8 @@ import (
 //     jump, as decoded in order and as this stream was heard, and seamSide
 //     of the track from where it goes; -40 dBFS at least): a click is
 //     several decibels over. The library's bound is 1 dB (TestSeamBound in
-//     package pipeline); jumps over it are reported, not failed;
+//     package pipeline); jumps over it are reported, not failed, each
+//     with its kind (see seamKind), and counted by kind;
 //   - timing: interarrival jitter (RFC 3550) and late packets, those that
 //     arrive more than lateBy after the stream's best transit time, which
 //     are reported, not failed.
@@ -187,7 +191,20 @@ type streamResult struct {
 	Seams      int64   // jumps measured
 	SeamsOver  int64   // jumps over seamBound
 	WorstSeam  float64 // dB over the louder side, the worst jump's
+	// SeamKinds counts the jumps by kind; Overs are the jumps over
+	// seamBound, the first maxOvers of a stream's.
+	SeamKinds [numSeamKinds]seamTally
+	Overs     []seamJump
 }
+
+// seamTally is what was measured of the jumps of one kind.
+type seamTally struct {
+	Jumps, Over int64
+	Worst       float64 // dB over the louder side
+}
+
+// maxOvers bounds the jumps over seamBound a stream keeps for the report.
+const maxOvers = 64
 
 func (r *streamResult) add(o streamResult) {
 	r.Packets += o.Packets
@@ -217,6 +234,15 @@ func (r *streamResult) add(o streamResult) {
 	}
 	r.Seams += o.Seams
 	r.SeamsOver += o.SeamsOver
+	for k, t := range o.SeamKinds {
+		c := &r.SeamKinds[k]
+		if t.Jumps > 0 && (c.Jumps == 0 || t.Worst > c.Worst) {
+			c.Worst = t.Worst
+		}
+		c.Jumps += t.Jumps
+		c.Over += t.Over
+	}
+	r.Overs = append(r.Overs, o.Overs...)
 }
 
 // failed reports whether a correctness check failed.
@@ -233,7 +259,7 @@ type stream struct {
 	rec   *recording
 
 	mu  sync.Mutex   // guards pub
-	pub streamResult // res as of the last packet, for results
+	pub streamResult // res as of the last packet, for results (its Overs a copy)
 
 	// The checker's own state.
 	res                  streamResult
@@ -248,20 +274,92 @@ type stream struct {
 	seen                 [1024]int32
 	transit, bestTransit float64
 	clock                float64                 // the stream's timestamp, unwrapped, in seconds
+	lastSeam             bool                    // the last packet with sound was a transition's
 	heard                [seamSide / 960]float64 // the last packets' peaks, a ring
 	heardAt              int
 	seam                 *seamCheck // the jump being measured, if any
+	silRun               int        // silence frames since the last packet with sound
+	silLabel             label      // the label of the first of them
 }
 
 // seamCheck is a jump being measured: its sides, and the peak heard since.
 type seamCheck struct {
+	seamJump
 	fromTrack    int
 	fromEnd      int64 // -1: from silence
 	toTrack      int
 	toPos        int64
 	before, peak float64
-	left         int64 // samples still to hear
+	left         int64 // samples still to hear after the transition
+	lastPos      int64 // the end of the furthest packet heard of the track jumped to
+	transition   bool  // the jump's transition packets are still coming
+	heardN       int   // packets heard since the jump's first
+	packets      int   // its transition packets
 }
+
+// crossfadePackets is the most transition packets a gapless join has
+// (its transition is the end of A and the start of B, about 100 ms): a
+// join with more is a crossfade.
+const crossfadePackets = 10
+
+// seamJump is a jump measured, as the report tells it.
+type seamJump struct {
+	Guild    string
+	Kind     seamKind
+	From, To string  // "track at position"
+	Over     float64 // dB over the louder side
+	PeakAt   int     // the packet of the peak, from the jump's first (0)
+	Peak     float64 // dBFS
+}
+
+// seamKind is what a jump is, as the stream's labels tell it: whether the
+// track changes, what the packets between were (none, one silence frame in
+// place of the first packet, the silence frames of a pause or of a stop),
+// whether its first packet is a transition, and where it lands (the
+// harness's commands loop a section from 0.2 s, and seek to 0.7 s and 1.5
+// s).
+type seamKind uint8
+
+const (
+	kindStart       seamKind = iota // the stream's first audio
+	kindJoin                        // another track, through a gapless join's transition
+	kindCrossfade                   // another track, through a crossfade's (a transition of more than crossfadePackets)
+	kindCutEnd                      // another track, after a silence frame in its first packet's place, where the last ended: a queue boundary without a join
+	kindCutMid                      // the same, the last cut short (skip, play, remove)
+	kindTrackSilent                 // another track, after the silence frames of a stop or a pause
+	kindTrackBare                   // another track, straight after the last's audio (no join, no silence frame)
+	kindLoop                        // the track's end to its start, through a transition
+	kindSection                     // to a loop section's start (0.2 s), through a transition
+	kindSeek                        // elsewhere in the track, through a transition (a seek)
+	kindBare                        // elsewhere in the track, straight after (no transition, no silence frame)
+	kindResetJump                   // elsewhere in the track, after a silence frame in the first packet's place (into a segment; a jump without a transition)
+	kindResetOn                     // on where it was, after a silence frame in the next packet's place (back from a segment without a transition)
+	kindSegmentBack                 // transition packets where the track follows on (back from a segment onto the track's packets)
+	kindResume                      // where it was, after a pause's silence frames
+	kindPausedSeek                  // elsewhere in the track, after a pause's silence frames
+	numSeamKinds
+)
+
+var seamKindNames = [numSeamKinds]string{
+	kindStart:       "stream start",
+	kindJoin:        "join",
+	kindCrossfade:   "crossfade",
+	kindCutEnd:      "boundary, no join",
+	kindCutMid:      "boundary, cut short",
+	kindTrackSilent: "track after silence",
+	kindTrackBare:   "track, bare",
+	kindLoop:        "loop",
+	kindSection:     "section loop",
+	kindSeek:        "seek",
+	kindBare:        "jump, bare",
+	kindResetJump:   "jump, silence frame",
+	kindResetOn:     "on, silence frame",
+	kindSegmentBack: "segment back",
+	kindResume:      "resume",
+	kindPausedSeek:  "paused seek",
+}
+
+func (k seamKind) String() string { return seamKindNames[k] }
 
 func (st *stream) run() {
 	defer st.v.wg.Done()
@@ -278,10 +376,16 @@ func (st *stream) run() {
 	if st.v.record != nil {
 		st.rec = st.v.record(st.guild)
 	}
+	published := 0 // len(st.res.Overs) as of the last copy
 	for p := range st.in {
 		st.check(p)
 		st.mu.Lock()
+		overs := st.pub.Overs
+		if len(st.res.Overs) != published {
+			overs, published = slices.Clone(st.res.Overs), len(st.res.Overs)
+		}
 		st.pub = st.res
+		st.pub.Overs = overs
 		st.mu.Unlock()
 	}
 }
@@ -343,10 +447,17 @@ func (st *stream) check(p heardPacket) {
 		return
 	}
 	heard := peakOf(pcm)
-	st.measureSeam(heard, samples)
+	if silence {
+		p.ok = false // not the track's: the measure's transition has ended
+	}
+	st.measureSeam(p, heard, samples)
 	if silence {
 		r.Silence++
 		st.silence = true
+		if st.silRun == 0 {
+			st.silLabel = p.label
+		}
+		st.silRun++
 		st.hear(0)
 		return
 	}
@@ -357,14 +468,22 @@ func (st *stream) check(p heardPacket) {
 	// After a packet without sound (silence, undecodable: st.silence) or
 	// without a label (its position unknown), this one follows it only by
 	// chance: a jump either way.
+	// A join's first transition packets are labelled 0 (their audio is
+	// before B's start): those after the first are not new jumps.
+	clamped := st.seam != nil && st.seam.transition && !st.silence && p.seam && p.track == st.track && st.pos == 0 && p.pos >= 0 && p.pos < prev
 	if st.silence || p.track != st.track || p.pos != st.pos+prev {
 		jump = true
-		if !lost {
+		if !lost && !clamped {
 			st.startSeam(p, prev, heard, samples, fresh)
 		}
+	} else if p.seam && !st.lastSeam && st.seam == nil {
+		// Transition packets where the audio follows on: the way back
+		// from a segment, measured as a jump; the checks go on as they
+		// are.
+		st.startSeam(p, prev, heard, samples, fresh)
 	}
 	st.hear(heard)
-	st.silence, st.track, st.pos = false, p.track, p.pos
+	st.silence, st.track, st.pos, st.lastSeam, st.silRun = false, p.track, p.pos, p.seam, 0
 	if jump {
 		st.skip = preRoll
 	}
@@ -408,9 +527,17 @@ func (st *stream) hear(peak float64) {
 
 // startSeam starts measuring the jump that p makes (prev: the previous
 // packet's samples; fresh: p is the stream's first); heard is p's own
-// peak.
+// peak. A jump still being measured ends here.
 func (st *stream) startSeam(p heardPacket, prev int64, heard float64, samples int64, fresh bool) {
-	c := &seamCheck{fromTrack: st.track, fromEnd: st.pos + prev, toTrack: p.track, toPos: p.pos, left: seamAfter}
+	if st.seam != nil {
+		st.endSeam()
+	}
+	c := &seamCheck{fromTrack: st.track, fromEnd: st.pos + prev, toTrack: p.track, toPos: p.pos, lastPos: p.pos, left: seamAfter, transition: true}
+	c.Guild, c.Kind = st.guild, st.kindOf(p, prev, fresh)
+	c.To = st.place(p.track, p.pos)
+	if !fresh {
+		c.From = st.place(st.track, st.pos+prev)
+	}
 	if st.silence || fresh {
 		c.fromEnd = -1
 	} else {
@@ -419,23 +546,46 @@ func (st *stream) startSeam(p heardPacket, prev int64, heard float64, samples in
 		}
 	}
 	st.seam = c
-	st.measureSeam(heard, samples)
+	st.measureSeam(p, heard, samples)
 }
 
 // measureSeam adds a packet's peak to the jump being measured, and ends
-// the measure once seamAfter has been heard.
-func (st *stream) measureSeam(heard float64, samples int64) {
+// the measure once seamAfter has been heard after the jump's transition
+// (the transition packets of the track jumped to, from the jump's first:
+// a join's last a few hundred milliseconds, and their positions need not
+// follow on, a join's first ones being labelled 0).
+func (st *stream) measureSeam(p heardPacket, heard float64, samples int64) {
 	c := st.seam
 	if c == nil {
 		return
 	}
-	c.peak = max(c.peak, heard)
+	if heard > c.peak {
+		c.peak, c.PeakAt = heard, c.heardN
+	}
+	c.heardN++
+	if p.ok {
+		c.lastPos = max(c.lastPos, p.pos+samples)
+	}
+	if c.transition = c.transition && p.ok && p.seam && p.track == c.toTrack; c.transition {
+		if c.packets++; c.Kind == kindJoin && c.packets > crossfadePackets {
+			c.Kind = kindCrossfade
+		}
+		return
+	}
 	if c.left -= samples; c.left > 0 {
 		return
 	}
+	st.endSeam()
+}
+
+// endSeam ends the measure of the jump under way, and counts it: its
+// peak against the larger of the sides (the track jumped to is taken
+// over what the measure heard of it, seamSide at least).
+func (st *stream) endSeam() {
+	c := st.seam
 	st.seam = nil
 	sides := math.Pow(10, -40.0/20)
-	sides = max(sides, c.before, st.refPeak(c.toTrack, c.toPos, c.toPos+seamSide))
+	sides = max(sides, c.before, st.refPeak(c.toTrack, c.toPos, max(c.toPos+seamSide, c.lastPos)))
 	if c.fromEnd >= 0 {
 		sides = max(sides, st.refPeak(c.fromTrack, c.fromEnd-seamSide, c.fromEnd))
 	}
@@ -445,9 +595,106 @@ func (st *stream) measureSeam(heard float64, samples int64) {
 		r.WorstSeam = over
 	}
 	r.Seams++
+	k := &r.SeamKinds[c.Kind]
+	if k.Jumps == 0 || over > k.Worst {
+		k.Worst = over
+	}
+	k.Jumps++
 	if over > seamBound {
 		r.SeamsOver++
+		k.Over++
+		if len(r.Overs) < maxOvers {
+			c.Over, c.Peak = over, 20*math.Log10(max(c.peak, 1e-5))
+			r.Overs = append(r.Overs, c.seamJump)
+		}
 	}
+}
+
+// kindOf is the kind of the jump that p makes (prev: the previous packet
+// with sound's samples; fresh: p is the stream's first).
+func (st *stream) kindOf(p heardPacket, prev int64, fresh bool) seamKind {
+	const packet = 960
+	switch {
+	case fresh:
+		return kindStart
+	case st.silRun == 0 && p.track != st.track:
+		if p.seam {
+			return kindJoin
+		}
+		return kindTrackBare
+	case st.silRun == 0 && p.pos == st.pos+prev:
+		return kindSegmentBack
+	case st.silRun == 0 && !p.seam:
+		return kindBare
+	case st.silRun == 0:
+		end := st.refLength(st.track)
+		switch {
+		case p.pos <= 0 && end >= 0 && st.pos+prev >= end-2*packet:
+			return kindLoop
+		case p.pos <= 9600 && p.pos > 9600-packet:
+			return kindSection
+		}
+		return kindSeek
+	case st.silRun == 1 && st.silLabel.track != st.track:
+		end := st.refLength(st.track)
+		if end >= 0 && st.pos+prev >= end-2*packet {
+			return kindCutEnd
+		}
+		return kindCutMid
+	case st.silRun == 1:
+		if st.silLabel.pos == st.pos+prev && p.pos == st.silLabel.pos+packet {
+			return kindResetOn
+		}
+		return kindResetJump
+	case p.track != st.track:
+		return kindTrackSilent
+	case p.pos == st.pos+prev:
+		return kindResume
+	}
+	return kindPausedSeek
+}
+
+// refLength is a track's length (after its pre-skip), in samples; -1 if
+// it has no reference.
+func (st *stream) refLength(track int) int64 {
+	ref := st.v.refs.get(st.v.ctx, track)
+	<-ref.done
+	if ref.err != nil {
+		return -1
+	}
+	return int64(len(ref.pcm))/2 - ref.preSkip
+}
+
+// place names a position of a track, for the report.
+func (st *stream) place(track int, pos int64) string {
+	return fmt.Sprintf("%s at %.3f s", st.v.refs.cat.name(track), float64(pos)/48000)
+}
+
+// seamLines are the report's lines on the jumps: by kind, then the worst
+// of those over seamBound (at most n).
+func (r streamResult) seamLines(n int) []string {
+	var out []string
+	for k, t := range r.SeamKinds {
+		if t.Jumps == 0 {
+			continue
+		}
+		out = append(out, fmt.Sprintf("    %-20s %5d jumps, worst %+5.1f dB, %d over %+.0f dB", seamKind(k), t.Jumps, t.Worst, t.Over, seamBound))
+	}
+	overs := slices.Clone(r.Overs)
+	slices.SortFunc(overs, func(a, b seamJump) int { return cmp.Compare(b.Over, a.Over) })
+	for i, j := range overs {
+		if i == n {
+			out = append(out, fmt.Sprintf("    ... and %d more over %+.0f dB", len(overs)-n, seamBound))
+			break
+		}
+		from := j.From
+		if from == "" {
+			from = "nothing"
+		}
+		out = append(out, fmt.Sprintf("    %+5.1f dB  %-20s %s: from %s to %s, peak %.1f dBFS in packet %d",
+			j.Over, j.Kind, j.Guild, from, j.To, j.Peak, j.PeakAt))
+	}
+	return out
 }
 
 // refPeak is the peak of a track's reference over positions [from, to),

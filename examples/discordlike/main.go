@@ -443,6 +443,9 @@ func summarize(con *console, o *options, cat *catalogue, lib *pipeline.Library, 
 		total.PreRoll, total.Transition, total.Silence)
 	p("  seams               %d jumps heard, worst %+.1f dB over the louder side, %d over %+.0f dB (peak in the 60 ms after a jump)",
 		total.Seams, total.WorstSeam, total.SeamsOver, seamBound)
+	for _, l := range total.seamLines(20) {
+		p("%s", l)
+	}
 	p("  lost                %d   duplicated %d   reordered %d   bad timestamps %d", total.Lost, total.Duplicate, total.Reordered, total.BadTime)
 	p("  wrong audio         %d   undecodable %d   unlabelled %d", total.Wrong, total.Undecoded, total.Unlabelled)
 	p("  timing              jitter %.2f ms mean, %.2f ms worst; %d packets late by more than %v",
