@@ -447,6 +447,13 @@ func (st *stream) check(p heardPacket) {
 		return
 	}
 	heard := peakOf(pcm)
+	// A join's first transition packets are labelled 0 (their audio is
+	// before B's start): those after the first are not new jumps.
+	clamped := st.seam != nil && st.seam.transition && !st.silence && p.seam && p.track == st.track && st.pos == 0 && p.pos >= 0 && p.pos < prev
+	moved := st.silence || p.track != st.track || p.pos != st.pos+prev
+	if !silence && p.ok && moved && !lost && !clamped && st.seam != nil {
+		st.endSeam() // where this jump starts: the one before is not heard past it
+	}
 	if silence {
 		p.ok = false // not the track's: the measure's transition has ended
 	}
@@ -468,10 +475,7 @@ func (st *stream) check(p heardPacket) {
 	// After a packet without sound (silence, undecodable: st.silence) or
 	// without a label (its position unknown), this one follows it only by
 	// chance: a jump either way.
-	// A join's first transition packets are labelled 0 (their audio is
-	// before B's start): those after the first are not new jumps.
-	clamped := st.seam != nil && st.seam.transition && !st.silence && p.seam && p.track == st.track && st.pos == 0 && p.pos >= 0 && p.pos < prev
-	if st.silence || p.track != st.track || p.pos != st.pos+prev {
+	if moved {
 		jump = true
 		if !lost && !clamped {
 			st.startSeam(p, prev, heard, samples, fresh)
@@ -527,11 +531,8 @@ func (st *stream) hear(peak float64) {
 
 // startSeam starts measuring the jump that p makes (prev: the previous
 // packet's samples; fresh: p is the stream's first); heard is p's own
-// peak. A jump still being measured ends here.
+// peak.
 func (st *stream) startSeam(p heardPacket, prev int64, heard float64, samples int64, fresh bool) {
-	if st.seam != nil {
-		st.endSeam()
-	}
 	c := &seamCheck{fromTrack: st.track, fromEnd: st.pos + prev, toTrack: p.track, toPos: p.pos, lastPos: p.pos, left: seamAfter, transition: true}
 	c.Guild, c.Kind = st.guild, st.kindOf(p, prev, fresh)
 	c.To = st.place(p.track, p.pos)
@@ -563,8 +564,8 @@ func (st *stream) measureSeam(p heardPacket, heard float64, samples int64) {
 		c.peak, c.PeakAt = heard, c.heardN
 	}
 	c.heardN++
-	if p.ok {
-		c.lastPos = max(c.lastPos, p.pos+samples)
+	if p.ok && p.track == c.toTrack && (p.pos == c.lastPos || c.transition && p.seam) {
+		c.lastPos = max(c.lastPos, p.pos+samples) // the audio after the jump, not the next jump's
 	}
 	if c.transition = c.transition && p.ok && p.seam && p.track == c.toTrack; c.transition {
 		if c.packets++; c.Kind == kindJoin && c.packets > crossfadePackets {

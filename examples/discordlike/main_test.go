@@ -259,6 +259,7 @@ func FuzzLabel(f *testing.F) {
 // them, and then with each kind of fault: each is caught.
 func TestVerifier(t *testing.T) {
 	cat := newCatalogue([]string{testdataPath("prog_48000.mp3")}, false)
+	cat2 := newCatalogue([]string{testdataPath("prog_48000.mp3"), testdataPath("prog_48000.mp3")}, false) // two tracks, for a join
 	lib := pipeline.NewLibrary(pipeline.WithOpener(cat.opener))
 	defer lib.Close()
 	p, err := lib.Play(context.Background(), cat.key(0))
@@ -360,6 +361,56 @@ func TestVerifier(t *testing.T) {
 		assert.Equal(t, int64(20-preRoll/960), r.Transition, "%+v", r)
 		assert.Positive(t, r.Wrong, "after the transition: %+v", r)
 		assert.LessOrEqual(t, r.Wrong, int64(10), "only packets 60 to 69: %+v", r)
+	})
+	t.Run("seams", func(t *testing.T) {
+		// A silence frame in place of packet 10 (a jump without a
+		// transition, in the silence the track starts with), then a seek
+		// at packet 13, two packets later, to the tone's onset: the first
+		// jump is heard to where the second starts, not charged with its
+		// audio.
+		r := check(t, func(i int, _ *sink.Header, pkt *opus.Packet) bool {
+			switch {
+			case i >= len(pkts)-13:
+				return false
+			case i == 10:
+				pkt.Data, pkt.Silence = []byte(opus.SilenceFrame), true
+			case i >= 13:
+				pkt.Position += 13 * 960
+				pkt.Data = pkts[i+13].Data
+				pkt.Seam = i < 16
+			}
+			return true
+		})
+		on := r.SeamKinds[kindResetOn]
+		assert.Equal(t, int64(1), on.Jumps, "%+v", r.SeamKinds)
+		assert.Less(t, on.Worst, seamBound, "the silence's jump, silent")
+		assert.Equal(t, int64(1), r.SeamKinds[kindSeek].Jumps, "%+v", r.SeamKinds)
+	})
+	t.Run("join", func(t *testing.T) {
+		// Packets 60 to 64 are a join's transition into another track,
+		// the first three labelled 0 (their audio is before its start):
+		// one jump, through the transition, not three.
+		v := newVerifier(&references{lib: lib, cat: cat2, refs: map[int]*reference{}})
+		pz := sink.NewPacketizer(1)
+		at := time.Now()
+		for i, pkt := range pkts {
+			track := 0
+			if i >= 60 {
+				track = 1
+				pkt.Position -= 63 * 960
+				pkt.Seam = i < 65
+				if pkt.Position < 0 {
+					pkt.Position = 0
+				}
+			}
+			ext := appendLabel(nil, track, pkt)
+			v.handle(sessionInfo{ssrc: 1, guild: "g"}, sink.Opened{Header: pz.Next(pkt), Ext: ext, Payload: pkt.Data}, labelOf(ext), at)
+			at = at.Add(20 * time.Millisecond)
+		}
+		v.close()
+		r := v.results()["g"]
+		assert.Equal(t, int64(1), r.SeamKinds[kindJoin].Jumps, "%+v", r.SeamKinds)
+		assert.Equal(t, int64(2), r.Seams, "the stream's start and the join: %+v", r.SeamKinds)
 	})
 	t.Run("unlabelled", func(t *testing.T) {
 		v := newVerifier(&references{lib: lib, cat: cat, refs: map[int]*reference{}})
