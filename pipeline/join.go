@@ -34,8 +34,14 @@ import (
 //
 // A crossfade of length L mixes A's last L samples with B's first L with
 // an equal-power fade (cos and sin): a level that holds for material
-// uncorrelated between the two sides (two songs); the same material on
-// both sides, in phase, comes out up to 3 dB louder at the middle.
+// uncorrelated between the two sides (two songs). Its gains add up to
+// √2 at the middle, though: the same material on both sides in phase,
+// or two tones whose peaks meet, would come out up to 3 dB above the
+// louder side's peak, past the seam bound. The mix is limited to that
+// peak (the larger of A's audio the transition is made from and B's), by
+// a gain that moves smoothly over a few milliseconds where it is needed
+// and is 1 elsewhere: music, whose peaks rarely meet, keeps its level
+// through the fade; tones dip towards a linear fade's level.
 //
 // Packets put B on A's grid: B's packet bFirst starts a whole number of
 // packets after A's aLast, and B's audio is where B's packets put it, so

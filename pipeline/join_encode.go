@@ -161,6 +161,7 @@ func joinCandidate(ctx context.Context, a, b *Track, xa, xb framed.Index, s seam
 	joined = append(joined, aTail[:(aT-mixed)*ch]...)
 	joined = append(joined, equalPower(aTail[(aT-mixed)*ch:], bHead[:mixed*ch], ch)...)
 	joined = append(joined, bHead[mixed*ch:]...)
+	limitPeak(joined, ch, max(peakOf(av), peakOf(bv)))
 	if spliced != 0 {
 		joined = splice(joined, ch, spliced, seamOverlap)
 	}
@@ -240,7 +241,9 @@ func scaleFrames(out []float32, ch, u, W int64, gains []float64) []float32 {
 // with an equal-power fade: a by the cosine, b by the sine of a quarter
 // turn over their length. The power of two uncorrelated signals of one
 // level is held; the same signal in phase on both sides comes out up to
-// √2 (3 dB) louder at the middle.
+// √2 (3 dB) louder at the middle, and the peaks of two tones add up
+// where they meet: the join then limits the mix to the louder side's
+// peak (limitPeak).
 func equalPower(a, b []float32, ch int64) []float32 {
 	n := int64(len(a)) / ch
 	out := make([]float32, len(a))
@@ -252,6 +255,45 @@ func equalPower(a, b []float32, ch int64) []float32 {
 		}
 	}
 	return out
+}
+
+// limitBlock is the block of limitPeak's gain, in samples (5 ms).
+const limitBlock = 240
+
+// limitPeak scales x (interleaved, ch channels) down where its peak is
+// above ceiling, so that no sample is: by a gain that goes linearly from
+// the middle of a block of limitBlock samples to the next's, each block's
+// the least that it and its two neighbours need (so that every sample's
+// gain is at most what its own block needs). Where x is within ceiling it
+// is left as it is.
+func limitPeak(x []float32, ch int64, ceiling float64) {
+	n := int64(len(x)) / ch
+	blocks := (n + limitBlock - 1) / limitBlock
+	need := make([]float64, blocks)
+	limited := false
+	for b := range blocks {
+		need[b] = 1
+		if p := peakOf(x[b*limitBlock*ch : min((b+1)*limitBlock, n)*ch]); p > ceiling {
+			need[b], limited = ceiling/p, true
+		}
+	}
+	if !limited {
+		return
+	}
+	g := make([]float64, blocks)
+	for b := range blocks {
+		g[b] = min(need[b], need[max(b-1, 0)], need[min(b+1, blocks-1)])
+	}
+	at := func(b int64) float64 { return g[min(max(b, 0), blocks-1)] }
+	for i := range n {
+		y := (float64(i)+0.5)/limitBlock - 0.5 // in blocks, from the first block's middle
+		b := int64(math.Floor(y))
+		w := y - float64(b)
+		gain := float32((1-w)*at(b) + w*at(b+1))
+		for c := range ch {
+			x[i*ch+c] *= gain
+		}
+	}
 }
 
 // splice returns x (interleaved, ch channels) made shift samples longer
