@@ -41,9 +41,14 @@ import (
 // silence frame in place of the jump's first packet instead: after a
 // silence frame a decoder's energies are at their floor, so no packet
 // comes out louder than it was coded (the first ones come out quieter: a
-// short fade-in). A new player is taken to face a new decoder: a stream
-// that goes from one player to another must give the five silence frames
-// of a pause or an end between them (as Pause and a track's end do).
+// short fade-in). So does a jump made while the transition of the jump
+// before it is still being sent (a seek one packet after a resume): the
+// receiver's decoder is then in the state of a transition packet, between
+// the one the transition was made from and the track's, which no
+// transition is made from. A new player is taken to face a new decoder:
+// a stream that goes from one player to another must give the five
+// silence frames of a pause or an end between them (as Pause and a
+// track's end do).
 //
 // Encoding a transition takes a few milliseconds of one core, so it is
 // done before the jump wherever the jump can be seen coming: in Seek
@@ -315,19 +320,39 @@ func (p *Player) prepareLoop(next int) {
 	}
 }
 
+// inTransition reports whether the packet the player gave last was a
+// transition's, and not its last one: the receiver's decoder is then
+// between two states of the track (the one the transition was made from,
+// and the track's encoder's where it ends), in none of the states a
+// transition (or a join) is made from.
+func (p *Player) inTransition() bool {
+	s := p.seam
+	return s != nil && p.last >= s.to && p.last-s.to < len(s.packets)-1
+}
+
 // seamData returns what the player sends for packet i, whose track data
 // is data: the transition's packet in its place while a transition is
 // under way (and true), else data; or reset, for a jump that has no
 // transition (the packets after its target are not encoded yet, or no
 // longer kept, or the track has none): a silence frame is then sent in
 // packet i's place. p.last, the packet the player gave before
-// (seamFromSilence, seamFromStart), tells a jump.
+// (seamFromSilence, seamFromStart), tells a jump. A jump made while a
+// transition is under way (a seek just after a resume, a loop's end
+// within a seek's transition) has no transition either: the receiver's
+// decoder is not where the track's packets leave it (see inTransition).
 func (p *Player) seamData(i int, data []byte) (_ []byte, seam, reset bool) {
 	if p.reset {
 		p.reset = false
 		return nil, false, true
 	}
 	if i != p.last+1 || p.last < 0 {
+		if p.inTransition() {
+			// A jump before the transition under way has ended: the
+			// receiver's decoder holds the state of a transition packet,
+			// which no transition is made from. A jump without one.
+			p.seam = nil
+			return nil, false, true
+		}
 		p.seam = p.t.seamNow(p.last, i)
 		if p.seam == nil && !p.t.cfg.noSeams && (p.last >= 0 || p.last == seamFromStart && i > 0) {
 			return nil, false, true

@@ -385,3 +385,55 @@ func TestSeamAtLiveEdge(t *testing.T) {
 		first = pk
 	}
 }
+
+// A jump made while the transition of the jump before it is under way (a
+// seek one packet after a resume, or after another seek) finds the
+// receiver's decoder in the state of a transition packet, not of the
+// track's packets that a transition is made from: it goes through a
+// silence frame, as a jump without a transition does, and keeps the seam
+// bound, where a transition made for the track's packets came out 4 to 6
+// dB too loud.
+func TestSeamJumpInTransition(t *testing.T) {
+	for _, name := range []string{"tone1k_s16_48000_2.wav", "tone_s24_44100_2.wav"} {
+		st := newSeamTrack(t, name, testutil.Fixture(t, name))
+		for _, tc := range []struct {
+			name  string
+			first func(t *testing.T, r *seamRun, p *pipeline.Player) // the jump before
+		}{
+			{"after a resume", func(t *testing.T, r *seamRun, p *pipeline.Player) {
+				p.Pause()
+				r.play(t, st, p, 1) // one silence frame, then resumed
+				p.Resume()
+			}},
+			{"after a whole pause", func(t *testing.T, r *seamRun, p *pipeline.Player) {
+				p.Pause()
+				r.play(t, st, p, opus.SilenceFrames+1)
+				p.Resume()
+			}},
+			{"after a seek", func(t *testing.T, r *seamRun, p *pipeline.Player) {
+				require.NoError(t, p.Seek(t.Context(), 300*time.Millisecond))
+			}},
+		} {
+			t.Run(name+"/"+tc.name, func(t *testing.T) {
+				dec, err := libopus.NewPacketDecoder(2)
+				require.NoError(t, err)
+				r := &seamRun{dec: dec}
+				p := st.tr.NewPlayer()
+				defer p.Close()
+				r.play(t, st, p, 10)
+				tc.first(t, r, p)
+				r.play(t, st, p, 1) // the first packet of its transition
+				r.kind = "seek"
+				require.NoError(t, p.Seek(t.Context(), 700*time.Millisecond))
+				r.play(t, st, p, 10)
+				excess := r.excess()
+				require.NotEmpty(t, excess)
+				for i, e := range excess {
+					s := r.seams[i]
+					assert.LessOrEqual(t, e, seamBound, "%s from %s at %d into %s at %d: over the louder side", s.kind, s.fromName, s.fromPos, s.intoName, s.intoPos)
+				}
+				t.Logf("%d jumps, the seek's %+.1f dB over the louder side", len(excess), excess[len(excess)-1])
+			})
+		}
+	}
+}
