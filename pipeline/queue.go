@@ -736,8 +736,10 @@ func (q *Queue) boundary(a, b *qentry, pk Packet) Packet {
 // the current one, its player at the join's bFirst, and gives the join's
 // transition packets, then the new player's own. It reports whether it
 // gave a packet. Without a join ready in time, or where none can be made
-// (a cut), the current track plays to its end and boundary starts the
-// next.
+// (a cut), or when the player gave the join's aLast within a transition
+// (a resume's or a seek's, not its last packet: the receiver's decoder is
+// not in the state of the track's own packets the join was made for), the
+// current track plays to its end and boundary starts the next.
 func (q *Queue) joinStep() (Packet, bool) {
 	if q.jnAt >= 0 {
 		// A seek made meanwhile waits for the transition's end: its own
@@ -782,6 +784,12 @@ func (q *Queue) joinStep() (Packet, bool) {
 	j := q.jn
 	if j.cut || q.player.last != j.aLast {
 		return Packet{}, false // none, or not there yet (or past it: the end's cut then)
+	}
+	if q.player.inTransition() {
+		// aLast was a transition's packet (a resume's, a seek's): the
+		// receiver's decoder is not in the state of a's own packets that
+		// the join was made for. a plays to its end, and the cut.
+		return Packet{}, false
 	}
 	// a's packets to aLast given: b takes over.
 	q.end(EndFinished, nil)

@@ -6,13 +6,16 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamcatcher/streamcatcher/codec/libopus"
 	"github.com/streamcatcher/streamcatcher/codec/opus"
+	"github.com/streamcatcher/streamcatcher/internal/testutil"
 	"github.com/streamcatcher/streamcatcher/pipeline"
 )
 
@@ -263,4 +266,92 @@ func TestQueueJoinSeekWaits(t *testing.T) {
 	require.Greater(t, xb.Packets(), plan.BFirst)
 	assert.Equal(t, plan.Packets, got[:len(plan.Packets)], "the join's transition, whole")
 	assert.Equal(t, first[0], got[len(plan.Packets)], "then b's packet bFirst")
+}
+
+// A queue that comes to the join's ALast while the transition of a resume
+// is under way does not play the join (made for a receiver that heard a's
+// own packets): a's packets to its end and the cut, as without a join;
+// what a receiver hears keeps the seam bound, where the join came out
+// about 4 dB too loud.
+func TestQueueJoinInTransition(t *testing.T) {
+	o := &opener{data: map[string][]byte{
+		"a": testutil.Fixture(t, "tone1k_s16_48000_2.wav"),
+		"b": testutil.Fixture(t, "prog.opus"),
+	}, opens: map[string]int{}, fail: map[string]int{}}
+	lib := newLibrary(t, o)
+	ka, kb := pipeline.Key{Source: "a"}, pipeline.Key{Source: "b"}
+	ha, err := lib.Get(context.Background(), ka)
+	require.NoError(t, err)
+	defer ha.Release()
+	hb, err := lib.Get(context.Background(), kb)
+	require.NoError(t, err)
+	defer hb.Release()
+	finished(t, ha)
+	finished(t, hb)
+	q := pipeline.NewQueue(lib, pipeline.WithEndWhenEmpty(), pipeline.WithPositionEvery(0))
+	defer q.Close()
+	q.Enqueue(ka)
+	q.Enqueue(kb)
+	dec, err := libopus.NewPacketDecoder(2)
+	require.NoError(t, err)
+	var heard []float64 // per packet
+	give := func() (pipeline.Packet, bool) {
+		pk, err := q.Next()
+		if errors.Is(err, io.EOF) {
+			return pk, false
+		}
+		require.NoError(t, err)
+		pcm, err := dec.Decode(pk.Data)
+		require.NoError(t, err)
+		heard = append(heard, peak(appendPeaks(nil, pcm), 0, len(pcm)))
+		return pk, true
+	}
+	give()
+	select {
+	case <-pipeline.PrepareJoin(ha.Track(), hb.Track(), 0):
+	case <-time.After(joinWait):
+		t.Fatal("the join was not made")
+	}
+	plan, ok := pipeline.JoinNow(ha.Track(), hb.Track(), 0)
+	require.True(t, ok)
+	require.False(t, plan.Cut, "a join, not a cut: %v", plan.Err)
+	xa, _ := ha.Track().Index()
+	for {
+		pk, ok := give()
+		require.True(t, ok)
+		if pk.Position == xa.Entry(plan.ALast-1).Start-xa.PreSkip() {
+			break // the packet before ALast given
+		}
+	}
+	q.Pause()
+	pk, _ := give()
+	require.True(t, pk.Silence, "a pause's first silence frame")
+	q.Resume()
+	from := len(heard)
+	pk, _ = give()
+	require.True(t, pk.Seam, "ALast, in the resume's transition")
+	for {
+		if _, ok := give(); !ok {
+			break
+		}
+	}
+	assert.Zero(t, q.State().Stats.Joins, "no join from within a transition")
+	side := max(peak(appendPeaks(nil, decodeAll16(t, packets(t, ha.Track()))), 0, math.MaxInt), 0.01)
+	excess := testutil.DB(peak(heard, from, len(heard)) / side)
+	assert.LessOrEqual(t, excess, seamBound, "the resume and the tracks after it, over a's peak")
+	t.Logf("from the resume on, %+.1f dB over a's peak", excess)
+}
+
+// decodeAll16 decodes packets with one stereo decoder.
+func decodeAll16(t *testing.T, packets [][]byte) []int16 {
+	t.Helper()
+	dec, err := libopus.NewPacketDecoder(2)
+	require.NoError(t, err)
+	var out []int16
+	for _, p := range packets {
+		pcm, err := dec.Decode(p)
+		require.NoError(t, err)
+		out = append(out, pcm...)
+	}
+	return out
 }
