@@ -137,6 +137,11 @@ type segmentCache struct {
 	wg     sync.WaitGroup
 	bytes  atomic.Int64 // the segments' packets' bytes (Resident counts them)
 	made   atomic.Int64 // segments started
+
+	// A stored track's parts and blob, which its segments read from
+	// (copyStored); nil for other tracks. Set before the track is shared.
+	st   *storedTrack
+	blob *storedBlob
 }
 
 // withReopen gives a track a way to open its source again, for segments
@@ -256,11 +261,11 @@ func (s segmentSpan) decode(ch int, s0, s1 int64) ([]float32, error) {
 func (t *Track) segmentAt(target int64) (*segment, int) {
 	x, ok := t.Index()
 	u := x.Uniform()
-	if !ok || u <= 0 || t.cfg.reopen == nil || t.cfg.live > 0 || x.First() > 0 {
+	c := &t.segs
+	if !ok || u <= 0 || t.cfg.reopen == nil && c.st == nil || t.cfg.live > 0 || x.First() > 0 {
 		return nil, 0
 	}
 	i := int((target + x.PreSkip()) / u)
-	c := &t.segs
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -288,25 +293,34 @@ func (t *Track) segmentAt(target int64) (*segment, int) {
 	if len(c.segs) >= segMax {
 		return nil, 0
 	}
-	src, _, ok := catcher.StateOf[codec.Source](t.c)
-	if !ok {
-		return nil, 0
+	if c.st != nil && int64(i) >= c.st.packets {
+		return nil, 0 // past a stored track's end: the seek waits for the track's own packets, and ends it
 	}
 	s := &segment{first: i, u: u, more: make(chan struct{}, 1)}
 	var fill func(ctx context.Context) error
-	switch src.Kind {
-	case codec.KindOggOpus, codec.KindWebM:
-		// The source's own packets, from the pre-roll before the target
-		// on, so that a decoder given them from there has converged.
-		s.first, s.same = max(i-int((opus.PreRoll+u-1)/u), 0), true
-		fill = func(ctx context.Context) error { return t.copySegment(ctx, s, src.Kind) }
-	case codec.KindMP3, codec.KindWAV, codec.KindFLAC:
-		if src.Format.Rate <= 0 {
+	if c.st != nil {
+		// A stored track: its own records, read from its blob at the
+		// target's block, from the pre-roll before the target on, as a
+		// copied segment's.
+		s.first, s.same = copiedFirst(i, u), true
+		fill = func(ctx context.Context) error { return t.copyStored(ctx, s) }
+	} else {
+		src, _, ok := catcher.StateOf[codec.Source](t.c)
+		if !ok {
 			return nil, 0
 		}
-		fill = func(ctx context.Context) error { return t.encodeSegment(ctx, s, x, src) }
-	default:
-		return nil, 0 // raw PCM: nothing to find a position in but a read from the start
+		switch src.Kind {
+		case codec.KindOggOpus, codec.KindWebM:
+			s.first, s.same = copiedFirst(i, u), true
+			fill = func(ctx context.Context) error { return t.copySegment(ctx, s, src.Kind) }
+		case codec.KindMP3, codec.KindWAV, codec.KindFLAC:
+			if src.Format.Rate <= 0 {
+				return nil, 0
+			}
+			fill = func(ctx context.Context) error { return t.encodeSegment(ctx, s, x, src) }
+		default:
+			return nil, 0 // raw PCM: nothing to find a position in but a read from the start
+		}
 	}
 	ctx, cancel := context.WithCancel(t.ctx)
 	s.cancel = cancel
@@ -321,6 +335,11 @@ func (t *Track) segmentAt(target int64) (*segment, int) {
 	}()
 	return s, i
 }
+
+// copiedFirst is the first packet of a copied segment whose target is
+// packet i, of u samples: the packets from the pre-roll before the target
+// on, so that a decoder given them from there has converged.
+func copiedFirst(i int, u int64) int { return max(i-int((opus.PreRoll+u-1)/u), 0) }
 
 // sweepLocked drops the segments no player is on whose end the track's
 // encode has passed (or that ended with an error).
@@ -513,6 +532,17 @@ func (t *Track) copySegment(ctx context.Context, s *segment, kind codec.Kind) er
 	if d := at - int64(k)*s.u; d > s.u/4 || d < -s.u/4 || k > s.first {
 		return fmt.Errorf("%w: the %v source's packets found start at sample %d, not at or before packet %d of %d samples", errNoSegment, kind, at, s.first, s.u)
 	}
+	return t.copyPackets(ctx, s, k, next, kind.String()+" source")
+}
+
+// copyPackets fills segment s with the packets next gives, the track's
+// packet k first, byte-equal to the track's own (a copied segment's,
+// see copySegment and copyStored; from is what they are read from, for
+// errors): those before s.first dropped, each added when a player on it
+// needs it (awaitSegment). It ends once the track's own packets are
+// there, at next's io.EOF, or at a packet of another duration than the
+// track's.
+func (t *Track) copyPackets(ctx context.Context, s *segment, k int, next func() ([]byte, error), from string) error {
 	for ; ; k++ {
 		p, err := next()
 		if err == io.EOF {
@@ -522,7 +552,7 @@ func (t *Track) copySegment(ctx context.Context, s *segment, kind codec.Kind) er
 			return err
 		}
 		if n, err := opus.PacketSamples(p); err != nil || n != s.u {
-			return fmt.Errorf("%w: packet %d of the %v source is of %d samples, the track's of %d", errNoSegment, k, kind, n, s.u)
+			return fmt.Errorf("%w: packet %d of the %s is of %d samples, the track's of %d", errNoSegment, k, from, n, s.u)
 		}
 		if k < s.first {
 			continue
@@ -535,6 +565,41 @@ func (t *Track) copySegment(ctx context.Context, s *segment, kind codec.Kind) er
 		}
 		s.add(bytes.Clone(p), &t.segs)
 	}
+}
+
+// copyStored fills segment s of a stored track with its own records from
+// the track's packet s.first on, read from its blob at the block that
+// holds that packet's record (the index gives its offset), the blocks
+// before it not read: through the blob's Stream where it has one (an
+// object store, fetching ranges ahead; closed when ctx ends, so that a
+// read in progress returns), else by ReadAt, a block at a time. Each
+// block is checked against its checksum before any of its records is
+// taken, and each record against its index entry (blockReader,
+// storedPackets, as the track's cache reads them), so that the segment's
+// packets are the very bytes the track's cache will hold, and none that
+// failed a check: a block that fails ends the segment with
+// ErrCorruptTrack. It shares the track's blob (storedBlob), held open
+// while it reads: after the track's Close, or the end of its cache's
+// fill, it reads nothing and ends.
+func (t *Track) copyStored(ctx context.Context, s *segment) error {
+	st, b := t.segs.st, t.segs.blob
+	off := st.recordAt(int64(s.first))
+	blk := off / st.block
+	r := &blockReader{st: st, f: b, next: blk, buf: make([]byte, min(st.block, max(st.data, 1)))}
+	if rs := b.stream(st.dataAt+blk*st.block, st.data-blk*st.block); rs != nil {
+		r.s = rs
+		closeStream := sync.OnceFunc(func() { rs.Close() })
+		stop := context.AfterFunc(ctx, closeStream)
+		defer func() {
+			stop()
+			closeStream() // or waits for the AfterFunc's
+		}()
+	}
+	if _, err := io.CopyN(io.Discard, r, off-blk*st.block); err != nil {
+		return err
+	}
+	sp := &storedPackets{st: st, i: int64(s.first)}
+	return t.copyPackets(ctx, s, s.first, func() ([]byte, error) { return sp.NextPacket(r) }, "stored track")
 }
 
 // locatePackets returns the packets of r, Ogg Opus or WebM (kind) read
@@ -708,6 +773,18 @@ func (p *Player) segmentNext() (Packet, error, bool) {
 			p.reset = p.seam == nil
 		}
 		return Packet{}, nil, false
+	}
+	if !ok && ended && p.t.segs.st != nil && int64(i) >= p.t.segs.st.packets {
+		// A stored track's end, which its cache, read at its pace, has
+		// not reached: the player ends there (or loops), as at the end of
+		// the track's own packets.
+		p.leaveSegment()
+		p.cur.Seek(i)
+		if p.loops != 0 && p.loopBack() {
+			return Packet{}, nil, false
+		}
+		pk, err := p.endPacket(io.EOF)
+		return pk, err, true
 	}
 	if !ok {
 		if ended {

@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/streamcatcher/streamcatcher/catcher"
@@ -304,6 +305,106 @@ func (st *storedTrack) checkPacket(i int64, p []byte) error {
 // store's, not the track's, which is not corrupt for it.
 var errBlobRead = errors.New("pipeline: reading a stored track's data")
 
+// errBlobClosed is what a read of a stored track's blob returns after the
+// blob's Close (see storedBlob).
+var errBlobClosed = fmt.Errorf("pipeline: stored track's blob closed: %w", ErrClosed)
+
+// recordAt returns the offset in the data of packet i's record: the
+// records before it, each its size and a prefix.
+func (st *storedTrack) recordAt(i int64) int64 {
+	off := int64(0)
+	for k := range i {
+		off += framed.PrefixSize + int64(binary.LittleEndian.Uint16(st.index[4*k:]))
+	}
+	return off
+}
+
+// storedBlob is a stored track's blob, read by the track's cache and by
+// its segments (see copyStored), each from a goroutine of its own. Each
+// ReadAt, and each stream of it, holds it open: its Close (the cache's
+// source's, at the track's Close or at the end of its fill) refuses the
+// reads and streams asked for after it (errBlobClosed) and closes the
+// blob once the last of those in progress is done, at once if none is.
+// So no read is made on a closed blob, and Close never waits for one
+// (the cache's Close calls it while its fill may be reading). Safe for
+// concurrent use.
+type storedBlob struct {
+	f io.ReaderAt
+	c io.Closer // closed by Close; nil: none
+
+	mu     sync.Mutex // guards users and closed
+	users  int        // reads and streams in progress
+	closed bool       // Close has been called
+}
+
+// hold takes the blob for a read, or reports false if it is closed.
+func (b *storedBlob) hold() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return false
+	}
+	b.users++
+	return true
+}
+
+// release gives back a hold, and closes the blob if it was the last
+// after Close.
+func (b *storedBlob) release() {
+	b.mu.Lock()
+	b.users--
+	last := b.closed && b.users == 0
+	b.mu.Unlock()
+	if last && b.c != nil {
+		b.c.Close()
+	}
+}
+
+func (b *storedBlob) ReadAt(p []byte, off int64) (int, error) {
+	if !b.hold() {
+		return 0, errBlobClosed
+	}
+	defer b.release()
+	return b.f.ReadAt(p, off)
+}
+
+// stream returns a reader of the n bytes at off through the blob's
+// Stream, holding the blob open until the reader's Close; nil if the
+// blob is no BlobStreamer, or is closed (its ReadAt then says so).
+func (b *storedBlob) stream(off, n int64) io.ReadCloser {
+	bs, ok := b.f.(BlobStreamer)
+	if !ok || !b.hold() {
+		return nil
+	}
+	return &heldStream{ReadCloser: bs.Stream(off, n), release: sync.OnceFunc(b.release)}
+}
+
+// Close closes the blob, now if no read is in progress, else when the
+// last one ends; it returns the blob's Close error if it closed it.
+func (b *storedBlob) Close() error {
+	b.mu.Lock()
+	was := b.closed
+	b.closed = true
+	now := !was && b.users == 0
+	b.mu.Unlock()
+	if now && b.c != nil {
+		return b.c.Close()
+	}
+	return nil
+}
+
+// heldStream is a stream of a storedBlob, which holds it until its Close.
+type heldStream struct {
+	io.ReadCloser
+	release func()
+}
+
+func (s *heldStream) Close() error {
+	err := s.ReadCloser.Close()
+	s.release()
+	return err
+}
+
 // readBlock reads block i of the data into buf and checks it; it returns
 // the block in buf[:len].
 func (st *storedTrack) readBlock(f io.ReaderAt, i int64, buf []byte) error {
@@ -457,10 +558,10 @@ func openStoredTrack(st *storedTrack, f io.ReaderAt, c io.Closer, maxBytes int64
 	}
 	t := &Track{cfg: trackConfig{name: m.Name, bitrate: m.Bitrate, frame: md.Frame, channels: m.Channels}, stored: md}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
-	r := &blockReader{st: st, f: f, c: c, buf: make([]byte, min(st.block, max(st.data, 1)))}
-	if bs, ok := f.(BlobStreamer); ok {
-		r.s = bs.Stream(st.dataAt, st.data)
-	}
+	b := &storedBlob{f: f, c: c}
+	t.segs.st, t.segs.blob = st, b // its segments read it too (copyStored)
+	r := &blockReader{st: st, f: b, c: b, buf: make([]byte, min(st.block, max(st.data, 1)))}
+	r.s = b.stream(st.dataAt, st.data)
 	f2 := framed.NewFramer(&storedPackets{st: st}, framed.WithCapacity(int(st.packets)))
 	if pace.ahead <= 0 || len(st.starts) == 0 {
 		t.c = catcher.New(r, catcher.WithTransform(f2), catcher.WithLengthHint(st.data), catcher.WithFinalise(), catcher.WithReadAhead(math.MaxInt64))

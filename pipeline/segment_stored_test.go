@@ -1,0 +1,427 @@
+//go:build cgo
+
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamcatcher/streamcatcher/internal/s3test"
+	"github.com/streamcatcher/streamcatcher/pipeline"
+	"github.com/streamcatcher/streamcatcher/pipeline/s3store"
+	"github.com/streamcatcher/streamcatcher/transform"
+)
+
+// span is a range of a stored file's bytes that a store was asked for.
+type span struct{ off, end int64 }
+
+// spans keeps the ranges a store was asked for.
+type spans struct {
+	mu  sync.Mutex // guards all
+	all []span
+}
+
+func (s *spans) add(off, n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.all = append(s.all, span{off, off + n})
+}
+
+func (s *spans) get() []span {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.all)
+}
+
+// readsIn returns the ranges of rs that have a byte in [from, to).
+func readsIn(rs []span, from, to int64) []span {
+	var in []span
+	for _, r := range rs {
+		if r.off < to && r.end > from {
+			in = append(in, r)
+		}
+	}
+	return in
+}
+
+// readFrom returns the end of the bytes from off on that rs cover
+// without a gap.
+func readFrom(rs []span, off int64) int64 {
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b span) int { return int(a.off - b.off) })
+	for _, r := range rs {
+		if r.off <= off {
+			off = max(off, r.end)
+		}
+	}
+	return off
+}
+
+// countingStore is a Store whose blobs' ReadAt calls are kept (its
+// blobs do not stream: a DirStore's do not).
+type countingStore struct {
+	pipeline.Store
+	reads *spans
+}
+
+func (s countingStore) Open(ctx context.Context, name string) (pipeline.Blob, error) {
+	b, err := s.Store.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return countingBlob{Blob: b, reads: s.reads}, nil
+}
+
+type countingBlob struct {
+	pipeline.Blob
+	reads *spans
+}
+
+func (b countingBlob) ReadAt(p []byte, off int64) (int, error) {
+	b.reads.add(off, int64(len(p)))
+	return b.Blob.ReadAt(p, off)
+}
+
+// rangeProxy is a reverse proxy in front of an S3 server that keeps the
+// ranges of the GETs of an object (the whole object for a GET without
+// one), and flips a byte of the object (at damage, if not negative) in
+// the responses that hold it: an object store whose copy of a track has
+// one bad byte, which it serves by range.
+type rangeProxy struct {
+	srv    *httptest.Server
+	reads  spans
+	object string // the path's suffix of the object whose reads are kept
+	damage int64
+}
+
+func newRangeProxy(t *testing.T, upstream, object string, damage int64) *rangeProxy {
+	t.Helper()
+	u, err := url.Parse(upstream)
+	require.NoError(t, err)
+	p := &rangeProxy{object: object, damage: damage}
+	rt := &http.Transport{}
+	rp := &httputil.ReverseProxy{
+		Transport: rt,
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(u)
+			r.Out.Host = r.In.Host // the host the request was signed for
+		},
+		ModifyResponse: p.modify,
+		ErrorLog:       log.New(io.Discard, "", 0), // the reads a closed stream cancels
+	}
+	p.srv = httptest.NewServer(rp)
+	t.Cleanup(func() {
+		p.srv.Close()
+		rt.CloseIdleConnections()
+	})
+	return p
+}
+
+// modify keeps the range of a GET of the object, and damages it.
+func (p *rangeProxy) modify(res *http.Response) error {
+	r := res.Request
+	if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, p.object) || res.StatusCode/100 != 2 {
+		return nil
+	}
+	off := int64(0)
+	if cr := res.Header.Get("Content-Range"); cr != "" { // "bytes a-b/size"
+		a, _, _ := strings.Cut(strings.TrimPrefix(cr, "bytes "), "-")
+		v, err := strconv.ParseInt(a, 10, 64)
+		if err != nil {
+			return fmt.Errorf("Content-Range %q: %w", cr, err)
+		}
+		off = v
+	}
+	p.reads.add(off, res.ContentLength)
+	if p.damage < off || p.damage >= off+res.ContentLength {
+		return nil
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return err
+	}
+	body[p.damage-off] ^= 0x10
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	return nil
+}
+
+// storedLong is a stored track of 40 s of noise (raw PCM), several
+// dozen 64 KiB blocks: its key, its Library option, the opener, the
+// stored file's bytes, its packets and the file's layout.
+type storedLong struct {
+	key  pipeline.Key
+	raw  pipeline.LibraryOption
+	o    *opener
+	file []byte
+	want [][]byte
+	l    layout
+}
+
+func newStoredLong(t *testing.T) storedLong {
+	t.Helper()
+	s := storedLong{key: pipeline.Key{Source: "long"}, o: newOpener(t)}
+	s.raw = pipeline.WithTrackOptions(pipeline.WithRawPCM(transform.Format{Rate: 48000, Channels: 2, Encoding: transform.S16LE}))
+	s.o.data["long"] = noise(40)
+	_, path, want := storeOf(t, s.o, s.key, s.raw)
+	file, err := os.ReadFile(path)
+	require.NoError(t, err)
+	s.file, s.want, s.l = file, want, layoutOf(t, file)
+	return s
+}
+
+// recordAt is the offset of packet i's record in the stored file.
+func (s storedLong) recordAt(i int) int64 {
+	off := int64(s.l.data)
+	for _, p := range s.want[:i] {
+		off += 2 + int64(len(p))
+	}
+	return off
+}
+
+// blockOf is the offset in the stored file of the 64 KiB data block that
+// holds the byte at off.
+func (s storedLong) blockOf(off int64) int64 {
+	return int64(s.l.data) + (off-int64(s.l.data))/65536*65536
+}
+
+// A stored store's copy of the track, for each store: a DirStore whose
+// blobs' reads are kept, and an S3 bucket (versitygw) behind a proxy
+// that keeps the ranges asked for and, damage if not negative, serves
+// that byte of the file flipped.
+func storedStores(t *testing.T, s storedLong, damage int64) map[string]func(*testing.T) (pipeline.Store, func() []span) {
+	return map[string]func(*testing.T) (pipeline.Store, func() []span){
+		"dirstore": func(t *testing.T) (pipeline.Store, func() []span) {
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, s.key.StoreName()+".sct"), s.file, 0o644))
+			ds, err := pipeline.NewDirStore(dir, 0)
+			require.NoError(t, err)
+			reads := &spans{}
+			var store pipeline.Store = countingStore{Store: ds, reads: reads}
+			if damage >= 0 {
+				store = changingStore{Store: store, at: damage}
+			}
+			return store, reads.get
+		},
+		"s3": func(t *testing.T) (pipeline.Store, func() []span) {
+			srv := s3test.Start(t)
+			bucket := srv.Bucket(t)
+			put := newS3(t, srv.Endpoint(), bucket)
+			w, err := put.Create(context.Background(), s.key.StoreName())
+			require.NoError(t, err)
+			_, err = w.Write(s.file)
+			require.NoError(t, err)
+			require.NoError(t, w.Commit())
+			p := newRangeProxy(t, srv.Endpoint(), "/"+s.key.StoreName()+".sct", damage)
+			return newS3(t, p.srv.URL, bucket), p.reads.get
+		},
+	}
+}
+
+// newS3 is an S3 Store of bucket at endpoint that reads by small ranges:
+// Open fetches 64 KiB (the file's parts before its data, and its first
+// bytes of data), then ranges of up to 16 KiB, three ahead.
+func newS3(t *testing.T, endpoint, bucket string) *s3store.Store {
+	t.Helper()
+	s, err := s3store.New(endpoint, bucket,
+		s3store.WithCredentials(s3test.AccessKey, s3test.SecretKey),
+		s3store.WithRetry(4, 10*time.Millisecond, 200*time.Millisecond),
+		s3store.WithReadAhead(16<<10, 3),
+		s3store.WithHeadSize(64<<10))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// A Queue's seek to 38 s into a stored track of 40 s, right after it is
+// opened, whose cache is filled at a pace held still (a FakeClock that
+// does not move: its first blocks only), is made from a segment of the
+// stored records read from the store at the target's block: the packets
+// after the jump are the stored ones, byte-equal, at their exact
+// positions, to the track's end, where the queue's entry ends; the track's
+// own cache stays where its pace left it, and the blocks between its first
+// ones and the target's are never read (the DirStore's reads, the S3
+// server's ranges, kept).
+func TestQueueSeekStored(t *testing.T) {
+	s := newStoredLong(t)
+	for name, open := range storedStores(t, s, -1) {
+		t.Run(name, func(t *testing.T) {
+			store, reads := open(t)
+			clock := pipeline.NewFakeClock(time.Unix(0, 0))
+			lib := newLibrary(t, s.o, s.raw, pipeline.WithStore(store), pipeline.WithStoreReadAhead(25, clock))
+			var ended []pipeline.Event
+			q := pipeline.NewQueue(lib, pipeline.WithEndWhenEmpty(), pipeline.WithEventFunc(func(ev pipeline.Event) {
+				if ev.Kind == pipeline.EventEnded {
+					ended = append(ended, ev)
+				}
+			}))
+			defer q.Close()
+			id := q.Enqueue(s.key)
+			first := nextPacket(t, q)
+			h, err := lib.Get(context.Background(), s.key)
+			require.NoError(t, err)
+			defer h.Release()
+			tr := h.Track()
+			require.EqualValues(t, 1, lib.Stats().DiskHits, "played from the store")
+
+			const target = 38 * time.Second
+			q.Seek(id, target)
+			var (
+				played []pipeline.Packet // from the jump on
+				before = first.Position
+				jumped bool
+			)
+			for n := 0; ; n++ {
+				pk, err := q.Next()
+				if err == pipeline.ErrUnderrun {
+					require.Less(t, n, 10_000_000, "the seek made")
+					time.Sleep(100 * time.Microsecond)
+					continue
+				}
+				if err == io.EOF {
+					break
+				}
+				require.NoError(t, err)
+				if !jumped && pk.Position == before+960 { // plays on where it was meanwhile
+					before = pk.Position
+					continue
+				}
+				jumped = true
+				pk.Data = bytes.Clone(pk.Data)
+				played = append(played, pk)
+			}
+			x, ok := tr.Index()
+			require.True(t, ok)
+			pre, u := x.PreSkip(), int64(960)
+			i0 := int((int64(target/time.Millisecond)*48 + pre) / u)
+			seg := i0 - 4 // the segment's first packet: the 80 ms pre-roll before the target's
+			assert.Less(t, x.Packets(), seg, "the track's own cache not there: the packets came from a segment")
+			assert.EqualValues(t, 1, pipeline.SegmentsMade(tr))
+
+			require.NotEmpty(t, played)
+			assert.True(t, played[0].Silence, "a silence frame in place of the target's packet")
+			var silent int
+			for k, pk := range played {
+				if i0+k >= len(s.want) {
+					require.True(t, pk.Silence, "packet %d after the jump: past the track's end, the queue's silence", k)
+					silent++
+					continue
+				}
+				require.Equal(t, int64(i0+k)*u-pre, pk.Position, "packet %d after the jump at its exact position", k)
+				if k > 0 {
+					require.False(t, pk.Silence || pk.Seam, "packet %d after the jump", k)
+					require.Equal(t, s.want[i0+k], pk.Data, "packet %d after the jump: the stored one", k)
+				}
+			}
+			assert.Equal(t, len(s.want)-i0, len(played)-silent, "played from the target to the track's end")
+			require.Len(t, ended, 1)
+			assert.Equal(t, pipeline.EndFinished, ended[0].Reason, "the entry ended at the track's end: %v", ended[0].Err)
+
+			// The reads: the file's first bytes on (its parts, the
+			// cache's first blocks at its pace, and what the store
+			// fetched ahead of them), then the segment's, from its first
+			// block on; none between, four blocks at least.
+			to := s.blockOf(s.recordAt(seg))
+			rs := reads()
+			prefix := readFrom(rs, 0)
+			assert.LessOrEqual(t, prefix, to-4*65536, "the cache's reads stop four blocks or more before the target's")
+			assert.Empty(t, readsIn(rs, prefix, to), "no read of the blocks before the target's but the cache's first")
+			assert.NotEmpty(t, readsIn(rs, to, to+1), "the target's block read")
+			t.Logf("%d reads: bytes 0 to %d, then %d to the end, %d; data from %d", len(rs), prefix, to, len(s.file), s.l.data)
+			assert.Zero(t, lib.Stats().Corrupt)
+		})
+	}
+}
+
+// The same seek, where the store's copy has a bad byte in the target's
+// block: the segment's check of that block fails, and it gives no packet.
+// The queue then plays on where it was, waiting for the track's own
+// packets, which its cache reads in order from the store up to the bad
+// block; that block fails its check there, and the entry ends with
+// ErrCorruptTrack after the packets before it, each the stored one at its
+// position: no packet of the bad block, nor of the target, is played. The
+// Library counts the copy corrupt and removes it.
+func TestQueueSeekStoredDamaged(t *testing.T) {
+	s := newStoredLong(t)
+	const target = 38 * time.Second
+	pre := int64(312) // libopus's pre-skip, checked below
+	i0 := int((int64(target/time.Millisecond)*48 + pre) / 960)
+	seg := s.blockOf(s.recordAt(i0 - 4))
+	damage := seg + 100
+	for name, open := range storedStores(t, s, damage) {
+		t.Run(name, func(t *testing.T) {
+			store, _ := open(t)
+			clock := pipeline.NewFakeClock(time.Unix(0, 0))
+			lib := newLibrary(t, s.o, s.raw, pipeline.WithStore(store), pipeline.WithStoreReadAhead(25, clock))
+			var ended []pipeline.Event
+			q := pipeline.NewQueue(lib, pipeline.WithEndWhenEmpty(), pipeline.WithEventFunc(func(ev pipeline.Event) {
+				if ev.Kind == pipeline.EventEnded {
+					ended = append(ended, ev)
+				}
+			}))
+			defer q.Close()
+			id := q.Enqueue(s.key)
+			first := nextPacket(t, q)
+			h, err := lib.Get(context.Background(), s.key)
+			require.NoError(t, err)
+			tr := h.Track()
+			x, _ := tr.Index()
+			require.Equal(t, pre, x.PreSkip())
+
+			q.Seek(id, target)
+			played := []pipeline.Packet{first}
+			for n := 0; ; n++ {
+				pk, err := q.Next()
+				if err == pipeline.ErrUnderrun {
+					require.Less(t, n, 10_000_000, "the entry ended")
+					time.Sleep(100 * time.Microsecond)
+					continue
+				}
+				if err == io.EOF {
+					break
+				}
+				require.NoError(t, err)
+				pk.Data = bytes.Clone(pk.Data)
+				played = append(played, pk)
+			}
+			h.Release()
+			require.Len(t, ended, 1)
+			assert.Equal(t, pipeline.EndFailed, ended[0].Reason)
+			assert.ErrorIs(t, ended[0].Err, pipeline.ErrCorruptTrack)
+			t.Logf("ended: %v", ended[0].Err)
+			var last int64 = -1
+			for k, pk := range played {
+				if pk.Silence {
+					continue
+				}
+				i := int((pk.Position + pre) / 960)
+				require.Equal(t, int64(i)*960-pre, pk.Position, "packet %d on the grid", k)
+				require.Equal(t, s.want[i], pk.Data, "packet %d, the track's %d: the stored one", k, i)
+				require.LessOrEqual(t, s.recordAt(i+1), seg, "packet %d, the track's %d: before the bad block", k, i)
+				last = pk.Position
+			}
+			t.Logf("played %d packets, the last at %v; the bad block holds the track from packet %d", len(played), time.Duration(last)*time.Second/48000, i0-4)
+			assert.Greater(t, last, int64(0), "the packets before the bad block played")
+			eventually(t, func() bool { return lib.Stats().Corrupt == 1 }, "counted corrupt")
+			assert.EqualValues(t, 1, pipeline.SegmentsMade(tr))
+		})
+	}
+}
