@@ -352,7 +352,9 @@ func TestQueueSeekStored(t *testing.T) {
 }
 
 // The same seek, where the store's copy has a bad byte in the target's
-// block: the segment's check of that block fails, and it gives no packet.
+// block (in the payload of a packet after the target's, which the
+// records' own checks against the index do not see): the segment's check
+// of that block fails, and it gives no packet.
 // The queue then plays on where it was, waiting for the track's own
 // packets, which its cache reads in order from the store up to the bad
 // block; that block fails its check there, and the entry ends with
@@ -365,7 +367,8 @@ func TestQueueSeekStoredDamaged(t *testing.T) {
 	pre := int64(312) // libopus's pre-skip, checked below
 	i0 := int((int64(target/time.Millisecond)*48 + pre) / 960)
 	seg := s.blockOf(s.recordAt(i0 - 4))
-	damage := seg + 100
+	damage := s.recordAt(i0+2) + 2 + int64(len(s.want[i0+2]))/2 // in the payload of a packet after the target's
+	require.Equal(t, seg, s.blockOf(damage), "in the segment's first block")
 	for name, open := range storedStores(t, s, damage) {
 		t.Run(name, func(t *testing.T) {
 			store, _ := open(t)
