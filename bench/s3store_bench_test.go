@@ -89,13 +89,50 @@ func s3FirstPacket(b *testing.B, opts []pipeline.LibraryOption, key pipeline.Key
 	}
 }
 
+// s3QueueSeek plays key from a new Library of opts through a Queue
+// whose entry is sought to at at once, until the packet that holds at,
+// and checks that the track was not encoded and that the packet came
+// from a segment read at the target (the track's cache short of it).
+func s3QueueSeek(b *testing.B, opts []pipeline.LibraryOption, key pipeline.Key, at time.Duration) {
+	lib := pipeline.NewLibrary(opts...)
+	defer lib.Close()
+	q := pipeline.NewQueue(lib)
+	defer q.Close()
+	id := q.Enqueue(key)
+	q.Seek(id, at)
+	target := int64(at / time.Millisecond * 48)
+	for {
+		pk, err := q.Next()
+		if err == nil && pk.Position+pk.Samples > target {
+			break
+		}
+		if err != nil && err != pipeline.ErrUnderrun {
+			b.Fatal(err)
+		}
+		runtime.Gosched()
+	}
+	if st := lib.Stats(); st.Encodes != 0 {
+		b.Fatalf("encodes %d", st.Encodes)
+	}
+	h, err := lib.Get(context.Background(), key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Release()
+	if h.Track().Progress() > at {
+		b.Fatalf("the track's cache read to %v, past the target", h.Track().Progress())
+	}
+}
+
 // BenchmarkS3TimeToFirstPacket is the time from a Get to the first
 // packet of a track, by a Library that has just started: read from an S3
 // bucket (versitygw on loopback, a new Store each time), from a DirStore,
 // or encoded afresh; the same tracks as BenchmarkTimeToFirstPacket (an
 // MP3 of 3 s; a WAV of 4 minutes at 44.1 kHz, resampled). seek=end is
 // the time to the packet of the track's last second instead, sought at
-// once: what a seek past what is read costs (the reads up to it).
+// once by a Player (Player.Seek: the cache read up to the target, in
+// order); seek=end/queue, by a Queue (Queue.Seek: a segment read from the
+// target's block, the blocks before it not read).
 func BenchmarkS3TimeToFirstPacket(b *testing.B) {
 	srv := s3test.Start(b)
 	bucket := srv.Bucket(b)
@@ -148,6 +185,24 @@ func BenchmarkS3TimeToFirstPacket(b *testing.B) {
 					s3FirstPacket(b, append(opts, pipeline.WithStore(s)), key, at, true)
 				}
 			})
+			if at > 0 {
+				b.Run(name+"/queue/from=s3", func(b *testing.B) {
+					for b.Loop() {
+						s := newS3Store(b, srv, bucket)
+						s3QueueSeek(b, append(opts, pipeline.WithStore(s)), key, at)
+						s.Close()
+					}
+				})
+				b.Run(name+"/queue/from=dirstore", func(b *testing.B) {
+					for b.Loop() {
+						s, err := pipeline.NewDirStore(dir, 0)
+						if err != nil {
+							b.Fatal(err)
+						}
+						s3QueueSeek(b, append(opts, pipeline.WithStore(s)), key, at)
+					}
+				})
+			}
 			if at == 0 {
 				b.Run(name+"/from=encode", func(b *testing.B) {
 					for b.Loop() {
