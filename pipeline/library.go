@@ -108,8 +108,10 @@ var (
 //     BlobStreamer), a block at a time ahead of the time since it was
 //     loaded (WithStoreReadAhead), so that a track played for a minute
 //     and left is not fetched whole. The read is one stream from the
-//     first byte: a seek past what is read waits for the store to read
-//     up to it, at the store's speed. A store that cannot be read (a server down, errors
+//     first byte: a Player's Seek past what is read waits for the store
+//     to read up to it, at the store's speed; a Queue's seek there is
+//     made at once from a segment read from the store at its target, the
+//     blocks before it not read (see Queue.Seek). A store that cannot be read (a server down, errors
 //     after its retries) is no reason not to play: the load encodes the
 //     track instead, and counts it (LibraryStats.StoreErrors); so does a
 //     Get whose stored track fails to be read before its first packet. A
@@ -176,7 +178,8 @@ func WithStore(s Store) LibraryOption { return func(c *libraryConfig) { c.store 
 // WithStoreReadAhead sets how far ahead a stored track's data is read
 // from the store: packets ahead of the time since the track was loaded
 // (500 by default: 10 s at 20 ms a packet), and at once when a player
-// waits for it (a seek past what is read); 0 reads a stored track whole
+// waits for it (a Player's Seek past what is read; a Queue's seek there
+// reads from its target instead); 0 reads a stored track whole
 // as soon as it is loaded. Time is clock's (SystemClock if nil; a
 // FakeClock in tests). See Library for what it spares and what it does
 // not.

@@ -386,14 +386,15 @@ func (q *Queue) Stop() { q.record(queueCmd{op: opStop}, false) }
 // the next packet; past the encoded point of a track still encoding, the
 // track makes a segment from d (see the package's segments: MP3, WAV and
 // FLAC input encoded from d, Ogg Opus and WebM input's own packets from
-// d; raw PCM input waits for the track's own encode, which the queue asks
-// to go on at once), and the queue plays on where it was (or gives
+// d, a stored track's own records read from its store at d, the blocks
+// before not read; raw PCM input waits for the track's own encode, which
+// the queue asks to go on at once), and the queue plays on where it was (or gives
 // nothing, if it had nothing to play), and moves at the first packet
 // boundary at which d is there, in the segment or in the track (and, for
 // the track, as Player.Seek asks, the jump's transition can be made);
 // from a segment it goes back onto the track's own packets once they are
-// there, through a transition (none from Ogg Opus and WebM segments,
-// whose packets are the track's own). A seek
+// there, through a transition (none from Ogg Opus, WebM and stored
+// tracks' segments, whose packets are the track's own). A seek
 // at or past the end of a finished track does nothing. A later Seek, or
 // the entry's end, replaces a seek not yet made. A paused queue plays
 // from d on Resume. A seek made during a join's transition into the

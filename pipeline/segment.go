@@ -29,8 +29,10 @@ import (
 // target in it without decoding what comes before, and makes a segment
 // from there: packets that lie exactly on the track's grid (its packet i
 // holds what the track's packet i will hold). The track's own encode goes
-// on untouched; segments are temporary. How the target is found, by the
-// input's kind:
+// on untouched; segments are temporary. A stored track (see trackfile.go),
+// whose cache is read from its store in order at a pace, makes them too,
+// from its own blob (below). How the target is found, by the input's
+// kind:
 //
 //	MP3       a walk over the frame headers, then the frames just before
 //	          the target decoded for the bit reservoir (mp3.Seek)
@@ -48,6 +50,10 @@ import (
 //	WebM      by Cues: the Cluster of the cue at or before the seek
 //	          pre-roll before the target (webm.Seek); from the first
 //	          Cluster where the source cannot seek or has no Cues
+//	stored    by its index, which gives each packet's record's offset:
+//	          the blob read from the block that holds it (copyStored),
+//	          by ReadAt, or by a range of a BlobStreamer (an object
+//	          store's, fetched ahead); the blocks before it not read
 //
 // MP3, WAV and FLAC segments are encoded from the target, the same
 // samples encoded by another encoder. Where a segment's encoder starts is
@@ -63,7 +69,15 @@ import (
 // so that a decoder given them from there has converged), so that packet
 // i of the segment is packet i of the track, the same bytes, as long as
 // the packets are of the track's one duration (a packet of another ends
-// the segment).
+// the segment). A stored track's segments are copied segments too, of
+// its own records (copyStored), from the same pre-roll on: each block
+// checked against its checksum before any of its records is taken, each
+// record against its index entry, as the track's cache checks them, so
+// that they are the bytes the cache will hold, and no packet that fails
+// a check is lent (a block that fails ends the segment with
+// ErrCorruptTrack: the seek then waits for the track's own packets, and
+// the track's cache meets the bad block in its turn). Both kinds go
+// through one loop (copyPackets).
 //
 // A player that seeks there (Queue.Seek, through seekAhead) keeps playing
 // what it played until the segment's packet at the target is there, then
@@ -74,8 +88,12 @@ import (
 // through a transition encoded from the segment's audio into the
 // track's (the same audio, coded by two encoders), as a seam's is
 // (encodeTransition). From a copied segment it goes back as soon as the
-// track's demux has the packet it is at, with no transition: the packets
-// are the same, so the receiver's decoder cannot tell.
+// track's demux (or a stored track's cache) has the packet it is at, with
+// no transition: the packets are the same, so the receiver's decoder
+// cannot tell. A stored track's cache, read at its pace, may never catch
+// up with a player sought ahead of it: the segment then goes on to the
+// track's end, whose packet count the track knows, and the player ends
+// there (or loops) as at the end of the track's own packets.
 //
 // A segment runs in its own goroutine; an encoded one takes a slot of the
 // track's Pool for each packet, urgently (a listener waits). It goes no
@@ -85,6 +103,15 @@ import (
 // into them, counted in Resident, and dropped once the track's encode has
 // passed them and no player is on them. Raw PCM input has none: its seeks
 // wait for the track's own encode.
+//
+// A stored track's segments share its blob with its cache (storedBlob):
+// each read of it, and each stream, holds it open, so that the blob is
+// closed (by the cache's Close, at the track's Close or the end of its
+// fill) only once the last of them is done, and nothing is read from it
+// after. The track's Close ends a segment's stream at once (its context),
+// and a segment's ReadAt by waiting for it; a segment asked for once the
+// blob is closed reads nothing and ends, and the seek waits for the
+// track's own packets, which are then all there.
 
 // Sizes of segments.
 const (

@@ -541,8 +541,12 @@ type storedPace struct {
 // ErrUnderrun, and a Scheduler tries again at the next deadline), so a
 // fill that waited for its readers to ask would run dry under every
 // scheduled player. The cache is one stream from the first byte on: a
-// seek past what is read waits for the reading of everything before its
-// target (at the store's speed, not the clock's: the wait asks for it).
+// Player's Seek past what is read waits for the reading of everything
+// before its target (at the store's speed, not the clock's: the wait asks
+// for it). A Queue's seek there does not: it is made from a segment (see
+// segment.go) of the track's own records, read from the blob at the
+// target's block, which the cache shares (storedBlob), and the queue
+// goes back onto the cache's packets once the cache has passed it.
 func openStoredTrack(st *storedTrack, f io.ReaderAt, c io.Closer, maxBytes int64, pace storedPace) (*Track, error) {
 	if maxBytes > 0 && st.data > maxBytes {
 		if c != nil {
