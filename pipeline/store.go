@@ -43,7 +43,10 @@ type Blob interface {
 // better than by ReadAt calls one after another: a blob of an object
 // store fetches the bytes ahead of the reads, by range, several at once.
 // The Library reads a stored track's data through it when its Blob has
-// it (a type assertion, as io.Copy looks for WriterTo).
+// it (a type assertion, as io.Copy looks for WriterTo): the track's cache
+// from the data's first byte, and a Queue's seek past what the cache has
+// read from the block of its target, so that one blob may have several
+// streams open at once, each read by a goroutine of its own.
 type BlobStreamer interface {
 	Blob
 	// Stream returns a reader of the n bytes at off, in order, ending

@@ -21,11 +21,15 @@
 // against its checksum before a listener gets a byte of it. The Library
 // reads a stored track ahead of the time since it loaded it
 // (pipeline.WithStoreReadAhead: 10 s of packets by default), and at once
-// for a player that waits (a seek past what is read), so that the ranges
+// for a player that waits (a Player's Seek past what is read), so that the ranges
 // fetched stay that far, plus this read-ahead, ahead of the players, and
-// a track left early is not fetched whole. A seek past what is read waits
-// for the ranges before it: the track's cache is one stream from its
-// first byte. Every read
+// a track left early is not fetched whole. A Player's Seek past what is
+// read waits for the ranges before it: the track's cache is one stream
+// from its first byte. A Queue's seek there does not: it is served from
+// a second stream of the blob (Stream) that starts at the range of the
+// target's block, each block checked as the cache's are, the ranges
+// between the cache's and it not fetched, until the cache has passed the
+// queue. Every read
 // asks for the ETag of the opening (If-Match), so an object replaced or
 // removed meanwhile is ErrChanged, never bytes of two objects.
 //
