@@ -276,6 +276,18 @@ func (s *Server) Client(t testing.TB) *minio.Client {
 	return c
 }
 
+// SetModTime sets the LastModified of the object of key in bucket, as
+// the server reports it in listings and reads: the modification time of
+// its file, which versitygw reads each time. A test that needs objects of
+// given ages sets them so, rather than waiting for them to age.
+func (s *Server) SetModTime(t testing.TB, bucket, key string, at time.Time) {
+	t.Helper()
+	path := filepath.Join(s.Dir, bucket, filepath.FromSlash(key))
+	if err := os.Chtimes(path, time.Time{}, at); err != nil {
+		t.Fatalf("s3test: setting the time of %s/%s: %v", bucket, key, err)
+	}
+}
+
 // Bucket makes a new bucket of a name made from the test's, and returns
 // the name.
 func (s *Server) Bucket(t testing.TB) string {

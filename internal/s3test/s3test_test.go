@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/stretchr/testify/assert"
@@ -56,4 +57,27 @@ func TestTwoServers(t *testing.T) {
 	ok, err := b.Client(t).BucketExists(context.Background(), bucket)
 	require.NoError(t, err)
 	assert.False(t, ok, "a bucket of the other server")
+}
+
+// SetModTime sets the LastModified that listings and reads report, to
+// the second (S3's listings have no finer times).
+func TestSetModTime(t *testing.T) {
+	s := s3test.Start(t)
+	bucket := s.Bucket(t)
+	c := s.Client(t)
+	ctx := context.Background()
+	_, err := c.PutObject(ctx, bucket, "d/x", bytes.NewReader([]byte("x")), 1, minio.PutObjectOptions{})
+	require.NoError(t, err)
+	at := time.Date(2020, 5, 17, 10, 30, 15, 0, time.UTC)
+	s.SetModTime(t, bucket, "d/x", at)
+	info, err := c.StatObject(ctx, bucket, "d/x", minio.StatObjectOptions{})
+	require.NoError(t, err)
+	assert.True(t, at.Equal(info.LastModified), "read: got %v; want %v", info.LastModified, at)
+	var listed []time.Time
+	for o := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true}) {
+		require.NoError(t, o.Err)
+		listed = append(listed, o.LastModified)
+	}
+	require.Len(t, listed, 1)
+	assert.True(t, at.Equal(listed[0]), "listed: got %v; want %v", listed[0], at)
 }

@@ -27,7 +27,7 @@ func (s *Store) Open(ctx context.Context, name string) (pipeline.Blob, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	b := &blob{s: s, ctx: ctx, key: s.Key(name)}
+	b := &blob{s: s, ctx: ctx, name: name, key: s.Key(name)}
 	err := s.do(ctx, "reading "+b.key, func(ctx context.Context) error {
 		var opts minio.GetObjectOptions
 		if err := opts.SetRange(0, s.cfg.head-1); err != nil {
@@ -57,6 +57,7 @@ func (s *Store) Open(ctx context.Context, name string) (pipeline.Blob, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.used(name)
 	return b, nil
 }
 
@@ -79,6 +80,7 @@ func totalSize(cr string, n int64) (int64, error) {
 type blob struct {
 	s    *Store
 	ctx  context.Context
+	name string
 	key  string
 	etag string // asked for by every read; "" for an empty object
 	size int64
@@ -132,6 +134,9 @@ func (b *blob) read(ctx context.Context, p []byte, off int64) error {
 	})
 	if errors.Is(err, errPrecondition) || errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s: %w", ErrChanged, b.key, err)
+	}
+	if err == nil {
+		b.s.used(b.name) // a blob read for longer than the grace period stays used
 	}
 	return err
 }

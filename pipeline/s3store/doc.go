@@ -66,15 +66,76 @@
 //
 // # Budget
 //
-// The Store does not bound the bucket's size: a bucket shared by many
-// processes is kept within bounds by the server's lifecycle rules (an
-// expiry of the objects under the Store's prefix), which every S3
-// server applies alone, with no race between processes; a track expired
-// is encoded again by the next process that wants it. An expiry counts
-// from an object's creation, not from its last read: a track still
-// played is encoded again once it has expired. versitygw, on which the
-// tests run, does not implement lifecycle rules (501), so this is not
-// tested here.
+// WithBudget keeps the Store's blobs within a byte budget, the least
+// recently used removed first, as the DirStore does on its disk; every
+// process that shares the bucket's prefix gives its Store the same one.
+//
+// A use is recorded in the bucket by an object of its own: the use
+// marker of the blob called name, the empty object <prefix>.use/<name>,
+// whose LastModified, the server's time, is the blob's last use. A Store
+// puts it when it opens the blob, and as it reads it (a blob read for an
+// hour is used all that hour), at most once a minute a blob
+// (WithBudgetTimes), on a goroutine of its own: no read waits for it. A
+// blob's last use is the later of its marker's time and its own
+// LastModified (its writing). Neither a shared index object nor the
+// objects' metadata would do as well. An index (one object of names and
+// times) is read, changed and written back by every process at every
+// use: writes that must be conditional (If-Match) and retried, on one key
+// that all processes contend for, and lost uses where a server has no
+// conditional writes. Metadata cannot be changed in place in S3: a copy
+// of the object onto itself rewrites it whole, and gives it a new ETag,
+// which the readers that opened it would take for a replaced object
+// (ErrChanged). A marker is one small put, independent of every other,
+// whose last writer is right whoever it is (a use is a use), and its time
+// is the server's, so that processes on machines whose clocks differ
+// still order uses alike.
+//
+// A trim lists the Store's objects (ListObjectsV2, a page of 1,000 keys
+// a request), sums the blobs' sizes, orders the blobs by last use, the
+// oldest first (by name among those of one second, a listing's
+// precision), and removes them in that order, each with its marker,
+// until the sum is within the budget; it stops at the first blob used
+// within the grace period (10 minutes by default), over the budget or
+// not, so that a blob being read is not removed from under its readers
+// (their reads mark it). It removes too the markers of blobs that are
+// gone, once they are older than the grace period. A Store trims in the
+// background after each Commit (one trim at a time, a Commit during it
+// asking for one more after it), and when Trim is called; Stats counts
+// the marks, trims and evictions. Grace is measured on the Store's clock
+// (WithClock) against the server's times: they must agree to within a
+// fraction of it, as NTP keeps them.
+//
+// Many processes trim at once with no lock between them, and remove no
+// more than the oldest blobs that must go. Each trim removes a prefix of
+// the blobs in the order of last use, as its own listing has them, the
+// shortest that brings that listing's sum within the budget. Two trims of
+// one listing remove one set, and a remove of an object already removed
+// is no error and changes nothing. A trim whose listing is later sees the
+// bucket after some of the other's removes (a smaller sum: it removes
+// fewer) or after new blobs (a larger sum, which the budget needs
+// trimmed anyway); a use between two listings only moves a blob later in
+// the order. The blobs removed by all of them are therefore the longest
+// of their prefixes: those that one listing needed removed, each older
+// than every blob kept. What no listing sees is a use made
+// between a trim's listing and its remove of a blob past the grace period
+// (an Open of a blob no one had used for that long, in that moment): the
+// reader then finds the object gone, its reads fail with ErrChanged after
+// the packets it had, each checked, and the Library encodes the track
+// again at its next load, as it does a track that was never stored.
+//
+// A use is an Open or a read of the bucket: a track a process keeps in
+// its Library's memory and plays from there is not read, so not marked,
+// and may be removed from the bucket meanwhile (the process still has
+// it). The bucket's sum may pass the budget by what is committed between
+// two trims, and by blobs used within the grace period.
+//
+// A bucket may instead be kept within bounds by the server's lifecycle
+// rules (an expiry of the objects under the Store's prefix), with no
+// budget here: every S3 server applies them alone, with no race between
+// processes, but an expiry counts from an object's creation, not from its
+// last use, so that a track still played is encoded again once it has
+// expired. versitygw, on which the tests run, does not implement
+// lifecycle rules (501), so that is not tested here.
 //
 // # The client
 //

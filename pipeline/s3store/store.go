@@ -30,11 +30,14 @@ type Store struct {
 	// wins, each object whole). Only ever goes from false to true.
 	unconditional atomic.Bool
 
-	brk breaker
+	brk    breaker
+	budget budget
+	bg     background
 
 	stats struct {
 		requests, retries, unavailable, uploads, multipart, kept, aborted atomic.Int64
 		trips, probes, suspended                                          atomic.Int64
+		marks, trims, evictions                                           atomic.Int64
 	}
 }
 
@@ -56,6 +59,9 @@ type config struct {
 	breakBase      time.Duration
 	breakCap       time.Duration
 	clock          pipeline.Clock
+	budget         int64
+	markEvery      time.Duration
+	grace          time.Duration
 }
 
 // Option configures a Store.
@@ -126,6 +132,32 @@ func WithBreaker(base, cap time.Duration) Option {
 // tries, and their timeouts, are on the system's clock whatever it is.
 func WithClock(c pipeline.Clock) Option { return func(cfg *config) { cfg.clock = c } }
 
+// WithBudget keeps the Store's blobs in the bucket within bytes, the
+// least recently used removed first (0, the default: no bound; see the
+// package's doc, "# Budget"). Every process that shares the bucket's
+// prefix is to have the same budget: a Store without one neither trims
+// nor records its uses, which the others' trims then do not see. A blob
+// larger than the whole budget is not kept: its Commit fails with
+// pipeline.ErrStoreFull.
+func WithBudget(bytes int64) Option { return func(c *config) { c.budget = max(bytes, 0) } }
+
+// WithBudgetTimes sets how often a Store records a use of a blob it
+// reads (at most once every mark, 1 min by default, by each process), and
+// the grace period: a trim removes no blob used within it (10 min by
+// default), so that a blob being read is not removed from under its
+// readers. grace is at least twice mark: a blob read without a pause
+// longer than grace less mark is never removed.
+func WithBudgetTimes(mark, grace time.Duration) Option {
+	return func(c *config) {
+		if mark > 0 {
+			c.markEvery = mark
+		}
+		if grace > 0 {
+			c.grace = grace
+		}
+	}
+}
+
 // WithHeadSize sets how many bytes Open fetches with its one GET (192
 // KiB by default, at least 4 KiB): a stored track's header, index and
 // checksums, and for a track of some minutes its first data block too,
@@ -146,10 +178,12 @@ func WithTransport(rt http.RoundTripper) Option { return func(c *config) { c.tra
 func New(endpoint, bucket string, opts ...Option) (*Store, error) {
 	cfg := config{region: "us-east-1", tries: 5, base: 100 * time.Millisecond, cap: 2 * time.Second,
 		timeout: 30 * time.Second, partSize: 16 << 20, chunk: 256 << 10, ahead: 4, head: 192 << 10,
-		breakBase: 5 * time.Second, breakCap: time.Minute, clock: pipeline.SystemClock{}}
+		breakBase: 5 * time.Second, breakCap: time.Minute, clock: pipeline.SystemClock{},
+		markEvery: time.Minute, grace: 10 * time.Minute}
 	for _, o := range opts {
 		o(&cfg)
 	}
+	cfg.grace = max(cfg.grace, 2*cfg.markEvery)
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || strings.Trim(u.Path, "/") != "" {
 		return nil, fmt.Errorf("s3store: endpoint %q: want http://host[:port] or https://host[:port]", endpoint)
@@ -162,6 +196,9 @@ func New(endpoint, bucket string, opts ...Option) (*Store, error) {
 		creds = credentials.NewStaticV4(cfg.access, cfg.secret, "")
 	}
 	s := &Store{bucket: bucket, cfg: cfg, brk: breaker{clock: cfg.clock, base: cfg.breakBase, cap: cfg.breakCap}}
+	s.budget.last = map[string]time.Time{}
+	s.budget.sem = make(chan struct{}, 1)
+	s.bg.ctx, s.bg.cancel = context.WithCancel(context.Background())
 	rt := cfg.transport
 	if rt == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -192,9 +229,17 @@ func (s *Store) Bucket() string { return s.bucket }
 // Key returns the object key of the blob called name.
 func (s *Store) Key(name string) string { return s.cfg.prefix + name + ".sct" }
 
-// Close closes the store's idle connections. The Store may still be used
-// after it (connections are made again).
+// Close ends the Store's work in the background (the use marks and the
+// trim after a Commit, if any are in flight), waits for it, and closes
+// the store's idle connections. The Store may still be used after it
+// (connections are made again), but records no more uses and trims only
+// when Trim is called.
 func (s *Store) Close() error {
+	s.bg.mu.Lock()
+	s.bg.closed = true
+	s.bg.mu.Unlock()
+	s.bg.cancel()
+	s.bg.wg.Wait()
 	if s.idle != nil {
 		s.idle.CloseIdleConnections()
 	}
@@ -213,6 +258,9 @@ type Stats struct {
 	Trips       int64 // times the breaker opened: a request failed every try while it was closed
 	Probes      int64 // requests let through an open breaker, each tried once, to see if the server is back
 	Suspended   int64 // requests failed at once by an open breaker (ErrSuspended), not made
+	Marks       int64 // uses of blobs recorded in the bucket (their use markers put; WithBudget)
+	Trims       int64 // trims begun (after a Commit, or by Trim)
+	Evictions   int64 // blobs removed by trims to keep the bucket within the budget
 }
 
 // Stats returns the store's counts.
@@ -222,21 +270,20 @@ func (s *Store) Stats() Stats {
 		Requests: st.requests.Load(), Retries: st.retries.Load(), Unavailable: st.unavailable.Load(),
 		Uploads: st.uploads.Load(), Multipart: st.multipart.Load(), Kept: st.kept.Load(), Aborted: st.aborted.Load(),
 		Trips: st.trips.Load(), Probes: st.probes.Load(), Suspended: st.suspended.Load(),
+		Marks: st.marks.Load(), Trims: st.trims.Load(), Evictions: st.evictions.Load(),
 	}
 }
 
-// Remove removes the object of name; one that is not there is no error.
+// Remove removes the object of name, and its use marker; one that is not
+// there is no error.
 func (s *Store) Remove(ctx context.Context, name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	return s.do(ctx, "removing "+s.Key(name), func(ctx context.Context) error {
-		err := s.core.RemoveObject(ctx, s.bucket, s.Key(name), minio.RemoveObjectOptions{})
-		if out, _ := classify(err); err != nil && isNotExist(out) {
-			return nil
-		}
+	if err := s.removeObject(ctx, s.Key(name)); err != nil {
 		return err
-	})
+	}
+	return s.removeObject(ctx, s.useKey(name))
 }
 
 // AbortStaleUploads aborts the store's multipart uploads begun more than

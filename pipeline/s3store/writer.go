@@ -22,19 +22,24 @@ import (
 // writes it and the others keep it (Stats.Kept), since a key's encodings
 // are one track. A server that does not do conditional writes (501) gets
 // plain ones, where the last writer wins and each object is still whole.
-// The writer's requests use ctx.
+// The writer's requests use ctx. With a budget (WithBudget), a blob
+// larger than the whole of it is refused (pipeline.ErrStoreFull, from
+// the Write that passes it, and Commit), and each object written starts
+// a trim in the background.
 func (s *Store) Create(ctx context.Context, name string) (pipeline.BlobWriter, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	return &writer{s: s, ctx: ctx, key: s.Key(name)}, nil
+	return &writer{s: s, ctx: ctx, name: name, key: s.Key(name)}, nil
 }
 
 // writer is a blob being written. It belongs to one goroutine.
 type writer struct {
 	s     *Store
 	ctx   context.Context
+	name  string
 	key   string
+	n     int64        // bytes written
 	buf   bytes.Buffer // the part being filled
 	id    string       // the multipart upload's, once begun
 	parts []minio.CompletePart
@@ -49,6 +54,11 @@ func (w *writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
+	if b := w.s.cfg.budget; b > 0 && w.n+int64(len(p)) > b {
+		w.err = fmt.Errorf("%w: %s: more than %d bytes", pipeline.ErrStoreFull, w.key, b)
+		return 0, w.err
+	}
+	w.n += int64(len(p))
 	n := 0
 	for len(p) > 0 {
 		k := min(len(p), int(w.s.cfg.partSize)-w.buf.Len())
@@ -142,6 +152,7 @@ func (w *writer) commit() error {
 			if w.id != "" {
 				s.stats.multipart.Add(1)
 			}
+			s.trimSoon()
 			return nil
 		case errors.Is(err, errPrecondition) && conditional:
 			// Another process wrote the key first: its object is this
@@ -151,6 +162,7 @@ func (w *writer) commit() error {
 				w.abort()
 				w.id = ""
 			}
+			s.used(w.name) // an encoding of it wanted here, of the one there
 			return nil
 		case errors.Is(err, errNotImplemented) && conditional:
 			s.unconditional.Store(true)
