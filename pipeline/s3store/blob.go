@@ -22,7 +22,11 @@ import (
 // range, each asking for that ETag, so that an object replaced or
 // removed meanwhile is ErrChanged, never spliced. The blob's reads use
 // ctx: the Library's, which its Close ends. An object that is not there
-// is an error wrapping fs.ErrNotExist.
+// is an error wrapping fs.ErrNotExist. With a budget, the blob's use is
+// recorded once its first bytes have been served, not before (at its
+// stream's second Read, a read past the bytes Open fetched, or its
+// Close), so that the marker's put does not run beside a track's first
+// packet.
 func (s *Store) Open(ctx context.Context, name string) (pipeline.Blob, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
@@ -57,7 +61,6 @@ func (s *Store) Open(ctx context.Context, name string) (pipeline.Blob, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.used(name)
 	return b, nil
 }
 
@@ -89,8 +92,14 @@ type blob struct {
 
 var _ pipeline.BlobStreamer = (*blob)(nil)
 
-func (b *blob) Size() int64  { return b.size }
-func (b *blob) Close() error { return nil }
+func (b *blob) Size() int64 { return b.size }
+
+// Close records the blob's use (WithBudget), if its reads have not: a
+// blob's use is recorded after its first bytes are served, not before.
+func (b *blob) Close() error {
+	b.s.used(b.name)
+	return nil
+}
 
 // ReadAt reads len(p) bytes at off: from the bytes Open fetched if they
 // are there, else by a ranged GET.
@@ -141,16 +150,25 @@ func (b *blob) read(ctx context.Context, p []byte, off int64) error {
 	return err
 }
 
-// Stream returns a reader of the n bytes at off that fetches them by
-// ranges of the store's chunk size, several at once ahead of the reads
-// (WithReadAhead), each range tried again on its own. The first ranges
-// are smaller (a quarter of a chunk, then half), so that the first bytes
-// come sooner: a track's first packet waits for the first range.
+// Stream returns a reader of the n bytes at off that gives first those
+// of them that Open fetched, then fetches the others by ranges of the
+// store's chunk size, several at once ahead of the reads (WithReadAhead),
+// each range tried again on its own. The first ranges are smaller (a
+// quarter of a chunk, then half), so that the first bytes come sooner.
+// No fetch begins before the first Read has returned: a stored track's
+// first block, which Open fetched, is checked and served without the
+// fetches of the blocks after it running meanwhile.
 func (b *blob) Stream(off, n int64) io.ReadCloser {
 	n = max(min(n, b.size-off), 0)
 	ctx, cancel := context.WithCancel(b.ctx)
 	first := min(b.s.cfg.chunk, max(b.s.cfg.chunk/4, 4<<10))
-	return &stream{b: b, end: off + n, next: off, size: first, ctx: ctx, cancel: cancel}
+	s := &stream{b: b, end: off + n, next: off, size: first, ctx: ctx, cancel: cancel}
+	if off < int64(len(b.head)) && n > 0 {
+		s.cur = b.head[off:min(int64(len(b.head)), off+n)]
+		s.next += int64(len(s.cur))
+		s.held = true
+	}
+	return s
 }
 
 // stream reads a range of a blob in order, fetching ahead. Read belongs
@@ -167,7 +185,9 @@ type stream struct {
 	pending []chan fetched // the fetches begun and not yet read, in order; the reader's alone
 	next    int64          // the offset of the next fetch to begin; the reader's alone
 	size    int64          // the size of the next fetch: a quarter of a chunk at first, doubled at each one up to a chunk; the reader's alone
-	cur     []byte         // what is left of the chunk being read; the reader's alone
+	cur     []byte         // what is left of the chunk being read (at first, of the bytes Open fetched: read only); the reader's alone
+	held    bool           // no fetch is begun before the first Read has returned; the reader's alone
+	marked  bool           // the blob's use recorded, at the first Read after the first bytes; the reader's alone
 	err     error          // the error that ended the stream; the reader's alone
 }
 
@@ -179,6 +199,17 @@ type fetched struct {
 func (s *stream) Read(p []byte) (int, error) {
 	if s.err != nil {
 		return 0, s.err
+	}
+	if s.held {
+		s.held = false // the next Read begins the fetches, and records the use
+	} else {
+		if !s.marked {
+			s.marked = true
+			s.b.s.used(s.b.name)
+		}
+		if len(s.cur) > 0 {
+			s.fill()
+		}
 	}
 	if len(s.cur) == 0 {
 		s.fill()

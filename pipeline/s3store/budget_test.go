@@ -67,9 +67,11 @@ func closeAndStats(t *testing.T, s *s3store.Store) s3store.Stats {
 	return s.Stats()
 }
 
-// Opening a blob, and reading it past what Open fetched, record its use
-// in the bucket (its marker), at most once a minute a Store, on its
-// clock; a Store without a budget records none.
+// Reading a blob records its use in the bucket (its marker), at most
+// once a minute a Store, on its clock: once its first bytes have been
+// served (a stream's second Read, a read past what Open fetched, its
+// Close), not at Open, nor at the first Read of its stream, which serves
+// a track's first block. A Store without a budget records none.
 func TestUseMarks(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.Bucket(t)
@@ -84,10 +86,18 @@ func TestUseMarks(t *testing.T) {
 		return b
 	}
 	b := open()
-	open().Close()
-	_, err := b.ReadAt(make([]byte, 10), 200<<10) // past the 64 KiB Open fetched
+	st := b.(pipeline.BlobStreamer).Stream(0, 100)
+	_, err := st.Read(make([]byte, 10))
 	require.NoError(t, err)
-	eventually(t, func() bool { return s.Stats().Marks == 1 }, "the use marked")
+	time.Sleep(200 * time.Millisecond) // room for a mark that should not be made
+	assert.Zero(t, s.Stats().Marks, "marked before the first bytes were served")
+	_, err = st.Read(make([]byte, 10))
+	require.NoError(t, err)
+	eventually(t, func() bool { return s.Stats().Marks == 1 }, "the use marked at the second Read")
+	require.NoError(t, st.Close())
+	open().Close()
+	_, err = b.ReadAt(make([]byte, 10), 200<<10) // past the 64 KiB Open fetched
+	require.NoError(t, err)
 	assert.Equal(t, blobKeys([]string{"x"}, "x"), keys(t, srv, bucket))
 
 	clock.Advance(time.Minute)

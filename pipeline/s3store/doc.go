@@ -15,9 +15,14 @@
 // (WithHeadSize), which also tells the object's size and ETag: its
 // header, index and checksums, and its first data block too for a track
 // of some minutes, so that the Library serves the track's first packet
-// after one round trip. The data is read through the blob's Stream
-// (pipeline.BlobStreamer): ranges of 256 KiB, four at once ahead of the
-// reader (WithReadAhead), each checked by the Library block by block
+// after one round trip, and with no other request running: 192 KiB hold
+// the parts before the data of a track of up to 10 minutes (4 bytes of
+// index a packet of 20 ms, 48 KB for 4 minutes) and its first block of
+// 64 KiB. The data is read through the blob's Stream
+// (pipeline.BlobStreamer): first the bytes Open fetched, then ranges of
+// 256 KiB, four at once ahead of the reader (WithReadAhead), begun at its
+// second Read, once the first block has been served, each checked by the
+// Library block by block
 // against its checksum before a listener gets a byte of it. The Library
 // reads a stored track ahead of the time since it loaded it
 // (pipeline.WithStoreReadAhead: 10 s of packets by default), and at once
@@ -73,9 +78,10 @@
 // A use is recorded in the bucket by an object of its own: the use
 // marker of the blob called name, the empty object <prefix>.use/<name>,
 // whose LastModified, the server's time, is the blob's last use. A Store
-// puts it when it opens the blob, and as it reads it (a blob read for an
-// hour is used all that hour), at most once a minute a blob
-// (WithBudgetTimes), on a goroutine of its own: no read waits for it. A
+// puts it once a blob it opened has served its first bytes (not beside a
+// track's first packet), and as it reads it (a blob read for an hour is
+// used all that hour), at most once a minute a blob (WithBudgetTimes), on
+// a goroutine of its own: no read waits for it. A
 // blob's last use is the later of its marker's time and its own
 // LastModified (its writing). Neither a shared index object nor the
 // objects' metadata would do as well. An index (one object of names and

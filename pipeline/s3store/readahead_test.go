@@ -2,6 +2,7 @@ package s3store_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/streamcatcher/streamcatcher/internal/s3test"
 	"github.com/streamcatcher/streamcatcher/pipeline"
+	"github.com/streamcatcher/streamcatcher/pipeline/s3store"
 )
 
 // A stored track of 40 s is read from the bucket ahead of the time since
@@ -87,4 +89,43 @@ func TestReadAheadPaced(t *testing.T) {
 	assert.InDelta(t, 35*48000, pk.Position, 960, "the packet at 35 s")
 
 	assert.Equal(t, want, playAll(t, h), "the stored packets")
+}
+
+// A blob's stream gives first the bytes Open fetched, and its first Read
+// begins no fetch: a stored track's first block, in those bytes, is
+// checked and served with no request of the blocks after it running
+// meanwhile. The next Read begins the fetches ahead; the stream reads
+// the rest whole.
+func TestStreamHeadFirst(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t)
+	want := randomBytes(300 << 10)
+	put(t, newStore(t, srv.Endpoint(), bucket), "blob", want)
+
+	var reads atomic.Int64
+	p := newProxy(t, srv.Addr)
+	p.setRule(func(r *http.Request) fault {
+		if dataRead(r) {
+			reads.Add(1)
+		}
+		return pass
+	})
+	s := newStore(t, p.srv.URL, bucket, s3store.WithHeadSize(16<<10)) // ranges of 4, 8, 16 KiB, three ahead
+	b, err := s.Open(context.Background(), "blob")
+	require.NoError(t, err)
+	defer b.Close()
+	const off = 1000
+	st := b.(pipeline.BlobStreamer).Stream(off, int64(len(want))-off)
+	defer st.Close()
+	got := make([]byte, 16<<10)
+	n, err := st.Read(got)
+	require.NoError(t, err)
+	require.Equal(t, want[off:off+n], got[:n])
+	time.Sleep(200 * time.Millisecond) // room for fetches that should not begin
+	assert.Zero(t, reads.Load(), "fetches begun by the first Read")
+
+	rest, err := io.ReadAll(st)
+	require.NoError(t, err)
+	assert.Equal(t, want[off+n:], rest)
+	assert.Positive(t, reads.Load(), "the rest fetched")
 }
