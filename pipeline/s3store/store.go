@@ -127,8 +127,9 @@ func WithBreaker(base, cap time.Duration) Option {
 	return func(c *config) { c.breakBase, c.breakCap = max(base, 0), max(cap, base, 0) }
 }
 
-// WithClock sets the clock of the breaker's waits (the system's by
-// default): a pipeline.FakeClock in tests. The waits between a request's
+// WithClock sets the clock of the breaker's waits, of the marks of the
+// blobs' uses and of the grace period of the budget's trims (the
+// system's by default): a pipeline.FakeClock in tests. The waits between a request's
 // tries, and their timeouts, are on the system's clock whatever it is.
 func WithClock(c pipeline.Clock) Option { return func(cfg *config) { cfg.clock = c } }
 
