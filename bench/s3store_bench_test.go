@@ -5,10 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/streamcatcher/streamcatcher/internal/s3test"
 	"github.com/streamcatcher/streamcatcher/internal/testutil"
@@ -61,6 +65,12 @@ func writeTrack(store pipeline.Store, key pipeline.Key, opts []pipeline.LibraryO
 // packet, seeking to at first if at > 0, and checks that it was encoded
 // or not, as stored says.
 func s3FirstPacket(b *testing.B, opts []pipeline.LibraryOption, key pipeline.Key, at time.Duration, stored bool) {
+	s3FirstPacketThen(b, opts, key, at, stored, nil)
+}
+
+// s3FirstPacketThen is s3FirstPacket, calling then (if not nil) at the
+// first packet, before the Library is closed.
+func s3FirstPacketThen(b *testing.B, opts []pipeline.LibraryOption, key pipeline.Key, at time.Duration, stored bool, then func()) {
 	ctx := context.Background()
 	lib := pipeline.NewLibrary(opts...)
 	defer lib.Close()
@@ -81,6 +91,9 @@ func s3FirstPacket(b *testing.B, opts []pipeline.LibraryOption, key pipeline.Key
 			b.Fatal(err)
 		}
 		runtime.Gosched()
+	}
+	if then != nil {
+		then()
 	}
 	// Encodes, not DiskHits: a disk hit may be counted by the load a
 	// moment after the first packet.
@@ -126,12 +139,17 @@ func s3QueueSeek(b *testing.B, opts []pipeline.LibraryOption, key pipeline.Key, 
 
 // BenchmarkS3TimeToFirstPacket is the time from a Get to the first
 // packet of a track, by a Library that has just started: read from an S3
-// bucket (versitygw on loopback, a new Store each time), from a DirStore,
-// or encoded afresh; the same tracks as BenchmarkTimeToFirstPacket (an
-// MP3 of 3 s; a WAV of 4 minutes at 44.1 kHz, resampled). seek=end is
-// the time to the packet of the track's last second instead, sought at
-// once by a Player (Player.Seek: the cache read up to the target, in
-// order); seek=end/queue, by a Queue (Queue.Seek: a segment read from the
+// bucket (versitygw on loopback), from a DirStore, or encoded afresh; the
+// same tracks as BenchmarkTimeToFirstPacket (an MP3 of 3 s; a WAV of 4
+// minutes at 44.1 kHz, resampled). from=s3 makes a new Store for each
+// load, its first request on a new connection, as a process that has just
+// started; from=s3-kept uses one Store for every load, as a process does
+// (its connections kept open between loads): the fair comparison with the
+// DirStore, whose files need no connection. requests is the Store's
+// requests begun by the first packet. seek=end is the time to the packet
+// of the track's last second instead, sought at once by a Player
+// (Player.Seek: the cache read up to the target, in order);
+// seek=end/queue, by a Queue (Queue.Seek: a segment read from the
 // target's block, the blocks before it not read).
 func BenchmarkS3TimeToFirstPacket(b *testing.B) {
 	srv := s3test.Start(b)
@@ -169,11 +187,25 @@ func BenchmarkS3TimeToFirstPacket(b *testing.B) {
 			}
 			b.Run(name+"/from=s3", func(b *testing.B) {
 				b.SetBytes(size)
+				var requests int64
 				for b.Loop() {
 					s := newS3Store(b, srv, bucket)
-					s3FirstPacket(b, append(opts, pipeline.WithStore(s)), key, at, true)
+					s3FirstPacketThen(b, append(opts, pipeline.WithStore(s)), key, at, true, func() { requests += s.Stats().Requests })
 					s.Close()
 				}
+				b.ReportMetric(float64(requests)/float64(b.N), "requests")
+			})
+			b.Run(name+"/from=s3-kept", func(b *testing.B) {
+				b.SetBytes(size)
+				s := newS3Store(b, srv, bucket)
+				defer s.Close()
+				s3FirstPacket(b, append(opts, pipeline.WithStore(s)), key, at, true) // the connections made
+				var requests int64
+				for b.Loop() {
+					before := s.Stats().Requests
+					s3FirstPacketThen(b, append(opts, pipeline.WithStore(s)), key, at, true, func() { requests += s.Stats().Requests - before })
+				}
+				b.ReportMetric(float64(requests)/float64(b.N), "requests")
 			})
 			b.Run(name+"/from=dirstore", func(b *testing.B) {
 				b.SetBytes(size)
@@ -211,6 +243,69 @@ func BenchmarkS3TimeToFirstPacket(b *testing.B) {
 				})
 			}
 		}
+	}
+}
+
+// BenchmarkS3Get is one ranged GET of an object's first bytes (the
+// stored four-minute track's), read whole, with minio-go against
+// versitygw on loopback: by a new client (a new connection) each time,
+// or by one client (its connection kept): what the server's answer to
+// one request costs, the floor under a stored track's first packet.
+func BenchmarkS3Get(b *testing.B) {
+	srv := s3test.Start(b)
+	bucket := srv.Bucket(b)
+	key := pipeline.Key{Source: "raw-4min"}
+	src := testutil.Tone(44100, 2, 44100*240, 440, 0.5)
+	open := func(context.Context, string) (io.Reader, error) { return bytes.NewReader(src), nil }
+	s := newS3Store(b, srv, bucket)
+	storeTrack(b, s, key, []pipeline.LibraryOption{pipeline.WithOpener(open),
+		pipeline.WithTrackOptions(pipeline.WithRawPCM(transform.Format{Rate: 44100, Channels: 2}))})
+	object := s.Key(key.StoreName())
+	s.Close()
+	newClient := func() (*minio.Client, *http.Transport) {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		c, err := minio.New(srv.Addr, &minio.Options{
+			Creds:     credentials.NewStaticV4(s3test.AccessKey, s3test.SecretKey, ""),
+			Region:    "us-east-1",
+			Transport: t,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c, t
+	}
+	get := func(c *minio.Client, n int64) {
+		var opts minio.GetObjectOptions
+		if err := opts.SetRange(0, n-1); err != nil {
+			b.Fatal(err)
+		}
+		body, _, _, err := minio.Core{Client: c}.GetObject(context.Background(), bucket, object, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer body.Close()
+		if m, err := io.Copy(io.Discard, body); err != nil || m != n {
+			b.Fatalf("read %d of %d bytes: %v", m, n, err)
+		}
+	}
+	for _, n := range []int64{4 << 10, 192 << 10} {
+		b.Run(fmt.Sprintf("bytes=%d/client=new", n), func(b *testing.B) {
+			b.SetBytes(n)
+			for b.Loop() {
+				c, t := newClient()
+				get(c, n)
+				t.CloseIdleConnections()
+			}
+		})
+		b.Run(fmt.Sprintf("bytes=%d/client=kept", n), func(b *testing.B) {
+			b.SetBytes(n)
+			c, t := newClient()
+			defer t.CloseIdleConnections()
+			get(c, n)
+			for b.Loop() {
+				get(c, n)
+			}
+		})
 	}
 }
 
