@@ -24,6 +24,16 @@ import (
 // the one place for those settings (WithTrackOptions may not set them).
 // Zero settings are the Track defaults, and a Key that states a default is
 // the same track as one that leaves it zero.
+//
+// Filters makes a filtered variant of the source a track of its own,
+// encoded once and shared by every player that asks for the same chain,
+// and stored like any encoding (see WithFilters for what the track is
+// then). It is a transform.Chain's encoding (Chain.String), in any
+// spelling that transform.ParseChain reads: two spellings of one chain
+// (filters in another order, parameters at their defaults stated, a
+// filter at its "off" setting, numbers written otherwise) are one key,
+// the canonical one. A string (not a Chain, whose filters are pointers)
+// keeps a Key comparable by value, usable as a map key.
 type Key struct {
 	Source      string            // what the Library's opener opens: a path or a URL by default
 	Bitrate     int               // bit/s; 0: 128000
@@ -32,10 +42,18 @@ type Key struct {
 	Quality     transform.Quality // the resampler's preset; 0: transform.High
 	CBR         bool              // constant bitrate (WithCBR); false: variable
 	Application opus.Application  // the encoder's tuning; 0: opus.AppAudio
+	Filters     string            // the filter chain (transform.ParseChain's input); "": none
 }
 
-// normal returns k with its defaults stated.
+// normal returns k with its defaults stated and its filter chain in its
+// canonical form. A chain that ParseChain refuses is left as it is: Get
+// refuses it (see filterChain).
 func (k Key) normal() Key {
+	if k.Filters != "" {
+		if c, err := transform.ParseChain(k.Filters); err == nil {
+			k.Filters = c.String()
+		}
+	}
 	if k.Bitrate == 0 {
 		k.Bitrate = 128000
 	}
@@ -52,11 +70,28 @@ func (k Key) normal() Key {
 }
 
 // String returns the key in a canonical form: what a stored track
-// records, and what its name is a hash of.
+// records, and what its name is a hash of. The filter chain, in its
+// canonical form, ends it if there is one (a key without filters reads
+// as it did before keys had them, so that its stored tracks keep their
+// names).
 func (k Key) String() string {
 	k = k.normal()
-	return fmt.Sprintf("source=%q bitrate=%d frame=%v channels=%d quality=%v cbr=%t application=%d",
+	s := fmt.Sprintf("source=%q bitrate=%d frame=%v channels=%d quality=%v cbr=%t application=%d",
 		k.Source, k.Bitrate, k.Frame, k.Channels, k.Quality, k.CBR, k.Application)
+	if k.Filters != "" {
+		s += fmt.Sprintf(" filters=%q", k.Filters)
+	}
+	return s
+}
+
+// filterChain returns the key's filter chain, or an error wrapping
+// transform.ErrFilterParam if ParseChain refuses it.
+func (k Key) filterChain() (transform.Chain, error) {
+	c, err := transform.ParseChain(k.Filters)
+	if err != nil {
+		return transform.Chain{}, fmt.Errorf("pipeline: key's filters %q: %w", k.Filters, err)
+	}
+	return c, nil
 }
 
 // StoreName returns the name the key's encoding has in a Store: a hash of
@@ -66,9 +101,12 @@ func (k Key) StoreName() string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// trackOptions returns the key's settings as options; its chain must be
+// one ParseChain reads (Get checks it).
 func (k Key) trackOptions() []TrackOption {
+	c, _ := k.filterChain()
 	return []TrackOption{WithBitrate(k.Bitrate), WithFrameDuration(k.Frame), WithChannels(k.Channels),
-		WithQuality(k.Quality), WithCBR(k.CBR), WithApplication(k.Application), WithName(k.Source)}
+		WithQuality(k.Quality), WithCBR(k.CBR), WithApplication(k.Application), WithName(k.Source), WithFilters(c)}
 }
 
 // Errors of a Library.
@@ -197,10 +235,10 @@ func WithOpener(open func(ctx context.Context, source string) (io.Reader, error)
 
 // WithTrackOptions adds options to every track the library encodes: a
 // Pool, say, or WithRawPCM. The encoding settings are the Key's alone
-// (Key.Bitrate, Frame, Channels, Quality, CBR, Application, and Source,
-// which names the track): NewLibrary panics if these options set any of
-// them (WithBitrate, WithFrameDuration, WithChannels, WithQuality,
-// WithCBR, WithApplication, WithName), a contradiction in the program
+// (Key.Bitrate, Frame, Channels, Quality, CBR, Application, Filters, and
+// Source, which names the track): NewLibrary panics if these options set
+// any of them (WithBitrate, WithFrameDuration, WithChannels, WithQuality,
+// WithCBR, WithApplication, WithFilters, WithName), a contradiction in the program
 // that would otherwise be settled silently for the Key.
 func WithTrackOptions(opts ...TrackOption) LibraryOption {
 	return func(c *libraryConfig) { c.opts = append(c.opts, opts...) }
@@ -210,8 +248,10 @@ func WithTrackOptions(opts ...TrackOption) LibraryOption {
 // applies them to two configurations that differ in every such setting:
 // those that come out the same were set. (Options only set fields.)
 func keySettings(opts []TrackOption) []string {
-	a := trackConfig{bitrate: -1, frame: -1, channels: -1, quality: -1, app: -1, cbr: false, name: "\x00a"}
-	b := trackConfig{bitrate: -2, frame: -2, channels: -2, quality: -2, app: -2, cbr: true, name: "\x00b"}
+	a := trackConfig{bitrate: -1, frame: -1, channels: -1, quality: -1, app: -1, cbr: false, name: "\x00a",
+		filters: transform.Chain{Volume: &transform.VolumeConfig{Volume: 0.25}}}
+	b := trackConfig{bitrate: -2, frame: -2, channels: -2, quality: -2, app: -2, cbr: true, name: "\x00b",
+		filters: transform.Chain{Volume: &transform.VolumeConfig{Volume: 0.5}}}
 	for _, o := range opts {
 		o(&a)
 		o(&b)
@@ -227,6 +267,7 @@ func keySettings(opts []TrackOption) []string {
 		{a.quality == b.quality, "WithQuality (Key.Quality)"},
 		{a.cbr == b.cbr, "WithCBR (Key.CBR)"},
 		{a.app == b.app, "WithApplication (Key.Application)"},
+		{a.filters.String() == b.filters.String(), "WithFilters (Key.Filters)"},
 		{a.name == b.name, "WithName (Key.Source)"},
 	} {
 		if s.same {
@@ -446,9 +487,13 @@ func (lib *Library) Play(ctx context.Context, key Key) (*Player, error) {
 // Preload starts loading each key not in memory, in the background, as
 // tracks no one holds (so the first to be evicted, and encoded after
 // tracks that a listener waits for). Keys refused by the budget are
-// counted and skipped.
+// counted and skipped; so are keys whose Filters ParseChain refuses,
+// uncounted.
 func (lib *Library) Preload(keys ...Key) {
 	for _, k := range keys {
+		if _, err := k.filterChain(); err != nil {
+			continue
+		}
 		if _, err := lib.hold(k.normal(), false, false); err != nil {
 			continue
 		}
@@ -877,8 +922,8 @@ type LibraryStats struct {
 	DiskHits  int64 // loads served by the store
 	Misses    int64 // Gets that had to load
 	Loads     int64 // loads started (Gets' and Preload's)
-	Encodes   int64 // loads that encoded their source (MP3, WAV, FLAC, raw PCM)
-	Copies    int64 // loads that framed their source's Opus packets as they are (Ogg or WebM Opus), without an encode
+	Encodes   int64 // loads that encoded their source (MP3, WAV, FLAC, raw PCM; any with filters)
+	Copies    int64 // loads that framed their source's Opus packets as they are (Ogg or WebM Opus without filters), without an encode
 	Evictions int64
 	Refusals  int64 // loads refused by the budget
 	Failures  int64 // loads or tracks that failed

@@ -284,12 +284,13 @@ func (s segmentSpan) decode(ch int, s0, s1 int64) ([]float32, error) {
 // position target (samples after the pre-skip) and that packet's number,
 // starting one if the track has none and can make one; nil if it cannot
 // (no way to reopen its source, raw PCM input, packets of varying
-// durations, segMax segments in use, the track closed). It never waits.
+// durations, filters, segMax segments in use, the track closed). It
+// never waits.
 func (t *Track) segmentAt(target int64) (*segment, int) {
 	x, ok := t.Index()
 	u := x.Uniform()
 	c := &t.segs
-	if !ok || u <= 0 || t.cfg.reopen == nil && c.st == nil || t.cfg.live > 0 || x.First() > 0 {
+	if !ok || u <= 0 || t.cfg.reopen == nil && c.st == nil || t.cfg.live > 0 || x.First() > 0 || t.cfg.filtered() {
 		return nil, 0
 	}
 	i := int((target + x.PreSkip()) / u)

@@ -35,7 +35,8 @@ import (
 // turn with the other tracks of its Pool. A source error ends the track at
 // the point where it happened: every packet before it stays playable, and
 // readers get the error after them. So does a source that gives no byte
-// for the stall timeout (WithStallTimeout; ErrStalled).
+// for the stall timeout (WithStallTimeout; ErrStalled). A track with
+// filters (WithFilters) is its source filtered, encoded once.
 //
 // A Track is safe for concurrent use.
 type Track struct {
@@ -68,7 +69,11 @@ type trackConfig struct {
 	stall     time.Duration                                // WithStallTimeout's; 0: the default; -1: none
 	built     func(encodes bool)                           // called once the input is known: whether it is encoded (Library's count)
 	reopen    func(ctx context.Context) (io.Reader, error) // opens the source again, for segments (withReopen); nil: none
+	filters   transform.Chain                              // WithFilters'; the zero Chain: none
 }
+
+// filtered reports whether the track applies a filter.
+func (c *trackConfig) filtered() bool { return c.filters.String() != "" }
 
 // TrackOption configures a Track.
 type TrackOption func(*trackConfig)
@@ -98,6 +103,25 @@ func WithCBR(on bool) TrackOption { return func(c *trackConfig) { c.cbr = on } }
 
 // WithApplication sets the encoder's tuning (opus.AppAudio by default).
 func WithApplication(a opus.Application) TrackOption { return func(c *trackConfig) { c.app = a } }
+
+// WithFilters applies the filters of c (none by default) to the track's
+// audio before it is encoded: the input is decoded and resampled to 48
+// kHz float, filtered (transform.NewChainFilter) and encoded, in the
+// track's fill, so that the filtered audio is computed once for every
+// listener. Ogg Opus and WebM input, framed as it is without filters, is
+// then decoded (libopus) and encoded again: a filtered track of it costs
+// an encode, and its bitrate, frame and channels are the track's settings
+// (WithBitrate, ...), not the stream's; its OpusTags' title and artist are
+// not kept. The track is the filtered audio throughout: with a timescale,
+// its duration, its positions (a Player's, a PCMReader's, a seek's) and
+// its packets are those of the audio as the timescale makes it (a speed of
+// 1.25 lasts 1/1.25 of the source), and its duration estimate before it is
+// finished is the source's scaled so. A seek past what a filtered track
+// has encoded waits for the encoding (no segment is encoded from the
+// source at the target: see Queue.Seek). NewTrack refuses a chain that is
+// not valid, with an error wrapping transform.ErrFilterParam. A Library
+// sets it from Key.Filters.
+func WithFilters(c transform.Chain) TrackOption { return func(cfg *trackConfig) { cfg.filters = c } }
 
 // WithSeams turns the transitions that players send at their jumps on
 // (the default) or off. A transition (see Player) is a few packets encoded
@@ -152,7 +176,8 @@ func WithLive(window time.Duration) TrackOption {
 // NewTrack returns a Track of src, which it owns: it is closed when the
 // track ends or is closed, if it is an io.Closer. NewTrack reads nothing
 // and returns at once; the encoding starts in the background. Errors (a
-// bad option) wrap transform.ErrFormat.
+// bad option) wrap transform.ErrFormat, or transform.ErrFilterParam (a
+// chain of WithFilters that is not valid).
 func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
 	cfg := trackConfig{bitrate: 128000, frame: 20 * time.Millisecond, channels: 2, quality: transform.High, app: opus.AppAudio}
 	for _, o := range opts {
@@ -164,6 +189,9 @@ func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
 	if cfg.channels != 1 && cfg.channels != 2 {
 		return nil, fmt.Errorf("%w: %d channels (want 1 or 2)", transform.ErrFormat, cfg.channels)
 	}
+	if err := cfg.filters.Validate(); err != nil {
+		return nil, err
+	}
 	// The encoder is made here, so that its settings are checked before
 	// anything runs; it is used only if the input is not Ogg Opus or
 	// WebM. A build without cgo has none (ErrNoLibopus): its tracks frame
@@ -172,7 +200,11 @@ func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
 	if noEnc != nil && !errors.Is(noEnc, ErrNoLibopus) {
 		return nil, noEnc
 	}
-	dec, err := codec.NewDecoder(pcmFormat(cfg.channels), decodeOptions(cfg)...)
+	decTo := pcmFormat(cfg.channels)
+	if cfg.filtered() {
+		decTo.Encoding = transform.F32LE // the filters' input
+	}
+	dec, err := codec.NewDecoder(decTo, decodeOptions(cfg)...)
 	if err != nil {
 		return nil, err
 	}
@@ -249,6 +281,9 @@ func withContentType(err error, src io.Reader) error {
 func (t *Track) build(src io.Reader, enc encoder, noEnc error, dec catcher.Transform) (catcher.Transform, io.Reader, error) {
 	if t.cfg.raw == nil {
 		kind, in, err := codec.DetectReader(src)
+		if (kind == codec.KindOggOpus || kind == codec.KindWebM) && t.cfg.filtered() {
+			return t.buildFilteredOpus(kind, in, enc, noEnc)
+		}
 		if kind == codec.KindOggOpus || kind == codec.KindWebM {
 			// Framed as it is: no decoding, no encoding, no pool slot.
 			var d framed.PacketSource = ogg.NewOpusDemuxer(t.demuxOptions()...)
@@ -269,7 +304,17 @@ func (t *Track) build(src io.Reader, enc encoder, noEnc error, dec catcher.Trans
 	}
 	g := &gated{PacketSource: enc, slot: &t.slot}
 	t.reportBuilt(true)
-	return catcher.Chain(dec, framed.NewFramer(pace(g, pacingOf(t.cfg), t.ctx), t.framerOptions()...)), src, nil
+	stages := []catcher.Transform{dec}
+	if t.cfg.filtered() {
+		// dec gives 48 kHz float (see NewTrack).
+		f, err := t.filterStages(transform.Format{Rate: opus.SampleRate, Channels: t.cfg.channels, Encoding: transform.F32LE})
+		if err != nil {
+			return nil, nil, err
+		}
+		stages = append(stages, f...)
+	}
+	stages = append(stages, framed.NewFramer(pace(g, pacingOf(t.cfg), t.ctx), t.framerOptions()...))
+	return catcher.Chain(stages...), src, nil
 }
 
 // reportBuilt tells withBuilt's function, if any, whether the input is
@@ -440,7 +485,8 @@ func (t *Track) Progress() time.Duration {
 // track is finished it is exact to the sample (the MP3 encoder's delay
 // and padding, the Opus pre-skip and end trimming honoured). Before, it
 // is an estimate: what the MP3's LAME tag, the FLAC STREAMINFO or the WAV
-// header announces, or else the duration encoded so far. A live track has no duration: it
+// header announces (scaled by a timescale of WithFilters), or else the
+// duration encoded so far. A live track has no duration: it
 // returns the duration encoded so far, not exact.
 func (t *Track) Duration() (time.Duration, bool) {
 	x, ok := t.Index()
@@ -449,13 +495,13 @@ func (t *Track) Duration() (time.Duration, bool) {
 	}
 	if t.cfg.live == 0 {
 		if info, _, ok := catcher.StateOf[mp3.Info](t.c); ok && info.Length >= 0 && info.SampleRate > 0 {
-			return time.Duration(info.Length) * time.Second / time.Duration(info.SampleRate), false
+			return t.filteredDuration(time.Duration(info.Length) * time.Second / time.Duration(info.SampleRate)), false
 		}
 		if info, _, ok := catcher.StateOf[flac.Info](t.c); ok && info.Length >= 0 && info.SampleRate > 0 {
-			return time.Duration(info.Length) * time.Second / time.Duration(info.SampleRate), false
+			return t.filteredDuration(time.Duration(info.Length) * time.Second / time.Duration(info.SampleRate)), false
 		}
 		if info, _, ok := catcher.StateOf[wav.Info](t.c); ok && info.Length >= 0 && info.Format.Rate > 0 {
-			return time.Duration(info.Length) * time.Second / time.Duration(info.Format.Rate), false
+			return t.filteredDuration(time.Duration(info.Length) * time.Second / time.Duration(info.Format.Rate)), false
 		}
 	}
 	return x.Duration(), false
@@ -467,12 +513,14 @@ type Metadata struct {
 	Name          string // WithName's
 	Title, Artist string // from an ID3v2 tag or the OpusTags, where present
 	// Kind and Format are the input's kind and PCM format (the Format is
-	// zero for Ogg Opus and WebM, which are not decoded); Kind is KindUnknown until
+	// zero for Ogg Opus and WebM, which are not decoded, unless filtered:
+	// then 48 kHz S16LE, as libopus decodes it); Kind is KindUnknown until
 	// the input's first bytes have been read.
 	Kind   codec.Kind
 	Format transform.Format
 	// Bitrate, Frame and Channels are the encoder's settings; for Ogg Opus
-	// and WebM input, Bitrate is 0 and Channels the stream's.
+	// and WebM input framed as it is (without filters), Bitrate is 0 and
+	// Channels the stream's.
 	Bitrate  int
 	Frame    time.Duration
 	Channels int
