@@ -388,9 +388,13 @@ func (h *Hold) NewPlayer() *Player {
 // its first packet is removed, and Get loads the track again, encoding
 // it. Errors: ErrOverBudget; ErrLibraryClosed; the source's, the
 // decoder's; ErrCorruptTrack, only if stored copies failed three times
-// running (each removed); ctx's.
+// running (each removed); transform.ErrFilterParam, for Filters that
+// ParseChain refuses; ctx's.
 func (lib *Library) Get(ctx context.Context, key Key) (*Hold, error) {
 	key = key.normal()
+	if _, err := key.filterChain(); err != nil {
+		return nil, err
+	}
 	noStore := false
 	for tries := 1; ; tries++ {
 		h, err := lib.get(ctx, key, noStore)

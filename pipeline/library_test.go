@@ -934,6 +934,8 @@ func TestLibraryKeyAloneSetsEncoding(t *testing.T) {
 		{"WithCBR", pipeline.WithCBR(false)},
 		{"WithApplication", pipeline.WithApplication(opus.AppVoIP)},
 		{"WithName", pipeline.WithName("x")},
+		{"WithFilters", pipeline.WithFilters(transform.Chain{Volume: &transform.VolumeConfig{Volume: 0.5}})},
+		{"WithFilters", pipeline.WithFilters(transform.Chain{})},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			defer func() {
