@@ -50,6 +50,18 @@ func levelDB(x []float32) float64 {
 	return 10 * math.Log10(s/float64(len(x)))
 }
 
+// residualDB is the level of y - g*x against that of g*x, in dB: how far
+// y is from x scaled by g, sample by sample.
+func residualDB(x, y []float32, g float64) float64 {
+	var e, s float64
+	for i := range min(len(x), len(y)) {
+		d := float64(y[i]) - g*float64(x[i])
+		e += d * d
+		s += g * float64(x[i]) * g * float64(x[i])
+	}
+	return 10 * math.Log10(e/s)
+}
+
 // getFinished gets the track of key and waits for its end.
 func getFinished(t *testing.T, lib *pipeline.Library, key pipeline.Key) *pipeline.Hold {
 	t.Helper()
@@ -141,6 +153,9 @@ func TestLibraryFilteredAudio(t *testing.T) {
 			gain := levelDB(v) - levelDB(p)
 			t.Logf("volume 0.5: %.2f dB", gain)
 			assert.InDelta(t, 20*math.Log10(0.5), gain, 0.5)
+			res := residualDB(p, v, 0.5)
+			t.Logf("volume 0.5 against the unfiltered track halved: %.1f dB", res)
+			assert.Less(t, res, -15.0, "in time with the unfiltered track, sample by sample (the pre-skip dropped)")
 
 			pd, exact := plain.Track().Duration()
 			require.True(t, exact)
