@@ -83,6 +83,9 @@ type Queue struct {
 	// atomics).
 	drive   sync.Mutex
 	hasCmds atomic.Bool // cmds is not empty
+	// closeLater asks the driver to close the queue at the end of its
+	// Next: Close was called while an event function ran.
+	closeLater atomic.Bool
 	// live says that the current track is live, for the Scheduler (see
 	// keepLive). Stored by the driver; read by the Scheduler's shard.
 	live     atomic.Bool
@@ -234,7 +237,8 @@ func WithEvents(n int) QueueOption {
 
 // WithEventFunc makes the queue call f with each event, on the driver's
 // goroutine, within the Next call that makes it: f must not block (it
-// holds up the packet), and may give the queue commands. It replaces
+// holds up the packet), and may give the queue commands, read its State
+// and close it (the queue is then closed as that Next ends). It replaces
 // WithEvents.
 func WithEventFunc(f func(Event)) QueueOption { return func(c *queueConfig) { c.eventFunc = f } }
 
@@ -476,7 +480,9 @@ type QueueStats struct {
 // State returns the queue as of its last packet boundary (commands
 // recorded since are not applied yet). It is safe to call from any
 // goroutine, WithEventFunc's function included; it waits for a Next
-// under way to end.
+// under way to end, but while an event function runs it gives, to any
+// caller, the state as that event is told (which may be the middle of a
+// boundary's work: after an entry's end, before the next one's start).
 func (q *Queue) State() QueueState {
 	var st QueueState
 	if q.emitting.Load() {
@@ -593,6 +599,9 @@ func (q *Queue) Next() (Packet, error) {
 	}
 	q.publish()
 	q.steady = q.isSteady()
+	if q.closeLater.Load() {
+		q.closeLocked()
+	}
 	return pk, err
 }
 
@@ -1280,25 +1289,39 @@ func (q *Queue) Close() error {
 	q.cmds = nil
 	q.hasCmds.Store(false)
 	q.mu.Unlock()
-	q.drive.Lock()
-	if !q.done {
-		q.done = true
-		if q.player != nil {
-			q.player.Close()
-			q.player = nil
-		}
-		if q.cur != nil {
-			q.cur.release()
-		}
-		for _, e := range q.entries {
-			e.release()
-		}
-		q.live.Store(false)
-		q.liveSeen = 0
+	switch {
+	case !q.emitting.Load():
+		q.drive.Lock()
+	case !q.drive.TryLock():
+		// An event function runs, within the driver's Next (and this
+		// may be it): the driver closes the queue as that Next ends.
+		q.closeLater.Store(true)
+		return nil
 	}
+	q.closeLocked()
 	q.drive.Unlock()
 	if q.ev != nil {
 		q.ev.close()
 	}
 	return nil
+}
+
+// closeLocked is Close's work, with the driver's lock held.
+func (q *Queue) closeLocked() {
+	if q.done {
+		return
+	}
+	q.done = true
+	if q.player != nil {
+		q.player.Close()
+		q.player = nil
+	}
+	if q.cur != nil {
+		q.cur.release()
+	}
+	for _, e := range q.entries {
+		e.release()
+	}
+	q.live.Store(false)
+	q.liveSeen = 0
 }

@@ -91,8 +91,8 @@ func (q *Queue) emit(ev Event) {
 		q.snapshot, q.snapGiven = st, given
 		q.mu.Unlock()
 		q.emitting.Store(true)
+		defer q.emitting.Store(false) // a function that panics leaves no snapshot in force
 		q.ev.fn(ev)
-		q.emitting.Store(false)
 	default:
 		q.ev.emit(ev)
 	}

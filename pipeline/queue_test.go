@@ -974,3 +974,33 @@ func TestQueuePlaying(t *testing.T) {
 		assert.Contains(t, []pipeline.EntryID{0, a, b, c}, id)
 	}
 }
+
+// TestQueueCloseFromEventFunc: an event function may close its queue: the
+// call returns, the queue is closed as that Next ends (its holds given
+// back), and Next then gives ErrQueueClosed; State from the function
+// neither blocks.
+func TestQueueCloseFromEventFunc(t *testing.T) {
+	qt := newQueueTracks(t, true, 4)
+	var q *pipeline.Queue
+	closed := false
+	q = pipeline.NewQueue(qt.lib, pipeline.WithEventFunc(func(ev pipeline.Event) {
+		if ev.Kind == pipeline.EventStarted && !closed {
+			closed = true
+			_ = q.State()
+			require.NoError(t, q.Close())
+		}
+	}))
+	q.Enqueue(qt.keys[0])
+	deadline := time.Now().Add(time.Minute)
+	for !closed {
+		require.False(t, time.Now().After(deadline), "the track started")
+		_, err := q.Next()
+		if err != nil {
+			require.ErrorIs(t, err, pipeline.ErrUnderrun)
+			time.Sleep(time.Millisecond)
+		}
+	}
+	_, err := q.Next()
+	require.ErrorIs(t, err, pipeline.ErrQueueClosed)
+	require.NoError(t, q.Close(), "again, from the test's goroutine")
+}
