@@ -423,12 +423,32 @@ var (
 )
 
 func (lib *Library) get(ctx context.Context, key Key, noStore bool) (*Hold, error) {
+	h, err := lib.getOnce(ctx, key, noStore)
+	if err == errGetAgain {
+		h, err = lib.getOnce(ctx, key, noStore) // a new load: not failed, or failed before its first packet
+	}
+	return h, err
+}
+
+// errGetAgain is getOnce's when the track it found had failed after its
+// first packets and was forgotten: the next try loads again.
+var errGetAgain = errors.New("pipeline: the track failed: load again")
+
+func (lib *Library) getOnce(ctx context.Context, key Key, noStore bool) (*Hold, error) {
 	e, err := lib.hold(key, true, noStore)
 	if err != nil {
 		return nil, err
 	}
 	h := &Hold{lib: lib, e: e}
 	if e.playable.Load() {
+		if err := e.track.Err(); err != nil && !errors.Is(err, catcher.ErrClosed) {
+			// It failed after its first packets, and its load has not
+			// forgotten it yet: forget it at once, so that this Get loads
+			// again (its players have had every packet before the failure).
+			lib.ended(e, err)
+			h.Release()
+			return nil, errGetAgain
+		}
 		return h, nil
 	}
 	select {

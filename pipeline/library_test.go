@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -1137,4 +1138,39 @@ func TestLibraryStoreReadError(t *testing.T) {
 	again, err := os.ReadFile(path)
 	require.NoError(t, err, "kept in the store")
 	assert.Equal(t, whole, again)
+}
+
+// TestLibraryGetAfterFailure: a Get made as soon as a track has failed
+// after its first packets (its players have the error) loads it again,
+// rather than giving the failed track, whose load may not have forgotten
+// it yet. Each round races the load's goroutine; without the Get's own
+// check, some rounds got the failed track.
+func TestLibraryGetAfterFailure(t *testing.T) {
+	o := newOpener(t, "a")
+	var broken atomic.Bool
+	broken.Store(true)
+	o.wrap = func(_ string, r io.Reader) io.Reader {
+		if broken.Load() {
+			return io.MultiReader(io.LimitReader(r, 20_000), iotest.ErrReader(errors.New("the source failed")))
+		}
+		return r
+	}
+	lib := newLibrary(t, o)
+	key := pipeline.Key{Source: "a"}
+	for round := range 30 {
+		broken.Store(true)
+		h, err := lib.Get(context.Background(), key)
+		require.NoError(t, err, "round %d", round)
+		<-h.Track().Done()
+		require.Error(t, h.Track().Err())
+		h.Release()
+		broken.Store(false)
+		h, err = lib.Get(context.Background(), key)
+		require.NoError(t, err, "round %d", round)
+		assert.NoError(t, h.Track().Err(), "round %d: a new load, not the failed track", round)
+		<-h.Track().Done()
+		require.NoError(t, h.Track().Err(), "round %d", round)
+		h.Release()
+		lib.Evict(key)
+	}
 }
