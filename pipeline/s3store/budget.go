@@ -66,7 +66,9 @@ func (s *Store) goBackground(f func(ctx context.Context)) bool {
 
 // used records a use of the blob called name, if the Store has a budget
 // and has not recorded one in the last mark interval: it puts the blob's
-// use marker, on a goroutine of its own, so that no read waits for it.
+// use marker, on a goroutine of its own, so that no read waits for it. A
+// mark that fails is forgotten, so that the next read of the blob tries
+// again rather than a mark interval later.
 func (s *Store) used(name string) {
 	if s.cfg.budget <= 0 {
 		return
@@ -95,8 +97,21 @@ func (s *Store) used(name string) {
 		})
 		if err == nil {
 			s.stats.marks.Add(1)
+			return
 		}
+		s.forgetMark(name, now)
 	})
+}
+
+// forgetMark forgets the use of name recorded at at, if it is still the
+// last recorded: its mark failed, and the next read tries again.
+func (s *Store) forgetMark(name string, at time.Time) {
+	b := &s.budget
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if last, ok := b.last[name]; ok && last.Equal(at) {
+		delete(b.last, name)
+	}
 }
 
 // trimSoon asks for a trim after a Commit: one is started on a goroutine

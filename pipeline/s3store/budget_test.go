@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -351,4 +352,40 @@ func TestReaderLosesObject(t *testing.T) {
 	defer h.Release()
 	assert.Equal(t, want, playAll(t, h), "encoded again")
 	assert.Equal(t, int64(1), lib.Stats().Encodes)
+}
+
+// A mark that fails (the server refuses the marker's PUT every try) is
+// not taken as made: the next read of the blob tries again, on the same
+// clock, not a mark interval later.
+func TestUseMarkRetriedAfterFailure(t *testing.T) {
+	f := newFaultSetup(t)
+	ctx := context.Background()
+	put(t, newStore(t, f.srv.Endpoint(), f.bucket), "x", randomBytes(blobSize))
+	marking := func(r *http.Request) bool {
+		return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/.use/")
+	}
+	f.proxy.setRule(func(r *http.Request) fault {
+		if marking(r) {
+			return internal
+		}
+		return pass
+	})
+	s := newStore(t, f.proxy.srv.URL, f.bucket, s3store.WithBudget(100*blobSize),
+		s3store.WithClock(pipeline.NewFakeClock(time.Now())), s3store.WithBudgetTimes(time.Minute, 10*time.Minute),
+		s3store.WithBreaker(0, 0)) // the failed mark suspends no read
+	read := func() {
+		b, err := s.Open(ctx, "x")
+		require.NoError(t, err)
+		require.NoError(t, b.Close()) // Close marks the use
+	}
+	read()
+	eventually(t, func() bool { return s.Stats().Unavailable == 1 }, "the mark failed every try")
+	assert.Zero(t, s.Stats().Marks)
+
+	f.proxy.setRule(nil)
+	eventually(t, func() bool {
+		read()
+		return s.Stats().Marks == 1
+	}, "a read after the failed mark marked, within the mark interval")
+	assert.Contains(t, keys(t, f.srv, f.bucket), ".use/x")
 }
