@@ -19,6 +19,10 @@ import (
 // blob's key is there: a blob's name does not start with a dot.
 const usePrefix = ".use/"
 
+// markers is the most marks a Store has in flight at once: a read that
+// finds as many is not marked now (its blob's next read is).
+const maxMarks = 4
+
 // listPage is the number of keys a listing asks for at a time (S3's
 // most).
 const listPage = 1000
@@ -32,6 +36,9 @@ type budget struct {
 	mu    sync.Mutex           // guards last and swept
 	last  map[string]time.Time // when this Store last recorded a use of each name, on its clock
 	swept time.Time            // when last was last cleared of entries older than the mark interval
+
+	// marks holds a token for each mark in flight: at most maxMarks.
+	marks chan struct{}
 
 	// sem holds a token while a trim runs: at most one at a time in a
 	// Store.
@@ -68,7 +75,8 @@ func (s *Store) goBackground(f func(ctx context.Context)) bool {
 // and has not recorded one in the last mark interval: it puts the blob's
 // use marker, on a goroutine of its own, so that no read waits for it. A
 // mark that fails is forgotten, so that the next read of the blob tries
-// again rather than a mark interval later.
+// again rather than a mark interval later; so is one that finds maxMarks
+// marks in flight, which is not made.
 func (s *Store) used(name string) {
 	if s.cfg.budget <= 0 {
 		return
@@ -88,10 +96,17 @@ func (s *Store) used(name string) {
 		b.mu.Unlock()
 		return
 	}
+	select {
+	case b.marks <- struct{}{}:
+	default:
+		b.mu.Unlock()
+		return // as many marks in flight as there may be: the next read marks
+	}
 	b.last[name] = now
 	b.mu.Unlock()
-	s.goBackground(func(ctx context.Context) {
-		err := s.do(ctx, "marking the use of "+s.Key(name), func(ctx context.Context) error {
+	if !s.goBackground(func(ctx context.Context) {
+		defer func() { <-b.marks }()
+		err := s.background(ctx, "marking the use of "+s.Key(name), func(ctx context.Context) error {
 			_, err := s.core.PutObject(ctx, s.bucket, s.useKey(name), strings.NewReader(""), 0, "", "", minio.PutObjectOptions{})
 			return err
 		})
@@ -100,7 +115,26 @@ func (s *Store) used(name string) {
 			return
 		}
 		s.forgetMark(name, now)
-	})
+	}) {
+		<-b.marks
+	}
+}
+
+// background runs op as do does, for the Store's work in the background
+// (marks, and the trims after a Commit): its tries, but not its breaker,
+// which that work neither waits on nor opens, so that a burst of marks
+// failing (a Preload of many stored tracks, say) does not suspend every
+// read.
+func (s *Store) background(ctx context.Context, what string, op func(ctx context.Context) error) error {
+	return s.try(ctx, what, false, op)
+}
+
+// request runs op by do, or by background if bg.
+func (s *Store) request(ctx context.Context, bg bool, what string, op func(ctx context.Context) error) error {
+	if bg {
+		return s.background(ctx, what, op)
+	}
+	return s.do(ctx, what, op)
 }
 
 // forgetMark forgets the use of name recorded at at, if it is still the
@@ -137,7 +171,7 @@ func (s *Store) kickTrim() {
 	}
 	if !s.goBackground(func(ctx context.Context) {
 		for s.budget.again.Swap(false) {
-			_, _ = s.trim(ctx) // its failure is counted by do; the next Commit asks again
+			_, _ = s.trim(ctx, true) // its failure is counted by try; the next Commit asks again
 		}
 		<-s.budget.sem
 		s.kickTrim() // asked for between the last Swap and the release
@@ -165,7 +199,7 @@ func (s *Store) Trim(ctx context.Context) (int, error) {
 	}
 	defer s.kickTrim() // one asked for meanwhile
 	defer func() { <-s.budget.sem }()
-	return s.trim(ctx)
+	return s.trim(ctx, false)
 }
 
 // listedBlob is a blob of the store as a listing shows it.
@@ -176,12 +210,13 @@ type listedBlob struct {
 }
 
 // trim is Trim's work: see the package's doc, "# Budget". The caller
-// holds the budget's sem.
-func (s *Store) trim(ctx context.Context) (int, error) {
+// holds the budget's sem. bg: a trim in the background, whose requests
+// are made by background.
+func (s *Store) trim(ctx context.Context, bg bool) (int, error) {
 	s.stats.trims.Add(1)
 	blobs := map[string]*listedBlob{}
 	markers := map[string]time.Time{}
-	err := s.list(ctx, func(o minio.ObjectInfo) {
+	err := s.list(ctx, bg, func(o minio.ObjectInfo) {
 		rest, ok := strings.CutPrefix(o.Key, s.cfg.prefix)
 		if !ok {
 			return
@@ -222,14 +257,14 @@ func (s *Store) trim(ctx context.Context) (int, error) {
 		if total <= s.cfg.budget || now.Sub(b.used) < s.cfg.grace {
 			break // within the budget, or every blob left used within the grace period
 		}
-		if err := s.removeObject(ctx, s.Key(b.name)); err != nil {
+		if err := s.removeObject(ctx, bg, s.Key(b.name)); err != nil {
 			return removed, err
 		}
 		total -= b.size
 		removed++
 		s.stats.evictions.Add(1)
 		delete(markers, b.name) // removed below, with the others of blobs gone
-		if err := s.removeObject(ctx, s.useKey(b.name)); err != nil {
+		if err := s.removeObject(ctx, bg, s.useKey(b.name)); err != nil {
 			return removed, err
 		}
 	}
@@ -239,7 +274,7 @@ func (s *Store) trim(ctx context.Context) (int, error) {
 	// later trim.
 	for name, at := range markers {
 		if _, ok := blobs[name]; !ok && now.Sub(at) >= s.cfg.grace {
-			if err := s.removeObject(ctx, s.useKey(name)); err != nil {
+			if err := s.removeObject(ctx, bg, s.useKey(name)); err != nil {
 				return removed, err
 			}
 		}
@@ -248,13 +283,14 @@ func (s *Store) trim(ctx context.Context) (int, error) {
 }
 
 // list calls f for each object under the Store's prefix, a page of
-// listPage at a time, each page a request tried on its own.
-func (s *Store) list(ctx context.Context, f func(minio.ObjectInfo)) error {
+// listPage at a time, each page a request tried on its own (by
+// background if bg).
+func (s *Store) list(ctx context.Context, bg bool, f func(minio.ObjectInfo)) error {
 	after := ""
 	owner := false
 	for {
 		var page []minio.ObjectInfo
-		err := s.do(ctx, fmt.Sprintf("listing %s after %q", s.bucket, after), func(ctx context.Context) error {
+		err := s.request(ctx, bg, fmt.Sprintf("listing %s after %q", s.bucket, after), func(ctx context.Context) error {
 			page = page[:0]
 			opts := minio.ListObjectsOptions{Prefix: s.cfg.prefix, Recursive: true, StartAfter: after, MaxKeys: listPage, FetchOwner: &owner}
 			for o := range s.core.ListObjectsIter(ctx, s.bucket, opts) {
@@ -284,9 +320,9 @@ func (s *Store) list(ctx context.Context, f func(minio.ObjectInfo)) error {
 }
 
 // removeObject removes the object of key; one that is not there is no
-// error.
-func (s *Store) removeObject(ctx context.Context, key string) error {
-	return s.do(ctx, "removing "+key, func(ctx context.Context) error {
+// error. bg: by background.
+func (s *Store) removeObject(ctx context.Context, bg bool, key string) error {
+	return s.request(ctx, bg, "removing "+key, func(ctx context.Context) error {
 		err := s.core.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{})
 		if out, _ := classify(err); err != nil && isNotExist(out) {
 			return nil

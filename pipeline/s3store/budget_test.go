@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -361,11 +362,8 @@ func TestUseMarkRetriedAfterFailure(t *testing.T) {
 	f := newFaultSetup(t)
 	ctx := context.Background()
 	put(t, newStore(t, f.srv.Endpoint(), f.bucket), "x", randomBytes(blobSize))
-	marking := func(r *http.Request) bool {
-		return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/.use/")
-	}
 	f.proxy.setRule(func(r *http.Request) fault {
-		if marking(r) {
+		if isMark(r) {
 			return internal
 		}
 		return pass
@@ -388,4 +386,84 @@ func TestUseMarkRetriedAfterFailure(t *testing.T) {
 		return s.Stats().Marks == 1
 	}, "a read after the failed mark marked, within the mark interval")
 	assert.Contains(t, keys(t, f.srv, f.bucket), ".use/x")
+}
+
+// isMark reports whether r puts a use marker.
+func isMark(r *http.Request) bool {
+	return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/.use/")
+}
+
+// Reads of many blobs at once (a Preload of many stored tracks) have at
+// most 4 marks in flight; a read that finds as many is not marked then,
+// but at its blob's next read, on the same clock.
+func TestUseMarksBounded(t *testing.T) {
+	f := newFaultSetup(t)
+	ctx := context.Background()
+	writer := newStore(t, f.srv.Endpoint(), f.bucket)
+	var names []string
+	for i := range 10 {
+		names = append(names, fmt.Sprintf("b%d", i))
+		put(t, writer, names[i], randomBytes(blobSize))
+	}
+	var inFlight atomic.Int64
+	release := make(chan struct{})
+	unblock := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(unblock) // before the proxy's, which waits for its requests
+	f.proxy.setRule(func(r *http.Request) fault {
+		if isMark(r) {
+			inFlight.Add(1)
+			<-release
+		}
+		return pass
+	})
+	s := newStore(t, f.proxy.srv.URL, f.bucket, s3store.WithBudget(100*blobSize),
+		s3store.WithClock(pipeline.NewFakeClock(time.Now())), s3store.WithBudgetTimes(time.Minute, 10*time.Minute))
+	readAll := func() {
+		for _, n := range names {
+			b, err := s.Open(ctx, n)
+			require.NoError(t, err)
+			require.NoError(t, b.Close()) // Close marks the use
+		}
+	}
+	readAll()
+	eventually(t, func() bool { return inFlight.Load() >= 4 }, "4 marks in flight")
+	time.Sleep(200 * time.Millisecond) // room for marks that should not be made
+	assert.Equal(t, int64(4), inFlight.Load(), "no more than 4 marks at once")
+	unblock()
+	eventually(t, func() bool { return s.Stats().Marks == 4 }, "the 4 marks made")
+
+	eventually(t, func() bool {
+		readAll()
+		return s.Stats().Marks == 10
+	}, "the others marked at a later read")
+	assert.Equal(t, int64(10), closeAndStats(t, s).Marks, "each blob marked once")
+}
+
+// Marks failing every try (the server refusing them) do not open the
+// Store's breaker: reads go on, none suspended.
+func TestUseMarksSpareBreaker(t *testing.T) {
+	f := newFaultSetup(t)
+	ctx := context.Background()
+	writer := newStore(t, f.srv.Endpoint(), f.bucket)
+	put(t, writer, "x", randomBytes(blobSize))
+	put(t, writer, "y", randomBytes(blobSize))
+	f.proxy.setRule(func(r *http.Request) fault {
+		if isMark(r) {
+			return internal
+		}
+		return pass
+	})
+	s := newStore(t, f.proxy.srv.URL, f.bucket, s3store.WithBudget(100*blobSize),
+		s3store.WithClock(pipeline.NewFakeClock(time.Now())), s3store.WithBudgetTimes(time.Minute, 10*time.Minute))
+	b, err := s.Open(ctx, "x")
+	require.NoError(t, err)
+	require.NoError(t, b.Close())
+	eventually(t, func() bool { return s.Stats().Unavailable == 1 }, "the mark failed every try")
+
+	b, err = s.Open(ctx, "y")
+	require.NoError(t, err, "a read after the failed mark")
+	require.NoError(t, b.Close())
+	st := closeAndStats(t, s)
+	assert.Zero(t, st.Trips)
+	assert.Zero(t, st.Suspended)
 }

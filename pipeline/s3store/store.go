@@ -199,6 +199,7 @@ func New(endpoint, bucket string, opts ...Option) (*Store, error) {
 	s := &Store{bucket: bucket, cfg: cfg, brk: breaker{clock: cfg.clock, base: cfg.breakBase, cap: cfg.breakCap}}
 	s.budget.last = map[string]time.Time{}
 	s.budget.sem = make(chan struct{}, 1)
+	s.budget.marks = make(chan struct{}, maxMarks)
 	s.bg.ctx, s.bg.cancel = context.WithCancel(context.Background())
 	rt := cfg.transport
 	if rt == nil {
@@ -281,10 +282,10 @@ func (s *Store) Remove(ctx context.Context, name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	if err := s.removeObject(ctx, s.Key(name)); err != nil {
+	if err := s.removeObject(ctx, false, s.Key(name)); err != nil {
 		return err
 	}
-	return s.removeObject(ctx, s.useKey(name))
+	return s.removeObject(ctx, false, s.useKey(name))
 }
 
 // AbortStaleUploads aborts the store's multipart uploads begun more than
