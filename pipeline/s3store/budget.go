@@ -33,9 +33,13 @@ func (s *Store) useKey(name string) string { return s.cfg.prefix + usePrefix + n
 // budget is a Store's state for its byte budget: the uses it recorded
 // lately, and its one trim at a time.
 type budget struct {
-	mu    sync.Mutex           // guards last and swept
+	mu    sync.Mutex           // guards last, swept, trimmed, wanted and waiting
 	last  map[string]time.Time // when this Store last recorded a use of each name, on its clock
 	swept time.Time            // when last was last cleared of entries older than the mark interval
+
+	trimmed time.Time // when the last trim began, on the Store's clock
+	wanted  bool      // a Commit asked for a trim within the trim interval
+	waiting bool      // a goroutine waits for the end of the interval to run the trim wanted
 
 	// marks holds a token for each mark in flight: at most maxMarks.
 	marks chan struct{}
@@ -149,12 +153,44 @@ func (s *Store) forgetMark(name string, at time.Time) {
 }
 
 // trimSoon asks for a trim after a Commit: one is started on a goroutine
-// of its own, or the one running runs again.
+// of its own, or the one running runs again. Trims of a Store begin at
+// most once a mark interval (WithBudgetTimes), on its clock, so that a
+// Store committing many blobs does not list the whole prefix at each: a
+// Commit within the interval after a trim began only asks for one at its
+// end, which a Trim meanwhile makes needless.
 func (s *Store) trimSoon() {
 	if s.cfg.budget <= 0 {
 		return
 	}
-	s.budget.again.Store(true)
+	b := &s.budget
+	b.mu.Lock()
+	if next := b.trimmed.Add(s.cfg.markEvery); !b.trimmed.IsZero() && s.cfg.clock.Now().Before(next) {
+		b.wanted = true
+		if b.waiting {
+			b.mu.Unlock()
+			return
+		}
+		b.waiting = true
+		b.mu.Unlock()
+		if !s.goBackground(func(ctx context.Context) {
+			err := s.cfg.clock.Wait(ctx, next)
+			b.mu.Lock()
+			b.waiting = false
+			wanted := b.wanted && err == nil
+			b.wanted = false
+			b.mu.Unlock()
+			if wanted {
+				s.trimSoon()
+			}
+		}) {
+			b.mu.Lock()
+			b.waiting = false
+			b.mu.Unlock()
+		}
+		return
+	}
+	b.mu.Unlock()
+	b.again.Store(true)
 	s.kickTrim()
 }
 
@@ -184,8 +220,9 @@ func (s *Store) kickTrim() {
 // Store's blobs are within its budget (WithBudget), keeping those used
 // within the grace period (WithBudgetTimes), and their use markers, and
 // the markers left of blobs that are gone; it returns how many blobs it
-// removed. A Store trims by itself after each Commit, in the background;
-// Trim is for a process that wants it done now (at start, say). It waits
+// removed. A Store trims by itself after a Commit, in the background, at
+// most once a mark interval (a Commit within it asks for a trim at its
+// end, which a Trim meanwhile does instead); Trim is for a process that wants it done now (at start, say). It waits
 // for a trim of the Store's in progress, so that one runs at a time. A
 // Store without a budget has nothing to trim.
 func (s *Store) Trim(ctx context.Context) (int, error) {
@@ -214,6 +251,10 @@ type listedBlob struct {
 // are made by background.
 func (s *Store) trim(ctx context.Context, bg bool) (int, error) {
 	s.stats.trims.Add(1)
+	s.budget.mu.Lock()
+	s.budget.trimmed = s.cfg.clock.Now()
+	s.budget.wanted = false // this trim is the one wanted
+	s.budget.mu.Unlock()
 	blobs := map[string]*listedBlob{}
 	markers := map[string]time.Time{}
 	err := s.list(ctx, bg, func(o minio.ObjectInfo) {

@@ -203,8 +203,8 @@ func TestTrimGrace(t *testing.T) {
 // round as blobs are added: the bucket ends within the budget each time,
 // with exactly the most recently used blobs kept (the removes of two
 // trims of one listing are of one set, and removing a blob twice is
-// harmless). Then both commit a blob at once, each Commit starting a
-// trim: the bucket ends the same.
+// harmless). Then both commit a blob at once, a minute later, each Commit
+// starting a trim: the bucket ends the same.
 func TestConcurrentTrims(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.Bucket(t)
@@ -262,8 +262,10 @@ func TestConcurrentTrims(t *testing.T) {
 		add(3)
 	}
 
-	// Both commit at once; each Commit trims in the background. The new
-	// blobs are within the grace period: kept, with the newest old ones.
+	// Both commit at once, a trim interval after their last trims; each
+	// Commit trims in the background. The new blobs are within the grace
+	// period: kept, with the newest old ones.
+	clock.Advance(time.Minute)
 	var wg sync.WaitGroup
 	for i, s := range []*s3store.Store{s1, s2} {
 		wg.Go(func() {
@@ -466,4 +468,44 @@ func TestUseMarksSpareBreaker(t *testing.T) {
 	st := closeAndStats(t, s)
 	assert.Zero(t, st.Trips)
 	assert.Zero(t, st.Suspended)
+}
+
+// commit stores a blob of blobSize called name by s.
+func commit(t *testing.T, s *s3store.Store, name string) {
+	t.Helper()
+	w, err := s.Create(context.Background(), name)
+	require.NoError(t, err)
+	_, err = w.Write(randomBytes(blobSize))
+	require.NoError(t, err)
+	require.NoError(t, w.Commit())
+}
+
+// A Store's trims after a Commit begin at most once a mark interval, on
+// its clock: the Commits within a minute of a trim ask for one more, at
+// the minute's end; a Trim meanwhile is that one.
+func TestTrimInterval(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t)
+	clock := pipeline.NewFakeClock(time.Now())
+	s := budgetStore(t, srv, bucket, 100, clock)
+	trims := func() int64 { return s.Stats().Trims }
+
+	commit(t, s, "a")
+	eventually(t, func() bool { return trims() == 1 }, "the first Commit trimmed")
+	commit(t, s, "b")
+	commit(t, s, "c")
+	clock.Advance(59 * time.Second)
+	time.Sleep(200 * time.Millisecond) // room for trims that should not begin
+	assert.Equal(t, int64(1), trims(), "no trim within the minute")
+	clock.Advance(time.Second)
+	eventually(t, func() bool { return trims() == 2 }, "the trim wanted, at the minute's end")
+	time.Sleep(200 * time.Millisecond)
+	assert.Equal(t, int64(2), trims(), "one for both Commits")
+
+	commit(t, s, "d") // within the minute of the last trim
+	_, err := s.Trim(context.Background())
+	require.NoError(t, err)
+	clock.Advance(time.Minute)
+	time.Sleep(200 * time.Millisecond)
+	assert.Equal(t, int64(3), closeAndStats(t, s).Trims, "the Trim was the one the Commit wanted")
 }

@@ -105,8 +105,10 @@
 // not, so that a blob being read is not removed from under its readers
 // (their reads mark it). It removes too the markers of blobs that are
 // gone, once they are older than the grace period. A Store trims in the
-// background after each Commit (one trim at a time, a Commit during it
-// asking for one more after it), and when Trim is called; Stats counts
+// background after a Commit (one trim at a time, and at most one begun
+// each mark interval on its clock: a Commit within the interval after a
+// trim began asks for one at its end, which a Trim meanwhile does
+// instead), and when Trim is called; Stats counts
 // the marks, trims and evictions. Grace is measured on the Store's clock
 // (WithClock) against the server's times: they must agree to within a
 // fraction of it, as NTP keeps them.
