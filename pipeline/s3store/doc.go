@@ -113,23 +113,31 @@
 // (WithClock) against the server's times: they must agree to within a
 // fraction of it, as NTP keeps them.
 //
-// Many processes trim at once with no lock between them, and remove no
-// more than the oldest blobs that must go. Each trim removes a prefix of
-// the blobs in the order of last use, as its own listing has them, the
-// shortest that brings that listing's sum within the budget. Two trims of
-// one listing remove one set, and a remove of an object already removed
-// is no error and changes nothing. A trim whose listing is later sees the
+// Many processes trim at once with no lock between them. Each trim
+// removes a prefix of the blobs in the order of last use, as its own
+// listing has them, the shortest that brings that listing's sum within
+// the budget, and none used within the grace period. Two trims of one
+// listing remove one set, and a remove of an object already removed is
+// no error and changes nothing. A trim whose listing is later sees the
 // bucket after some of the other's removes (a smaller sum: it removes
 // fewer) or after new blobs (a larger sum, which the budget needs
-// trimmed anyway); a use between two listings only moves a blob later in
-// the order. The blobs removed by all of them are therefore the longest
-// of their prefixes: those that one listing needed removed, each older
-// than every blob kept. What no listing sees is a use made
-// between a trim's listing and its remove of a blob past the grace period
-// (an Open of a blob no one had used for that long, in that moment): the
-// reader then finds the object gone, its reads fail with ErrChanged after
-// the packets it had, each checked, and the Library encodes the track
-// again at its next load, as it does a track that was never stored.
+// trimmed anyway). What is bounded is each trim alone: it removes only
+// blobs past the grace period, and only as many bytes as bring its own
+// listing within the budget (its excess, and less than one blob more). What is not bounded by the
+// longest single prefix is the union of the trims whose listings order
+// the blobs differently: a use between two listings moves a blob later
+// in the order of the second only. If A, the oldest, is read and marked
+// after one process lists the bucket and before another does, the first
+// removes A and the second, seeing A used, removes B, the next oldest:
+// both go, where one would have brought the bucket within the budget.
+// Concurrent trims then remove up to the sum of their own prefixes, and
+// a blob just used may be among them. The same holds of a use made
+// between a trim's listing and its remove of a blob past the grace
+// period (an Open of a blob no one had used for that long, in that
+// moment), which no listing sees. A reader of a blob removed finds the
+// object gone: its reads fail with ErrChanged after the packets it had,
+// each checked, and the Library encodes the track again at its next
+// load, as it does a track that was never stored.
 //
 // A use is an Open or a read of the bucket: a track a process keeps in
 // its Library's memory and plays from there is not read, so not marked,
