@@ -267,6 +267,40 @@ func newS3(t *testing.T, endpoint, bucket string) *s3store.Store {
 	return s
 }
 
+// storedQueue is a Queue on a Library of a store, whose tracks' caches
+// are paced on a clock that does not move unless the test moves it: s's
+// track enqueued, its first packet given, and the track held (h).
+type storedQueue struct {
+	clock *pipeline.FakeClock
+	lib   *pipeline.Library
+	q     *pipeline.Queue
+	id    pipeline.EntryID
+	first pipeline.Packet
+	h     *pipeline.Hold
+	ended []pipeline.Event // the queue's EventEnded, if asked for (then it ends when empty)
+}
+
+func startStoredQueue(t *testing.T, s storedLong, store pipeline.Store, ends bool) *storedQueue {
+	t.Helper()
+	sq := &storedQueue{clock: pipeline.NewFakeClock(time.Unix(0, 0))}
+	sq.lib = newLibrary(t, s.o, s.raw, pipeline.WithStore(store), pipeline.WithStoreReadAhead(25, sq.clock))
+	var opts []pipeline.QueueOption
+	if ends {
+		opts = append(opts, pipeline.WithEndWhenEmpty(), pipeline.WithEventFunc(func(ev pipeline.Event) {
+			if ev.Kind == pipeline.EventEnded {
+				sq.ended = append(sq.ended, ev)
+			}
+		}))
+	}
+	sq.q = pipeline.NewQueue(sq.lib, opts...)
+	sq.id = sq.q.Enqueue(s.key)
+	sq.first = nextPacket(t, sq.q)
+	h, err := sq.lib.Get(context.Background(), s.key)
+	require.NoError(t, err)
+	sq.h = h
+	return sq
+}
+
 // A Queue's seek to 38 s into a stored track of 40 s, right after it is
 // opened, whose cache is filled at a pace held still (a FakeClock that
 // does not move: its first blocks only), is made from a segment of the
@@ -281,19 +315,9 @@ func TestQueueSeekStored(t *testing.T) {
 	for name, open := range storedStores(t, s, -1) {
 		t.Run(name, func(t *testing.T) {
 			store, reads := open(t)
-			clock := pipeline.NewFakeClock(time.Unix(0, 0))
-			lib := newLibrary(t, s.o, s.raw, pipeline.WithStore(store), pipeline.WithStoreReadAhead(25, clock))
-			var ended []pipeline.Event
-			q := pipeline.NewQueue(lib, pipeline.WithEndWhenEmpty(), pipeline.WithEventFunc(func(ev pipeline.Event) {
-				if ev.Kind == pipeline.EventEnded {
-					ended = append(ended, ev)
-				}
-			}))
+			sq := startStoredQueue(t, s, store, true)
+			lib, q, id, first, h := sq.lib, sq.q, sq.id, sq.first, sq.h
 			defer q.Close()
-			id := q.Enqueue(s.key)
-			first := nextPacket(t, q)
-			h, err := lib.Get(context.Background(), s.key)
-			require.NoError(t, err)
 			defer h.Release()
 			tr := h.Track()
 			require.EqualValues(t, 1, lib.Stats().DiskHits, "played from the store")
@@ -348,8 +372,8 @@ func TestQueueSeekStored(t *testing.T) {
 				}
 			}
 			assert.Equal(t, len(s.want)-i0, len(played)-silent, "played from the target to the track's end")
-			require.Len(t, ended, 1)
-			assert.Equal(t, pipeline.EndFinished, ended[0].Reason, "the entry ended at the track's end: %v", ended[0].Err)
+			require.Len(t, sq.ended, 1)
+			assert.Equal(t, pipeline.EndFinished, sq.ended[0].Reason, "the entry ended at the track's end: %v", sq.ended[0].Err)
 
 			// The reads: the file's first bytes on (its parts, the
 			// cache's first blocks at its pace, and what the store
@@ -398,19 +422,9 @@ func TestQueueSeekStoredDamaged(t *testing.T) {
 	for name, open := range storedStores(t, s, damage) {
 		t.Run(name, func(t *testing.T) {
 			store, _ := open(t)
-			clock := pipeline.NewFakeClock(time.Unix(0, 0))
-			lib := newLibrary(t, s.o, s.raw, pipeline.WithStore(store), pipeline.WithStoreReadAhead(25, clock))
-			var ended []pipeline.Event
-			q := pipeline.NewQueue(lib, pipeline.WithEndWhenEmpty(), pipeline.WithEventFunc(func(ev pipeline.Event) {
-				if ev.Kind == pipeline.EventEnded {
-					ended = append(ended, ev)
-				}
-			}))
+			sq := startStoredQueue(t, s, store, true)
+			lib, q, id, first, h := sq.lib, sq.q, sq.id, sq.first, sq.h
 			defer q.Close()
-			id := q.Enqueue(s.key)
-			first := nextPacket(t, q)
-			h, err := lib.Get(context.Background(), s.key)
-			require.NoError(t, err)
 			tr := h.Track()
 			x, _ := tr.Index()
 			require.Equal(t, pre, x.PreSkip())
@@ -432,10 +446,10 @@ func TestQueueSeekStoredDamaged(t *testing.T) {
 				played = append(played, pk)
 			}
 			h.Release()
-			require.Len(t, ended, 1)
-			assert.Equal(t, pipeline.EndFailed, ended[0].Reason)
-			assert.ErrorIs(t, ended[0].Err, pipeline.ErrCorruptTrack)
-			t.Logf("ended: %v", ended[0].Err)
+			require.Len(t, sq.ended, 1)
+			assert.Equal(t, pipeline.EndFailed, sq.ended[0].Reason)
+			assert.ErrorIs(t, sq.ended[0].Err, pipeline.ErrCorruptTrack)
+			t.Logf("ended: %v", sq.ended[0].Err)
 			var last int64 = -1
 			for k, pk := range played {
 				if pk.Silence {
@@ -466,14 +480,9 @@ func TestQueueSeekStoredBack(t *testing.T) {
 	for name, open := range storedStores(t, s, -1) {
 		t.Run(name, func(t *testing.T) {
 			store, _ := open(t)
-			clock := pipeline.NewFakeClock(time.Unix(0, 0))
-			lib := newLibrary(t, s.o, s.raw, pipeline.WithStore(store), pipeline.WithStoreReadAhead(25, clock))
-			q := pipeline.NewQueue(lib)
+			sq := startStoredQueue(t, s, store, false)
+			clock, q, id, first, h := sq.clock, sq.q, sq.id, sq.first, sq.h
 			defer q.Close()
-			id := q.Enqueue(s.key)
-			first := nextPacket(t, q)
-			h, err := lib.Get(context.Background(), s.key)
-			require.NoError(t, err)
 			defer h.Release()
 			tr := h.Track()
 
