@@ -29,6 +29,9 @@ prog() { # rate channels out
 prog 44100 2 "$tmp/prog44.wav"
 prog 22050 1 "$tmp/prog22.wav"
 prog 48000 2 "$tmp/prog48.wav"
+prog 22050 2 "$tmp/prog22s.wav"
+prog 8000 1 "$tmp/prog8.wav"
+prog 32000 2 "$tmp/prog32.wav"
 
 # One-second tones: 440 Hz (left or mono) and 660 Hz (right), amplitude 0.5.
 tone() { # rate channels codec out
@@ -65,6 +68,11 @@ lame --quiet --noreplaygain -b 128 --cbr -t "$tmp/prog44.wav" prog_notag.mp3
 # MPEG-2 at 22.05 kHz, 32 kbit/s: about half the frames carry the padding
 # bit, and go-mp3 sizes those one byte short.
 lame --quiet --noreplaygain -m m -b 32 --cbr "$tmp/prog22.wav" prog_22050_32k.mp3
+# Modes and versions the fixtures above lack: MPEG-2 joint stereo; MPEG-2.5
+# at 8 kHz; MPEG-1 dual channel (at 32 kHz).
+lame --quiet --noreplaygain -m j -b 48 --cbr "$tmp/prog22s.wav" prog_22050_joint.mp3
+lame --quiet --noreplaygain -m m -b 16 --cbr "$tmp/prog8.wav" prog_8000_mono.mp3
+lame --quiet --noreplaygain -m d -b 64 --cbr --resample 32 "$tmp/prog32.wav" prog_32000_dual.mp3
 
 # Damaged MP3s, from prog_cbr128.mp3: cut mid-frame; 1500 bytes overwritten
 # with pseudo-random bytes from offset 20000 (about 1.2 s in).

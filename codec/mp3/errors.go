@@ -23,4 +23,17 @@ var (
 	// continues after the frame; the error is reported inside ErrCorrupt
 	// at the end of the stream.
 	ErrDecoderPanic = errors.New("mp3: decoder panicked on corrupt input")
+
+	// errSideInfo is a frame's side information that no encoder writes
+	// (more than 576 lines of big values, a reserved block type): the
+	// frame is damaged.
+	errSideInfo = errors.New("mp3: bad side information")
+
+	// errCRC is a CRC-protected frame whose check word does not match.
+	errCRC = errors.New("mp3: CRC mismatch")
+
+	// errMainData is a granule whose scale factors and Huffman code run
+	// past the frame's main data, or end elsewhere than its
+	// part2_3_length says.
+	errMainData = errors.New("mp3: bad main data")
 )
