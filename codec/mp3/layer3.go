@@ -7,9 +7,20 @@ import "fmt"
 // and the filter banks' state from frame to frame. It allocates nothing
 // per frame. It is not safe for concurrent use.
 type layer3 struct {
-	res  reservoir
-	si   sideInfo
-	mode frameMode
+	res    reservoir
+	si     sideInfo
+	mode   frameMode
+	tables *huffTables
+	sf     [2]scalefacs // of the last granule, which scfsi takes from
+	is     [576]int32
+	xr     [2][576]float32 // the granule's spectrum, by channel
+	nz     [2]int          // lines of xr up to the last non-zero one, or more
+}
+
+// newLayer3 returns a decoder with the standard's Huffman tables.
+func newLayer3() *layer3 {
+	initRequant()
+	return &layer3{tables: stdTables()}
 }
 
 // prepare reads a frame's side information (checking its CRC if it has
@@ -34,6 +45,37 @@ func (l *layer3) prepare(f frame) (main []byte, ok bool, err error) {
 	}
 	main, ok = l.res.frame(l.si.mainDataBegin, b[o:])
 	return main, ok, nil
+}
+
+// readGranule reads the scale factors and the Huffman coded spectrum of
+// one granule of one channel, starting at bit r.pos of the frame's main
+// data, and requantises them into l.xr[ch]. It leaves r.pos at the
+// granule's end, which part2_3_length gives.
+func (l *layer3) readGranule(r *bitReader, h header, gr, ch int) error {
+	g := &l.si.gr[gr][ch]
+	start := r.pos
+	end := start + g.part23Len
+	if end > 8*len(r.b) {
+		return fmt.Errorf("%w: granule %d of channel %d ends %d bits past the main data", errMainData, gr, ch, end-8*len(r.b))
+	}
+	b := bandsFor(h.rate)
+	sf := &l.sf[ch]
+	if l.mode.lsf {
+		readScalefacsLSF(r, g, l.mode.is && ch == 1, b, sf)
+	} else {
+		readScalefacsV1(r, g, &l.si.scfsi[ch], gr, b, sf)
+	}
+	if r.pos > end {
+		return fmt.Errorf("%w: %d bits of scale factors in a granule of %d", errMainData, r.pos-start, g.part23Len)
+	}
+	n, err := l.tables.readSpectrum(r, g, end, &l.is)
+	if err != nil {
+		return err
+	}
+	r.pos = end
+	l.nz[ch] = n
+	requantize(&l.is, n, g, sf, b, &l.xr[ch])
+	return nil
 }
 
 // reset forgets the stream's state: after a gap, the bit reservoir of
