@@ -15,12 +15,105 @@ type layer3 struct {
 	is     [576]int32
 	xr     [2][576]float32 // the granule's spectrum, by channel
 	nz     [2]int          // lines of xr up to the last non-zero one, or more
+
+	overlap [2][32][18]float32 // the IMDCTs' second halves, by channel and subband
+	sub     [18][32]float32    // a granule's subband samples, by time slot
+	synth   [2]synth
 }
 
 // newLayer3 returns a decoder with the standard's Huffman tables.
 func newLayer3() *layer3 {
 	initRequant()
+	initStereo()
+	initIMDCT()
+	initSynth()
 	return &layer3{tables: stdTables()}
+}
+
+// layer3Ready reports whether the standard's tables this decoder needs
+// are all present (errNoTable if not).
+func layer3Ready() error {
+	ts := stdTables()
+	for n, size := range pairSize {
+		if size > 0 && ts.pairs[n] == nil {
+			return fmt.Errorf("%w: Huffman table %d of ISO 11172-3 Table B.7 is missing", errNoTable, n)
+		}
+	}
+	if !synthWindowReady() {
+		return fmt.Errorf("%w: the synthesis window of ISO 11172-3 Table B.3 is missing", errNoTable)
+	}
+	return nil
+}
+
+// decodeFrame decodes a frame into out: h.samples() samples of each of
+// the frame's channels, interleaved, full scale ±1. A frame whose main
+// data cannot be had (ok false from prepare) or is damaged (err) gives
+// what the filter banks hold from the frames before it, fading out, in
+// place of its own granules; err says why.
+func (l *layer3) decodeFrame(f frame, out []float32) error {
+	h := f.h
+	main, ok, err := l.prepare(f)
+	if err != nil || !ok {
+		l.silence(h, out)
+		return err
+	}
+	m := l.mode
+	b := bandsFor(h.rate)
+	r := bitReader{b: main}
+	for gr := range m.granules {
+		for ch := range m.channels {
+			if err = l.readGranule(&r, h, gr, ch); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			// The rest of the frame is lost: its granules are silent.
+			for ; gr < m.granules; gr++ {
+				l.filter(gr, b, out, true)
+			}
+			return err
+		}
+		if m.channels == 2 {
+			l.stereo(gr, b)
+		}
+		l.filter(gr, b, out, false)
+	}
+	return nil
+}
+
+// filter runs granule gr's spectra (or silence) through the hybrid and
+// synthesis filter banks into out.
+func (l *layer3) filter(gr int, b *scaleBands, out []float32, silent bool) {
+	nch := l.mode.channels
+	base := gr * 576 * nch
+	for ch := range nch {
+		g := &l.si.gr[gr][ch]
+		if silent {
+			clear(l.xr[ch][:])
+			l.nz[ch] = 0
+			g = &granuleInfo{}
+		}
+		hybrid(&l.xr[ch], l.nz[ch], g, b, &l.overlap[ch], &l.sub)
+		for t := range 18 {
+			l.synth[ch].slot(&l.sub[t], out[base+t*32*nch+ch:], nch)
+		}
+	}
+}
+
+// silence fills a frame that cannot be decoded from the filter banks'
+// state.
+func (l *layer3) silence(h header, out []float32) {
+	l.mode = frameMode{mode: modeStereo, lsf: h.version != 1, channels: h.channels, granules: 2}
+	if h.channels == 1 {
+		l.mode.mode = modeMono
+	}
+	if l.mode.lsf {
+		l.mode.granules = 1
+	}
+	b := bandsFor(h.rate)
+	for gr := range l.mode.granules {
+		l.filter(gr, b, out, true)
+	}
 }
 
 // prepare reads a frame's side information (checking its CRC if it has
@@ -79,5 +172,6 @@ func (l *layer3) readGranule(r *bitReader, h header, gr, ch int) error {
 }
 
 // reset forgets the stream's state: after a gap, the bit reservoir of
-// the frames before it is lost.
+// the frames before it is lost (the filter banks' state is kept: it
+// fades out).
 func (l *layer3) reset() { l.res.reset() }

@@ -12,8 +12,9 @@ import (
 // if preflag). Both factors come from tables.
 
 // gainMin is the lowest e: global_gain 0, subblock gain 7, scale factor
-// 15 plus pretab 3, scalefac_scale 1.
-const gainMin = -210 - 8*7 - 4*(15+3)
+// 31 (LSF intensity stereo rows have 5-bit factors) plus pretab 3,
+// scalefac_scale 1.
+const gainMin = -210 - 8*7 - 4*(31+3)
 
 // gainMax is the highest e: global_gain 255.
 const gainMax = 255 - 210

@@ -203,17 +203,28 @@ func TestRequantize(t *testing.T) {
 				kind -= 3
 				n = 576
 			}
-			g := granuleInfo{globalGain: 120 + rng.IntN(100), scalefacScale: rng.IntN(2), preflag: rng.IntN(2) == 1}
+			g := granuleInfo{globalGain: rng.IntN(256), scalefacScale: rng.IntN(2), preflag: rng.IntN(2) == 1}
 			if kind > 0 {
 				g.blockType, g.mixed = blockShort, kind == 2
 				g.subblockGain = [3]int{rng.IntN(8), rng.IntN(8), rng.IntN(8)}
 			}
 			var sf scalefacs
 			for i := range 21 {
-				sf.l[i] = uint8(rng.IntN(16))
+				sf.l[i] = uint8(rng.IntN(32))
 			}
 			for i := range 12 {
-				sf.s[i] = [3]uint8{uint8(rng.IntN(16)), uint8(rng.IntN(16)), uint8(rng.IntN(16))}
+				sf.s[i] = [3]uint8{uint8(rng.IntN(32)), uint8(rng.IntN(32)), uint8(rng.IntN(32))}
+			}
+			if n == 576 && kind > 0 {
+				// The lowest gain of all: every factor at its largest.
+				g.globalGain, g.scalefacScale, g.preflag = 0, 1, true
+				g.subblockGain = [3]int{7, 7, 7}
+				for i := range 21 {
+					sf.l[i] = 31
+				}
+				for i := range 12 {
+					sf.s[i] = [3]uint8{31, 31, 31}
+				}
 			}
 			var is [576]int32
 			for i := range is {
