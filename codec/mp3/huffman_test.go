@@ -162,7 +162,7 @@ func TestHuffTableDecode(t *testing.T) {
 
 // testTables returns Huffman tables of random codes for every big values
 // table, and the standard's count1 tables, with the codes by table.
-func testTables(t *testing.T, rng *rand.Rand) (*huffTables, [25]map[int]huffCode) {
+func testTables(t testing.TB, rng *rand.Rand) (*huffTables, [25]map[int]huffCode) {
 	ts, err := buildTables([25]string{}, quadCodeText)
 	require.NoError(t, err)
 	var byTable [25]map[int]huffCode

@@ -1,0 +1,454 @@
+package mp3
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A stream made here: MPEG-1 Layer III at 44.1 kHz and 320 kbit/s, its
+// granules' spectra coded with the random Huffman codes of testTables,
+// so that the whole decoder runs on frames whose content is known.
+
+// testGranule is what the test codes into one granule of one channel.
+type testGranule struct {
+	g    granuleInfo
+	r0   int // region0_count, region1_count (long blocks)
+	r1   int
+	sf   scalefacs
+	spec []int32 // big values, then count1 quadruples
+}
+
+// randomGranule makes a granule of block type bt (mixed if asked).
+func randomGranule(rng *rand.Rand, bt int, mixed bool) testGranule {
+	b := bandsFor(44100)
+	var tg testGranule
+	g := &tg.g
+	g.blockType, g.mixed = bt, mixed
+	g.globalGain = 130 + rng.IntN(40)
+	g.scalefacCompress = rng.IntN(16)
+	g.scalefacScale = rng.IntN(2)
+	g.count1Table = rng.IntN(2)
+	sels := []int{0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 18, 21, 24, 27, 31}
+	g.bigValues = rng.IntN(70)
+	for k := range 3 {
+		g.tableSelect[k] = sels[rng.IntN(len(sels))]
+	}
+	if bt != blockLong {
+		g.tableSelect[2] = 0
+		g.subblockGain = [3]int{rng.IntN(3), rng.IntN(3), rng.IntN(3)}
+		g.region1Start, g.region2Start = 36, 576
+		if bt == blockShort && !mixed {
+			g.region1Start = 3 * b.short[3]
+		}
+	} else {
+		g.preflag = rng.IntN(2) == 1
+		tg.r0, tg.r1 = rng.IntN(16), rng.IntN(8)
+		g.region1Start = b.long[tg.r0+1]
+		g.region2Start = b.long[min(tg.r0+tg.r1+2, 22)]
+	}
+	bv := 2 * g.bigValues
+	g.region1Start, g.region2Start = min(g.region1Start, bv), min(g.region2Start, bv)
+	slen := slenV1[g.scalefacCompress]
+	for sfb := range 21 {
+		n := slen[1]
+		if sfb < 11 {
+			n = slen[0]
+		}
+		tg.sf.l[sfb] = uint8(rng.IntN(1 << n))
+	}
+	for sfb := range 12 {
+		n := slen[1]
+		if sfb < 6 {
+			n = slen[0]
+		}
+		for w := range 3 {
+			tg.sf.s[sfb][w] = uint8(rng.IntN(1 << n))
+		}
+	}
+	quads := rng.IntN(40)
+	tg.spec = make([]int32, bv+4*quads)
+	for i := 0; i < bv; i++ {
+		region := 0
+		if i >= g.region2Start {
+			region = 2
+		} else if i >= g.region1Start {
+			region = 1
+		}
+		sel := g.tableSelect[region]
+		if sel == 0 {
+			continue
+		}
+		top := int32(pairSize[codeTable(sel)] - 1)
+		if lb := pairLinbits[sel]; lb > 0 {
+			top = int32(min(15+1<<lb-1, 200))
+		}
+		v := rng.Int32N(top + 1)
+		if rng.IntN(2) == 0 {
+			v = -v
+		}
+		tg.spec[i] = v
+	}
+	for i := bv; i < len(tg.spec); i++ {
+		tg.spec[i] = rng.Int32N(3) - 1
+	}
+	return tg
+}
+
+// writeGranule codes a granule's scale factors and spectrum, and sets
+// its part2_3_length.
+func writeGranule(w *bitWriter, tg *testGranule, byTable [25]map[int]huffCode) {
+	start := w.n
+	g := &tg.g
+	slen := slenV1[g.scalefacCompress]
+	switch {
+	case g.blockType == blockShort:
+		first := 0
+		if g.mixed {
+			for sfb := range 8 {
+				w.put(uint32(tg.sf.l[sfb]), slen[0])
+			}
+			first = 3
+		}
+		for sfb := first; sfb < 12; sfb++ {
+			n := slen[1]
+			if sfb < 6 {
+				n = slen[0]
+			}
+			for win := range 3 {
+				w.put(uint32(tg.sf.s[sfb][win]), n)
+			}
+		}
+	default:
+		for sfb := range 21 {
+			n := slen[1]
+			if sfb < 11 {
+				n = slen[0]
+			}
+			w.put(uint32(tg.sf.l[sfb]), n)
+		}
+	}
+	encodeSpectrum(w, g, byTable, tg.spec)
+	g.part23Len = w.n - start
+}
+
+// writeSideInfo writes the side information of a stereo MPEG-1 frame
+// (scfsi all 0).
+func writeSideInfo(w *bitWriter, begin int, grs *[2][2]testGranule) {
+	w.put(uint32(begin), 9)
+	w.put(0, 3)
+	w.put(0, 8) // scfsi
+	for gr := range 2 {
+		for ch := range 2 {
+			tg := &grs[gr][ch]
+			g := &tg.g
+			w.put(uint32(g.part23Len), 12)
+			w.put(uint32(g.bigValues), 9)
+			w.put(uint32(g.globalGain), 8)
+			w.put(uint32(g.scalefacCompress), 4)
+			if g.blockType != blockLong {
+				w.put(1, 1)
+				w.put(uint32(g.blockType), 2)
+				w.put(b2u(g.mixed), 1)
+				w.put(uint32(g.tableSelect[0]), 5)
+				w.put(uint32(g.tableSelect[1]), 5)
+				for k := range 3 {
+					w.put(uint32(g.subblockGain[k]), 3)
+				}
+			} else {
+				w.put(0, 1)
+				for k := range 3 {
+					w.put(uint32(g.tableSelect[k]), 5)
+				}
+				w.put(uint32(tg.r0), 4)
+				w.put(uint32(tg.r1), 3)
+			}
+			w.put(b2u(g.preflag), 1)
+			w.put(uint32(g.scalefacScale), 1)
+			w.put(uint32(g.count1Table), 1)
+		}
+	}
+}
+
+// testStream makes n frames, mid/side coded when ms, their granules'
+// main data carried partly in the frames before them (the bit
+// reservoir). It returns the frames and their granules.
+func testStream(t testing.TB, rng *rand.Rand, n int, ms bool, byTable [25]map[int]huffCode) ([]frame, [][2][2]testGranule) {
+	t.Helper()
+	const size = 1044 // 320 kbit/s at 44.1 kHz, no padding
+	hdr := []byte{0xff, 0xfb, 0xe0, 0x00}
+	if ms {
+		hdr[3] = 0x60 // joint stereo, mid/side
+	}
+	h, ok := parseHeader(hdr)
+	require.True(t, ok)
+	require.Equal(t, size, h.size)
+	own := size - 4 - 32
+	kinds := []struct {
+		bt    int
+		mixed bool
+	}{{blockLong, false}, {blockStart, false}, {blockShort, false}, {blockShort, true}, {blockStop, false}}
+	k := 0
+	// The granules' data, each frame's as early in the stream of main
+	// data as the reservoir allows.
+	var all [][2][2]testGranule
+	var datas [][]byte
+	var starts []int
+	end := 0
+	for i := range n {
+		var grs [2][2]testGranule
+		var w bitWriter
+		for gr := range 2 {
+			kind := kinds[k%len(kinds)]
+			if rng.IntN(2) == 0 {
+				k++
+			}
+			for ch := range 2 {
+				grs[gr][ch] = randomGranule(rng, kind.bt, kind.mixed)
+				writeGranule(&w, &grs[gr][ch], byTable)
+			}
+		}
+		start := max(end, i*own-reservoirMax)
+		end = start + len(w.b)
+		require.LessOrEqual(t, end, (i+1)*own, "the granules of frame %d do not fit", i)
+		all = append(all, grs)
+		datas = append(datas, w.b)
+		starts = append(starts, start)
+	}
+	stream := make([]byte, n*own)
+	for i := range n {
+		copy(stream[starts[i]:], datas[i])
+	}
+	var frames []frame
+	for i := range n {
+		var si bitWriter
+		writeSideInfo(&si, i*own-starts[i], &all[i])
+		f := append([]byte(nil), hdr...)
+		f = append(f, si.b...)
+		f = append(f, stream[i*own:(i+1)*own]...)
+		frames = append(frames, frame{h: h, data: f})
+	}
+	return frames, all
+}
+
+// withTestTables makes the decoder use random Huffman codes and a random
+// synthesis window until the test ends.
+func withTestTables(t *testing.T, rng *rand.Rand) (*layer3, [25]map[int]huffCode) {
+	ts, byTable := testTables(t, rng)
+	l := newLayer3()
+	l.tables = ts
+	saved := synthD
+	t.Cleanup(func() { synthD = saved })
+	for i := range synthD {
+		synthD[i] = float32(rng.NormFloat64() / 16)
+	}
+	return l, byTable
+}
+
+// The side information, scale factors and spectra of a stream made here
+// (with the bit reservoir, every block type and mixed blocks) read back
+// as they were written.
+func TestStreamSpectra(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	l, byTable := withTestTables(t, rng)
+	frames, all := testStream(t, rng, 40, false, byTable)
+	reservoir := 0
+	for i, f := range frames {
+		main, ok, err := l.prepare(f)
+		require.NoError(t, err, "frame %d", i)
+		require.True(t, ok, "frame %d", i)
+		if l.si.mainDataBegin > 0 {
+			reservoir++
+		}
+		r := bitReader{b: main}
+		for gr := range 2 {
+			for ch := range 2 {
+				want := &all[i][gr][ch]
+				got := l.si.gr[gr][ch]
+				require.Equal(t, want.g, got, "frame %d granule %d channel %d", i, gr, ch)
+				require.NoError(t, l.readGranule(&r, f.h, gr, ch))
+				require.Equal(t, want.spec, l.is[:len(want.spec)], "frame %d granule %d channel %d", i, gr, ch)
+				if want.g.blockType == blockShort {
+					from := 0
+					if want.g.mixed {
+						from = 3
+						assert.Equal(t, want.sf.l[:8], l.sf[ch].l[:8])
+					}
+					assert.Equal(t, want.sf.s[from:12], l.sf[ch].s[from:12])
+				} else {
+					assert.Equal(t, want.sf.l[:21], l.sf[ch].l[:21])
+				}
+			}
+		}
+	}
+	assert.Greater(t, reservoir, len(frames)/2, "frames that take main data from the ones before")
+}
+
+// naiveDecoder decodes a stream made here by the standard's formulas,
+// in float64, step by step.
+type naiveDecoder struct {
+	overlap [2][32][18]float64
+	v       [2][1024]float64
+}
+
+func (d *naiveDecoder) granule(grs *[2]testGranule, ms bool, out [][2]float64) {
+	b := bandsFor(44100)
+	var xr [2][576]float64
+	for ch := range 2 {
+		tg := &grs[ch]
+		g := &tg.g
+		longEnd, shortStart := 22, 13
+		if g.blockType == blockShort {
+			longEnd, shortStart = 0, 0
+			if g.mixed {
+				longEnd, shortStart = 8, 3
+			}
+		}
+		mult := 0.5 * float64(1+g.scalefacScale)
+		for i, q := range tg.spec {
+			var e float64
+			if i < b.long[longEnd] {
+				sfb := 0
+				for b.long[sfb+1] <= i {
+					sfb++
+				}
+				p := 0.0
+				if g.preflag {
+					p = float64(pretab[sfb])
+				}
+				e = 0.25*float64(g.globalGain-210) - mult*(float64(tg.sf.l[sfb])+p)
+			} else {
+				sfb := shortStart
+				for 3*b.short[sfb+1] <= i {
+					sfb++
+				}
+				win := (i - 3*b.short[sfb]) / (b.short[sfb+1] - b.short[sfb])
+				e = 0.25*float64(g.globalGain-210-8*g.subblockGain[win]) - mult*float64(tg.sf.s[sfb][win])
+			}
+			v := float64(q)
+			xr[ch][i] = math.Copysign(math.Pow(math.Abs(v), 4.0/3), v) * math.Pow(2, e)
+		}
+	}
+	if ms {
+		for i := range 576 {
+			m, s := xr[0][i], xr[1][i]
+			xr[0][i], xr[1][i] = (m+s)/math.Sqrt2, (m-s)/math.Sqrt2
+		}
+	}
+	for ch := range 2 {
+		g := &grs[ch].g
+		x := xr[ch]
+		longSB, first := 32, 13
+		if g.blockType == blockShort {
+			longSB, first = 0, 0
+			if g.mixed {
+				longSB, first = 2, 3
+			}
+		}
+		coded := x
+		for sfb := first; sfb < 13; sfb++ {
+			at, width := 3*b.short[sfb], b.short[sfb+1]-b.short[sfb]
+			for w := range 3 {
+				for j := range width {
+					x[at+3*j+w] = coded[at+w*width+j]
+				}
+			}
+		}
+		for sb := 1; sb < longSB; sb++ {
+			for i := range 8 {
+				c := aliasCoef[i]
+				cs, ca := 1/math.Sqrt(1+c*c), c/math.Sqrt(1+c*c)
+				a, bb := x[18*sb-1-i], x[18*sb+i]
+				x[18*sb-1-i] = a*cs - bb*ca
+				x[18*sb+i] = bb*cs + a*ca
+			}
+		}
+		var sub [18][32]float64
+		for sb := range 32 {
+			bt := g.blockType
+			if sb < longSB && g.mixed {
+				bt = blockLong
+			} else if sb >= longSB {
+				bt = blockShort
+			}
+			in := make([]float32, 18)
+			for i := range in {
+				in[i] = float32(x[18*sb+i])
+			}
+			z := naiveSubband(in, bt)
+			for i := range 18 {
+				v := z[i] + d.overlap[ch][sb][i]
+				if sb%2 == 1 && i%2 == 1 {
+					v = -v
+				}
+				sub[i][sb] = v
+				d.overlap[ch][sb][i] = z[18+i]
+			}
+		}
+		V := &d.v[ch]
+		for ts := range 18 {
+			copy(V[64:], V[:960])
+			for i := range 64 {
+				V[i] = 0
+				for k := range 32 {
+					V[i] += sub[ts][k] * math.Cos(float64((16+i)*(2*k+1))*math.Pi/64)
+				}
+			}
+			for j := range 32 {
+				var s float64
+				for i := range 8 {
+					s += V[128*i+j]*float64(synthD[64*i+j]) + V[128*i+96+j]*float64(synthD[64*i+32+j])
+				}
+				out[32*ts+j][ch] = s
+			}
+		}
+	}
+}
+
+// The decoder's PCM is that of the standard's steps done directly, frame
+// after frame, with mid/side stereo and without.
+func TestStreamPCM(t *testing.T) {
+	for _, ms := range []bool{false, true} {
+		rng := rand.New(rand.NewPCG(23, 24))
+		l, byTable := withTestTables(t, rng)
+		frames, all := testStream(t, rng, 12, ms, byTable)
+		var nd naiveDecoder
+		out := make([]float32, 1152*2)
+		var worst, peak float64
+		for i, f := range frames {
+			require.NoError(t, l.decodeFrame(f, out), "frame %d", i)
+			want := make([][2]float64, 1152)
+			for gr := range 2 {
+				nd.granule(&all[i][gr], ms, want[576*gr:])
+			}
+			for s := range 1152 {
+				for ch := range 2 {
+					peak = max(peak, math.Abs(want[s][ch]))
+					worst = max(worst, math.Abs(want[s][ch]-float64(out[2*s+ch])))
+				}
+			}
+		}
+		t.Logf("mid/side %v: largest difference %.3g of a peak of %.3g", ms, worst, peak)
+		require.Positive(t, peak)
+		assert.Less(t, worst/peak, 1e-4)
+	}
+}
+
+// Decoding a frame allocates nothing.
+func TestStreamNoAllocs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	l, byTable := withTestTables(t, rng)
+	frames, _ := testStream(t, rng, 20, true, byTable)
+	out := make([]float32, 1152*2)
+	i := 0
+	allocs := testing.AllocsPerRun(40, func() {
+		if err := l.decodeFrame(frames[i%len(frames)], out); err != nil {
+			t.Fatal(err)
+		}
+		i++
+	})
+	assert.Zero(t, allocs)
+}
