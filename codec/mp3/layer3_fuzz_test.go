@@ -17,8 +17,8 @@ func FuzzLayer3(f *testing.F) {
 	rng := rand.New(rand.NewPCG(31, 32))
 	ts, byTable := testTables(f, rng)
 	var stream bytes.Buffer
-	for _, ms := range []bool{false, true} {
-		frames, _ := testStream(f, rng, 6, ms, byTable)
+	for _, kind := range []streamKind{{}, {ms: true}, {lsf: true}} {
+		frames, _ := testStream(f, rng, 6, kind, byTable)
 		for _, fr := range frames {
 			stream.Write(fr.data)
 		}

@@ -1,6 +1,7 @@
 package mp3
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -9,9 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// A stream made here: MPEG-1 Layer III at 44.1 kHz and 320 kbit/s, its
-// granules' spectra coded with the random Huffman codes of testTables,
-// so that the whole decoder runs on frames whose content is known.
+// Streams made here: Layer III frames whose granules' spectra are coded
+// with the random Huffman codes of testTables, so that the whole decoder
+// runs on frames whose content is known.
 
 // testGranule is what the test codes into one granule of one channel.
 type testGranule struct {
@@ -22,14 +23,109 @@ type testGranule struct {
 	spec []int32 // big values, then count1 quadruples
 }
 
+// streamKind is the kind of stream testStream makes.
+type streamKind struct {
+	lsf bool // MPEG-2 mono at 22.05 kHz, rather than MPEG-1 stereo at 44.1 kHz
+	ms  bool // joint stereo, mid/side (MPEG-1)
+}
+
+func (k streamKind) rate() int {
+	if k.lsf {
+		return 22050
+	}
+	return 44100
+}
+
+func (k streamKind) channels() int {
+	if k.lsf {
+		return 1
+	}
+	return 2
+}
+
+func (k streamKind) granules() int {
+	if k.lsf {
+		return 1
+	}
+	return 2
+}
+
+// sfSlot is a scale factor in coding order: its band (and window, for a
+// short band) and its width in bits.
+type sfSlot struct {
+	long   bool
+	sfb, w int
+	bits   int
+}
+
+// sfSlots lists a granule's scale factors in the order they are coded
+// (ISO 11172-3 2.4.2.7, ISO 13818-3 2.4.3.2, the first row of
+// nr_of_sfb_block for LSF, scalefac_compress below 400).
+func sfSlots(g *granuleInfo, lsf bool) []sfSlot {
+	var bands []sfSlot // without widths
+	switch {
+	case g.blockType != blockShort:
+		for sfb := range 21 {
+			bands = append(bands, sfSlot{long: true, sfb: sfb})
+		}
+	default:
+		first := 0
+		if g.mixed {
+			longEnd := 8
+			if lsf {
+				longEnd = 6
+			}
+			for sfb := range longEnd {
+				bands = append(bands, sfSlot{long: true, sfb: sfb})
+			}
+			first = 3
+		}
+		for sfb := first; sfb < 12; sfb++ {
+			for w := range 3 {
+				bands = append(bands, sfSlot{sfb: sfb, w: w})
+			}
+		}
+	}
+	if !lsf {
+		slen := slenV1[g.scalefacCompress]
+		for i := range bands {
+			bands[i].bits = slen[1]
+			if bands[i].long && bands[i].sfb < 11 || !bands[i].long && bands[i].sfb < 6 {
+				bands[i].bits = slen[0]
+			}
+		}
+		return bands
+	}
+	sfc := g.scalefacCompress
+	slen := [4]int{(sfc >> 4) / 5, (sfc >> 4) % 5, sfc & 15 >> 2, sfc & 3}
+	kind := 0
+	if g.blockType == blockShort {
+		kind = 1
+		if g.mixed {
+			kind = 2
+		}
+	}
+	i := 0
+	for k, n := range nrOfSfb[0][kind] {
+		for range n {
+			bands[i].bits = slen[k]
+			i++
+		}
+	}
+	return bands
+}
+
 // randomGranule makes a granule of block type bt (mixed if asked).
-func randomGranule(rng *rand.Rand, bt int, mixed bool) testGranule {
-	b := bandsFor(44100)
+func randomGranule(rng *rand.Rand, kind streamKind, bt int, mixed bool) testGranule {
+	b := bandsFor(kind.rate())
 	var tg testGranule
 	g := &tg.g
 	g.blockType, g.mixed = bt, mixed
 	g.globalGain = 130 + rng.IntN(40)
 	g.scalefacCompress = rng.IntN(16)
+	if kind.lsf {
+		g.scalefacCompress = rng.IntN(400)
+	}
 	g.scalefacScale = rng.IntN(2)
 	g.count1Table = rng.IntN(2)
 	sels := []int{0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 18, 21, 24, 27, 31}
@@ -40,33 +136,24 @@ func randomGranule(rng *rand.Rand, bt int, mixed bool) testGranule {
 	if bt != blockLong {
 		g.tableSelect[2] = 0
 		g.subblockGain = [3]int{rng.IntN(3), rng.IntN(3), rng.IntN(3)}
-		g.region1Start, g.region2Start = 36, 576
+		g.region1Start, g.region2Start = b.long[8], 576
 		if bt == blockShort && !mixed {
 			g.region1Start = 3 * b.short[3]
 		}
 	} else {
-		g.preflag = rng.IntN(2) == 1
+		g.preflag = !kind.lsf && rng.IntN(2) == 1
 		tg.r0, tg.r1 = rng.IntN(16), rng.IntN(8)
 		g.region1Start = b.long[tg.r0+1]
 		g.region2Start = b.long[min(tg.r0+tg.r1+2, 22)]
 	}
 	bv := 2 * g.bigValues
 	g.region1Start, g.region2Start = min(g.region1Start, bv), min(g.region2Start, bv)
-	slen := slenV1[g.scalefacCompress]
-	for sfb := range 21 {
-		n := slen[1]
-		if sfb < 11 {
-			n = slen[0]
-		}
-		tg.sf.l[sfb] = uint8(rng.IntN(1 << n))
-	}
-	for sfb := range 12 {
-		n := slen[1]
-		if sfb < 6 {
-			n = slen[0]
-		}
-		for w := range 3 {
-			tg.sf.s[sfb][w] = uint8(rng.IntN(1 << n))
+	for _, sl := range sfSlots(g, kind.lsf) {
+		v := uint8(rng.IntN(1 << sl.bits))
+		if sl.long {
+			tg.sf.l[sl.sfb] = v
+		} else {
+			tg.sf.s[sl.sfb][sl.w] = v
 		}
 	}
 	quads := rng.IntN(40)
@@ -100,55 +187,42 @@ func randomGranule(rng *rand.Rand, bt int, mixed bool) testGranule {
 
 // writeGranule codes a granule's scale factors and spectrum, and sets
 // its part2_3_length.
-func writeGranule(w *bitWriter, tg *testGranule, byTable [25]map[int]huffCode) {
+func writeGranule(w *bitWriter, tg *testGranule, lsf bool, byTable [25]map[int]huffCode) {
 	start := w.n
 	g := &tg.g
-	slen := slenV1[g.scalefacCompress]
-	switch {
-	case g.blockType == blockShort:
-		first := 0
-		if g.mixed {
-			for sfb := range 8 {
-				w.put(uint32(tg.sf.l[sfb]), slen[0])
-			}
-			first = 3
-		}
-		for sfb := first; sfb < 12; sfb++ {
-			n := slen[1]
-			if sfb < 6 {
-				n = slen[0]
-			}
-			for win := range 3 {
-				w.put(uint32(tg.sf.s[sfb][win]), n)
-			}
-		}
-	default:
-		for sfb := range 21 {
-			n := slen[1]
-			if sfb < 11 {
-				n = slen[0]
-			}
-			w.put(uint32(tg.sf.l[sfb]), n)
+	for _, sl := range sfSlots(g, lsf) {
+		if sl.long {
+			w.put(uint32(tg.sf.l[sl.sfb]), sl.bits)
+		} else {
+			w.put(uint32(tg.sf.s[sl.sfb][sl.w]), sl.bits)
 		}
 	}
 	encodeSpectrum(w, g, byTable, tg.spec)
 	g.part23Len = w.n - start
 }
 
-// writeSideInfo writes the side information of a stereo MPEG-1 frame
-// (scfsi all 0).
-func writeSideInfo(w *bitWriter, begin int, grs *[2][2]testGranule) {
-	w.put(uint32(begin), 9)
-	w.put(0, 3)
-	w.put(0, 8) // scfsi
-	for gr := range 2 {
-		for ch := range 2 {
+// writeSideInfo writes the side information of a frame (scfsi all 0).
+func writeSideInfo(w *bitWriter, kind streamKind, begin int, grs *[2][2]testGranule) {
+	if kind.lsf {
+		w.put(uint32(begin), 8)
+		w.put(0, 1)
+	} else {
+		w.put(uint32(begin), 9)
+		w.put(0, 3)
+		w.put(0, 8) // scfsi
+	}
+	for gr := range kind.granules() {
+		for ch := range kind.channels() {
 			tg := &grs[gr][ch]
 			g := &tg.g
 			w.put(uint32(g.part23Len), 12)
 			w.put(uint32(g.bigValues), 9)
 			w.put(uint32(g.globalGain), 8)
-			w.put(uint32(g.scalefacCompress), 4)
+			if kind.lsf {
+				w.put(uint32(g.scalefacCompress), 9)
+			} else {
+				w.put(uint32(g.scalefacCompress), 4)
+			}
 			if g.blockType != blockLong {
 				w.put(1, 1)
 				w.put(uint32(g.blockType), 2)
@@ -166,27 +240,32 @@ func writeSideInfo(w *bitWriter, begin int, grs *[2][2]testGranule) {
 				w.put(uint32(tg.r0), 4)
 				w.put(uint32(tg.r1), 3)
 			}
-			w.put(b2u(g.preflag), 1)
+			if !kind.lsf {
+				w.put(b2u(g.preflag), 1)
+			}
 			w.put(uint32(g.scalefacScale), 1)
 			w.put(uint32(g.count1Table), 1)
 		}
 	}
 }
 
-// testStream makes n frames, mid/side coded when ms, their granules'
-// main data carried partly in the frames before them (the bit
-// reservoir). It returns the frames and their granules.
-func testStream(t testing.TB, rng *rand.Rand, n int, ms bool, byTable [25]map[int]huffCode) ([]frame, [][2][2]testGranule) {
+// testStream makes n frames of a kind, their granules' main data
+// carried partly in the frames before them (the bit reservoir). It
+// returns the frames and their granules.
+func testStream(t testing.TB, rng *rand.Rand, n int, kind streamKind, byTable [25]map[int]huffCode) ([]frame, [][2][2]testGranule) {
 	t.Helper()
-	const size = 1044 // 320 kbit/s at 44.1 kHz, no padding
+	// MPEG-1 at 320 kbit/s and 44.1 kHz, stereo or joint stereo; MPEG-2
+	// at 160 kbit/s and 22.05 kHz, mono: no padding.
 	hdr := []byte{0xff, 0xfb, 0xe0, 0x00}
-	if ms {
-		hdr[3] = 0x60 // joint stereo, mid/side
+	if kind.ms {
+		hdr[3] = 0x60
+	}
+	if kind.lsf {
+		hdr = []byte{0xff, 0xf3, 0xe0, 0xc0}
 	}
 	h, ok := parseHeader(hdr)
 	require.True(t, ok)
-	require.Equal(t, size, h.size)
-	own := size - 4 - 32
+	own := h.size - 4 - h.sideInfoSize()
 	kinds := []struct {
 		bt    int
 		mixed bool
@@ -201,17 +280,21 @@ func testStream(t testing.TB, rng *rand.Rand, n int, ms bool, byTable [25]map[in
 	for i := range n {
 		var grs [2][2]testGranule
 		var w bitWriter
-		for gr := range 2 {
-			kind := kinds[k%len(kinds)]
+		for gr := range kind.granules() {
+			bk := kinds[k%len(kinds)]
 			if rng.IntN(2) == 0 {
 				k++
 			}
-			for ch := range 2 {
-				grs[gr][ch] = randomGranule(rng, kind.bt, kind.mixed)
-				writeGranule(&w, &grs[gr][ch], byTable)
+			for ch := range kind.channels() {
+				grs[gr][ch] = randomGranule(rng, kind, bk.bt, bk.mixed)
+				writeGranule(&w, &grs[gr][ch], kind.lsf, byTable)
 			}
 		}
-		start := max(end, i*own-reservoirMax)
+		back := reservoirMax // main_data_begin's 9 bits, or LSF's 8
+		if kind.lsf {
+			back = 255
+		}
+		start := max(end, i*own-back)
 		end = start + len(w.b)
 		require.LessOrEqual(t, end, (i+1)*own, "the granules of frame %d do not fit", i)
 		all = append(all, grs)
@@ -225,7 +308,7 @@ func testStream(t testing.TB, rng *rand.Rand, n int, ms bool, byTable [25]map[in
 	var frames []frame
 	for i := range n {
 		var si bitWriter
-		writeSideInfo(&si, i*own-starts[i], &all[i])
+		writeSideInfo(&si, kind, i*own-starts[i], &all[i])
 		f := append([]byte(nil), hdr...)
 		f = append(f, si.b...)
 		f = append(f, stream[i*own:(i+1)*own]...)
@@ -252,39 +335,39 @@ func withTestTables(t *testing.T, rng *rand.Rand) (*layer3, [25]map[int]huffCode
 // (with the bit reservoir, every block type and mixed blocks) read back
 // as they were written.
 func TestStreamSpectra(t *testing.T) {
-	rng := rand.New(rand.NewPCG(21, 22))
-	l, byTable := withTestTables(t, rng)
-	frames, all := testStream(t, rng, 40, false, byTable)
-	reservoir := 0
-	for i, f := range frames {
-		main, ok, err := l.prepare(f)
-		require.NoError(t, err, "frame %d", i)
-		require.True(t, ok, "frame %d", i)
-		if l.si.mainDataBegin > 0 {
-			reservoir++
-		}
-		r := bitReader{b: main}
-		for gr := range 2 {
-			for ch := range 2 {
-				want := &all[i][gr][ch]
-				got := l.si.gr[gr][ch]
-				require.Equal(t, want.g, got, "frame %d granule %d channel %d", i, gr, ch)
-				require.NoError(t, l.readGranule(&r, f.h, gr, ch))
-				require.Equal(t, want.spec, l.is[:len(want.spec)], "frame %d granule %d channel %d", i, gr, ch)
-				if want.g.blockType == blockShort {
-					from := 0
-					if want.g.mixed {
-						from = 3
-						assert.Equal(t, want.sf.l[:8], l.sf[ch].l[:8])
+	for _, kind := range []streamKind{{}, {lsf: true}} {
+		rng := rand.New(rand.NewPCG(21, 22))
+		l, byTable := withTestTables(t, rng)
+		frames, all := testStream(t, rng, 40, kind, byTable)
+		reservoir := 0
+		for i, f := range frames {
+			main, ok, err := l.prepare(f)
+			require.NoError(t, err, "frame %d", i)
+			require.True(t, ok, "frame %d", i)
+			if l.si.mainDataBegin > 0 {
+				reservoir++
+			}
+			r := bitReader{b: main}
+			for gr := range kind.granules() {
+				for ch := range kind.channels() {
+					want := &all[i][gr][ch]
+					got := l.si.gr[gr][ch]
+					msg := fmt.Sprintf("%+v frame %d granule %d channel %d", kind, i, gr, ch)
+					require.Equal(t, want.g, got, msg)
+					require.NoError(t, l.readGranule(&r, f.h, gr, ch), msg)
+					require.Equal(t, want.spec, l.is[:len(want.spec)], msg)
+					for _, sl := range sfSlots(&want.g, kind.lsf) {
+						if sl.long {
+							require.Equal(t, want.sf.l[sl.sfb], l.sf[ch].l[sl.sfb], "%s band %d", msg, sl.sfb)
+						} else {
+							require.Equal(t, want.sf.s[sl.sfb][sl.w], l.sf[ch].s[sl.sfb][sl.w], "%s band %d window %d", msg, sl.sfb, sl.w)
+						}
 					}
-					assert.Equal(t, want.sf.s[from:12], l.sf[ch].s[from:12])
-				} else {
-					assert.Equal(t, want.sf.l[:21], l.sf[ch].l[:21])
 				}
 			}
 		}
+		assert.Greater(t, reservoir, len(frames)/2, "frames that take main data from the ones before")
 	}
-	assert.Greater(t, reservoir, len(frames)/2, "frames that take main data from the ones before")
 }
 
 // naiveDecoder decodes a stream made here by the standard's formulas,
@@ -294,17 +377,23 @@ type naiveDecoder struct {
 	v       [2][1024]float64
 }
 
-func (d *naiveDecoder) granule(grs *[2]testGranule, ms bool, out [][2]float64) {
-	b := bandsFor(44100)
+func (d *naiveDecoder) granule(grs *[2]testGranule, kind streamKind, out [][2]float64) {
+	b := bandsFor(kind.rate())
+	// Mixed blocks: long bands up to line 36 (8 at 44.1 kHz, 6 at
+	// 22.05 kHz), then short bands from 3.
+	mixedLong := 8
+	if kind.lsf {
+		mixedLong = 6
+	}
 	var xr [2][576]float64
-	for ch := range 2 {
+	for ch := range kind.channels() {
 		tg := &grs[ch]
 		g := &tg.g
 		longEnd, shortStart := 22, 13
 		if g.blockType == blockShort {
 			longEnd, shortStart = 0, 0
 			if g.mixed {
-				longEnd, shortStart = 8, 3
+				longEnd, shortStart = mixedLong, 3
 			}
 		}
 		mult := 0.5 * float64(1+g.scalefacScale)
@@ -332,13 +421,13 @@ func (d *naiveDecoder) granule(grs *[2]testGranule, ms bool, out [][2]float64) {
 			xr[ch][i] = math.Copysign(math.Pow(math.Abs(v), 4.0/3), v) * math.Pow(2, e)
 		}
 	}
-	if ms {
+	if kind.ms {
 		for i := range 576 {
 			m, s := xr[0][i], xr[1][i]
 			xr[0][i], xr[1][i] = (m+s)/math.Sqrt2, (m-s)/math.Sqrt2
 		}
 	}
-	for ch := range 2 {
+	for ch := range kind.channels() {
 		g := &grs[ch].g
 		x := xr[ch]
 		longSB, first := 32, 13
@@ -409,29 +498,33 @@ func (d *naiveDecoder) granule(grs *[2]testGranule, ms bool, out [][2]float64) {
 }
 
 // The decoder's PCM is that of the standard's steps done directly, frame
-// after frame, with mid/side stereo and without.
+// after frame: MPEG-1 stereo with mid/side coding and without, MPEG-2
+// mono (which stays mono).
 func TestStreamPCM(t *testing.T) {
-	for _, ms := range []bool{false, true} {
+	for _, kind := range []streamKind{{}, {ms: true}, {lsf: true}} {
 		rng := rand.New(rand.NewPCG(23, 24))
 		l, byTable := withTestTables(t, rng)
-		frames, all := testStream(t, rng, 12, ms, byTable)
+		frames, all := testStream(t, rng, 12, kind, byTable)
 		var nd naiveDecoder
-		out := make([]float32, 1152*2)
+		nch, samples := kind.channels(), 576*kind.granules()
+		out := make([]float32, samples*nch)
 		var worst, peak float64
 		for i, f := range frames {
+			require.Equal(t, samples, f.h.samples())
+			require.Equal(t, nch, f.h.channels)
 			require.NoError(t, l.decodeFrame(f, out), "frame %d", i)
-			want := make([][2]float64, 1152)
-			for gr := range 2 {
-				nd.granule(&all[i][gr], ms, want[576*gr:])
+			want := make([][2]float64, samples)
+			for gr := range kind.granules() {
+				nd.granule(&all[i][gr], kind, want[576*gr:])
 			}
-			for s := range 1152 {
-				for ch := range 2 {
+			for s := range samples {
+				for ch := range nch {
 					peak = max(peak, math.Abs(want[s][ch]))
-					worst = max(worst, math.Abs(want[s][ch]-float64(out[2*s+ch])))
+					worst = max(worst, math.Abs(want[s][ch]-float64(out[nch*s+ch])))
 				}
 			}
 		}
-		t.Logf("mid/side %v: largest difference %.3g of a peak of %.3g", ms, worst, peak)
+		t.Logf("%+v: largest difference %.3g of a peak of %.3g", kind, worst, peak)
 		require.Positive(t, peak)
 		assert.Less(t, worst/peak, 1e-4)
 	}
@@ -441,7 +534,7 @@ func TestStreamPCM(t *testing.T) {
 func TestStreamNoAllocs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(25, 26))
 	l, byTable := withTestTables(t, rng)
-	frames, _ := testStream(t, rng, 20, true, byTable)
+	frames, _ := testStream(t, rng, 20, streamKind{ms: true}, byTable)
 	out := make([]float32, 1152*2)
 	i := 0
 	allocs := testing.AllocsPerRun(40, func() {
