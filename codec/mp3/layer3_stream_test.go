@@ -545,3 +545,96 @@ func TestStreamNoAllocs(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+// A damaged frame, or a lost one, costs the frames whose data it held:
+// the frames after them decode exactly as in the whole stream once the
+// filter banks' state has passed (two frames).
+func TestStreamDamage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(27, 28))
+	l, byTable := withTestTables(t, rng)
+	frames, _ := testStream(t, rng, 16, streamKind{ms: true}, byTable)
+	ts := l.tables
+	decodeAll := func(frames []frame, gapAt int) ([][]float32, []error) {
+		l := newLayer3()
+		l.tables = ts
+		var out [][]float32
+		var errs []error
+		for i, f := range frames {
+			if i == gapAt {
+				l.reset()
+			}
+			pcm := make([]float32, 1152*2)
+			errs = append(errs, l.decodeFrame(f, pcm))
+			out = append(out, pcm)
+		}
+		return out, errs
+	}
+	clean, errs := decodeAll(frames, -1)
+	for i, err := range errs {
+		require.NoError(t, err, "frame %d", i)
+	}
+
+	t.Run("damaged side information", func(t *testing.T) {
+		damaged := append([]frame(nil), frames...)
+		b := append([]byte(nil), frames[6].data...)
+		// big_values of granule 0, channel 0: bits 32-40 of the side
+		// information.
+		b[4+4], b[4+5] = 0xff, b[4+5]|0x80
+		damaged[6] = frame{h: frames[6].h, data: b}
+		got, errs := decodeAll(damaged, -1)
+		assert.ErrorIs(t, errs[6], errSideInfo)
+		for i := range 6 {
+			assert.Equal(t, clean[i], got[i], "frame %d, before the damage", i)
+		}
+		for i := 8; i < len(frames); i++ {
+			require.NoError(t, errs[i], "frame %d", i)
+			assert.Equal(t, clean[i], got[i], "frame %d, after the damage", i)
+		}
+		assertFinite(t, got[6])
+	})
+
+	t.Run("lost frame", func(t *testing.T) {
+		lost := append(append([]frame(nil), frames[:6]...), frames[7:]...)
+		got, errs := decodeAll(lost, 6)
+		for i := range 6 {
+			assert.Equal(t, clean[i], got[i], "frame %d, before the gap", i)
+		}
+		// The frames after the gap whose main data began before it give
+		// what the filter banks held; then the stream decodes as whole.
+		first := -1
+		for i := 6; i < len(lost); i++ {
+			require.NoError(t, errs[i], "frame %d", i)
+			if first < 0 && equal(clean[i+1], got[i]) {
+				first = i
+			}
+			assertFinite(t, got[i])
+		}
+		require.Positive(t, first, "the stream decodes as whole again")
+		for i := first; i < len(lost); i++ {
+			assert.Equal(t, clean[i+1], got[i], "frame %d after the gap", i)
+		}
+		t.Logf("whole again %d frames after the gap", first-6)
+		assert.LessOrEqual(t, first-6, 4)
+	})
+}
+
+func equal(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func assertFinite(t *testing.T, pcm []float32) {
+	t.Helper()
+	for i, v := range pcm {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			t.Fatalf("sample %d is %g", i, v)
+		}
+	}
+}
