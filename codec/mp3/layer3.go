@@ -39,9 +39,6 @@ func layer3Ready() error {
 			return fmt.Errorf("%w: Huffman table %d of ISO 11172-3 Table B.7 is missing", errNoTable, n)
 		}
 	}
-	if !synthWindowReady() {
-		return fmt.Errorf("%w: the synthesis window of ISO 11172-3 Table B.3 is missing", errNoTable)
-	}
 	return nil
 }
 
