@@ -258,7 +258,15 @@ func hybrid(xr *[576]float32, nz int, g *granuleInfo, b *scaleBands, overlap *[3
 			_, first = mixedBands(b)
 		}
 		reorder(xr, b, first)
-		nz = 576 // reordering moves lines up
+		// Reordering keeps lines within their band: the last non-zero
+		// one is below the end of its band.
+		if at := 3 * b.short[first]; nz > at {
+			sfb := first
+			for 3*b.short[sfb+1] < nz {
+				sfb++
+			}
+			nz = 3 * b.short[sfb+1]
+		}
 	}
 	// Alias reduction between long subbands, up to one past the last
 	// non-zero line (its butterflies reach 8 lines into the next).
