@@ -36,4 +36,8 @@ var (
 	// past the frame's main data, or end elsewhere than its
 	// part2_3_length says.
 	errMainData = errors.New("mp3: bad main data")
+
+	// errNoTable is a granule whose table_select names a Huffman table
+	// the standard does not define (4 and 14), or one not present.
+	errNoTable = errors.New("mp3: no such Huffman table")
 )

@@ -169,10 +169,6 @@ type huffTables struct {
 	quads   [2]*huffTable
 }
 
-// errNoTable is a granule whose table_select names no Huffman table
-// (4 and 14 are unused).
-var errNoTable = errors.New("mp3: no such Huffman table")
-
 // spectrumMax is the largest magnitude a quantized spectral value can
 // have: 15 plus 13 linbits.
 const spectrumMax = 15 + 1<<13 - 1
