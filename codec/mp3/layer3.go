@@ -30,18 +30,6 @@ func newLayer3() *layer3 {
 	return &layer3{tables: stdTables()}
 }
 
-// layer3Ready reports whether the standard's tables this decoder needs
-// are all present (errNoTable if not).
-func layer3Ready() error {
-	ts := stdTables()
-	for n, size := range pairSize {
-		if size > 0 && ts.pairs[n] == nil {
-			return fmt.Errorf("%w: Huffman table %d of ISO 11172-3 Table B.7 is missing", errNoTable, n)
-		}
-	}
-	return nil
-}
-
 // decodeFrame decodes a frame into out: h.samples() samples of each of
 // the frame's channels, interleaved, full scale ±1. A frame whose main
 // data cannot be had (ok false from prepare) or is damaged (err) gives
