@@ -73,6 +73,14 @@ lame --quiet --noreplaygain -m m -b 32 --cbr "$tmp/prog22.wav" prog_22050_32k.mp
 lame --quiet --noreplaygain -m j -b 48 --cbr "$tmp/prog22s.wav" prog_22050_joint.mp3
 lame --quiet --noreplaygain -m m -b 16 --cbr "$tmp/prog8.wav" prog_8000_mono.mp3
 lame --quiet --noreplaygain -m d -b 64 --cbr --resample 32 "$tmp/prog32.wav" prog_32000_dual.mp3
+# ffmpeg's float decoding (mp3float) of the last second of the two MP3s
+# go-mp3 does not decode, as raw 24-bit PCM: the reference of the package's
+# own decoder there. Their frames are too small for a LAME tag, so ffmpeg
+# trims nothing; the last second is the sweep, and the end of the stream.
+for f in prog_22050_32k:22050 prog_8000_mono:8000; do
+	ff -c:a mp3float -i "${f%%:*}.mp3" -f s24le "$tmp/${f%%:*}.s24"
+	tail -c $((3 * ${f##*:})) "$tmp/${f%%:*}.s24" > "${f%%:*}_ffmpeg_end.s24"
+done
 
 # Damaged MP3s, from prog_cbr128.mp3: cut mid-frame; 1500 bytes overwritten
 # with pseudo-random bytes from offset 20000 (about 1.2 s in).

@@ -1,5 +1,6 @@
 // Package mp3 decodes MP3 (MPEG-1 and MPEG-2 Layer III) to PCM, exact to
-// the sample, through github.com/hajimehoshi/go-mp3, fenced.
+// the sample, through github.com/hajimehoshi/go-mp3, fenced, or (with
+// WithEngine(Native)) through the package's own Layer III decoder.
 //
 // go-mp3 is unmaintained: it panics on some corrupt frames, scans its whole
 // input when it can seek, and mis-sizes some padded MPEG-2 frames. So our
@@ -18,13 +19,20 @@
 // use those) would decode to near silence; the decoder refuses them at the
 // first such frame with ErrUnsupported instead. MPEG-2.5 is refused too.
 //
+// The package's own decoder (Native) reads the frames the same walker
+// finds; it decodes MPEG-1, MPEG-2 and MPEG-2.5, padded frames included,
+// to float32 PCM, mono staying mono, with no allocation per frame, and its
+// output is aligned and trimmed as go-mp3's is.
+//
 // Truncated input gives errors that wrap io.ErrUnexpectedEOF.
 package mp3
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	gomp3 "github.com/hajimehoshi/go-mp3"
 
@@ -46,9 +54,11 @@ type Info struct {
 	// SampleRate is the stream's rate in Hz. The decoded PCM has this rate.
 	SampleRate int
 	// Channels is the number of channels coded in the file (1 or 2). The
-	// decoded PCM is always stereo: a mono file is duplicated.
+	// PCM go-mp3 decodes is always stereo: a mono file is duplicated; the
+	// Native decoder's has the file's channels.
 	Channels int
-	// Version is the MPEG version: 1 or 2.
+	// Version is the MPEG version: 1, 2, or 25 for MPEG-2.5 (which only
+	// the Native decoder decodes).
 	Version int
 	// Frames is the number of audio frames the Xing header announces, or -1.
 	Frames int64
@@ -70,21 +80,25 @@ type Info struct {
 	Title, Artist string
 }
 
-// Decoder decodes MP3 to PCM: 16-bit little-endian stereo at the stream's
-// rate. It is a catcher.Transform, a catcher.Stater (its state is an Info,
+// Decoder decodes MP3 to PCM at the stream's rate: with go-mp3 (the
+// default), 16-bit little-endian stereo; with the Native engine, float32
+// little-endian in the stream's channels (see Format). It is a
+// catcher.Transform, a catcher.Stater (its state is an Info,
 // once the first audio frame is found, and the Frames decoded, once one
 // is) and a catcher.Sizer.
 //
 // Frames lost in a damaged region are not replaced: the output is shorter
 // by their duration; a frame that go-mp3 fails on is replaced by silence
 // of its length, as are the first frames after a gap, whose bit reservoir
-// is lost.
+// is lost. The Native decoder gives, for such frames, what its filter
+// banks hold from the frames before, fading out: the same length.
 //
 // At the end of the stream Transform returns io.EOF, or, after everything
 // that could be decoded: an error wrapping io.ErrUnexpectedEOF if the input
 // ends inside a frame or before the frames the Xing header announces;
 // ErrCorrupt (wrapped, with the offsets of the damage) if damaged regions
-// were skipped; ErrUnsupported for a stream go-mp3 cannot decode; ErrNotMP3
+// or frames were skipped; ErrUnsupported for a stream go-mp3 cannot decode
+// (with go-mp3 only); ErrNotMP3
 // if there is no Layer III stream at all.
 //
 // A Decoder is not safe for concurrent use.
@@ -97,11 +111,14 @@ type Decoder struct {
 	pending   *frame // the first audio frame, found by ReadInfo, not yet decoded
 	pendBuf   [maxFrame]byte
 
-	dec   *gomp3.Decoder // nil when dropped
-	feed  frameFeeder
-	avail int // main data bytes go-mp3 holds from earlier frames
+	engine Engine
+	dec    *gomp3.Decoder // nil when dropped
+	feed   frameFeeder
+	avail  int     // main data bytes go-mp3 holds from earlier frames
+	l3     *layer3 // the Native decoder, made with the first audio frame
+	fpcm   [1152 * 2]float32
 
-	pcm     [1152 * 4]byte
+	pcm     [1152 * 2 * 4]byte
 	out     []byte // decoded PCM not yet returned
 	outR    int
 	skip    int64 // samples still to drop at the start
@@ -116,11 +133,73 @@ type Decoder struct {
 	final     error
 }
 
-// NewDecoder returns an MP3 decoder.
-func NewDecoder() *Decoder { return &Decoder{} }
+// Engine is the Layer III decoder a Decoder runs.
+type Engine int
 
-// MinSpace is 4: one stereo 16-bit sample.
-func (d *Decoder) MinSpace() int { return 4 }
+const (
+	// GoMP3 is github.com/hajimehoshi/go-mp3, fenced: 16-bit stereo
+	// output; no MPEG-2.5, nor the padded MPEG-2 frames it mis-sizes.
+	GoMP3 Engine = iota
+	// Native is the package's own Layer III decoder: float32 output in
+	// the stream's channels, MPEG-1, MPEG-2 and MPEG-2.5.
+	Native
+)
+
+// String returns the engine's name.
+func (e Engine) String() string {
+	switch e {
+	case GoMP3:
+		return "go-mp3"
+	case Native:
+		return "native"
+	}
+	return fmt.Sprintf("mp3.Engine(%d)", int(e))
+}
+
+// Option configures NewDecoder and Seek.
+type Option func(*Decoder)
+
+// WithEngine selects the Layer III decoder: GoMP3 (the default) or
+// Native. An unknown engine is GoMP3.
+func WithEngine(e Engine) Option {
+	return func(d *Decoder) {
+		if e == Native {
+			d.engine = Native
+		} else {
+			d.engine = GoMP3
+		}
+	}
+}
+
+// NewDecoder returns an MP3 decoder.
+func NewDecoder(opts ...Option) *Decoder {
+	d := &Decoder{}
+	for _, o := range opts {
+		o(d)
+	}
+	return d
+}
+
+// Engine returns the Layer III decoder d runs.
+func (d *Decoder) Engine() Engine { return d.engine }
+
+// MinSpace is 4 with go-mp3 (one stereo 16-bit sample), 8 with the
+// Native decoder (one stereo float32 sample).
+func (d *Decoder) MinSpace() int {
+	if d.engine == Native {
+		return 8
+	}
+	return 4
+}
+
+// frameBytes is the size of one sample of every channel of the output
+// (4 before the first frame is found, with the Native decoder).
+func (d *Decoder) frameBytes() int {
+	if d.engine == Native {
+		return 4 * max(d.info.Channels, 1)
+	}
+	return 4
+}
 
 // frameFeeder is the reader go-mp3 reads from: it holds one frame.
 type frameFeeder struct{ cur []byte }
@@ -175,7 +254,11 @@ func (d *Decoder) State() any {
 
 // Size is the memory the decoder holds (see catcher.Sizer).
 func (d *Decoder) Size() int64 {
-	return int64(cap(d.walk.buf)+cap(d.out)+len(d.pcm)+len(d.pendBuf)+cap(d.placed.offsets)*16) + 32<<10 // go-mp3's own state, about
+	n := int64(cap(d.walk.buf)+cap(d.out)+len(d.pcm)+4*len(d.fpcm)+len(d.pendBuf)+cap(d.placed.offsets)*16) + 32<<10 // go-mp3's own state, about
+	if d.l3 != nil {
+		n += layer3Size
+	}
+	return n
 }
 
 // nextAudio returns the next audio frame, handling the Xing frame and
@@ -190,8 +273,9 @@ func (d *Decoder) nextAudio() (frame, error) {
 		if err != nil {
 			return f, err
 		}
+		goMP3 := d.engine == GoMP3
 		if !d.infoReady {
-			if f.h.version == 25 {
+			if goMP3 && f.h.version == 25 {
 				return f, fmt.Errorf("%w: MPEG-2.5 (%d Hz)", ErrUnsupported, f.h.rate)
 			}
 			if x, ok := parseXing(f.h, f.data); ok {
@@ -201,11 +285,11 @@ func (d *Decoder) nextAudio() (frame, error) {
 			}
 			d.xing = xingInfo{frames: -1, delay: -1, padding: -1}
 			d.setInfo(f.h)
-			if !d.xing.vbr && f.h.misSizedWhenPadded() && f.h.padsSometimes() {
+			if goMP3 && !d.xing.vbr && f.h.misSizedWhenPadded() && f.h.padsSometimes() {
 				return f, misSized(f)
 			}
 		}
-		if f.h.padding && f.h.misSizedWhenPadded() {
+		if goMP3 && f.h.padding && f.h.misSizedWhenPadded() {
 			return f, misSized(f)
 		}
 		return f, nil
@@ -240,10 +324,14 @@ func (d *Decoder) noteDamage(s string) {
 	}
 }
 
-// drop forgets the go-mp3 decoder.
+// drop forgets the go-mp3 decoder, or the Native decoder's bit
+// reservoir.
 func (d *Decoder) drop() {
 	d.dec = nil
 	d.avail = 0
+	if d.l3 != nil {
+		d.l3.reset()
+	}
 }
 
 // Transform writes decoded PCM into dst. See the type's doc for its ends.
@@ -251,7 +339,7 @@ func (d *Decoder) Transform(dst []byte, src io.Reader) (int, error) {
 	d.walk.src = src
 	for {
 		if k := d.ready(); k > 0 {
-			n := copy(dst[:len(dst)&^3], d.out[d.outR:d.outR+k])
+			n := copy(dst[:len(dst)/d.frameBytes()*d.frameBytes()], d.out[d.outR:d.outR+k])
 			d.outR += n
 			return n, nil
 		}
@@ -279,7 +367,7 @@ func (d *Decoder) hold() int {
 	if d.ended || d.xing.padding < 0 {
 		return 0
 	}
-	return int(max(0, d.xing.padding-decoderDelay)) * 4
+	return int(max(0, d.xing.padding-decoderDelay)) * d.frameBytes()
 }
 
 // ready is how many bytes of out can be returned now.
@@ -294,6 +382,10 @@ func (d *Decoder) ready() int {
 
 // decode decodes one frame into out.
 func (d *Decoder) decode(f frame) {
+	if d.engine == Native {
+		d.decodeNative(f)
+		return
+	}
 	d.frames++
 	n := f.h.samples()
 	pcm, err := d.decodeFenced(f.data)
@@ -318,14 +410,42 @@ func (d *Decoder) decode(f frame) {
 	d.emit(pcm)
 }
 
-// emit appends decoded stereo PCM to out, dropping the start delay.
-func (d *Decoder) emit(pcm []byte) {
-	if d.skip > 0 {
-		k := min(d.skip, int64(len(pcm)/4))
-		d.skip -= k
-		pcm = pcm[k*4:]
+// decodeNative decodes one frame with the Native decoder into out.
+func (d *Decoder) decodeNative(f frame) {
+	d.frames++
+	if d.l3 == nil {
+		d.l3 = newLayer3()
 	}
-	d.samples += int64(len(pcm) / 4)
+	n := f.h.samples() * f.h.channels
+	if f.h.channels != d.info.Channels {
+		// A frame of another stream that the walker let through: its
+		// samples, as silence in the stream's channels.
+		n = f.h.samples() * d.info.Channels
+		clear(d.fpcm[:n])
+		d.noteDamage(fmt.Sprintf("frame at offset %d: %d channels in a stream of %d", f.off, f.h.channels, d.info.Channels))
+	} else if err := d.l3.decodeFrame(f, d.fpcm[:n]); err != nil {
+		if d.firstFail == nil {
+			d.firstFail = err
+		}
+		d.noteDamage(fmt.Sprintf("frame at offset %d: %v", f.off, err))
+	}
+	b := d.pcm[:4*n]
+	for i, v := range d.fpcm[:n] {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+	}
+	d.placed.record(f.off, d.samples-d.skip)
+	d.emit(b)
+}
+
+// emit appends decoded PCM to out, dropping the start delay.
+func (d *Decoder) emit(pcm []byte) {
+	fb := d.frameBytes()
+	if d.skip > 0 {
+		k := min(d.skip, int64(len(pcm)/fb))
+		d.skip -= k
+		pcm = pcm[k*int64(fb):]
+	}
+	d.samples += int64(len(pcm) / fb)
 	d.out = append(d.out, pcm...)
 }
 
@@ -387,9 +507,9 @@ func (d *Decoder) finish(err error) {
 		// the padding is shorter than that delay, add the samples go-mp3
 		// cannot flush.
 		if short := decoderDelay - d.xing.padding; short > 0 {
-			d.out = append(d.out, make([]byte, short*4)...)
+			d.out = append(d.out, make([]byte, short*int64(d.frameBytes()))...)
 		} else {
-			d.out = d.out[:max(d.outR, len(d.out)+int(short)*4)]
+			d.out = d.out[:max(d.outR, len(d.out)+int(short)*d.frameBytes())]
 		}
 	}
 	if d.truncErr != nil {
@@ -413,8 +533,12 @@ func (d *Decoder) finish(err error) {
 	}
 }
 
-// Format returns the format of the decoder's output: stereo 16-bit at the
-// stream's rate (rate 0 until the first frame has been found).
+// Format returns the format of the decoder's output (rate 0 until the
+// first frame has been found): with go-mp3, stereo 16-bit at the stream's
+// rate; with the Native decoder, float32 in the stream's channels.
 func (d *Decoder) Format() transform.Format {
+	if d.engine == Native {
+		return transform.Format{Rate: d.info.SampleRate, Channels: max(d.info.Channels, 1), Encoding: transform.F32LE}
+	}
 	return transform.Format{Rate: d.info.SampleRate, Channels: 2, Encoding: transform.S16LE}
 }

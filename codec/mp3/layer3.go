@@ -1,6 +1,9 @@
 package mp3
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // layer3 is our own Layer III decoder (ISO 11172-3, 13818-3, and
 // MPEG-2.5): it decodes one frame at a time, keeping the bit reservoir
@@ -160,3 +163,7 @@ func (l *layer3) readGranule(r *bitReader, h header, gr, ch int) error {
 // the frames before it is lost (the filter banks' state is kept: it
 // fades out).
 func (l *layer3) reset() { l.res.reset() }
+
+// layer3Size is the memory a layer3 holds: its fields, the bit
+// reservoir's buffer among them (its tables are shared).
+const layer3Size = int64(unsafe.Sizeof(layer3{}))

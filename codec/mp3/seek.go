@@ -28,10 +28,12 @@ const seekRing = 8
 // least: two are not enough for MPEG-2's 576-sample frames; eight at
 // most). The decoder reads src from there with Transform.
 //
+// The options are NewDecoder's.
+//
 // Errors: ReadInfo's; a sample at or past the end of the stream, an
 // error wrapping io.EOF; the walk's (a damaged or truncated stream).
-func Seek(src io.Reader, sample int64) (*Decoder, int64, error) {
-	d := NewDecoder()
+func Seek(src io.Reader, sample int64, opts ...Option) (*Decoder, int64, error) {
+	d := NewDecoder(opts...)
 	if _, err := d.ReadInfo(src); err != nil {
 		return nil, 0, err
 	}
