@@ -19,9 +19,21 @@ import (
 	"github.com/streamcatcher/streamcatcher/transform"
 )
 
-func decodeMP3(t testing.TB, r io.Reader) ([]byte, error) {
+func decodeMP3(t testing.TB, r io.Reader, opts ...mp3.Option) ([]byte, error) {
 	t.Helper()
-	return io.ReadAll(catcher.NewTransformReader(r, mp3.NewDecoder()))
+	return io.ReadAll(catcher.NewTransformReader(r, mp3.NewDecoder(opts...)))
+}
+
+// engines are the Layer III decoders the tests that hold for both run on.
+var engines = []mp3.Engine{mp3.GoMP3, mp3.Native}
+
+// sampleBytes is the size of a sample of every channel of an engine's
+// output for a stream of nch channels.
+func sampleBytes(e mp3.Engine, nch int) int {
+	if e == mp3.Native {
+		return 4 * nch
+	}
+	return 4
 }
 
 func TestFixtures(t *testing.T) {
@@ -79,36 +91,48 @@ func TestFixtures(t *testing.T) {
 }
 
 func TestTruncated(t *testing.T) {
-	clean, err := decodeMP3(t, bytes.NewReader(testutil.Fixture(t, "prog_cbr128.mp3")))
-	require.NoError(t, err)
-	pcm, err := decodeMP3(t, bytes.NewReader(testutil.Fixture(t, "truncated.mp3")))
-	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
-	// Every whole frame before the cut: (30001 - 417 (Info frame)) bytes
-	// of 128 kbit/s frames (417.96 bytes each) is 70 whole frames.
-	require.Len(t, pcm, 70*1152*4-(576+529)*4)
-	assert.True(t, bytes.Equal(clean[:len(pcm)], pcm), "the decoded part matches the whole file's")
+	for _, e := range engines {
+		t.Run(e.String(), func(t *testing.T) {
+			sb := sampleBytes(e, 2)
+			clean, err := decodeMP3(t, bytes.NewReader(testutil.Fixture(t, "prog_cbr128.mp3")), mp3.WithEngine(e))
+			require.NoError(t, err)
+			pcm, err := decodeMP3(t, bytes.NewReader(testutil.Fixture(t, "truncated.mp3")), mp3.WithEngine(e))
+			assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+			// Every whole frame before the cut: (30001 - 417 (Info frame))
+			// bytes of 128 kbit/s frames (417.96 bytes each) is 70 whole
+			// frames.
+			require.Len(t, pcm, (70*1152-576-529)*sb)
+			assert.True(t, bytes.Equal(clean[:len(pcm)], pcm), "the decoded part matches the whole file's")
+		})
+	}
 }
 
 func TestGarbage(t *testing.T) {
-	clean, err := decodeMP3(t, bytes.NewReader(testutil.Fixture(t, "prog_cbr128.mp3")))
-	require.NoError(t, err)
-	pcm, err := decodeMP3(t, bytes.NewReader(testutil.Fixture(t, "garbage.mp3")))
-	assert.ErrorIs(t, err, mp3.ErrCorrupt)
-	assert.NotErrorIs(t, err, io.ErrUnexpectedEOF)
-	t.Log(err)
-	// The damage starts at byte 20000, in frame 47 (417 + 46*418 = 19645
-	// bytes before it): the 46 audio frames before it decode as in the clean
-	// file.
-	good := (46*1152 - 576 - 529) * 4
-	require.Greater(t, len(pcm), good)
-	assert.True(t, bytes.Equal(clean[:good], pcm[:good]), "before the damage")
-	// 1500 bytes of damage take 4 or 5 frames; the rest is decoded and,
-	// once the decoder has settled, identical to the clean file's end.
-	lost := (len(clean) - len(pcm)) / 4
-	assert.GreaterOrEqual(t, lost, 3*1152)
-	assert.LessOrEqual(t, lost, 6*1152)
-	tail := 44100 * 4
-	assert.True(t, bytes.Equal(clean[len(clean)-tail:], pcm[len(pcm)-tail:]), "the last second")
+	for _, e := range engines {
+		t.Run(e.String(), func(t *testing.T) {
+			sb := sampleBytes(e, 2)
+			clean, err := decodeMP3(t, bytes.NewReader(testutil.Fixture(t, "prog_cbr128.mp3")), mp3.WithEngine(e))
+			require.NoError(t, err)
+			pcm, err := decodeMP3(t, bytes.NewReader(testutil.Fixture(t, "garbage.mp3")), mp3.WithEngine(e))
+			assert.ErrorIs(t, err, mp3.ErrCorrupt)
+			assert.NotErrorIs(t, err, io.ErrUnexpectedEOF)
+			t.Log(err)
+			// The damage starts at byte 20000, in frame 47 (417 + 46*418 =
+			// 19645 bytes before it): the 46 audio frames before it decode
+			// as in the clean file.
+			good := (46*1152 - 576 - 529) * sb
+			require.Greater(t, len(pcm), good)
+			assert.True(t, bytes.Equal(clean[:good], pcm[:good]), "before the damage")
+			// 1500 bytes of damage take 4 or 5 frames; the rest is decoded
+			// and, once the decoder has settled, identical to the clean
+			// file's end.
+			lost := (len(clean) - len(pcm)) / sb
+			assert.GreaterOrEqual(t, lost, 3*1152)
+			assert.LessOrEqual(t, lost, 6*1152)
+			tail := 44100 * sb
+			assert.True(t, bytes.Equal(clean[len(clean)-tail:], pcm[len(pcm)-tail:]), "the last second")
+		})
+	}
 }
 
 func TestBadInput(t *testing.T) {

@@ -39,8 +39,13 @@ func (f Frames) At(off int64) (offset, sample int64, ok bool) {
 
 // record adds a frame decoded at input offset off whose samples start at
 // output sample s, forgetting the older half when the arrays are full,
-// into fresh ones: published views keep the old arrays.
+// into fresh ones: published views keep the old arrays. The arrays are
+// made whole at the first frame, so that a frame allocates nothing but
+// every 64th.
 func (f *Frames) record(off, s int64) {
+	if f.offsets == nil {
+		f.offsets, f.samples = make([]int64, 0, 2*maxFrames), make([]int64, 0, 2*maxFrames)
+	}
 	if len(f.offsets) >= 2*maxFrames {
 		f.offsets = append(make([]int64, 0, 2*maxFrames), f.offsets[maxFrames:]...)
 		f.samples = append(make([]int64, 0, 2*maxFrames), f.samples[maxFrames:]...)

@@ -181,3 +181,30 @@ func TestNativeMatchesFFmpeg(t *testing.T) {
 		})
 	}
 }
+
+// Decoding with the Native decoder allocates nothing per frame, past a
+// stream's first frames (the Frames' arrays are renewed every 64 frames
+// from the 128th, so that published views stay unchanged; the fixtures
+// are shorter).
+func TestNativeNoAllocs(t *testing.T) {
+	for _, name := range []string{"prog_cbr128.mp3", "prog_22050_joint.mp3", "prog_8000_mono.mp3"} {
+		t.Run(name, func(t *testing.T) {
+			src := bytes.NewReader(testutil.Fixture(t, name))
+			d := NewDecoder(WithEngine(Native))
+			dst := make([]byte, 1152*8)
+			frames := func(n int64) {
+				for to := d.frames + n; d.frames < to; {
+					_, err := d.Transform(dst, src)
+					require.NoError(t, err)
+				}
+			}
+			frames(8)
+			// AllocsPerRun runs f once more before it counts.
+			n := int64(len(audioFrames(t, name))-10) / 2
+			allocs := testing.AllocsPerRun(1, func() { frames(n) })
+			t.Logf("%s: %v allocations in %d frames", name, allocs, n)
+			require.Greater(t, n, int64(16))
+			assert.Zero(t, allocs)
+		})
+	}
+}

@@ -66,14 +66,19 @@ func Seek(src io.Reader, sample int64, opts ...Option) (*Decoder, int64, error) 
 	}
 	// The warm-up: three frames before the target frame (the overlap of
 	// the synthesis filter and of the IMDCT), and before them as many as
-	// the reservoir of the frame before the target and of the target
+	// the reservoir of the target and of the two frames before it (whose
+	// granules reach into the target's output through the filter banks)
 	// reaches back into.
 	first := max(target-3, 0)
 	if target >= 3 {
-		prev, cur := ring[(target-1)%seekRing], ring[target%seekRing]
-		need := max(prev.h.mainDataBegin(prev.data), cur.h.mainDataBegin(cur.data)-prev.h.mainDataSize())
+		need, own := 0, 0 // bytes needed before frame target-2; main data from target-2 on
+		for j := target - 2; j <= target; j++ {
+			f := ring[j%seekRing]
+			need = max(need, f.h.mainDataBegin(f.data)-own)
+			own += f.h.mainDataSize()
+		}
 		have := 0
-		for first = target - 1; first > 0 && target-first < seekRing-1 && have < need; {
+		for first = target - 2; first > 0 && target-first < seekRing-1 && have < need; {
 			first--
 			have += ring[first%seekRing].h.mainDataSize()
 		}
