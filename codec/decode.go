@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -25,6 +26,7 @@ type decodeConfig struct {
 	quality transform.Quality
 	dither  uint64
 	raw     *transform.Format
+	mp3     mp3.Engine
 }
 
 // WithRawInput says that the input is raw PCM of format f (see wav.Raw),
@@ -38,6 +40,12 @@ func WithRawInput(f transform.Format) DecodeOption {
 // core, a thousandth of a core per track, so cheaper presets save little).
 func WithQuality(q transform.Quality) DecodeOption {
 	return func(c *decodeConfig) { c.quality = q }
+}
+
+// WithMP3Engine selects the Layer III decoder of MP3 input (mp3.GoMP3 by
+// default; see mp3.WithEngine).
+func WithMP3Engine(e mp3.Engine) DecodeOption {
+	return func(c *decodeConfig) { c.mp3 = e }
 }
 
 // WithDitherSeed sets the seed of the dither added when the output is
@@ -102,14 +110,17 @@ func buildDecoder(src io.Reader, to transform.Format, cfg decodeConfig) (catcher
 	} else {
 		var err error
 		if kind, in, err = DetectReader(src); err != nil {
-			return nil, nil, err
+			if cfg.mp3 != mp3.Native || !errors.Is(err, ErrMPEG25) {
+				return nil, nil, err
+			}
+			kind = KindMP3
 		}
 	}
 	var err error
 	switch kind {
 	case KindRaw:
 	case KindMP3:
-		d := mp3.NewDecoder()
+		d := mp3.NewDecoder(mp3.WithEngine(cfg.mp3))
 		if _, err := d.ReadInfo(in); err != nil {
 			return nil, nil, err
 		}

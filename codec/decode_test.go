@@ -59,6 +59,52 @@ func TestDecodeMP3To48k(t *testing.T) {
 	assert.Equal(t, int64(132300), info.Length)
 }
 
+// With the Native MP3 decoder, MP3s decode to 48 kHz PCM as with go-mp3:
+// a stereo and a mono one (its float32 mono output made stereo), exactly 3
+// s long and aligned to the program; and MPEG-2.5, which go-mp3 refuses.
+func TestDecodeMP3Native(t *testing.T) {
+	for _, tt := range []struct {
+		file     string
+		channels int
+	}{{"prog_cbr128.mp3", 2}, {"prog_22050_mono.mp3", 1}} {
+		t.Run(tt.file, func(t *testing.T) {
+			d, err := codec.NewDecoder(opusIn, codec.WithMP3Engine(mp3.Native))
+			require.NoError(t, err)
+			c := catcher.New(iotest.HalfReader(bytes.NewReader(testutil.Fixture(t, tt.file))), catcher.WithTransform(d))
+			defer c.Close()
+			pcm, err := io.ReadAll(c.NewReader())
+			require.NoError(t, err)
+			require.Len(t, pcm, 144000*4)
+			for ch := range 2 {
+				lag, corr := testutil.BestLag(testutil.Program(48000, ch%tt.channels), testutil.Channel(pcm, transform.S16LE, 2, ch), 96000, 140000, 8)
+				assert.Equal(t, 0, lag, "channel %d", ch)
+				assert.Greater(t, corr, 0.99)
+			}
+			src, _, ok := catcher.StateOf[codec.Source](c)
+			require.True(t, ok)
+			assert.Equal(t, transform.Format{Rate: src.Format.Rate, Channels: tt.channels, Encoding: transform.F32LE}, src.Format)
+		})
+	}
+	t.Run("prog_8000_mono.mp3", func(t *testing.T) {
+		data := testutil.Fixture(t, "prog_8000_mono.mp3")
+		d, err := codec.NewDecoder(opusIn)
+		require.NoError(t, err)
+		_, err = io.ReadAll(catcher.NewTransformReader(bytes.NewReader(data), d))
+		require.ErrorIs(t, err, codec.ErrUnsupported, "go-mp3 does not decode MPEG-2.5")
+		d, err = codec.NewDecoder(opusIn, codec.WithMP3Engine(mp3.Native))
+		require.NoError(t, err)
+		pcm, err := io.ReadAll(catcher.NewTransformReader(bytes.NewReader(data), d))
+		require.NoError(t, err)
+		// No LAME tag: the encoder's 576 samples of delay stay (and its
+		// padding), 44 frames of 576 samples less the decoder's 529.
+		require.InDelta(t, (44*576-529)*6, len(pcm)/4, 6, "samples at 48 kHz")
+		got := testutil.Channel(pcm, transform.S16LE, 2, 0)
+		lag, corr := testutil.BestLag(testutil.Program(48000, 0), got[576*6:], 96000, 140000, 8)
+		assert.Equal(t, 0, lag)
+		assert.Greater(t, corr, 0.9)
+	})
+}
+
 func TestDecodeWAV(t *testing.T) {
 	for _, tc := range []struct {
 		file   string

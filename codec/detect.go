@@ -53,9 +53,9 @@ const DetectSize = 8 << 10
 // be an MP3's. An EBML header whose DocType is "webm" or "matroska" is
 // KindWebM, whatever codec its tracks hold (webm.OpusDemuxer tells).
 // Errors: io.ErrUnexpectedEOF (wrapped) for no bytes; ErrUnsupported
-// (wrapped) for Ogg that is not Opus and for MPEG-2.5, which the MP3
-// decoder refuses; ErrUnknownFormat (wrapped, for EBML of another
-// DocType) otherwise.
+// (wrapped) for Ogg that is not Opus, and ErrMPEG25 (which wraps it) for
+// MPEG-2.5, which go-mp3 refuses; ErrUnknownFormat (wrapped, for EBML of
+// another DocType) otherwise.
 func Detect(head []byte) (Kind, error) {
 	switch {
 	case len(head) == 0:
@@ -91,7 +91,7 @@ func Detect(head []byte) (Kind, error) {
 	case 0:
 		return KindUnknown, ErrUnknownFormat
 	case 25:
-		return KindUnknown, fmt.Errorf("%w: MPEG-2.5 audio, which the MP3 decoder does not decode", ErrUnsupported)
+		return KindUnknown, ErrMPEG25
 	default:
 		return KindMP3, nil
 	}

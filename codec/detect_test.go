@@ -95,10 +95,11 @@ func TestDetectOther(t *testing.T) {
 			assert.ErrorIs(t, err, codec.ErrUnknownFormat, "% x", c.head)
 		}
 	}
-	// MPEG-2.5, which the decoder refuses, is not called MP3.
+	// MPEG-2.5, which go-mp3 refuses, is not called MP3.
 	f := append([]byte{0xff, 0xe3, 0x18, 0xc4}, make([]byte, 68)...)
 	k, err = codec.Detect(append(bytes.Clone(f), f...))
 	assert.ErrorIs(t, err, codec.ErrUnsupported)
+	assert.ErrorIs(t, err, codec.ErrMPEG25)
 	assert.Equal(t, codec.KindUnknown, k)
 }
 

@@ -450,7 +450,7 @@ func (t *Track) encodeSegment(ctx context.Context, s *segment, x framed.Index, s
 	defer closeSource()
 	sl := &slot{pool: t.cfg.pool, ctx: ctx, urgent: func() bool { return true }}
 	r = yieldingSeeker(r, sl)
-	dec, first, err := seekPCM(src.Kind, r, q0)
+	dec, first, err := seekPCM(src.Kind, r, q0, t.cfg.mp3)
 	if err != nil {
 		return err
 	}
@@ -709,11 +709,12 @@ func (y yieldReadSeeker) Seek(offset int64, whence int) (int64, error) {
 // MP3 by a walk over its frame headers (mp3.Seek); WAV by byte, one seek
 // past the whole frames before q where r seeks (wav.Seek), else they are
 // read and dropped; FLAC by its seek table where r seeks and the stream
-// has one (flac.Seek), else decoded from its start.
-func seekPCM(kind codec.Kind, r io.Reader, q int64) (catcher.Transform, int64, error) {
+// has one (flac.Seek), else decoded from its start. e is the track's MP3
+// decoder.
+func seekPCM(kind codec.Kind, r io.Reader, q int64, e mp3.Engine) (catcher.Transform, int64, error) {
 	switch kind {
 	case codec.KindMP3:
-		return mp3.Seek(r, q)
+		return mp3.Seek(r, q, mp3.WithEngine(e))
 	case codec.KindWAV:
 		return wav.Seek(r, q)
 	case codec.KindFLAC:

@@ -70,6 +70,7 @@ type trackConfig struct {
 	built     func(encodes bool)                           // called once the input is known: whether it is encoded (Library's count)
 	reopen    func(ctx context.Context) (io.Reader, error) // opens the source again, for segments (withReopen); nil: none
 	filters   transform.Chain                              // WithFilters'; the zero Chain: none
+	mp3       mp3.Engine                                   // WithMP3Engine's
 }
 
 // filtered reports whether the track applies a filter.
@@ -95,6 +96,11 @@ func WithChannels(n int) TrackOption { return func(c *trackConfig) { c.channels 
 // for a track played in real time and well under a tenth of the encoder's
 // cost, so the cheaper presets would save almost nothing.
 func WithQuality(q transform.Quality) TrackOption { return func(c *trackConfig) { c.quality = q } }
+
+// WithMP3Engine selects the decoder of MP3 input: mp3.GoMP3 (the
+// default) or mp3.Native, the package's own, which also decodes MPEG-2.5
+// and the padded MPEG-2 frames go-mp3 refuses (see mp3.WithEngine).
+func WithMP3Engine(e mp3.Engine) TrackOption { return func(c *trackConfig) { c.mp3 = e } }
 
 // WithCBR turns the encoder's constant bitrate on or off (off, variable
 // bitrate, by default), as libopus.WithCBR does. It has no effect on Ogg
@@ -237,7 +243,7 @@ func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
 }
 
 func decodeOptions(cfg trackConfig) []codec.DecodeOption {
-	opts := []codec.DecodeOption{codec.WithQuality(cfg.quality)}
+	opts := []codec.DecodeOption{codec.WithQuality(cfg.quality), codec.WithMP3Engine(cfg.mp3)}
 	if cfg.raw != nil {
 		opts = append(opts, codec.WithRawInput(*cfg.raw))
 	}
@@ -294,7 +300,7 @@ func (t *Track) build(src io.Reader, enc encoder, noEnc error, dec catcher.Trans
 			t.reportBuilt(false)
 			return catcher.Annotate(f, codec.Source{Kind: kind}), in, nil
 		}
-		if err != nil {
+		if err != nil && (t.cfg.mp3 != mp3.Native || !errors.Is(err, codec.ErrMPEG25)) {
 			return nil, nil, err
 		}
 		src = in

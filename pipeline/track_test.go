@@ -18,6 +18,7 @@ import (
 	"github.com/streamcatcher/streamcatcher/catcher"
 	"github.com/streamcatcher/streamcatcher/codec"
 	"github.com/streamcatcher/streamcatcher/codec/framed"
+	"github.com/streamcatcher/streamcatcher/codec/mp3"
 	"github.com/streamcatcher/streamcatcher/codec/ogg"
 	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/internal/testutil"
@@ -100,6 +101,41 @@ func TestTrackFixtures(t *testing.T) {
 			assert.Equal(t, tc.title, m.Title)
 			assert.Equal(t, 2, m.Channels)
 			assert.Equal(t, 20*time.Millisecond, m.Frame)
+		})
+	}
+}
+
+// Tracks built with the Native MP3 decoder: exact to the sample as with
+// go-mp3, mono made stereo; and the fixtures go-mp3 refuses (padded
+// MPEG-2 frames, MPEG-2.5), which have no LAME tag, so that their length
+// is the frames' (44 or 117 frames of 576 samples, less the decoder's 529,
+// at 48 kHz), not exact.
+func TestTrackMP3Native(t *testing.T) {
+	for _, tc := range []struct {
+		file    string
+		samples int64
+		exact   bool
+	}{
+		{"prog_cbr128.mp3", 144000, true},
+		{"prog_vbr.mp3", 144000, true},
+		{"prog_22050_mono.mp3", 144000, true},
+		{"prog_22050_32k.mp3", (117*576 - 529) * 48000 / 22050, false},
+		{"prog_8000_mono.mp3", (44*576 - 529) * 6, false},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			tr := newTrack(t, bytes.NewReader(testutil.Fixture(t, tc.file)), pipeline.WithMP3Engine(mp3.Native))
+			<-tr.Done()
+			require.NoError(t, tr.Err())
+			require.True(t, tr.Finished())
+			x, _ := tr.Index()
+			if tc.exact {
+				assert.Equal(t, tc.samples, x.DurationSamples(), "exact to the sample")
+			} else {
+				assert.InDelta(t, tc.samples, x.DurationSamples(), 960, "within a packet")
+			}
+			m := tr.Metadata()
+			assert.Equal(t, codec.KindMP3, m.Kind)
+			assert.Equal(t, 2, m.Channels)
 		})
 	}
 }
