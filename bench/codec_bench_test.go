@@ -85,7 +85,7 @@ func benchDecode[D decoder](b *testing.B, data []byte, newDecoder func() D) {
 
 // BenchmarkCodecMP3Decode decodes a whole MP3 an operation (benchDecode).
 func BenchmarkCodecMP3Decode(b *testing.B) {
-	benchDecode(b, codecFile(b, "CODEC_BENCH_MP3", "prog_cbr128.mp3"), mp3.NewDecoder)
+	benchDecode(b, codecFile(b, "CODEC_BENCH_MP3", "prog_cbr128.mp3"), func() *mp3.Decoder { return mp3.NewDecoder() })
 }
 
 // BenchmarkCodecFLACDecode decodes a whole FLAC an operation (benchDecode).
