@@ -16,8 +16,9 @@
 //
 // Padded MPEG-2 frames whose size go-mp3 computes one byte short (22.05
 // kHz at 8, 16, 24, 32, 80, 96, 144 or 160 kbit/s, and VBR streams that
-// use those) would decode to near silence; the decoder refuses them at the
-// first such frame with ErrUnsupported instead. MPEG-2.5 is refused too.
+// use those) would decode to near silence; with go-mp3 the decoder refuses
+// them at the first such frame with ErrUnsupported instead. MPEG-2.5 is
+// refused too.
 //
 // The package's own decoder (Native) reads the frames the same walker
 // finds; it decodes MPEG-1, MPEG-2 and MPEG-2.5, padded frames included,
@@ -98,8 +99,7 @@ type Info struct {
 // ends inside a frame or before the frames the Xing header announces;
 // ErrCorrupt (wrapped, with the offsets of the damage) if damaged regions
 // or frames were skipped; ErrUnsupported for a stream go-mp3 cannot decode
-// (with go-mp3 only); ErrNotMP3
-// if there is no Layer III stream at all.
+// (with go-mp3 only); ErrNotMP3 if there is no Layer III stream at all.
 //
 // A Decoder is not safe for concurrent use.
 type Decoder struct {

@@ -8,9 +8,9 @@ var (
 	ErrNotMP3 = errors.New("mp3: not an MP3 stream")
 
 	// ErrUnsupported is returned, wrapped with the detail, for a stream
-	// that the decoder recognises but cannot decode correctly: MPEG-2.5,
-	// and padded MPEG-2 frames that go-mp3 mis-sizes. Nothing is decoded
-	// as silence in their place.
+	// that the decoder recognises but cannot decode correctly with go-mp3:
+	// MPEG-2.5, and padded MPEG-2 frames that go-mp3 mis-sizes (the Native
+	// decoder decodes both). Nothing is decoded as silence in their place.
 	ErrUnsupported = errors.New("mp3: unsupported stream")
 
 	// ErrCorrupt is returned, wrapped with the byte offsets of the damage,
