@@ -33,14 +33,6 @@ import (
 	gomp3 "github.com/hajimehoshi/go-mp3"
 )
 
-// Linbits is the number of linbits of each table_select that has any
-// (ISO 11172-3 Table B.7): tables 16 to 23 share table 16's code words
-// and 24 to 31 table 24's.
-var Linbits = [32]int{
-	16: 1, 17: 2, 18: 3, 19: 4, 20: 6, 21: 8, 22: 10, 23: 13,
-	24: 4, 25: 5, 26: 6, 27: 7, 28: 8, 29: 9, 30: 11, 31: 13,
-}
-
 // Pair is a pair of magnitudes (x, y) a code word codes; 15 stands for
 // every magnitude from 15 up (the escape of the tables with linbits).
 type Pair struct{ X, Y int }
