@@ -15,7 +15,13 @@ import (
 // Xing/Info frame left out).
 func audioFrames(t *testing.T, name string) []frame {
 	t.Helper()
-	m := walker{src: bytes.NewReader(testutil.Fixture(t, name))}
+	return framesOf(t, name, testutil.Fixture(t, name))
+}
+
+// framesOf is audioFrames of an MP3's bytes; name is for messages.
+func framesOf(t *testing.T, name string, data []byte) []frame {
+	t.Helper()
+	m := walker{src: bytes.NewReader(data)}
 	var out []frame
 	for {
 		f, junk, _, err := m.next()
