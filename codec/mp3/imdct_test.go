@@ -262,11 +262,12 @@ func TestMatrix(t *testing.T) {
 func TestSynthSlot(t *testing.T) {
 	initSynth()
 	saved := synthD
-	defer func() { synthD = saved }()
+	defer func() { synthD = saved; arrangeSynthWindow() }()
 	rng := rand.New(rand.NewPCG(17, 18))
 	for i := range synthD {
 		synthD[i] = float32(rng.NormFloat64())
 	}
+	arrangeSynthWindow()
 	var f synth
 	V := make([]float64, 1024)
 	out := make([]float32, 64)

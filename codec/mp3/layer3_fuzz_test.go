@@ -38,7 +38,8 @@ func FuzzLayer3(f *testing.F) {
 		}
 		saved := synthD
 		copy(synthD[:], window)
-		defer func() { synthD = saved }()
+		arrangeSynthWindow()
+		defer func() { synthD = saved; arrangeSynthWindow() }()
 		l := newLayer3()
 		l.tables = ts
 		m := walker{src: bytes.NewReader(in)}

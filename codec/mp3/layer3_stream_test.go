@@ -324,10 +324,11 @@ func withTestTables(t *testing.T, rng *rand.Rand) (*layer3, [25]map[int]huffCode
 	l := newLayer3()
 	l.tables = ts
 	saved := synthD
-	t.Cleanup(func() { synthD = saved })
+	t.Cleanup(func() { synthD = saved; arrangeSynthWindow() })
 	for i := range synthD {
 		synthD[i] = float32(rng.NormFloat64() / 16)
 	}
+	arrangeSynthWindow()
 	return l, byTable
 }
 

@@ -60,21 +60,33 @@ var synthWindowHalf = [257]float64{
 
 var (
 	synthOnce sync.Once
-	// leeFactor[n] holds 1/(2cos(π(2i+1)/2n)), i < n/2, for the n-point
+	// lee32 ... lee4 hold 1/(2cos(π(2i+1)/2n)), i < n/2, for the n-point
 	// step of the DCT-II.
-	leeFactor [33][]float32
-	synthD    [512]float32
+	lee32  [16]float32
+	lee16  [8]float32
+	lee8   [4]float32
+	lee4   [2]float32
+	lee2   float32
+	synthD [512]float32
+	// synthW is synthD arranged by output sample: synthW[j] holds the 16
+	// coefficients that sample j of a time slot sums, in the order of
+	// the V values they weigh (see synth.slot).
+	synthW [32][16]float32
 )
 
 func initSynth() {
 	synthOnce.Do(func() {
-		for n := 2; n <= 32; n *= 2 {
-			f := make([]float32, n/2)
+		lee := func(f []float32) {
+			n := 2 * len(f)
 			for i := range f {
 				f[i] = float32(1 / (2 * math.Cos(math.Pi*float64(2*i+1)/float64(2*n))))
 			}
-			leeFactor[n] = f
 		}
+		lee(lee32[:])
+		lee(lee16[:])
+		lee(lee8[:])
+		lee(lee4[:])
+		lee2 = float32(1 / (2 * math.Cos(math.Pi/4)))
 		for i, d := range synthWindowHalf {
 			synthD[i] = float32(d)
 			if i > 0 && i < 256 {
@@ -85,38 +97,106 @@ func initSynth() {
 				}
 			}
 		}
+		arrangeSynthWindow()
 	})
 }
 
+// arrangeSynthWindow makes synthW from synthD.
+func arrangeSynthWindow() {
+	for j := range 32 {
+		for i := range 8 {
+			synthW[j][2*i] = synthD[64*i+j]
+			synthW[j][2*i+1] = synthD[64*i+32+j]
+		}
+	}
+}
+
 // dct2 computes the DCT-II y[k] = Σ x[n] cos(π/n (n+½) k) of x in place,
-// for len(x) a power of two up to 32, with tmp (as long) as scratch.
+// for len(x) a power of two up to 32 (tmp is not used: it is kept for
+// the callers that give scratch space).
 func dct2(x, tmp []float32) {
-	n := len(x)
-	if n == 1 {
-		return
+	switch len(x) {
+	case 32:
+		dct32((*[32]float32)(x))
+	case 16:
+		dct16((*[16]float32)(x))
+	case 8:
+		dct8((*[8]float32)(x))
+	case 4:
+		dct4((*[4]float32)(x))
+	case 2:
+		x[0], x[1] = x[0]+x[1], (x[0]-x[1])*lee2
 	}
-	h := n / 2
-	f := leeFactor[n]
-	for i := range h {
-		a, b := x[i], x[n-1-i]
-		tmp[i] = a + b
-		tmp[h+i] = (a - b) * f[i]
+}
+
+// dct32 is the 32-point DCT-II in place, by Lee's step: the 16-point
+// DCT-II of the sums x[i] + x[31-i] gives the even outputs; that of the
+// differences, scaled, gives the odd ones as sums of neighbours.
+func dct32(x *[32]float32) {
+	var lo, hi [16]float32
+	for i := range 16 {
+		a, b := x[i], x[31-i]
+		lo[i] = a + b
+		hi[i] = (a - b) * lee32[i]
 	}
-	dct2(tmp[:h], x[:h])
-	dct2(tmp[h:], x[h:])
-	for k := range h - 1 {
-		x[2*k] = tmp[k]
-		x[2*k+1] = tmp[h+k] + tmp[h+k+1]
+	dct16(&lo)
+	dct16(&hi)
+	for k := range 15 {
+		x[2*k] = lo[k]
+		x[2*k+1] = hi[k] + hi[k+1]
 	}
-	x[n-2] = tmp[h-1]
-	x[n-1] = tmp[n-1]
+	x[30] = lo[15]
+	x[31] = hi[15]
+}
+
+// dct16 is the 16-point DCT-II in place (see dct32).
+func dct16(x *[16]float32) {
+	var lo, hi [8]float32
+	for i := range 8 {
+		a, b := x[i], x[15-i]
+		lo[i] = a + b
+		hi[i] = (a - b) * lee16[i]
+	}
+	dct8(&lo)
+	dct8(&hi)
+	for k := range 7 {
+		x[2*k] = lo[k]
+		x[2*k+1] = hi[k] + hi[k+1]
+	}
+	x[14] = lo[7]
+	x[15] = hi[7]
+}
+
+// dct8 is the 8-point DCT-II in place (see dct32).
+func dct8(x *[8]float32) {
+	var lo, hi [4]float32
+	for i := range 4 {
+		a, b := x[i], x[7-i]
+		lo[i] = a + b
+		hi[i] = (a - b) * lee8[i]
+	}
+	dct4(&lo)
+	dct4(&hi)
+	x[0], x[1] = lo[0], hi[0]+hi[1]
+	x[2], x[3] = lo[1], hi[1]+hi[2]
+	x[4], x[5] = lo[2], hi[2]+hi[3]
+	x[6], x[7] = lo[3], hi[3]
+}
+
+// dct4 is the 4-point DCT-II in place, written out.
+func dct4(x *[4]float32) {
+	a0, a1 := x[0]+x[3], x[1]+x[2]
+	b0, b1 := (x[0]-x[3])*lee4[0], (x[1]-x[2])*lee4[1]
+	e0, e1 := a0+a1, (a0-a1)*lee2
+	o0, o1 := b0+b1, (b0-b1)*lee2
+	x[0], x[1], x[2], x[3] = e0, o0+o1, e1, o1
 }
 
 // matrix computes V (64 values) of one time slot's subband samples s.
 func matrix(s *[32]float32, v []float32) {
-	var c, tmp [32]float32
-	c = *s
-	dct2(c[:], tmp[:])
+	c := *s
+	dct32(&c)
+	v = v[:64]
 	for i := range 16 {
 		v[i] = c[16+i]
 	}
@@ -132,7 +212,10 @@ func matrix(s *[32]float32, v []float32) {
 
 // synth is one channel's synthesis filter bank state.
 type synth struct {
-	v   [1024]float32 // V history: the newest 64 at off
+	// v is the V history of the last 16 time slots, the newest 64 values
+	// at off, each slot's written twice, 1024 values apart, so that the
+	// 1024 from off on are the whole history in order.
+	v   [2048]float32
 	off int
 }
 
@@ -140,13 +223,20 @@ type synth struct {
 // out[0], out[stride], ....
 func (f *synth) slot(s *[32]float32, out []float32, stride int) {
 	f.off = (f.off - 64) & 1023
-	matrix(s, f.v[f.off:f.off+64])
+	nv := (*[64]float32)(f.v[f.off : f.off+64])
+	matrix(s, nv[:])
+	copy(f.v[f.off+1024:f.off+1088], nv[:])
+	// Sample j sums V[128i + j] and V[128i + 96 + j] of the history,
+	// i < 8, weighted by D[64i + j] and D[64i + 32 + j].
+	v := (*[1024]float32)(f.v[f.off : f.off+1024])
+	_ = out[31*stride]
 	for j := range 32 {
-		var sum float32
-		for i := range 8 {
-			sum += f.v[(f.off+128*i+j)&1023]*synthD[64*i+j] + f.v[(f.off+128*i+96+j)&1023]*synthD[64*i+32+j]
-		}
-		out[j*stride] = sum
+		d := &synthW[j]
+		s0 := v[j]*d[0] + v[96+j]*d[1] + v[128+j]*d[2] + v[224+j]*d[3]
+		s1 := v[256+j]*d[4] + v[352+j]*d[5] + v[384+j]*d[6] + v[480+j]*d[7]
+		s2 := v[512+j]*d[8] + v[608+j]*d[9] + v[640+j]*d[10] + v[736+j]*d[11]
+		s3 := v[768+j]*d[12] + v[864+j]*d[13] + v[896+j]*d[14] + v[992+j]*d[15]
+		out[j*stride] = (s0 + s1) + (s2 + s3)
 	}
 }
 
