@@ -1,6 +1,7 @@
 package mp3
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -180,6 +181,8 @@ const spectrumMax = 15 + 1<<13 - 1
 // end is dropped, as the standard's decoders do; big values that run
 // past it are an error (errMainData).
 func (ts *huffTables) readSpectrum(r *bitReader, g *granuleInfo, end int, is *[576]int32) (int, error) {
+	k := newBitCache(r)
+	defer func() { r.pos = k.pos() }()
 	i := 0
 	for region := range 3 {
 		stop := [3]int{g.region1Start, g.region2Start, 2 * g.bigValues}[region]
@@ -187,7 +190,7 @@ func (ts *huffTables) readSpectrum(r *bitReader, g *granuleInfo, end int, is *[5
 			continue
 		}
 		sel := g.tableSelect[region]
-		t, lb := ts.pairs[sel], ts.linbits[sel]
+		t, lb := ts.pairs[sel], uint(ts.linbits[sel])
 		if t == nil {
 			if sel != 0 {
 				return 0, fmt.Errorf("%w: %d", errNoTable, sel)
@@ -197,45 +200,114 @@ func (ts *huffTables) readSpectrum(r *bitReader, g *granuleInfo, end int, is *[5
 			continue
 		}
 		for ; i < stop; i += 2 {
-			v := t.decode(r)
+			// A pair takes at most 19 bits of code word, two of 13
+			// linbits and two signs: 47 of the 56 a refill gives.
+			k.refill()
+			v := t.decodeCache(&k)
 			x, y := int32(v>>4), int32(v&15)
 			if x == 15 && lb > 0 {
-				x += int32(r.read(lb))
+				x += int32(k.read(lb))
 			}
-			if x != 0 && r.flag() {
+			if x != 0 && k.read(1) != 0 {
 				x = -x
 			}
 			if y == 15 && lb > 0 {
-				y += int32(r.read(lb))
+				y += int32(k.read(lb))
 			}
-			if y != 0 && r.flag() {
+			if y != 0 && k.read(1) != 0 {
 				y = -y
 			}
 			is[i], is[i+1] = x, y
 		}
 	}
-	if r.pos > end {
-		return 0, fmt.Errorf("%w: big values run %d bits past the granule", errMainData, r.pos-end)
+	if p := k.pos(); p > end {
+		return 0, fmt.Errorf("%w: big values run %d bits past the granule", errMainData, p-end)
 	}
 	q := ts.quads[g.count1Table]
-	for i+4 <= 576 && r.pos < end {
-		v := q.decode(r)
-		for k := range 4 {
+	for i+4 <= 576 && k.pos() < end {
+		k.refill()
+		v := q.decodeCache(&k)
+		quad := (*[4]int32)(is[i : i+4])
+		for j := range 4 {
 			var s int32
-			if v>>(3-k)&1 != 0 {
-				s = 1
-				if r.flag() {
-					s = -1
-				}
+			if v>>(3-j)&1 != 0 {
+				s = 1 - 2*int32(k.read(1))
 			}
-			is[i+k] = s
+			quad[j] = s
 		}
 		i += 4
-		if r.pos > end {
+		if k.pos() > end {
 			i -= 4
 			break
 		}
 	}
 	clear(is[i:])
 	return i, nil
+}
+
+// bitCache reads a granule's Huffman code from a bitReader's bytes, a
+// word at a time: it holds the next 56 to 63 bits, left-aligned, after
+// each refill. Bits past the end of the bytes are zeros, as bitReader's.
+type bitCache struct {
+	b []byte
+	i int    // the next byte of b to load
+	c uint64 // the bits not yet read, left-aligned
+	n uint   // how many of c's bits are loaded
+}
+
+// newBitCache starts a bitCache at r's position.
+func newBitCache(r *bitReader) bitCache {
+	k := bitCache{b: r.b, i: r.pos >> 3}
+	k.refill()
+	k.c <<= uint(r.pos & 7)
+	k.n -= uint(r.pos & 7)
+	return k
+}
+
+// pos is the position of the next bit, as bitReader's.
+func (k *bitCache) pos() int { return 8*k.i - int(k.n) }
+
+// refill loads whole bytes until at least 56 bits are loaded.
+func (k *bitCache) refill() {
+	if k.i+8 <= len(k.b) {
+		// Every bit of the word is the stream's; those past the bytes
+		// counted are loaded again, the same, by the next refill.
+		k.c |= binary.BigEndian.Uint64(k.b[k.i:]) >> k.n
+		k.i += int(63-k.n) >> 3
+		k.n |= 56
+		return
+	}
+	for k.n <= 56 {
+		var v byte
+		if k.i < len(k.b) {
+			v = k.b[k.i]
+		}
+		k.c |= uint64(v) << (56 - k.n)
+		k.n += 8
+		k.i++
+	}
+}
+
+// read returns the next m bits (1 <= m <= k.n).
+func (k *bitCache) read(m uint) uint32 {
+	v := uint32(k.c >> (64 - m))
+	k.c <<= m
+	k.n -= m
+	return v
+}
+
+// decodeCache is decode on a bitCache, which must hold the code word.
+func (t *huffTable) decodeCache(k *bitCache) int {
+	v := k.c
+	e := t.e[v>>(64-uint(t.root))]
+	n := uint(t.root)
+	for e&huffSub != 0 {
+		bits := uint(e & 0xff)
+		e = t.e[int(e>>8&0x7fffff)+int(v<<n>>(64-bits))]
+		n += bits
+	}
+	m := uint(e & 0xff)
+	k.c <<= m
+	k.n -= m
+	return int(e >> 8 & 0xff)
 }
