@@ -21,13 +21,18 @@ const gainMax = 255 - 210
 
 var (
 	requantOnce sync.Once
-	pow43       [spectrumMax + 1]float32 // i^(4/3)
-	gainPow     [gainMax - gainMin + 1]float32
+	pow43       [pow43Len]float32 // i^(4/3), for i up to spectrumMax
+
+	gainPow [gainMax - gainMin + 1]float32
 )
+
+// pow43Len is the length of pow43: the power of two above spectrumMax,
+// so that a masked index needs no bounds check.
+const pow43Len = 1 << 14
 
 func initRequant() {
 	requantOnce.Do(func() {
-		for i := range pow43 {
+		for i := range spectrumMax + 1 {
 			pow43[i] = float32(math.Pow(float64(i), 4.0/3))
 		}
 		for e := gainMin; e <= gainMax; e++ {
@@ -39,16 +44,16 @@ func initRequant() {
 // requantLines scales lines [from, to) of is into xr with exponent e.
 func requantLines(is *[576]int32, xr *[576]float32, from, to, e int) {
 	g := gainPow[e-gainMin]
-	for i := from; i < to; i++ {
-		v := is[i]
-		switch {
-		case v > 0:
-			xr[i] = pow43[v] * g
-		case v < 0:
-			xr[i] = -pow43[-v] * g
-		default:
-			xr[i] = 0
-		}
+	if from >= to {
+		return
+	}
+	in, out := is[from:to], xr[from:to]
+	out = out[:len(in)]
+	for i, v := range in {
+		// |v| from the sign's mask; the sign put back on the float's bit.
+		m := v >> 31
+		x := pow43[uint32((v^m)-m)&(pow43Len-1)] * g
+		out[i] = math.Float32frombits(math.Float32bits(x) ^ uint32(m)&(1<<31))
 	}
 }
 
