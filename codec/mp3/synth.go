@@ -111,85 +111,253 @@ func arrangeSynthWindow() {
 	}
 }
 
-// dct2 computes the DCT-II y[k] = Σ x[n] cos(π/n (n+½) k) of x in place,
-// for len(x) a power of two up to 32 (tmp is not used: it is kept for
-// the callers that give scratch space).
-func dct2(x, tmp []float32) {
-	switch len(x) {
-	case 32:
-		dct32((*[32]float32)(x))
-	case 16:
-		dct16((*[16]float32)(x))
-	case 8:
-		dct8((*[8]float32)(x))
-	case 4:
-		dct4((*[4]float32)(x))
-	case 2:
-		x[0], x[1] = x[0]+x[1], (x[0]-x[1])*lee2
-	}
-}
-
-// dct32 is the 32-point DCT-II in place, by Lee's step: the 16-point
-// DCT-II of the sums x[i] + x[31-i] gives the even outputs; that of the
-// differences, scaled, gives the odd ones as sums of neighbours.
+// dct32 computes the 32-point DCT-II y[k] = Σ x[n] cos(π/32 (n+½) k)
+// in place: Lee's recursion written out. Each n-point step takes the
+// sums x[i] + x[n-1-i], whose n/2-point DCT-II gives the even outputs,
+// and the differences scaled by lee<n>, whose n/2-point DCT-II gives the
+// odd outputs as sums of neighbours (the last one alone).
 func dct32(x *[32]float32) {
-	var lo, hi [16]float32
-	for i := range 16 {
-		a, b := x[i], x[31-i]
-		lo[i] = a + b
-		hi[i] = (a - b) * lee32[i]
-	}
-	dct16(&lo)
-	dct16(&hi)
-	for k := range 15 {
-		x[2*k] = lo[k]
-		x[2*k+1] = hi[k] + hi[k+1]
-	}
-	x[30] = lo[15]
-	x[31] = hi[15]
-}
-
-// dct16 is the 16-point DCT-II in place (see dct32).
-func dct16(x *[16]float32) {
-	var lo, hi [8]float32
-	for i := range 8 {
-		a, b := x[i], x[15-i]
-		lo[i] = a + b
-		hi[i] = (a - b) * lee16[i]
-	}
-	dct8(&lo)
-	dct8(&hi)
-	for k := range 7 {
-		x[2*k] = lo[k]
-		x[2*k+1] = hi[k] + hi[k+1]
-	}
-	x[14] = lo[7]
-	x[15] = hi[7]
-}
-
-// dct8 is the 8-point DCT-II in place (see dct32).
-func dct8(x *[8]float32) {
-	var lo, hi [4]float32
-	for i := range 4 {
-		a, b := x[i], x[7-i]
-		lo[i] = a + b
-		hi[i] = (a - b) * lee8[i]
-	}
-	dct4(&lo)
-	dct4(&hi)
-	x[0], x[1] = lo[0], hi[0]+hi[1]
-	x[2], x[3] = lo[1], hi[1]+hi[2]
-	x[4], x[5] = lo[2], hi[2]+hi[3]
-	x[6], x[7] = lo[3], hi[3]
-}
-
-// dct4 is the 4-point DCT-II in place, written out.
-func dct4(x *[4]float32) {
-	a0, a1 := x[0]+x[3], x[1]+x[2]
-	b0, b1 := (x[0]-x[3])*lee4[0], (x[1]-x[2])*lee4[1]
-	e0, e1 := a0+a1, (a0-a1)*lee2
-	o0, o1 := b0+b1, (b0-b1)*lee2
-	x[0], x[1], x[2], x[3] = e0, o0+o1, e1, o1
+	t1 := x[0] + x[31]
+	t2 := (x[0] - x[31]) * lee32[0]
+	t3 := x[1] + x[30]
+	t4 := (x[1] - x[30]) * lee32[1]
+	t5 := x[2] + x[29]
+	t6 := (x[2] - x[29]) * lee32[2]
+	t7 := x[3] + x[28]
+	t8 := (x[3] - x[28]) * lee32[3]
+	t9 := x[4] + x[27]
+	t10 := (x[4] - x[27]) * lee32[4]
+	t11 := x[5] + x[26]
+	t12 := (x[5] - x[26]) * lee32[5]
+	t13 := x[6] + x[25]
+	t14 := (x[6] - x[25]) * lee32[6]
+	t15 := x[7] + x[24]
+	t16 := (x[7] - x[24]) * lee32[7]
+	t17 := x[8] + x[23]
+	t18 := (x[8] - x[23]) * lee32[8]
+	t19 := x[9] + x[22]
+	t20 := (x[9] - x[22]) * lee32[9]
+	t21 := x[10] + x[21]
+	t22 := (x[10] - x[21]) * lee32[10]
+	t23 := x[11] + x[20]
+	t24 := (x[11] - x[20]) * lee32[11]
+	t25 := x[12] + x[19]
+	t26 := (x[12] - x[19]) * lee32[12]
+	t27 := x[13] + x[18]
+	t28 := (x[13] - x[18]) * lee32[13]
+	t29 := x[14] + x[17]
+	t30 := (x[14] - x[17]) * lee32[14]
+	t31 := x[15] + x[16]
+	t32 := (x[15] - x[16]) * lee32[15]
+	t33 := t1 + t31
+	t34 := (t1 - t31) * lee16[0]
+	t35 := t3 + t29
+	t36 := (t3 - t29) * lee16[1]
+	t37 := t5 + t27
+	t38 := (t5 - t27) * lee16[2]
+	t39 := t7 + t25
+	t40 := (t7 - t25) * lee16[3]
+	t41 := t9 + t23
+	t42 := (t9 - t23) * lee16[4]
+	t43 := t11 + t21
+	t44 := (t11 - t21) * lee16[5]
+	t45 := t13 + t19
+	t46 := (t13 - t19) * lee16[6]
+	t47 := t15 + t17
+	t48 := (t15 - t17) * lee16[7]
+	t49 := t33 + t47
+	t50 := (t33 - t47) * lee8[0]
+	t51 := t35 + t45
+	t52 := (t35 - t45) * lee8[1]
+	t53 := t37 + t43
+	t54 := (t37 - t43) * lee8[2]
+	t55 := t39 + t41
+	t56 := (t39 - t41) * lee8[3]
+	t57 := t49 + t55
+	t58 := (t49 - t55) * lee4[0]
+	t59 := t51 + t53
+	t60 := (t51 - t53) * lee4[1]
+	t61 := t57 + t59
+	t62 := (t57 - t59) * lee2
+	t63 := t58 + t60
+	t64 := (t58 - t60) * lee2
+	t65 := t63 + t64
+	t66 := t50 + t56
+	t67 := (t50 - t56) * lee4[0]
+	t68 := t52 + t54
+	t69 := (t52 - t54) * lee4[1]
+	t70 := t66 + t68
+	t71 := (t66 - t68) * lee2
+	t72 := t67 + t69
+	t73 := (t67 - t69) * lee2
+	t74 := t72 + t73
+	t75 := t70 + t74
+	t76 := t74 + t71
+	t77 := t71 + t73
+	t78 := t34 + t48
+	t79 := (t34 - t48) * lee8[0]
+	t80 := t36 + t46
+	t81 := (t36 - t46) * lee8[1]
+	t82 := t38 + t44
+	t83 := (t38 - t44) * lee8[2]
+	t84 := t40 + t42
+	t85 := (t40 - t42) * lee8[3]
+	t86 := t78 + t84
+	t87 := (t78 - t84) * lee4[0]
+	t88 := t80 + t82
+	t89 := (t80 - t82) * lee4[1]
+	t90 := t86 + t88
+	t91 := (t86 - t88) * lee2
+	t92 := t87 + t89
+	t93 := (t87 - t89) * lee2
+	t94 := t92 + t93
+	t95 := t79 + t85
+	t96 := (t79 - t85) * lee4[0]
+	t97 := t81 + t83
+	t98 := (t81 - t83) * lee4[1]
+	t99 := t95 + t97
+	t100 := (t95 - t97) * lee2
+	t101 := t96 + t98
+	t102 := (t96 - t98) * lee2
+	t103 := t101 + t102
+	t104 := t99 + t103
+	t105 := t103 + t100
+	t106 := t100 + t102
+	t107 := t90 + t104
+	t108 := t104 + t94
+	t109 := t94 + t105
+	t110 := t105 + t91
+	t111 := t91 + t106
+	t112 := t106 + t93
+	t113 := t93 + t102
+	t114 := t2 + t32
+	t115 := (t2 - t32) * lee16[0]
+	t116 := t4 + t30
+	t117 := (t4 - t30) * lee16[1]
+	t118 := t6 + t28
+	t119 := (t6 - t28) * lee16[2]
+	t120 := t8 + t26
+	t121 := (t8 - t26) * lee16[3]
+	t122 := t10 + t24
+	t123 := (t10 - t24) * lee16[4]
+	t124 := t12 + t22
+	t125 := (t12 - t22) * lee16[5]
+	t126 := t14 + t20
+	t127 := (t14 - t20) * lee16[6]
+	t128 := t16 + t18
+	t129 := (t16 - t18) * lee16[7]
+	t130 := t114 + t128
+	t131 := (t114 - t128) * lee8[0]
+	t132 := t116 + t126
+	t133 := (t116 - t126) * lee8[1]
+	t134 := t118 + t124
+	t135 := (t118 - t124) * lee8[2]
+	t136 := t120 + t122
+	t137 := (t120 - t122) * lee8[3]
+	t138 := t130 + t136
+	t139 := (t130 - t136) * lee4[0]
+	t140 := t132 + t134
+	t141 := (t132 - t134) * lee4[1]
+	t142 := t138 + t140
+	t143 := (t138 - t140) * lee2
+	t144 := t139 + t141
+	t145 := (t139 - t141) * lee2
+	t146 := t144 + t145
+	t147 := t131 + t137
+	t148 := (t131 - t137) * lee4[0]
+	t149 := t133 + t135
+	t150 := (t133 - t135) * lee4[1]
+	t151 := t147 + t149
+	t152 := (t147 - t149) * lee2
+	t153 := t148 + t150
+	t154 := (t148 - t150) * lee2
+	t155 := t153 + t154
+	t156 := t151 + t155
+	t157 := t155 + t152
+	t158 := t152 + t154
+	t159 := t115 + t129
+	t160 := (t115 - t129) * lee8[0]
+	t161 := t117 + t127
+	t162 := (t117 - t127) * lee8[1]
+	t163 := t119 + t125
+	t164 := (t119 - t125) * lee8[2]
+	t165 := t121 + t123
+	t166 := (t121 - t123) * lee8[3]
+	t167 := t159 + t165
+	t168 := (t159 - t165) * lee4[0]
+	t169 := t161 + t163
+	t170 := (t161 - t163) * lee4[1]
+	t171 := t167 + t169
+	t172 := (t167 - t169) * lee2
+	t173 := t168 + t170
+	t174 := (t168 - t170) * lee2
+	t175 := t173 + t174
+	t176 := t160 + t166
+	t177 := (t160 - t166) * lee4[0]
+	t178 := t162 + t164
+	t179 := (t162 - t164) * lee4[1]
+	t180 := t176 + t178
+	t181 := (t176 - t178) * lee2
+	t182 := t177 + t179
+	t183 := (t177 - t179) * lee2
+	t184 := t182 + t183
+	t185 := t180 + t184
+	t186 := t184 + t181
+	t187 := t181 + t183
+	t188 := t171 + t185
+	t189 := t185 + t175
+	t190 := t175 + t186
+	t191 := t186 + t172
+	t192 := t172 + t187
+	t193 := t187 + t174
+	t194 := t174 + t183
+	t195 := t142 + t188
+	t196 := t188 + t156
+	t197 := t156 + t189
+	t198 := t189 + t146
+	t199 := t146 + t190
+	t200 := t190 + t157
+	t201 := t157 + t191
+	t202 := t191 + t143
+	t203 := t143 + t192
+	t204 := t192 + t158
+	t205 := t158 + t193
+	t206 := t193 + t145
+	t207 := t145 + t194
+	t208 := t194 + t154
+	t209 := t154 + t183
+	x[0] = t61
+	x[1] = t195
+	x[2] = t107
+	x[3] = t196
+	x[4] = t75
+	x[5] = t197
+	x[6] = t108
+	x[7] = t198
+	x[8] = t65
+	x[9] = t199
+	x[10] = t109
+	x[11] = t200
+	x[12] = t76
+	x[13] = t201
+	x[14] = t110
+	x[15] = t202
+	x[16] = t62
+	x[17] = t203
+	x[18] = t111
+	x[19] = t204
+	x[20] = t77
+	x[21] = t205
+	x[22] = t112
+	x[23] = t206
+	x[24] = t64
+	x[25] = t207
+	x[26] = t113
+	x[27] = t208
+	x[28] = t73
+	x[29] = t209
+	x[30] = t102
+	x[31] = t183
 }
 
 // matrix computes V (64 values) of one time slot's subband samples s.
