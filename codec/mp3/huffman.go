@@ -208,15 +208,11 @@ func (ts *huffTables) readSpectrum(r *bitReader, g *granuleInfo, end int, is *[5
 			if x == 15 && lb > 0 {
 				x += int32(k.read(lb))
 			}
-			if x != 0 && k.read(1) != 0 {
-				x = -x
-			}
+			x = k.sign(x)
 			if y == 15 && lb > 0 {
 				y += int32(k.read(lb))
 			}
-			if y != 0 && k.read(1) != 0 {
-				y = -y
-			}
+			y = k.sign(y)
 			is[i], is[i+1] = x, y
 		}
 	}
@@ -229,11 +225,11 @@ func (ts *huffTables) readSpectrum(r *bitReader, g *granuleInfo, end int, is *[5
 		v := q.decodeCache(&k)
 		quad := (*[4]int32)(is[i : i+4])
 		for j := range 4 {
-			var s int32
-			if v>>(3-j)&1 != 0 {
-				s = 1 - 2*int32(k.read(1))
-			}
-			quad[j] = s
+			// Without a branch: a value of 1 takes its sign bit.
+			b := uint(v>>(3-j)) & 1
+			quad[j] = int32(b) * (1 - 2*int32(k.c>>63))
+			k.c <<= b
+			k.n -= b
 		}
 		i += 4
 		if k.pos() > end {
@@ -294,6 +290,19 @@ func (k *bitCache) read(m uint) uint32 {
 	k.c <<= m
 	k.n -= m
 	return v
+}
+
+// sign reads the sign bit of v if v is not zero (a set bit: negative),
+// without a branch.
+func (k *bitCache) sign(v int32) int32 {
+	var nz uint
+	if v != 0 {
+		nz = 1
+	}
+	m := -int32(uint32(k.c>>63) & uint32(nz))
+	k.c <<= nz
+	k.n -= nz
+	return (v ^ m) - m
 }
 
 // decodeCache is decode on a bitCache, which must hold the code word.
