@@ -115,38 +115,92 @@ func dct2x9(x *[9]float32, y *[9]float32) {
 }
 
 // dct4x18 is the 18-point DCT-IV, y[k] = Σ x[n] cos(π/18 (n+½)(k+½)).
-// It overwrites x.
 func dct4x18(x *[18]float32, y *[18]float32) {
 	// DCT-IV through DCT-II: with v[n] = 2cos(π(2n+1)/72) x[n] and w its
-	// DCT-II, y[0] = w[0]/2 and y[k] = w[k] - y[k-1].
-	var a, b, e, o [9]float32
-	for n := range 9 {
-		v0, v1 := x[n]*twiddle18[n], x[17-n]*twiddle18[17-n]
-		// The 18-point DCT-II: its even outputs are the 9-point DCT-II
-		// of v[n] + v[17-n], its odd ones the 9-point DCT-IV of
-		// v[n] - v[17-n].
-		a[n] = v0 + v1
-		b[n] = (v0 - v1) * twiddle9[n]
-	}
-	dct2x9(&a, &e)
-	dct2x9(&b, &o)
-	// o is the DCT-II of the twiddled differences; their DCT-IV is
-	// o[0]/2, o[k] - (the one before).
-	o[0] /= 2
-	for k := 1; k < 9; k++ {
-		o[k] -= o[k-1]
-	}
-	// w[2m] = e[m], w[2m+1] = o[m]; then the DCT-IV recurrence.
-	prev := e[0] / 2
-	y[0] = prev
-	for k := 1; k < 18; k++ {
-		w := e[k/2]
-		if k%2 == 1 {
-			w = o[k/2]
-		}
-		prev = w - prev
-		y[k] = prev
-	}
+	// DCT-II, y[0] = w[0]/2 and y[k] = w[k] - y[k-1]. The 18-point
+	// DCT-II's even outputs w[2m] = e[m] are the 9-point DCT-II of
+	// a[n] = v[n] + v[17-n]; its odd ones w[2m+1] = o[m] come from the
+	// 9-point DCT-II of b[n] = (v[n] - v[17-n]) 2cos(π(2n+1)/36), by the
+	// same recurrence. Written out (dct2x9 twice), in registers.
+	v0, w0 := x[0]*twiddle18[0], x[17]*twiddle18[17]
+	a0, b0 := v0+w0, (v0-w0)*twiddle9[0]
+	v1, w1 := x[1]*twiddle18[1], x[16]*twiddle18[16]
+	a1, b1 := v1+w1, (v1-w1)*twiddle9[1]
+	v2, w2 := x[2]*twiddle18[2], x[15]*twiddle18[15]
+	a2, b2 := v2+w2, (v2-w2)*twiddle9[2]
+	v3, w3 := x[3]*twiddle18[3], x[14]*twiddle18[14]
+	a3, b3 := v3+w3, (v3-w3)*twiddle9[3]
+	v4, w4 := x[4]*twiddle18[4], x[13]*twiddle18[13]
+	a4, b4 := v4+w4, (v4-w4)*twiddle9[4]
+	v5, w5 := x[5]*twiddle18[5], x[12]*twiddle18[12]
+	a5, b5 := v5+w5, (v5-w5)*twiddle9[5]
+	v6, w6 := x[6]*twiddle18[6], x[11]*twiddle18[11]
+	a6, b6 := v6+w6, (v6-w6)*twiddle9[6]
+	v7, w7 := x[7]*twiddle18[7], x[10]*twiddle18[10]
+	a7, b7 := v7+w7, (v7-w7)*twiddle9[7]
+	v8, w8 := x[8]*twiddle18[8], x[9]*twiddle18[9]
+	a8, b8 := v8+w8, (v8-w8)*twiddle9[8]
+	es0 := a0 + a8
+	ed0 := a0 - a8
+	es1 := a1 + a7
+	ed1 := a1 - a7
+	es2 := a2 + a6
+	ed2 := a2 - a6
+	es3 := a3 + a5
+	ed3 := a3 - a5
+	e0 := es0*cos9[0][0] + es1*cos9[0][1] + es2*cos9[0][2] + es3*cos9[0][3] + a4
+	e1 := ed0*cos9[1][0] + ed1*cos9[1][1] + ed2*cos9[1][2] + ed3*cos9[1][3]
+	e2 := es0*cos9[2][0] + es1*cos9[2][1] + es2*cos9[2][2] + es3*cos9[2][3] - a4
+	e3 := ed0*cos9[3][0] + ed1*cos9[3][1] + ed2*cos9[3][2] + ed3*cos9[3][3]
+	e4 := es0*cos9[4][0] + es1*cos9[4][1] + es2*cos9[4][2] + es3*cos9[4][3] + a4
+	e5 := ed0*cos9[5][0] + ed1*cos9[5][1] + ed2*cos9[5][2] + ed3*cos9[5][3]
+	e6 := es0*cos9[6][0] + es1*cos9[6][1] + es2*cos9[6][2] + es3*cos9[6][3] - a4
+	e7 := ed0*cos9[7][0] + ed1*cos9[7][1] + ed2*cos9[7][2] + ed3*cos9[7][3]
+	e8 := es0*cos9[8][0] + es1*cos9[8][1] + es2*cos9[8][2] + es3*cos9[8][3] + a4
+	os0 := b0 + b8
+	od0 := b0 - b8
+	os1 := b1 + b7
+	od1 := b1 - b7
+	os2 := b2 + b6
+	od2 := b2 - b6
+	os3 := b3 + b5
+	od3 := b3 - b5
+	o0 := os0*cos9[0][0] + os1*cos9[0][1] + os2*cos9[0][2] + os3*cos9[0][3] + b4
+	o1 := od0*cos9[1][0] + od1*cos9[1][1] + od2*cos9[1][2] + od3*cos9[1][3]
+	o2 := os0*cos9[2][0] + os1*cos9[2][1] + os2*cos9[2][2] + os3*cos9[2][3] - b4
+	o3 := od0*cos9[3][0] + od1*cos9[3][1] + od2*cos9[3][2] + od3*cos9[3][3]
+	o4 := os0*cos9[4][0] + os1*cos9[4][1] + os2*cos9[4][2] + os3*cos9[4][3] + b4
+	o5 := od0*cos9[5][0] + od1*cos9[5][1] + od2*cos9[5][2] + od3*cos9[5][3]
+	o6 := os0*cos9[6][0] + os1*cos9[6][1] + os2*cos9[6][2] + os3*cos9[6][3] - b4
+	o7 := od0*cos9[7][0] + od1*cos9[7][1] + od2*cos9[7][2] + od3*cos9[7][3]
+	o8 := os0*cos9[8][0] + os1*cos9[8][1] + os2*cos9[8][2] + os3*cos9[8][3] + b4
+	o0 /= 2
+	o1 -= o0
+	o2 -= o1
+	o3 -= o2
+	o4 -= o3
+	o5 -= o4
+	o6 -= o5
+	o7 -= o6
+	o8 -= o7
+	y[0] = e0 / 2
+	y[1] = o0 - y[0]
+	y[2] = e1 - y[1]
+	y[3] = o1 - y[2]
+	y[4] = e2 - y[3]
+	y[5] = o2 - y[4]
+	y[6] = e3 - y[5]
+	y[7] = o3 - y[6]
+	y[8] = e4 - y[7]
+	y[9] = o4 - y[8]
+	y[10] = e5 - y[9]
+	y[11] = o5 - y[10]
+	y[12] = e6 - y[11]
+	y[13] = o6 - y[12]
+	y[14] = e7 - y[13]
+	y[15] = o7 - y[14]
+	y[16] = e8 - y[15]
+	y[17] = o8 - y[16]
 }
 
 // imdct36 computes the windowed 36-point IMDCT of 18 lines (x is
