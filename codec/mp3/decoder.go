@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	gomp3 "github.com/hajimehoshi/go-mp3"
 
@@ -116,15 +117,20 @@ type Decoder struct {
 	feed   frameFeeder
 	avail  int     // main data bytes go-mp3 holds from earlier frames
 	l3     *layer3 // the Native decoder, made with the first audio frame
-	fpcm   [1152 * 2]float32
 
-	pcm     [1152 * 2 * 4]byte
+	pcm     []byte // go-mp3's output, made with its first frame
 	out     []byte // decoded PCM not yet returned
 	outR    int
 	skip    int64 // samples still to drop at the start
 	frames  int64 // audio frames seen
 	samples int64 // samples emitted into out
 	placed  Frames
+
+	// state is what State returned last, for stateKey: built again
+	// only once a frame has been placed since (or after a seek).
+	state    any
+	stateKey stateKey
+	infoAny  any // info, boxed once
 
 	damage    []string
 	firstFail error
@@ -246,15 +252,36 @@ func (d *Decoder) State() any {
 	if !d.infoReady {
 		return nil
 	}
-	if d.placed.Len() == 0 {
-		return d.info
+	if d.infoAny == nil {
+		d.infoAny = d.info
 	}
-	return catcher.ChainState{d.info, d.placed.view()}
+	if d.placed.Len() == 0 {
+		return d.infoAny
+	}
+	if k := d.keyOfState(); d.state == nil || k != d.stateKey {
+		d.state, d.stateKey = catcher.ChainState{d.infoAny, d.placed.view()}, k
+	}
+	return d.state
+}
+
+// stateKey tells whether the Frames published are still those placed:
+// their number and array, and the frames decoded.
+type stateKey struct {
+	n      int
+	first  *int64
+	frames int64
+}
+
+func (d *Decoder) keyOfState() stateKey {
+	return stateKey{n: d.placed.Len(), first: &d.placed.offsets[0], frames: d.frames}
 }
 
 // Size is the memory the decoder holds (see catcher.Sizer).
 func (d *Decoder) Size() int64 {
-	n := int64(cap(d.walk.buf)+cap(d.out)+len(d.pcm)+4*len(d.fpcm)+len(d.pendBuf)+cap(d.placed.offsets)*16) + 32<<10 // go-mp3's own state, about
+	n := int64(cap(d.walk.buf) + cap(d.out) + cap(d.pcm) + len(d.pendBuf) + cap(d.placed.offsets)*16)
+	if d.engine == GoMP3 {
+		n += 32 << 10 // go-mp3's own state, about
+	}
 	if d.l3 != nil {
 		n += layer3Size
 	}
@@ -403,8 +430,9 @@ func (d *Decoder) decode(f frame) {
 		d.avail = min(d.avail+f.h.mainDataSize(), 4096)
 	}
 	if pcm == nil {
-		clear(d.pcm[:n*4])
-		pcm = d.pcm[:n*4]
+		d.pcm = slices.Grow(d.pcm[:0], n*4)[:n*4]
+		clear(d.pcm)
+		pcm = d.pcm
 	}
 	d.placed.record(f.off, d.samples-d.skip)
 	d.emit(pcm)
@@ -417,24 +445,32 @@ func (d *Decoder) decodeNative(f frame) {
 		d.l3 = newLayer3()
 	}
 	n := f.h.samples() * f.h.channels
+	pcm := d.l3.pcm[:]
 	if f.h.channels != d.info.Channels {
 		// A frame of another stream that the walker let through: its
 		// samples, as silence in the stream's channels.
 		n = f.h.samples() * d.info.Channels
-		clear(d.fpcm[:n])
+		clear(pcm[:n])
 		d.noteDamage(fmt.Sprintf("frame at offset %d: %d channels in a stream of %d", f.off, f.h.channels, d.info.Channels))
-	} else if err := d.l3.decodeFrame(f, d.fpcm[:n]); err != nil {
+	} else if err := d.l3.decodeFrame(f, pcm[:n]); err != nil {
 		if d.firstFail == nil {
 			d.firstFail = err
 		}
 		d.noteDamage(fmt.Sprintf("frame at offset %d: %v", f.off, err))
 	}
-	b := d.pcm[:4*n]
-	for i, v := range d.fpcm[:n] {
+	d.placed.record(f.off, d.samples-d.skip)
+	pcm = pcm[:n]
+	if d.skip > 0 {
+		k := min(d.skip, int64(n/d.info.Channels))
+		d.skip -= k
+		pcm = pcm[k*int64(d.info.Channels):]
+	}
+	d.samples += int64(len(pcm) / d.info.Channels)
+	at := d.grow(4 * len(pcm))
+	b := d.out[at : at+4*len(pcm)]
+	for i, v := range pcm {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
 	}
-	d.placed.record(f.off, d.samples-d.skip)
-	d.emit(b)
 }
 
 // emit appends decoded PCM to out, dropping the start delay.
@@ -446,7 +482,22 @@ func (d *Decoder) emit(pcm []byte) {
 		pcm = pcm[k*int64(fb):]
 	}
 	d.samples += int64(len(pcm) / fb)
-	d.out = append(d.out, pcm...)
+	at := d.grow(len(pcm))
+	copy(d.out[at:], pcm)
+}
+
+// grow lengthens out by n bytes and returns where they start. The first
+// time, out is made for what it holds when a frame is decoded: the
+// samples held back for the end trimming (Transform decodes only once
+// the rest is returned, and ready moves them to the front) and the
+// frame.
+func (d *Decoder) grow(n int) int {
+	if d.out == nil {
+		d.out = make([]byte, 0, d.hold()+1152*d.frameBytes())
+	}
+	at := len(d.out)
+	d.out = slices.Grow(d.out, n)[:at+n]
+	return at
 }
 
 // decodeFenced hands one frame to go-mp3 and returns its PCM, turning a
@@ -458,13 +509,16 @@ func (d *Decoder) decodeFenced(frame []byte) (pcm []byte, err error) {
 		}
 	}()
 	d.feed.cur = frame
+	if d.pcm == nil {
+		d.pcm = make([]byte, 1152*2*4)
+	}
 	if d.dec == nil {
 		if d.dec, err = gomp3.NewDecoder(&d.feed); err != nil {
 			d.dec = nil
 			return nil, err
 		}
 	}
-	n, err := d.dec.Read(d.pcm[:])
+	n, err := d.dec.Read(d.pcm)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,8 @@ type layer3 struct {
 	overlap [2][32][18]float32 // the IMDCTs' second halves, by channel and subband
 	sub     [18][32]float32    // a granule's subband samples, by time slot
 	synth   [2]synth
+
+	pcm [1152 * 2]float32 // a frame's output, for the Decoder
 }
 
 // newLayer3 returns a decoder with the standard's Huffman tables.

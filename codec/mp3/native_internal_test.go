@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -207,4 +208,48 @@ func TestNativeNoAllocs(t *testing.T) {
 			assert.Zero(t, allocs)
 		})
 	}
+}
+
+// publishedState keeps the states TestNativeDecodeGarbage reads.
+var publishedState any
+
+// A whole decode of the 3 s fixture, its state read after every call as
+// a Catcher reads it, allocates the decoder's buffers once and, per
+// frame, only the state that places it (a ChainState, its slice and its
+// Frames: three allocations): no buffer per frame or per call, nor a
+// state per call that places no new frame.
+func TestNativeDecodeGarbage(t *testing.T) {
+	const name = "prog_cbr128.mp3"
+	data := testutil.Fixture(t, name)
+	frames := uint64(len(audioFrames(t, name)))
+	dst := make([]byte, 4096) // a frame takes about three calls
+	decode := func() (calls uint64) {
+		d := NewDecoder(WithEngine(Native))
+		src := bytes.NewReader(data)
+		for {
+			_, err := d.Transform(dst, src)
+			publishedState = d.State() // kept, as a Catcher keeps it
+			calls++
+			if err == io.EOF {
+				return calls
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	decode() // the shared tables, made once
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	calls := decode()
+	runtime.ReadMemStats(&m1)
+	allocated, mallocs := m1.TotalAlloc-m0.TotalAlloc, m1.Mallocs-m0.Mallocs
+	t.Logf("%d frames, %d calls: %d bytes in %d allocations", frames, calls, allocated, mallocs)
+	require.Greater(t, calls, 2*frames)
+	// The buffers: layer3 (about 48 KB), the walker's (32 KB), the
+	// output's (a frame and the end's padding), the Decoder; the states
+	// (about 100 bytes a frame). A buffer of 1 KB a frame would add 116.
+	assert.Less(t, allocated, uint64(160<<10), "bytes allocated decoding %d frames", frames)
+	assert.LessOrEqual(t, mallocs, 3*frames+32, "allocations decoding %d frames", frames)
 }
