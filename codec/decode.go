@@ -42,8 +42,8 @@ func WithQuality(q transform.Quality) DecodeOption {
 	return func(c *decodeConfig) { c.quality = q }
 }
 
-// WithMP3Engine selects the Layer III decoder of MP3 input (mp3.GoMP3 by
-// default; see mp3.WithEngine).
+// WithMP3Engine selects the Layer III decoder of MP3 input (mp3.Native,
+// the package's own, by default; mp3.GoMP3; see mp3.WithEngine).
 func WithMP3Engine(e mp3.Engine) DecodeOption {
 	return func(c *decodeConfig) { c.mp3 = e }
 }

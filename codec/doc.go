@@ -7,8 +7,9 @@
 //	               first bytes; ContentTypeKind by the HTTP Content-Type); NewDecoder, a Transform built inside the fill that
 //	               detects the input, reads its header and converts its PCM
 //	               (encoding, channels, rate) to the format asked for
-//	codec/mp3      MP3 to PCM through go-mp3, fenced: our frame walk, exact
-//	               lengths from the LAME tag, damage skipped and reported
+//	codec/mp3      MP3 to PCM through our own Layer III decoder (or go-mp3,
+//	               fenced): our frame walk, exact lengths from the LAME tag,
+//	               damage skipped and reported
 //	codec/flac     FLAC to PCM through mewkiz/flac, fenced: any depth, 1 to 8
 //	               channels, exact lengths from the STREAMINFO, the seek table
 //	codec/wav      WAV in (u8, s16, s24, f32, f64) and out (s16, s24, f32),

@@ -18,6 +18,6 @@ var (
 
 	// ErrMPEG25 is returned by Detect for MPEG-2.5 audio; it wraps
 	// ErrUnsupported. NewDecoder decodes it with the Native MP3 decoder
-	// (WithMP3Engine(mp3.Native)), not with go-mp3.
+	// (WithMP3Engine(mp3.Native), the default), not with go-mp3.
 	ErrMPEG25 = fmt.Errorf("%w: MPEG-2.5 audio, which go-mp3 does not decode (mp3.Native does)", ErrUnsupported)
 )

@@ -28,7 +28,7 @@ func ExampleNewDecoder() {
 	}
 	src, _, _ := catcher.StateOf[codec.Source](c)
 	fmt.Printf("%v at %v, decoded to %d bytes: 3 s at 48 kHz\n", src.Kind, src.Format, c.Len())
-	// Output: MP3 at 44100 Hz, 2 ch, s16le, decoded to 576000 bytes: 3 s at 48 kHz
+	// Output: MP3 at 44100 Hz, 2 ch, f32le, decoded to 576000 bytes: 3 s at 48 kHz
 }
 
 // Detect tells the kind of an input from its first bytes.

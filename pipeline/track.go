@@ -97,9 +97,9 @@ func WithChannels(n int) TrackOption { return func(c *trackConfig) { c.channels 
 // cost, so the cheaper presets would save almost nothing.
 func WithQuality(q transform.Quality) TrackOption { return func(c *trackConfig) { c.quality = q } }
 
-// WithMP3Engine selects the decoder of MP3 input: mp3.GoMP3 (the
-// default) or mp3.Native, the package's own, which also decodes MPEG-2.5
-// and the padded MPEG-2 frames go-mp3 refuses (see mp3.WithEngine).
+// WithMP3Engine selects the decoder of MP3 input: mp3.Native (the
+// default), the package's own, which also decodes MPEG-2.5 and the padded
+// MPEG-2 frames go-mp3 refuses, or mp3.GoMP3 (see mp3.WithEngine).
 func WithMP3Engine(e mp3.Engine) TrackOption { return func(c *trackConfig) { c.mp3 = e } }
 
 // WithCBR turns the encoder's constant bitrate on or off (off, variable

@@ -1,6 +1,7 @@
-// Package mp3 decodes MP3 (MPEG-1 and MPEG-2 Layer III) to PCM, exact to
-// the sample, through github.com/hajimehoshi/go-mp3, fenced, or (with
-// WithEngine(Native)) through the package's own Layer III decoder.
+// Package mp3 decodes MP3 (MPEG-1, MPEG-2 and MPEG-2.5 Layer III) to PCM,
+// exact to the sample, through the package's own Layer III decoder
+// (Native, the default), or (with WithEngine(GoMP3)) through
+// github.com/hajimehoshi/go-mp3, fenced.
 //
 // go-mp3 is unmaintained: it panics on some corrupt frames, scans its whole
 // input when it can seek, and mis-sizes some padded MPEG-2 frames. So our
@@ -82,9 +83,9 @@ type Info struct {
 	Title, Artist string
 }
 
-// Decoder decodes MP3 to PCM at the stream's rate: with go-mp3 (the
-// default), 16-bit little-endian stereo; with the Native engine, float32
-// little-endian in the stream's channels (see Format). It is a
+// Decoder decodes MP3 to PCM at the stream's rate: with the Native
+// engine (the default), float32 little-endian in the stream's channels;
+// with go-mp3, 16-bit little-endian stereo (see Format). It is a
 // catcher.Transform, a catcher.Stater (its state is an Info,
 // once the first audio frame is found, and the Frames decoded, once one
 // is) and a catcher.Sizer.
@@ -143,12 +144,13 @@ type Decoder struct {
 type Engine int
 
 const (
+	// Native is the package's own Layer III decoder, the default (the
+	// zero Engine): float32 output in the stream's channels, MPEG-1,
+	// MPEG-2 and MPEG-2.5.
+	Native Engine = iota
 	// GoMP3 is github.com/hajimehoshi/go-mp3, fenced: 16-bit stereo
 	// output; no MPEG-2.5, nor the padded MPEG-2 frames it mis-sizes.
-	GoMP3 Engine = iota
-	// Native is the package's own Layer III decoder: float32 output in
-	// the stream's channels, MPEG-1, MPEG-2 and MPEG-2.5.
-	Native
+	GoMP3
 )
 
 // String returns the engine's name.
@@ -165,14 +167,14 @@ func (e Engine) String() string {
 // Option configures NewDecoder and Seek.
 type Option func(*Decoder)
 
-// WithEngine selects the Layer III decoder: GoMP3 (the default) or
-// Native. An unknown engine is GoMP3.
+// WithEngine selects the Layer III decoder: Native (the default) or
+// GoMP3. An unknown engine is Native.
 func WithEngine(e Engine) Option {
 	return func(d *Decoder) {
-		if e == Native {
-			d.engine = Native
-		} else {
+		if e == GoMP3 {
 			d.engine = GoMP3
+		} else {
+			d.engine = Native
 		}
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/streamcatcher/streamcatcher/catcher"
 	"github.com/streamcatcher/streamcatcher/codec/mp3"
 	"github.com/streamcatcher/streamcatcher/internal/testutil"
-	"github.com/streamcatcher/streamcatcher/transform"
 )
 
 func decodeMP3(t testing.TB, r io.Reader, opts ...mp3.Option) ([]byte, error) {
@@ -51,42 +50,47 @@ func TestFixtures(t *testing.T) {
 		{"prog_48000.mp3", 48000, 2, 1, false},
 		{"prog_crc.mp3", 44100, 2, 1, false},
 	}
-	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
-			data := testutil.Fixture(t, tt.file)
-			d := mp3.NewDecoder()
-			info, err := d.ReadInfo(bytes.NewReader(data))
-			require.NoError(t, err)
-			assert.Equal(t, tt.rate, info.SampleRate)
-			assert.Equal(t, tt.channels, info.Channels)
-			assert.Equal(t, tt.version, info.Version)
-			assert.Equal(t, tt.vbr, info.VBR)
-			assert.Equal(t, int64(576), info.EncoderDelay)
-			assert.EqualValues(t, 3*tt.rate, info.Length)
+	for _, e := range engines {
+		for _, tt := range tests {
+			t.Run(e.String()+"/"+tt.file, func(t *testing.T) {
+				data := testutil.Fixture(t, tt.file)
+				d := mp3.NewDecoder(mp3.WithEngine(e))
+				info, err := d.ReadInfo(bytes.NewReader(data))
+				require.NoError(t, err)
+				assert.Equal(t, tt.rate, info.SampleRate)
+				assert.Equal(t, tt.channels, info.Channels)
+				assert.Equal(t, tt.version, info.Version)
+				assert.Equal(t, tt.vbr, info.VBR)
+				assert.Equal(t, int64(576), info.EncoderDelay)
+				assert.EqualValues(t, 3*tt.rate, info.Length)
 
-			pcm, err := io.ReadAll(catcher.NewTransformReader(iotest.HalfReader(bytes.NewReader(data)), mp3.NewDecoder()))
-			require.NoError(t, err)
-			require.Len(t, pcm, 3*tt.rate*4, "exact length: 3 s of stereo s16")
-			for ch := range 2 {
-				refCh := ch
-				if tt.channels == 1 {
-					refCh = 0
+				pcm, err := io.ReadAll(catcher.NewTransformReader(iotest.HalfReader(bytes.NewReader(data)), mp3.NewDecoder(mp3.WithEngine(e))))
+				require.NoError(t, err)
+				// go-mp3: stereo s16, a mono file duplicated; Native:
+				// float32 in the file's channels.
+				f := d.Format()
+				require.Len(t, pcm, 3*tt.rate*f.BytesPerFrame(), "exact length: 3 s of %v", f)
+				for ch := range f.Channels {
+					refCh := ch
+					if tt.channels == 1 {
+						refCh = 0
+					}
+					ref := testutil.Program(tt.rate, refCh)
+					got := testutil.Channel(pcm, f.Encoding, f.Channels, ch)
+					// Aligned to the sample: the sweep matches best at lag 0.
+					lag, corr := testutil.BestLag(ref, got, 2*tt.rate, 3*tt.rate, 8)
+					assert.Equal(t, 0, lag, "channel %d", ch)
+					assert.Greater(t, corr, 0.99, "channel %d", ch)
+					lag, corr = testutil.BestLag(ref, got, tt.rate/2, 3*tt.rate/2, 2)
+					assert.Equal(t, 0, lag, "tone of channel %d", ch)
+					assert.Greater(t, corr, 0.99)
+					// Silence where the program is silent (away from the edges,
+					// where the codec's pre-echo spreads).
+					assert.Less(t, testutil.RMS(got, 2000, tt.rate/2-2000), 0.001, "leading silence")
+					assert.Less(t, testutil.RMS(got, 3*tt.rate/2+2000, 2*tt.rate-2000), 0.001, "middle silence")
 				}
-				ref := testutil.Program(tt.rate, refCh)
-				got := testutil.Channel(pcm, transform.S16LE, 2, ch)
-				// Aligned to the sample: the sweep matches best at lag 0.
-				lag, corr := testutil.BestLag(ref, got, 2*tt.rate, 3*tt.rate, 8)
-				assert.Equal(t, 0, lag, "channel %d", ch)
-				assert.Greater(t, corr, 0.99, "channel %d", ch)
-				lag, corr = testutil.BestLag(ref, got, tt.rate/2, 3*tt.rate/2, 2)
-				assert.Equal(t, 0, lag, "tone of channel %d", ch)
-				assert.Greater(t, corr, 0.99)
-				// Silence where the program is silent (away from the edges,
-				// where the codec's pre-echo spreads).
-				assert.Less(t, testutil.RMS(got, 2000, tt.rate/2-2000), 0.001, "leading silence")
-				assert.Less(t, testutil.RMS(got, 3*tt.rate/2+2000, 2*tt.rate-2000), 0.001, "middle silence")
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -156,6 +160,7 @@ func readSeed(t *testing.T, path string) []byte {
 	return []byte(s)
 }
 
+// go-mp3's panics are fenced.
 func TestDecoderPanicFenced(t *testing.T) {
 	// The 22.05 kHz fixture with bytes changed in its frames' main data, so
 	// that go-mp3 panics in its MPEG-2 scale-factor code (index out of
@@ -163,11 +168,11 @@ func TestDecoderPanicFenced(t *testing.T) {
 	// frame. The panic is fenced, the frames before it decode as in the
 	// clean file, decoding goes on after it.
 	in := readSeed(t, "FuzzMP3/go-mp3-mpeg2-scalefactor-panic")
-	pcm, err := decodeMP3(t, bytes.NewReader(in))
+	pcm, err := decodeMP3(t, bytes.NewReader(in), mp3.WithEngine(mp3.GoMP3))
 	assert.ErrorIs(t, err, mp3.ErrDecoderPanic)
 	assert.ErrorIs(t, err, mp3.ErrCorrupt)
 	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
-	d := mp3.NewDecoder()
+	d := mp3.NewDecoder(mp3.WithEngine(mp3.GoMP3))
 	clean, _ := io.ReadAll(catcher.NewTransformReader(bytes.NewReader(testutil.Fixture(t, "prog_22050_mono.mp3")[:4596]), d))
 	require.NotEmpty(t, clean)
 	// The frames before the one that panicked can differ only where the

@@ -23,8 +23,8 @@ func ExampleDecoder() {
 	}
 	info, _, _ := catcher.StateOf[mp3.Info](c)
 	fmt.Printf("%d Hz, %d channel(s), encoder delay %d, %d samples\n", info.SampleRate, info.Channels, info.EncoderDelay, info.Length)
-	fmt.Println(c.Len()/4, "stereo samples decoded")
+	fmt.Println(c.Len()/8, "stereo float32 samples decoded")
 	// Output:
 	// 44100 Hz, 2 channel(s), encoder delay 576, 132300 samples
-	// 132300 stereo samples decoded
+	// 132300 stereo float32 samples decoded
 }

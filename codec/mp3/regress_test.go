@@ -13,7 +13,6 @@ import (
 	"github.com/streamcatcher/streamcatcher/catcher"
 	"github.com/streamcatcher/streamcatcher/codec/mp3"
 	"github.com/streamcatcher/streamcatcher/internal/testutil"
-	"github.com/streamcatcher/streamcatcher/transform"
 )
 
 // apeFooterOnly is an APEv2 tag without a header: one item, then the
@@ -34,32 +33,36 @@ func apeFooterOnly() []byte {
 // The last frame is kept whatever follows it, and what follows is damage
 // only when it is neither zeros nor a tag.
 func TestLastFrameKept(t *testing.T) {
-	clean := testutil.Fixture(t, "prog_cbr128.mp3")
-	want, err := decodeMP3(t, bytes.NewReader(clean))
-	require.NoError(t, err)
-	require.Len(t, want, 132300*4)
-	id3v1 := append([]byte("TAG"), make([]byte, 125)...)
-	for _, tc := range []struct {
-		name    string
-		trailer []byte
-		damaged bool
-	}{
-		{"100 zero bytes", make([]byte, 100), false},
-		{"3 zero bytes", make([]byte, 3), false},
-		{"an APE footer-only tag", apeFooterOnly(), false},
-		{"an APE footer then ID3v1", append(apeFooterOnly(), id3v1...), false},
-		{"zeros then ID3v1", append(make([]byte, 40), id3v1...), false},
-		{"garbage", bytes.Repeat([]byte{0x5a, 0x13}, 50), true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := decodeMP3(t, bytes.NewReader(append(bytes.Clone(clean), tc.trailer...)))
-			if tc.damaged {
-				assert.ErrorIs(t, err, mp3.ErrCorrupt)
-			} else {
-				assert.NoError(t, err)
+	for _, e := range engines {
+		t.Run(e.String(), func(t *testing.T) {
+			clean := testutil.Fixture(t, "prog_cbr128.mp3")
+			want, err := decodeMP3(t, bytes.NewReader(clean), mp3.WithEngine(e))
+			require.NoError(t, err)
+			require.Len(t, want, 132300*sampleBytes(e, 2))
+			id3v1 := append([]byte("TAG"), make([]byte, 125)...)
+			for _, tc := range []struct {
+				name    string
+				trailer []byte
+				damaged bool
+			}{
+				{"100 zero bytes", make([]byte, 100), false},
+				{"3 zero bytes", make([]byte, 3), false},
+				{"an APE footer-only tag", apeFooterOnly(), false},
+				{"an APE footer then ID3v1", append(apeFooterOnly(), id3v1...), false},
+				{"zeros then ID3v1", append(make([]byte, 40), id3v1...), false},
+				{"garbage", bytes.Repeat([]byte{0x5a, 0x13}, 50), true},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					got, err := decodeMP3(t, bytes.NewReader(append(bytes.Clone(clean), tc.trailer...)), mp3.WithEngine(e))
+					if tc.damaged {
+						assert.ErrorIs(t, err, mp3.ErrCorrupt)
+					} else {
+						assert.NoError(t, err)
+					}
+					require.Len(t, got, len(want), "every frame, exactly trimmed")
+					assert.True(t, bytes.Equal(want, got))
+				})
 			}
-			require.Len(t, got, len(want), "every frame, exactly trimmed")
-			assert.True(t, bytes.Equal(want, got))
 		})
 	}
 }
@@ -67,24 +70,29 @@ func TestLastFrameKept(t *testing.T) {
 // Without a LAME tag, the decoder's own delay is trimmed; the encoder's
 // (576 samples, which only the tag records) stays.
 func TestNoTag(t *testing.T) {
-	d := mp3.NewDecoder()
-	c := catcher.New(bytes.NewReader(testutil.Fixture(t, "prog_notag.mp3")), catcher.WithTransform(d))
-	defer c.Close()
-	require.NoError(t, c.Load(context.Background()))
-	info, _, ok := catcher.StateOf[mp3.Info](c)
-	require.True(t, ok, "the Info is published")
-	assert.Equal(t, int64(-1), info.Length, "length unknown")
-	assert.Equal(t, int64(-1), info.EncoderDelay)
-	assert.Equal(t, int64(-1), info.Frames)
-	pcm, err := io.ReadAll(c.NewReader())
-	require.NoError(t, err)
-	assert.Len(t, pcm, (116*1152-529)*4, "every frame less the decoder's delay")
-	for ch := range 2 {
-		ref := testutil.Program(44100, ch)
-		got := testutil.Channel(pcm, transform.S16LE, 2, ch)[576:]
-		lag, corr := testutil.BestLag(ref, got, 2*44100, 3*44100-2000, 8)
-		assert.Equal(t, 0, lag, "channel %d starts exactly 576 samples late", ch)
-		assert.Greater(t, corr, 0.99)
+	for _, e := range engines {
+		t.Run(e.String(), func(t *testing.T) {
+			d := mp3.NewDecoder(mp3.WithEngine(e))
+			c := catcher.New(bytes.NewReader(testutil.Fixture(t, "prog_notag.mp3")), catcher.WithTransform(d))
+			defer c.Close()
+			require.NoError(t, c.Load(context.Background()))
+			info, _, ok := catcher.StateOf[mp3.Info](c)
+			require.True(t, ok, "the Info is published")
+			assert.Equal(t, int64(-1), info.Length, "length unknown")
+			assert.Equal(t, int64(-1), info.EncoderDelay)
+			assert.Equal(t, int64(-1), info.Frames)
+			pcm, err := io.ReadAll(c.NewReader())
+			require.NoError(t, err)
+			f := d.Format()
+			assert.Len(t, pcm, (116*1152-529)*f.BytesPerFrame(), "every frame less the decoder's delay")
+			for ch := range 2 {
+				ref := testutil.Program(44100, ch)
+				got := testutil.Channel(pcm, f.Encoding, f.Channels, ch)[576:]
+				lag, corr := testutil.BestLag(ref, got, 2*44100, 3*44100-2000, 8)
+				assert.Equal(t, 0, lag, "channel %d starts exactly 576 samples late", ch)
+				assert.Greater(t, corr, 0.99)
+			}
+		})
 	}
 }
 
@@ -95,20 +103,23 @@ func TestXingZeroFrames(t *testing.T) {
 	// 4 bytes of flags, then the frame count.
 	require.Equal(t, "Info", string(data[13:17]))
 	binary.BigEndian.PutUint32(data[21:], 0)
-	d := mp3.NewDecoder()
-	info, err := d.ReadInfo(bytes.NewReader(data))
-	require.NoError(t, err)
-	assert.Equal(t, int64(-1), info.Frames)
-	assert.Equal(t, int64(-1), info.Length)
-	pcm, err := decodeMP3(t, bytes.NewReader(data))
-	require.NoError(t, err)
-	assert.Len(t, pcm, 66150*4, "the delay and the padding are still trimmed")
+	for _, e := range engines {
+		d := mp3.NewDecoder(mp3.WithEngine(e))
+		info, err := d.ReadInfo(bytes.NewReader(data))
+		require.NoError(t, err)
+		assert.Equal(t, int64(-1), info.Frames)
+		assert.Equal(t, int64(-1), info.Length)
+		pcm, err := decodeMP3(t, bytes.NewReader(data), mp3.WithEngine(e))
+		require.NoError(t, err)
+		assert.Len(t, pcm, 66150*sampleBytes(e, 1), "%v: the delay and the padding are still trimmed", e)
+	}
 }
 
 // Padded MPEG-2 frames that go-mp3 mis-sizes are refused at once, with an
-// error that names them, never decoded to silence.
+// error that names them, never decoded to silence (with go-mp3; the
+// Native decoder decodes them: TestNativeMatchesFFmpeg).
 func TestMisSizedMPEG2(t *testing.T) {
-	pcm, err := decodeMP3(t, bytes.NewReader(testutil.Fixture(t, "prog_22050_32k.mp3")))
+	pcm, err := decodeMP3(t, bytes.NewReader(testutil.Fixture(t, "prog_22050_32k.mp3")), mp3.WithEngine(mp3.GoMP3))
 	assert.ErrorIs(t, err, mp3.ErrUnsupported)
 	assert.Contains(t, err.Error(), "22050 Hz and 32 kbit/s")
 	assert.Empty(t, pcm)
@@ -122,14 +133,21 @@ func TestTagPastEnd(t *testing.T) {
 	assert.NotErrorIs(t, err, mp3.ErrNotMP3)
 }
 
-// MPEG-2.5 is refused as unsupported.
+// MPEG-2.5 is refused as unsupported by go-mp3; the Native decoder
+// decodes it.
 func TestMPEG25(t *testing.T) {
 	// Two MPEG-2.5 Layer III frames, 8 kHz, 8 kbit/s: 72*8000/8000 = 72
 	// bytes each.
 	h := []byte{0xff, 0xe3, 0x18, 0xc4}
 	f := append(h, make([]byte, 68)...)
-	_, err := decodeMP3(t, bytes.NewReader(append(bytes.Clone(f), f...)))
+	_, err := decodeMP3(t, bytes.NewReader(append(bytes.Clone(f), f...)), mp3.WithEngine(mp3.GoMP3))
 	assert.ErrorIs(t, err, mp3.ErrUnsupported)
+	pcm, err := decodeMP3(t, bytes.NewReader(append(bytes.Clone(f), f...)))
+	require.NoError(t, err)
+	// Two frames of 576 samples, mono (the header's mode bits are 11),
+	// less the decoder's delay: silence, the frames being empty.
+	assert.Len(t, pcm, (2*576-529)*4)
+	assert.Equal(t, make([]byte, len(pcm)), pcm)
 }
 
 // The ID3v2 tag's title and artist are published in the Info.
