@@ -359,3 +359,33 @@ func TestReadSpectrumOverrun(t *testing.T) {
 	_, err = ts.readSpectrum(&r, &g, last, &is)
 	assert.ErrorIs(t, err, errNoTable)
 }
+
+// The word cache reads what bitReader reads, field by field, from any
+// start, refilled as the spectrum's decoder refills it (by words inside
+// the bytes, by bytes near their end), and zeros past the end; its
+// position is bitReader's throughout.
+func TestBitCache(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 200 {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		start := rng.IntN(8*len(b) + 9)
+		want := bitReader{b: b, pos: start}
+		k := newBitCache(&bitReader{b: b, pos: start})
+		require.Equal(t, start, k.pos())
+		for range 40 {
+			if rng.IntN(3) == 0 {
+				k.refill()
+			}
+			if k.n < 24 {
+				k.refill()
+			}
+			n := 1 + rng.IntN(min(int(k.n), 24))
+			got := k.read(uint(n))
+			require.Equal(t, uint32(want.read(n)), got, "%d bits at %d of %d bytes", n, want.pos-n, len(b))
+			require.Equal(t, want.pos, k.pos())
+		}
+	}
+}
