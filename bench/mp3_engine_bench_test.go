@@ -21,6 +21,9 @@ import (
 // transcode with `-ar 48000 -c:a libopus -b:a 128k -f ogg /dev/null`):
 //
 //	CODEC_BENCH_MP3=prog44100.mp3 go test -run '^$' -bench '^BenchmarkMP3Engine' -benchtime 1x -cpu 1 -count 5 ./bench
+//
+// bench/mp3.sh runs the decode beside ffmpeg's on 3 minutes of music-like
+// audio, in interleaved rounds.
 
 // mp3Engines are the decoders compared, by name.
 var mp3Engines = []struct {
