@@ -9,7 +9,9 @@
 # stereo from LAME. It prints, for each, the min, median and max over the
 # rounds of the wall time and of the CPU time (user + system: ffmpeg's
 # from the process, the Go decoders' from the benchmark's cpu-ns/op), and
-# the load before and after. Wall times compare only on an idle machine;
+# the load before and after. ffmpeg-1s is ffmpeg on the file's first
+# second: its cost of starting and ending, which its figures include and
+# the Go benchmark's do not. Wall times compare only on an idle machine;
 # under load the CPU times, and the ratio of the Go decoders in one
 # process, are the steadier figures.
 #
@@ -40,12 +42,15 @@ ff -f lavfi -i "anoisesrc=color=pink:d=$SECS:a=0.2:r=44100:seed=1" \
 	-filter_complex "[0][1]join=inputs=2:channel_layout=stereo[n];[n][2]amix=inputs=2:normalize=0" \
 	-f wav "$tmp/music.wav"
 lame --quiet -b 128 "$tmp/music.wav" "$tmp/music.mp3"
+# Its first second, for ffmpeg's cost of starting and ending.
+ff -i "$tmp/music.mp3" -t 1 -c copy "$tmp/first.mp3"
 go test -c -o "$tmp/bench.test" ./bench
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for _ in $(seq "$ROUNDS"); do
 	/usr/bin/time -f "ffmpeg %e %U %S" ffmpeg -nostdin -loglevel error -threads 1 -i "$tmp/music.mp3" -f null - 2>>"$tmp/times"
+	/usr/bin/time -f "ffmpeg-1s %e %U %S" ffmpeg -nostdin -loglevel error -threads 1 -i "$tmp/first.mp3" -f null - 2>>"$tmp/times"
 	(cd bench && CODEC_BENCH_MP3="$tmp/music.mp3" "$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkMP3EngineDecode' \
 		-test.benchtime 1x -test.cpu 1) | awk '/^BenchmarkMP3EngineDecode/ {
 			split($1, n, "/"); sub(/-[0-9]+$/, "", n[2])
@@ -54,10 +59,11 @@ for _ in $(seq "$ROUNDS"); do
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "${SECS} s of audio, $ROUNDS rounds; seconds, min / median / max:"
-for who in ffmpeg native go-mp3; do
-	awk -v who="$who" '$1 == who {
-		if (NF == 4) { w[++n] = $2; c[n] = $3 + $4 } else { w[++n] = $2; c[n] = $3 } }
-		END {
-			asort(w); asort(c); m = int((n + 1) / 2)
-			printf "  %-7s wall %.3f / %.3f / %.3f   cpu %.3f / %.3f / %.3f\n", who, w[1], w[m], w[n], c[1], c[m], c[n] }' "$tmp/times"
+# stats: min / median / max of the numbers on stdin.
+stats() { sort -g | awk '{a[NR] = $1} END {printf "%.3f / %.3f / %.3f", a[1], a[int((NR + 1) / 2)], a[NR]}'; }
+for who in ffmpeg ffmpeg-1s native go-mp3; do
+	# ffmpeg's lines: wall, user, system; the Go decoders': wall, CPU.
+	wall=$(awk -v who="$who" '$1 == who {print $2}' "$tmp/times" | stats)
+	cpu=$(awk -v who="$who" '$1 == who {print (NF == 4 ? $3 + $4 : $3)}' "$tmp/times" | stats)
+	printf "  %-9s wall %s   cpu %s\n" "$who" "$wall" "$cpu"
 done

@@ -36,6 +36,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"unsafe"
 
 	gomp3 "github.com/hajimehoshi/go-mp3"
 
@@ -469,7 +470,19 @@ func (d *Decoder) decodeNative(f frame) {
 	}
 	d.samples += int64(len(pcm) / d.info.Channels)
 	at := d.grow(4 * len(pcm))
-	b := d.out[at : at+4*len(pcm)]
+	putFloats(d.out[at:at+4*len(pcm)], pcm)
+}
+
+// littleEndian reports whether the machine stores a float32 as F32LE
+// does.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// putFloats writes pcm into b (4 bytes a value) as little-endian float32.
+func putFloats(b []byte, pcm []float32) {
+	if littleEndian && len(pcm) > 0 {
+		copy(b, unsafe.Slice((*byte)(unsafe.Pointer(&pcm[0])), 4*len(pcm)))
+		return
+	}
 	for i, v := range pcm {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
 	}

@@ -167,7 +167,7 @@ var quadCodeText = [2]string{
 
 // huffRoot is the width of the first lookup of the big values tables:
 // most code words of the tables used most are shorter.
-const huffRoot = 8
+const huffRoot = 10
 
 var (
 	stdTablesOnce sync.Once

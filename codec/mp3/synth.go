@@ -393,7 +393,7 @@ func (f *synth) slot(s *[32]float32, out []float32, stride int) {
 	f.off = (f.off - 64) & 1023
 	nv := (*[64]float32)(f.v[f.off : f.off+64])
 	matrix(s, nv[:])
-	copy(f.v[f.off+1024:f.off+1088], nv[:])
+	*(*[64]float32)(f.v[f.off+1024 : f.off+1088]) = *nv
 	// Sample j sums V[128i + j] and V[128i + 96 + j] of the history,
 	// i < 8, weighted by D[64i + j] and D[64i + 32 + j].
 	v := (*[1024]float32)(f.v[f.off : f.off+1024])
