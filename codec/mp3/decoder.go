@@ -18,8 +18,8 @@
 // Padded MPEG-2 frames whose size go-mp3 computes one byte short (22.05
 // kHz at 8, 16, 24, 32, 80, 96, 144 or 160 kbit/s, and VBR streams that
 // use those) would decode to near silence; with go-mp3 the decoder refuses
-// them at the first such frame with ErrUnsupported instead. MPEG-2.5 is
-// refused too.
+// them at the first such frame with ErrUnsupported instead, and MPEG-2.5
+// from the start.
 //
 // The package's own decoder (Native) reads the frames the same walker
 // finds; it decodes MPEG-1, MPEG-2 and MPEG-2.5, padded frames included,
