@@ -272,7 +272,27 @@ func (p *Player) position() int64 {
 	if p.seg != nil {
 		return int64(p.cur.Pos())*p.seg.u - x.PreSkip()
 	}
-	if i := p.cur.Pos(); i >= x.First() && i < x.Packets() {
+	return positionIn(x, p.cur.Pos())
+}
+
+// positionAt is the position of the track's packet i, as a player there
+// (not in a segment) has it; 0 if t is nil or has no index yet.
+func (t *Track) positionAt(i int) int64 {
+	if t == nil {
+		return 0
+	}
+	x, ok := t.Index()
+	if !ok {
+		return 0
+	}
+	return positionIn(x, i)
+}
+
+// positionIn is the track position of packet i of the index x: its
+// start, or the end of what is encoded for a packet not (or no longer)
+// in it.
+func positionIn(x framed.Index, i int) int64 {
+	if i >= x.First() && i < x.Packets() {
 		return x.Entry(i).Start - x.PreSkip()
 	}
 	return x.DecodedSamples() - x.PreSkip()

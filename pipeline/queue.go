@@ -3,11 +3,13 @@ package pipeline
 import (
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/streamcatcher/streamcatcher/codec/opus"
 )
@@ -74,50 +76,72 @@ import (
 // A Queue is safe for concurrent use: any goroutine may command it and
 // read its State; one goroutine at a time drives it (Next).
 type Queue struct {
-	// The fields every packet touches come first, the driver's and those
-	// the Scheduler reads at each deadline, with the player's right after
-	// them: a queue costs its listener few cache lines beyond a Player's.
+	// A queue that a Scheduler drives is one allocation with its
+	// listener (the first AddQueue's): the fields of the driver's steady
+	// packet (step) on the allocation's first cache line, the player on
+	// the next ones, the listener on lines of its own after them, as a
+	// Player's listener has them. A steady packet touches no more lines
+	// than a Player's packet does (TestQueueSteadyCacheLines).
 
-	// drive is held by Next, by the Scheduler's calls and by Close: it
-	// guards the driver's fields (every field below up to mu, but the
-	// atomics).
-	drive   sync.Mutex
-	hasCmds atomic.Bool // cmds is not empty
-	// closeLater asks the driver to close the queue at the end of its
-	// Next: Close was called while an event function ran.
-	closeLater atomic.Bool
+	// pending is the word the driver looks at first: pendingCmds, while
+	// commands are recorded and not applied (set and cleared under mu);
+	// pendingClose, once Close has asked the driver to close the queue
+	// (from an event function, or while a Scheduler's shard serves it).
+	pending atomic.Uint32
 	// live says that the current track is live, for the Scheduler (see
 	// keepLive). Stored by the driver; read by the Scheduler's shard.
-	live     atomic.Bool
+	live atomic.Bool
+	// steady says what the next packet is unless a command comes first:
+	// the current player's next, as long as (see steadiness).
+	steady steadiness
+	_      [3]byte
+	// posLeft counts down the packets of the current entry to its next
+	// position event; 0: none (see events).
+	posLeft int32
+	ts      int64 // the queue's clock: samples given, and passed (passTime)
+	packets int64 // QueueStats.Packets (stats' is unused)
+	silent  int64 // QueueStats.Silence (stats' is unused)
+	skips   int64 // the skips of the players ended (see counts)
+	// fastState is what a Scheduler's listener has given since the
+	// state was last published (see publishState): the packets (the
+	// word's top 24 bits) and the player's next packet (the rest).
+	fastState atomic.Uint64
+	ev        *eventSink // nil: no events; immutable
+	pl        Player     // the current entry's player (player points here while there is one)
+	_         [(64 - unsafe.Sizeof(Player{})%64) % 64]byte
+	lis       Listener // the first AddQueue's listener
+
+	// drive is held by Next and by Close, State and Playing when no
+	// Scheduler's listener drives the queue (sched nil): it guards the
+	// driver's fields (every field of the queue but the atomics and those
+	// mu guards). A Scheduler's shard drives it without the lock, alone:
+	// the others then read what it published (see publishState).
+	drive sync.Mutex
+	// sched is the Scheduler's listener that drives the queue, if one
+	// does: set by its shard at its first deadline, and cleared when it
+	// ends, under drive and mu.
+	sched   *Listener
+	lisUsed bool // lis is taken (by AddQueue; guarded by mu)
+
 	done     bool // closed: Next gives ErrQueueClosed
 	started  bool // cur's first packet has been given (EventStarted sent)
 	paused   bool
 	dirty    bool // entries or cur changed: the load-ahead window is to be looked at
-	steady   bool // nothing but the player's next packet is to be chosen (see isSteady)
 	loop     LoopMode
 	player   *Player    // cur's player, once its track is ready: &pl
 	cur      *qentry    // the current entry, nil if none
 	audible  *qentry    // the entry whose audio the receiver's decoder holds: the last packet given was its audio; nil after silence
 	given    *qentry    // the entry of the last packet given (nil: the queue's own silence); Playing's
 	seek     int64      // cur's pending seek, in samples; -1 if none
-	ts       int64      // the queue's clock: samples given, and passed (passTime)
 	silence  int        // the queue's silence frames still to give (a pause, a stop, an empty queue)
 	stalls   int        // underruns in a row of the current entry while not paused
-	sincePos int        // packets of the current entry given since the last position event
 	jnAt     int        // the next of jn's packets to give while its transition plays; -1 if none does
-	ev       *eventSink // nil: no events; immutable
-	stats    QueueStats
-	// The Scheduler's counts (see counts), stored by Next when they
-	// change; pubSkipsV is pubSkips' value, the driver's copy.
-	pubSkips, pubSilence atomic.Int64
-	pubSkipsV            int64
-	skips                int64     // the skips of the players ended (see counts)
-	entries              []*qentry // queued after the current, in order
+	stats    QueueStats // but Packets and Silence: see packets and silent
+	entries  []*qentry  // queued after the current, in order
 	// emitting is set while WithEventFunc's function runs, on the
-	// driver's goroutine with drive held: State then reads the state
-	// stored before it (snapshot), not the driver's.
+	// driver's goroutine: State then reads the state stored before it
+	// (snapshot), not the driver's.
 	emitting atomic.Bool
-	pl       Player // the current entry's player (player points here while there is one)
 
 	gen      int              // players made: keepLive's way to tell a new one
 	liveSeen int              // gen of the player keepLive saw last
@@ -135,13 +159,18 @@ type Queue struct {
 	lib *Library
 	cfg queueConfig
 
-	mu        sync.Mutex // guards cmds, ids, closed and snapshot
+	mu        sync.Mutex // guards cmds, ids, closed, lisUsed and the published state below
 	cmds      []queueCmd // recorded, not yet applied
 	spare     []queueCmd // the last batch's slice, reused
 	ids       EntryID    // the last ID given
 	closed    bool
-	snapshot  QueueState // the state as an event function is called (see emitting)
+	snapshot  QueueState // the state as an event function is called (see emitting), or as published (see publishState)
 	snapGiven QueueEntry // Playing's, then
+	// snapTrack is the track of the player as published, whose index
+	// gives fastState's position; snapOf is the entries Entries was
+	// made of. Written with snapshot; the driver reads them without mu.
+	snapTrack *Track
+	snapOf    []*qentry
 }
 
 // EntryID names an entry of a Queue. IDs are given in increasing order
@@ -263,7 +292,7 @@ func NewQueue(lib *Library, opts ...QueueOption) *Queue {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	q := &Queue{lib: lib, cfg: cfg, seek: -1, jnAt: -1}
+	q := &Queue{lib: lib, cfg: cfg, seek: -1, jnAt: -1, posLeft: int32(min(cfg.positionEach, math.MaxInt32))}
 	if cfg.seed != nil {
 		q.rng = rand.New(rand.NewPCG(*cfg.seed, *cfg.seed))
 	} else {
@@ -324,7 +353,7 @@ func (q *Queue) record(c queueCmd, makes bool) EntryID {
 		return c.id
 	}
 	q.cmds = append(q.cmds, c)
-	q.hasCmds.Store(true)
+	q.pending.Or(pendingCmds)
 	return c.id
 }
 
@@ -494,8 +523,13 @@ func (q *Queue) State() QueueState {
 		st.Entries = slices.Clone(st.Entries)
 	} else {
 		q.drive.Lock()
-		st = q.stateLocked()
-		q.drive.Unlock()
+		if q.sched != nil {
+			q.drive.Unlock()
+			st, _ = q.published()
+		} else {
+			st = q.stateLocked()
+			q.drive.Unlock()
+		}
 	}
 	if q.ev != nil {
 		st.Stats.EventsDropped = q.ev.dropped.Load()
@@ -521,6 +555,11 @@ func (q *Queue) Playing() QueueEntry {
 		return q.snapGiven
 	}
 	q.drive.Lock()
+	if q.sched != nil {
+		q.drive.Unlock()
+		_, given := q.published()
+		return given
+	}
 	defer q.drive.Unlock()
 	return q.givenLocked()
 }
@@ -534,32 +573,94 @@ func (q *Queue) givenLocked() QueueEntry {
 
 // stateLocked is the state, read by the driver or with its lock held.
 func (q *Queue) stateLocked() QueueState {
+	st := q.stateNoEntries()
+	st.Entries = q.entryStates()
+	return st
+}
+
+// entryStates is the entries' QueueState.Entries.
+func (q *Queue) entryStates() []QueueEntry {
+	if len(q.entries) == 0 {
+		return nil
+	}
+	es := make([]QueueEntry, len(q.entries))
+	for i, e := range q.entries {
+		es[i] = QueueEntry{e.id, e.key}
+	}
+	return es
+}
+
+// stateNoEntries is stateLocked but its Entries.
+func (q *Queue) stateNoEntries() QueueState {
 	st := QueueState{Started: q.started, Paused: q.paused, Loop: q.loop, Stats: q.stats}
+	st.Stats.Packets, st.Stats.Silence = q.packets, q.silent
 	if q.cur != nil {
 		st.Current = QueueEntry{q.cur.id, q.cur.key}
 	}
 	if q.player != nil {
 		st.Position = max(q.player.position(), 0)
 	}
-	if len(q.entries) > 0 {
-		st.Entries = make([]QueueEntry, len(q.entries))
-		for i, e := range q.entries {
-			st.Entries[i] = QueueEntry{e.id, e.key}
-		}
-	}
 	return st
 }
 
-// publish stores the Scheduler's counts where they changed.
-func (q *Queue) publish() {
-	if skips := q.skips + q.playerSkips(); skips != q.pubSkipsV {
-		q.pubSkipsV = skips
-		q.pubSkips.Store(skips)
+// published is the state and Playing's entry as the Scheduler's
+// listener that drives the queue published them: as of its last packet.
+func (q *Queue) published() (QueueState, QueueEntry) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	st := q.snapshot
+	st.Entries = slices.Clone(st.Entries)
+	if f := q.fastState.Load(); f>>fastShift > 0 {
+		st.Stats.Packets += int64(f >> fastShift)
+		st.Position = max(q.snapTrack.positionAt(int(f&fastPos)), 0)
 	}
-	if q.pubSilence.Load() != q.stats.Silence {
-		q.pubSilence.Store(q.stats.Silence)
-	}
+	return st, q.snapGiven
 }
+
+// publishState publishes the state for State and Playing, as the
+// driver's last packet left it, when a Scheduler's listener drives the
+// queue: the driver's, or its shard's (Close), alone.
+func (q *Queue) publishState() {
+	st := q.stateNoEntries()
+	given := q.givenLocked()
+	same := len(q.snapOf) == len(q.entries)
+	for i := 0; same && i < len(q.entries); i++ {
+		same = q.snapOf[i] == q.entries[i]
+	}
+	var t *Track
+	if q.player != nil {
+		t = q.player.t
+	}
+	q.mu.Lock()
+	if same {
+		st.Entries = q.snapshot.Entries // immutable once published: State clones it
+	} else {
+		st.Entries = q.entryStates()
+		q.snapOf = slices.Clone(q.entries)
+	}
+	q.snapshot, q.snapGiven, q.snapTrack = st, given, t
+	q.fastState.Store(0)
+	q.mu.Unlock()
+}
+
+// publishFast publishes a steady packet's change of the state: one more
+// packet, the player's next at i. It reports false if the count or i
+// does not fit in fastState: the state is to be published whole.
+func (q *Queue) publishFast(i int) bool {
+	n := q.fastState.Load()>>fastShift + 1
+	if n > fastMax || uint64(i) > fastPos {
+		return false
+	}
+	q.fastState.Store(n<<fastShift | uint64(i))
+	return true
+}
+
+// fastState's layout.
+const (
+	fastShift = 40
+	fastPos   = 1<<fastShift - 1
+	fastMax   = 1<<(64-fastShift) - 1
+)
 
 // Driving.
 
@@ -575,63 +676,156 @@ func (q *Queue) publish() {
 func (q *Queue) Next() (Packet, error) {
 	q.drive.Lock()
 	defer q.drive.Unlock()
+	return q.step(false)
+}
+
+// step is Next's work: with the driver's lock held, or by a Scheduler's
+// shard alone (sched), which then publishes the state for State and
+// Playing. A queue in the middle of a track (steady, no command
+// pending) goes straight to its player's next packet, and if that is
+// the track's audio, gives it with no more work than its clock, its
+// count and its events: it reads only the fields on the line before pl
+// and pl's own (TestQueueSteadyCacheLines).
+func (q *Queue) step(sched bool) (Packet, error) {
+	if q.steady != notSteady && q.pending.Load() == 0 {
+		p := &q.pl
+		if q.steady == steadyPlay || !p.t.Finished() {
+			pk, err := p.Next()
+			if err == nil && !pk.Silence && p.seg == nil {
+				return q.steadyPacket(pk, sched), nil
+			}
+			pk, err = q.next(&played{pk, err})
+			return q.stepped(pk, err, sched)
+		}
+	}
 	if q.done {
 		return Packet{}, ErrQueueClosed
 	}
-	cmds := q.hasCmds.Load() // once: a command recorded after it waits for the next call
-	if cmds {
+	w := q.pending.Load() // once: a command recorded after it waits for the next call
+	if w&pendingClose != 0 {
+		q.closeLocked() // asked by a Close that could not wait for the driver
+		if sched {
+			q.publishState()
+		}
+		return Packet{}, ErrQueueClosed
+	}
+	if w&pendingCmds != 0 {
 		q.apply()
 	}
-	steady := q.steady && !cmds
 	if q.dirty {
 		q.window()
 	}
-	pk, err := q.next(steady)
+	pk, err := q.next(nil)
+	return q.stepped(pk, err, sched)
+}
+
+// steadyPacket gives pk, the current player's next packet, an audio
+// packet of its track, the queue steady: what next and stepped would do
+// with it, the rest of their work known to be none.
+func (q *Queue) steadyPacket(pk Packet, sched bool) Packet {
+	pk.Timestamp = q.ts
+	q.ts += pk.Samples
+	if q.ev != nil {
+		q.events(pk)
+	}
+	q.packets++
+	if sched && !q.publishFast(q.pl.cur.Pos()) {
+		q.publishState()
+	}
+	if q.ev != nil && q.pending.Load()&pendingClose != 0 {
+		q.closeLocked() // an event function's Close: as this Next ends
+		if sched {
+			q.publishState()
+		}
+	}
+	return pk
+}
+
+// stepped ends a step that did not go the steady way: the counts, the
+// next packet's steadiness, a Close that an event function asked for,
+// and the state published (sched).
+func (q *Queue) stepped(pk Packet, err error, sched bool) (Packet, error) {
 	switch err {
 	case nil:
-		q.stats.Packets++
+		q.packets++
 		if pk.Silence {
-			q.stats.Silence++
+			q.silent++
 		}
 		q.given = q.cur
 	case ErrUnderrun:
 		q.stats.Underruns++
 	}
-	q.publish()
-	q.steady = q.isSteady()
-	if q.closeLater.Load() {
-		q.closeLocked()
+	q.steady = q.steadiness()
+	if q.pending.Load()&pendingClose != 0 {
+		q.closeLocked() // an event function's Close: as this Next ends
+	}
+	if sched {
+		q.publishState()
 	}
 	return pk, err
 }
 
-// isSteady reports whether the next packet is the current player's next,
-// unless a command comes first: no silence frames of the queue's to give,
-// no pause, no seek waiting, no join under way or to be asked for now.
-// next then goes straight to the player.
-func (q *Queue) isSteady() bool {
-	if q.done || q.silence > 0 || q.cur == nil || q.paused || q.player == nil || q.seek >= 0 || q.jnAt >= 0 || !q.started {
-		return false
+// pending's bits.
+const (
+	pendingCmds  = 1 << iota // commands are recorded
+	pendingClose             // Close asks the driver to close the queue
+)
+
+// steadiness is what the driver's next packet is, unless a command comes
+// first.
+type steadiness uint8
+
+const (
+	// notSteady: the next packet is chosen as the state says (next).
+	notSteady steadiness = iota
+	// steadyPlay: the next packet is the current player's next: no
+	// silence frames of the queue's to give, no pause, no seek waiting,
+	// no join under way or to be asked for.
+	steadyPlay
+	// steadyUnfinished: the same, as long as the player's track is not
+	// finished encoding (a join into the next entry is asked for then).
+	steadyUnfinished
+)
+
+// steadiness says whether the next packet is the current player's next,
+// unless a command comes first, and for how long. It says so only where
+// the packets the player gives go on as they do (the receiver's decoder
+// holds the current entry's audio, no underrun to clear).
+func (q *Queue) steadiness() steadiness {
+	if q.done || q.dirty || q.silence > 0 || q.cur == nil || q.paused || q.player == nil || q.seek >= 0 || q.jnAt >= 0 || !q.started ||
+		q.audible != q.cur || q.given != q.cur || q.stalls != 0 {
+		return notSteady
 	}
-	if q.audible != q.cur || q.loop == LoopTrack || q.loop == LoopSection || len(q.entries) == 0 || q.cfg.noJoins {
-		return true // joinStep would give nothing
+	if q.loop == LoopTrack || q.loop == LoopSection || len(q.entries) == 0 || q.cfg.noJoins {
+		return steadyPlay // joinStep gives nothing
 	}
 	// A join is asked for once the track is finished: not yet.
-	return q.joinWait == nil && q.joinTo == q.entries[0] && q.joinA == q.player.t && !q.player.t.Finished()
+	if q.joinWait == nil && q.joinTo == q.entries[0] && q.joinA == q.player.t && !q.player.t.Finished() {
+		return steadyUnfinished
+	}
+	return notSteady
+}
+
+// played is the current player's answer to a Next call.
+type played struct {
+	pk  Packet
+	err error
 }
 
 // next chooses the packet: the queue's silence frames, the current
 // entry's next packet, or the next entry's first, as the state says.
 //
-// steady says that the choice is the current player's next packet, as
-// isSteady reported at the end of the last call with no command since:
-// its first round goes to the player at once.
-func (q *Queue) next(steady bool) (Packet, error) {
+// If pre is not nil, the queue was steady and its player has given pre:
+// the first round goes on from there.
+func (q *Queue) next(pre *played) (Packet, error) {
 	// Each round but the last ends an entry: bounded by the entries,
 	// and by a LoopQueue of tracks that have no packet.
 	for range len(q.entries) + 4 {
-		if steady {
-			steady = false
+		var pk Packet
+		var err error
+		if pre != nil {
+			pk, err = pre.pk, pre.err
+			pre = nil
 			goto play
 		}
 		if q.silence > 0 {
@@ -691,8 +885,8 @@ func (q *Queue) next(steady bool) (Packet, error) {
 		if q.player == nil {
 			continue // a join that could not go on: the entry is started as usual
 		}
+		pk, err = q.player.Next()
 	play:
-		pk, err := q.player.Next()
 		switch {
 		case err == nil:
 		case err == ErrUnderrun:
@@ -869,14 +1063,14 @@ func (q *Queue) events(pk Packet) {
 	if q.ev == nil {
 		return
 	}
-	if n := q.cfg.positionEach; n > 0 {
-		q.sincePos++
-		if q.sincePos >= n {
-			q.sincePos = 0
+	if q.posLeft > 0 {
+		q.posLeft--
+		if q.posLeft == 0 {
+			q.posLeft = int32(min(q.cfg.positionEach, math.MaxInt32))
 			q.emit(Event{Kind: EventPosition, ID: q.cur.id, Key: q.cur.key, Position: pk.Position})
 		}
 	}
-	t := q.player.t
+	t := q.pl.t // the current player's: q.player is &q.pl
 	if len(t.Titles()) == 0 {
 		return
 	}
@@ -956,12 +1150,9 @@ func (q *Queue) end(r EndReason, err error) {
 	if e == nil {
 		return
 	}
-	if q.player != nil {
-		q.skips += q.player.stats.Skips
-		q.player.Close()
-		q.player = nil
-	}
-	q.cur, q.started, q.seek, q.stalls, q.sincePos, q.title = nil, false, -1, 0, 0, StreamTitle{}
+	q.closePlayer()
+	q.cur, q.started, q.seek, q.stalls, q.title = nil, false, -1, 0, StreamTitle{}
+	q.posLeft = int32(min(q.cfg.positionEach, math.MaxInt32))
 	q.live.Store(false)
 	if q.loop == LoopSection {
 		q.loop = LoopOff
@@ -976,6 +1167,17 @@ func (q *Queue) end(r EndReason, err error) {
 	}
 	q.dirty = true
 	q.emit(Event{Kind: EventEnded, ID: e.id, Key: e.key, Reason: r, Err: err})
+}
+
+// closePlayer closes the current entry's player, if it has one, its
+// skips counted in the queue's.
+func (q *Queue) closePlayer() {
+	if q.player != nil {
+		q.skips += q.player.stats.Skips
+		q.player.stats.Skips = 0 // counts reads pl's: now the queue's
+		q.player.Close()
+		q.player = nil
+	}
 }
 
 // drop removes the queued entries for which f is true, ending each with
@@ -1003,7 +1205,7 @@ func (q *Queue) apply() {
 	q.mu.Lock()
 	cmds := q.cmds
 	q.cmds = q.spare[:0]
-	q.hasCmds.Store(false)
+	q.pending.And(^uint32(pendingCmds))
 	q.mu.Unlock()
 	for i := range cmds {
 		q.applyOne(&cmds[i])
@@ -1238,38 +1440,65 @@ func (q *Queue) ready(e *qentry) (*Track, error) {
 	return t, nil
 }
 
+// queueDriver is a Queue as a Scheduler's listener drives it (see
+// driven): Next without the driver's lock, and the state published.
+type queueDriver Queue
+
+// Next is Queue.Next, by the listener's shard alone.
+func (d *queueDriver) Next() (Packet, error) { return (*Queue)(d).step(true) }
+
 // passTime moves the queue's clock on by n samples in which it gave
 // nothing (see Player.passTime).
-func (q *Queue) passTime(n int64) {
+func (d *queueDriver) passTime(n int64) { d.ts += n }
+
+// counts is the Scheduler's (see driven): the skips of the queue's
+// players, and the queue's silence frames.
+func (d *queueDriver) counts() (skips, silence int64) {
+	return d.skips + d.pl.stats.Skips, d.silent
+}
+
+// attach makes l, at its first deadline, the listener that drives the
+// queue, and publishes its state; it reports false if another listener
+// drives it (l waits for it to end), and ErrQueueClosed if the queue is
+// closed.
+func (q *Queue) attach(l *Listener) (bool, error) {
 	q.drive.Lock()
-	q.ts += n
-	q.drive.Unlock()
-}
-
-// counts is the Scheduler's (see driven): the current player's skips,
-// and the queue's silence frames.
-func (q *Queue) counts() (skips, silence int64) {
-	return q.pubSkips.Load(), q.pubSilence.Load()
-}
-
-// playerSkips is the skips of the current player.
-func (q *Queue) playerSkips() int64 {
-	if q.player == nil {
-		return 0
+	defer q.drive.Unlock()
+	if q.done || q.pending.Load()&pendingClose != 0 {
+		return false, ErrQueueClosed
 	}
-	return q.player.stats.Skips
+	if q.sched != nil {
+		return false, nil
+	}
+	q.mu.Lock()
+	q.sched = l
+	q.mu.Unlock()
+	q.snapOf = nil // published anew
+	q.publishState()
+	return true, nil
+}
+
+// detach ends l's drive of the queue, when l ends: the queue is then
+// driven with its lock, by whoever calls Next. A Close that asked the
+// driver to close it is done now.
+func (q *Queue) detach(l *Listener) {
+	q.drive.Lock()
+	defer q.drive.Unlock()
+	q.mu.Lock()
+	if q.sched == l {
+		q.sched = nil
+	}
+	q.mu.Unlock()
+	if q.pending.Load()&pendingClose != 0 {
+		q.closeLocked()
+	}
 }
 
 // keepLive runs f, for a Scheduler's listener of the queue, with the
-// player of the live track it plays, if it plays one and is not paused,
-// with the driver's lock held; fresh says that the player is not the one
-// of the last call.
-func (q *Queue) keepLive(f func(p *Player, fresh bool)) {
-	if !q.live.Load() {
-		return // no live track: nothing to hold (the driver stores it)
-	}
-	q.drive.Lock()
-	defer q.drive.Unlock()
+// player of the live track it plays, if it plays one and is not paused;
+// fresh says that the player is not the one of the last call.
+func (d *queueDriver) keepLive(f func(p *Player, fresh bool)) {
+	q := (*Queue)(d)
 	p := q.player
 	if p == nil || p.t.cfg.live == 0 || q.paused || q.done {
 		return
@@ -1287,7 +1516,8 @@ func (q *Queue) Close() error {
 	q.mu.Lock()
 	q.closed = true
 	q.cmds = nil
-	q.hasCmds.Store(false)
+	q.pending.And(^uint32(pendingCmds))
+	q.pending.Or(pendingClose) // for a driver this call cannot wait for
 	q.mu.Unlock()
 	switch {
 	case !q.emitting.Load():
@@ -1295,15 +1525,34 @@ func (q *Queue) Close() error {
 	case !q.drive.TryLock():
 		// An event function runs, within the driver's Next (and this
 		// may be it): the driver closes the queue as that Next ends.
-		q.closeLater.Store(true)
 		return nil
 	}
-	q.closeLocked()
+	if l := q.sched; l != nil {
+		// A Scheduler's shard drives the queue without the lock. Between
+		// its deadlines, the queue is closed now; while it serves them
+		// (this may be a send function's call, or an event function's),
+		// it closes the queue at the queue's next one.
+		if !l.shard.serving.TryLock() {
+			q.drive.Unlock()
+			q.closeEvents()
+			return nil
+		}
+		q.closeLocked()
+		q.publishState()
+		l.shard.serving.Unlock()
+	} else {
+		q.closeLocked()
+	}
 	q.drive.Unlock()
+	q.closeEvents()
+	return nil
+}
+
+// closeEvents ends the events' channel, if there is one.
+func (q *Queue) closeEvents() {
 	if q.ev != nil {
 		q.ev.close()
 	}
-	return nil
 }
 
 // closeLocked is Close's work, with the driver's lock held.
@@ -1312,10 +1561,8 @@ func (q *Queue) closeLocked() {
 		return
 	}
 	q.done = true
-	if q.player != nil {
-		q.player.Close()
-		q.player = nil
-	}
+	q.steady = notSteady
+	q.closePlayer()
 	if q.cur != nil {
 		q.cur.release()
 	}

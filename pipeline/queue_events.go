@@ -85,11 +85,8 @@ func (q *Queue) emit(ev Event) {
 	case q.ev == nil:
 	case q.ev.fn != nil:
 		// The function may ask for State: it gets this, the driver's
-		// lock being held.
-		st, given := q.stateLocked(), q.givenLocked()
-		q.mu.Lock()
-		q.snapshot, q.snapGiven = st, given
-		q.mu.Unlock()
+		// lock being held (or a Scheduler's shard driving it).
+		q.publishState()
 		q.emitting.Store(true)
 		defer q.emitting.Store(false) // a function that panics leaves no snapshot in force
 		q.ev.fn(ev)

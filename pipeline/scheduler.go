@@ -143,8 +143,9 @@ type Listener struct {
 	next      time.Duration // the deadline of the listener's next packet, from the shard's start
 	started   bool          // next is set: the listener has had its first deadline
 	first     bool          // a packet has been sent
-	live      bool          // its player's track is live: the listener is held to the live edge (a Queue's: see Queue.keepLive)
+	live      bool          // its player's track is live: the listener is held to the live edge (a Queue's: see queueDriver.keepLive)
 	following bool          // a live listener has followed the live edge since Do last moved its player
+	attached  bool          // a Queue's listener drives the queue (see Queue.attach)
 	liveSkips int64         // packets a live listener's player passed over to rejoin the live edge
 
 	removed atomic.Bool
@@ -182,9 +183,24 @@ func (s *Scheduler) Add(p *Player, send func(Packet) error) *Listener {
 // error, or on Remove. The queue is commanded through its own methods,
 // from any goroutine: Do does nothing for its listener. A live track it
 // plays is held to the live edge as a player's is.
+//
+// The queue's first listener is in the queue's own allocation, beside
+// the fields its packets read. While the listener drives the queue (from
+// its first deadline to its end), its shard calls the queue with no lock,
+// and the queue publishes its state at each packet for State and
+// Playing; a Close while the shard serves its deadlines is made at the
+// queue's next one. A listener added while another drives the queue
+// (one removed, not yet ended) gives nothing until that one has ended.
 func (s *Scheduler) AddQueue(q *Queue, send func(Packet) error) *Listener {
 	sh := s.shards[int(s.next.Add(1)-1)%len(s.shards)]
-	l := &Listener{q: q, src: q, send: send, shard: sh, added: s.clock.Now(), done: make(chan struct{})}
+	q.mu.Lock()
+	l := &q.lis
+	if q.lisUsed {
+		l = new(Listener)
+	}
+	q.lisUsed = true
+	q.mu.Unlock()
+	*l = Listener{q: q, src: (*queueDriver)(q), send: send, shard: sh, added: s.clock.Now(), done: make(chan struct{})}
 	return sh.take(l)
 }
 
@@ -521,7 +537,21 @@ func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 		}
 		l.following = false // the player may have been moved: it rejoins the edge by playing on
 	}
-	live := l.live || l.q != nil && l.q.live.Load()
+	live := l.live
+	if l.q != nil {
+		if !l.attached {
+			ok, err := l.q.attach(l)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				l.next += s.frame // another listener drives the queue: a gap
+				return nil
+			}
+			l.attached = true
+		}
+		live = l.q.live.Load()
+	}
 	bound := time.Duration(s.catchUp) * s.frame
 	if live {
 		bound = s.frame - 1 // no catch-up: more than the packet due now is a resync
@@ -536,7 +566,7 @@ func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 	case l.live:
 		sh.keepLive(l, l.p, ts)
 	case live:
-		l.q.keepLive(func(p *Player, fresh bool) {
+		(*queueDriver)(l.q).keepLive(func(p *Player, fresh bool) {
 			if fresh {
 				l.following = s.nearLive(p)
 			}
@@ -633,6 +663,9 @@ func (l *Listener) finish(err error) {
 	}
 	if err == io.EOF {
 		err = nil
+	}
+	if l.attached {
+		l.q.detach(l) // by the shard, or with its serving held: no deadline of l runs
 	}
 	l.err = err
 	close(l.done)
