@@ -123,21 +123,21 @@ type Queue struct {
 	sched   *Listener
 	lisUsed bool // lis is taken (by AddQueue; guarded by mu)
 
-	done     bool // closed: Next gives ErrQueueClosed
-	started  bool // cur's first packet has been given (EventStarted sent)
-	paused   bool
-	dirty    bool // entries or cur changed: the load-ahead window is to be looked at
-	loop     LoopMode
-	player   *Player    // cur's player, once its track is ready: &pl
-	cur      *qentry    // the current entry, nil if none
-	audible  *qentry    // the entry whose audio the receiver's decoder holds: the last packet given was its audio; nil after silence
-	given    *qentry    // the entry of the last packet given (nil: the queue's own silence); Playing's
-	seek     int64      // cur's pending seek, in samples; -1 if none
-	silence  int        // the queue's silence frames still to give (a pause, a stop, an empty queue)
-	stalls   int        // underruns in a row of the current entry while not paused
-	jnAt     int        // the next of jn's packets to give while its transition plays; -1 if none does
-	stats    QueueStats // but Packets and Silence: see packets and silent
-	entries  []*qentry  // queued after the current, in order
+	done    bool // closed: Next gives ErrQueueClosed
+	started bool // cur's first packet has been given (EventStarted sent)
+	paused  bool
+	dirty   bool // entries or cur changed: the load-ahead window is to be looked at
+	loop    LoopMode
+	player  *Player    // cur's player, once its track is ready: &pl
+	cur     *qentry    // the current entry, nil if none
+	audible *qentry    // the entry whose audio the receiver's decoder holds: the last packet given was its audio; nil after silence
+	given   *qentry    // the entry of the last packet given (nil: the queue's own silence); Playing's
+	seek    int64      // cur's pending seek, in samples; -1 if none
+	silence int        // the queue's silence frames still to give (a pause, a stop, an empty queue)
+	stalls  int        // underruns in a row of the current entry while not paused
+	jnAt    int        // the next of jn's packets to give while its transition plays; -1 if none does
+	stats   QueueStats // but Packets and Silence: see packets and silent
+	entries []*qentry  // queued after the current, in order
 	// emitting is set while WithEventFunc's function runs, on the
 	// driver's goroutine: State then reads the state stored before it
 	// (snapshot), not the driver's.
