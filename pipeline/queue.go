@@ -77,11 +77,34 @@ import (
 // read its State; one goroutine at a time drives it (Next).
 type Queue struct {
 	// A queue that a Scheduler drives is one allocation with its
-	// listener (the first AddQueue's): the fields of the driver's steady
-	// packet (step) on the allocation's first cache line, the player on
-	// the next ones, the listener on lines of its own after them, as a
-	// Player's listener has them. A steady packet touches no more lines
-	// than a Player's packet does (TestQueueSteadyCacheLines).
+	// listener (the first AddQueue's): the fields of a steady packet
+	// (steadyPacket) on a cache line of their own, the player on the next
+	// ones, the listener on lines of its own after them, placed on its
+	// lines as a Player's listener is. A steady packet touches no more
+	// lines than a Player's does (TestQueueSteadyCacheLines). The head,
+	// the 56 bytes before them, ends the allocation's first line: an
+	// object of the queue's size has an 8-byte header before it.
+
+	// drive is held by Next and by Close, State and Playing when no
+	// Scheduler's listener drives the queue (sched nil): it guards the
+	// driver's fields (every field of the queue but the atomics and those
+	// mu guards). A Scheduler's shard drives it without the lock, alone:
+	// the others then read what it published (see publishState).
+	drive sync.Mutex
+	// sched is the Scheduler's listener that drives the queue, if one
+	// does: set by its shard at its first deadline, and cleared when it
+	// ends, under drive and mu.
+	sched   *Listener
+	lisUsed bool // lis is taken (by AddQueue; guarded by mu)
+	done    bool // closed: Next gives ErrQueueClosed
+	started bool // cur's first packet has been given (EventStarted sent)
+	paused  bool
+	dirty   bool // entries or cur changed: the load-ahead window is to be looked at
+	loop    LoopMode
+	player  *Player // cur's player, once its track is ready: &pl
+	cur     *qentry // the current entry, nil if none
+	audible *qentry // the entry whose audio the receiver's decoder holds: the last packet given was its audio; nil after silence
+	given   *qentry // the entry of the last packet given (nil: the queue's own silence); Playing's
 
 	// pending is the word the driver looks at first: pendingCmds, while
 	// commands are recorded and not applied (set and cleared under mu);
@@ -108,30 +131,9 @@ type Queue struct {
 	fastState atomic.Uint64
 	ev        *eventSink // nil: no events; immutable
 	pl        Player     // the current entry's player (player points here while there is one)
-	_         [(64 - unsafe.Sizeof(Player{})%64) % 64]byte
+	_         [(64 - (queueHead+64+unsafe.Sizeof(Player{}))%64) % 64]byte
 	lis       Listener // the first AddQueue's listener
 
-	// drive is held by Next and by Close, State and Playing when no
-	// Scheduler's listener drives the queue (sched nil): it guards the
-	// driver's fields (every field of the queue but the atomics and those
-	// mu guards). A Scheduler's shard drives it without the lock, alone:
-	// the others then read what it published (see publishState).
-	drive sync.Mutex
-	// sched is the Scheduler's listener that drives the queue, if one
-	// does: set by its shard at its first deadline, and cleared when it
-	// ends, under drive and mu.
-	sched   *Listener
-	lisUsed bool // lis is taken (by AddQueue; guarded by mu)
-
-	done    bool // closed: Next gives ErrQueueClosed
-	started bool // cur's first packet has been given (EventStarted sent)
-	paused  bool
-	dirty   bool // entries or cur changed: the load-ahead window is to be looked at
-	loop    LoopMode
-	player  *Player    // cur's player, once its track is ready: &pl
-	cur     *qentry    // the current entry, nil if none
-	audible *qentry    // the entry whose audio the receiver's decoder holds: the last packet given was its audio; nil after silence
-	given   *qentry    // the entry of the last packet given (nil: the queue's own silence); Playing's
 	seek    int64      // cur's pending seek, in samples; -1 if none
 	silence int        // the queue's silence frames still to give (a pause, a stop, an empty queue)
 	stalls  int        // underruns in a row of the current entry while not paused
@@ -172,6 +174,9 @@ type Queue struct {
 	snapTrack *Track
 	snapOf    []*qentry
 }
+
+// queueHead is the size of the Queue's fields before pending.
+const queueHead = 56
 
 // EntryID names an entry of a Queue. IDs are given in increasing order
 // from 1, never twice by one queue; 0 names no entry.
@@ -521,15 +526,11 @@ func (q *Queue) State() QueueState {
 		st = q.snapshot
 		q.mu.Unlock()
 		st.Entries = slices.Clone(st.Entries)
+	} else if l := q.driving(); l != nil {
+		st, _ = q.published()
 	} else {
-		q.drive.Lock()
-		if q.sched != nil {
-			q.drive.Unlock()
-			st, _ = q.published()
-		} else {
-			st = q.stateLocked()
-			q.drive.Unlock()
-		}
+		st = q.stateLocked()
+		q.drive.Unlock()
 	}
 	if q.ev != nil {
 		st.Stats.EventsDropped = q.ev.dropped.Load()
@@ -554,14 +555,32 @@ func (q *Queue) Playing() QueueEntry {
 		defer q.mu.Unlock()
 		return q.snapGiven
 	}
-	q.drive.Lock()
-	if q.sched != nil {
-		q.drive.Unlock()
+	if l := q.driving(); l != nil {
 		_, given := q.published()
 		return given
 	}
 	defer q.drive.Unlock()
 	return q.givenLocked()
+}
+
+// driving returns the Scheduler's listener that drives the queue, if one
+// does; if none does, it returns nil with the driver's lock held (none
+// can then begin to).
+func (q *Queue) driving() *Listener {
+	q.mu.Lock()
+	l := q.sched
+	q.mu.Unlock()
+	if l != nil {
+		return l
+	}
+	q.drive.Lock()
+	q.mu.Lock()
+	l = q.sched // attached meanwhile?
+	q.mu.Unlock()
+	if l != nil {
+		q.drive.Unlock()
+	}
+	return l
 }
 
 func (q *Queue) givenLocked() QueueEntry {

@@ -1,0 +1,226 @@
+package pipeline
+
+import (
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// cacheLine is the line size the layouts below are counted in.
+const cacheLine = 64
+
+// span is a field's place in its allocation: its offset and size.
+type span struct {
+	name      string
+	off, size uintptr
+}
+
+// linesOf is the set of cache lines the spans touch, their allocation
+// starting at base bytes past a line's start.
+func linesOf(base uintptr, ss []span) map[uintptr]bool {
+	ls := map[uintptr]bool{}
+	for _, s := range ss {
+		for b := base + s.off; b < base+s.off+s.size; b = (b/cacheLine + 1) * cacheLine {
+			ls[b/cacheLine] = true
+		}
+	}
+	return ls
+}
+
+// fewestLines is the fewest cache lines the spans touch, at the best of
+// the places an allocator may put their allocation (8-byte aligned).
+func fewestLines(ss []span) int {
+	n := len(ss) + 1
+	for base := uintptr(0); base < cacheLine; base += 8 {
+		n = min(n, len(linesOf(base, ss)))
+	}
+	return n
+}
+
+// listenerSpans is what a shard reads and writes of a listener at each
+// deadline that gives it a packet, on time (tick, serve).
+func listenerSpans(off uintptr) []span {
+	var l Listener
+	f := func(name string, o, s uintptr) span { return span{"Listener." + name, off + o, s} }
+	return []span{
+		f("removed", unsafe.Offsetof(l.removed), unsafe.Sizeof(l.removed)),
+		f("started", unsafe.Offsetof(l.started), unsafe.Sizeof(l.started)),
+		f("attached", unsafe.Offsetof(l.attached), unsafe.Sizeof(l.attached)),
+		f("hasOps", unsafe.Offsetof(l.hasOps), unsafe.Sizeof(l.hasOps)),
+		f("live", unsafe.Offsetof(l.live), unsafe.Sizeof(l.live)),
+		f("q", unsafe.Offsetof(l.q), unsafe.Sizeof(l.q)),
+		f("next", unsafe.Offsetof(l.next), unsafe.Sizeof(l.next)),
+		f("src", unsafe.Offsetof(l.src), unsafe.Sizeof(l.src)),
+		f("send", unsafe.Offsetof(l.send), unsafe.Sizeof(l.send)),
+		f("first", unsafe.Offsetof(l.first), unsafe.Sizeof(l.first)),
+		f("sent", unsafe.Offsetof(l.sent), unsafe.Sizeof(l.sent)),
+		f("lateness.buckets[0]", unsafe.Offsetof(l.lateness)+unsafe.Offsetof(l.lateness.buckets), unsafe.Sizeof(l.lateness.buckets[0])),
+		f("lateness.max", unsafe.Offsetof(l.lateness)+unsafe.Offsetof(l.lateness.max), unsafe.Sizeof(l.lateness.max)),
+		f("liveSkips", unsafe.Offsetof(l.liveSkips), unsafe.Sizeof(l.liveSkips)),
+		f("skips", unsafe.Offsetof(l.skips), unsafe.Sizeof(l.skips)),
+		f("silence", unsafe.Offsetof(l.silence), unsafe.Sizeof(l.silence)),
+	}
+}
+
+// playerSpans is what a looping player's Next reads and writes for a
+// packet of its track in the middle of it (the track's own fields and
+// its cache's, shared by every player of the track, not counted).
+func playerSpans(prefix string, off uintptr) []span {
+	var p Player
+	f := func(name string, o, s uintptr) span { return span{prefix + name, off + o, s} }
+	return []span{
+		f("silence", unsafe.Offsetof(p.silence), unsafe.Sizeof(p.silence)),
+		f("state", unsafe.Offsetof(p.state), unsafe.Sizeof(p.state)),
+		f("seg", unsafe.Offsetof(p.seg), unsafe.Sizeof(p.seg)),
+		f("cur", unsafe.Offsetof(p.cur), unsafe.Sizeof(p.cur)),
+		f("to", unsafe.Offsetof(p.to), unsafe.Sizeof(p.to)),
+		f("from", unsafe.Offsetof(p.from), unsafe.Sizeof(p.from)),
+		f("loops", unsafe.Offsetof(p.loops), unsafe.Sizeof(p.loops)),
+		f("t", unsafe.Offsetof(p.t), unsafe.Sizeof(p.t)),
+		f("reset", unsafe.Offsetof(p.reset), unsafe.Sizeof(p.reset)),
+		f("last", unsafe.Offsetof(p.last), unsafe.Sizeof(p.last)),
+		f("seam", unsafe.Offsetof(p.seam), unsafe.Sizeof(p.seam)),
+		f("ts", unsafe.Offsetof(p.ts), unsafe.Sizeof(p.ts)),
+		f("stats.Packets", unsafe.Offsetof(p.stats)+unsafe.Offsetof(p.stats.Packets), unsafe.Sizeof(p.stats.Packets)),
+		f("stats.Skips", unsafe.Offsetof(p.stats)+unsafe.Offsetof(p.stats.Skips), unsafe.Sizeof(p.stats.Skips)),
+	}
+}
+
+// baseOf is where alloc's objects start in their cache line: the same
+// for each (an allocation of their size class, and its header).
+func baseOf[T any](t *testing.T, alloc func() *T) uintptr {
+	t.Helper()
+	keep := make([]*T, 16)
+	for i := range keep {
+		keep[i] = alloc()
+	}
+	base := uintptr(unsafe.Pointer(keep[0])) % cacheLine
+	for _, x := range keep {
+		require.Equal(t, base, uintptr(unsafe.Pointer(x))%cacheLine, "%T's allocations start at one place in a line", x)
+	}
+	return base
+}
+
+// A Queue's steady packet (in the middle of a track, driven by a
+// Scheduler) touches no more cache lines of its own than a Player's
+// packet does: the listener's lines, its player's, and the queue's
+// steady fields on a line with neither (counted from the fields the code
+// reads: a field added to the path, or moved off its line, fails here).
+// The Player is counted at its best place in a line; the queue and the
+// listeners where the allocator puts them (checked).
+func TestQueueSteadyCacheLines(t *testing.T) {
+	var q Queue
+	var p Player
+
+	// A Player's listener: its Listener and its Player, two allocations.
+	player := append(playerSpans("Player.", 0),
+		span{"Player.stats.Silence", unsafe.Offsetof(p.stats) + unsafe.Offsetof(p.stats.Silence), unsafe.Sizeof(p.stats.Silence)}) // counts
+	lisBase := baseOf(t, func() *Listener { return new(Listener) })
+	playerLines := len(linesOf(lisBase, listenerSpans(0))) + fewestLines(player)
+
+	// A Queue's: one allocation (steadyPacket, queueDriver.counts).
+	f := func(name string, o, s uintptr) span { return span{"Queue." + name, o, s} }
+	queue := []span{
+		f("pending", unsafe.Offsetof(q.pending), unsafe.Sizeof(q.pending)),
+		f("live", unsafe.Offsetof(q.live), unsafe.Sizeof(q.live)),
+		f("steady", unsafe.Offsetof(q.steady), unsafe.Sizeof(q.steady)),
+		f("posLeft", unsafe.Offsetof(q.posLeft), unsafe.Sizeof(q.posLeft)),
+		f("ts", unsafe.Offsetof(q.ts), unsafe.Sizeof(q.ts)),
+		f("packets", unsafe.Offsetof(q.packets), unsafe.Sizeof(q.packets)),
+		f("silent", unsafe.Offsetof(q.silent), unsafe.Sizeof(q.silent)),
+		f("skips", unsafe.Offsetof(q.skips), unsafe.Sizeof(q.skips)),
+		f("fastState", unsafe.Offsetof(q.fastState), unsafe.Sizeof(q.fastState)),
+		f("ev", unsafe.Offsetof(q.ev), unsafe.Sizeof(q.ev)),
+	}
+	queue = append(queue, playerSpans("Queue.pl.", unsafe.Offsetof(q.pl))...)
+	queue = append(queue, listenerSpans(unsafe.Offsetof(q.lis))...)
+	queueBase := baseOf(t, func() *Queue { return NewQueue(nil) })
+	queueLines := len(linesOf(queueBase, queue))
+
+	t.Logf("cache lines of a steady packet: Player %d, Queue %d (Queue: %d bytes at %d in a line, pending at %d, pl at %d, lis at %d; a Listener at %d in a line)",
+		playerLines, queueLines, unsafe.Sizeof(q), queueBase, unsafe.Offsetof(q.pending), unsafe.Offsetof(q.pl), unsafe.Offsetof(q.lis), lisBase)
+	assert.LessOrEqual(t, queueLines, playerLines, "a Queue's steady packet touches more cache lines than a Player's")
+	assert.Zero(t, (queueBase+unsafe.Offsetof(q.pending))%cacheLine, "the queue's steady fields start a line (queueHead)")
+	assert.Equal(t, lisBase, (queueBase+unsafe.Offsetof(q.lis))%cacheLine, "a Queue's listener is placed in its lines as a Player's is")
+}
+
+// A Scheduler's shard drives a Queue without its lock: a queue whose lock
+// another goroutine holds (here, the test) still gets its packets, a
+// command given meanwhile shows at the next one, and State and Playing
+// read what the driver published at its last packet.
+func TestSchedulerDrivesQueueWithoutLock(t *testing.T) {
+	lib := NewLibrary()
+	defer lib.Close()
+	key := Key{Source: "../testdata/prog_48000.mp3"}
+	h, err := lib.Get(t.Context(), key)
+	require.NoError(t, err)
+	defer h.Release()
+	<-h.Track().Done()
+
+	clock := NewFakeClock(time.Unix(0, 0))
+	s := NewScheduler(WithClock(clock), WithShards(1), WithPhases(1))
+	defer s.Close()
+	q := NewQueue(lib, WithPositionEvery(0))
+	defer q.Close()
+	id := q.Enqueue(key)
+	got := make(chan Packet, 1000)
+	l := s.AddQueue(q, func(pk Packet) error {
+		got <- pk
+		assert.Equal(t, id, q.Playing().ID, "Playing from the send function: the packet in hand's entry")
+		return nil
+	})
+	require.Same(t, &q.lis, l, "the queue's first listener is in its allocation")
+	tick := func() Packet {
+		t.Helper()
+		require.NoError(t, clock.BlockUntilWaiting(t.Context(), 1))
+		clock.Advance(20 * time.Millisecond)
+		select {
+		case pk := <-got:
+			return pk
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no packet; %+v %+v", l.Stats(), s.Stats())
+			return Packet{}
+		}
+	}
+	first := tick()
+	for range 10 {
+		tick()
+	}
+
+	q.drive.Lock() // held by the test: the shard does not take it
+	locked := true
+	defer func() {
+		if locked {
+			q.drive.Unlock()
+		}
+	}()
+	var last Packet
+	for range 5 {
+		last = tick()
+	}
+	assert.Equal(t, first.Position+15*960, last.Position, "packets given while the queue's lock is held")
+	q.Seek(id, time.Second)
+	pk := tick()
+	assert.True(t, pk.Position <= 48000 && 48000 < pk.Position+pk.Samples, "the command in the next packet: got %d + %d; want the packet that holds 48000", pk.Position, pk.Samples)
+	pk = tick()
+	q.drive.Unlock()
+	locked = false
+
+	st := q.State()
+	assert.Equal(t, pk.Position+pk.Samples, st.Position, "State: as of the last packet")
+	assert.Equal(t, int64(18), st.Stats.Packets)
+	assert.Equal(t, int64(2), st.Stats.Commands, "Enqueue, Seek")
+	assert.Equal(t, int64(1), st.Stats.Tracks)
+	assert.Equal(t, id, q.Playing().ID)
+	q.Close()
+	clock.Advance(20 * time.Millisecond)
+	select {
+	case <-l.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the listener goes on after the queue's Close")
+	}
+	assert.ErrorIs(t, l.Err(), ErrQueueClosed)
+}
