@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -223,4 +224,90 @@ func TestSchedulerDrivesQueueWithoutLock(t *testing.T) {
 		t.Fatal("the listener goes on after the queue's Close")
 	}
 	assert.ErrorIs(t, l.Err(), ErrQueueClosed)
+}
+
+// A Queue a Scheduler drives, closed from its listener's send function
+// (on the shard's goroutine, which Close cannot wait for), is closed at
+// its next deadline: the listener ends with ErrQueueClosed and the
+// queue's hold on its track is given back. Added again once its listener
+// has been removed, a queue goes on where it was, its second listener
+// giving nothing until the first has ended.
+func TestSchedulerQueueCloseFromSendAndAddAgain(t *testing.T) {
+	lib := NewLibrary()
+	defer lib.Close()
+	key := Key{Source: "../testdata/prog_48000.mp3"}
+	h, err := lib.Get(t.Context(), key)
+	require.NoError(t, err)
+	<-h.Track().Done()
+	h.Release()
+
+	clock := NewFakeClock(time.Unix(0, 0))
+	s := NewScheduler(WithClock(clock), WithShards(1), WithPhases(1))
+	defer s.Close()
+	q := NewQueue(lib, WithPositionEvery(0))
+	defer q.Close()
+	q.Enqueue(key)
+	var mu sync.Mutex
+	var got []Packet
+	closeAt := -1
+	send := func(pk Packet) error {
+		mu.Lock()
+		got = append(got, pk)
+		n := len(got)
+		mu.Unlock()
+		if n == closeAt {
+			assert.NoError(t, q.Close())
+		}
+		return nil
+	}
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got)
+	}
+	tick := func(n int) {
+		t.Helper()
+		for range n {
+			require.NoError(t, clock.BlockUntilWaiting(t.Context(), 1))
+			clock.Advance(20 * time.Millisecond)
+		}
+		require.NoError(t, clock.BlockUntilWaiting(t.Context(), 1))
+	}
+	require.NoError(t, clock.BlockUntilWaiting(t.Context(), 1)) // past the first deadline
+	l1 := s.AddQueue(q, send)
+	tick(5)
+	require.Equal(t, 5, count())
+	l2 := s.AddQueue(q, send) // while l1 drives it
+	require.NotSame(t, l1, l2, "a new listener")
+	tick(1)
+	require.Equal(t, 6, count(), "l1's packet; l2 gives nothing while l1 drives the queue")
+	l1.Remove()
+	tick(1)
+	<-l1.Done()
+	assert.NoError(t, l1.Err())
+	tick(2)
+	mu.Lock()
+	require.Len(t, got, 9, "l2 took the queue over at the deadline l1 ended at")
+	for i := 1; i < len(got); i++ {
+		assert.Equal(t, got[i-1].Position+got[i-1].Samples, got[i].Position, "packet %d: where the queue was", i)
+	}
+	closeAt = len(got) + 2
+	mu.Unlock()
+
+	tick(2)
+	select {
+	case <-l2.Done():
+		t.Fatal("ended before the deadline after the Close")
+	default:
+	}
+	tick(1)
+	select {
+	case <-l2.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the listener goes on after the queue's Close")
+	}
+	assert.ErrorIs(t, l2.Err(), ErrQueueClosed)
+	assert.Equal(t, 11, count(), "nothing after the Close")
+	st := lib.Stats()
+	assert.Zero(t, st.Holders, "the queue's hold given back: %+v", st)
 }
