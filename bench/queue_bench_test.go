@@ -34,22 +34,25 @@ func queueLibrary(b *testing.B, opts ...pipeline.TrackOption) (*pipeline.Library
 	return lib, key
 }
 
-// BenchmarkQueueListener is what a Queue costs beside a plain Player: one
-// operation is a deadline of a Scheduler's shard (on a fake clock)
-// serving N listeners of one loaded 3 s track, looped; ns/listener is
-// the time per listener per packet. impl=player: Players, as
-// BenchmarkListenerPacket; impl=queue: a Queue each, playing the track
-// with LoopTrack; impl=queue-commands: the same, each queue given a
-// command (a seek) once a second (1 in 50 of them a deadline), from the
-// benchmark's goroutine between deadlines, on a track without transitions
-// at jumps (WithSeams(false)): the queue's own cost of a command. (A
-// click-free seek costs a transition's encode, a few milliseconds of one
-// core: BenchmarkSeam.)
+// BenchmarkQueueListener is what a Queue costs beside a plain Player:
+// two Schedulers of one shard each (on fake clocks), one serving N
+// listeners of Players of one loaded 3 s track, looped, the other N
+// Queues playing it with LoopTrack; one operation is a deadline of each,
+// interleaved, so that both meet the machine in the same state. It
+// reports the time per listener per packet of each (player-ns,
+// queue-ns) and the queue's against the player's, deadline by deadline
+// over blocks of 20 (ratio-min, ratio-med, ratio-max). commands=true:
+// each queue is given a command (a seek) once a second (1 in 50 of them
+// a deadline), from the benchmark's goroutine between deadlines, on a
+// track without transitions at jumps (WithSeams(false)): the queue's own
+// cost of a command. (A click-free seek costs a transition's encode, a
+// few milliseconds of one core: BenchmarkSeam.)
 func BenchmarkQueueListener(b *testing.B) {
 	const n = 10_000
-	for _, impl := range []string{"player", "queue", "queue-commands"} {
+	const block = 20
+	for _, commands := range []bool{false, true} {
 		var opts []pipeline.TrackOption
-		if impl == "queue-commands" {
+		if commands {
 			opts = append(opts, pipeline.WithSeams(false))
 		}
 		lib, key := queueLibrary(b, opts...)
@@ -58,50 +61,79 @@ func BenchmarkQueueListener(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer h.Release()
-		b.Run(fmt.Sprintf("listeners=%d/impl=%s", n, impl), func(b *testing.B) {
-			clock := pipeline.NewFakeClock(time.Unix(0, 0))
-			s := pipeline.NewScheduler(pipeline.WithClock(clock), pipeline.WithShards(1))
-			defer s.Close()
+		b.Run(fmt.Sprintf("listeners=%d/commands=%v", n, commands), func(b *testing.B) {
 			ctx := context.Background()
-			clock.BlockUntilWaiting(ctx, 1)
 			buf := make([]byte, 4096)
 			send := func(p pipeline.Packet) error { copy(buf, p.Data); return nil }
+			newSched := func() (*pipeline.Scheduler, *pipeline.FakeClock) {
+				clock := pipeline.NewFakeClock(time.Unix(0, 0))
+				s := pipeline.NewScheduler(pipeline.WithClock(clock), pipeline.WithShards(1))
+				clock.BlockUntilWaiting(ctx, 1)
+				return s, clock
+			}
+			ps, pclock := newSched()
+			defer ps.Close()
+			qs, qclock := newSched()
+			defer qs.Close()
 			var queues []*pipeline.Queue
 			var ids []pipeline.EntryID
 			for range n {
-				if impl == "player" {
-					p := h.NewPlayer()
-					p.Loop(-1)
-					defer p.Close()
-					s.Add(p, send)
-					continue
-				}
+				p := h.NewPlayer()
+				p.Loop(-1)
+				defer p.Close()
+				ps.Add(p, send)
 				q := pipeline.NewQueue(lib, pipeline.WithPositionEvery(0))
 				defer q.Close()
 				ids = append(ids, q.Enqueue(key))
 				q.Loop(pipeline.LoopTrack)
 				queues = append(queues, q)
-				s.AddQueue(q, send)
+				qs.AddQueue(q, send)
 			}
-			clock.Advance(20 * time.Millisecond) // the first deadline takes them in
-			clock.BlockUntilWaiting(ctx, 1)
+			deadline := func(c *pipeline.FakeClock) time.Duration {
+				start := time.Now()
+				c.Advance(20 * time.Millisecond)
+				c.BlockUntilWaiting(ctx, 1)
+				return time.Since(start)
+			}
+			for range 2 { // the first deadlines take them in and start the queues
+				deadline(pclock)
+				deadline(qclock)
+			}
 			k := 0
+			var pt, qt, bp, bq time.Duration
+			var ratios []float64
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				if impl == "queue-commands" {
+				if commands {
 					for j := i % 50; j < n; j += 50 {
 						queues[j].Seek(ids[j], time.Duration(k%2500)*time.Millisecond)
 						k++
 					}
 				}
-				clock.Advance(20 * time.Millisecond)
-				clock.BlockUntilWaiting(ctx, 1)
+				d := deadline(pclock)
+				pt, bp = pt+d, bp+d
+				d = deadline(qclock)
+				qt, bq = qt+d, bq+d
+				if (i+1)%block == 0 {
+					ratios = append(ratios, float64(bq)/float64(bp))
+					bp, bq = 0, 0
+				}
 			}
 			b.StopTimer()
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/listener")
-			if st := s.Stats()[0]; st.Underruns > 0 {
-				b.Fatalf("underruns %d", st.Underruns)
+			per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) / n }
+			b.ReportMetric(per(pt), "player-ns")
+			b.ReportMetric(per(qt), "queue-ns")
+			if len(ratios) > 0 {
+				slices.Sort(ratios)
+				b.ReportMetric(ratios[0], "ratio-min")
+				b.ReportMetric(ratios[len(ratios)/2], "ratio-med")
+				b.ReportMetric(ratios[len(ratios)-1], "ratio-max")
+			}
+			for name, s := range map[string]*pipeline.Scheduler{"players": ps, "queues": qs} {
+				if st := s.Stats()[0]; st.Underruns > 0 {
+					b.Fatalf("%s: underruns %d", name, st.Underruns)
+				}
 			}
 		})
 	}
