@@ -517,6 +517,8 @@ type QueueStats struct {
 // under way to end, but while an event function runs it gives, to any
 // caller, the state as that event is told (which may be the middle of a
 // boundary's work: after an entry's end, before the next one's start).
+// While a Scheduler's listener drives the queue, State waits for nothing:
+// it reads the state as the listener's last packet left it.
 func (q *Queue) State() QueueState {
 	var st QueueState
 	if q.emitting.Load() {
@@ -1530,7 +1532,10 @@ func (d *queueDriver) keepLive(f func(p *Player, fresh bool)) {
 // Close ends the queue: it releases every hold it has, closes its player,
 // and ends its events (the channel is closed). Next then gives
 // ErrQueueClosed; commands do nothing. It returns once no call of the
-// queue runs. Close is idempotent.
+// queue runs, but for a queue a Scheduler's listener drives, closed while
+// the listener's shard serves its deadlines (from a send function, say):
+// the shard closes it at its next deadline, and its listener ends then,
+// with ErrQueueClosed. Close is idempotent.
 func (q *Queue) Close() error {
 	q.mu.Lock()
 	q.closed = true

@@ -191,6 +191,7 @@ func (s *Scheduler) Add(p *Player, send func(Packet) error) *Listener {
 // Playing; a Close while the shard serves its deadlines is made at the
 // queue's next one. A listener added while another drives the queue
 // (one removed, not yet ended) gives nothing until that one has ended.
+// The queue's Next must not be called by anyone else meanwhile.
 func (s *Scheduler) AddQueue(q *Queue, send func(Packet) error) *Listener {
 	sh := s.shards[int(s.next.Add(1)-1)%len(s.shards)]
 	q.mu.Lock()
