@@ -654,7 +654,7 @@ func (q *Queue) publishState() {
 	}
 	q.mu.Lock()
 	if same {
-		st.Entries = q.snapshot.Entries // immutable once published: State clones it
+		st.Entries = q.snapshot.Entries // made of snapOf; immutable once published: State clones it
 	} else {
 		st.Entries = q.entryStates()
 		q.snapOf = slices.Clone(q.entries)
@@ -1494,7 +1494,6 @@ func (q *Queue) attach(l *Listener) (bool, error) {
 	q.mu.Lock()
 	q.sched = l
 	q.mu.Unlock()
-	q.snapOf = nil // published anew
 	q.publishState()
 	return true, nil
 }
