@@ -216,6 +216,14 @@ func TestSchedulerDrivesQueueWithoutLock(t *testing.T) {
 	assert.Equal(t, int64(2), st.Stats.Commands, "Enqueue, Seek")
 	assert.Equal(t, int64(1), st.Stats.Tracks)
 	assert.Equal(t, id, q.Playing().ID)
+	id2 := q.Enqueue(key)
+	for range 3 {
+		pk = tick()
+	}
+	st = q.State()
+	assert.Equal(t, []QueueEntry{{id2, key.normal()}}, st.Entries, "the entry queued, published")
+	assert.Equal(t, int64(21), st.Stats.Packets)
+	assert.Equal(t, pk.Position+pk.Samples, st.Position)
 	q.Close()
 	clock.Advance(20 * time.Millisecond)
 	select {
