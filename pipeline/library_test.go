@@ -106,7 +106,15 @@ func finished(t *testing.T, h *pipeline.Hold) {
 // eventually waits for cond, polling.
 func eventually(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	eventuallyWithin(t, 30*time.Second, cond, what)
+}
+
+// eventuallyWithin is eventually with a bound of d, for waits on work
+// that takes seconds of a quiet machine's time (an encode of a minute of
+// audio under the race detector).
+func eventuallyWithin(t *testing.T, d time.Duration, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		require.False(t, time.Now().After(deadline), what)
 		time.Sleep(time.Millisecond)
