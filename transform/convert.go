@@ -13,7 +13,7 @@ import (
 // the full scale (32768 or 8388608), rounds to the nearest step (ties to
 // even) and clips to the range; NaN becomes 0. S24LE to S16LE rounds the
 // same way. With WithDither, a reduction to S16LE adds TPDF dither before
-// rounding. A conversion to the same encoding copies.
+// rounding to every sample that is not already a step of the output. A conversion to the same encoding copies.
 type Convert struct {
 	in, out Format
 	f       framer
@@ -31,7 +31,9 @@ type convertConfig struct {
 
 // WithDither adds triangular (TPDF) dither of plus or minus one step when
 // the output is S16LE and the input is S24LE or F32LE; it has no effect on
-// other conversions. The dither's generator is seeded with seed, so the
+// other conversions. A sample that is already a 16-bit step (0, digital
+// silence, among them) is not dithered: it has no error to spread, and
+// silence stays silent. The dither's generator is seeded with seed, so the
 // output is the same on every run and whatever the read sizes.
 func WithDither(seed uint64) ConvertOption {
 	return func(c *convertConfig) { c.dither, c.seed = true, seed }
@@ -110,7 +112,10 @@ func (c *Convert) process(dst, src []byte) {
 		}
 		for i := range n {
 			x := readSample(from, src[ib*i:]) * scale
-			if c.dither {
+			if c.dither && x != math.Trunc(x) {
+				// A sample that is already a step (digital
+				// silence among them) has no rounding error to
+				// decorrelate: it stays exact.
 				x += c.tpdf.next()
 			}
 			v := quantize(x, lo, hi)

@@ -117,6 +117,34 @@ func TestConvertDither(t *testing.T) {
 	assert.InDelta(t, x, sum/n, 0.01, "the mean of dithered samples is the input")
 }
 
+// Samples that are already 16-bit steps, digital silence among them, are
+// not dithered: silence stays silent (an Opus encoder then codes it in
+// a few bytes), and float made from 16-bit samples comes back exact,
+// while the samples between steps around them are still dithered.
+func TestConvertDitherLeavesSteps(t *testing.T) {
+	const n = 10_000
+	v := make([]float64, 3*n)
+	for i := range n {
+		v[i] = 0                                // silence
+		v[n+i] = float64(int16(i*7919)) / 32768 // steps
+		v[2*n+i] = 100.25 / 32768               // between steps
+	}
+	f := transform.Format{Rate: 48000, Channels: 1, Encoding: transform.F32LE}
+	c, err := transform.NewConvert(f, transform.S16LE, transform.WithDither(3))
+	require.NoError(t, err)
+	out := runAll(t, c, f32(v...))
+	s := func(i int) int16 { return int16(binary.LittleEndian.Uint16(out[2*i:])) }
+	for i := range n {
+		require.Zero(t, s(i), "silence, sample %d", i)
+		require.Equal(t, int16(i*7919), s(n+i), "a step, sample %d", i)
+	}
+	seen := map[int16]bool{}
+	for i := range n {
+		seen[s(2*n+i)] = true
+	}
+	assert.Greater(t, len(seen), 1, "the samples between steps are dithered")
+}
+
 func TestConvertDitherOnlyReducesTo16(t *testing.T) {
 	in := noise(2*3*500, 3)
 	for _, tc := range []struct{ from, to transform.Encoding }{
