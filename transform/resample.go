@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 )
 
 // MaxRatio bounds the ratio between the input and output rates of a
@@ -105,15 +106,15 @@ func NewResampler(in Format, outRate int, q Quality) (*Resampler, error) {
 		taps: taps, half: taps / 2,
 		l: l, mq: m / l, mr: m % l,
 	}
-	k := newKernel(s, r.half, p.beta)
-	if l*int64(taps) <= maxBank {
-		r.exact, r.phases = true, int(l)
-		r.bank = makeBank(k, taps, r.phases, false)
-	} else {
+	r.exact = l*int64(taps) <= maxBank
+	r.phases = int(l)
+	if !r.exact {
 		r.phases = p.phases
-		r.bank = makeBank(k, taps, r.phases, true)
 		r.coef = make([]float32, taps)
 	}
+	r.bank = banks.get(bankKey{l: l, m: m, q: q}, func() []float32 {
+		return makeBank(newKernel(s, r.half, p.beta), taps, r.phases, !r.exact)
+	})
 
 	size := taps + inBlock + r.half
 	store := make([]float32, in.Channels*size)
@@ -125,6 +126,51 @@ func NewResampler(in Format, outRate int, q Quality) (*Resampler, error) {
 	r.fill = r.half - 1
 	r.raw = make([]byte, inBlock*r.inFrame)
 	return r, nil
+}
+
+// bankKey names a filter bank: the reduced ratio L/M and the preset fix
+// everything it is made from.
+type bankKey struct {
+	l, m int64
+	q    Quality
+}
+
+// maxBanks is how many filter banks bankCache keeps.
+const maxBanks = 8
+
+// bankCache keeps the filter banks made last, so that the Resamplers of
+// one ratio and preset (every 44.1 kHz track a Library encodes to 48
+// kHz) share one bank, read-only, instead of each computing its own
+// (120 KiB to 2 MiB). It keeps at most maxBanks, the least recently used
+// dropped first (a Resampler that has one keeps it), so that streams of
+// many odd rates cannot make it grow.
+type bankCache struct {
+	mu   sync.Mutex
+	keys [maxBanks]bankKey
+	vals [maxBanks][]float32 // most recently used first; nil past the end
+}
+
+var banks bankCache
+
+// get returns the bank of k, made by build if the cache does not have it.
+func (c *bankCache) get(k bankKey, build func() []float32) []float32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := 0
+	for i < maxBanks && c.vals[i] != nil && c.keys[i] != k {
+		i++
+	}
+	var b []float32
+	if i < maxBanks && c.vals[i] != nil {
+		b = c.vals[i]
+	} else {
+		b = build() // under the lock: two Resamplers of one key make it once
+		i = min(i, maxBanks-1)
+	}
+	copy(c.keys[1:i+1], c.keys[:i])
+	copy(c.vals[1:i+1], c.vals[:i])
+	c.keys[0], c.vals[0] = k, b
+	return b
 }
 
 func gcd(a, b int) int {
@@ -157,7 +203,8 @@ func (r *Resampler) OutFrames(n int64) int64 {
 func (r *Resampler) MinSpace() int { return r.outFrame }
 
 // Size is the memory the Resampler holds, its filter bank above all (up
-// to 2 MiB; see catcher.Sizer).
+// to 2 MiB, shared with the Resamplers of the same ratio and preset, and
+// counted by each; see catcher.Sizer).
 func (r *Resampler) Size() int64 {
 	n := int64(4*(cap(r.bank)+cap(r.coef)) + cap(r.raw))
 	for _, h := range r.hist {
