@@ -117,7 +117,8 @@ type Queue struct {
 	// steady says what the next packet is unless a command comes first:
 	// the current player's next, as long as (see steadiness).
 	steady steadiness
-	_      [3]byte
+	inHand bool // the packet the present step gives is counted in packets (see publishState)
+	_      [2]byte
 	// posLeft counts down the packets of the current entry to its next
 	// position event; 0: none (see events).
 	posLeft int32
@@ -125,14 +126,15 @@ type Queue struct {
 	packets int64 // QueueStats.Packets (stats' is unused)
 	silent  int64 // QueueStats.Silence (stats' is unused)
 	skips   int64 // the skips of the players ended (see counts)
-	// fastState is what a Scheduler's listener has given since the
-	// state was last published (see publishState): the packets (the
-	// word's top 24 bits) and the player's next packet (the rest).
-	fastState atomic.Uint64
-	ev        *eventSink // nil: no events; immutable
-	pl        Player     // the current entry's player (player points here while there is one)
-	_         [(64 - (queueHead+64+unsafe.Sizeof(Player{}))%64) % 64]byte
-	lis       Listener // the first AddQueue's listener
+	// pubBase is, while the packets given since the state was last
+	// published (see publishState) are the current player's next, one
+	// after the other, its cursor's place less packets; noBase when the
+	// state is to be published at the next packet. The driver's.
+	pubBase int64
+	ev      *eventSink // nil: no events; immutable
+	pl      Player     // the current entry's player (player points here while there is one)
+	_       [(64 - (queueHead+64+unsafe.Sizeof(Player{}))%64) % 64]byte
+	lis     Listener // the first AddQueue's listener
 
 	seek    int64      // cur's pending seek, in samples; -1 if none
 	silence int        // the queue's silence frames still to give (a pause, a stop, an empty queue)
@@ -168,10 +170,15 @@ type Queue struct {
 	closed    bool
 	snapshot  QueueState // the state as an event function is called (see emitting), or as published (see publishState)
 	snapGiven QueueEntry // Playing's, then
-	// snapTrack is the track of the player as published, whose index
-	// gives fastState's position; snapOf is the entries Entries was
-	// made of. Written with snapshot; the driver reads them without mu.
+	// snapTrack is the track of the player as published, snapIdx its
+	// cursor's place then and snapSent the packets its listener had sent
+	// (the one in hand included): the packets sent since are the
+	// player's next, one after the other (see published). snapOf is the
+	// entries Entries was made of. Written with snapshot; the driver
+	// reads snapOf without mu.
 	snapTrack *Track
+	snapIdx   int
+	snapSent  int64
 	snapOf    []*qentry
 }
 
@@ -631,9 +638,14 @@ func (q *Queue) published() (QueueState, QueueEntry) {
 	defer q.mu.Unlock()
 	st := q.snapshot
 	st.Entries = slices.Clone(st.Entries)
-	if f := q.fastState.Load(); f>>fastShift > 0 {
-		st.Stats.Packets += int64(f >> fastShift)
-		st.Position = max(q.snapTrack.positionAt(int(f&fastPos)), 0)
+	if l := q.sched; l != nil && q.snapTrack != nil {
+		// The packets its listener has sent since are steady packets,
+		// the player's next one after the other: a packet that is not
+		// publishes the state before it is sent, and that waits for mu.
+		if d := l.sent.Load() - q.snapSent; d > 0 {
+			st.Stats.Packets += d
+			st.Position = max(q.snapTrack.positionAt(q.snapIdx+int(d)), 0)
+		}
 	}
 	return st, q.snapGiven
 }
@@ -648,9 +660,14 @@ func (q *Queue) publishState() {
 	for i := 0; same && i < len(q.entries); i++ {
 		same = q.snapOf[i] == q.entries[i]
 	}
+	// The packets that follow without a publication of their own: the
+	// player's next, on its track, counted by its listener (see
+	// published and steadyPacket).
 	var t *Track
-	if q.player != nil {
-		t = q.player.t
+	idx, base := 0, int64(noBase)
+	if p := q.player; p != nil && p.seg == nil && !q.done {
+		t, idx = p.t, p.cur.Pos()
+		base = int64(idx) - q.packets
 	}
 	q.mu.Lock()
 	if same {
@@ -659,29 +676,19 @@ func (q *Queue) publishState() {
 		st.Entries = q.entryStates()
 		q.snapOf = slices.Clone(q.entries)
 	}
-	q.snapshot, q.snapGiven, q.snapTrack = st, given, t
-	q.fastState.Store(0)
-	q.mu.Unlock()
-}
-
-// publishFast publishes a steady packet's change of the state: one more
-// packet, the player's next at i. It reports false if the count or i
-// does not fit in fastState: the state is to be published whole.
-func (q *Queue) publishFast(i int) bool {
-	n := q.fastState.Load()>>fastShift + 1
-	if n > fastMax || uint64(i) > fastPos {
-		return false
+	q.snapshot, q.snapGiven, q.snapTrack, q.snapIdx = st, given, t, idx
+	if l := q.sched; l != nil {
+		q.snapSent = l.sent.Load()
+		if q.inHand {
+			q.snapSent++ // counted here, not yet by the listener
+		}
 	}
-	q.fastState.Store(n<<fastShift | uint64(i))
-	return true
+	q.mu.Unlock()
+	q.pubBase = base
 }
 
-// fastState's layout.
-const (
-	fastShift = 40
-	fastPos   = 1<<fastShift - 1
-	fastMax   = 1<<(64-fastShift) - 1
-)
+// noBase is pubBase when the next packet publishes the state.
+const noBase = math.MinInt64
 
 // Driving.
 
@@ -728,6 +735,7 @@ func (q *Queue) step(sched bool) (Packet, error) {
 // steadyMissed is step's end when the steady player's answer (pk, err)
 // was not an audio packet of its track: next goes on from it.
 func (q *Queue) steadyMissed(pk Packet, err error, sched bool) (Packet, error) {
+	q.inHand = false
 	pk, err = q.next(&played{pk, err})
 	return q.stepped(pk, err, sched)
 }
@@ -735,6 +743,7 @@ func (q *Queue) steadyMissed(pk Packet, err error, sched bool) (Packet, error) {
 // stepSlow is step's way when the queue is not steady, or a command or
 // a Close is pending.
 func (q *Queue) stepSlow(sched bool) (Packet, error) {
+	q.inHand = false
 	if q.done {
 		return Packet{}, ErrQueueClosed
 	}
@@ -759,14 +768,20 @@ func (q *Queue) stepSlow(sched bool) (Packet, error) {
 // steadyPacket gives pk, the current player's next packet, an audio
 // packet of its track, the queue steady: what next and stepped would do
 // with it, the rest of their work known to be none.
+//
+// Driven by a Scheduler (sched), it publishes nothing while the packet
+// is the one after the last published's, on the same track: its
+// listener's count of packets sent tells State of it (see published).
+// A loop back to the track's start publishes the state.
 func (q *Queue) steadyPacket(pk *Packet, sched bool) {
 	pk.Timestamp = q.ts
 	q.ts += pk.Samples
+	q.packets++
+	q.inHand = true
 	if q.ev != nil {
 		q.events(*pk)
 	}
-	q.packets++
-	if sched && !q.publishFast(q.pl.cur.Pos()) {
+	if sched && int64(q.pl.cur.Pos())-q.packets != q.pubBase {
 		q.publishState()
 	}
 	if q.ev != nil && q.pending.Load()&pendingClose != 0 {
@@ -784,6 +799,7 @@ func (q *Queue) stepped(pk Packet, err error, sched bool) (Packet, error) {
 	switch err {
 	case nil:
 		q.packets++
+		q.inHand = true
 		if pk.Silence {
 			q.silent++
 		}
@@ -1523,6 +1539,7 @@ func (q *Queue) attach(l *Listener) (bool, error) {
 	q.mu.Lock()
 	q.sched = l
 	q.mu.Unlock()
+	q.inHand = false // between steps
 	q.publishState()
 	return true, nil
 }
@@ -1590,6 +1607,7 @@ func (q *Queue) Close() error {
 			return nil
 		}
 		q.closeLocked()
+		q.inHand = false // between steps
 		q.publishState()
 		l.shard.serving.Unlock()
 	} else {

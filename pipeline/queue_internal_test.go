@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -133,7 +135,8 @@ func TestQueueSteadyCacheLines(t *testing.T) {
 		f("packets", unsafe.Offsetof(q.packets), unsafe.Sizeof(q.packets)),
 		f("silent", unsafe.Offsetof(q.silent), unsafe.Sizeof(q.silent)),
 		f("skips", unsafe.Offsetof(q.skips), unsafe.Sizeof(q.skips)),
-		f("fastState", unsafe.Offsetof(q.fastState), unsafe.Sizeof(q.fastState)),
+		f("inHand", unsafe.Offsetof(q.inHand), unsafe.Sizeof(q.inHand)),
+		f("pubBase", unsafe.Offsetof(q.pubBase), unsafe.Sizeof(q.pubBase)),
 		f("ev", unsafe.Offsetof(q.ev), unsafe.Sizeof(q.ev)),
 	}
 	queue = append(queue, playerSpans("Queue.pl.", unsafe.Offsetof(q.pl))...)
@@ -232,6 +235,78 @@ func TestSchedulerDrivesQueueWithoutLock(t *testing.T) {
 		t.Fatal("the listener goes on after the queue's Close")
 	}
 	assert.ErrorIs(t, l.Err(), ErrQueueClosed)
+}
+
+// State read in a Scheduler's send function, and from another goroutine
+// meanwhile, is the state as of the packet in hand, as of the last sent:
+// through steady packets (published by the listener's count alone),
+// loops back to the track's start, a seek and a pause.
+func TestSchedulerQueueStateInSend(t *testing.T) {
+	lib := NewLibrary()
+	defer lib.Close()
+	key := Key{Source: "../testdata/prog_48000.mp3"}
+	h, err := lib.Get(t.Context(), key)
+	require.NoError(t, err)
+	defer h.Release()
+	<-h.Track().Done()
+
+	clock := NewFakeClock(time.Unix(0, 0))
+	s := NewScheduler(WithClock(clock), WithShards(1), WithPhases(1))
+	defer s.Close()
+	q := NewQueue(lib, WithPositionEvery(0))
+	defer q.Close()
+	id := q.Enqueue(key)
+	q.Loop(LoopTrack)
+	var sent, checked atomic.Int64 // the send function's
+	got := make(chan struct{}, 1)
+	l := s.AddQueue(q, func(pk Packet) error {
+		n := sent.Add(1)
+		st := q.State()
+		if assert.Equal(t, n, st.Stats.Packets, "packet %d: State's count in the send function", n) && !pk.Silence {
+			assert.Equal(t, pk.Position+pk.Samples, st.Position, "packet %d: State's position in the send function", n)
+			checked.Add(1)
+		}
+		got <- struct{}{}
+		return nil
+	})
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() { // State from elsewhere: never a count that goes back
+		var last int64
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			n := q.State().Stats.Packets
+			assert.GreaterOrEqual(t, n, last, "State's count went back")
+			last = n
+			runtime.Gosched()
+		}
+	})
+	tick := func() {
+		t.Helper()
+		require.NoError(t, clock.BlockUntilWaiting(t.Context(), 1))
+		clock.Advance(20 * time.Millisecond)
+		select {
+		case <-got:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no packet; %+v %+v", l.Stats(), s.Stats())
+		}
+	}
+	for i := range 400 { // 150 packets a loop of the track
+		switch i {
+		case 200:
+			q.Seek(id, 2500*time.Millisecond)
+		case 300:
+			q.Play(key) // the same track, a new entry: a new player
+		}
+		tick()
+	}
+	close(stop)
+	wg.Wait()
+	assert.Greater(t, checked.Load(), int64(300), "audio packets checked")
 }
 
 // A Queue a Scheduler drives, closed from its listener's send function

@@ -599,14 +599,17 @@ func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 			ts.clock = s.clock.Now().Sub(sh.start)
 		}
 		late := max(ts.clock, now) - l.next // when it is sent, not when the shard woke
+		// Counted as it is sent: a Queue's State in the send function
+		// has it (see Queue.published).
+		l.sent.Add(1)
 		if err := l.send(pk); err != nil {
+			l.sent.Add(-1)
 			return fmt.Errorf("pipeline: listener's send: %w", err)
 		}
 		if !l.first {
 			l.first = true
 			l.firstPacket.Store(int64(max(s.clock.Now().Sub(l.added), 1)))
 		}
-		l.sent.Add(1)
 		b := bucketOf(late)
 		l.lateness.addIn(b, late)
 		ts.sent++
