@@ -212,3 +212,77 @@ func BenchmarkQueueCommandLatency(b *testing.B) {
 		b.ReportMetric(float64(len(lat)), "commands")
 	}
 }
+
+// BenchmarkQueueListenerOne is BenchmarkQueueListener's one side at a
+// time, in a process of its own (kind=player: N Players; kind=queue: N
+// Queues): an operation is one deadline of N listeners. Timed, it is
+// the cost alone; its use is to be run under a cache simulator, which
+// counts the instructions and cache misses of one kind's deadlines
+// without another process's noise (bench/README.md, "The queue player").
+func BenchmarkQueueListenerOne(b *testing.B) {
+	const n = 10_000
+	for _, kind := range []string{"player", "queue"} {
+		for _, commands := range []bool{false, true} {
+			var opts []pipeline.TrackOption
+			if commands {
+				opts = append(opts, pipeline.WithSeams(false))
+			}
+			b.Run(fmt.Sprintf("kind=%s/commands=%v", kind, commands), func(b *testing.B) {
+				lib, key := queueLibrary(b, opts...)
+				h, err := lib.Get(context.Background(), key)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer h.Release()
+				ctx := context.Background()
+				buf := make([]byte, 4096)
+				send := func(p pipeline.Packet) error { copy(buf, p.Data); return nil }
+				clock := pipeline.NewFakeClock(time.Unix(0, 0))
+				s := pipeline.NewScheduler(pipeline.WithClock(clock), pipeline.WithShards(1))
+				defer s.Close()
+				clock.BlockUntilWaiting(ctx, 1)
+				var queues []*pipeline.Queue
+				var ids []pipeline.EntryID
+				for range n {
+					if kind == "player" {
+						p := h.NewPlayer()
+						p.Loop(-1)
+						defer p.Close()
+						s.Add(p, send)
+						continue
+					}
+					q := pipeline.NewQueue(lib, pipeline.WithPositionEvery(0))
+					defer q.Close()
+					ids = append(ids, q.Enqueue(key))
+					q.Loop(pipeline.LoopTrack)
+					queues = append(queues, q)
+					s.AddQueue(q, send)
+				}
+				deadline := func() {
+					clock.Advance(20 * time.Millisecond)
+					clock.BlockUntilWaiting(ctx, 1)
+				}
+				for range 2 {
+					deadline()
+				}
+				k := 0
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := range b.N {
+					if commands && kind == "queue" {
+						for j := i % 50; j < n; j += 50 {
+							queues[j].Seek(ids[j], time.Duration(k%2500)*time.Millisecond)
+							k++
+						}
+					}
+					deadline()
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/listener")
+				if st := s.Stats()[0]; st.Underruns > 0 {
+					b.Fatalf("underruns %d", st.Underruns)
+				}
+			})
+		}
+	}
+}

@@ -148,26 +148,38 @@ func (p *Player) Stats() PlayerStats { return p.stats }
 // catcher.ErrClosed) after the track's Close; ErrPlayerClosed, which wraps
 // it, after the player's.
 func (p *Player) Next() (Packet, error) {
+	var pk Packet
+	err := p.next(&pk)
+	return pk, err
+}
+
+// next is Next, its packet written to out (left as it is on an error):
+// what a Scheduler's shard calls, so that the packet is not copied on
+// its way through a Queue.
+func (p *Player) next(out *Packet) error {
 	if p.silence > 0 {
 		p.silence--
 		p.stats.Silence++
 		p.last, p.seam = seamFromSilence, nil
-		pk := Packet{Data: silence, Timestamp: p.ts, Samples: 960, Position: p.position(), Silence: true}
+		*out = Packet{Data: silence, Timestamp: p.ts, Samples: 960, Position: p.position(), Silence: true}
 		p.ts += 960
-		return pk, nil
+		return nil
 	}
 	switch p.state {
 	case paused:
-		return Packet{}, ErrPaused
+		return ErrPaused
 	case ended:
 		if p.err != nil {
-			return Packet{}, p.err
+			return p.err
 		}
-		return Packet{}, io.EOF
+		return io.EOF
 	}
 	if p.seg != nil {
 		if pk, err, ok := p.segmentNext(); ok {
-			return pk, err
+			if err == nil {
+				*out = pk
+			}
+			return err
 		}
 	}
 	looped := false // one loop back a call: a section that left a live window is not spun on
@@ -177,21 +189,21 @@ func (p *Player) Next() (Packet, error) {
 		case err == nil:
 		case errors.Is(err, framed.ErrNotReady):
 			p.stats.Underruns++
-			return Packet{}, ErrUnderrun
+			return ErrUnderrun
 		case errors.Is(err, catcher.ErrEvicted):
 			if n := p.cur.SkipToOldest(); n > 0 {
 				p.stats.Skips += int64(n)
 				continue
 			}
-			return Packet{}, p.end(err)
+			return p.end(err)
 		case err == io.EOF:
 			if p.loops != 0 && !looped && p.loopBack() {
 				looped = true
 				continue
 			}
-			return p.endPacket(io.EOF)
+			return p.endPacket(out, io.EOF)
 		default:
-			return p.endPacket(err)
+			return p.endPacket(out, err)
 		}
 		pos := pk.Start - pk.PreSkip
 		if p.to >= 0 && pos >= p.to && p.loops != 0 {
@@ -203,7 +215,7 @@ func (p *Player) Next() (Packet, error) {
 				p.loops = 0 // the section has left a live track's window: play on
 			}
 		}
-		out := Packet{Timestamp: p.ts, Samples: pk.Samples, Position: pos}
+		*out = Packet{Timestamp: p.ts, Samples: pk.Samples, Position: pos}
 		var reset bool
 		out.Data, out.Seam, reset = p.seamData(pk.Index, pk.Data)
 		if reset {
@@ -215,19 +227,19 @@ func (p *Player) Next() (Packet, error) {
 			p.stats.Silence++
 			out.Data, out.Silence = silenceOf(pk.Samples), true
 			p.ts += pk.Samples
-			return out, nil
+			return nil
 		}
 		p.last = pk.Index
 		p.ts += pk.Samples
 		p.stats.Packets++
-		return out, nil
+		return nil
 	}
 }
 
 // endPacket ends the player and gives the first of its silence frames.
-func (p *Player) endPacket(err error) (Packet, error) {
+func (p *Player) endPacket(out *Packet, err error) error {
 	p.end(err)
-	return p.Next()
+	return p.next(out)
 }
 
 // end ends the player, with silence frames to give first.

@@ -136,16 +136,27 @@ type Queue struct {
 	_       [(64 - (queueHead+64+unsafe.Sizeof(Player{}))%64) % 64]byte
 	lis     Listener // the first AddQueue's listener
 
+	// The fields a packet that is not steady reads (a command's, a
+	// boundary's), then the commands and the published state, in as few
+	// lines as they fit: a command costs the lines it touches.
 	seek    int64      // cur's pending seek, in samples; -1 if none
 	silence int        // the queue's silence frames still to give (a pause, a stop, an empty queue)
 	stalls  int        // underruns in a row of the current entry while not paused
 	jnAt    int        // the next of jn's packets to give while its transition plays; -1 if none does
 	stats   QueueStats // but Packets and Silence: see packets and silent
 	entries []*qentry  // queued after the current, in order
+	cfg     queueConfig
+
+	mu     sync.Mutex // guards cmds, ids, closed, lisUsed and pub
+	ids    EntryID    // the last ID given
+	closed bool
 	// emitting is set while WithEventFunc's function runs, on the
-	// driver's goroutine: State then reads the state stored before it
-	// (snapshot), not the driver's.
+	// driver's goroutine: State then reads the state published before
+	// it (pub), not the driver's.
 	emitting atomic.Bool
+	cmds     []queueCmd // recorded, not yet applied
+	spare    []queueCmd // the last batch's slice, reused
+	pub      queuePub   // the state as published (see publishState)
 
 	gen      int              // players made: keepLive's way to tell a new one
 	liveSeen int              // gen of the player keepLive saw last
@@ -159,27 +170,7 @@ type Queue struct {
 	jn       *join           // the join, once ready (a cut is never played: boundary does that)
 	jnPos    int64           // the position on the entry's track of the next of jn's packets
 	rng      *rand.Rand
-
-	lib *Library
-	cfg queueConfig
-
-	mu        sync.Mutex // guards cmds, ids, closed, lisUsed and the published state below
-	cmds      []queueCmd // recorded, not yet applied
-	spare     []queueCmd // the last batch's slice, reused
-	ids       EntryID    // the last ID given
-	closed    bool
-	snapshot  QueueState // the state as an event function is called (see emitting), or as published (see publishState)
-	snapGiven QueueEntry // Playing's, then
-	// snapTrack is the track of the player as published, snapIdx its
-	// cursor's place then and snapSent the packets its listener had sent
-	// (the one in hand included): the packets sent since are the
-	// player's next, one after the other (see published). snapOf is the
-	// entries Entries was made of. Written with snapshot; the driver
-	// reads snapOf without mu.
-	snapTrack *Track
-	snapIdx   int
-	snapSent  int64
-	snapOf    []*qentry
+	lib      *Library
 }
 
 // queueHead is the size of the Queue's fields before pending.
@@ -532,9 +523,8 @@ func (q *Queue) State() QueueState {
 		// The driver is in an event function (maybe this call's
 		// caller): the state it published before it is the present one.
 		q.mu.Lock()
-		st = q.snapshot
+		st = q.pub.state()
 		q.mu.Unlock()
-		st.Entries = slices.Clone(st.Entries)
 	} else if l := q.driving(); l != nil {
 		st, _ = q.published()
 	} else {
@@ -562,7 +552,7 @@ func (q *Queue) Playing() QueueEntry {
 	if q.emitting.Load() {
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		return q.snapGiven
+		return q.pub.given.entry()
 	}
 	if l := q.driving(); l != nil {
 		_, given := q.published()
@@ -592,11 +582,14 @@ func (q *Queue) driving() *Listener {
 	return l
 }
 
-func (q *Queue) givenLocked() QueueEntry {
-	if q.given == nil {
+func (q *Queue) givenLocked() QueueEntry { return q.given.entry() }
+
+// entry is e's QueueEntry; the zero one if e is nil.
+func (e *qentry) entry() QueueEntry {
+	if e == nil {
 		return QueueEntry{}
 	}
-	return QueueEntry{q.given.id, q.given.key}
+	return QueueEntry{e.id, e.key}
 }
 
 // stateLocked is the state, read by the driver or with its lock held.
@@ -636,51 +629,84 @@ func (q *Queue) stateNoEntries() QueueState {
 func (q *Queue) published() (QueueState, QueueEntry) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	st := q.snapshot
-	st.Entries = slices.Clone(st.Entries)
-	if l := q.sched; l != nil && q.snapTrack != nil {
+	st := q.pub.state()
+	if l := q.sched; l != nil && q.pub.track != nil {
 		// The packets its listener has sent since are steady packets,
 		// the player's next one after the other: a packet that is not
 		// publishes the state before it is sent, and that waits for mu.
-		if d := l.sent.Load() - q.snapSent; d > 0 {
+		if d := l.sent.Load() - q.pub.sent; d > 0 {
 			st.Stats.Packets += d
-			st.Position = max(q.snapTrack.positionAt(q.snapIdx+int(d)), 0)
+			st.Position = max(q.pub.track.positionAt(q.pub.idx+int(d)), 0)
 		}
 	}
-	return st, q.snapGiven
+	return st, q.pub.given.entry()
+}
+
+// queuePub is the state a Scheduler's listener that drives a queue
+// publishes for State and Playing (see publishState), or the driver
+// before it calls an event function: the entries it is made of, which
+// do not change (an entry's ID and key are immutable), and its counts.
+type queuePub struct {
+	cur, given *qentry
+	position   int64
+	stats      QueueStats // EventsDropped unused
+	started    bool
+	paused     bool
+	loop       LoopMode
+	// track is the player's track, idx its cursor's place and sent the
+	// packets its listener had sent (the one in hand included): the
+	// packets sent since are the player's next, one after the other
+	// (see published). nil if the next packet publishes the state.
+	track *Track
+	idx   int
+	sent  int64
+	// entries is the queue's Entries, made of of; rebuilt only when
+	// they change, and never written to: State clones it.
+	of      []*qentry
+	entries []QueueEntry
+}
+
+// state is the QueueState published.
+func (p *queuePub) state() QueueState {
+	return QueueState{Current: p.cur.entry(), Started: p.started, Position: p.position,
+		Entries: slices.Clone(p.entries), Paused: p.paused, Loop: p.loop, Stats: p.stats}
 }
 
 // publishState publishes the state for State and Playing, as the
 // driver's last packet left it, when a Scheduler's listener drives the
-// queue: the driver's, or its shard's (Close), alone.
+// queue (the driver's, or its shard's (Close), alone), or before an
+// event function is called.
 func (q *Queue) publishState() {
-	st := q.stateNoEntries()
-	given := q.givenLocked()
-	same := len(q.snapOf) == len(q.entries)
+	same := len(q.pub.of) == len(q.entries) // q.pub.of is the driver's to read
 	for i := 0; same && i < len(q.entries); i++ {
-		same = q.snapOf[i] == q.entries[i]
+		same = q.pub.of[i] == q.entries[i]
 	}
 	// The packets that follow without a publication of their own: the
 	// player's next, on its track, counted by its listener (see
 	// published and steadyPacket).
 	var t *Track
-	idx, base := 0, int64(noBase)
-	if p := q.player; p != nil && p.seg == nil && !q.done {
-		t, idx = p.t, p.cur.Pos()
-		base = int64(idx) - q.packets
+	idx, base, pos := 0, int64(noBase), int64(0)
+	if p := q.player; p != nil {
+		pos = max(p.position(), 0)
+		if p.seg == nil && !q.done {
+			t, idx = p.t, p.cur.Pos()
+			base = int64(idx) - q.packets
+		}
 	}
 	q.mu.Lock()
-	if same {
-		st.Entries = q.snapshot.Entries // made of snapOf; immutable once published: State clones it
-	} else {
-		st.Entries = q.entryStates()
-		q.snapOf = slices.Clone(q.entries)
+	pb := &q.pub
+	if !same {
+		pb.entries, pb.of = q.entryStates(), slices.Clone(q.entries)
 	}
-	q.snapshot, q.snapGiven, q.snapTrack, q.snapIdx = st, given, t, idx
+	pb.cur, pb.given, pb.position = q.cur, q.given, pos
+	pb.stats = q.stats
+	pb.stats.Packets, pb.stats.Silence = q.packets, q.silent
+	pb.started, pb.paused, pb.loop = q.started, q.paused, q.loop
+	pb.track, pb.idx = t, idx
 	if l := q.sched; l != nil {
-		q.snapSent = l.sent.Load()
+		pb.sent = l.sent.Load()
 		if q.inHand {
-			q.snapSent++ // counted here, not yet by the listener
+			pb.sent++ // counted here, not yet by the listener
 		}
 	}
 	q.mu.Unlock()
@@ -1496,21 +1522,29 @@ func (q *Queue) ready(e *qentry) (*Track, error) {
 // driven): Next without the driver's lock, and the state published.
 type queueDriver Queue
 
-// Next is Queue.Next, by the listener's shard alone.
-func (d *queueDriver) Next() (Packet, error) {
+// next is Queue.Next, by the listener's shard alone, the packet written
+// to out (see driven): a steady packet goes from the player to the
+// shard without a copy.
+func (d *queueDriver) next(out *Packet) error {
 	q := (*Queue)(d)
+	var err error
 	if q.steady != notSteady && q.pending.Load() == 0 {
 		p := &q.pl
 		if q.steady == steadyPlay || !p.t.Finished() {
-			pk, err := p.Next()
-			if err == nil && !pk.Silence && p.seg == nil {
-				q.steadyPacket(&pk, true)
-				return pk, nil
+			err = p.next(out)
+			if err == nil && !out.Silence && p.seg == nil {
+				q.steadyPacket(out, true)
+				return nil
 			}
-			return q.steadyMissed(pk, err, true)
+			if err != nil {
+				*out = Packet{}
+			}
+			*out, err = q.steadyMissed(*out, err, true)
+			return err
 		}
 	}
-	return q.stepSlow(true)
+	*out, err = q.stepSlow(true)
+	return err
 }
 
 // passTime moves the queue's clock on by n samples in which it gave

@@ -207,8 +207,8 @@ func (s *Scheduler) AddQueue(q *Queue, send func(Packet) error) *Listener {
 
 // driven is what a Scheduler's listener plays: a Player or a Queue.
 type driven interface {
-	// Next is Player.Next's contract.
-	Next() (Packet, error)
+	// next is Player.Next's contract, the packet written to out.
+	next(out *Packet) error
 	// passTime moves its clock on by n samples in which it gave nothing.
 	passTime(n int64)
 	// counts returns the packets lost to live windows and the silence
@@ -575,7 +575,13 @@ func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 		})
 	}
 	for n := 0; n < maxPerDeadline && l.next <= now; n++ {
-		pk, err := l.src.Next()
+		var pk Packet
+		var err error
+		if l.q != nil { // called directly, not through src: pk stays on the stack
+			err = (*queueDriver)(l.q).next(&pk)
+		} else {
+			err = l.p.next(&pk)
+		}
 		switch {
 		case err == nil:
 		case err == ErrUnderrun:

@@ -812,7 +812,8 @@ func (p *Player) segmentNext() (Packet, error, bool) {
 		if p.loops != 0 && p.loopBack() {
 			return Packet{}, nil, false
 		}
-		pk, err := p.endPacket(io.EOF)
+		var pk Packet
+		err := p.endPacket(&pk, io.EOF)
 		return pk, err, true
 	}
 	if !ok {
