@@ -55,11 +55,12 @@ import (
 // the jitter of one side's steps against the other's.
 const pipeFrames = 4
 
-// pipeSpan is the least audio a buffer holds: frames shorter than that
-// (2.5 to 10 ms) are queued several to a buffer, so that a hand-over's
-// cost (a goroutine's wake) is spread over as much work as a 20 ms
-// frame's.
-const pipeSpan = 20 * time.Millisecond
+// pipeSpan is the audio a buffer holds, in whole frames (at least one):
+// three 20 ms frames, so that a hand-over's cost (the decode goroutine's
+// wake, once the queue is full, at each buffer the encoder gives back) is
+// spread over a few hundred microseconds of decoding. The first buffer,
+// decoded by the fill, holds one frame.
+const pipeSpan = 60 * time.Millisecond
 
 // WithPipelined allows (the default) or forbids a pipelined transcode of
 // the track: its decoding, resampling and filters on a goroutine of their
@@ -152,8 +153,8 @@ func (t *Track) newPipelined(pre []catcher.Transform, last catcher.Transform) *p
 }
 
 // spareMax bounds the bytes of PCM buffers kept for the transcodes to
-// come: four tracks' at 20 ms stereo.
-const spareMax = 64 << 10
+// come: two tracks' at 48 kHz stereo.
+const spareMax = 2 * pipeFrames * 11520
 
 // spare keeps the buffers of the pipelined transcodes that have ended,
 // up to spareMax bytes, for those that start, so that a track's buffers
@@ -276,7 +277,7 @@ func (p *pipelined) next() (*pcmBuffer, error) {
 		if p.rd == nil {
 			p.rd = catcher.NewTransformReader(p.in, p.pre)
 		}
-		p.decode(f)
+		p.decode(f, p.frameBytes) // one frame: the first packet waits for no more
 		if f.err == nil {
 			p.start()
 		}
@@ -343,7 +344,7 @@ func (p *pipelined) run() {
 		if err := p.slot.take(); err != nil {
 			return // closed: the fill's wait ends with the track's cancel
 		}
-		p.decode(f)
+		p.decode(f, len(f.buf))
 		p.slot.give()
 		end := f.err != nil
 		p.full <- f // never blocks: there is room for every buffer
@@ -353,13 +354,13 @@ func (p *pipelined) run() {
 	}
 }
 
-// decode fills f from the decoding chain, a frame's bytes at a time, as
-// the encoder reads them when serial (so the chain makes the same calls
-// and the same PCM), up to the chain's end or error; then it takes the
-// chain's state and size.
-func (p *pipelined) decode(f *pcmBuffer) {
+// decode fills f with up to n bytes (whole frames) from the decoding
+// chain, a frame's bytes at a time, as the encoder reads them when serial
+// (so the chain makes the same calls and the same PCM), up to the chain's
+// end or error; then it takes the chain's state and size.
+func (p *pipelined) decode(f *pcmBuffer, n int) {
 	f.n, f.err = 0, nil
-	for f.n < len(f.buf) && f.err == nil {
+	for f.n < n && f.err == nil {
 		end := f.n + p.frameBytes - f.n%p.frameBytes
 		k, err := p.rd.Read(f.buf[f.n:end])
 		f.n += k

@@ -601,9 +601,9 @@ func comment(t ogg.OpusTags, name string) string {
 // bytes a packet: 144 KB). While it encodes, it is also the cache's chunks
 // as they grow (the last one partly empty), the fill's 8 KiB scratch, and
 // the decoder, resampler and encoder (about 150 KB for MP3 at 44.1 kHz),
-// and a pipelined transcode's four buffers of PCM (15 KB for 20 ms
-// frames of stereo); when it ends, those are released and the chunks
-// copied into one store.
+// and a pipelined transcode's four buffers of PCM (46 KB for stereo);
+// when it ends, those are released and the chunks copied into one
+// store.
 // A live track holds its window and its index window instead. The
 // transitions players send at their jumps count too (about 1 KB each at
 // 128 kbit/s, at most 64 a track), the joins made of its end into
