@@ -42,6 +42,9 @@
 // Encoding competes with real-time sending, so it runs in a Pool that
 // bounds how many tracks encode at once (GOMAXPROCS by default), a packet
 // at a time, a track a listener waits for (or a live one) going first.
+// Where two slots are free, a track that decodes and encodes runs its
+// decoding on a goroutine of its own beside its encoding (WithPipelined),
+// each side a slot at a time: the same packets, in less time.
 //
 // A live track (WithLive) is for an endless source: the cache and the
 // packet index keep only a window, so memory stays bounded however long

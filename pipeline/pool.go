@@ -11,7 +11,8 @@ import (
 // Pool bounds how many tracks encode at once, so that encoding (minutes of
 // CPU a track) does not starve the real-time work of sending. A track takes
 // a slot of the pool for each step of its encoding (a packet, about a
-// fraction of a millisecond of work) and gives it back after it; when the
+// fraction of a millisecond of work; a pipelined track, one for each step
+// of either side: see WithPipelined) and gives it back after it; when the
 // slots are taken, a track that a listener is waiting on (or a live one)
 // goes before one that is only being preloaded, and tracks of one kind go
 // in turn. A Pool is safe for concurrent use.
@@ -59,6 +60,15 @@ func (p *Pool) Stats() PoolStats {
 	st := p.stats
 	st.Slots, st.Busy, st.Waiting = p.slots, p.busy, len(p.waiting)
 	return st
+}
+
+// spare reports whether two slots are free now, with no track waiting:
+// one for a step of a track's encoding and one for a second goroutine of
+// it (see pipelined.go).
+func (p *Pool) spare() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.slots-p.busy >= 2 && len(p.waiting) == 0
 }
 
 // acquire takes a slot, waiting until one is free and it is this track's

@@ -679,7 +679,7 @@ func locatePackets(kind codec.Kind, r io.Reader, want, preSkip int64) (func() ([
 // can: a seek that waits for the network (an HTTPSource's before its
 // first read) gives the slot back meanwhile, as a read does.
 func yieldingSeeker(src io.Reader, s *slot) io.Reader {
-	y := yieldReader{r: src, slot: s}
+	y := &yieldReader{r: src, slot: s}
 	if sk, ok := src.(io.Seeker); ok {
 		return yieldReadSeeker{y, sk}
 	}
@@ -687,7 +687,7 @@ func yieldingSeeker(src io.Reader, s *slot) io.Reader {
 }
 
 type yieldReadSeeker struct {
-	yieldReader
+	*yieldReader
 	s io.Seeker
 }
 

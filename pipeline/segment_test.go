@@ -106,8 +106,10 @@ func TestQueueSeekAheadMP3(t *testing.T) {
 // target's packet, the segment's packets after it, at their exact
 // positions, their audio the track's own at those positions; once the
 // track's encode has passed, the queue goes back onto the track's packets
-// through a transition, within the seam bound. It releases o.
-func seekAheadEncoded(t *testing.T, o *heldOpener, target time.Duration) {
+// through a transition, within the seam bound. It releases o. The
+// Library is made with opts too; it returns whether the track's encode
+// ran pipelined.
+func seekAheadEncoded(t *testing.T, o *heldOpener, target time.Duration, opts ...pipeline.LibraryOption) bool {
 	t.Helper()
 	released := false
 	defer func() {
@@ -115,7 +117,7 @@ func seekAheadEncoded(t *testing.T, o *heldOpener, target time.Duration) {
 			close(o.released)
 		}
 	}()
-	lib := pipeline.NewLibrary(pipeline.WithOpener(o.open))
+	lib := pipeline.NewLibrary(append([]pipeline.LibraryOption{pipeline.WithOpener(o.open)}, opts...)...)
 	defer lib.Close()
 	q := pipeline.NewQueue(lib)
 	defer q.Close()
@@ -222,6 +224,7 @@ func seekAheadEncoded(t *testing.T, o *heldOpener, target time.Duration) {
 	excess := testutil.DB(heard / side)
 	assert.LessOrEqual(t, excess, 1.0, "the seam bound at the way back: %.2f dB", excess)
 	t.Logf("the way back: %.2f dB over the larger side", excess)
+	return pipeline.Pipelined(h.Track())
 }
 
 func peakOf(x []float64) float64 {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"io"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/streamcatcher/streamcatcher/catcher"
@@ -36,7 +37,10 @@ type titler struct {
 	linkAt  int64         // the offset of the last Ogg link taken, -1 before
 	titles  titleList     // copied on write
 	inner   any           // t's state after the last call
-	read    int64         // the source's bytes t has read
+	// read counts the source's bytes t has read: added to by whoever
+	// reads them (the decode goroutine of a pipelined transcode: see
+	// pipelined.go), loaded by the fill.
+	read atomic.Int64
 }
 
 // withTitles returns tr with its titles placed and published, and the
@@ -61,7 +65,7 @@ type titleCounter struct {
 
 func (c *titleCounter) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.tt.read += int64(n)
+	c.tt.read.Add(int64(n))
 	return n, err
 }
 
@@ -154,7 +158,7 @@ func (tt *titler) place(off int64, x framed.Index) (int64, bool) {
 		}
 		return (max(s, 0)*opus.SampleRate + int64(info.SampleRate)/2) / int64(info.SampleRate), true
 	}
-	if tt.read <= off {
+	if tt.read.Load() <= off {
 		return 0, false
 	}
 	if links, ok := findState[ogg.Links](tt.inner); ok {

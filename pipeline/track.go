@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/streamcatcher/streamcatcher/catcher"
@@ -44,33 +46,37 @@ type Track struct {
 	cfg    trackConfig
 	ctx    context.Context
 	cancel context.CancelFunc
-	slot   slot         // the pool slot of the track's fill; only the fill touches it
-	stored *Metadata    // a stored track's, read from its file; nil for others
-	seams  seamCache    // transitions at players' jumps
-	joins  joinCache    // joins of its end to other tracks' starts
-	segs   segmentCache // side encodes from seeks past the encoded point (see segment.go)
+	slot   slot           // the pool slot of the track's fill; only the fill touches it
+	src    *yieldReader   // the source, yielding slot (the fill's, or a pipelined decoding's: see pipelined.go)
+	pipes  sync.WaitGroup // a pipelined transcode's decode goroutine (see pipelined.go); Close waits for it
+	piped  atomic.Bool    // a pipelined transcode's decode goroutine has been started
+	stored *Metadata      // a stored track's, read from its file; nil for others
+	seams  seamCache      // transitions at players' jumps
+	joins  joinCache      // joins of its end to other tracks' starts
+	segs   segmentCache   // side encodes from seeks past the encoded point (see segment.go)
 }
 
 type trackConfig struct {
-	bitrate   int
-	frame     time.Duration
-	channels  int
-	quality   transform.Quality
-	app       opus.Application
-	cbr       bool
-	raw       *transform.Format
-	live      time.Duration // the window of a live track; 0 if not live
-	pacing    Clock         // WithPacing's (see pacingOf)
-	pacingSet bool
-	pool      *Pool
-	name      string
-	maxBytes  int64
-	noSeams   bool                                         // players send no transitions at jumps (WithSeams)
-	stall     time.Duration                                // WithStallTimeout's; 0: the default; -1: none
-	built     func(encodes bool)                           // called once the input is known: whether it is encoded (Library's count)
-	reopen    func(ctx context.Context) (io.Reader, error) // opens the source again, for segments (withReopen); nil: none
-	filters   transform.Chain                              // WithFilters'; the zero Chain: none
-	mp3       mp3.Engine                                   // WithMP3Engine's
+	bitrate    int
+	frame      time.Duration
+	channels   int
+	quality    transform.Quality
+	app        opus.Application
+	cbr        bool
+	raw        *transform.Format
+	live       time.Duration // the window of a live track; 0 if not live
+	pacing     Clock         // WithPacing's (see pacingOf)
+	pacingSet  bool
+	pool       *Pool
+	name       string
+	maxBytes   int64
+	noSeams    bool                                         // players send no transitions at jumps (WithSeams)
+	stall      time.Duration                                // WithStallTimeout's; 0: the default; -1: none
+	built      func(encodes bool)                           // called once the input is known: whether it is encoded (Library's count)
+	reopen     func(ctx context.Context) (io.Reader, error) // opens the source again, for segments (withReopen); nil: none
+	filters    transform.Chain                              // WithFilters'; the zero Chain: none
+	mp3        mp3.Engine                                   // WithMP3Engine's
+	noPipeline bool                                         // WithPipelined(false)
 }
 
 // filtered reports whether the track applies a filter.
@@ -222,12 +228,16 @@ func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
 		minSpace = framed.PrefixSize + max(enc.MaxPacketSize(), ogg.DefaultMaxPacket)
 	}
 	build := func(r io.Reader) (tr catcher.Transform, in io.Reader, err error) {
+		var p *pipelined
 		if noEnc != nil {
-			tr, in, err = t.build(r, nil, noEnc, dec)
+			tr, in, p, err = t.build(r, nil, noEnc, dec)
 		} else {
-			tr, in, err = t.build(r, enc, nil, dec)
+			tr, in, p, err = t.build(r, enc, nil, dec)
 		}
 		tr, in = withTitles(tr, in, src, cfg.live > 0)
+		if p != nil {
+			p.in = in // the decoding's, read by itself (see pipelined.go)
+		}
 		return tr, in, withContentType(err, src)
 	}
 	copts := []catcher.Option{catcher.WithTransform(catcher.Deferred(minSpace, build))}
@@ -237,7 +247,8 @@ func NewTrack(src io.Reader, opts ...TrackOption) (*Track, error) {
 		// One contiguous store once encoded: no chunk left part empty.
 		copts = append(copts, catcher.WithFinalise(), catcher.WithMaxBytes(cfg.maxBytes))
 	}
-	t.c = catcher.New(yielding(stalling(src, cfg), &t.slot), copts...)
+	t.src = &yieldReader{r: stalling(src, cfg), slot: &t.slot}
+	t.c = catcher.New(yielding(t.src), copts...)
 	t.c.Preload() // only now: the fill (and the pool, through urgent) may read t.c
 	return t, nil
 }
@@ -284,11 +295,18 @@ func withContentType(err error, src io.Reader) error {
 // build makes the track's transform inside the fill, once the input's
 // first bytes tell what it is. enc is nil in a build without an encoder,
 // and noEnc then says so: input other than Ogg Opus or WebM fails with it.
-func (t *Track) build(src io.Reader, enc encoder, noEnc error, dec catcher.Transform) (catcher.Transform, io.Reader, error) {
+// A pipelined transcode (see pipelined.go) is returned as well as the
+// transform (which it is, or which wraps it); its input is to be set.
+func (t *Track) build(src io.Reader, enc encoder, noEnc error, dec catcher.Transform) (catcher.Transform, io.Reader, *pipelined, error) {
+	var h *handoff
+	if enc != nil && t.pipelines() {
+		h = &handoff{r: src}
+		src = h
+	}
 	if t.cfg.raw == nil {
 		kind, in, err := codec.DetectReader(src)
 		if (kind == codec.KindOggOpus || kind == codec.KindWebM) && t.cfg.filtered() {
-			return t.buildFilteredOpus(kind, in, enc, noEnc)
+			return t.buildFilteredOpus(kind, in, enc, noEnc, h)
 		}
 		if kind == codec.KindOggOpus || kind == codec.KindWebM {
 			// Framed as it is: no decoding, no encoding, no pool slot.
@@ -298,15 +316,15 @@ func (t *Track) build(src io.Reader, enc encoder, noEnc error, dec catcher.Trans
 			}
 			f := framed.NewFramer(pace(d, pacingOf(t.cfg), t.ctx), t.framerOptions()...)
 			t.reportBuilt(false)
-			return catcher.Annotate(f, codec.Source{Kind: kind}), in, nil
+			return catcher.Annotate(f, codec.Source{Kind: kind}), in, nil, nil
 		}
 		if err != nil && (t.cfg.mp3 != mp3.Native || !errors.Is(err, codec.ErrMPEG25)) {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		src = in
 	}
 	if enc == nil {
-		return nil, nil, noEnc
+		return nil, nil, nil, noEnc
 	}
 	g := &gated{PacketSource: enc, slot: &t.slot}
 	t.reportBuilt(true)
@@ -315,12 +333,17 @@ func (t *Track) build(src io.Reader, enc encoder, noEnc error, dec catcher.Trans
 		// dec gives 48 kHz float (see NewTrack).
 		f, err := t.filterStages(transform.Format{Rate: opus.SampleRate, Channels: t.cfg.channels, Encoding: transform.F32LE})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		stages = append(stages, f...)
 	}
-	stages = append(stages, framed.NewFramer(pace(g, pacingOf(t.cfg), t.ctx), t.framerOptions()...))
-	return catcher.Chain(stages...), src, nil
+	last := framed.NewFramer(pace(g, pacingOf(t.cfg), t.ctx), t.framerOptions()...)
+	if h != nil {
+		h.r = t.src // the decoding reads the source itself from here on
+		p := t.newPipelined(stages, last)
+		return p, src, p, nil
+	}
+	return catcher.Chain(append(stages, last)...), src, nil, nil
 }
 
 // reportBuilt tells withBuilt's function, if any, whether the input is
@@ -400,23 +423,26 @@ func (g *gated) Size() int64 {
 	return 0
 }
 
-// yielding returns src, reading which gives the track's pool slot back
+// yielding returns y's source, reading which gives y's pool slot back
 // for as long as the Read takes (a network read, a command's output, a
-// retry's wait), and takes it again after. It is an io.Closer if src is.
-func yielding(src io.Reader, s *slot) io.Reader {
-	y := yieldReader{r: src, slot: s}
-	if c, ok := src.(io.Closer); ok {
+// retry's wait), and takes it again after. It is an io.Closer if the
+// source is.
+func yielding(y *yieldReader) io.Reader {
+	if c, ok := y.r.(io.Closer); ok {
 		return yieldReadCloser{y, c}
 	}
 	return y
 }
 
+// yieldReader is yielding's reader. Its slot is that of the goroutine
+// that reads it, which may change between reads (a pipelined transcode's
+// decode goroutine takes the reading over: see pipelined.go).
 type yieldReader struct {
 	r    io.Reader
 	slot *slot
 }
 
-func (y yieldReader) Read(p []byte) (int, error) {
+func (y *yieldReader) Read(p []byte) (int, error) {
 	if !y.slot.held {
 		return y.r.Read(p)
 	}
@@ -429,7 +455,7 @@ func (y yieldReader) Read(p []byte) (int, error) {
 }
 
 type yieldReadCloser struct {
-	yieldReader
+	*yieldReader
 	io.Closer
 }
 
@@ -574,8 +600,10 @@ func comment(t ogg.OpusTags, name string) string {
 // store (a 3-minute track at 128 kbit/s: about 2.9 MB), and its index (16
 // bytes a packet: 144 KB). While it encodes, it is also the cache's chunks
 // as they grow (the last one partly empty), the fill's 8 KiB scratch, and
-// the decoder, resampler and encoder (about 150 KB for MP3 at 44.1 kHz);
-// when it ends, those are released and the chunks copied into one store.
+// the decoder, resampler and encoder (about 150 KB for MP3 at 44.1 kHz),
+// and a pipelined transcode's four buffers of PCM (46 KB for stereo);
+// when it ends, those are released and the chunks copied into one
+// store.
 // A live track holds its window and its index window instead. The
 // transitions players send at their jumps count too (about 1 KB each at
 // 128 kbit/s, at most 64 a track), the joins made of its end into
@@ -597,6 +625,7 @@ func (t *Track) settledSize() int64 { return t.c.Stats().Resident }
 func (t *Track) Close() error {
 	t.cancel() // ends a wait for the pool
 	err := t.c.Close()
+	t.pipes.Wait() // every Add was made by the fill, which c.Close has waited for
 	t.closeSeams()
 	t.closeJoins()
 	t.closeSegments()

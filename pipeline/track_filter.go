@@ -32,9 +32,10 @@ func (t *Track) filterStages(f transform.Format) ([]catcher.Transform, error) {
 // WebM input, which cannot be framed as it is: its packets decoded with
 // libopus (the pre-skip and end trimming honoured), filtered and encoded.
 // A build without libopus fails with noEnc.
-func (t *Track) buildFilteredOpus(kind codec.Kind, in io.Reader, enc encoder, noEnc error) (catcher.Transform, io.Reader, error) {
+// h, if not nil, is the handoff of a pipelined transcode.
+func (t *Track) buildFilteredOpus(kind codec.Kind, in io.Reader, enc encoder, noEnc error, h *handoff) (catcher.Transform, io.Reader, *pipelined, error) {
 	if enc == nil {
-		return nil, nil, noEnc
+		return nil, nil, nil, noEnc
 	}
 	var d framed.PacketSource = ogg.NewOpusDemuxer(t.demuxOptions()...)
 	if kind == codec.KindWebM {
@@ -42,22 +43,28 @@ func (t *Track) buildFilteredOpus(kind codec.Kind, in io.Reader, enc encoder, no
 	}
 	pd, err := newPacketDecoder(t.cfg.channels)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	f16 := pcmFormat(t.cfg.channels)
 	toF, err := transform.NewConvert(f16, transform.F32LE)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	filters, err := t.filterStages(toF.Out())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	g := &gated{PacketSource: enc, slot: &t.slot}
 	t.reportBuilt(true)
 	stages := append([]catcher.Transform{&opusPCM{src: d, dec: pd, ch: t.cfg.channels, skip: -1, end: -1}, toF}, filters...)
-	stages = append(stages, framed.NewFramer(pace(g, pacingOf(t.cfg), t.ctx), t.framerOptions()...))
-	return catcher.Annotate(catcher.Chain(stages...), codec.Source{Kind: kind, Format: f16}), in, nil
+	last := framed.NewFramer(pace(g, pacingOf(t.cfg), t.ctx), t.framerOptions()...)
+	source := codec.Source{Kind: kind, Format: f16}
+	if h != nil {
+		h.r = t.src // the decoding reads the source itself from here on
+		p := t.newPipelined(stages, last)
+		return catcher.Annotate(p, source), in, p, nil
+	}
+	return catcher.Annotate(catcher.Chain(append(stages, last)...), source), in, nil, nil
 }
 
 // filteredDuration returns d, a duration of the source, as long as the
