@@ -24,7 +24,7 @@ import (
 //
 // Every command (Play, Enqueue, PlayNext, InsertBefore, Remove, Move,
 // Clear, Shuffle, Skip, SkipTo, Stop, Seek, Pause, Resume, Loop,
-// LoopSection) returns at once: it is recorded, and applied at the next
+// LoopSection, SetFilters) returns at once: it is recorded, and applied at the next
 // packet boundary (the driver's next Next call), in the order the queue
 // recorded it, before that packet is chosen. Commands name queue entries
 // by the EntryID that Play, Enqueue, PlayNext and InsertBefore return,
@@ -71,7 +71,17 @@ import (
 //
 // With WithEvents or WithEventFunc, the queue tells of each entry's start
 // and end (with the reason), a stuck track, the position at a rate the
-// user picks (WithPositionEvery), and a track's title changes; see Event.
+// user picks (WithPositionEvery), a track's title changes, and when a
+// filter change is heard; see Event.
+//
+// # Filters
+//
+// SetFilters gives the queue a filter chain, as Lavalink gives one to a
+// player: every entry plays its track's variant with that chain (a
+// Library entry of its own, encoded once and shared: see Key.Filters),
+// the current one switching at the same place in the music, within a
+// packet boundary or two where the variant has encoded that far, from a
+// segment encoded from there where it has not; see SetFilters.
 //
 // A Queue is safe for concurrent use: any goroutine may command it and
 // read its State; one goroutine at a time drives it (Next).
@@ -159,6 +169,7 @@ type Queue struct {
 	jn       *join           // the join, once ready (a cut is never played: boundary does that)
 	jnPos    int64           // the position on the entry's track of the next of jn's packets
 	rng      *rand.Rand
+	flt      queueFilters // SetFilters' chain, and the current entry's switch to it
 
 	lib *Library
 	cfg queueConfig
@@ -340,6 +351,7 @@ const (
 	opResume
 	opLoop
 	opLoopSection
+	opFilters
 )
 
 // queueCmd is a command recorded for the next packet boundary.
@@ -504,6 +516,7 @@ type QueueState struct {
 	Entries  []QueueEntry // queued after the current one, in order
 	Paused   bool
 	Loop     LoopMode
+	Filters  string // the chain SetFilters gave the queue, canonical ("" if none)
 	Stats    QueueStats
 }
 
@@ -517,6 +530,7 @@ type QueueStats struct {
 	Joins         int64 // entries started through a join of the track before into theirs (the rest after a silence frame or silence)
 	Failed        int64 // entries that ended with EndFailed
 	EventsDropped int64 // position events dropped from a full buffer (WithEvents)
+	FilterChanges int64 // SetFilters commands applied
 }
 
 // State returns the queue as of its last packet boundary (commands
@@ -621,7 +635,7 @@ func (q *Queue) entryStates() []QueueEntry {
 
 // stateNoEntries is stateLocked but its Entries.
 func (q *Queue) stateNoEntries() QueueState {
-	st := QueueState{Started: q.started, Paused: q.paused, Loop: q.loop, Stats: q.stats}
+	st := QueueState{Started: q.started, Paused: q.paused, Loop: q.loop, Filters: q.flt.chain, Stats: q.stats}
 	st.Stats.Packets, st.Stats.Silence = q.packets, q.silent
 	if q.cur != nil {
 		st.Current = QueueEntry{q.cur.id, q.cur.key}
@@ -846,7 +860,7 @@ const (
 // holds the current entry's audio, no underrun to clear).
 func (q *Queue) steadiness() steadiness {
 	if q.done || q.dirty || q.silence > 0 || q.cur == nil || q.paused || q.player == nil || q.seek >= 0 || q.jnAt >= 0 || !q.started ||
-		q.audible != q.cur || q.given != q.cur || q.stalls != 0 {
+		q.audible != q.cur || q.given != q.cur || q.stalls != 0 || q.flt.next != nil {
 		return notSteady
 	}
 	if q.loop == LoopTrack || q.loop == LoopSection || len(q.entries) == 0 || q.cfg.noJoins {
@@ -922,6 +936,9 @@ func (q *Queue) next(pre *played) (Packet, error) {
 				return Packet{}, q.underrun()
 			}
 			q.newPlayer(t)
+		}
+		if q.flt.next != nil && q.switchStep() {
+			continue // the variant it was going to failed: the entry ended
 		}
 		if q.seek >= 0 {
 			moved, err := q.player.trySeek(q.seek)
@@ -1203,6 +1220,7 @@ func (q *Queue) end(r EndReason, err error) {
 	if e == nil {
 		return
 	}
+	q.dropSwitch()
 	q.closePlayer()
 	q.cur, q.started, q.seek, q.stalls, q.title = nil, false, -1, 0, StreamTitle{}
 	q.posLeft = int32(min(q.cfg.positionEach, math.MaxInt32))
@@ -1275,7 +1293,12 @@ func (q *Queue) find(id EntryID) int {
 func (q *Queue) isCurrent(id EntryID) bool { return q.cur != nil && q.cur.id == id }
 
 func (q *Queue) applyOne(c *queueCmd) {
+	if c.op <= opInsert {
+		c.key = q.withChain(c.key) // a new entry: the queue's filters, if SetFilters gave it some
+	}
 	switch c.op {
+	case opFilters:
+		q.setFilters(c.key.Filters)
 	case opPlay:
 		q.end(EndReplaced, nil)
 		q.cur = &qentry{id: c.id, key: c.key}
@@ -1633,6 +1656,7 @@ func (q *Queue) closeLocked() {
 	}
 	q.done = true
 	q.steady = notSteady
+	q.dropSwitch()
 	q.closePlayer()
 	if q.cur != nil {
 		q.cur.release()
