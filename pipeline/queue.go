@@ -443,10 +443,11 @@ func (q *Queue) Stop() { q.record(queueCmd{op: opStop}, false) }
 // the next packet; past the encoded point of a track still encoding, the
 // track makes a segment from d (see the package's segments: MP3, WAV and
 // FLAC input encoded from d, filtered as the track is, Ogg Opus and WebM
-// input's own packets from d, a stored track's own records read from its
-// store at d, the blocks before not read; raw PCM input, and Ogg Opus and
-// WebM input with filters, wait for the track's own encode, which the
-// queue asks to go on at once), and the queue plays on where it was (or gives
+// input's own packets from d (decoded, filtered and encoded, if the track
+// has filters), a stored track's own records read from its store at d,
+// the blocks before not read; raw PCM input waits for the track's own
+// encode, which the queue asks to go on at once), and the queue plays on
+// where it was (or gives
 // nothing, if it had nothing to play), and moves at the first packet
 // boundary at which d is there, in the segment or in the track (and, for
 // the track, as Player.Seek asks, the jump's transition can be made);

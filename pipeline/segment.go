@@ -64,7 +64,8 @@ import (
 // encoder is fed so that its packets fall on the track's (their
 // pre-skips are the same encoder's); the segWarm packets are dropped.
 //
-// Ogg Opus and WebM segments are not encoded: they are the source's own
+// Ogg Opus and WebM segments are not encoded (unless the track has
+// filters: see segment_filter.go): they are the source's own
 // packets (copySegment), from the pre-roll before the target on (80 ms,
 // so that a decoder given them from there has converged), so that packet
 // i of the segment is packet i of the track, the same bytes, as long as
@@ -284,8 +285,7 @@ func (s segmentSpan) decode(ch int, s0, s1 int64) ([]float32, error) {
 // position target (samples after the pre-skip) and that packet's number,
 // starting one if the track has none and can make one; nil if it cannot
 // (no way to reopen its source, raw PCM input, packets of varying
-// durations, Ogg Opus or WebM input with filters, segMax segments in
-// use, the track closed). It never waits.
+// durations, segMax segments in use, the track closed). It never waits.
 func (t *Track) segmentAt(target int64) (*segment, int) {
 	x, ok := t.Index()
 	u := x.Uniform()
@@ -340,7 +340,10 @@ func (t *Track) segmentAt(target int64) (*segment, int) {
 		switch src.Kind {
 		case codec.KindOggOpus, codec.KindWebM:
 			if t.cfg.filtered() {
-				return nil, 0 // its own packets are not the track's: see filteredInput
+				// Its own packets are not the track's: decoded,
+				// filtered and encoded (see segment_filter.go).
+				fill = func(ctx context.Context) error { return t.encodeOpusSegment(ctx, s, x, src.Kind) }
+				break
 			}
 			s.first, s.same = copiedFirst(i, u), true
 			fill = func(ctx context.Context) error { return t.copySegment(ctx, s, src.Kind) }
@@ -489,6 +492,15 @@ func (t *Track) encodeSegment(ctx context.Context, s *segment, x framed.Index, s
 			return err
 		}
 	}
+	return t.encodeSegmentPackets(ctx, s, enc, sl, in)
+}
+
+// encodeSegmentPackets encodes segment s's packets with enc from in, the
+// encoder's input from segWarm packets before s.first's on, the first
+// segWarm packets dropped, each in a slot of the pool (sl), as a player
+// on it needs them; it ends once the track's own encode is there, or at
+// in's end.
+func (t *Track) encodeSegmentPackets(ctx context.Context, s *segment, enc encoder, sl *slot, in io.Reader) error {
 	ahead := int(seamAhead/s.u) + 2 // the packets a player's way back needs
 	for j := 0; ; j++ {
 		if j >= segWarm {

@@ -1,11 +1,17 @@
 package pipeline
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/streamcatcher/streamcatcher/catcher"
+	"github.com/streamcatcher/streamcatcher/codec"
+	"github.com/streamcatcher/streamcatcher/codec/framed"
+	"github.com/streamcatcher/streamcatcher/codec/ogg"
 	"github.com/streamcatcher/streamcatcher/codec/opus"
+	"github.com/streamcatcher/streamcatcher/codec/webm"
 	"github.com/streamcatcher/streamcatcher/transform"
 )
 
@@ -34,10 +40,14 @@ import (
 // filters (tremolo, vibrato, rotation) start their cycle at the segment's
 // start: their phase is not the track's there.
 //
-// A stored filtered track's segments are its own records, copied, as any
-// stored track's (they are the filtered packets). Ogg Opus and WebM input
-// with filters, which the track decodes and encodes again, makes no
-// segment: a seek past its encoded point waits for the track's own encode.
+// Ogg Opus and WebM input with filters, which the track decodes (libopus)
+// and encodes again, makes encoded segments too, not copied ones (its
+// own packets are the unfiltered audio): the source's packets found from
+// a decoder's pre-roll before the filters' start, by page or by Cues
+// where the source seeks (as a copied segment's are), else read from the
+// first; decoded, filtered and encoded (encodeOpusSegment). A stored
+// filtered track's segments are its own records, copied, as any stored
+// track's: they are the filtered packets.
 
 // filterWarm is the filtered audio (samples at 48 kHz) that a filtered
 // segment's filters put out before its encoder's first input, dropped:
@@ -140,4 +150,105 @@ func scalePosition(from, to string, pos int64) int64 {
 		pos = b.OutFrames(pos)
 	}
 	return pos
+}
+
+// encodeOpusSegment encodes segment s of a filtered track of Ogg Opus or
+// WebM input (kind), whose index was x when it was asked for: its source
+// opened again, its packets from twice the decoder's pre-roll before the
+// filters' start on (locateDemuxer), decoded with libopus (the stream's
+// pre-skip honoured, as the track's fill decodes it), filtered
+// (filteredInput) and encoded as an MP3's segment is.
+func (t *Track) encodeOpusSegment(ctx context.Context, s *segment, x framed.Index, kind codec.Kind) error {
+	enc, err := newEncoder(t.cfg)
+	if err != nil {
+		return err
+	}
+	if enc.PreSkip() != x.PreSkip() {
+		return fmt.Errorf("%w: the encoder's pre-skip is %d, the track's %d", errNoSegment, enc.PreSkip(), x.PreSkip())
+	}
+	start := int64(s.first-segWarm) * s.u
+	fi, err := t.newFilteredInput(start)
+	if err != nil {
+		return err
+	}
+	r, closeSource, err := t.openSegmentSource(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeSource()
+	sl := &slot{pool: t.cfg.pool, ctx: ctx, urgent: func() bool { return true }}
+	r = yieldingSeeker(r, sl)
+	d, at, found, err := locateDemuxer(kind, r, max(fi.from-2*opus.PreRoll, 0))
+	if err != nil {
+		return err
+	}
+	pd, err := newPacketDecoder(t.cfg.channels)
+	if err != nil {
+		return err
+	}
+	// The decoded audio from the filters' start: the demuxer's first
+	// packet starts at sample at of the decoded stream, the pre-skip
+	// included; one read from the first has the pre-skip dropped by
+	// opusPCM, and fi.from samples to drop after it.
+	o := &opusPCM{src: d, dec: pd, ch: t.cfg.channels, skip: -1, end: -1}
+	drop := fi.from
+	if found {
+		if o.skip, drop = fi.from+d.PreSkip()-at, 0; o.skip < 0 {
+			return fmt.Errorf("%w: the %v source's packets found start at sample %d, after %d", errNoSegment, kind, at, fi.from+d.PreSkip())
+		}
+	}
+	toF, err := transform.NewConvert(pcmFormat(t.cfg.channels), transform.F32LE)
+	if err != nil {
+		return err
+	}
+	var in io.Reader = catcher.NewTransformReader(catcher.NewTransformReader(r, o), toF)
+	if _, err := io.CopyN(io.Discard, in, drop*int64(fi.format.BytesPerFrame())); err != nil {
+		return err
+	}
+	if in, err = fi.reader(in, start); err != nil {
+		return err
+	}
+	return t.encodeSegmentPackets(ctx, s, enc, sl, in)
+}
+
+// locateDemuxer returns a demuxer of r, Ogg Opus or WebM (kind) read from
+// its start, whose first packet starts at or before position pos (after
+// the pre-skip), found without reading what comes before where r seeks
+// (Ogg: by page, ogg.SeekOpus; WebM: by Cues, webm.Seek, which goes back
+// by its seek pre-roll again), with the sample that packet starts at (the
+// pre-skip included) and found; else (r does not seek, a WebM file
+// without Cues) a demuxer of r from its first packet, found false.
+func locateDemuxer(kind codec.Kind, r io.Reader, pos int64) (d framed.PacketSource, at int64, found bool, err error) {
+	rs, seeks := r.(io.ReadSeeker)
+	if seeks {
+		// A source that cannot seek (an HTTP source without ranges) says
+		// so at the first Seek, with its offset unchanged.
+		_, err := rs.Seek(0, io.SeekStart)
+		seeks = err == nil
+	}
+	switch kind {
+	case codec.KindOggOpus:
+		if seeks {
+			// pos counted as SeekOpus counts, with the pre-skip: a
+			// packet at or before it is at or before pos after it.
+			d, at, err := ogg.SeekOpus(rs, pos)
+			return d, at, err == nil, err
+		}
+		return ogg.NewOpusDemuxer(), 0, false, nil
+	case codec.KindWebM:
+		if seeks {
+			d, at, err := webm.Seek(rs, opus.Duration(pos))
+			if err == nil {
+				return d, at, true, nil
+			}
+			if !errors.Is(err, webm.ErrNoCues) {
+				return nil, 0, false, err
+			}
+			if _, err := rs.Seek(0, io.SeekStart); err != nil {
+				return nil, 0, false, err
+			}
+		}
+		return webm.NewOpusDemuxer(), 0, false, nil
+	}
+	return nil, 0, false, fmt.Errorf("%w for %v input", errNoSegment, kind)
 }

@@ -15,6 +15,10 @@ import (
 	"github.com/streamcatcher/streamcatcher/pipeline"
 )
 
+func mp3Of30s(t *testing.T) []byte  { return longMP3(t, 30*time.Second) }
+func oggOf30s(t *testing.T) []byte  { b, _ := longOggOpus(t, 30*time.Second); return b }
+func webmOf30s(t *testing.T) []byte { b, _ := longWebM(t, 30*time.Second); return b }
+
 // A seek past what a filtered track has encoded plays from a segment
 // encoded from the target, the filters applied: at the target's packet
 // (a silence frame in its place), its packets at their exact positions,
@@ -22,14 +26,23 @@ import (
 // the unfiltered track's halved at the same positions (-6 dB, sample by
 // sample); with a timescale of speed 1.25 the target's source position
 // is scaled (20 s of the filtered audio is 25 s of the source) and its
-// audio is the variant's own at those positions.
+// audio is the variant's own at those positions. Ogg Opus and WebM input,
+// which a filtered track decodes and encodes again, have such segments
+// too: the source's packets found by page or by Cues, decoded, filtered,
+// encoded.
 func TestQueueSeekAheadFiltered(t *testing.T) {
-	for _, tc := range []struct{ name, chain string }{
-		{"volume", "volume:volume=0.5"},
-		{"timescale", "timescale:speed=1.25"},
+	for _, tc := range []struct {
+		name, chain string
+		data        func(t *testing.T) []byte
+		head        int
+	}{
+		{"volume", "volume:volume=0.5", mp3Of30s, 200 << 10},
+		{"timescale", "timescale:speed=1.25", mp3Of30s, 200 << 10},
+		{"ogg volume", "volume:volume=0.5", oggOf30s, 50 << 10},
+		{"webm timescale", "timescale:speed=1.25", webmOf30s, 50 << 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := &heldOpener{data: longMP3(t, 30*time.Second), head: 200 << 10, released: make(chan struct{})}
+			o := &heldOpener{data: tc.data(t), head: tc.head, released: make(chan struct{})}
 			released := false
 			defer func() {
 				if !released {
@@ -89,6 +102,11 @@ func TestQueueSeekAheadFiltered(t *testing.T) {
 			t.Logf("segment against the variant's own audio: lag %d, correlation %.4f", lag, corr)
 			assert.InDelta(t, 0, lag, 48, "the segment's audio at the variant's positions (within 1 ms)")
 			assert.Greater(t, corr, 0.9)
+			if tc.name == "ogg volume" {
+				snr := testutil.SNR(ref[at:at+len(rx)], rx, from, to)
+				t.Logf("against the variant: SNR %.1f dB", snr)
+				assert.Greater(t, snr, 15.0, "the segment's audio is the variant's")
+			}
 			if tc.name == "volume" {
 				snr := testutil.SNR(ref[at:at+len(rx)], rx, from, to)
 				t.Logf("against the variant: SNR %.1f dB", snr)
