@@ -208,29 +208,3 @@ func TestLibraryFilteredStoreRoundTrip(t *testing.T) {
 	_, err = lib2.Get(context.Background(), pipeline.Key{Source: "ogg"})
 	assert.Error(t, err, "not stored; its source not there")
 }
-
-// A seek past what a filtered track has encoded waits for its encode: no
-// segment is encoded from the source at the target, which would be the
-// source's audio unfiltered.
-func TestQueueSeekFilteredNoSegment(t *testing.T) {
-	o := &heldOpener{data: longMP3(t, 30*time.Second), head: 200 << 10, released: make(chan struct{})}
-	lib := pipeline.NewLibrary(pipeline.WithOpener(o.open))
-	defer lib.Close()
-	key := pipeline.Key{Source: "long", Filters: "volume:volume=0.5"}
-	h, err := lib.Get(context.Background(), key)
-	require.NoError(t, err)
-	defer h.Release()
-	q := pipeline.NewQueue(lib)
-	defer q.Close()
-	id := q.Enqueue(key)
-	nextPacket(t, q)
-	q.Seek(id, 20*time.Second)
-	for range 5 {
-		nextPacket(t, q) // the seek is taken up meanwhile
-	}
-	close(o.released)
-	target := int64(20 * 48000)
-	for pk := nextPacket(t, q); pk.Position < target; pk = nextPacket(t, q) { // to the target, from the track
-	}
-	assert.Zero(t, pipeline.SegmentsMade(h.Track()))
-}

@@ -24,7 +24,7 @@ import (
 //
 // Every command (Play, Enqueue, PlayNext, InsertBefore, Remove, Move,
 // Clear, Shuffle, Skip, SkipTo, Stop, Seek, Pause, Resume, Loop,
-// LoopSection) returns at once: it is recorded, and applied at the next
+// LoopSection, SetFilters) returns at once: it is recorded, and applied at the next
 // packet boundary (the driver's next Next call), in the order the queue
 // recorded it, before that packet is chosen. Commands name queue entries
 // by the EntryID that Play, Enqueue, PlayNext and InsertBefore return,
@@ -71,7 +71,17 @@ import (
 //
 // With WithEvents or WithEventFunc, the queue tells of each entry's start
 // and end (with the reason), a stuck track, the position at a rate the
-// user picks (WithPositionEvery), and a track's title changes; see Event.
+// user picks (WithPositionEvery), a track's title changes, and when a
+// filter change is heard; see Event.
+//
+// # Filters
+//
+// SetFilters gives the queue a filter chain, as Lavalink gives one to a
+// player: every entry plays its track's variant with that chain (a
+// Library entry of its own, encoded once and shared: see Key.Filters),
+// the current one switching at the same place in the music, within a
+// packet boundary or two where the variant has encoded that far, from a
+// segment encoded from there where it has not; see SetFilters.
 //
 // A Queue is safe for concurrent use: any goroutine may command it and
 // read its State; one goroutine at a time drives it (Next).
@@ -171,6 +181,7 @@ type Queue struct {
 	jnPos    int64           // the position on the entry's track of the next of jn's packets
 	rng      *rand.Rand
 	lib      *Library
+	flt      queueFilters // SetFilters' chain, and the current entry's switch to it
 }
 
 // queueHead is the size of the Queue's fields before pending.
@@ -183,7 +194,7 @@ type EntryID uint64
 // qentry is one entry of the queue.
 type qentry struct {
 	id      EntryID
-	key     Key
+	key     Key   // written by the driver with mu held: the published state reads it (see queuePub)
 	hold    *Hold // the Library's hold, while the entry is in the load-ahead window
 	tries   int   // loads made again after a stored copy failed before its first packet
 	noStore bool  // the next load encodes, without the store
@@ -331,6 +342,7 @@ const (
 	opResume
 	opLoop
 	opLoopSection
+	opFilters
 )
 
 // queueCmd is a command recorded for the next packet boundary.
@@ -421,10 +433,12 @@ func (q *Queue) Stop() { q.record(queueCmd{op: opStop}, false) }
 // of its track. It never waits: a position already encoded is played from
 // the next packet; past the encoded point of a track still encoding, the
 // track makes a segment from d (see the package's segments: MP3, WAV and
-// FLAC input encoded from d, Ogg Opus and WebM input's own packets from
-// d, a stored track's own records read from its store at d, the blocks
-// before not read; raw PCM input waits for the track's own encode, which
-// the queue asks to go on at once), and the queue plays on where it was (or gives
+// FLAC input encoded from d, filtered as the track is, Ogg Opus and WebM
+// input's own packets from d (decoded, filtered and encoded, if the track
+// has filters), a stored track's own records read from its store at d,
+// the blocks before not read; raw PCM input waits for the track's own
+// encode, which the queue asks to go on at once), and the queue plays on
+// where it was (or gives
 // nothing, if it had nothing to play), and moves at the first packet
 // boundary at which d is there, in the segment or in the track (and, for
 // the track, as Player.Seek asks, the jump's transition can be made);
@@ -494,6 +508,7 @@ type QueueState struct {
 	Entries  []QueueEntry // queued after the current one, in order
 	Paused   bool
 	Loop     LoopMode
+	Filters  string // the chain SetFilters gave the queue, canonical ("" if none)
 	Stats    QueueStats
 }
 
@@ -507,6 +522,7 @@ type QueueStats struct {
 	Joins         int64 // entries started through a join of the track before into theirs (the rest after a silence frame or silence)
 	Failed        int64 // entries that ended with EndFailed
 	EventsDropped int64 // position events dropped from a full buffer (WithEvents)
+	FilterChanges int64 // SetFilters commands applied
 }
 
 // State returns the queue as of its last packet boundary (commands
@@ -613,7 +629,7 @@ func (q *Queue) entryStates() []QueueEntry {
 
 // stateNoEntries is stateLocked but its Entries.
 func (q *Queue) stateNoEntries() QueueState {
-	st := QueueState{Started: q.started, Paused: q.paused, Loop: q.loop, Stats: q.stats}
+	st := QueueState{Started: q.started, Paused: q.paused, Loop: q.loop, Filters: q.flt.chain, Stats: q.stats}
 	st.Stats.Packets, st.Stats.Silence = q.packets, q.silent
 	if q.cur != nil {
 		st.Current = QueueEntry{q.cur.id, q.cur.key}
@@ -644,8 +660,9 @@ func (q *Queue) published() (QueueState, QueueEntry) {
 
 // queuePub is the state a Scheduler's listener that drives a queue
 // publishes for State and Playing (see publishState), or the driver
-// before it calls an event function: the entries it is made of, which
-// do not change (an entry's ID and key are immutable), and its counts.
+// before it calls an event function: the entries it is made of (read
+// under mu: the driver changes an entry's key only with mu held), and
+// its counts.
 type queuePub struct {
 	cur, given *qentry
 	position   int64
@@ -653,6 +670,7 @@ type queuePub struct {
 	started    bool
 	paused     bool
 	loop       LoopMode
+	filters    string
 	// track is the player's track, idx its cursor's place and sent the
 	// packets its listener had sent (the one in hand included): the
 	// packets sent since are the player's next, one after the other
@@ -669,7 +687,7 @@ type queuePub struct {
 // state is the QueueState published.
 func (p *queuePub) state() QueueState {
 	return QueueState{Current: p.cur.entry(), Started: p.started, Position: p.position,
-		Entries: slices.Clone(p.entries), Paused: p.paused, Loop: p.loop, Stats: p.stats}
+		Entries: slices.Clone(p.entries), Paused: p.paused, Loop: p.loop, Filters: p.filters, Stats: p.stats}
 }
 
 // publishState publishes the state for State and Playing, as the
@@ -701,7 +719,7 @@ func (q *Queue) publishState() {
 	pb.cur, pb.given, pb.position = q.cur, q.given, pos
 	pb.stats = q.stats
 	pb.stats.Packets, pb.stats.Silence = q.packets, q.silent
-	pb.started, pb.paused, pb.loop = q.started, q.paused, q.loop
+	pb.started, pb.paused, pb.loop, pb.filters = q.started, q.paused, q.loop, q.flt.chain
 	pb.track, pb.idx = t, idx
 	if l := q.sched; l != nil {
 		pb.sent = l.sent.Load()
@@ -871,7 +889,7 @@ const (
 // holds the current entry's audio, no underrun to clear).
 func (q *Queue) steadiness() steadiness {
 	if q.done || q.dirty || q.silence > 0 || q.cur == nil || q.paused || q.player == nil || q.seek >= 0 || q.jnAt >= 0 || !q.started ||
-		q.audible != q.cur || q.given != q.cur || q.stalls != 0 {
+		q.audible != q.cur || q.given != q.cur || q.stalls != 0 || q.flt.next != nil {
 		return notSteady
 	}
 	if q.loop == LoopTrack || q.loop == LoopSection || len(q.entries) == 0 || q.cfg.noJoins {
@@ -947,6 +965,9 @@ func (q *Queue) next(pre *played) (Packet, error) {
 				return Packet{}, q.underrun()
 			}
 			q.newPlayer(t)
+		}
+		if q.flt.next != nil && q.switchStep() {
+			continue // the variant it was going to failed: the entry ended
 		}
 		if q.seek >= 0 {
 			moved, err := q.player.trySeek(q.seek)
@@ -1228,6 +1249,7 @@ func (q *Queue) end(r EndReason, err error) {
 	if e == nil {
 		return
 	}
+	q.dropSwitch()
 	q.closePlayer()
 	q.cur, q.started, q.seek, q.stalls, q.title = nil, false, -1, 0, StreamTitle{}
 	q.posLeft = int32(min(q.cfg.positionEach, math.MaxInt32))
@@ -1300,7 +1322,12 @@ func (q *Queue) find(id EntryID) int {
 func (q *Queue) isCurrent(id EntryID) bool { return q.cur != nil && q.cur.id == id }
 
 func (q *Queue) applyOne(c *queueCmd) {
+	if c.op <= opInsert {
+		c.key = q.withChain(c.key) // a new entry: the queue's filters, if SetFilters gave it some
+	}
 	switch c.op {
+	case opFilters:
+		q.setFilters(c.key.Filters)
 	case opPlay:
 		q.end(EndReplaced, nil)
 		q.cur = &qentry{id: c.id, key: c.key}
@@ -1666,6 +1693,7 @@ func (q *Queue) closeLocked() {
 	}
 	q.done = true
 	q.steady = notSteady
+	q.dropSwitch()
 	q.closePlayer()
 	if q.cur != nil {
 		q.cur.release()

@@ -30,6 +30,12 @@ const (
 	// EventTitle: the current track's title changed (Title; see
 	// Player.Title), at the packet just given.
 	EventTitle
+	// EventFilters: the queue's filters changed (SetFilters), and are
+	// heard from the packet about to be given (Position), the current
+	// entry's Key now its track's variant with them; without a current
+	// entry (ID 0), told as the command is applied, Key's Filters the
+	// chain.
+	EventFilters
 )
 
 // EndReason is why an entry ended.

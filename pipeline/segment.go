@@ -64,7 +64,8 @@ import (
 // encoder is fed so that its packets fall on the track's (their
 // pre-skips are the same encoder's); the segWarm packets are dropped.
 //
-// Ogg Opus and WebM segments are not encoded: they are the source's own
+// Ogg Opus and WebM segments are not encoded (unless the track has
+// filters: see segment_filter.go): they are the source's own
 // packets (copySegment), from the pre-roll before the target on (80 ms,
 // so that a decoder given them from there has converged), so that packet
 // i of the segment is packet i of the track, the same bytes, as long as
@@ -284,13 +285,12 @@ func (s segmentSpan) decode(ch int, s0, s1 int64) ([]float32, error) {
 // position target (samples after the pre-skip) and that packet's number,
 // starting one if the track has none and can make one; nil if it cannot
 // (no way to reopen its source, raw PCM input, packets of varying
-// durations, filters, segMax segments in use, the track closed). It
-// never waits.
+// durations, segMax segments in use, the track closed). It never waits.
 func (t *Track) segmentAt(target int64) (*segment, int) {
 	x, ok := t.Index()
 	u := x.Uniform()
 	c := &t.segs
-	if !ok || u <= 0 || t.cfg.reopen == nil && c.st == nil || t.cfg.live > 0 || x.First() > 0 || t.cfg.filtered() {
+	if !ok || u <= 0 || t.cfg.reopen == nil && c.st == nil || t.cfg.live > 0 || x.First() > 0 {
 		return nil, 0
 	}
 	i := int((target + x.PreSkip()) / u)
@@ -339,6 +339,12 @@ func (t *Track) segmentAt(target int64) (*segment, int) {
 		}
 		switch src.Kind {
 		case codec.KindOggOpus, codec.KindWebM:
+			if t.cfg.filtered() {
+				// Its own packets are not the track's: decoded,
+				// filtered and encoded (see segment_filter.go).
+				fill = func(ctx context.Context) error { return t.encodeOpusSegment(ctx, s, x, src.Kind) }
+				break
+			}
 			s.first, s.same = copiedFirst(i, u), true
 			fill = func(ctx context.Context) error { return t.copySegment(ctx, s, src.Kind) }
 		case codec.KindMP3, codec.KindWAV, codec.KindFLAC:
@@ -435,12 +441,23 @@ func (t *Track) encodeSegment(ctx context.Context, s *segment, x framed.Index, s
 		return fmt.Errorf("%w: the encoder's pre-skip is %d, the track's %d", errNoSegment, enc.PreSkip(), x.PreSkip())
 	}
 	// The encoder's first input, and where the source is read from: q0
-	// at its rate, P0 at 48 kHz, the same instant.
+	// at its rate, P0 at 48 kHz, the same instant. A filtered track's
+	// encoder input is the filters' output: the source is read from the
+	// 48 kHz sample at48 whose filtered audio comes filterWarm samples
+	// before start (see filteredInput).
 	start := int64(s.first-segWarm) * s.u
+	at48 := start
+	var fi *filteredInput
+	if t.cfg.filtered() {
+		if fi, err = t.newFilteredInput(start); err != nil {
+			return err
+		}
+		at48 = fi.from
+	}
 	rate := int64(src.Format.Rate)
 	g := gcd64(rate, opus.SampleRate)
 	L, M := opus.SampleRate/g, rate/g
-	p0 := max(0, start-segMargin) / L * L
+	p0 := max(0, at48-segMargin) / L * L
 	q0 := p0 / L * M
 
 	r, closeSource, err := t.openSegmentSource(ctx)
@@ -458,14 +475,32 @@ func (t *Track) encodeSegment(ctx context.Context, s *segment, x framed.Index, s
 	if _, err := io.CopyN(io.Discard, pcm, (q0-first)*int64(src.Format.BytesPerFrame())); err != nil {
 		return err
 	}
-	conv, err := codec.NewDecoder(pcmFormat(t.cfg.channels), codec.WithQuality(t.cfg.quality), codec.WithRawInput(src.Format))
+	to := pcmFormat(t.cfg.channels)
+	if fi != nil {
+		to = fi.format
+	}
+	conv, err := codec.NewDecoder(to, codec.WithQuality(t.cfg.quality), codec.WithRawInput(src.Format))
 	if err != nil {
 		return err
 	}
-	in := catcher.NewTransformReader(pcm, conv)
-	if _, err := io.CopyN(io.Discard, in, (start-p0)*int64(2*t.cfg.channels)); err != nil {
+	var in io.Reader = catcher.NewTransformReader(pcm, conv)
+	if _, err := io.CopyN(io.Discard, in, (at48-p0)*int64(to.BytesPerFrame())); err != nil {
 		return err
 	}
+	if fi != nil {
+		if in, err = fi.reader(in, start); err != nil {
+			return err
+		}
+	}
+	return t.encodeSegmentPackets(ctx, s, enc, sl, in)
+}
+
+// encodeSegmentPackets encodes segment s's packets with enc from in, the
+// encoder's input from segWarm packets before s.first's on, the first
+// segWarm packets dropped, each in a slot of the pool (sl), as a player
+// on it needs them; it ends once the track's own encode is there, or at
+// in's end.
+func (t *Track) encodeSegmentPackets(ctx context.Context, s *segment, enc encoder, sl *slot, in io.Reader) error {
 	ahead := int(seamAhead/s.u) + 2 // the packets a player's way back needs
 	for j := 0; ; j++ {
 		if j >= segWarm {

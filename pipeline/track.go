@@ -129,10 +129,10 @@ func WithApplication(a opus.Application) TrackOption { return func(c *trackConfi
 // its packets are those of the audio as the timescale makes it (a speed of
 // 1.25 lasts 1/1.25 of the source), and its duration estimate before it is
 // finished is the source's scaled so. A seek past what a filtered track
-// has encoded waits for the encoding (no segment is encoded from the
-// source at the target: see Queue.Seek). NewTrack refuses a chain that is
-// not valid, with an error wrapping transform.ErrFilterParam. A Library
-// sets it from Key.Filters.
+// has encoded is made from a segment encoded from the source at the
+// target, filtered (see Queue.Seek and the package's segments). NewTrack
+// refuses a chain that is not valid, with an error wrapping
+// transform.ErrFilterParam. A Library sets it from Key.Filters.
 func WithFilters(c transform.Chain) TrackOption { return func(cfg *trackConfig) { cfg.filters = c } }
 
 // WithSeams turns the transitions that players send at their jumps on

@@ -306,16 +306,25 @@ func TestPoolListenerFirst(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return pool.Stats().Waiting >= 2 }, 10*time.Second, time.Millisecond)
 
-	start := time.Now()
-	wanted := newTrack(t, bytes.NewReader(long), pipeline.WithPool(pool), pipeline.WithRawPCM(f))
-	_, err := wanted.NewCursor().NextContext(context.Background())
-	require.NoError(t, err)
-	first := time.Since(start)
-	for _, tr := range preloading {
-		assert.False(t, tr.Finished(), "the listener's track got its packet before the preloads finished")
+	// A wanted track may find the slot free (the preloading tracks give
+	// it back while they read their sources, and a busy machine may hold
+	// all three there): it is tried again until one finds tracks waiting
+	// and goes ahead of them.
+	for try := 1; ; try++ {
+		start := time.Now()
+		wanted := newTrack(t, bytes.NewReader(long), pipeline.WithPool(pool), pipeline.WithRawPCM(f))
+		_, err := wanted.NewCursor().NextContext(context.Background())
+		require.NoError(t, err)
+		first := time.Since(start)
+		for _, tr := range preloading {
+			assert.False(t, tr.Finished(), "the listener's track got its packet before the preloads finished")
+		}
+		if pool.Stats().Jumped > 0 || try == 10 {
+			assert.Positive(t, pool.Stats().Jumped, "it went ahead of tracks that came before it (%d tries)", try)
+			t.Logf("first packet after %v with the pool saturated (try %d)", first, try)
+			return
+		}
 	}
-	assert.Positive(t, pool.Stats().Jumped, "it went ahead of tracks that came before it")
-	t.Logf("first packet after %v with the pool saturated", first)
 }
 
 // endless is a source of PCM that never ends: a 440 Hz tone, s16 stereo.

@@ -1,0 +1,125 @@
+//go:build cgo
+
+package pipeline_test
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamcatcher/streamcatcher/internal/testutil"
+	"github.com/streamcatcher/streamcatcher/pipeline"
+)
+
+func mp3Of30s(t *testing.T) []byte  { return longMP3(t, 30*time.Second) }
+func oggOf30s(t *testing.T) []byte  { b, _ := longOggOpus(t, 30*time.Second); return b }
+func webmOf30s(t *testing.T) []byte { b, _ := longWebM(t, 30*time.Second); return b }
+
+// A seek past what a filtered track has encoded plays from a segment
+// encoded from the target, the filters applied: at the target's packet
+// (a silence frame in its place), its packets at their exact positions,
+// before the track's own encode is there. At volume 0.5 its audio is
+// the unfiltered track's halved at the same positions (-6 dB, sample by
+// sample); with a timescale of speed 1.25 the target's source position
+// is scaled (20 s of the filtered audio is 25 s of the source) and its
+// audio is the variant's own at those positions. Ogg Opus and WebM input,
+// which a filtered track decodes and encodes again, have such segments
+// too: the source's packets found by page or by Cues, decoded, filtered,
+// encoded.
+func TestQueueSeekAheadFiltered(t *testing.T) {
+	for _, tc := range []struct {
+		name, chain string
+		data        func(t *testing.T) []byte
+		head        int
+	}{
+		{"volume", "volume:volume=0.5", mp3Of30s, 200 << 10},
+		{"timescale", "timescale:speed=1.25", mp3Of30s, 200 << 10},
+		{"ogg volume", "volume:volume=0.5", oggOf30s, 50 << 10},
+		{"webm timescale", "timescale:speed=1.25", webmOf30s, 50 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := &heldOpener{data: tc.data(t), head: tc.head, released: make(chan struct{})}
+			released := false
+			defer func() {
+				if !released {
+					close(o.released)
+				}
+			}()
+			lib := pipeline.NewLibrary(pipeline.WithOpener(o.open))
+			defer lib.Close()
+			key := pipeline.Key{Source: "long", Filters: tc.chain}
+			q := pipeline.NewQueue(lib)
+			defer q.Close()
+			id := q.Enqueue(key)
+			first := nextPacket(t, q)
+			target := 20 * time.Second
+			q.Seek(id, target)
+			var played []pipeline.Packet
+			before := first.Position
+			for len(played) < 150 {
+				pk := nextPacket(t, q)
+				if len(played) == 0 && pk.Position == before+960 {
+					before = pk.Position
+					require.Less(t, before, int64(60*48000), "the seek made within 60 s of audio played on")
+					continue
+				}
+				played = append(played, pk)
+			}
+			h, err := lib.Get(context.Background(), key)
+			require.NoError(t, err)
+			defer h.Release()
+			x, _ := h.Track().Index()
+			pre, u := x.PreSkip(), int64(960)
+			i0 := (int64(target/time.Millisecond)*48 + pre) / u
+			assert.Less(t, int64(x.Packets()), i0, "the track's own encode is not there")
+			assert.Equal(t, int64(1), pipeline.SegmentsMade(h.Track()))
+			assert.True(t, played[0].Silence, "a silence frame in place of the target's packet")
+			for k, pk := range played {
+				require.Equal(t, (i0+int64(k))*u-pre, pk.Position, "packet %d after the jump at its exact position", k)
+			}
+
+			close(o.released)
+			released = true
+			select {
+			case <-h.Track().Done():
+			case <-time.After(5 * time.Minute):
+				t.Fatal("track not finished")
+			}
+			require.NoError(t, h.Track().Err())
+			datas := make([][]byte, len(played))
+			for k, pk := range played {
+				datas[k] = pk.Data
+			}
+			rx := decodeAll(t, datas)
+			at := int(i0 * u) // where rx[0] is in the tracks' decoded streams
+			from, to := 10*int(u), len(rx)
+			ref := decodeAll(t, packets(t, h.Track()))
+			lag, corr := testutil.BestLag(ref[at:], rx, from, to, 960)
+			t.Logf("segment against the variant's own audio: lag %d, correlation %.4f", lag, corr)
+			assert.InDelta(t, 0, lag, 48, "the segment's audio at the variant's positions (within 1 ms)")
+			assert.Greater(t, corr, 0.9)
+			if tc.name == "ogg volume" {
+				snr := testutil.SNR(ref[at:at+len(rx)], rx, from, to)
+				t.Logf("against the variant: SNR %.1f dB", snr)
+				assert.Greater(t, snr, 15.0, "the segment's audio is the variant's")
+			}
+			if tc.name == "volume" {
+				snr := testutil.SNR(ref[at:at+len(rx)], rx, from, to)
+				t.Logf("against the variant: SNR %.1f dB", snr)
+				assert.Greater(t, snr, 15.0, "the segment's audio is the variant's")
+				plain, err := lib.Get(context.Background(), pipeline.Key{Source: "long"})
+				require.NoError(t, err)
+				defer plain.Release()
+				finished(t, plain)
+				p := decodeAll(t, packets(t, plain.Track()))
+				gain := testutil.DB(testutil.RMS(rx, from, to) / testutil.RMS(p[at:at+len(rx)], from, to))
+				t.Logf("against the unfiltered track: %.2f dB", gain)
+				assert.InDelta(t, 20*math.Log10(0.5), gain, 0.5, "volume 0.5: 6 dB down")
+			}
+		})
+	}
+}
