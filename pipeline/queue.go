@@ -822,6 +822,14 @@ func (q *Queue) steadyPacket(pk *Packet, sched bool) {
 	q.ts += pk.Samples
 	q.packets++
 	q.inHand = true
+	if q.ev != nil || sched && int64(q.pl.cur.Pos())-q.packets != q.pubBase {
+		q.steadyRest(pk, sched)
+	}
+}
+
+// steadyRest is steadyPacket's work when the queue tells events or the
+// state is to be published.
+func (q *Queue) steadyRest(pk *Packet, sched bool) {
 	if q.ev != nil {
 		q.events(*pk)
 	}
@@ -1560,7 +1568,14 @@ func (d *queueDriver) next(out *Packet) error {
 		if q.steady == steadyPlay || !p.t.Finished() {
 			err = p.next(out)
 			if err == nil && !out.Silence && p.seg == nil {
-				q.steadyPacket(out, true)
+				// steadyPacket, written out
+				out.Timestamp = q.ts
+				q.ts += out.Samples
+				q.packets++
+				q.inHand = true
+				if q.ev != nil || int64(p.cur.Pos())-q.packets != q.pubBase {
+					q.steadyRest(out, true)
+				}
 				return nil
 			}
 			if err != nil {
