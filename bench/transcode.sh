@@ -100,7 +100,10 @@ awk '{print $1, $2}' "$tmp/times" | sort -u | while read -r who cpu; do
 	wall=$(sel <"$tmp/times" | awk '{print $3}' | stats)
 	cputime=$(sel <"$tmp/times" | awk '{print (NF == 5 ? $4 + $5 : $4)}' | stats)
 	case $who in
-	first-packet/*) printf "  %-24s -cpu %s  median time %s\n" "$who" "$cpu" "$wall" ;;
+	first-packet/*)
+		ms=$(sel <"$tmp/times" | awk '{print $3 * 1000}' | stats)
+		printf "  %-24s -cpu %s  median time (ms) %s\n" "$who" "$cpu" "$ms"
+		;;
 	*) printf "  %-24s -cpu %s  wall %s   cpu %s\n" "$who" "$cpu" "$wall" "$cputime" ;;
 	esac
 done
