@@ -40,8 +40,9 @@ import (
 // turns. Neither side holds a slot while it waits for the other, nor while
 // the source's Read blocks.
 //
-// The first buffer is decoded by the fill itself, as serially, so the
-// first packet comes no later; the decode goroutine starts after it.
+// The first buffer, one frame, is decoded by the fill itself, as serially,
+// so the first packet comes no later; the decode goroutine starts after
+// that packet is out.
 //
 // The decoding reads the source itself, not through the cache (whose fill
 // counts what it reads), by way of a handoff reader switched at build.
@@ -107,7 +108,7 @@ type pcmBuffer struct {
 // over, each owned by one side at a time.
 type pipelined struct {
 	t          *Track
-	pre        catcher.Transform // the decoding stages, as one Chain
+	pre        catcher.Transform // the decoding stages (a Chain of them if more than one)
 	last       catcher.Transform // the Framer of the encoder's packets
 	frameBytes int               // PCM the encoder reads for a packet
 	bufBytes   int               // the size of each buffer: whole frames
@@ -268,20 +269,20 @@ func (pr *pipeReader) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// next returns the next buffer of PCM: decoded here if it is the first
-// (then the decode goroutine starts, unless the input has ended), else by
-// the decode goroutine, waited for without the fill's slot.
+// next returns the next buffer of PCM: decoded here if it is the first,
+// else by the decode goroutine, waited for without the fill's slot. The
+// goroutine starts at the second, once the first packet is out: so it
+// takes no core from the first packet's encoding, nor from the listener
+// it wakes.
 func (p *pipelined) next() (*pcmBuffer, error) {
-	if !p.started {
+	if p.rd == nil {
 		f := <-p.free
-		if p.rd == nil {
-			p.rd = catcher.NewTransformReader(p.in, p.pre)
-		}
+		p.rd = catcher.NewTransformReader(p.in, p.pre)
 		p.decode(f, p.frameBytes) // one frame: the first packet waits for no more
-		if f.err == nil {
-			p.start()
-		}
 		return f, nil
+	}
+	if !p.started {
+		p.start()
 	}
 	select {
 	case f := <-p.full:

@@ -259,7 +259,7 @@ func TestPipelinedCloseWhileRunning(t *testing.T) {
 		tr, err := pipeline.NewTrack(&endless{}, pipeline.WithRawPCM(f), pipeline.WithPool(pipeline.NewPool(2)))
 		require.NoError(t, err)
 		cur := tr.NewCursor()
-		for range 1 + i*5 {
+		for range 2 + i*5 { // the second packet: the decoding goroutine has started
 			_, err := cur.NextContext(context.Background())
 			require.NoError(t, err)
 		}
@@ -385,7 +385,8 @@ func TestPipelinedSeekAhead(t *testing.T) {
 }
 
 // A Library's tracks are pipelined unless WithTrackOptions says
-// WithPipelined(false).
+// WithPipelined(false); the Library's Close returns once the decoding of
+// a pipelined track, blocked in its source's Read, has ended.
 func TestPipelinedLibrary(t *testing.T) {
 	twoCores(t)
 	data := testutil.Fixture(t, "prog_cbr128.mp3")
@@ -400,4 +401,26 @@ func TestPipelinedLibrary(t *testing.T) {
 		h.Release()
 		lib.Close()
 	}
+
+	src := newBlockingSource(data[:len(data)/2])
+	lib := pipeline.NewLibrary(pipeline.WithOpener(func(context.Context, string) (io.Reader, error) { return src, nil }),
+		pipeline.WithTrackOptions(pipeline.WithPool(pipeline.NewPool(2)), pipeline.WithStallTimeout(0)))
+	h, err := lib.Get(context.Background(), pipeline.Key{Source: "blocks"})
+	require.NoError(t, err)
+	select {
+	case <-src.blocked:
+	case <-time.After(time.Minute):
+		t.Fatal("the source's Read did not block")
+	}
+	require.True(t, pipeline.Pipelined(h.Track()))
+	h.Release()
+	closed := make(chan error, 1)
+	go func() { closed <- lib.Close() }()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(time.Minute):
+		t.Fatal("the Library's Close did not return")
+	}
+	assert.True(t, src.returned.Load(), "Close returned after the decoding's Read")
 }
