@@ -94,11 +94,16 @@
 // A Queue is a queue player, what a guild's bot plays: a Library's
 // tracks one after another, commanded from any goroutine (play now,
 // enqueue, insert, remove, move, clear, shuffle, skip, stop, seek, pause,
-// loops), each command returning at once and applied at the next packet
-// boundary, entries named by the IDs it gives. It holds and loads the
-// next entries while one plays, never waits for a track (a seek past what
-// is encoded is made once it is), and tells its events (started, ended
-// with a reason, stuck, position, title) on a channel or to a function.
+// loops, filters), each command returning at once and applied at the next
+// packet boundary, entries named by the IDs it gives. It holds and loads
+// the next entries while one plays, never waits for a track (a seek past
+// what is encoded is made from a segment encoded from there, or once it
+// is encoded), and tells its events (started, ended with a reason, stuck,
+// position, title, filters) on a channel or to a function. Its filters
+// (SetFilters) are the player's, as Lavalink has them: every entry plays
+// its track's variant with the chain, a Library entry of its own encoded
+// once for every queue with that chain, the current one switching at the
+// same place in the music (a timescale's positions scaled).
 // It is driven as a Player is (its Next), so that a Scheduler (AddQueue)
 // and the sinks take it as they take a player.
 //

@@ -201,7 +201,10 @@ func (q *Queue) switchStep() bool {
 	}
 	q.closePlayer()
 	q.cur.release()
-	q.cur.key, q.cur.hold, q.cur.tries, q.cur.noStore = n.key, n.hold, n.tries, n.noStore
+	q.mu.Lock() // the published state may point at the entry (see queuePub)
+	q.cur.key = n.key
+	q.mu.Unlock()
+	q.cur.hold, q.cur.tries, q.cur.noStore = n.hold, n.tries, n.noStore
 	q.flt.next, q.seek = nil, -1
 	q.newPlayer(t) // a live one at its live edge
 	p = q.player

@@ -449,3 +449,57 @@ func TestQueueSetFiltersLive(t *testing.T) {
 		assert.False(t, nextPacket(t, q).Silence)
 	}
 }
+
+// A queue that a Scheduler drives switches filters on its shard, while
+// other goroutines read its State and Playing (the race detector checks
+// the entry's key, which the switch changes, against the published state
+// they read): the switch is heard in the next packet, the state shows the
+// variant once it is.
+func TestQueueSetFiltersScheduled(t *testing.T) {
+	o := newOpener(t, "a")
+	lib := newLibrary(t, o)
+	plain := pipeline.Key{Source: "a"}
+	half := pipeline.Key{Source: "a", Filters: "volume:volume=0.5"}
+	for _, k := range []pipeline.Key{plain, half} {
+		getFinished(t, lib, k) // both encoded: the switch is made at once
+	}
+	s, clock := fakeScheduler(t)
+	ev := &filterEvents{}
+	q := pipeline.NewQueue(lib, pipeline.WithEventFunc(ev.add))
+	defer q.Close()
+	rec := &recorder{clock: clock}
+	s.AddQueue(q, rec.send)
+	tick := func(n int) {
+		t.Helper()
+		for range n {
+			clock.Advance(20 * time.Millisecond)
+			settle(t, clock)
+		}
+	}
+	q.Enqueue(plain)
+	tick(10)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = q.State()
+			_ = q.Playing()
+		}
+	}()
+	withTimeout(t, "SetFilters", func() { require.NoError(t, q.SetFilters("volume:volume=.5")) })
+	tick(1)
+	require.Len(t, ev.filters(), 1, "the switch in the next packet")
+	tick(5)
+	close(stop)
+	wg.Wait()
+	assert.Equal(t, normal(half), q.State().Current.Key)
+	assert.Equal(t, normal(half), q.Playing().Key)
+	assert.Equal(t, "volume:volume=0.5", q.State().Filters)
+}
