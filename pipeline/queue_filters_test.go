@@ -19,6 +19,16 @@ import (
 	"github.com/streamcatcher/streamcatcher/transform"
 )
 
+// filterTestLength is the length of the sources of the filter tests: 30
+// s, 15 s with -short (the encodes of a few variants of it, under the race
+// detector, are most of their time).
+func filterTestLength() time.Duration {
+	if testing.Short() {
+		return 15 * time.Second
+	}
+	return 30 * time.Second
+}
+
 // normal is k with the defaults stated, as a Queue's State and events
 // give it.
 func normal(k pipeline.Key) pipeline.Key {
@@ -136,7 +146,7 @@ func TestQueueSetFiltersMidTrack(t *testing.T) {
 		{"timescale", "timescale:speed=1.25", speed125, unspeed125},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := &seqOpener{data: longMP3(t, 30*time.Second)}
+			o := &seqOpener{data: longMP3(t, filterTestLength())}
 			lib := pipeline.NewLibrary(pipeline.WithOpener(o.open))
 			defer lib.Close()
 			plain := pipeline.Key{Source: "long"}
@@ -229,7 +239,7 @@ func TestQueueSetFiltersMidTrack(t *testing.T) {
 // under the unfiltered track's at the same positions (volume 0.5).
 func TestQueueSetFiltersSegment(t *testing.T) {
 	// Opens: the unfiltered track's, the variant's (held), the segment's.
-	o := &seqOpener{data: longMP3(t, 30*time.Second), head: 16 << 10, held: map[int]bool{2: true}, released: make(chan struct{})}
+	o := &seqOpener{data: longMP3(t, filterTestLength()), head: 16 << 10, held: map[int]bool{2: true}, released: make(chan struct{})}
 	released := false
 	defer func() {
 		if !released {
@@ -303,7 +313,7 @@ func TestQueueSetFiltersSegment(t *testing.T) {
 // playing on with the old variant, packet after packet, until the
 // variant's source gives; then it switches.
 func TestQueueSetFiltersNeverBlocks(t *testing.T) {
-	o := &seqOpener{data: longMP3(t, 30*time.Second), held: map[int]bool{2: true}, released: make(chan struct{})}
+	o := &seqOpener{data: longMP3(t, filterTestLength()), held: map[int]bool{2: true}, released: make(chan struct{})}
 	released := false
 	defer func() {
 		if !released {
