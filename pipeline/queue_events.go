@@ -34,6 +34,9 @@ const (
 	// heard from the packet about to be given (Position), the current
 	// entry's Key now its track's variant with them; without a current
 	// entry (ID 0), told as the command is applied, Key's Filters the
+	// chain. With Err, the current entry's variant could not be played
+	// (the Library's budget full of tracks in use, its load failed): the
+	// entry plays on as it was (Key), the entries after it with the
 	// chain.
 	EventFilters
 )
@@ -80,7 +83,7 @@ type Event struct {
 	// a wall-clock time.
 	Position int64
 	Reason   EndReason     // EventEnded's
-	Err      error         // EventEnded's, for EndFailed
+	Err      error         // EventEnded's, for EndFailed; EventFilters', for a switch that failed
 	Stalled  time.Duration // EventStuck's: the deadlines without a packet, at 20 ms each
 	Title    StreamTitle   // EventTitle's
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/streamcatcher/streamcatcher/codec/framed"
+	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/transform"
 )
 
@@ -47,6 +48,43 @@ type queueFilters struct {
 	set   bool    // SetFilters was applied: chain is every entry's
 	chain string  // the chain, canonical
 	next  *qentry // the current entry on the variant it is going to, holding it; nil if none
+	// The timescales of the last two chains scaled between (see
+	// scalePosition), made once: a switch that waits scales at every
+	// packet boundary.
+	scaleOf [2]string
+	scales  [2]frameCounter
+}
+
+// scale is scalePosition with the queue's timescales, made once a chain.
+func (q *Queue) scale(from, to string, pos int64) int64 {
+	if pos <= 0 || from == to {
+		return max(pos, 0)
+	}
+	a, b := q.flt.counter(from), q.flt.counter(to)
+	if a != nil {
+		pos = sourceFrames(a, pos)
+	}
+	if b != nil {
+		pos = b.OutFrames(pos)
+	}
+	return pos
+}
+
+// counter returns chain's timescale (nil if none), from the two made
+// last or made now.
+func (f *queueFilters) counter(chain string) frameCounter {
+	for i, c := range f.scaleOf {
+		if c == chain && f.scales[i] != nil {
+			return f.scales[i]
+		}
+	}
+	fc, _ := chainScale(chain)
+	if fc == nil {
+		return nil
+	}
+	f.scaleOf[1], f.scales[1] = f.scaleOf[0], f.scales[0]
+	f.scaleOf[0], f.scales[0] = chain, fc
+	return fc
 }
 
 // SetFilters sets the queue's filter chain (transform.ParseChain's input,
@@ -116,8 +154,9 @@ func (q *Queue) setFilters(c string) {
 			pos = q.seek
 		}
 		if pos > 0 {
-			q.seek = scalePosition(e.key.Filters, c, pos)
+			q.seek = q.scale(e.key.Filters, c, pos)
 		}
+		q.scaleSection(e.key.Filters, c)
 		q.closePlayer()
 		e.release()
 		q.mu.Lock() // the published state may point at e (see queuePub)
@@ -130,6 +169,18 @@ func (q *Queue) setFilters(c string) {
 	}
 	q.flt.next = &qentry{id: e.id, key: nk}
 	_ = q.hold(q.flt.next) // a refusal is tried again by ready
+}
+
+// scaleSection scales LoopSection's bounds, positions in the current
+// entry's variant with chain from, to the same places in the music in
+// its variant with chain to.
+func (q *Queue) scaleSection(from, to string) {
+	if q.loop != LoopSection {
+		return
+	}
+	for i, d := range q.section {
+		q.section[i] = opus.Duration(q.scale(from, to, opus.Samples(d)))
+	}
 }
 
 // position is the current player's position, 0 if none.
@@ -160,9 +211,12 @@ func (q *Queue) switchStep() bool {
 	}
 	t, err := q.ready(n)
 	if err != nil {
+		// The variant cannot play (the Library's budget full of tracks
+		// in use, its load failed): the entry plays on as it was, and
+		// EventFilters tells why.
 		q.dropSwitch()
-		q.end(EndFailed, err)
-		return true
+		q.emit(Event{Kind: EventFilters, ID: q.cur.id, Key: q.cur.key, Position: q.position(), Err: err})
+		return false
 	}
 	if t == nil {
 		return false
@@ -173,7 +227,7 @@ func (q *Queue) switchStep() bool {
 	if q.seek >= 0 {
 		pos = q.seek // a seek not made yet: the switch makes it
 	}
-	target := scalePosition(q.cur.key.Filters, n.key.Filters, pos)
+	target := q.scale(q.cur.key.Filters, n.key.Filters, pos)
 	x, _ := t.Index()
 	i, ok, end := 0, live, false
 	var s *segment
@@ -201,11 +255,13 @@ func (q *Queue) switchStep() bool {
 	}
 	q.closePlayer()
 	q.cur.release()
+	old := q.cur.key.Filters
 	q.mu.Lock() // the published state may point at the entry (see queuePub)
 	q.cur.key = n.key
 	q.mu.Unlock()
 	q.cur.hold, q.cur.tries, q.cur.noStore = n.hold, n.tries, n.noStore
 	q.flt.next, q.seek = nil, -1
+	q.scaleSection(old, n.key.Filters)
 	q.newPlayer(t) // a live one at its live edge
 	p = q.player
 	switch {

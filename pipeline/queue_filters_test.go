@@ -513,3 +513,75 @@ func TestQueueSetFiltersScheduled(t *testing.T) {
 	assert.Equal(t, normal(half), q.Playing().Key)
 	assert.Equal(t, "volume:volume=0.5", q.State().Filters)
 }
+
+// A filter change whose variant the Library refuses (its budget full of
+// tracks in use) leaves the entry playing as it was: EventFilters tells
+// the error, no entry ends, the packets go on from where they were.
+func TestQueueSetFiltersRefusedPlaysOn(t *testing.T) {
+	o := &seqOpener{data: longMP3(t, 10*time.Second)}
+	lib := pipeline.NewLibrary(pipeline.WithOpener(o.open), pipeline.WithBudget(1))
+	defer lib.Close()
+	h, err := lib.Get(context.Background(), pipeline.Key{Source: "long"})
+	require.NoError(t, err)
+	waitDone(t, h)
+	h.Release()
+	ev := &filterEvents{}
+	q := pipeline.NewQueue(lib, pipeline.WithEventFunc(ev.add), pipeline.WithPositionEvery(0))
+	defer q.Close()
+	id := q.Enqueue(pipeline.Key{Source: "long"})
+	var last pipeline.Packet
+	for range 50 {
+		last = nextPacket(t, q)
+	}
+	require.NoError(t, q.SetFilters("volume:volume=.5"))
+	for range 20 {
+		pk := nextPacket(t, q)
+		require.False(t, pk.Silence, "no silence: the entry plays on")
+		require.Equal(t, last.Position+last.Samples, pk.Position, "the packets go on from where they were")
+		last = pk
+	}
+	fs := ev.filters()
+	require.Len(t, fs, 1)
+	assert.ErrorIs(t, fs[0].Err, pipeline.ErrOverBudget, "EventFilters tells why")
+	assert.Equal(t, id, fs[0].ID)
+	assert.Empty(t, fs[0].Key.Filters, "the entry plays on as it was")
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	for _, e := range ev.all {
+		assert.NotEqual(t, pipeline.EventEnded, e.Kind, "no entry ends: %v %v", e.Reason, e.Err)
+	}
+	assert.Equal(t, "volume:volume=0.5", q.State().Filters, "the queue's chain, for the entries after")
+}
+
+// A LoopSection's bounds go with the music through a switch to a
+// timescale: the section 2 s to 4 s of the source is 1 s to 2 s of its
+// variant at speed 2.
+func TestQueueSetFiltersScalesSection(t *testing.T) {
+	o := &seqOpener{data: longMP3(t, 12*time.Second)}
+	lib := pipeline.NewLibrary(pipeline.WithOpener(o.open))
+	defer lib.Close()
+	for _, k := range []pipeline.Key{{Source: "long"}, {Source: "long", Filters: "timescale:speed=2"}} {
+		h, err := lib.Get(context.Background(), k)
+		require.NoError(t, err)
+		defer h.Release()
+		waitDone(t, h)
+	}
+	ev := &filterEvents{}
+	q := pipeline.NewQueue(lib, pipeline.WithEventFunc(ev.add), pipeline.WithPositionEvery(0))
+	defer q.Close()
+	id := q.Enqueue(pipeline.Key{Source: "long"})
+	nextPacket(t, q)
+	require.NoError(t, q.LoopSection(id, 2*time.Second, 4*time.Second))
+	for range 150 { // into the section
+		nextPacket(t, q)
+	}
+	require.NoError(t, q.SetFilters("timescale:speed=2"))
+	untilSwitch(t, q, ev, 1)
+	minPos, maxPos := int64(math.MaxInt64), int64(0)
+	for range 200 { // 4 s: the 1 s section four times
+		pk := nextPacket(t, q)
+		minPos, maxPos = min(minPos, pk.Position), max(maxPos, pk.Position)
+	}
+	assert.GreaterOrEqual(t, minPos, int64(48000-960), "the section's start, scaled: 1 s")
+	assert.Less(t, maxPos, int64(2*48000), "the section's end, scaled: 2 s")
+}
