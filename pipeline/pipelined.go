@@ -66,10 +66,13 @@ const pipeSpan = 60 * time.Millisecond
 // WithPipelined allows (the default) or forbids a pipelined transcode of
 // the track: its decoding, resampling and filters on a goroutine of their
 // own, its encoding in its fill, when more than one core is free (see
-// Pool). Its packets are the same bytes either way; a pipelined track
-// takes about the same CPU in all, in less time. Forbid it to keep each
-// track on one core at a time (a service that encodes many tracks at once
-// gains nothing from it), or to compare the two.
+// Pool). Its packets are the same bytes either way. A pipelined track
+// takes about the same CPU in all when the machine has a core free for
+// it, in less time (the decoding is about a quarter of an MP3 track's
+// work: bench/README.md, "Transcode"); on a machine whose other work
+// leaves no core free, it takes more CPU and no less time. Forbid it to
+// keep each track on one core at a time (a service that encodes many
+// tracks at once gains nothing from it), or to compare the two.
 func WithPipelined(on bool) TrackOption { return func(c *trackConfig) { c.noPipeline = !on } }
 
 // pipelines reports whether the track, whose input is decoded and encoded,
