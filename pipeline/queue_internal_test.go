@@ -151,24 +151,32 @@ func TestQueueSteadyCacheLines(t *testing.T) {
 	assert.Equal(t, lisBase, (queueBase+unsafe.Offsetof(q.lis))%cacheLine, "a Queue's listener is placed in its lines as a Player's is")
 }
 
+// scheduledQueue returns a Queue (no position events) on a Library of
+// the 48 kHz MP3 fixture, loaded, and a Scheduler of one shard and one
+// phase on a fake clock, all closed at the test's end.
+func scheduledQueue(t *testing.T) (Key, *FakeClock, *Scheduler, *Queue) {
+	t.Helper()
+	lib := NewLibrary()
+	t.Cleanup(func() { lib.Close() })
+	key := Key{Source: "../testdata/prog_48000.mp3"}
+	h, err := lib.Get(t.Context(), key)
+	require.NoError(t, err)
+	t.Cleanup(h.Release)
+	<-h.Track().Done()
+	clock := NewFakeClock(time.Unix(0, 0))
+	s := NewScheduler(WithClock(clock), WithShards(1), WithPhases(1))
+	t.Cleanup(func() { s.Close() })
+	q := NewQueue(lib, WithPositionEvery(0))
+	t.Cleanup(func() { q.Close() })
+	return key, clock, s, q
+}
+
 // A Scheduler's shard drives a Queue without its lock: a queue whose lock
 // another goroutine holds (here, the test) still gets its packets, a
 // command given meanwhile shows at the next one, and State and Playing
 // read what the driver published at its last packet.
 func TestSchedulerDrivesQueueWithoutLock(t *testing.T) {
-	lib := NewLibrary()
-	defer lib.Close()
-	key := Key{Source: "../testdata/prog_48000.mp3"}
-	h, err := lib.Get(t.Context(), key)
-	require.NoError(t, err)
-	defer h.Release()
-	<-h.Track().Done()
-
-	clock := NewFakeClock(time.Unix(0, 0))
-	s := NewScheduler(WithClock(clock), WithShards(1), WithPhases(1))
-	defer s.Close()
-	q := NewQueue(lib, WithPositionEvery(0))
-	defer q.Close()
+	key, clock, s, q := scheduledQueue(t)
 	id := q.Enqueue(key)
 	got := make(chan Packet, 1000)
 	l := s.AddQueue(q, func(pk Packet) error {
@@ -260,19 +268,7 @@ func TestSchedulerDrivesQueueWithoutLock(t *testing.T) {
 // through steady packets (published by the listener's count alone),
 // loops back to the track's start, a seek and a pause.
 func TestSchedulerQueueStateInSend(t *testing.T) {
-	lib := NewLibrary()
-	defer lib.Close()
-	key := Key{Source: "../testdata/prog_48000.mp3"}
-	h, err := lib.Get(t.Context(), key)
-	require.NoError(t, err)
-	defer h.Release()
-	<-h.Track().Done()
-
-	clock := NewFakeClock(time.Unix(0, 0))
-	s := NewScheduler(WithClock(clock), WithShards(1), WithPhases(1))
-	defer s.Close()
-	q := NewQueue(lib, WithPositionEvery(0))
-	defer q.Close()
+	key, clock, s, q := scheduledQueue(t)
 	id := q.Enqueue(key)
 	q.Loop(LoopTrack)
 	var sent, checked atomic.Int64 // the send function's
