@@ -3,7 +3,9 @@ package bench_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -59,6 +61,21 @@ func decodeAll(b *testing.B, data []byte, d decoder) ([]byte, transform.Format) 
 	return pcm, d.Format()
 }
 
+// toS16 returns pcm as s16le (the encoder's input), rounded and
+// clipped, if it is f32le (our MP3 decoder's output), with its format.
+func toS16(pcm []byte, f transform.Format) ([]byte, transform.Format) {
+	if f.Encoding != transform.F32LE {
+		return pcm, f
+	}
+	out := make([]byte, len(pcm)/2)
+	for i := 0; i+4 <= len(pcm); i += 4 {
+		v := float64(math.Float32frombits(binary.LittleEndian.Uint32(pcm[i:]))) * 32767
+		binary.LittleEndian.PutUint16(out[i/2:], uint16(int16(max(-32768, min(32767, math.Round(v))))))
+	}
+	f.Encoding = transform.S16LE
+	return out, f
+}
+
 // reportRealtime reports audio seconds per wall second.
 func reportRealtime(b *testing.B, audioSeconds float64) {
 	b.ReportMetric(audioSeconds*float64(b.N)/b.Elapsed().Seconds(), "x-realtime")
@@ -112,7 +129,7 @@ func (l *loopPCM) Read(p []byte) (int, error) {
 // stereo PCM an operation, by one encoder made before the timer (no
 // framing, no parsing).
 func BenchmarkCodecOpusEncode(b *testing.B) {
-	pcm, f := codecMP3(b, codecFile(b, "CODEC_BENCH_MP3_48K", "prog_48000.mp3"))
+	pcm, f := toS16(codecMP3(b, codecFile(b, "CODEC_BENCH_MP3_48K", "prog_48000.mp3")))
 	enc, err := libopus.NewEncoder(f, libopus.WithBitrate(128000))
 	if err != nil {
 		b.Fatal(err)
