@@ -87,7 +87,10 @@ func daveFrame(user string, i int) opus.Packet {
 }
 
 // settled waits until the members are one group: the same epoch, the
-// same members and privacy code, and each sending under the epoch's key.
+// same members and privacy code, and each sending under the epoch's key,
+// every transition it prepared executed. (A sole member that reset keeps
+// its old group's key until the new group's transition executes, and both
+// groups' epochs can be 1: SendEpoch alone does not tell them apart.)
 // It returns the epoch.
 func settled(t *testing.T, ms ...*member) uint64 {
 	t.Helper()
@@ -97,7 +100,7 @@ func settled(t *testing.T, ms ...*member) uint64 {
 		code := ms[0].conn.DAVE().PrivacyCode()
 		for _, m := range ms {
 			s := m.conn.DAVE().Stats()
-			if s.Epoch == 0 || s.Epoch != s0.Epoch || s.SendEpoch != s.Epoch || s.Members != len(ms) || m.conn.DAVE().PrivacyCode() != code {
+			if s.Epoch == 0 || s.Epoch != s0.Epoch || s.SendEpoch != s.Epoch || s.Prepared != s.Executed || s.Members != len(ms) || m.conn.DAVE().PrivacyCode() != code {
 				return false
 			}
 		}

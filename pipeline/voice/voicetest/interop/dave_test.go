@@ -126,7 +126,9 @@ func settle(t *testing.T, srv *voicetest.Server, conn *voice.Conn, js map[string
 			why = fmt.Sprintf("the server's group has %d members", len(members))
 			return false
 		}
-		if gs := conn.DAVE().Stats(); gs.ProtocolVersion != 1 || gs.Epoch != epoch || gs.SendEpoch != epoch {
+		// Every transition the Go client prepared executed: SendEpoch
+		// alone does not tell a new group's epoch 1 from an old one's.
+		if gs := conn.DAVE().Stats(); gs.ProtocolVersion != 1 || gs.Epoch != epoch || gs.SendEpoch != epoch || gs.Prepared != gs.Executed {
 			why = fmt.Sprintf("the server at epoch %d; the Go client: %+v", epoch, gs)
 			return false
 		}
