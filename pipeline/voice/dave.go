@@ -119,7 +119,7 @@ type daveCounters struct {
 type DAVEStats struct {
 	ProtocolVersion int    // in force: 0 is transport encryption alone
 	Epoch           uint64 // the group's epoch; 0 without a group
-	SendEpoch       uint64 // the epoch whose key encrypts what is sent; 0: none
+	SendEpoch       uint64 // the epoch whose key encrypts what is sent; 0: none (after a reset, the old group's until the new group's transition executes: see Prepared and Executed)
 	Members         int    // the group's members, the Conn's user included
 	KeyPackages     int64  // key packages sent (op 26)
 	Commits         int64  // commits sent (op 28)
