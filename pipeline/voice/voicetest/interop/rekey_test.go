@@ -200,7 +200,9 @@ func TestDiscordJSRekey(t *testing.T) {
 			lost = append(lost, fmt.Sprintf("frame %d (epoch %d)", i, tr.epochAt(i)))
 		}
 	}
-	assert.Empty(t, lost, "frames sent at epoch %d or later, from frame %d, lost at the member that joined", e2, counted)
+	if !assert.Empty(t, lost, "frames sent at epoch %d or later, from frame %d, lost at the member that joined", e2, counted) {
+		t.Logf("discord.js client %s's log:\n%s", djsUser2, second.proc.Stderr())
+	}
 	assert.Empty(t, frameDiff(all[from:], heardSecond), "the track at the member that joined, from frame %d (epoch %d from frame %d, epoch %d from frame %d)",
 		from, e2, tr.firstAt(e2), e3, tr.firstAt(e3))
 	gs := conn.DAVE().Stats()
