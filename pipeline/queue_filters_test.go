@@ -45,9 +45,13 @@ type seqOpener struct {
 	head     int
 	held     map[int]bool
 	released chan struct{}
+	once     sync.Once
 	mu       sync.Mutex
 	opens    int
 }
+
+// release lets the held opens read on; it may be called more than once.
+func (o *seqOpener) release() { o.once.Do(func() { close(o.released) }) }
 
 func (o *seqOpener) open(_ context.Context, _ string) (io.Reader, error) {
 	o.mu.Lock()
@@ -240,12 +244,7 @@ func TestQueueSetFiltersMidTrack(t *testing.T) {
 func TestQueueSetFiltersSegment(t *testing.T) {
 	// Opens: the unfiltered track's, the variant's (held), the segment's.
 	o := &seqOpener{data: longMP3(t, filterTestLength()), head: 16 << 10, held: map[int]bool{2: true}, released: make(chan struct{})}
-	released := false
-	defer func() {
-		if !released {
-			close(o.released)
-		}
-	}()
+	defer o.release()
 	lib := pipeline.NewLibrary(pipeline.WithOpener(o.open))
 	defer lib.Close()
 	plain := pipeline.Key{Source: "long"}
@@ -303,8 +302,7 @@ func TestQueueSetFiltersSegment(t *testing.T) {
 	t.Logf("the switch: %.2f dB over the larger side", excess)
 	assert.LessOrEqual(t, excess, 1.0, "the seam bound at the switch")
 
-	close(o.released)
-	released = true
+	o.release()
 	waitDone(t, hv)
 }
 
@@ -314,12 +312,7 @@ func TestQueueSetFiltersSegment(t *testing.T) {
 // variant's source gives; then it switches.
 func TestQueueSetFiltersNeverBlocks(t *testing.T) {
 	o := &seqOpener{data: longMP3(t, filterTestLength()), held: map[int]bool{2: true}, released: make(chan struct{})}
-	released := false
-	defer func() {
-		if !released {
-			close(o.released)
-		}
-	}()
+	defer o.release()
 	lib := pipeline.NewLibrary(pipeline.WithOpener(o.open))
 	defer lib.Close()
 	plain := pipeline.Key{Source: "long"}
@@ -356,8 +349,7 @@ func TestQueueSetFiltersNeverBlocks(t *testing.T) {
 	assert.Empty(t, ev.filters(), "not switched: the variant's source gives nothing")
 	assert.Equal(t, normal(plain), q.State().Current.Key)
 	assert.Equal(t, "volume:volume=0.5", q.State().Filters)
-	close(o.released)
-	released = true
+	o.release()
 	untilSwitch(t, q, ev, 1)
 	assert.Equal(t, "volume:volume=0.5", q.State().Current.Key.Filters)
 	assert.Equal(t, int64(3), q.State().Stats.FilterChanges)

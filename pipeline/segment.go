@@ -15,10 +15,8 @@ import (
 	"github.com/streamcatcher/streamcatcher/codec/flac"
 	"github.com/streamcatcher/streamcatcher/codec/framed"
 	"github.com/streamcatcher/streamcatcher/codec/mp3"
-	"github.com/streamcatcher/streamcatcher/codec/ogg"
 	"github.com/streamcatcher/streamcatcher/codec/opus"
 	"github.com/streamcatcher/streamcatcher/codec/wav"
-	"github.com/streamcatcher/streamcatcher/codec/webm"
 )
 
 // Segments.
@@ -671,43 +669,17 @@ func (t *Track) copyStored(ctx context.Context, s *segment) error {
 // and the sample the first starts at: found without reading what comes
 // before where r seeks (see copySegment), else from the first packet.
 func locatePackets(kind codec.Kind, r io.Reader, want, preSkip int64) (func() ([]byte, error), int64, error) {
-	rs, seeks := r.(io.ReadSeeker)
-	if seeks {
-		// A source that cannot seek (an HTTP source without ranges) says
-		// so at the first Seek, with its offset unchanged.
-		_, err := rs.Seek(0, io.SeekStart)
-		seeks = err == nil
+	pos := want // Ogg: counted as SeekOpus counts, with the pre-skip
+	if kind == codec.KindWebM {
+		// webm.Seek goes back by the track's seek pre-roll again: the
+		// packets before want are dropped.
+		pos = max(want-preSkip, 0)
 	}
-	switch kind {
-	case codec.KindOggOpus:
-		if seeks {
-			d, at, err := ogg.SeekOpus(rs, want)
-			if err != nil {
-				return nil, 0, err
-			}
-			return func() ([]byte, error) { return d.NextPacket(rs) }, at, nil
-		}
-		d := ogg.NewOpusDemuxer()
-		return func() ([]byte, error) { return d.NextPacket(r) }, 0, nil
-	case codec.KindWebM:
-		if seeks {
-			// webm.Seek goes back by the track's seek pre-roll again:
-			// the packets before want are dropped.
-			d, at, err := webm.Seek(rs, opus.Duration(max(want-preSkip, 0)))
-			if err == nil {
-				return func() ([]byte, error) { return d.NextPacket(rs) }, at, nil
-			}
-			if !errors.Is(err, webm.ErrNoCues) {
-				return nil, 0, err
-			}
-			if _, err := rs.Seek(0, io.SeekStart); err != nil {
-				return nil, 0, err
-			}
-		}
-		d := webm.NewOpusDemuxer()
-		return func() ([]byte, error) { return d.NextPacket(r) }, 0, nil
+	d, at, _, err := locateDemuxer(kind, r, pos)
+	if err != nil {
+		return nil, 0, err
 	}
-	return nil, 0, fmt.Errorf("%w for %v input", errNoSegment, kind)
+	return func() ([]byte, error) { return d.NextPacket(r) }, at, nil
 }
 
 // yieldingSeeker is yielding's reader (see track.go) that can seek if src
