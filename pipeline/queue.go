@@ -127,13 +127,17 @@ type Queue struct {
 	// steady says what the next packet is unless a command comes first:
 	// the current player's next, as long as (see steadiness).
 	steady steadiness
-	inHand bool // the packet the present step gives is counted in packets (see publishState)
+	inHand bool // the packet the present step gives is counted in packets (see publishState); written only when it changes
 	_      [2]byte
 	// posLeft counts down the packets of the current entry to its next
 	// position event; 0: none (see events).
 	posLeft int32
-	ts      int64 // the queue's clock: samples given, and passed (passTime)
-	packets int64 // QueueStats.Packets (stats' is unused)
+	// ts is the queue's clock (samples given, and passed: passTime), and
+	// packets QueueStats.Packets (stats' is unused); while steady, each
+	// less the player's (its clock, its Packets), so that a steady packet
+	// writes nothing on this line: see clock.
+	ts      int64
+	packets int64
 	silent  int64 // QueueStats.Silence (stats' is unused)
 	skips   int64 // the skips of the players ended (see counts)
 	// pubBase is, while the packets given since the state was last
@@ -630,7 +634,8 @@ func (q *Queue) entryStates() []QueueEntry {
 // stateNoEntries is stateLocked but its Entries.
 func (q *Queue) stateNoEntries() QueueState {
 	st := QueueState{Started: q.started, Paused: q.paused, Loop: q.loop, Filters: q.flt.chain, Stats: q.stats}
-	st.Stats.Packets, st.Stats.Silence = q.packets, q.silent
+	_, st.Stats.Packets = q.clock()
+	st.Stats.Silence = q.silent
 	if q.cur != nil {
 		st.Current = QueueEntry{q.cur.id, q.cur.key}
 	}
@@ -703,12 +708,13 @@ func (q *Queue) publishState() {
 	// player's next, on its track, counted by its listener (see
 	// published and steadyPacket).
 	var t *Track
+	_, packets := q.clock()
 	idx, base, pos := 0, int64(noBase), int64(0)
 	if p := q.player; p != nil {
 		pos = max(p.position(), 0)
 		if p.seg == nil && !q.done {
 			t, idx = p.t, p.cur.Pos()
-			base = int64(idx) - q.packets
+			base = int64(idx) - packets
 		}
 	}
 	q.mu.Lock()
@@ -718,7 +724,7 @@ func (q *Queue) publishState() {
 	}
 	pb.cur, pb.given, pb.position = q.cur, q.given, pos
 	pb.stats = q.stats
-	pb.stats.Packets, pb.stats.Silence = q.packets, q.silent
+	pb.stats.Packets, pb.stats.Silence = packets, q.silent
 	pb.started, pb.paused, pb.loop, pb.filters = q.started, q.paused, q.loop, q.flt.chain
 	pb.track, pb.idx = t, idx
 	if l := q.sched; l != nil {
@@ -765,20 +771,23 @@ func (q *Queue) step(sched bool) (Packet, error) {
 	if q.steady != notSteady && q.pending.Load() == 0 {
 		p := &q.pl
 		if q.steady == steadyPlay || !p.t.Finished() {
+			ts, n := q.clock()
 			pk, err := p.Next()
 			if err == nil && !pk.Silence && p.seg == nil {
 				q.steadyPacket(&pk, sched)
 				return pk, nil
 			}
-			return q.steadyMissed(pk, err, sched)
+			return q.steadyMissed(pk, err, sched, ts, n)
 		}
 	}
 	return q.stepSlow(sched)
 }
 
 // steadyMissed is step's end when the steady player's answer (pk, err)
-// was not an audio packet of its track: next goes on from it.
-func (q *Queue) steadyMissed(pk Packet, err error, sched bool) (Packet, error) {
+// was not an audio packet of its track: next goes on from it. ts and
+// packets are the queue's clock and count before the player's call.
+func (q *Queue) steadyMissed(pk Packet, err error, sched bool, ts, packets int64) (Packet, error) {
+	q.ts, q.packets, q.steady = ts, packets, notSteady
 	q.inHand = false
 	pk, err = q.next(&played{pk, err})
 	return q.stepped(pk, err, sched)
@@ -787,6 +796,7 @@ func (q *Queue) steadyMissed(pk Packet, err error, sched bool) (Packet, error) {
 // stepSlow is step's way when the queue is not steady, or a command or
 // a Close is pending.
 func (q *Queue) stepSlow(sched bool) (Packet, error) {
+	q.unsteady()
 	q.inHand = false
 	if q.done {
 		return Packet{}, ErrQueueClosed
@@ -818,11 +828,12 @@ func (q *Queue) stepSlow(sched bool) (Packet, error) {
 // listener's count of packets sent tells State of it (see published).
 // A loop back to the track's start publishes the state.
 func (q *Queue) steadyPacket(pk *Packet, sched bool) {
-	pk.Timestamp = q.ts
-	q.ts += pk.Samples
-	q.packets++
-	q.inHand = true
-	if q.ev != nil || sched && int64(q.pl.cur.Pos())-q.packets != q.pubBase {
+	p := &q.pl
+	pk.Timestamp += q.ts // the player's clock, on the queue's
+	if !q.inHand {
+		q.inHand = true
+	}
+	if q.ev != nil || sched && int64(p.cur.Pos())-p.stats.Packets-q.packets != q.pubBase {
 		q.steadyRest(pk, sched)
 	}
 }
@@ -833,7 +844,7 @@ func (q *Queue) steadyRest(pk *Packet, sched bool) {
 	if q.ev != nil {
 		q.events(*pk)
 	}
-	if sched && int64(q.pl.cur.Pos())-q.packets != q.pubBase {
+	if sched && int64(q.pl.cur.Pos())-q.pl.stats.Packets-q.packets != q.pubBase {
 		q.publishState()
 	}
 	if q.ev != nil && q.pending.Load()&pendingClose != 0 {
@@ -859,7 +870,10 @@ func (q *Queue) stepped(pk Packet, err error, sched bool) (Packet, error) {
 	case ErrUnderrun:
 		q.stats.Underruns++
 	}
-	q.steady = q.steadiness()
+	if q.steady = q.steadiness(); q.steady != notSteady {
+		q.ts -= q.pl.ts // a steady run: see clock
+		q.packets -= q.pl.stats.Packets
+	}
 	if q.pending.Load()&pendingClose != 0 {
 		q.closeLocked() // an event function's Close: as this Next ends
 	}
@@ -908,6 +922,23 @@ func (q *Queue) steadiness() steadiness {
 		return steadyUnfinished
 	}
 	return notSteady
+}
+
+// clock returns the queue's clock and its count of packets given (ts
+// and packets, which while steady are each less the player's). A steady
+// packet so writes nothing of the queue's: the player's Next moves its
+// clock and count, and so the queue's.
+func (q *Queue) clock() (ts, packets int64) {
+	if q.steady != notSteady {
+		return q.ts + q.pl.ts, q.packets + q.pl.stats.Packets
+	}
+	return q.ts, q.packets
+}
+
+// unsteady ends a steady run: ts and packets are the queue's own again.
+func (q *Queue) unsteady() {
+	q.ts, q.packets = q.clock()
+	q.steady = notSteady
 }
 
 // played is the current player's answer to a Next call.
@@ -1566,14 +1597,15 @@ func (d *queueDriver) next(out *Packet) error {
 	if q.steady != notSteady && q.pending.Load() == 0 {
 		p := &q.pl
 		if q.steady == steadyPlay || !p.t.Finished() {
+			ts, n := q.ts+p.ts, q.packets+p.stats.Packets // clock's, before the player's call
 			err = p.next(out)
 			if err == nil && !out.Silence && p.seg == nil {
 				// steadyPacket, written out
-				out.Timestamp = q.ts
-				q.ts += out.Samples
-				q.packets++
-				q.inHand = true
-				if q.ev != nil || int64(p.cur.Pos())-q.packets != q.pubBase {
+				out.Timestamp += q.ts
+				if !q.inHand {
+					q.inHand = true
+				}
+				if q.ev != nil || int64(p.cur.Pos())-p.stats.Packets-q.packets != q.pubBase {
 					q.steadyRest(out, true)
 				}
 				return nil
@@ -1581,7 +1613,7 @@ func (d *queueDriver) next(out *Packet) error {
 			if err != nil {
 				*out = Packet{}
 			}
-			*out, err = q.steadyMissed(*out, err, true)
+			*out, err = q.steadyMissed(*out, err, true, ts, n)
 			return err
 		}
 	}
@@ -1591,7 +1623,7 @@ func (d *queueDriver) next(out *Packet) error {
 
 // passTime moves the queue's clock on by n samples in which it gave
 // nothing (see Player.passTime).
-func (d *queueDriver) passTime(n int64) { d.ts += n }
+func (d *queueDriver) passTime(n int64) { d.ts += n } // steady or not (see clock)
 
 // counts is the Scheduler's (see driven): the skips of the queue's
 // players, and the queue's silence frames.
@@ -1706,8 +1738,8 @@ func (q *Queue) closeLocked() {
 	if q.done {
 		return
 	}
+	q.unsteady()
 	q.done = true
-	q.steady = notSteady
 	q.dropSwitch()
 	q.closePlayer()
 	if q.cur != nil {

@@ -151,6 +151,61 @@ func TestQueueSteadyCacheLines(t *testing.T) {
 	assert.Equal(t, lisBase, (queueBase+unsafe.Offsetof(q.lis))%cacheLine, "a Queue's listener is placed in its lines as a Player's is")
 }
 
+// A steady packet writes nothing on the queue's own line (the fields
+// before pl): the player's clock and count are the queue's too, while
+// steady (see Queue.clock), so that a queue dirties no more lines a
+// packet than a Player does. Its timestamps and counts go on as before:
+// continuous, and State's count every packet sent.
+func TestQueueSteadyWritesNothing(t *testing.T) {
+	key, clock, s, q := scheduledQueue(t)
+	q.Enqueue(key)
+	q.Loop(LoopTrack)
+	got := make(chan Packet, 100)
+	s.AddQueue(q, func(pk Packet) error { got <- pk; return nil })
+	line := func() []byte {
+		b := unsafe.Slice((*byte)(unsafe.Pointer(q)), unsafe.Offsetof(q.pl))
+		return append([]byte(nil), b[unsafe.Offsetof(q.pending):]...)
+	}
+	var last Packet
+	received := int64(0)
+	take := func(pk Packet) {
+		if received > 0 {
+			require.Equal(t, last.Timestamp+last.Samples, pk.Timestamp, "the queue's clock goes on")
+		}
+		last = pk
+		received++
+	}
+	tick := func() {
+		t.Helper()
+		require.NoError(t, clock.BlockUntilWaiting(t.Context(), 1))
+		clock.Advance(20 * time.Millisecond)
+		select {
+		case pk := <-got:
+			take(pk)
+		case <-time.After(time.Minute):
+			t.Fatal("no packet")
+		}
+		require.NoError(t, clock.BlockUntilWaiting(t.Context(), 1)) // the shard is done with the deadline
+		for len(got) > 0 {
+			take(<-got) // the first deadline's, if the listener was taken in at it
+		}
+	}
+	for range 5 { // started, steady
+		tick()
+	}
+	before := line()
+	steady := 0
+	for range 40 { // within the 3 s track: no loop back
+		tick()
+		if !last.Silence && last.Position > 0 {
+			steady++
+		}
+	}
+	require.Equal(t, 40, steady, "steady packets")
+	assert.Equal(t, before, line(), "a steady packet wrote the queue's line")
+	assert.Equal(t, received, q.State().Stats.Packets, "State's count: every packet sent")
+}
+
 // scheduledQueue returns a Queue (no position events) on a Library of
 // the 48 kHz MP3 fixture, loaded, and a Scheduler of one shard and one
 // phase on a fake clock, all closed at the test's end.
