@@ -41,11 +41,14 @@ func queueLibrary(b *testing.B, opts ...pipeline.TrackOption) (*pipeline.Library
 // interleaved, so that both meet the machine in the same state. It
 // reports the time per listener per packet of each (player-ns,
 // queue-ns) and the queue's against the player's, deadline by deadline
-// over blocks of 20 (ratio-min, ratio-med, ratio-max). commands=true:
-// each queue is given a command (a seek) once a second (1 in 50 of them
-// a deadline), from the benchmark's goroutine between deadlines, on a
-// track without transitions at jumps (WithSeams(false)): the queue's own
-// cost of a command. (A click-free seek costs a transition's encode, a
+// over blocks of 20 (ratio-min, ratio-med, ratio-max), and the same of
+// the process's CPU time in them (cpu-ratio-*: the shard's, which the
+// load of other processes does not lengthen as it does the wall time).
+// commands=true: each queue is given a command (a seek) once a second
+// (1 in 50 of them a deadline), from the benchmark's goroutine between
+// deadlines, its time counted as the queues', on a track without
+// transitions at jumps (WithSeams(false)): the queue's own cost of a
+// command. (A click-free seek costs a transition's encode, a
 // few milliseconds of one core: BenchmarkSeam.)
 func BenchmarkQueueListener(b *testing.B) {
 	const n = 10_000
@@ -89,47 +92,62 @@ func BenchmarkQueueListener(b *testing.B) {
 				queues = append(queues, q)
 				qs.AddQueue(q, send)
 			}
-			deadline := func(c *pipeline.FakeClock) time.Duration {
-				start := time.Now()
+			// deadline serves one deadline, and returns its wall time and
+			// the process's CPU time in it (the shard's: the benchmark's
+			// goroutine waits on a channel), which another process's
+			// load does not lengthen.
+			deadline := func(c *pipeline.FakeClock) (wall, cpu time.Duration) {
+				start, cpu0 := time.Now(), cpuTime()
 				c.Advance(20 * time.Millisecond)
 				c.BlockUntilWaiting(ctx, 1)
-				return time.Since(start)
+				return time.Since(start), cpuTime() - cpu0
 			}
 			for range 2 { // the first deadlines take them in and start the queues
 				deadline(pclock)
 				deadline(qclock)
 			}
 			k := 0
-			var pt, qt, bp, bq time.Duration
-			var ratios []float64
+			var pt, qt, bp, bq, cp, cq time.Duration
+			var ratios, cpuRatios []float64
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
+				var cmdWall, cmdCPU time.Duration // the commands' own time, the queues'
 				if commands {
+					start, cpu0 := time.Now(), cpuTime()
 					for j := i % 50; j < n; j += 50 {
 						queues[j].Seek(ids[j], time.Duration(k%2500)*time.Millisecond)
 						k++
 					}
+					cmdWall, cmdCPU = time.Since(start), cpuTime()-cpu0
 				}
-				d := deadline(pclock)
-				pt, bp = pt+d, bp+d
-				d = deadline(qclock)
-				qt, bq = qt+d, bq+d
+				d, c := deadline(pclock)
+				pt, bp, cp = pt+d, bp+d, cp+c
+				d, c = deadline(qclock)
+				d, c = d+cmdWall, c+cmdCPU
+				qt, bq, cq = qt+d, bq+d, cq+c
 				if (i+1)%block == 0 {
 					ratios = append(ratios, float64(bq)/float64(bp))
-					bp, bq = 0, 0
+					if cp > 0 {
+						cpuRatios = append(cpuRatios, float64(cq)/float64(cp))
+					}
+					bp, bq, cp, cq = 0, 0, 0, 0
 				}
 			}
 			b.StopTimer()
 			per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) / n }
 			b.ReportMetric(per(pt), "player-ns")
 			b.ReportMetric(per(qt), "queue-ns")
-			if len(ratios) > 0 {
-				slices.Sort(ratios)
-				b.ReportMetric(ratios[0], "ratio-min")
-				b.ReportMetric(ratios[len(ratios)/2], "ratio-med")
-				b.ReportMetric(ratios[len(ratios)-1], "ratio-max")
+			report := func(rs []float64, prefix string) {
+				if len(rs) > 0 {
+					slices.Sort(rs)
+					b.ReportMetric(rs[0], prefix+"ratio-min")
+					b.ReportMetric(rs[len(rs)/2], prefix+"ratio-med")
+					b.ReportMetric(rs[len(rs)-1], prefix+"ratio-max")
+				}
 			}
+			report(ratios, "")
+			report(cpuRatios, "cpu-")
 			for name, s := range map[string]*pipeline.Scheduler{"players": ps, "queues": qs} {
 				if st := s.Stats()[0]; st.Underruns > 0 {
 					b.Fatalf("%s: underruns %d", name, st.Underruns)

@@ -830,17 +830,15 @@ func (q *Queue) stepSlow(sched bool) (Packet, error) {
 func (q *Queue) steadyPacket(pk *Packet, sched bool) {
 	p := &q.pl
 	pk.Timestamp += q.ts // the player's clock, on the queue's
-	if !q.inHand {
-		q.inHand = true
-	}
-	if q.ev != nil || sched && int64(p.cur.Pos())-p.stats.Packets-q.packets != q.pubBase {
+	if !q.inHand || q.ev != nil || sched && int64(p.cur.Pos())-p.stats.Packets-q.packets != q.pubBase {
 		q.steadyRest(pk, sched)
 	}
 }
 
 // steadyRest is steadyPacket's work when the queue tells events or the
-// state is to be published.
+// state is to be published, or its packet is the first of a steady run.
 func (q *Queue) steadyRest(pk *Packet, sched bool) {
+	q.inHand = true // written once a run: see publishState
 	if q.ev != nil {
 		q.events(*pk)
 	}
@@ -1591,33 +1589,45 @@ type queueDriver Queue
 // next is Queue.Next, by the listener's shard alone, the packet written
 // to out (see driven): a steady packet goes from the player to the
 // shard without a copy.
+//
+// Its steady way is steadyPacket written out, the rest outlined, so
+// that it is a Player's Next and a few loads more.
 func (d *queueDriver) next(out *Packet) error {
 	q := (*Queue)(d)
-	var err error
-	if q.steady != notSteady && q.pending.Load() == 0 {
-		p := &q.pl
-		if q.steady == steadyPlay || !p.t.Finished() {
-			ts, n := q.ts+p.ts, q.packets+p.stats.Packets // clock's, before the player's call
-			err = p.next(out)
-			if err == nil && !out.Silence && p.seg == nil {
-				// steadyPacket, written out
-				out.Timestamp += q.ts
-				if !q.inHand {
-					q.inHand = true
-				}
-				if q.ev != nil || int64(p.cur.Pos())-p.stats.Packets-q.packets != q.pubBase {
-					q.steadyRest(out, true)
-				}
-				return nil
-			}
-			if err != nil {
-				*out = Packet{}
-			}
-			*out, err = q.steadyMissed(*out, err, true, ts, n)
-			return err
-		}
+	if q.steady == notSteady || q.pending.Load() != 0 || q.steady == steadyUnfinished && q.pl.t.Finished() {
+		return d.slow(out)
 	}
-	*out, err = q.stepSlow(true)
+	p := &q.pl
+	ts, n := q.ts+p.ts, q.packets+p.stats.Packets // clock's, before the player's call
+	if err := p.next(out); err != nil || out.Silence || p.seg != nil {
+		return d.missed(out, err, ts, n)
+	}
+	out.Timestamp += q.ts // the player's clock, on the queue's
+	if !q.inHand || q.ev != nil || int64(p.cur.Pos())-p.stats.Packets-q.packets != q.pubBase {
+		q.steadyRest(out, true)
+	}
+	return nil
+}
+
+// slow is next when the queue is not steady, or a command or a Close is
+// pending. Not inlined, as missed: next's frame stays a small one.
+//
+//go:noinline
+func (d *queueDriver) slow(out *Packet) error {
+	var err error
+	*out, err = (*Queue)(d).stepSlow(true)
+	return err
+}
+
+// missed is next's end when the steady player's answer was not an audio
+// packet of its track (see steadyMissed).
+//
+//go:noinline
+func (d *queueDriver) missed(out *Packet, err error, ts, packets int64) error {
+	if err != nil {
+		*out = Packet{}
+	}
+	*out, err = (*Queue)(d).steadyMissed(*out, err, true, ts, packets)
 	return err
 }
 
