@@ -349,15 +349,22 @@ const (
 	opFilters
 )
 
-// queueCmd is a command recorded for the next packet boundary.
+// queueCmd is a command recorded for the next packet boundary: 56
+// bytes, a cache line's worth to record and to apply (a key by pointer).
 type queueCmd struct {
 	op       cmdOp
+	loop     LoopMode
 	id       EntryID // the entry it names or makes
 	before   EntryID
-	key      Key
+	key      *Key // the entry's it makes; SetFilters' chain in Filters
 	n        int
 	from, to time.Duration
-	loop     LoopMode
+}
+
+// keyOf is a new entry's key, normal, for its command.
+func keyOf(k Key) *Key {
+	k = k.normal()
+	return &k
 }
 
 // record records c, giving it a new entry's ID if it makes one.
@@ -379,24 +386,24 @@ func (q *Queue) record(c queueCmd, makes bool) EntryID {
 // Play plays the track of key now: it replaces the current entry (which
 // ends with EndReplaced), the queue after it unchanged. It does not end a
 // pause. It returns the new entry's ID.
-func (q *Queue) Play(key Key) EntryID { return q.record(queueCmd{op: opPlay, key: key.normal()}, true) }
+func (q *Queue) Play(key Key) EntryID { return q.record(queueCmd{op: opPlay, key: keyOf(key)}, true) }
 
 // Enqueue adds the track of key at the end of the queue, and returns the
 // entry's ID. An idle queue starts playing it.
 func (q *Queue) Enqueue(key Key) EntryID {
-	return q.record(queueCmd{op: opEnqueue, key: key.normal()}, true)
+	return q.record(queueCmd{op: opEnqueue, key: keyOf(key)}, true)
 }
 
 // PlayNext adds the track of key at the front of the queue, to play after
 // the current entry, and returns the entry's ID.
 func (q *Queue) PlayNext(key Key) EntryID {
-	return q.record(queueCmd{op: opPlayNext, key: key.normal()}, true)
+	return q.record(queueCmd{op: opPlayNext, key: keyOf(key)}, true)
 }
 
 // InsertBefore adds the track of key before the queued entry before (at
 // the end if before is not queued then), and returns the entry's ID.
 func (q *Queue) InsertBefore(key Key, before EntryID) EntryID {
-	return q.record(queueCmd{op: opInsert, key: key.normal(), before: before}, true)
+	return q.record(queueCmd{op: opInsert, key: keyOf(key), before: before}, true)
 }
 
 // Remove removes the entry id: a queued one (it ends with EndRemoved,
@@ -1359,28 +1366,29 @@ func (q *Queue) find(id EntryID) int {
 func (q *Queue) isCurrent(id EntryID) bool { return q.cur != nil && q.cur.id == id }
 
 func (q *Queue) applyOne(c *queueCmd) {
+	var key Key
 	if c.op <= opInsert {
-		c.key = q.withChain(c.key) // a new entry: the queue's filters, if SetFilters gave it some
+		key = q.withChain(*c.key) // a new entry: the queue's filters, if SetFilters gave it some
 	}
 	switch c.op {
 	case opFilters:
 		q.setFilters(c.key.Filters)
 	case opPlay:
 		q.end(EndReplaced, nil)
-		q.cur = &qentry{id: c.id, key: c.key}
+		q.cur = &qentry{id: c.id, key: key}
 		q.dirty = true
 	case opEnqueue:
-		q.entries = append(q.entries, &qentry{id: c.id, key: c.key})
+		q.entries = append(q.entries, &qentry{id: c.id, key: key})
 		q.dirty = true
 	case opPlayNext:
-		q.entries = slices.Insert(q.entries, 0, &qentry{id: c.id, key: c.key})
+		q.entries = slices.Insert(q.entries, 0, &qentry{id: c.id, key: key})
 		q.dirty = true
 	case opInsert:
 		i := q.find(c.before)
 		if i < 0 {
 			i = len(q.entries)
 		}
-		q.entries = slices.Insert(q.entries, i, &qentry{id: c.id, key: c.key})
+		q.entries = slices.Insert(q.entries, i, &qentry{id: c.id, key: key})
 		q.dirty = true
 	case opRemove:
 		if q.isCurrent(c.id) {

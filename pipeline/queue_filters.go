@@ -103,7 +103,7 @@ func (q *Queue) SetFilters(chain string) error {
 	if err != nil {
 		return fmt.Errorf("pipeline: queue's filters %q: %w", chain, err)
 	}
-	q.record(queueCmd{op: opFilters, key: Key{Filters: c.String()}}, false)
+	q.record(queueCmd{op: opFilters, key: &Key{Filters: c.String()}}, false)
 	return nil
 }
 

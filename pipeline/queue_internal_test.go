@@ -149,6 +149,7 @@ func TestQueueSteadyCacheLines(t *testing.T) {
 	assert.LessOrEqual(t, queueLines, playerLines, "a Queue's steady packet touches more cache lines than a Player's")
 	assert.Zero(t, (queueBase+unsafe.Offsetof(q.pending))%cacheLine, "the queue's steady fields start a line (queueHead)")
 	assert.Equal(t, lisBase, (queueBase+unsafe.Offsetof(q.lis))%cacheLine, "a Queue's listener is placed in its lines as a Player's is")
+	assert.LessOrEqual(t, unsafe.Sizeof(queueCmd{}), uintptr(cacheLine), "a command is more than a line to record and to apply")
 }
 
 // A steady packet writes nothing on the queue's own line (the fields
