@@ -170,8 +170,33 @@ function leave() {
 
 const commands = { join, speak, play, state, leave };
 
-const rl = readline.createInterface({ input: process.stdin });
-rl.on('line', (line) => {
+// cipherLoaded reports whether discord.js has its XChaCha20-Poly1305:
+// it imports the library (@noble/ciphers here) when it is required, with
+// a dynamic import() that resolves later, and until then its transport in
+// aead_xchacha20_poly1305_rtpsize throws "no valid encryption package is
+// installed" at the first packet either way (a machine under load joined
+// before it resolved). Sealing a packet in that mode tells.
+function cipherLoaded() {
+  try {
+    voice.Networking.prototype.encryptOpusPacket.call(
+      null,
+      Buffer.from([0xf8, 0xff, 0xfe]),
+      { secretKey: new Uint8Array(32), encryptionMode: 'aead_xchacha20_poly1305_rtpsize', nonce: 0, nonceBuffer: Buffer.alloc(24) },
+      Buffer.alloc(12),
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// The commands wait until discord.js's ciphers are loaded.
+const loaded = new Promise((resolve) => {
+  const poll = () => (cipherLoaded() ? resolve() : setTimeout(poll, 5));
+  poll();
+});
+
+function run(line) {
   try {
     const r = JSON.parse(line);
     const c = commands[r.cmd];
@@ -180,7 +205,11 @@ rl.on('line', (line) => {
   } catch (e) {
     emit({ event: 'error', message: String(e && e.message ? e.message : e) });
   }
-});
+}
+
+const rl = readline.createInterface({ input: process.stdin });
+// Each line's run is chained on loaded, so the commands keep their order.
+rl.on('line', (line) => loaded.then(() => run(line)));
 rl.on('close', () => {
   if (connection) connection.destroy();
   if (player) player.stop(true);
