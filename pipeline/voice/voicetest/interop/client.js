@@ -16,6 +16,9 @@
 //                    AudioResource of StreamType.Opus (no encoder)
 //   state            reports the DAVE state (a state event)
 //   leave            destroys the connection
+//   misread          runs a packet whose ciphertext starts with BE DE,
+//                    without a header extension, through the receiver's
+//                    parsing as join sets it up (a misread event)
 //
 // Events ("event"):
 //   ready {mode, ssrc, dave}     the connection is ready (again)
@@ -35,9 +38,12 @@
 //                                readiness and members
 //   closed {code}                the voice WebSocket closed with code
 //   left                         the connection is destroyed
+//   misread {frame, parsed}      the frame misread put through the
+//                                receiver's parsing, and what came out
 //   error {message}
 'use strict';
 
+const crypto = require('node:crypto');
 const readline = require('node:readline');
 const { Readable } = require('node:stream');
 const voice = require('@discordjs/voice');
@@ -106,7 +112,7 @@ function join(r) {
   // The receiver hands a subscription the frame alone; the RTP header of
   // each frame it parsed is queued here, per user, to report with it.
   const headers = new Map();
-  const parse = receiver.parsePacket.bind(receiver);
+  const parse = parseWhole(receiver);
   receiver.parsePacket = (buffer, mode, nonce, key, userId) => {
     const frame = parse(buffer, mode, nonce, key, userId);
     if (frame) {
@@ -119,6 +125,51 @@ function join(r) {
     const stream = receiver.subscribe(user, { end: { behavior: voice.EndBehaviorType.Manual } });
     stream.on('data', (frame) => emit({ event: 'packet', user, ...headers.get(user).shift(), data: b64(frame) }));
     stream.on('error', (e) => emit({ event: 'error', message: `receiving from ${user}: ${e.message}` }));
+  }
+}
+
+// parseWhole returns receiver's parsePacket, bound to it, made to keep
+// the frames of packets without a header extension whole. discord.js
+// 0.19.2 strips an extension whenever bytes 12-13 of a packet are BE DE,
+// whatever the header's X bit says: in a packet without one they are the
+// first two bytes of the ciphertext, so 1 packet in 65,536 from a speaker
+// that sends no extension (discord.js, the Go client) loses 4 times
+// bytes 14-15 of its frame, all of it as a rule, and its DAVE layer then
+// logs "Failed to decrypt a packet". Before such a packet the receiver's
+// decrypt is made to put that many bytes in front of the frame, which the
+// strip takes off again.
+function parseWhole(receiver) {
+  const parse = receiver.parsePacket.bind(receiver);
+  const decrypt = receiver.decrypt.bind(receiver);
+  return (buffer, mode, nonce, key, userId) => {
+    const misread = !(buffer[0] & 0x10) && buffer[12] === 0xbe && buffer[13] === 0xde;
+    const pad = misread ? 4 * buffer.readUInt16BE(14) : 0;
+    receiver.decrypt = pad ? (...a) => Buffer.concat([Buffer.alloc(pad), decrypt(...a)]) : decrypt;
+    return parse(buffer, mode, nonce, key, userId);
+  };
+}
+
+// misread checks parseWhole on a receiver of its own, outside any
+// connection (so without DAVE): it seals a frame under AES-256-GCM, as
+// aead_aes256_gcm_rtpsize does, with the first counter whose ciphertext
+// starts with BE DE (one in 65,536), and parses it.
+function misread() {
+  const key = crypto.randomBytes(32);
+  const frame = Buffer.concat([crypto.randomBytes(41), Buffer.from([0x01, 0x0c, 0xfa, 0xfa])]);
+  const header = Buffer.from([0x80, 0x78, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
+  const receiver = Object.create(voice.VoiceReceiver.prototype);
+  receiver.voiceConnection = { state: { status: voice.VoiceConnectionStatus.Connecting } };
+  for (let counter = 0; ; counter++) {
+    const iv = Buffer.alloc(12);
+    iv.writeUInt32BE(counter, 0);
+    const cipher = crypto.createCipheriv('aes-256-gcm', key, iv);
+    cipher.setAAD(header);
+    const sealed = Buffer.concat([cipher.update(frame), cipher.final()]);
+    if (sealed[0] !== 0xbe || sealed[1] !== 0xde) continue;
+    const packet = Buffer.concat([header, sealed, cipher.getAuthTag(), iv.subarray(0, 4)]);
+    const got = parseWhole(receiver)(packet, 'aead_aes256_gcm_rtpsize', Buffer.alloc(12), key, '1');
+    emit({ event: 'misread', frame: b64(frame), parsed: b64(got) });
+    return;
   }
 }
 
@@ -168,7 +219,7 @@ function leave() {
   emit({ event: 'left' });
 }
 
-const commands = { join, speak, play, state, leave };
+const commands = { join, speak, play, state, leave, misread };
 
 // cipherLoaded reports whether discord.js has its XChaCha20-Poly1305:
 // it imports the library (@noble/ciphers here) when it is required, with

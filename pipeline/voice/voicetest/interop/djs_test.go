@@ -43,6 +43,9 @@ type event struct {
 	// PrivacyCode is null in the JSON without a DAVE group.
 	PrivacyCode string
 	Members     []string
+	// Frame and Parsed are a misread event's frame and what the
+	// receiver's parsing made of it (base64 in the JSON).
+	Frame, Parsed []byte
 }
 
 // djs is a discord.js voice client in its own node process.
