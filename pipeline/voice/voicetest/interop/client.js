@@ -4,6 +4,12 @@
 // JSON event a line out. Byte strings are base64. discord.js's debug
 // lines (DAVE's among them) go to standard error.
 //
+// The debug lines on standard error (which a test shows when it fails)
+// begin with the time of day (UTC, to the millisecond), to be read beside
+// the Go side's; davey's DAVE session is wrapped so that they also say
+// which frames it refused and why, and the first frame it decrypted from
+// each sender at each epoch, with the frames' DAVE nonces.
+//
 // Commands ("cmd"):
 //   join {guild, channel, user, session, endpoint, token, dave, listen}
 //       joins through an adapter that plays the main gateway: it answers
@@ -47,15 +53,55 @@ const crypto = require('node:crypto');
 const readline = require('node:readline');
 const { Readable } = require('node:stream');
 const voice = require('@discordjs/voice');
+const davey = require('@snazzah/davey');
 
 const emit = (e) => process.stdout.write(JSON.stringify(e) + '\n');
+// debug writes a line to standard error, after the time of day.
+const debug = (line) => process.stderr.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`);
 const b64 = (b) => Buffer.from(b).toString('base64');
+
+// nonceOf returns the nonce of a DAVE frame (ciphertext | tag | nonce,
+// ULEB128 | ranges | size of the three, and of the size and marker | FA
+// FA), or -1 for a frame that is not one.
+function nonceOf(f) {
+  if (f.length < 11 || f[f.length - 1] !== 0xfa || f[f.length - 2] !== 0xfa) return -1;
+  let n = 0;
+  for (let i = f.length - f[f.length - 3] + 8, shift = 0; i < f.length - 3 && shift < 35; i++, shift += 7) {
+    n += (f[i] & 0x7f) * 2 ** shift;
+    if (!(f[i] & 0x80)) return n;
+  }
+  return -1;
+}
+
+let user = '';
+
+{
+  const { decrypt } = davey.DAVESession.prototype;
+  const decrypted = new WeakMap(); // by session: the senders and epochs a frame was decrypted at
+  davey.DAVESession.prototype.decrypt = function (sender, mediaType, frame) {
+    const at = `${sender}, its group at epoch ${this.epoch}`;
+    let out;
+    try {
+      out = decrypt.call(this, sender, mediaType, frame);
+    } catch (e) {
+      debug(`${user}: davey refused a frame from ${at}: nonce ${nonceOf(frame)}, ${frame.length} bytes: ${e && e.message}`);
+      throw e;
+    }
+    if (!decrypted.has(this)) decrypted.set(this, new Set());
+    if (!decrypted.get(this).has(at)) {
+      decrypted.get(this).add(at);
+      debug(`${user}: davey decrypted its first frame from ${at}: nonce ${nonceOf(frame)}`);
+    }
+    return out;
+  };
+}
 
 let connection = null;
 let player = null;
 let playing = 0;
 
 function join(r) {
+  user = r.user;
   connection = voice.joinVoiceChannel({
     guildId: r.guild,
     channelId: r.channel,
@@ -90,7 +136,7 @@ function join(r) {
   });
   connection.on('error', (e) => emit({ event: 'error', message: String(e && e.message ? e.message : e) }));
   connection.on('debug', (m) => {
-    if (!/state change/.test(m)) process.stderr.write(`${r.user}: ${m}\n`); // not the states' dumps
+    if (!/state change/.test(m)) debug(`${r.user}: ${m}`); // not the states' dumps
   });
   connection.on('transitioned', (id) => emit({ event: 'transitioned', id }));
   const watched = new WeakSet();

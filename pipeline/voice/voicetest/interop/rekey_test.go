@@ -2,7 +2,9 @@ package interop_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,9 +27,10 @@ type track struct {
 	stop   chan struct{}
 	done   chan struct{}
 
-	mu     sync.Mutex // guards sent and epochs
+	mu     sync.Mutex // guards sent, epochs and at
 	sent   int
 	epochs []uint64
+	at     []time.Time // when each frame was given to Send
 }
 
 // maxTrack bounds a track: 40 s of frames.
@@ -53,13 +56,14 @@ func playTrack(t *testing.T, conn *voice.Conn) *track {
 				return
 			case <-tick.C:
 			}
-			epoch := conn.DAVE().Stats().SendEpoch
+			epoch, at := conn.DAVE().Stats().SendEpoch, time.Now()
 			if conn.Send(opus.Packet{Data: p, Samples: 960, Timestamp: int64(i) * 960}) != nil {
 				return
 			}
 			tr.mu.Lock()
 			tr.sent++
 			tr.epochs = append(tr.epochs, epoch)
+			tr.at = append(tr.at, at)
 			tr.mu.Unlock()
 		}
 	}()
@@ -109,6 +113,46 @@ func (tr *track) epochAt(i int) uint64 {
 	return tr.epochs[i]
 }
 
+// around describes frames i-2 to i+2: each one's epoch and when it was
+// sent.
+func (tr *track) around(i int) string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var b strings.Builder
+	for j := max(i-2, 0); j <= min(i+2, tr.sent-1); j++ {
+		fmt.Fprintf(&b, "%s frame %d sent (epoch %d)\n", clock(tr.at[j]), j, tr.epochs[j])
+	}
+	return b.String()
+}
+
+// clock is t's time of day, UTC, to the millisecond, as client.js writes
+// it in its log.
+func clock(t time.Time) string { return t.UTC().Format("15:04:05.000") }
+
+// deliveries logs what a voicetest server's DAVE layer sends (ops 27, 29
+// and 30), with the time: its WithDeliveryTamper function.
+type deliveries struct {
+	mu  sync.Mutex // guards log
+	log strings.Builder
+}
+
+func (d *deliveries) tamper(userID uint64, op int, payload []byte) []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fmt.Fprintf(&d.log, "%s op %d", clock(time.Now()), op)
+	if (op == voice.OpDAVEMLSAnnounceCommitTransition || op == voice.OpDAVEMLSWelcome) && len(payload) >= 2 {
+		fmt.Fprintf(&d.log, " (transition %d)", binary.BigEndian.Uint16(payload))
+	}
+	fmt.Fprintf(&d.log, " sent to %s\n", voiceUser(userID))
+	return payload
+}
+
+func (d *deliveries) String() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.log.String()
+}
+
 // awaitSince waits until n frames have been sent at epoch or later.
 func (tr *track) awaitSince(t *testing.T, epoch uint64, n int) {
 	t.Helper()
@@ -127,7 +171,8 @@ func (tr *track) awaitSince(t *testing.T, epoch uint64, n int) {
 // leaves heard every frame until it left.
 func TestDiscordJSRekey(t *testing.T) {
 	nodetest.Need(t, nodeErr)
-	srv := voicetest.NewServer(voicetest.WithRequireDAVE())
+	var delivered deliveries
+	srv := voicetest.NewServer(voicetest.WithDAVEServer(voicetest.WithDeliveryTamper(delivered.tamper)), voicetest.WithRequireDAVE())
 	t.Cleanup(func() { srv.Close() })
 	ca := newTestCA(t)
 	endpoint := serveTLS(t, ca, srv)
@@ -194,14 +239,17 @@ func TestDiscordJSRekey(t *testing.T) {
 		got[string(f)] = true
 	}
 	var lost []string
+	var around strings.Builder
 	counted := max(tr.firstAt(e2), named)
 	for i := counted; i < sent; i++ {
 		if !got[string(all[i])] {
 			lost = append(lost, fmt.Sprintf("frame %d (epoch %d)", i, tr.epochAt(i)))
+			around.WriteString(tr.around(i))
 		}
 	}
 	if !assert.Empty(t, lost, "frames sent at epoch %d or later, from frame %d, lost at the member that joined", e2, counted) {
-		t.Logf("discord.js client %s's log:\n%s", djsUser2, second.proc.Stderr())
+		t.Logf("the server's DAVE deliveries:\n%s\nthe Go client's frames around those lost:\n%s\ndiscord.js client %s's log:\n%s",
+			&delivered, around.String(), djsUser2, second.proc.Stderr())
 	}
 	assert.Empty(t, frameDiff(all[from:], heardSecond), "the track at the member that joined, from frame %d (epoch %d from frame %d, epoch %d from frame %d)",
 		from, e2, tr.firstAt(e2), e3, tr.firstAt(e3))
