@@ -22,5 +22,15 @@
 // set, which skips them (loudly; CI must not set it). Node 20 runs
 // discord.js 0.19.2, although the package asks for 22.12.
 //
+// client.js corrects two faults of discord.js 0.19.2 that are not the
+// Go side's and would fail a test now and then: it waits for discord.js's
+// XChaCha20-Poly1305 library, which discord.js loads with a dynamic
+// import after it is required, before it joins; and its receivers keep
+// whole the frames of packets without a header extension whose
+// ciphertext starts with BE DE, which discord.js's parser takes for an
+// extension and strips (TestDiscordJSHeaderExtensionMisread). Its debug
+// lines, which a failing test shows, carry the time of day and davey's
+// refusals of frames, with their DAVE nonces.
+//
 // The package has no code besides its tests.
 package interop
