@@ -60,9 +60,10 @@ const emit = (e) => process.stdout.write(JSON.stringify(e) + '\n');
 const debug = (line) => process.stderr.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`);
 const b64 = (b) => Buffer.from(b).toString('base64');
 
-// nonceOf returns the nonce of a DAVE frame (ciphertext | tag | nonce,
-// ULEB128 | ranges | size of the three, and of the size and marker | FA
-// FA), or -1 for a frame that is not one.
+// nonceOf returns the nonce of a DAVE frame, or -1 for a frame that is
+// not one. A DAVE frame ends with its 8-byte tag, its nonce (ULEB128), its
+// unencrypted ranges, a byte giving the size of these four and the
+// marker, and the marker FA FA.
 function nonceOf(f) {
   if (f.length < 11 || f[f.length - 1] !== 0xfa || f[f.length - 2] !== 0xfa) return -1;
   let n = 0;
