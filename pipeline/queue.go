@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/streamcatcher/streamcatcher/codec/opus"
 )
@@ -86,15 +85,58 @@ import (
 // A Queue is safe for concurrent use: any goroutine may command it and
 // read its State; one goroutine at a time drives it (Next).
 type Queue struct {
-	// A queue that a Scheduler drives is one allocation with its
-	// listener (the first AddQueue's): the fields of a steady packet
-	// (steadyPacket) on a cache line of their own, the player on the next
-	// ones, the listener on lines of its own after them, placed on its
-	// lines as a Player's listener is. A steady packet touches no more
-	// lines than a Player's does (TestQueueSteadyCacheLines). The head,
-	// the 56 bytes before them, ends the allocation's first line: an
-	// object of the queue's size has an 8-byte header before it.
+	// A queue is two allocations: what a steady packet (steadyPacket)
+	// reads, with the queue's first listener (the first AddQueue's), in
+	// one of 736 bytes, about a Player's and its listener's together, and
+	// the rest (queueCold) in another. A Scheduler's shard serves its
+	// queues as densely packed in memory as its players: 10,000 of them
+	// in 7.5 MB, not 18 (a listener's packet costs more, the more memory
+	// its shard's listeners are spread over; see bench/README.md). The
+	// steady fields fill the allocation's first line (an object of its
+	// size has an 8-byte header before it), the player the next two, and
+	// the listener touches as many lines as a Player's does: a steady
+	// packet touches no more lines than a Player's
+	// (TestQueueSteadyCacheLines), and writes none of the queue's own
+	// (TestQueueSteadyWritesNothing).
 
+	// pending is the word the driver looks at first: pendingCmds, while
+	// commands are recorded and not applied (set and cleared under mu);
+	// pendingClose, once Close has asked the driver to close the queue
+	// (from an event function, or while a Scheduler's shard serves it).
+	pending atomic.Uint32
+	// live says that the current track is live, for the Scheduler (see
+	// keepLive). Stored by the driver; read by the Scheduler's shard.
+	live atomic.Bool
+	// steady says what the next packet is unless a command comes first:
+	// the current player's next, as long as (see steadiness).
+	steady steadiness
+	inHand bool // the packet the present step gives is counted in packets (see publishState); written only when it changes
+	evOn   bool // ev is not nil (immutable)
+	_      [1]byte
+	// posLeft counts down the packets of the current entry to its next
+	// position event; 0: none (see events).
+	posLeft int32
+	// ts is the queue's clock (samples given, and passed: passTime), and
+	// packets QueueStats.Packets (stats' is unused); while steady, each
+	// less the player's (its clock, its Packets), so that a steady packet
+	// writes nothing on this line: see clock.
+	ts      int64
+	packets int64
+	silent  int64 // QueueStats.Silence (stats' is unused)
+	skips   int64 // the skips of the players ended (see counts)
+	// pubBase is, while the packets given since the state was last
+	// published (see publishState) are the current player's next, one
+	// after the other, its cursor's place less packets; noBase when the
+	// state is to be published at the next packet. The driver's.
+	pubBase int64
+	pl      Player   // the current entry's player (player points here while there is one)
+	lis     Listener // the first AddQueue's listener
+
+	*queueCold
+}
+
+// queueCold is a Queue's fields that a steady packet does not read.
+type queueCold struct {
 	// drive is held by Next and by Close, State and Playing when no
 	// Scheduler's listener drives the queue (sched nil): it guards the
 	// driver's fields (every field of the queue but the atomics and those
@@ -115,40 +157,6 @@ type Queue struct {
 	cur     *qentry // the current entry, nil if none
 	audible *qentry // the entry whose audio the receiver's decoder holds: the last packet given was its audio; nil after silence
 	given   *qentry // the entry of the last packet given (nil: the queue's own silence); Playing's
-
-	// pending is the word the driver looks at first: pendingCmds, while
-	// commands are recorded and not applied (set and cleared under mu);
-	// pendingClose, once Close has asked the driver to close the queue
-	// (from an event function, or while a Scheduler's shard serves it).
-	pending atomic.Uint32
-	// live says that the current track is live, for the Scheduler (see
-	// keepLive). Stored by the driver; read by the Scheduler's shard.
-	live atomic.Bool
-	// steady says what the next packet is unless a command comes first:
-	// the current player's next, as long as (see steadiness).
-	steady steadiness
-	inHand bool // the packet the present step gives is counted in packets (see publishState); written only when it changes
-	_      [2]byte
-	// posLeft counts down the packets of the current entry to its next
-	// position event; 0: none (see events).
-	posLeft int32
-	// ts is the queue's clock (samples given, and passed: passTime), and
-	// packets QueueStats.Packets (stats' is unused); while steady, each
-	// less the player's (its clock, its Packets), so that a steady packet
-	// writes nothing on this line: see clock.
-	ts      int64
-	packets int64
-	silent  int64 // QueueStats.Silence (stats' is unused)
-	skips   int64 // the skips of the players ended (see counts)
-	// pubBase is, while the packets given since the state was last
-	// published (see publishState) are the current player's next, one
-	// after the other, its cursor's place less packets; noBase when the
-	// state is to be published at the next packet. The driver's.
-	pubBase int64
-	ev      *eventSink // nil: no events; immutable
-	pl      Player     // the current entry's player (player points here while there is one)
-	_       [(64 - (queueHead+64+unsafe.Sizeof(Player{}))%64) % 64]byte
-	lis     Listener // the first AddQueue's listener
 
 	// The fields a packet that is not steady reads (a command's, a
 	// boundary's), then the commands and the published state, in as few
@@ -186,10 +194,8 @@ type Queue struct {
 	rng      *rand.Rand
 	lib      *Library
 	flt      queueFilters // SetFilters' chain, and the current entry's switch to it
+	ev       *eventSink   // nil: no events; immutable
 }
-
-// queueHead is the size of the Queue's fields before pending.
-const queueHead = 56
 
 // EntryID names an entry of a Queue. IDs are given in increasing order
 // from 1, never twice by one queue; 0 names no entry.
@@ -310,7 +316,7 @@ func NewQueue(lib *Library, opts ...QueueOption) *Queue {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	q := &Queue{lib: lib, cfg: cfg, seek: -1, jnAt: -1, posLeft: int32(min(cfg.positionEach, math.MaxInt32))}
+	q := &Queue{queueCold: &queueCold{lib: lib, cfg: cfg, seek: -1, jnAt: -1}, posLeft: int32(min(cfg.positionEach, math.MaxInt32))}
 	if cfg.seed != nil {
 		q.rng = rand.New(rand.NewPCG(*cfg.seed, *cfg.seed))
 	} else {
@@ -322,6 +328,7 @@ func NewQueue(lib *Library, opts ...QueueOption) *Queue {
 	case cfg.events > 0:
 		q.ev = newEventSink(cfg.events)
 	}
+	q.evOn = q.ev != nil
 	return q
 }
 
@@ -837,7 +844,7 @@ func (q *Queue) stepSlow(sched bool) (Packet, error) {
 func (q *Queue) steadyPacket(pk *Packet, sched bool) {
 	p := &q.pl
 	pk.Timestamp += q.ts // the player's clock, on the queue's
-	if !q.inHand || q.ev != nil || sched && int64(p.cur.Pos())-p.stats.Packets-q.packets != q.pubBase {
+	if !q.inHand || q.evOn || sched && int64(p.cur.Pos())-p.stats.Packets-q.packets != q.pubBase {
 		q.steadyRest(pk, sched)
 	}
 }
@@ -1611,7 +1618,7 @@ func (d *queueDriver) next(out *Packet) error {
 		return d.missed(out, err, ts, n)
 	}
 	out.Timestamp += q.ts // the player's clock, on the queue's
-	if !q.inHand || q.ev != nil || int64(p.cur.Pos())-p.stats.Packets-q.packets != q.pubBase {
+	if !q.inHand || q.evOn || int64(p.cur.Pos())-p.stats.Packets-q.packets != q.pubBase {
 		q.steadyRest(out, true)
 	}
 	return nil
