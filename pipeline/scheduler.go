@@ -492,10 +492,16 @@ func (sh *shard) tick(sl *slotList, deadline, now time.Duration) {
 		// are the driver's alone.
 		skips, silence := l.src.counts()
 		skips += l.liveSkips
-		ts.skips += skips - l.skips.Load()
-		ts.silence += silence - l.silence.Load()
-		l.skips.Store(skips)
-		l.silence.Store(silence)
+		// Stored only when they change: an atomic store is a locked
+		// instruction, which would wait for this listener's misses.
+		if d := skips - l.skips.Load(); d != 0 {
+			ts.skips += d
+			l.skips.Store(skips)
+		}
+		if d := silence - l.silence.Load(); d != 0 {
+			ts.silence += d
+			l.silence.Store(silence)
+		}
 		if err != nil {
 			l.finish(err)
 			continue
