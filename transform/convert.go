@@ -105,6 +105,12 @@ func (c *Convert) process(dst, src []byte) {
 		for i := range n {
 			putS16(dst[2*i:], roundShift8(getS24(src[3*i:])))
 		}
+	case from == F32LE && to == S16LE:
+		if c.dither {
+			f32ToS16Dither(dst[:2*n], src[:4*n], &c.tpdf)
+		} else {
+			f32ToS16(dst[:2*n], src[:4*n])
+		}
 	default: // to an integer from a wider one or from float
 		lo, hi, scale := int32(-scale16), int32(scale16-1), float64(scale16)
 		if to == S24LE {
@@ -136,4 +142,55 @@ func roundShift8(v int32) int32 {
 		q++
 	}
 	return min(q, math.MaxInt16)
+}
+
+// f32ToS16 is the conversion of F32LE samples to S16LE without dither (the
+// general case of process, written for this pair): len(dst)/2 samples.
+func f32ToS16(dst, src []byte) {
+	n := len(dst) / 2
+	src = src[:4*n]
+	for i := range n {
+		x := float64(getF32(src[4*i:])) * scale16
+		putS16(dst[2*i:], quantize16(x))
+	}
+}
+
+// f32ToS16Dither is f32ToS16 with t's TPDF dither added to every sample
+// that is not already a step, as process does: the same samples dithered,
+// by the same values in the same order.
+func f32ToS16Dither(dst, src []byte, t *tpdf) {
+	n := len(dst) / 2
+	src = src[:4*n]
+	for i := range n {
+		x := float64(getF32(src[4*i:])) * scale16
+		if !isStep(x) {
+			x += t.next()
+		}
+		putS16(dst[2*i:], quantize16(x))
+	}
+}
+
+// quantize16 is quantize(x, -scale16, scale16-1): within the range, x
+// is rounded to the nearest integer, ties to even, by adding and taking
+// away 1.5*2^52 (which leaves no bits below the units: the addition
+// rounds as the machine does, to the nearest, ties to even), exact for
+// |x| < 2^51.
+func quantize16(x float64) int32 {
+	const magic = 1.5 * (1 << 52)
+	switch {
+	case x != x:
+		return 0
+	case x >= scale16-1:
+		return scale16 - 1
+	case x <= -scale16:
+		return -scale16
+	}
+	return int32(float64(x+magic) - magic)
+}
+
+// isStep reports whether x is an integer: x == math.Trunc(x), inlined. A
+// float64 of magnitude 2^52 or more is one (infinities included); NaN is
+// not.
+func isStep(x float64) bool {
+	return math.Abs(x) >= 1<<52 || float64(int64(x)) == x
 }

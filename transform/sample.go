@@ -101,14 +101,39 @@ func writeSample(e Encoding, b []byte, x float64) {
 
 // tpdf is a triangular-PDF dither source: each value is the difference of
 // two uniform values, in (-1, 1) steps of the output. Its generator is
-// seeded, so that a stream dithered twice comes out the same.
-type tpdf struct{ rng rand.PCG }
-
-func newTPDF(seed uint64) tpdf {
-	return tpdf{rng: *rand.NewPCG(seed, 0x5eed_d17e_7a11_0b17)}
+// seeded, so that a stream dithered twice comes out the same. It draws its
+// values a block at a time, ahead of their use, so that next is cheap
+// enough to be inlined; the values and their order are the generator's.
+type tpdf struct {
+	rng  rand.PCG
+	buf  [tpdfBlock]float64
+	used int // buf[used:] are the values to give next
 }
 
+// tpdfBlock is the number of dither values drawn at a time.
+const tpdfBlock = 64
+
+func newTPDF(seed uint64) tpdf {
+	return tpdf{rng: *rand.NewPCG(seed, 0x5eed_d17e_7a11_0b17), used: tpdfBlock}
+}
+
+// next returns the next dither value.
 func (t *tpdf) next() float64 {
-	u := t.rng.Uint64()
-	return (float64(u>>32) - float64(u&0xffff_ffff)) * (1.0 / (1 << 32))
+	if t.used == tpdfBlock {
+		t.draw()
+	}
+	v := t.buf[t.used]
+	t.used++
+	return v
+}
+
+// draw fills buf with the generator's next values.
+func (t *tpdf) draw() {
+	for i := range t.buf {
+		u := t.rng.Uint64()
+		// Through int64, which both halves fit: the same values,
+		// converted without the branch of a uint64's conversion.
+		t.buf[i] = (float64(int64(u>>32)) - float64(int64(u&0xffff_ffff))) * (1.0 / (1 << 32))
+	}
+	t.used = 0
 }
