@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"time"
+	"unsafe"
 
 	"layeh.com/gopus"
 
@@ -116,11 +117,11 @@ type Encoder struct {
 	ch      int
 	max     int
 	preskip int64
-	frame   []int16
-	raw     []byte
-	in      int64 // samples read
-	out     int64 // samples encoded
-	ended   bool  // the input has ended
+	frame   []int16 // the frame libopus encodes: raw itself on a little-endian machine
+	raw     []byte  // the frame's PCM as read
+	in      int64   // samples read
+	out     int64   // samples encoded
+	ended   bool    // the input has ended
 	length  int64
 }
 
@@ -156,7 +157,13 @@ func NewEncoder(f transform.Format, opts ...Option) (*Encoder, error) {
 	}
 	enc.SetVbr(!cfg.cbr)
 	e := &Encoder{enc: enc, cfg: cfg, ch: f.Channels, max: maxPacket(cfg.frame), preskip: PreSkip, length: -1,
-		frame: make([]int16, cfg.frame*f.Channels), raw: make([]byte, cfg.frame*f.Channels*2)}
+		raw: make([]byte, cfg.frame*f.Channels*2)}
+	if littleEndian {
+		// The PCM read is the frame: s16le is the machine's int16.
+		e.frame = unsafe.Slice((*int16)(unsafe.Pointer(&e.raw[0])), len(e.raw)/2)
+	} else {
+		e.frame = make([]int16, len(e.raw)/2)
+	}
 	if cfg.app == AppLowDelay {
 		e.preskip = PreSkipLowDelay
 	}
@@ -184,7 +191,17 @@ func (e *Encoder) FrameSamples() int64 { return int64(e.cfg.frame) }
 
 // Size is the memory the encoder holds: its buffers and libopus's state
 // (about 30 KB for stereo; see catcher.Sizer).
-func (e *Encoder) Size() int64 { return int64(2*len(e.frame)+len(e.raw)) + 30<<10 }
+func (e *Encoder) Size() int64 {
+	n := int64(len(e.raw)) + 30<<10
+	if !littleEndian {
+		n += int64(2 * len(e.frame))
+	}
+	return n
+}
+
+// littleEndian reports whether the machine's int16 is s16le, so that the
+// encoder hands libopus the PCM it read as it is, without converting it.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // NextPacket reads one frame of PCM from src and returns its packet, valid
 // until the next call. Input that ends inside a frame is padded with
@@ -216,8 +233,10 @@ func (e *Encoder) NextPacket(src io.Reader) ([]byte, error) {
 			}
 		}
 	}
-	for i := range e.frame[:n/2] {
-		e.frame[i] = int16(binary.LittleEndian.Uint16(e.raw[2*i:]))
+	if !littleEndian {
+		for i := range e.frame[:n/2] {
+			e.frame[i] = int16(binary.LittleEndian.Uint16(e.raw[2*i:]))
+		}
 	}
 	clear(e.frame[n/2:])
 	p, err := e.encode()
