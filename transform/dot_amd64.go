@@ -19,3 +19,11 @@ func dotVector(c, x []float32) float32
 //
 //go:noescape
 func dot2Vector(c, a, b []float32) (s, t float32)
+
+// dot2PairVector is two dot2Vector at once, the same sums to the bit:
+// (s, t) over c, a and b, (u, v) over d, e and f, in AVX2 and FMA
+// instructions (dot_amd64.s). len(c) == len(d), a multiple of 4; the
+// others at least as long.
+//
+//go:noescape
+func dot2PairVector(c, a, b, d, e, f []float32) (s, t, u, v float32)

@@ -50,6 +50,30 @@ func TestDotVectorAgreesWithGo(t *testing.T) {
 	}
 }
 
+// dot2PairVector gives the bits of two dot2Vector calls, over every
+// length the filters use and every alignment of the history.
+func TestDot2PairVectorIsTwoDot2Vector(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	random := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return v
+	}
+	a, b := random(1100), random(1100)
+	for n := 0; n <= 1024; n += 4 {
+		c, d := random(n), random(n)
+		for off := range 9 {
+			s, u := dot2Vector(c, a[off:off+n], b[off:off+n])
+			v, w := dot2Vector(d, a[off+3:off+3+n], b[off+3:off+3+n])
+			ps, pu, pv, pw := dot2PairVector(c, a[off:off+n], b[off:off+n], d, a[off+3:off+3+n], b[off+3:off+3+n])
+			require.Equal(t, [4]uint32{math.Float32bits(s), math.Float32bits(u), math.Float32bits(v), math.Float32bits(w)},
+				[4]uint32{math.Float32bits(ps), math.Float32bits(pu), math.Float32bits(pv), math.Float32bits(pw)}, "%d taps at %d", n, off)
+		}
+	}
+}
+
 // A Resampler gives the same output, up to rounding, whichever code runs
 // its sums.
 func TestResamplerVectorAgreesWithGo(t *testing.T) {

@@ -333,6 +333,32 @@ func (r *Resampler) produceStereoFloat(dst []byte, max int) int {
 	bank, h0, h1 := r.bank, r.hist[0], r.hist[1]
 	dst = dst[:8*max]
 	n := 0
+	// Two outputs at a time while there is room for both, their sums
+	// overlapping (dot2PairVector); the last one alone.
+	for useVector && n+1 < max {
+		n1, frac1 := n0+mq, frac+mr
+		if frac1 >= l {
+			frac1 -= l
+			n1++
+		}
+		if n1 >= limit {
+			break
+		}
+		s0, s1 := int(n0+first), int(n1+first)
+		p0, p1 := int(frac)*t, int(frac1)*t
+		y0, y1, z0, z1 := dot2PairVector(bank[p0:p0+t], h0[s0:s0+t], h1[s0:s0+t], bank[p1:p1+t], h0[s1:s1+t], h1[s1:s1+t])
+		o := dst[8*n : 8*n+16]
+		putF32(o, y0)
+		putF32(o[4:], y1)
+		putF32(o[8:], z0)
+		putF32(o[12:], z1)
+		n += 2
+		n0, frac = n1+mq, frac1+mr
+		if frac >= l {
+			frac -= l
+			n0++
+		}
+	}
 	for ; n < max && n0 < limit; n++ {
 		start := int(n0 + first)
 		p := int(frac) * t
