@@ -72,6 +72,9 @@ var (
 	// coefficients that sample j of a time slot sums, in the order of
 	// the V values they weigh (see synth.slot).
 	synthW [32][16]float32
+	// synthK is synthW by coefficient: synthK[k][j] = synthW[j][k], the
+	// 32 samples' k-th coefficients side by side, for the vector code.
+	synthK [16][32]float32
 )
 
 func initSynth() {
@@ -107,6 +110,11 @@ func arrangeSynthWindow() {
 		for i := range 8 {
 			synthW[j][2*i] = synthD[64*i+j]
 			synthW[j][2*i+1] = synthD[64*i+32+j]
+		}
+	}
+	for j := range 32 {
+		for k := range 16 {
+			synthK[k][j] = synthW[j][k]
 		}
 	}
 }
@@ -397,6 +405,23 @@ func (f *synth) slot(s *[32]float32, out []float32, stride int) {
 	// Sample j sums V[128i + j] and V[128i + 96 + j] of the history,
 	// i < 8, weighted by D[64i + j] and D[64i + 32 + j].
 	v := (*[1024]float32)(f.v[f.off : f.off+1024])
+	_ = out[31*stride]
+	if useSynthVector {
+		var o [32]float32
+		synthWindowVector(v, &o)
+		for j, x := range o {
+			out[j*stride] = x
+		}
+		return
+	}
+	synthWindow(v, out, stride)
+}
+
+// synthWindow computes the 32 samples of a time slot from the V history v
+// into out[0], out[stride], ...: sample j sums V[128i + j] and
+// V[128i + 96 + j], i < 8, weighted by D[64i + j] and D[64i + 32 + j].
+// synthWindowVector computes the same sums in the same order.
+func synthWindow(v *[1024]float32, out []float32, stride int) {
 	_ = out[31*stride]
 	for j := range 32 {
 		d := &synthW[j]
