@@ -309,15 +309,15 @@ func (r *Resampler) decode(b []byte) {
 // produce writes up to max output frames into dst, as many as the history
 // allows, and returns how many it wrote.
 func (r *Resampler) produce(dst []byte, max int) int {
-	if produceStereoFloat && len(r.hist) == 2 && r.exact && r.out.Encoding == F32LE {
+	if stereoFloatPath && len(r.hist) == 2 && r.exact && r.out.Encoding == F32LE {
 		return r.produceStereoFloat(dst, max)
 	}
 	return r.produceAny(dst, max)
 }
 
-// produceStereoFloat says whether produce takes the path of
-// produceStereoFloat where it can (tests turn it off to compare).
-var produceStereoFloat = true
+// stereoFloatPath says whether produce takes produceStereoFloat where it
+// can (tests turn it off to compare).
+var stereoFloatPath = true
 
 // produceStereoFloat is produceAny for the common case, a track's: stereo
 // float output from an exact bank. It computes the same sums and writes

@@ -19,9 +19,9 @@ func TestResamplerStereoFloatMatchesGeneral(t *testing.T) {
 		putF32(in[4*i:], float32(int32(x))/(1<<31)*0.9)
 	}
 	run := func(out int, fast bool, size int) []byte {
-		prev := produceStereoFloat
-		produceStereoFloat = fast
-		defer func() { produceStereoFloat = prev }()
+		prev := stereoFloatPath
+		stereoFloatPath = fast
+		defer func() { stereoFloatPath = prev }()
 		r, err := NewResampler(Format{Rate: 44100, Channels: 2, Encoding: F32LE}, out, High)
 		require.NoError(t, err)
 		var got bytes.Buffer
