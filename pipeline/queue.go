@@ -83,7 +83,8 @@ import (
 // segment encoded from there where it has not; see SetFilters.
 //
 // A Queue is safe for concurrent use: any goroutine may command it and
-// read its State; one goroutine at a time drives it (Next).
+// read its State; one goroutine at a time drives it (Next). It is made
+// by NewQueue: its zero value is not a queue.
 type Queue struct {
 	// A queue is two allocations: what a steady packet (steadyPacket)
 	// reads, with the queue's first listener (the first AddQueue's), in

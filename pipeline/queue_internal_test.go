@@ -163,7 +163,7 @@ func TestQueueSteadyCacheLines(t *testing.T) {
 // continuous, and State's count every packet sent.
 func TestQueueSteadyWritesNothing(t *testing.T) {
 	key, clock, s, q := scheduledQueue(t)
-	q.Enqueue(key)
+	id := q.Enqueue(key)
 	q.Loop(LoopTrack)
 	got := make(chan Packet, 100)
 	s.AddQueue(q, func(pk Packet) error { got <- pk; return nil })
@@ -209,6 +209,40 @@ func TestQueueSteadyWritesNothing(t *testing.T) {
 	require.Equal(t, 40, steady, "steady packets")
 	assert.Equal(t, before, line(), "a steady packet wrote the queue's line")
 	assert.Equal(t, received, q.State().Stats.Packets, "State's count: every packet sent")
+
+	// Out of the steady run and back (a seek, a pause): the clock goes on
+	// from where the steady packets left it (take checks each packet),
+	// and the count is every packet's.
+	q.Seek(id, 2*time.Second)
+	for range 5 {
+		tick()
+	}
+	q.Pause()
+	for range 8 { // five silence frames, then ErrPaused: no packet, the clock passes
+		clock.Advance(20 * time.Millisecond)
+		require.NoError(t, clock.BlockUntilWaiting(t.Context(), 1))
+		for len(got) > 0 {
+			take(<-got)
+		}
+	}
+	q.Resume()
+	for range 5 {
+		tick()
+	}
+	assert.Equal(t, received, q.State().Stats.Packets, "State's count after a seek and a pause")
+
+	// The track's end from a steady run: the player's answer is not
+	// audio (missed), and the queue's silence frames follow on.
+	q.Loop(LoopOff)
+	for range 80 { // past the 3 s track's end, its silence frames, then idle
+		clock.Advance(20 * time.Millisecond)
+		require.NoError(t, clock.BlockUntilWaiting(t.Context(), 1))
+		for len(got) > 0 {
+			take(<-got)
+		}
+	}
+	require.True(t, last.Silence, "the queue ended in silence frames")
+	assert.Equal(t, received, q.State().Stats.Packets, "State's count after the track's end")
 }
 
 // scheduledQueue returns a Queue (no position events) on a Library of

@@ -489,18 +489,22 @@ func (sh *shard) tick(sl *slotList, deadline, now time.Duration) {
 		}
 		err := sh.serve(l, now, &ts)
 		// The player's counts, for readers of the listener's: its own
-		// are the driver's alone.
-		skips, silence := l.src.counts()
-		skips += l.liveSkips
-		// Stored only when they change: an atomic store is a locked
-		// instruction, which would wait for this listener's misses.
-		if d := skips - l.skips.Load(); d != 0 {
-			ts.skips += d
-			l.skips.Store(skips)
-		}
-		if d := silence - l.silence.Load(); d != 0 {
-			ts.silence += d
-			l.silence.Store(silence)
+		// are the driver's alone, and a queue's listener that waits for
+		// another to stop driving it (on another shard, perhaps) has
+		// none to read.
+		if l.q == nil || l.attached {
+			skips, silence := l.src.counts()
+			skips += l.liveSkips
+			// Stored only when they change: an atomic store is a locked
+			// instruction, which would wait for this listener's misses.
+			if d := skips - l.skips.Load(); d != 0 {
+				ts.skips += d
+				l.skips.Store(skips)
+			}
+			if d := silence - l.silence.Load(); d != 0 {
+				ts.silence += d
+				l.silence.Store(silence)
+			}
 		}
 		if err != nil {
 			l.finish(err)
