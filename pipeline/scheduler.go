@@ -713,9 +713,12 @@ func (sh *shard) stop() {
 // bucket's width is 14% to 25% of its bottom), added to with one atomic
 // increment; the listener's kind has 32-bit counts (288 bytes: it wraps
 // after 2^32 packets, 2.7 years of one listener), a shard's 64-bit ones.
+// A listener's max comes first: it is read at every packet, and so sits
+// beside the listener's other fields of a packet, not on a line of its
+// own after the buckets.
 type histogram struct {
-	buckets [buckets]atomic.Uint32
 	max     atomic.Int64
+	buckets [buckets]atomic.Uint32
 }
 
 type bigHistogram struct {
