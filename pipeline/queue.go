@@ -86,7 +86,7 @@ import (
 // read its State; one goroutine at a time drives it (Next). It is made
 // by NewQueue: its zero value is not a queue.
 type Queue struct {
-	// A queue is two allocations: what a steady packet (steadyPacket)
+	// A queue is two allocations: what a steady packet (nextPacket)
 	// reads, with the queue's first listener (the first AddQueue's), in
 	// one of 736 bytes, about a Player's and its listener's together, and
 	// the rest (queueCold) in another. A Scheduler's shard serves its
@@ -133,7 +133,7 @@ type Queue struct {
 	pl      Player   // the current entry's player (player points here while there is one)
 	lis     Listener // the first AddQueue's listener
 
-	*queueCold
+	*queueCold // set by NewQueue, never changed
 }
 
 // queueCold is a Queue's fields that a steady packet does not read.
@@ -721,7 +721,7 @@ func (q *Queue) publishState() {
 	}
 	// The packets that follow without a publication of their own: the
 	// player's next, on its track, counted by its listener (see
-	// published and steadyPacket).
+	// published and nextPacket).
 	var t *Track
 	_, packets := q.clock()
 	idx, base, pos := 0, int64(noBase), int64(0)
@@ -769,36 +769,60 @@ const noBase = math.MinInt64
 func (q *Queue) Next() (Packet, error) {
 	q.drive.Lock()
 	defer q.drive.Unlock()
-	return q.step(false)
+	var pk Packet
+	err := q.nextPacket(&pk, false)
+	return pk, err
 }
 
-// step is Next's work: with the driver's lock held, or by a Scheduler's
-// shard alone (sched), which then publishes the state for State and
-// Playing. A queue in the middle of a track (steady, no command
-// pending) goes straight to its player's next packet, and if that is
-// the track's audio, gives it with no more work than its clock, its
-// count and its events: it reads only the fields on the line before pl
-// and pl's own (TestQueueSteadyCacheLines).
-//
-// queueDriver.Next is the same, with sched, written out so that a
-// steady packet goes through as few calls as a Player's.
-func (q *Queue) step(sched bool) (Packet, error) {
-	if q.steady != notSteady && q.pending.Load() == 0 {
-		p := &q.pl
-		if q.steady == steadyPlay || !p.t.Finished() {
-			ts, n := q.clock()
-			pk, err := p.Next()
-			if err == nil && !pk.Silence && p.seg == nil {
-				q.steadyPacket(&pk, sched)
-				return pk, nil
-			}
-			return q.steadyMissed(pk, err, sched, ts, n)
-		}
+// nextPacket is Next's work, the packet written to out: with the driver's
+// lock held, or by a Scheduler's shard alone (sched), which then
+// publishes the state for State and Playing. A queue in the middle of a
+// track (steady, no command pending) goes straight to its player's next
+// packet, and if that is the track's audio, gives it with no more work
+// than a few loads: it reads only the fields on the line before pl and
+// pl's own (TestQueueSteadyCacheLines), and writes none of the queue's
+// (TestQueueSteadyWritesNothing). The rest is outlined (slow, missed),
+// so that its frame stays small: a steady packet is a Player's Next and
+// those loads.
+func (q *Queue) nextPacket(out *Packet, sched bool) error {
+	if q.steady == notSteady || q.pending.Load() != 0 || q.steady == steadyUnfinished && q.pl.t.Finished() {
+		return q.slow(out, sched)
 	}
-	return q.stepSlow(sched)
+	p := &q.pl
+	ts, n := q.ts+p.ts, q.packets+p.stats.Packets // clock's, before the player's call
+	if err := p.next(out); err != nil || out.Silence || p.seg != nil {
+		return q.missed(out, err, sched, ts, n)
+	}
+	out.Timestamp += q.ts // the player's clock, on the queue's
+	if !q.inHand || q.evOn || sched && int64(p.cur.Pos())-p.stats.Packets-q.packets != q.pubBase {
+		q.steadyRest(out, sched)
+	}
+	return nil
 }
 
-// steadyMissed is step's end when the steady player's answer (pk, err)
+// slow is nextPacket when the queue is not steady, or a command or a Close is
+// pending. Not inlined, as missed: nextPacket's frame stays a small one.
+//
+//go:noinline
+func (q *Queue) slow(out *Packet, sched bool) error {
+	var err error
+	*out, err = q.stepSlow(sched)
+	return err
+}
+
+// missed is nextPacket's end when the steady player's answer was not an audio
+// packet of its track (see steadyMissed).
+//
+//go:noinline
+func (q *Queue) missed(out *Packet, err error, sched bool, ts, packets int64) error {
+	if err != nil {
+		*out = Packet{}
+	}
+	*out, err = q.steadyMissed(*out, err, sched, ts, packets)
+	return err
+}
+
+// steadyMissed is nextPacket's end when the steady player's answer (pk, err)
 // was not an audio packet of its track: next goes on from it. ts and
 // packets are the queue's clock and count before the player's call.
 func (q *Queue) steadyMissed(pk Packet, err error, sched bool, ts, packets int64) (Packet, error) {
@@ -808,7 +832,7 @@ func (q *Queue) steadyMissed(pk Packet, err error, sched bool, ts, packets int64
 	return q.stepped(pk, err, sched)
 }
 
-// stepSlow is step's way when the queue is not steady, or a command or
+// stepSlow is nextPacket's way when the queue is not steady, or a command or
 // a Close is pending.
 func (q *Queue) stepSlow(sched bool) (Packet, error) {
 	q.unsteady()
@@ -834,23 +858,7 @@ func (q *Queue) stepSlow(sched bool) (Packet, error) {
 	return q.stepped(pk, err, sched)
 }
 
-// steadyPacket gives pk, the current player's next packet, an audio
-// packet of its track, the queue steady: what next and stepped would do
-// with it, the rest of their work known to be none.
-//
-// Driven by a Scheduler (sched), it publishes nothing while the packet
-// is the one after the last published's, on the same track: its
-// listener's count of packets sent tells State of it (see published).
-// A loop back to the track's start publishes the state.
-func (q *Queue) steadyPacket(pk *Packet, sched bool) {
-	p := &q.pl
-	pk.Timestamp += q.ts // the player's clock, on the queue's
-	if !q.inHand || q.evOn || sched && int64(p.cur.Pos())-p.stats.Packets-q.packets != q.pubBase {
-		q.steadyRest(pk, sched)
-	}
-}
-
-// steadyRest is steadyPacket's work when the queue tells events or the
+// steadyRest is a steady packet's work when the queue tells events or the
 // state is to be published, or its packet is the first of a steady run.
 func (q *Queue) steadyRest(pk *Packet, sched bool) {
 	q.inHand = true // written once a run: see publishState
@@ -1605,47 +1613,7 @@ type queueDriver Queue
 // next is Queue.Next, by the listener's shard alone, the packet written
 // to out (see driven): a steady packet goes from the player to the
 // shard without a copy.
-//
-// Its steady way is steadyPacket written out, the rest outlined, so
-// that it is a Player's Next and a few loads more.
-func (d *queueDriver) next(out *Packet) error {
-	q := (*Queue)(d)
-	if q.steady == notSteady || q.pending.Load() != 0 || q.steady == steadyUnfinished && q.pl.t.Finished() {
-		return d.slow(out)
-	}
-	p := &q.pl
-	ts, n := q.ts+p.ts, q.packets+p.stats.Packets // clock's, before the player's call
-	if err := p.next(out); err != nil || out.Silence || p.seg != nil {
-		return d.missed(out, err, ts, n)
-	}
-	out.Timestamp += q.ts // the player's clock, on the queue's
-	if !q.inHand || q.evOn || int64(p.cur.Pos())-p.stats.Packets-q.packets != q.pubBase {
-		q.steadyRest(out, true)
-	}
-	return nil
-}
-
-// slow is next when the queue is not steady, or a command or a Close is
-// pending. Not inlined, as missed: next's frame stays a small one.
-//
-//go:noinline
-func (d *queueDriver) slow(out *Packet) error {
-	var err error
-	*out, err = (*Queue)(d).stepSlow(true)
-	return err
-}
-
-// missed is next's end when the steady player's answer was not an audio
-// packet of its track (see steadyMissed).
-//
-//go:noinline
-func (d *queueDriver) missed(out *Packet, err error, ts, packets int64) error {
-	if err != nil {
-		*out = Packet{}
-	}
-	*out, err = (*Queue)(d).steadyMissed(*out, err, true, ts, packets)
-	return err
-}
+func (d *queueDriver) next(out *Packet) error { return (*Queue)(d).nextPacket(out, true) }
 
 // passTime moves the queue's clock on by n samples in which it gave
 // nothing (see Player.passTime).

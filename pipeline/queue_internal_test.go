@@ -124,7 +124,7 @@ func TestQueueSteadyCacheLines(t *testing.T) {
 	lisBase := baseOf(t, func() *Listener { return new(Listener) })
 	playerLines := len(linesOf(lisBase, listenerSpans(0))) + fewestLines(player)
 
-	// A Queue's: one allocation (steadyPacket, queueDriver.counts).
+	// A Queue's: its hot allocation (nextPacket, queueDriver.counts).
 	f := func(name string, o, s uintptr) span { return span{"Queue." + name, o, s} }
 	queue := []span{
 		f("pending", unsafe.Offsetof(q.pending), unsafe.Sizeof(q.pending)),

@@ -427,16 +427,26 @@ func (t *Track) closeSegments() {
 	c.mu.Unlock()
 }
 
+// segmentEncoder is a new encoder for a segment of the track, whose
+// index is x: the track's, whose packets must have the track's pre-skip.
+func (t *Track) segmentEncoder(x framed.Index) (encoder, error) {
+	enc, err := newEncoder(t.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if enc.PreSkip() != x.PreSkip() {
+		return nil, fmt.Errorf("%w: the encoder's pre-skip is %d, the track's %d", errNoSegment, enc.PreSkip(), x.PreSkip())
+	}
+	return enc, nil
+}
+
 // encodeSegment encodes segment s of the track, whose index was x when it
 // was asked for, from its source (of kind and format src) opened again;
 // see the top of this file.
 func (t *Track) encodeSegment(ctx context.Context, s *segment, x framed.Index, src codec.Source) error {
-	enc, err := newEncoder(t.cfg)
+	enc, err := t.segmentEncoder(x)
 	if err != nil {
 		return err
-	}
-	if enc.PreSkip() != x.PreSkip() {
-		return fmt.Errorf("%w: the encoder's pre-skip is %d, the track's %d", errNoSegment, enc.PreSkip(), x.PreSkip())
 	}
 	// The encoder's first input, and where the source is read from: q0
 	// at its rate, P0 at 48 kHz, the same instant. A filtered track's

@@ -159,12 +159,9 @@ func scalePosition(from, to string, pos int64) int64 {
 // pre-skip honoured, as the track's fill decodes it), filtered
 // (filteredInput) and encoded as an MP3's segment is.
 func (t *Track) encodeOpusSegment(ctx context.Context, s *segment, x framed.Index, kind codec.Kind) error {
-	enc, err := newEncoder(t.cfg)
+	enc, err := t.segmentEncoder(x)
 	if err != nil {
 		return err
-	}
-	if enc.PreSkip() != x.PreSkip() {
-		return fmt.Errorf("%w: the encoder's pre-skip is %d, the track's %d", errNoSegment, enc.PreSkip(), x.PreSkip())
 	}
 	start := int64(s.first-segWarm) * s.u
 	fi, err := t.newFilteredInput(start)

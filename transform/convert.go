@@ -106,11 +106,11 @@ func (c *Convert) process(dst, src []byte) {
 			putS16(dst[2*i:], roundShift8(getS24(src[3*i:])))
 		}
 	case from == F32LE && to == S16LE:
+		var t *tpdf
 		if c.dither {
-			f32ToS16Dither(dst[:2*n], src[:4*n], &c.tpdf)
-		} else {
-			f32ToS16(dst[:2*n], src[:4*n])
+			t = &c.tpdf
 		}
+		f32ToS16(dst[:2*n], src[:4*n], t)
 	default: // to an integer from a wider one or from float
 		lo, hi, scale := int32(-scale16), int32(scale16-1), float64(scale16)
 		if to == S24LE {
@@ -144,26 +144,17 @@ func roundShift8(v int32) int32 {
 	return min(q, math.MaxInt16)
 }
 
-// f32ToS16 is the conversion of F32LE samples to S16LE without dither (the
-// general case of process, written for this pair): len(dst)/2 samples.
-func f32ToS16(dst, src []byte) {
+// f32ToS16 is the conversion of F32LE samples to S16LE (the general case
+// of process, written for this pair): len(dst)/2 samples. If t is not
+// nil, its TPDF dither is added to every sample that is not already a
+// step, as process does: the same samples dithered, by the same values in
+// the same order.
+func f32ToS16(dst, src []byte, t *tpdf) {
 	n := len(dst) / 2
 	src = src[:4*n]
 	for i := range n {
 		x := float64(getF32(src[4*i:])) * scale16
-		putS16(dst[2*i:], quantize16(x))
-	}
-}
-
-// f32ToS16Dither is f32ToS16 with t's TPDF dither added to every sample
-// that is not already a step, as process does: the same samples dithered,
-// by the same values in the same order.
-func f32ToS16Dither(dst, src []byte, t *tpdf) {
-	n := len(dst) / 2
-	src = src[:4*n]
-	for i := range n {
-		x := float64(getF32(src[4*i:])) * scale16
-		if !isStep(x) {
+		if t != nil && !isStep(x) {
 			x += t.next()
 		}
 		putS16(dst[2*i:], quantize16(x))
