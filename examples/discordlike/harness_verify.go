@@ -139,6 +139,21 @@ func (v *verifier) close() {
 }
 
 // results returns each stream's results, by guild.
+// awaitHeard waits until the server has heard sent packets in all, the
+// bots' count, or for at most d: the last packets are still in flight
+// when the bots stop, longer on a busy machine.
+func (v *verifier) awaitHeard(sent int64, d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		var heard int64
+		for _, r := range v.results() {
+			heard += r.Packets
+		}
+		if heard >= sent {
+			return
+		}
+	}
+}
+
 func (v *verifier) results() map[string]streamResult {
 	v.mu.Lock()
 	streams := make([]*stream, 0, len(v.streams))

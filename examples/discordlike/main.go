@@ -197,7 +197,11 @@ func run(ctx context.Context, o *options) error {
 	}
 	webStop()
 	wg.Wait()
-	time.Sleep(100 * time.Millisecond) // the last packets in flight
+	if bots != nil {
+		svc.ver.awaitHeard(bots.summary().Sent, 30*time.Second) // the last packets in flight
+	} else {
+		time.Sleep(100 * time.Millisecond) // the other process's last packets in flight
+	}
 	stopProgress()
 	svc.close()
 	cpu, wall := cputime.Used()-cpu0, time.Since(wall0)
