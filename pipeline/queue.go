@@ -98,7 +98,9 @@ type Queue struct {
 	// the listener touches as many lines as a Player's does: a steady
 	// packet touches no more lines than a Player's
 	// (TestQueueSteadyCacheLines), and writes none of the queue's own
-	// (TestQueueSteadyWritesNothing).
+	// (TestQueueSteadyWritesNothing). A shard asks for these lines a few
+	// listeners ahead (prefetchAhead): the fields before lis, and the
+	// listener's first.
 
 	// pending is the word the driver looks at first: pendingCmds, while
 	// commands are recorded and not applied (set and cleared under mu);

@@ -132,12 +132,12 @@ var ErrStopped = errors.New("pipeline: scheduler closed")
 // Listener is a player (or a Queue) driven by a Scheduler, and what it
 // measured.
 type Listener struct {
-	p     *Player // nil for a Queue's listener
-	q     *Queue  // nil for a Player's listener
-	src   driven  // p or q
-	send  func(Packet) error
-	shard *shard
-	added time.Time
+	// What a packet reads and writes comes first, in as few lines as it
+	// fits (see prefetchAhead): the rest after lateness.
+	p    *Player // nil for a Queue's listener
+	q    *Queue  // nil for a Player's listener
+	src  driven  // p or q
+	send func(Packet) error
 
 	// Only the shard's goroutine touches these.
 	next      time.Duration // the deadline of the listener's next packet, from the shard's start
@@ -146,21 +146,27 @@ type Listener struct {
 	live      bool          // its player's track is live: the listener is held to the live edge (a Queue's: see queueDriver.keepLive)
 	following bool          // a live listener has followed the live edge since Do last moved its player
 	attached  bool          // a Queue's listener drives the queue (see Queue.attach)
-	liveSkips int64         // packets a live listener's player passed over to rejoin the live edge
 
-	removed atomic.Bool
-	hasOps  atomic.Bool // ops is not empty
-	ended   atomic.Bool // finish has run (it runs once)
-	done    chan struct{}
-	err     error       // why it ended; set before done is closed
-	onEnd   func(error) // if not nil, called by finish once done is closed; immutable
+	removed   atomic.Bool
+	hasOps    atomic.Bool // ops is not empty
+	liveSkips int64       // packets a live listener's player passed over to rejoin the live edge
 
-	sent, underruns, resyncs, late int64Counter
-	skips, silence                 int64Counter // the player's, copied after each deadline
-	firstPacket                    atomic.Int64 // nanoseconds from Add to the first packet sent, or 0
-	lateness                       histogram
+	sent           int64Counter
+	skips, silence int64Counter // the player's, copied after each deadline
+	lateness       histogram    // its max and first buckets are the last of what a packet reads
 
-	opsMu sync.Mutex // guards ops (cold: after the fields every deadline reads)
+	shard       *shard
+	added       time.Time
+	ended       atomic.Bool // finish has run (it runs once)
+	done        chan struct{}
+	err         error       // why it ended; set before done is closed
+	onEnd       func(error) // if not nil, called by finish once done is closed; immutable
+	underruns   int64Counter
+	resyncs     int64Counter
+	late        int64Counter
+	firstPacket atomic.Int64 // nanoseconds from Add to the first packet sent, or 0
+
+	opsMu sync.Mutex // guards ops
 	ops   []func(*Player)
 }
 
@@ -479,7 +485,8 @@ func (sh *shard) tick(sl *slotList, deadline, now time.Duration) {
 	sh.mu.Unlock()
 
 	kept := sl.listeners[:0]
-	for _, l := range sl.listeners {
+	for i, l := range sl.listeners {
+		prefetchAhead(sl.listeners, i)
 		if l.removed.Load() {
 			l.finish(nil)
 			continue
