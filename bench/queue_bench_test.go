@@ -112,6 +112,7 @@ func BenchmarkQueueListener(b *testing.B) {
 				}
 				k := 0
 				var pt, qt, bp, bq, cp, cq time.Duration
+				var seeks, seekWall time.Duration // the commands' calls: how many, and their time
 				var ratios, cpuRatios []float64
 				queueDeadline := func(i int) (wall, cpu time.Duration) {
 					var cmdWall, cmdCPU time.Duration // the commands' own time, the queues'
@@ -122,6 +123,7 @@ func BenchmarkQueueListener(b *testing.B) {
 							k++
 						}
 						cmdWall, cmdCPU = time.Since(start), cpuTime()-cpu0
+						seeks, seekWall = seeks+time.Duration((n-i%50+49)/50), seekWall+cmdWall
 					}
 					d, c := deadline(qclock)
 					return d + cmdWall, c + cmdCPU
@@ -178,6 +180,9 @@ func BenchmarkQueueListener(b *testing.B) {
 						b.ReportMetric(rs[len(rs)/2], prefix+"ratio-med")
 						b.ReportMetric(rs[len(rs)-1], prefix+"ratio-max")
 					}
+				}
+				if seeks > 0 {
+					b.ReportMetric(float64(seekWall)/float64(seeks), "seek-call-ns")
 				}
 				report(ratios, "")
 				report(cpuRatios, "cpu-")

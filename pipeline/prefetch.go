@@ -12,12 +12,16 @@ import "unsafe"
 // listeners"). A hint only: it changes no byte the shard reads.
 
 // Prefetch distances, in listeners: the shard asks for the lines of the
-// listener listenerAhead places on, and for those of what the listener
+// listener listenerAhead places on, for those of what the listener
 // targetAhead places on drives, read from its Listener (asked for
-// listenerAhead-targetAhead listeners before).
+// listenerAhead-targetAhead listeners before), and, if that is a queue
+// with a command or a Close pending, for its cold lines coldAhead places
+// on (the pending word and the cold pointer are among the queue's lines
+// asked for before): a command's packet reads a dozen of them.
 const (
 	listenerAhead = 3
 	targetAhead   = 2
+	coldAhead     = 1
 )
 
 // listenerHot is how many bytes from its start a Listener's packet reads
@@ -25,8 +29,9 @@ const (
 const listenerHot = unsafe.Offsetof(Listener{}.lateness) + unsafe.Offsetof(Listener{}.lateness.buckets) + 4*unsafe.Sizeof(Listener{}.lateness.buckets[0])
 
 // prefetchAhead asks for the lines the shard will read for the listeners
-// after ls[i]: ls[i+listenerAhead]'s own, and what ls[i+targetAhead]
-// drives.
+// after ls[i]: ls[i+listenerAhead]'s own, what ls[i+targetAhead]
+// drives, and the cold lines of ls[i+coldAhead]'s queue if a command is
+// pending.
 func prefetchAhead(ls []*Listener, i int) {
 	if j := i + listenerAhead; j < len(ls) {
 		prefetchSpan(unsafe.Pointer(ls[j]), listenerHot)
@@ -35,11 +40,16 @@ func prefetchAhead(ls []*Listener, i int) {
 		p, n := ls[j].target()
 		prefetchSpan(p, n)
 	}
+	if j := i + coldAhead; j < len(ls) {
+		if q := ls[j].q; q != nil && q.pending.Load() != 0 {
+			prefetchSpan(unsafe.Pointer(q.queueCold), unsafe.Sizeof(queueCold{}))
+		}
+	}
 }
 
 // target is where what l drives starts and how many bytes of it a packet
 // reads: a Player, or its Queue's fields before the queue's listener (the
-// steady fields and its player). A second listener of a queue, outside
+// steady fields, its player and the cold pointer). A second listener of a queue, outside
 // it, gives the same: the queue it drives.
 func (l *Listener) target() (unsafe.Pointer, uintptr) {
 	if q := l.q; q != nil {

@@ -45,6 +45,7 @@ func TestPrefetchCoversSteadyPacket(t *testing.T) {
 		f("inHand", unsafe.Offsetof(q.inHand), unsafe.Sizeof(q.inHand)),
 		f("pubBase", unsafe.Offsetof(q.pubBase), unsafe.Sizeof(q.pubBase)),
 		f("evOn", unsafe.Offsetof(q.evOn), unsafe.Sizeof(q.evOn)),
+		f("queueCold", unsafe.Offsetof(q.queueCold), unsafe.Sizeof(q.queueCold)), // for a pending command's cold lines
 	}, playerSpans("Queue.pl.", unsafe.Offsetof(q.pl))...))
 }
 

@@ -132,10 +132,12 @@ type Queue struct {
 	// after the other, its cursor's place less packets; noBase when the
 	// state is to be published at the next packet. The driver's.
 	pubBase int64
-	pl      Player   // the current entry's player (player points here while there is one)
-	lis     Listener // the first AddQueue's listener
-
-	*queueCold // set by NewQueue, never changed
+	pl      Player // the current entry's player (player points here while there is one)
+	// queueCold is set by NewQueue, never changed: here, in the lines a
+	// shard asks for ahead of the queue's packet (see prefetchAhead), so
+	// that a queue with a command pending has its cold lines asked for too.
+	*queueCold
+	lis Listener // the first AddQueue's listener
 }
 
 // queueCold is a Queue's fields that a steady packet does not read.

@@ -136,7 +136,6 @@ type Listener struct {
 	// fits (see prefetchAhead): the rest after lateness.
 	p    *Player // nil for a Queue's listener
 	q    *Queue  // nil for a Player's listener
-	src  driven  // p or q
 	send func(Packet) error
 
 	// Only the shard's goroutine touches these.
@@ -207,7 +206,7 @@ func (s *Scheduler) AddQueue(q *Queue, send func(Packet) error) *Listener {
 	}
 	q.lisUsed = true
 	q.mu.Unlock()
-	*l = Listener{q: q, src: (*queueDriver)(q), send: send, shard: sh, added: s.clock.Now(), done: make(chan struct{})}
+	*l = Listener{q: q, send: send, shard: sh, added: s.clock.Now(), done: make(chan struct{})}
 	return sh.take(l)
 }
 
@@ -222,13 +221,35 @@ type driven interface {
 	counts() (skips, silence int64)
 }
 
+var (
+	_ driven = (*Player)(nil)
+	_ driven = (*queueDriver)(nil)
+)
+
+// passTime is passTime of what l drives.
+func (l *Listener) passTime(n int64) {
+	if l.q != nil {
+		(*queueDriver)(l.q).passTime(n)
+		return
+	}
+	l.p.passTime(n)
+}
+
+// counts is counts of what l drives.
+func (l *Listener) counts() (skips, silence int64) {
+	if l.q != nil {
+		return (*queueDriver)(l.q).counts()
+	}
+	return l.p.counts()
+}
+
 func (p *Player) counts() (skips, silence int64) { return p.stats.Skips, p.stats.Silence }
 
 // add is Add with onEnd, called with the listener's error when it ends,
 // on whichever goroutine ends it; it must not block.
 func (s *Scheduler) add(p *Player, send func(Packet) error, onEnd func(error)) *Listener {
 	sh := s.shards[int(s.next.Add(1)-1)%len(s.shards)]
-	l := &Listener{p: p, src: p, send: send, shard: sh, added: s.clock.Now(), done: make(chan struct{}), onEnd: onEnd, live: p.t.cfg.live > 0}
+	l := &Listener{p: p, send: send, shard: sh, added: s.clock.Now(), done: make(chan struct{}), onEnd: onEnd, live: p.t.cfg.live > 0}
 	l.following = l.live && s.nearLive(p) // a player put at the live edge (a Broadcast's) is held there from the start
 	return sh.take(l)
 }
@@ -500,7 +521,7 @@ func (sh *shard) tick(sl *slotList, deadline, now time.Duration) {
 		// another to stop driving it (on another shard, perhaps) has
 		// none to read.
 		if l.q == nil || l.attached {
-			skips, silence := l.src.counts()
+			skips, silence := l.counts()
 			skips += l.liveSkips
 			// Stored only when they change: an atomic store is a locked
 			// instruction, which would wait for this listener's misses.
@@ -576,7 +597,7 @@ func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 	}
 	if behind := now - l.next; behind > bound {
 		l.next = now - behind%s.frame // back on the grid, at the present
-		l.src.passTime(opus.Samples(behind - behind%s.frame))
+		l.passTime(opus.Samples(behind - behind%s.frame))
 		l.resyncs.Add(1)
 		ts.resyncs++
 	}
@@ -594,7 +615,7 @@ func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 	for n := 0; n < maxPerDeadline && l.next <= now; n++ {
 		var pk Packet
 		var err error
-		if l.q != nil { // called directly, not through src: pk stays on the stack
+		if l.q != nil { // called directly, not through an interface: pk stays on the stack
 			err = (*queueDriver)(l.q).next(&pk)
 		} else {
 			err = l.p.next(&pk)
@@ -605,7 +626,7 @@ func (sh *shard) serve(l *Listener, now time.Duration, ts *tickStats) error {
 			l.underruns.Add(1)
 			ts.underruns++
 			l.next += s.frame // a gap, not a burst later
-			l.src.passTime(opus.Samples(s.frame))
+			l.passTime(opus.Samples(s.frame))
 			if live {
 				l.following = true // it has run into the live edge
 			}
