@@ -1,7 +1,10 @@
-//go:build purego || !(amd64 || arm64)
+//go:build !gc || purego || !(amd64 || arm64)
 
 package pipeline
 
-// prefetchLines does nothing where there is no prefetch instruction of
-// ours (see prefetch_amd64.s).
+// havePrefetch says that prefetchLines asks the processor for lines: not
+// here, where there is no prefetch instruction of ours.
+const havePrefetch = false
+
+// prefetchLines does nothing (see prefetch_amd64.s).
 func prefetchLines(addr uintptr, n int) {}

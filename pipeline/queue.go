@@ -88,7 +88,7 @@ import (
 type Queue struct {
 	// A queue is two allocations: what a steady packet (nextPacket)
 	// reads, with the queue's first listener (the first AddQueue's), in
-	// one of 736 bytes, about a Player's and its listener's together, and
+	// one of 720 bytes, about a Player's and its listener's together, and
 	// the rest (queueCold) in another. A Scheduler's shard serves its
 	// queues as densely packed in memory as its players: 10,000 of them
 	// in 7.5 MB, not 18 (a listener's packet costs more, the more memory
@@ -140,7 +140,9 @@ type Queue struct {
 	lis Listener // the first AddQueue's listener
 }
 
-// queueCold is a Queue's fields that a steady packet does not read.
+// queueCold is a Queue's fields that a steady packet does not read (but
+// for a live track's, whose keepLive reads a few: a shard asks for these
+// lines ahead then, as when a command is pending; see aheadSpans).
 type queueCold struct {
 	// drive is held by Next and by Close, State and Playing when no
 	// Scheduler's listener drives the queue (sched nil): it guards the

@@ -54,6 +54,7 @@ func listenerSpans(off uintptr) []span {
 		f("attached", unsafe.Offsetof(l.attached), unsafe.Sizeof(l.attached)),
 		f("hasOps", unsafe.Offsetof(l.hasOps), unsafe.Sizeof(l.hasOps)),
 		f("live", unsafe.Offsetof(l.live), unsafe.Sizeof(l.live)),
+		f("following", unsafe.Offsetof(l.following), unsafe.Sizeof(l.following)), // a live listener's
 		f("p", unsafe.Offsetof(l.p), unsafe.Sizeof(l.p)),
 		f("q", unsafe.Offsetof(l.q), unsafe.Sizeof(l.q)),
 		f("next", unsafe.Offsetof(l.next), unsafe.Sizeof(l.next)),
@@ -89,7 +90,31 @@ func playerSpans(prefix string, off uintptr) []span {
 		f("ts", unsafe.Offsetof(p.ts), unsafe.Sizeof(p.ts)),
 		f("stats.Packets", unsafe.Offsetof(p.stats)+unsafe.Offsetof(p.stats.Packets), unsafe.Sizeof(p.stats.Packets)),
 		f("stats.Skips", unsafe.Offsetof(p.stats)+unsafe.Offsetof(p.stats.Skips), unsafe.Sizeof(p.stats.Skips)),
+		f("stats.Silence", unsafe.Offsetof(p.stats)+unsafe.Offsetof(p.stats.Silence), unsafe.Sizeof(p.stats.Silence)), // counts
 	}
+}
+
+// queueSpans is what a steady packet of a queue a Scheduler drives reads
+// of its hot allocation but its listener (nextPacket, queueDriver.counts),
+// and its cold pointer, which a shard reads ahead of a command's packet
+// (aheadSpans).
+func queueSpans() []span {
+	var q Queue
+	f := func(name string, o, s uintptr) span { return span{"Queue." + name, o, s} }
+	return append([]span{
+		f("pending", unsafe.Offsetof(q.pending), unsafe.Sizeof(q.pending)),
+		f("live", unsafe.Offsetof(q.live), unsafe.Sizeof(q.live)),
+		f("steady", unsafe.Offsetof(q.steady), unsafe.Sizeof(q.steady)),
+		f("posLeft", unsafe.Offsetof(q.posLeft), unsafe.Sizeof(q.posLeft)),
+		f("ts", unsafe.Offsetof(q.ts), unsafe.Sizeof(q.ts)),
+		f("packets", unsafe.Offsetof(q.packets), unsafe.Sizeof(q.packets)),
+		f("silent", unsafe.Offsetof(q.silent), unsafe.Sizeof(q.silent)),
+		f("skips", unsafe.Offsetof(q.skips), unsafe.Sizeof(q.skips)),
+		f("inHand", unsafe.Offsetof(q.inHand), unsafe.Sizeof(q.inHand)),
+		f("pubBase", unsafe.Offsetof(q.pubBase), unsafe.Sizeof(q.pubBase)),
+		f("evOn", unsafe.Offsetof(q.evOn), unsafe.Sizeof(q.evOn)),
+		f("queueCold", unsafe.Offsetof(q.queueCold), unsafe.Sizeof(q.queueCold)),
+	}, playerSpans("Queue.pl.", unsafe.Offsetof(q.pl))...)
 }
 
 // baseOf is where alloc's objects start in their cache line: the same
@@ -119,28 +144,12 @@ func TestQueueSteadyCacheLines(t *testing.T) {
 	var p Player
 
 	// A Player's listener: its Listener and its Player, two allocations.
-	player := append(playerSpans("Player.", 0),
-		span{"Player.stats.Silence", unsafe.Offsetof(p.stats) + unsafe.Offsetof(p.stats.Silence), unsafe.Sizeof(p.stats.Silence)}) // counts
+	player := playerSpans("Player.", 0)
 	lisBase := baseOf(t, func() *Listener { return new(Listener) })
 	playerLines := len(linesOf(lisBase, listenerSpans(0))) + fewestLines(player)
 
 	// A Queue's: its hot allocation (nextPacket, queueDriver.counts).
-	f := func(name string, o, s uintptr) span { return span{"Queue." + name, o, s} }
-	queue := []span{
-		f("pending", unsafe.Offsetof(q.pending), unsafe.Sizeof(q.pending)),
-		f("live", unsafe.Offsetof(q.live), unsafe.Sizeof(q.live)),
-		f("steady", unsafe.Offsetof(q.steady), unsafe.Sizeof(q.steady)),
-		f("posLeft", unsafe.Offsetof(q.posLeft), unsafe.Sizeof(q.posLeft)),
-		f("ts", unsafe.Offsetof(q.ts), unsafe.Sizeof(q.ts)),
-		f("packets", unsafe.Offsetof(q.packets), unsafe.Sizeof(q.packets)),
-		f("silent", unsafe.Offsetof(q.silent), unsafe.Sizeof(q.silent)),
-		f("skips", unsafe.Offsetof(q.skips), unsafe.Sizeof(q.skips)),
-		f("inHand", unsafe.Offsetof(q.inHand), unsafe.Sizeof(q.inHand)),
-		f("pubBase", unsafe.Offsetof(q.pubBase), unsafe.Sizeof(q.pubBase)),
-		f("evOn", unsafe.Offsetof(q.evOn), unsafe.Sizeof(q.evOn)),
-	}
-	queue = append(queue, playerSpans("Queue.pl.", unsafe.Offsetof(q.pl))...)
-	queue = append(queue, listenerSpans(unsafe.Offsetof(q.lis))...)
+	queue := append(queueSpans(), listenerSpans(unsafe.Offsetof(q.lis))...)
 	queueBase := baseOf(t, func() *Queue { return NewQueue(nil) })
 	queueLines := len(linesOf(queueBase, queue))
 

@@ -145,14 +145,15 @@ type Listener struct {
 	live      bool          // its player's track is live: the listener is held to the live edge (a Queue's: see queueDriver.keepLive)
 	following bool          // a live listener has followed the live edge since Do last moved its player
 	attached  bool          // a Queue's listener drives the queue (see Queue.attach)
+	liveSkips int64         // packets a live listener's player passed over to rejoin the live edge
 
-	removed   atomic.Bool
-	hasOps    atomic.Bool // ops is not empty
-	liveSkips int64       // packets a live listener's player passed over to rejoin the live edge
-
+	removed        atomic.Bool
+	hasOps         atomic.Bool // ops is not empty
 	sent           int64Counter
 	skips, silence int64Counter // the player's, copied after each deadline
-	lateness       histogram    // its max and first buckets are the last of what a packet reads
+	// lateness: a packet reads its max, and adds to one of its buckets
+	// (see listenerHot).
+	lateness histogram
 
 	shard       *shard
 	added       time.Time
@@ -211,6 +212,10 @@ func (s *Scheduler) AddQueue(q *Queue, send func(Packet) error) *Listener {
 }
 
 // driven is what a Scheduler's listener plays: a Player or a Queue.
+//
+// No call goes through it: a shard calls a Listener's Player or Queue
+// directly (see Listener.passTime, Listener.counts); it states what both
+// give, and the declarations after it check that they do.
 type driven interface {
 	// next is Player.Next's contract, the packet written to out.
 	next(out *Packet) error
