@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/streamcatcher/streamcatcher/codec/opus"
 )
@@ -185,7 +186,10 @@ type queueCold struct {
 	emitting atomic.Bool
 	cmds     []queueCmd // recorded, not yet applied
 	spare    []queueCmd // the last batch's slice, reused
-	pub      queuePub   // the state as published (see publishState)
+	// cmdBuf holds cmds and spare while a batch fits: a command's record
+	// is on the lines beside mu, not in an allocation of its own.
+	cmdBuf [2][2]queueCmd
+	pub    queuePub // the state as published (see publishState)
 
 	gen      int              // players made: keepLive's way to tell a new one
 	liveSeen int              // gen of the player keepLive saw last
@@ -324,6 +328,7 @@ func NewQueue(lib *Library, opts ...QueueOption) *Queue {
 		o(&cfg)
 	}
 	q := &Queue{queueCold: &queueCold{lib: lib, cfg: cfg, seek: -1, jnAt: -1}, posLeft: int32(min(cfg.positionEach, math.MaxInt32))}
+	q.cmds, q.spare = q.cmdBuf[0][:0], q.cmdBuf[1][:0]
 	if cfg.seed != nil {
 		q.rng = rand.New(rand.NewPCG(*cfg.seed, *cfg.seed))
 	} else {
@@ -383,6 +388,9 @@ func keyOf(k Key) *Key {
 
 // record records c, giving it a new entry's ID if it makes one.
 func (q *Queue) record(c queueCmd, makes bool) EntryID {
+	// The pending word's line is asked for while the lock's comes: the
+	// caller finds both in the driver's cache or in memory.
+	prefetchSpan(unsafe.Pointer(&q.pending), unsafe.Sizeof(q.pending))
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if makes {
