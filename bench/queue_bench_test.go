@@ -35,6 +35,16 @@ func queueLibrary(b *testing.B, opts ...pipeline.TrackOption) (*pipeline.Library
 	return lib, key
 }
 
+// loopedQueue is a Queue of lib looping the track of key, on s, its
+// packets given to send; the caller closes it.
+func loopedQueue(lib *pipeline.Library, key pipeline.Key, s *pipeline.Scheduler, send func(pipeline.Packet) error) (*pipeline.Queue, pipeline.EntryID) {
+	q := pipeline.NewQueue(lib, pipeline.WithPositionEvery(0))
+	id := q.Enqueue(key)
+	q.Loop(pipeline.LoopTrack)
+	s.AddQueue(q, send)
+	return q, id
+}
+
 // wake is how far past each deadline the queue benchmarks' fake clocks
 // are when the shard serves it, as a real timer wakes a shard late: each
 // packet's lateness then falls in a bucket of its own, not the first
@@ -96,12 +106,9 @@ func BenchmarkQueueListener(b *testing.B) {
 					p.Loop(-1)
 					defer p.Close()
 					ps.Add(p, send)
-					q := pipeline.NewQueue(lib, pipeline.WithPositionEvery(0))
+					q, id := loopedQueue(lib, key, qs, send)
 					defer q.Close()
-					ids = append(ids, q.Enqueue(key))
-					q.Loop(pipeline.LoopTrack)
-					queues = append(queues, q)
-					qs.AddQueue(q, send)
+					ids, queues = append(ids, id), append(queues, q)
 				}
 				// deadline serves one deadline, and returns its wall time and
 				// the process's CPU time in it (the shard's: the benchmark's
@@ -316,12 +323,9 @@ func BenchmarkQueueListenerOne(b *testing.B) {
 						s.Add(p, send)
 						continue
 					}
-					q := pipeline.NewQueue(lib, pipeline.WithPositionEvery(0))
+					q, id := loopedQueue(lib, key, s, send)
 					defer q.Close()
-					ids = append(ids, q.Enqueue(key))
-					q.Loop(pipeline.LoopTrack)
-					queues = append(queues, q)
-					s.AddQueue(q, send)
+					ids, queues = append(ids, id), append(queues, q)
 				}
 				deadline := func() {
 					clock.Advance(20 * time.Millisecond)
