@@ -143,7 +143,7 @@ type Queue struct {
 
 // queueCold is a Queue's fields that a steady packet does not read (but
 // for a live track's, whose keepLive reads a few: a shard asks for these
-// lines ahead then, as when a command is pending; see aheadSpans).
+// lines ahead then, as when a command is pending; see prefetchAhead).
 type queueCold struct {
 	// drive is held by Next and by Close, State and Playing when no
 	// Scheduler's listener drives the queue (sched nil): it guards the
