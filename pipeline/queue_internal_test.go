@@ -97,7 +97,7 @@ func playerSpans(prefix string, off uintptr) []span {
 // queueSpans is what a steady packet of a queue a Scheduler drives reads
 // of its hot allocation but its listener (nextPacket, queueDriver.counts),
 // and its cold pointer, which a shard reads ahead of a command's packet
-// (aheadSpans).
+// (prefetchAhead).
 func queueSpans() []span {
 	var q Queue
 	f := func(name string, o, s uintptr) span { return span{"Queue." + name, o, s} }
