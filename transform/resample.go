@@ -336,11 +336,7 @@ func (r *Resampler) produceStereoFloat(dst []byte, max int) int {
 	// Two outputs at a time while there is room for both, their sums
 	// overlapping (dot2PairVector); the last one alone.
 	for useVector && n+1 < max {
-		n1, frac1 := n0+mq, frac+mr
-		if frac1 >= l {
-			frac1 -= l
-			n1++
-		}
+		n1, frac1 := advance(n0, frac, mq, mr, l)
 		if n1 >= limit {
 			break
 		}
@@ -353,11 +349,7 @@ func (r *Resampler) produceStereoFloat(dst []byte, max int) int {
 		putF32(o[8:], z0)
 		putF32(o[12:], z1)
 		n += 2
-		n0, frac = n1+mq, frac1+mr
-		if frac >= l {
-			frac -= l
-			n0++
-		}
+		n0, frac = advance(n1, frac1, mq, mr, l)
 	}
 	for ; n < max && n0 < limit; n++ {
 		start := int(n0 + first)
@@ -372,11 +364,7 @@ func (r *Resampler) produceStereoFloat(dst []byte, max int) int {
 		o := dst[8*n : 8*n+8]
 		putF32(o, y0)
 		putF32(o[4:], y1)
-		n0 += mq
-		if frac += mr; frac >= l {
-			frac -= l
-			n0++
-		}
+		n0, frac = advance(n0, frac, mq, mr, l)
 	}
 	r.n0, r.frac = n0, frac
 	return n
@@ -402,11 +390,7 @@ func (r *Resampler) produceAny(dst []byte, max int) int {
 			o := dst[n*of : n*of+of]
 			r.put(o, y0)
 			r.put(o[bs:], y1)
-			n0 += mq
-			if frac += mr; frac >= l {
-				frac -= l
-				n0++
-			}
+			n0, frac = advance(n0, frac, mq, mr, l)
 		}
 	} else {
 		for ; n < max && n0 < limit; n++ {
@@ -416,15 +400,22 @@ func (r *Resampler) produceAny(dst []byte, max int) int {
 			for ch, h := range r.hist {
 				r.put(o[ch*bs:], dot(c, h[start:]))
 			}
-			n0 += mq
-			if frac += mr; frac >= l {
-				frac -= l
-				n0++
-			}
+			n0, frac = advance(n0, frac, mq, mr, l)
 		}
 	}
 	r.n0, r.frac = n0, frac
 	return n
+}
+
+// advance is the input position one output frame after (n0, frac): mq
+// frames and mr/l of a frame on.
+func advance(n0, frac, mq, mr, l int64) (int64, int64) {
+	n0, frac = n0+mq, frac+mr
+	if frac >= l {
+		frac -= l
+		n0++
+	}
+	return n0, frac
 }
 
 // phase returns the coefficients for an output at frac/l past an input
