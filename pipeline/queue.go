@@ -95,7 +95,7 @@ type Queue struct {
 	// in 7.5 MB, not 18 (a listener's packet costs more, the more memory
 	// its shard's listeners are spread over; see bench/README.md). The
 	// steady fields fill the allocation's first line (an object of its
-	// size has an 8-byte header before it), the player the next two, and
+	// size has an 8-byte header before it), the player the next three, and
 	// the listener touches as many lines as a Player's does: a steady
 	// packet touches no more lines than a Player's
 	// (TestQueueSteadyCacheLines), and writes none of the queue's own
@@ -177,7 +177,7 @@ type queueCold struct {
 	entries []*qentry  // queued after the current, in order
 	cfg     queueConfig
 
-	mu     sync.Mutex // guards cmds, ids, closed, lisUsed and pub
+	mu     sync.Mutex // guards cmds (and cmdBuf's half it is in), ids, closed, lisUsed and pub
 	ids    EntryID    // the last ID given
 	closed bool
 	// emitting is set while WithEventFunc's function runs, on the
@@ -187,7 +187,8 @@ type queueCold struct {
 	cmds     []queueCmd // recorded, not yet applied
 	spare    []queueCmd // the last batch's slice, reused
 	// cmdBuf holds cmds and spare while a batch fits: a command's record
-	// is on the lines beside mu, not in an allocation of its own.
+	// is on the lines beside mu, not in an allocation of its own. The two
+	// halves never overlap: cmds' is mu's, spare's the driver's.
 	cmdBuf [2][2]queueCmd
 	pub    queuePub // the state as published (see publishState)
 
@@ -800,12 +801,12 @@ func (q *Queue) Next() (Packet, error) {
 // those loads.
 func (q *Queue) nextPacket(out *Packet, sched bool) error {
 	if q.steady == notSteady || q.pending.Load() != 0 || q.steady == steadyUnfinished && q.pl.t.Finished() {
-		return q.slow(out, sched)
+		return q.stepSlow(out, sched)
 	}
 	p := &q.pl
 	ts, n := q.ts+p.ts, q.packets+p.stats.Packets // clock's, before the player's call
 	if err := p.next(out); err != nil || out.Silence || p.seg != nil {
-		return q.missed(out, err, sched, ts, n)
+		return q.steadyMissed(out, err, sched, ts, n)
 	}
 	out.Timestamp += q.ts // the player's clock, on the queue's
 	if !q.inHand || q.evOn || sched && int64(p.cur.Pos())-p.stats.Packets-q.packets != q.pubBase {
@@ -814,45 +815,35 @@ func (q *Queue) nextPacket(out *Packet, sched bool) error {
 	return nil
 }
 
-// slow is nextPacket when the queue is not steady, or a command or a Close is
-// pending. Not inlined, as missed: nextPacket's frame stays a small one.
+// steadyMissed is nextPacket's end when the steady player's answer (*out,
+// err) was not an audio packet of its track: next goes on from it, its
+// packet written to out. ts and packets are the queue's clock and count
+// before the player's call. Not inlined, as stepSlow: nextPacket's frame
+// stays a small one.
 //
 //go:noinline
-func (q *Queue) slow(out *Packet, sched bool) error {
-	var err error
-	*out, err = q.stepSlow(sched)
-	return err
-}
-
-// missed is nextPacket's end when the steady player's answer was not an audio
-// packet of its track (see steadyMissed).
-//
-//go:noinline
-func (q *Queue) missed(out *Packet, err error, sched bool, ts, packets int64) error {
+func (q *Queue) steadyMissed(out *Packet, err error, sched bool, ts, packets int64) error {
+	pk := *out
 	if err != nil {
-		*out = Packet{}
+		pk = Packet{}
 	}
-	*out, err = q.steadyMissed(*out, err, sched, ts, packets)
-	return err
-}
-
-// steadyMissed is nextPacket's end when the steady player's answer (pk, err)
-// was not an audio packet of its track: next goes on from it. ts and
-// packets are the queue's clock and count before the player's call.
-func (q *Queue) steadyMissed(pk Packet, err error, sched bool, ts, packets int64) (Packet, error) {
 	q.ts, q.packets, q.steady = ts, packets, notSteady
 	q.inHand = false
 	pk, err = q.next(&played{pk, err})
-	return q.stepped(pk, err, sched)
+	*out, err = q.stepped(pk, err, sched)
+	return err
 }
 
 // stepSlow is nextPacket's way when the queue is not steady, or a command or
-// a Close is pending.
-func (q *Queue) stepSlow(sched bool) (Packet, error) {
+// a Close is pending, its packet written to out.
+//
+//go:noinline
+func (q *Queue) stepSlow(out *Packet, sched bool) error {
 	q.unsteady()
 	q.inHand = false
 	if q.done {
-		return Packet{}, ErrQueueClosed
+		*out = Packet{}
+		return ErrQueueClosed
 	}
 	w := q.pending.Load() // once: a command recorded after it waits for the next call
 	if w&pendingClose != 0 {
@@ -860,7 +851,8 @@ func (q *Queue) stepSlow(sched bool) (Packet, error) {
 		if sched {
 			q.publishState()
 		}
-		return Packet{}, ErrQueueClosed
+		*out = Packet{}
+		return ErrQueueClosed
 	}
 	if w&pendingCmds != 0 {
 		q.apply()
@@ -869,20 +861,21 @@ func (q *Queue) stepSlow(sched bool) (Packet, error) {
 		q.window()
 	}
 	pk, err := q.next(nil)
-	return q.stepped(pk, err, sched)
+	*out, err = q.stepped(pk, err, sched)
+	return err
 }
 
 // steadyRest is a steady packet's work when the queue tells events or the
-// state is to be published, or its packet is the first of a steady run.
+// state is to be published (or inHand is not set yet: see nextPacket).
 func (q *Queue) steadyRest(pk *Packet, sched bool) {
 	q.inHand = true // written once a run: see publishState
-	if q.ev != nil {
+	if q.evOn {
 		q.events(*pk)
 	}
 	if sched && int64(q.pl.cur.Pos())-q.pl.stats.Packets-q.packets != q.pubBase {
 		q.publishState()
 	}
-	if q.ev != nil && q.pending.Load()&pendingClose != 0 {
+	if q.evOn && q.pending.Load()&pendingClose != 0 {
 		q.closeLocked() // an event function's Close: as this Next ends
 		if sched {
 			q.publishState()
@@ -1233,7 +1226,7 @@ func (q *Queue) give(pk Packet) Packet {
 // events sends the events of the current entry's packet pk: its position,
 // at WithPositionEvery's rate; its title, when it changed.
 func (q *Queue) events(pk Packet) {
-	if q.ev == nil {
+	if !q.evOn {
 		return
 	}
 	if q.posLeft > 0 {
