@@ -118,7 +118,7 @@ func (c *Convert) process(dst, src []byte) {
 		}
 		for i := range n {
 			x := readSample(from, src[ib*i:]) * scale
-			if c.dither && x != math.Trunc(x) {
+			if c.dither && !isStep(x) {
 				// A sample that is already a step (digital
 				// silence among them) has no rounding error to
 				// decorrelate: it stays exact.
@@ -157,26 +157,8 @@ func f32ToS16(dst, src []byte, t *tpdf) {
 		if t != nil && !isStep(x) {
 			x += t.next()
 		}
-		putS16(dst[2*i:], quantize16(x))
+		putS16(dst[2*i:], quantize(x, -scale16, scale16-1))
 	}
-}
-
-// quantize16 is quantize(x, -scale16, scale16-1): within the range, x
-// is rounded to the nearest integer, ties to even, by adding and taking
-// away 1.5*2^52 (which leaves no bits below the units: the addition
-// rounds as the machine does, to the nearest, ties to even), exact for
-// |x| < 2^51.
-func quantize16(x float64) int32 {
-	const magic = 1.5 * (1 << 52)
-	switch {
-	case x != x:
-		return 0
-	case x >= scale16-1:
-		return scale16 - 1
-	case x <= -scale16:
-		return -scale16
-	}
-	return int32(float64(x+magic) - magic)
 }
 
 // isStep reports whether x is an integer: x == math.Trunc(x), inlined. A

@@ -19,7 +19,42 @@ func convertF32ToS16Reference(dst, src []byte, t *tpdf) {
 		if t != nil && x != math.Trunc(x) {
 			x += t.next()
 		}
-		putS16(dst[2*i:], quantize(x, -scale16, scale16-1))
+		putS16(dst[2*i:], quantizeReference(x, -scale16, scale16-1))
+	}
+}
+
+// quantizeReference is quantize with math.RoundToEven.
+func quantizeReference(x float64, lo, hi int32) int32 {
+	switch {
+	case x != x:
+		return 0
+	case x >= float64(hi):
+		return hi
+	case x <= float64(lo):
+		return lo
+	}
+	return int32(math.RoundToEven(x))
+}
+
+// quantize gives math.RoundToEven's integer, clipped, for every bound an
+// encoding has and values of every kind: ties (halves, odd and even),
+// just off them, within one step of the bounds, beyond them, huge,
+// infinite, NaN, negative zero and subnormal.
+func TestQuantizeIsRoundToEven(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	bounds := [][2]int32{{-scale16, scale16 - 1}, {-scale24, scale24 - 1}, {math.MinInt32, math.MaxInt32}}
+	special := []float64{0, math.Copysign(0, -1), 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, math.Nextafter(0.5, 1), math.Nextafter(0.5, 0),
+		5e-324, -5e-324, math.Inf(1), math.Inf(-1), math.NaN(), 1e300, -1e300}
+	for _, b := range bounds {
+		lo, hi := float64(b[0]), float64(b[1])
+		xs := append([]float64{lo, hi, lo - 0.5, hi + 0.5, lo + 0.5, hi - 0.5, math.Nextafter(hi, 0), math.Nextafter(lo, 0)}, special...)
+		for range 20000 {
+			x := (rng.Float64()*2 - 1) * hi
+			xs = append(xs, x, math.Floor(x)+0.5)
+		}
+		for _, x := range xs {
+			require.Equal(t, quantizeReference(x, b[0], b[1]), quantize(x, b[0], b[1]), "%v in [%d, %d]", x, b[0], b[1])
+		}
 	}
 }
 

@@ -31,8 +31,13 @@ func putS24(b []byte, v int32) {
 func putF32(b []byte, v float32) { binary.LittleEndian.PutUint32(b, math.Float32bits(v)) }
 
 // quantize rounds x, in units of the integer encoding's step, to the nearest
-// integer (ties to even) and clips it to [lo, hi]; NaN becomes 0.
+// integer (ties to even) and clips it to [lo, hi]; NaN becomes 0. Within
+// the range, x is rounded by adding and taking away 1.5*2^52, which leaves
+// no bits below the units (the addition rounds as the machine does, to the
+// nearest, ties to even): math.RoundToEven without its call, exact for
+// |x| < 2^51, as every int32 is.
 func quantize(x float64, lo, hi int32) int32 {
+	const magic = 1.5 * (1 << 52)
 	switch {
 	case x != x: // NaN
 		return 0
@@ -41,7 +46,7 @@ func quantize(x float64, lo, hi int32) int32 {
 	case x <= float64(lo):
 		return lo
 	}
-	return int32(math.RoundToEven(x))
+	return int32(float64(x+magic) - magic)
 }
 
 // clipUnit clips x to the float full scale [-1, 1]; NaN becomes 0.
