@@ -138,22 +138,28 @@ func (v *verifier) close() {
 	v.cancel()
 }
 
-// results returns each stream's results, by guild.
 // awaitHeard waits until the server has heard sent packets in all, the
-// bots' count, or for at most d: the last packets are still in flight
-// when the bots stop, longer on a busy machine.
+// bots' count (those the verifier had no room for included), or for at
+// most d, or until no packet has come for quietFor: the last packets are
+// still in flight when the bots stop, longer on a busy machine, and a
+// lost one never comes.
 func (v *verifier) awaitHeard(sent int64, d time.Duration) {
+	const quietFor = 2 * time.Second
+	heard, moved := int64(-1), time.Now()
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-		var heard int64
-		for _, r := range v.results() {
-			heard += r.Packets
+		n := v.totals().Packets + v.overflow.Load()
+		if n >= sent {
+			return
 		}
-		if heard >= sent {
+		if n != heard {
+			heard, moved = n, time.Now()
+		} else if time.Since(moved) > quietFor {
 			return
 		}
 	}
 }
 
+// results returns each stream's results, by guild.
 func (v *verifier) results() map[string]streamResult {
 	v.mu.Lock()
 	streams := make([]*stream, 0, len(v.streams))
