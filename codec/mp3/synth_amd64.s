@@ -2,19 +2,6 @@
 
 #include "textflag.h"
 
-// func synthWindowVector(v *[1024]float32, out *[32]float32)
-//
-// The synthesis window of synth.slot, eight output samples at a time:
-// sample j is (s0 + s1) + (s2 + s3), each s the sum, left to right, of
-// four products of a V value and a coefficient of synthK, as the Go code
-// computes it (multiplications and additions rounded one by one, no fused
-// multiply-add), so that every lane gives the Go code's bits.
-TEXT ·synthWindowVector(SB), NOSPLIT, $0-16
-	MOVQ v+0(FP), SI
-	MOVQ out+8(FP), DX
-	LEAQ ·synthK(SB), DI
-	XORQ AX, AX
-
 // SUM4 sets A to the sum, left to right, of four products: the V values
 // at V, V+384, V+512 and V+896 bytes past SI, times the coefficients at K,
 // K+128, K+256 and K+384 bytes past DI (AX past each); B is scratch.
@@ -30,6 +17,19 @@ TEXT ·synthWindowVector(SB), NOSPLIT, $0-16
 	VMOVUPS (V+896)(SI)(AX*1), B \
 	VMULPS (K+384)(DI)(AX*1), B, B \
 	VADDPS B, A, A
+
+// func synthWindowVector(v *[1024]float32, out *[32]float32)
+//
+// The synthesis window of synth.slot, eight output samples at a time:
+// sample j is (s0 + s1) + (s2 + s3), each s the sum, left to right, of
+// four products of a V value and a coefficient of synthK, as the Go code
+// computes it (multiplications and additions rounded one by one, no fused
+// multiply-add), so that every lane gives the Go code's bits.
+TEXT ·synthWindowVector(SB), NOSPLIT, $0-16
+	MOVQ v+0(FP), SI
+	MOVQ out+8(FP), DX
+	LEAQ ·synthK(SB), DI
+	XORQ AX, AX
 
 loop:
 	SUM4(0, 0, Y0, Y1)
